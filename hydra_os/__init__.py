@@ -1,0 +1,3 @@
+"""Hydra OS: a self-hosted AI operating system for a homelab."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from hydra_os.cli import main
+
+main()

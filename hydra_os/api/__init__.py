@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): health, status, nodes; components add their own routers."""

@@ -1,0 +1,89 @@
+"""The FastAPI application and its in-process uvicorn server."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse
+
+from hydra_os import __version__
+from hydra_os.errors import StartupError
+from hydra_os.node.info import NodeInfo
+
+
+class DaemonView(Protocol):
+    """What the core routes need from the daemon."""
+
+    @property
+    def is_ready(self) -> bool: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def nodes(self) -> list[NodeInfo]: ...
+
+
+def create_app(daemon: DaemonView, auth: Any, extra_routers: list[APIRouter] | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Hydra OS",
+        version=__version__,
+        description="Node API of a Hydra OS daemon. Everything but /healthz and /readyz needs a bearer token.",
+    )
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Connected to the bus, registered, components started")
+    async def readyz() -> JSONResponse:
+        ready = daemon.is_ready
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)])
+
+    @v1.get("/status", tags=["node"], summary="This node's status")
+    async def status() -> dict[str, Any]:
+        return daemon.status()
+
+    @v1.get("/nodes", tags=["node"], summary="Every node this node sees", response_model=list[NodeInfo])
+    async def nodes() -> list[NodeInfo]:
+        return daemon.nodes()
+
+    app.include_router(v1)
+    for r in extra_routers or []:
+        app.include_router(r)
+    return app
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before anything else starts, so a port in use fails fast and leaves nothing half-started."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise StartupError(
+            f"cannot listen on {host}:{port} ({e.strerror}); stop what uses it or set api.port (HYDRA_API__PORT)"
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def make_server(app: FastAPI) -> ApiServer:
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+    return ApiServer(config)

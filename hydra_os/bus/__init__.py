@@ -1,0 +1,1 @@
+"""The NATS bus: names, the embedded server and the client connection."""

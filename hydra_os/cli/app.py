@@ -1,0 +1,49 @@
+"""Top-level ``hydra`` app: global options and the command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hydra_os import __version__
+from hydra_os.cli import config_cmd, doctor, node_cmds, run
+from hydra_os.cli.common import state
+
+app = typer.Typer(
+    name="hydra",
+    help="Hydra OS: one daemon per homelab node, joined over NATS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hydra {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Config TOML (default: $HYDRA_CONFIG, else /etc/hydra-os/config.toml if present)."
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    state(ctx).config_path = config
+
+
+app.command("run")(run.run)
+app.command("status")(node_cmds.status)
+app.command("nodes")(node_cmds.nodes)
+app.command("doctor")(doctor.doctor)
+app.add_typer(config_cmd.app, name="config")

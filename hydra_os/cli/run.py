@@ -1,0 +1,57 @@
+"""``hydra run``: the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from loguru import logger
+
+from hydra_os.cli.common import fail, state
+from hydra_os.config import Settings
+from hydra_os.errors import HydraError
+
+
+def setup_logging(settings: Settings) -> None:
+    logger.remove()
+    if settings.log.json_lines:
+        logger.add(sys.stderr, level=settings.log.level, serialize=True)
+    else:
+        logger.add(sys.stderr, level=settings.log.level, format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}")
+
+
+def run(
+    ctx: typer.Context,
+    state_dir: Annotated[Path | None, typer.Option(help="Override node.state_dir.")] = None,
+    node_id: Annotated[str | None, typer.Option(help="Override node.id (default: the short hostname).")] = None,
+    api_port: Annotated[int | None, typer.Option(help="Override api.port (0 picks a free port).")] = None,
+    bus_url: Annotated[
+        str | None, typer.Option(help="Join this NATS (comma-separated URLs) instead of starting an embedded one.")
+    ] = None,
+) -> None:
+    """Run the node daemon in the foreground (SIGTERM or Ctrl-C stops it cleanly)."""
+    overrides: dict[str, Any] = {}
+    node: dict[str, Any] = {}
+    if state_dir is not None:
+        node["state_dir"] = state_dir
+    if node_id is not None:
+        node["id"] = node_id
+    if node:
+        overrides["node"] = node
+    if api_port is not None:
+        overrides["api"] = {"port": api_port}
+    if bus_url is not None:
+        overrides["bus"] = {"url": bus_url}
+    settings = state(ctx).settings(**overrides)
+    setup_logging(settings)
+    from hydra_os.daemon import Daemon
+
+    try:
+        asyncio.run(Daemon(settings).run())
+    except HydraError as e:
+        fail(e)
+    except KeyboardInterrupt:
+        pass

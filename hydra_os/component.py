@@ -1,0 +1,57 @@
+"""The seam between the node supervisor and the subsystems it runs.
+
+A component (router, model manager, memory service, healer, scheduler, worker) is built from the
+:class:`NodeContext` in :mod:`hydra_os.wiring` — the one place that turns config into concrete
+backends — then started in order after the node has joined the bus, and stopped in reverse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from fastapi import APIRouter
+
+from hydra_os.bus.client import Bus
+from hydra_os.config import Settings
+from hydra_os.events import EventLog
+from hydra_os.node.membership import Membership
+from hydra_os.node.rpc import NodeRpc
+
+
+@runtime_checkable
+class Component(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Idempotent."""
+        ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class NodeContext:
+    """What a component may use. Built once by the daemon; no globals."""
+
+    settings: Settings
+    bus: Bus
+    events: EventLog
+    rpc: NodeRpc
+    membership: Membership
+    routers: list[APIRouter] = field(default_factory=list)
+    """Components append API routers here while being built (before the API starts)."""
+
+    @property
+    def node_id(self) -> str:
+        return self.settings.node.id
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.node.state_dir
+
+    def has_role(self, role: str) -> bool:
+        return role in self.settings.node.roles

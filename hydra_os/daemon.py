@@ -1,0 +1,271 @@
+"""The node supervisor: ``hydra run``.
+
+Start order (each step undone in reverse if a later one fails, so nothing is left half-started):
+state dir and lock -> API socket bound -> embedded nats-server (when no ``bus.url``) -> bus
+connection and topology -> node RPC -> membership (register, join event) -> components -> API
+serving -> ``READY=1``. Shutdown runs the same stack backwards; the embedded server goes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from hydra_os import __version__
+from hydra_os.api.app import ApiServer, bind_socket, create_app, make_server
+from hydra_os.api.auth import ensure_token, require_token
+from hydra_os.bus.client import Bus
+from hydra_os.bus.embedded import EmbeddedNats
+from hydra_os.component import Component, NodeContext
+from hydra_os.config import Settings
+from hydra_os.errors import StartupError
+from hydra_os.events import EventLog
+from hydra_os.lockfile import StateLock
+from hydra_os.node.gpu import NvmlProbe
+from hydra_os.node.info import NodeInfo, host_stats
+from hydra_os.node.membership import Membership
+from hydra_os.node.rpc import NodeRpc
+from hydra_os.systemd import Notifier
+from hydra_os.wiring import build_components
+
+RUNTIME_FILE = "runtime.json"
+
+
+def prepare_state_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise StartupError(
+            f"cannot create state dir {path} ({e.strerror}); create it for uid {os.getuid()} or set node.state_dir"
+        ) from None
+    probe = path / f".write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise StartupError(
+            f"state dir {path} is not writable by uid {os.getuid()} ({e.strerror}); "
+            f"chown it (chown -R {os.getuid()} {path}) or set node.state_dir"
+        ) from None
+
+
+def write_runtime(state_dir: Path, data: dict[str, Any]) -> None:
+    tmp = state_dir / (RUNTIME_FILE + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, state_dir / RUNTIME_FILE)
+
+
+def read_runtime(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((state_dir / RUNTIME_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class Daemon:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.node_id = settings.node.id
+        self.incarnation = uuid.uuid4().hex[:12]
+        self.started_at = time.time()
+        self.embedded: EmbeddedNats | None = None
+        self.bus: Bus | None = None
+        self.events: EventLog | None = None
+        self.membership: Membership | None = None
+        self.rpc: NodeRpc | None = None
+        self.components: list[Component] = []
+        self.api_url: str | None = None
+        self.notifier = Notifier()
+        self._nvml = NvmlProbe()
+        self._ready = False
+        self._stop = asyncio.Event()
+        self._stack = contextlib.AsyncExitStack()
+        self._server: ApiServer | None = None
+        self._server_task: asyncio.Task[None] | None = None
+
+    # ---- views used by the API and RPC -------------------------------------------------
+    @property
+    def is_ready(self) -> bool:
+        return self._ready and self.bus is not None and self.bus.status.connected
+
+    async def node_info(self) -> NodeInfo:
+        now = time.time()
+        gpus = await asyncio.to_thread(self._nvml.read)
+        return NodeInfo(
+            id=self.node_id,
+            incarnation=self.incarnation,
+            roles=list(self.settings.node.roles),
+            version=__version__,
+            api_url=self.api_url,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            heartbeat_at=now,
+            uptime_s=round(now - self.started_at, 3),
+            gpus=gpus,
+            bus_server=self.bus.status.server if self.bus else None,
+            **host_stats(),  # type: ignore[arg-type]
+        )
+
+    def status(self) -> dict[str, Any]:
+        me = self.membership.peers.get(self.node_id) if self.membership else None
+        return {
+            "node": self.node_id,
+            "version": __version__,
+            "incarnation": self.incarnation,
+            "ready": self.is_ready,
+            "roles": list(self.settings.node.roles),
+            "uptime_s": round(time.time() - self.started_at, 3),
+            "api_url": self.api_url,
+            "state_dir": str(self.settings.node.state_dir),
+            "bus": {
+                **(self.bus.status.as_dict() if self.bus else {"connected": False}),
+                "embedded": self.embedded is not None,
+                "embedded_pid": self.embedded.pid if self.embedded else None,
+                "heartbeat_error": self.membership.last_heartbeat_error if self.membership else None,
+            },
+            "nodes_seen": sorted(self.membership.peers) if self.membership else [],
+            "gpus": [g.model_dump() for g in me.info.gpus] if me else [],
+            "nvml": self._nvml.error or ("ok" if self._nvml.available else "unavailable"),
+            "components": {c.name: c.status() for c in self.components},
+            "systemd": {"notify": self.notifier.enabled, "watchdog_s": self.notifier.watchdog_interval},
+        }
+
+    def nodes(self) -> list[NodeInfo]:
+        return self.membership.nodes() if self.membership else []
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def start(self) -> None:
+        s = self.settings
+        try:
+            prepare_state_dir(s.node.state_dir)
+            lock = StateLock(s.node.state_dir)
+            lock.acquire()
+            self._stack.callback(lock.release)
+            token = ensure_token(s.api_token_path, generate=s.api.token_file is None)
+            sock = bind_socket(s.api.host, s.api.port)
+            self._stack.callback(sock.close)
+            host, port = sock.getsockname()[:2]
+            shown_host = f"[{host}]" if ":" in host else host
+            self.api_url = s.api.advertise_url or f"http://{shown_host}:{port}"
+
+            servers = s.bus.url
+            if not servers:
+                self.embedded = EmbeddedNats(
+                    s.node.state_dir / "nats",
+                    host=s.bus.host,
+                    port=s.bus.port,
+                    binary=s.bus.server_binary,
+                    server_name=f"hydra-{self.node_id}",
+                )
+                await self.embedded.start()
+                self._stack.push_async_callback(self.embedded.stop)
+                servers = [self.embedded.url or ""]
+
+            self.bus = Bus(servers, s.bus, name=f"hydra-{self.node_id}")
+            await self.bus.connect()
+            self._stack.push_async_callback(self.bus.close)
+            await self.bus.ensure_topology(s.membership.gone_after)
+
+            self.events = EventLog(self.bus, self.node_id)
+            await self.events.start()
+            self.rpc = NodeRpc(self.bus, self.node_id)
+            self.membership = Membership(
+                self.bus,
+                self.events,
+                self.node_id,
+                self.node_info,
+                heartbeat_interval=s.membership.heartbeat_interval,
+                gone_after=s.membership.gone_after,
+            )
+            ctx = NodeContext(s, self.bus, self.events, self.rpc, self.membership)
+            self.components = build_components(ctx)
+            self._register_rpc(self.rpc)
+            await self.rpc.start()
+            self._stack.push_async_callback(self.rpc.stop)
+            await self.membership.start()
+            self._stack.push_async_callback(self.membership.stop)
+            for c in self.components:
+                await c.start()
+                self._stack.push_async_callback(c.stop)
+
+            app = create_app(self, require_token(token), ctx.routers)
+            self._server = make_server(app)
+            self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")
+            self._stack.push_async_callback(self._stop_api)
+            while not self._server.started:
+                if self._server_task.done():
+                    raise StartupError(f"the HTTP API failed to start on {self.api_url}")
+                await asyncio.sleep(0.01)
+
+            write_runtime(
+                s.node.state_dir,
+                {"pid": os.getpid(), "node": self.node_id, "bus": servers, "api_url": self.api_url},
+            )
+            self._stack.callback(lambda: (s.node.state_dir / RUNTIME_FILE).unlink(missing_ok=True))
+            self._ready = True
+            self.notifier.ready(f"node {self.node_id} ready; API {self.api_url}")
+            self.notifier.start_watchdog(lambda: self.bus is not None and self.bus.status.connected)
+            self._stack.push_async_callback(self.notifier.stop_watchdog)
+            logger.info(
+                "node {} ready in {:.2f}s: API {}, bus {}{}",
+                self.node_id,
+                time.time() - self.started_at,
+                self.api_url,
+                ", ".join(servers),
+                " (embedded)" if self.embedded else "",
+            )
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _register_rpc(self, rpc: NodeRpc) -> None:
+        async def ping(_: dict[str, Any]) -> dict[str, Any]:
+            return {"pong": True, "node": self.node_id, "ts": time.time()}
+
+        async def status(_: dict[str, Any]) -> dict[str, Any]:
+            return self.status()
+
+        rpc.handle("ping", ping)
+        rpc.handle("status", status)
+
+    async def _stop_api(self) -> None:
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server_task, 10)
+            self._server_task = None
+
+    async def stop(self) -> None:
+        """Drain and stop everything in reverse start order. Idempotent."""
+        if self._ready:
+            self.notifier.stopping()
+        self._ready = False
+        await self._stack.aclose()
+        self._nvml.close()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self.start()
+            await self._stop.wait()
+            logger.info("stopping node {}", self.node_id)
+        finally:
+            await self.stop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        logger.info("node {} stopped", self.node_id)

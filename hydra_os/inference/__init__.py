@@ -1,0 +1,1 @@
+"""Inference: endpoints, the router and gateway, model engines and the model manager."""

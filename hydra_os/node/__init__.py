@@ -1,0 +1,1 @@
+"""One node: what it is (info), who else is there (membership), and how to control it (rpc)."""
