@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter
@@ -42,6 +43,8 @@ class NodeContext:
     events: EventLog
     rpc: NodeRpc
     membership: Membership
+    auth: Callable[..., Any] | None = None
+    """The bearer-token FastAPI dependency: ``APIRouter(dependencies=[Depends(ctx.auth)])``."""
     routers: list[APIRouter] = field(default_factory=list)
     """Components append API routers here while being built (before the API starts)."""
 

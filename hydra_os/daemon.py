@@ -190,7 +190,8 @@ class Daemon:
                 heartbeat_interval=s.membership.heartbeat_interval,
                 gone_after=s.membership.gone_after,
             )
-            ctx = NodeContext(s, self.bus, self.events, self.rpc, self.membership)
+            auth = require_token(token)
+            ctx = NodeContext(s, self.bus, self.events, self.rpc, self.membership, auth=auth)
             self.components = build_components(ctx)
             self._register_rpc(self.rpc)
             await self.rpc.start()
@@ -201,7 +202,7 @@ class Daemon:
                 await c.start()
                 self._stack.push_async_callback(c.stop)
 
-            app = create_app(self, require_token(token), ctx.routers)
+            app = create_app(self, auth, ctx.routers)
             self._server = make_server(app)
             self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")
             self._stack.push_async_callback(self._stop_api)
