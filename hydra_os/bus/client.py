@@ -52,7 +52,7 @@ class BusStatus:
         }
 
 
-def stream_configs(gone_after: float) -> list[StreamConfig]:
+def stream_configs(gone_after: float, replicas: int = 1) -> list[StreamConfig]:
     """The streams Hydra needs. Events are kept 30 days; tasks are a work queue."""
     return [
         StreamConfig(
@@ -61,6 +61,7 @@ def stream_configs(gone_after: float) -> list[StreamConfig]:
             storage=StorageType.FILE,
             max_age=30 * 24 * 3600,
             duplicate_window=120,
+            num_replicas=replicas,
         ),
         StreamConfig(
             name=names.TASKS_STREAM,
@@ -68,18 +69,19 @@ def stream_configs(gone_after: float) -> list[StreamConfig]:
             storage=StorageType.FILE,
             retention=RetentionPolicy.WORK_QUEUE,
             duplicate_window=120,
+            num_replicas=replicas,
         ),
     ]
 
 
-def bucket_configs(gone_after: float) -> list[KeyValueConfig]:
+def bucket_configs(gone_after: float, replicas: int = 1) -> list[KeyValueConfig]:
     """The KV buckets Hydra needs; membership and leadership entries expire by TTL."""
     return [
-        KeyValueConfig(bucket=names.NODES_BUCKET, ttl=max(gone_after * 2, 2.0), storage=StorageType.MEMORY),
-        KeyValueConfig(bucket=names.MODELS_BUCKET, ttl=max(gone_after * 2, 2.0), storage=StorageType.MEMORY),
-        KeyValueConfig(bucket=names.TASKS_BUCKET, history=5, storage=StorageType.FILE),
-        KeyValueConfig(bucket=names.APPROVALS_BUCKET, history=5, storage=StorageType.FILE),
-        KeyValueConfig(bucket=names.LEADER_BUCKET, ttl=5.0, storage=StorageType.MEMORY),
+        KeyValueConfig(bucket=names.NODES_BUCKET, ttl=max(gone_after * 2, 2.0), storage=StorageType.MEMORY, replicas=replicas),
+        KeyValueConfig(bucket=names.MODELS_BUCKET, ttl=max(gone_after * 2, 2.0), storage=StorageType.MEMORY, replicas=replicas),
+        KeyValueConfig(bucket=names.TASKS_BUCKET, history=5, storage=StorageType.FILE, replicas=replicas),
+        KeyValueConfig(bucket=names.APPROVALS_BUCKET, history=5, storage=StorageType.FILE, replicas=replicas),
+        KeyValueConfig(bucket=names.LEADER_BUCKET, ttl=5.0, storage=StorageType.MEMORY, replicas=replicas),
     ]
 
 
@@ -146,6 +148,7 @@ class Bus:
                 connect_timeout=self.config.connect_timeout,
                 reconnect_time_wait=self.config.reconnect_wait,
                 max_reconnect_attempts=-1,
+                dont_randomize=True,  # the first URL is this node's own server; the rest are failover
                 allow_reconnect=True,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
@@ -172,12 +175,13 @@ class Bus:
 
     async def ensure_topology(self, gone_after: float) -> None:
         """Create (or update to the wanted config) every stream and bucket. Safe to run on every start."""
-        for sc in stream_configs(gone_after):
+        replicas = self.config.replicas
+        for sc in stream_configs(gone_after, replicas):
             try:
                 await self.js.add_stream(sc)
             except nats.js.errors.BadRequestError:
                 await self.js.update_stream(sc)
-        for kc in bucket_configs(gone_after):
+        for kc in bucket_configs(gone_after, replicas):
             self._kv[kc.bucket] = await self._ensure_bucket(kc)
 
     async def _ensure_bucket(self, kc: KeyValueConfig) -> KeyValue:
