@@ -8,4 +8,18 @@ from hydra_os.component import Component, NodeContext
 def build_components(ctx: NodeContext) -> list[Component]:
     """Components in start order; the daemon stops them in reverse."""
     components: list[Component] = []
+    # One endpoint registry per node, shared by the gateway (reads, announces static endpoints) and
+    # the model manager (announces what its engines serve). Started first, stopped last.
+    registry = None
+    if ctx.has_role("gateway") or ctx.has_role("gpu"):
+        from hydra_os.inference.registry import EndpointRegistry
+
+        registry = EndpointRegistry(
+            ctx.bus,
+            ctx.node_id,
+            membership=ctx.membership,
+            refresh_interval=ctx.settings.membership.heartbeat_interval,
+            gone_after=ctx.settings.membership.gone_after,
+        )
+        components.append(registry)
     return components
