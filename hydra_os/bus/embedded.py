@@ -101,11 +101,11 @@ class EmbeddedNats:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.ready_timeout
         while loop.time() < deadline:
-            if self._proc.returncode is not None:
+            if (code := self._proc.returncode) is not None:
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
                 await self.stop()
                 raise StartupError(
-                    f"embedded nats-server exited with code {self._proc.returncode}: {' | '.join(tail)} "
+                    f"embedded nats-server exited with code {code}: {' | '.join(tail)} "
                     f"(port {self.port} in use? set bus.port to a free port or 0)"
                 )
             if ports_file.exists():
