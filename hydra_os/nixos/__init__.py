@@ -1,0 +1,1 @@
+"""NixOS generations, current vs booted system, and the safe switch with automatic rollback."""

@@ -1,0 +1,36 @@
+"""``[healing.nixos]``: where the system profile lives and which binaries to run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NixosConfig(BaseModel):
+    """Paths are configurable so tests (and containers) can point them at a temp dir."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    profile: Path = Field(
+        default=Path("/nix/var/nix/profiles/system"), description="The NixOS system profile (nix-env -p)."
+    )
+    current_system: Path = Field(
+        default=Path("/run/current-system"), description="The running system's link."
+    )
+    booted_system: Path = Field(default=Path("/run/booted-system"), description="The booted system's link.")
+    nix_env: str = Field(default="nix-env", description="nix-env executable (name on PATH or a path).")
+    nixos_rebuild: str = Field(default="nixos-rebuild", description="nixos-rebuild executable.")
+    flake: str | None = Field(
+        default=None,
+        description="What the safe switch builds, e.g. '/etc/nixos#gpu1' (nixos-rebuild --flake).",
+    )
+    gate_settle_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds to let services settle after activation before the health gate.",
+    )
+    build_timeout_s: float = Field(default=3600.0, gt=0, description="Limit for the build step.")
+    activate_timeout_s: float = Field(
+        default=600.0, gt=0, description="Limit for each switch-to-configuration run."
+    )
