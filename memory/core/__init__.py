@@ -1,0 +1,1 @@
+"""Core memory backends: native (state dir) and Letta (``letta-client``); shared logic in ``blocks``."""

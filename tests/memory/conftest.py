@@ -1,0 +1,53 @@
+"""Fixtures for the memory tests: a real stand-in Letta server process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.helpers import REPO, free_port, wait_for
+
+
+class LettaProc:
+    def __init__(self, api_key: str | None = None) -> None:
+        self.port = free_port()
+        self.api_key = api_key
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = [sys.executable, "-m", "tests.standins.letta_server", "--port", str(self.port)]
+        if api_key:
+            args += ["--api-key", api_key]
+        self.proc = subprocess.Popen(args, cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise AssertionError(f"letta stand-in exited: {err}")
+            try:
+                return httpx.get(self.url + "/_standin/calls", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, 15, what="letta stand-in listening")
+
+    def calls(self) -> list[str]:
+        return list(httpx.get(self.url + "/_standin/calls").json())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def letta_server() -> Iterator[LettaProc]:
+    srv = LettaProc(api_key="letta-test-key")
+    yield srv
+    srv.stop()
