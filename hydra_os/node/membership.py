@@ -119,7 +119,7 @@ class Membership:
                 logger.debug("heartbeat failed: {}", self.last_heartbeat_error)
 
     async def _sweep_loop(self) -> None:
-        period = min(0.2, self.heartbeat_interval / 2)
+        period = min(0.1, self.heartbeat_interval / 4)
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
