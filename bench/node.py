@@ -22,7 +22,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.helpers import DaemonProc, NatsProc, daemon_env, free_port, wait_for  # noqa: E402
+from tests.helpers import DaemonProc, NatsProc, daemon_env, free_port, wait_for
 
 
 def startup_and_rss(runs: int, root: Path) -> dict[str, object]:
@@ -32,7 +32,7 @@ def startup_and_rss(runs: int, root: Path) -> dict[str, object]:
         t0 = time.perf_counter()
         d.start(wait_ready=False)
 
-        def ready() -> bool:
+        def ready(d: DaemonProc = d) -> bool:
             try:
                 rt = json.loads((d.state_dir / "runtime.json").read_text())
                 return httpx.get(rt["api_url"] + "/readyz", timeout=0.5).status_code == 200

@@ -7,9 +7,9 @@ backends — then started in order after the node has joined the bus, and stoppe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter

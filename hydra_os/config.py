@@ -88,7 +88,7 @@ class BusConfig(_Section):
     reconnect_wait: float = Field(default=0.5, gt=0, description="Seconds between reconnect attempts.")
     request_timeout: float = Field(default=2.0, gt=0, description="Default timeout of bus requests.")
     replicas: int = Field(
-        default=1, ge=1, le=5, description="JetStream replicas for Hydra's streams and buckets (3 on a 3-server cluster)."
+        default=1, ge=1, le=5, description="JetStream replicas of Hydra's streams and buckets (3 on a 3-node cluster)."
     )
 
     @field_validator("url", mode="before")

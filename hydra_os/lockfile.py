@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from hydra_os.errors import StateDirLockedError, StartupError
+from hydra_os.errors import StartupError, StateDirLockedError
 
 
 class StateLock:

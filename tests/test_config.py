@@ -47,7 +47,7 @@ def test_hydra_config_env_names_the_file(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("HYDRA_CONFIG", str(cfg))
     assert load_settings().node.id == "from-env-file"
     monkeypatch.setenv("HYDRA_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(ConfigError, match="HYDRA_CONFIG=.*missing.toml does not exist"):
+    with pytest.raises(ConfigError, match=r"HYDRA_CONFIG=.*missing\.toml does not exist"):
         load_settings()
 
 

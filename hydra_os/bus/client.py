@@ -76,9 +76,10 @@ def stream_configs(gone_after: float, replicas: int = 1) -> list[StreamConfig]:
 
 def bucket_configs(gone_after: float, replicas: int = 1) -> list[KeyValueConfig]:
     """The KV buckets Hydra needs; membership and leadership entries expire by TTL."""
+    ttl = max(gone_after * 2, 2.0)
     return [
-        KeyValueConfig(bucket=names.NODES_BUCKET, ttl=max(gone_after * 2, 2.0), storage=StorageType.MEMORY, replicas=replicas),
-        KeyValueConfig(bucket=names.MODELS_BUCKET, ttl=max(gone_after * 2, 2.0), storage=StorageType.MEMORY, replicas=replicas),
+        KeyValueConfig(bucket=names.NODES_BUCKET, ttl=ttl, storage=StorageType.MEMORY, replicas=replicas),
+        KeyValueConfig(bucket=names.MODELS_BUCKET, ttl=ttl, storage=StorageType.MEMORY, replicas=replicas),
         KeyValueConfig(bucket=names.TASKS_BUCKET, history=5, storage=StorageType.FILE, replicas=replicas),
         KeyValueConfig(bucket=names.APPROVALS_BUCKET, history=5, storage=StorageType.FILE, replicas=replicas),
         KeyValueConfig(bucket=names.LEADER_BUCKET, ttl=5.0, storage=StorageType.MEMORY, replicas=replicas),

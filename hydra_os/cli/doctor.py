@@ -39,7 +39,8 @@ def check_python() -> Check:
 
 def check_nats(settings: Settings) -> Check:
     if settings.bus.url:
-        return Check("nats-server", "ok", f"joining {len(settings.bus.url)} configured server(s); no local binary needed")
+        n = len(settings.bus.url)
+        return Check("nats-server", "ok", f"joining {n} configured server(s); no local binary needed")
     binary = find_nats_server(settings.bus.server_binary)
     if binary is None:
         return Check("nats-server", "fail", "embedded bus needs nats-server and none was found",
