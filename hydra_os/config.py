@@ -50,13 +50,17 @@ def default_node_id() -> str:
     return cleaned or "node"
 
 
+def _all_roles() -> list[Role]:
+    return ["gateway", "gpu", "memory", "scheduler", "worker"]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class NodeConfig(_Section):
     id: str = Field(default_factory=default_node_id, description="Node id; the short hostname by default.")
-    roles: list[Role] = Field(default_factory=lambda: list(ROLES), description="Components this node runs.")
+    roles: list[Role] = Field(default_factory=lambda: _all_roles(), description="Components this node runs.")
     state_dir: Path = Field(default_factory=default_state_dir, description="Where this node keeps its data.")
 
     @field_validator("id")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from fastapi import HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -34,7 +35,7 @@ def ensure_token(path: Path, *, generate: bool) -> str:
 _bearer = HTTPBearer(auto_error=False, description="The token from the node's api-token file.")
 
 
-def require_token(token: str) -> Callable[..., None]:
+def require_token(token: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
     """A FastAPI dependency: 401 with ``WWW-Authenticate: Bearer`` unless the token matches."""
     expected = token.encode()
 

@@ -14,6 +14,7 @@ import sys
 import sysconfig
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from loguru import logger
 
@@ -57,7 +58,7 @@ class EmbeddedNats:
         self.ready_timeout = ready_timeout
         self.url: str | None = None
         self._proc: asyncio.subprocess.Process | None = None
-        self._log = None
+        self._log: BinaryIO | None = None
 
     @property
     def pid(self) -> int | None:

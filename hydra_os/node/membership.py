@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
@@ -56,7 +57,7 @@ class Membership:
         self.registered = False
         self.last_heartbeat_error: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._sub = None
+        self._sub: Subscription | None = None
         self._stopped = False
 
     async def start(self) -> None:
