@@ -1,0 +1,42 @@
+"""Archival memory: passages with hybrid (vector + BM25, reciprocal-rank fused) search.
+
+:func:`open_archival` builds the store the config names: embedded Qdrant (``qdrant-edge-py``, the
+default) or a Qdrant server through ``qdrant-client``. Both run the same
+:class:`~memory.archival.store.QdrantArchivalStore` logic over a small engine seam.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from memory.archival.config import ArchivalConfig
+from memory.archival.maintenance import BackgroundOptimizer
+from memory.archival.store import QdrantArchivalStore
+from memory.errors import MemoryBackendError
+from memory.protocols import Embedder
+
+__all__ = ["ArchivalConfig", "BackgroundOptimizer", "QdrantArchivalStore", "open_archival"]
+
+
+async def open_archival(cfg: ArchivalConfig, embedder: Embedder, state_dir: Path) -> QdrantArchivalStore:
+    """Open (creating when absent) the archival store ``cfg`` names; ``state_dir`` is the node's."""
+    if cfg.backend == "edge":
+        from memory.archival.edge import EdgeEngine
+
+        root = cfg.path or state_dir / "memory" / "archival"
+        engine = await asyncio.to_thread(EdgeEngine, root)
+        return QdrantArchivalStore(engine, embedder, cfg)
+
+    from memory.archival.server import ServerEngine, make_client
+
+    assert cfg.url is not None  # the config validator guarantees it
+    api_key = None
+    if cfg.api_key_file is not None:
+        try:
+            api_key = cfg.api_key_file.read_text().strip()
+        except OSError as err:
+            raise MemoryBackendError(f"memory archival api_key_file: cannot read {cfg.api_key_file}: {err.strerror}") from err
+    client = make_client(cfg.url, api_key)
+    server_engine = await asyncio.to_thread(ServerEngine, client, cfg.collection)
+    return QdrantArchivalStore(server_engine, embedder, cfg)

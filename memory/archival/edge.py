@@ -1,0 +1,243 @@
+"""Embedded Qdrant (``qdrant-edge-py``): the default archival engine, in-process, on disk.
+
+Layout under the store directory::
+
+    CURRENT            the name of the live generation directory (replaced atomically)
+    gen-0001/meta.json embedding model + dimension of that generation
+    gen-0001/shard/    the EdgeShard (segments + WAL)
+
+A reindex builds ``gen-0002`` beside the live one and flips ``CURRENT``; a crash before the flip
+leaves the old generation live and the half-built one is removed at the next open.
+
+Index optimisation (building HNSW, merging segments) is ``EdgeShard.optimize()``; it blocks, so the
+store exposes it as ``optimize()`` for the daemon to run in the background (see
+:class:`memory.archival.maintenance.BackgroundOptimizer`), never on the query path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+import qdrant_edge as qe
+
+from memory.archival.engine import DENSE, INDEXED_KEYWORDS, SPARSE, Found, PointData, StoreMeta
+from memory.errors import MemoryBackendError
+from memory.protocols import SearchFilters
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def edge_filter(filters: SearchFilters | None, canonical_only: bool) -> qe.Filter | None:
+    must: list[Any] = []
+    if canonical_only:
+        must.append(qe.FieldCondition("dup", match=qe.MatchValue("canonical")))
+    if filters is not None:
+        must.extend(qe.FieldCondition("tags", match=qe.MatchValue(t)) for t in filters.tags)
+        if filters.source is not None:
+            must.append(qe.FieldCondition("source", match=qe.MatchValue(filters.source)))
+        if filters.session is not None:
+            must.append(qe.FieldCondition("session", match=qe.MatchValue(filters.session)))
+        if filters.since is not None or filters.until is not None:
+            must.append(
+                qe.FieldCondition(
+                    "created_at",
+                    range=qe.RangeDateTime(
+                        gte=filters.since.isoformat() if filters.since else None,
+                        lt=filters.until.isoformat() if filters.until else None,
+                    ),
+                )
+            )
+    return qe.Filter(must=must) if must else None
+
+
+def _found(p: Any, with_vectors: bool) -> Found:
+    dense = sparse = None
+    if with_vectors and isinstance(p.vector, dict):
+        d = p.vector.get(DENSE)
+        dense = list(d) if d is not None else None
+        s = p.vector.get(SPARSE)
+        sparse = (list(s.indices), list(s.values)) if s is not None else None
+    return Found(str(p.id), float(getattr(p, "score", 0.0) or 0.0), dict(p.payload or {}), dense, sparse)
+
+
+class EdgeEngine:
+    """An EdgeShard per generation; thread-safe for concurrent reads (the shard locks internally)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._shard: qe.EdgeShard | None = None
+        self._next: tuple[Path, qe.EdgeShard, StoreMeta] | None = None
+        self.meta: StoreMeta | None = None
+        self._open_current()
+
+    # ------------------------------------------------------------------ generations
+
+    def _open_current(self) -> None:
+        current = self._root / "CURRENT"
+        live = current.read_text().strip() if current.exists() else None
+        for d in self._root.glob("gen-*"):
+            if d.name != live:  # half-built or superseded generations
+                shutil.rmtree(d, ignore_errors=True)
+        if live is None:
+            return
+        gen = self._root / live
+        try:
+            raw = json.loads((gen / "meta.json").read_text())
+            self.meta = StoreMeta(raw["embedding_model"], int(raw["dim"]), int(raw["generation"]))
+            self._shard = qe.EdgeShard.load(str(gen / "shard"))
+        except (OSError, ValueError, KeyError) as err:
+            raise MemoryBackendError(f"archival store {gen}: cannot open: {err}") from err
+
+    def _new_shard(self, meta: StoreMeta) -> tuple[Path, qe.EdgeShard]:
+        gen = self._root / f"gen-{meta.generation:04d}"
+        shutil.rmtree(gen, ignore_errors=True)
+        gen.mkdir(parents=True)
+        cfg = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=meta.dim, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        try:
+            shard = qe.EdgeShard.create(str(gen / "shard"), cfg)
+            for key in INDEXED_KEYWORDS:
+                shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+            shard.update(qe.UpdateOperation.create_field_index("created_at", qe.PayloadSchemaType.Datetime))
+        except Exception as err:  # the binding raises plain Exception subclasses
+            raise MemoryBackendError(f"archival store {gen}: cannot create the shard: {err}") from err
+        _atomic_write(
+            gen / "meta.json",
+            json.dumps({"embedding_model": meta.embedding_model, "dim": meta.dim, "generation": meta.generation}),
+        )
+        return gen, shard
+
+    def create(self, meta: StoreMeta) -> None:
+        with self._lock:
+            gen, shard = self._new_shard(meta)
+            shard.flush()
+            _atomic_write(self._root / "CURRENT", gen.name)
+            self._shard, self.meta = shard, meta
+
+    def begin_generation(self, meta: StoreMeta) -> None:
+        with self._lock:
+            self.abort_generation()
+            gen, shard = self._new_shard(meta)
+            self._next = (gen, shard, meta)
+
+    def upsert_next(self, points: list[PointData]) -> None:
+        assert self._next is not None
+        self._next[1].update(qe.UpdateOperation.upsert_points([self._point(p) for p in points]))
+
+    def commit_generation(self) -> None:
+        with self._lock:
+            assert self._next is not None
+            gen, shard, meta = self._next
+            shard.flush()
+            _atomic_write(self._root / "CURRENT", gen.name)
+            old, self._shard, self.meta, self._next = self._shard, shard, meta, None
+            if old is not None:
+                old.close()
+            for d in self._root.glob("gen-*"):
+                if d != gen:
+                    shutil.rmtree(d, ignore_errors=True)
+
+    def abort_generation(self) -> None:
+        with self._lock:
+            if self._next is not None:
+                gen, shard, _ = self._next
+                self._next = None
+                shard.close()
+                shutil.rmtree(gen, ignore_errors=True)
+
+    # ------------------------------------------------------------------ data
+
+    @property
+    def shard(self) -> qe.EdgeShard:
+        if self._shard is None:
+            raise MemoryBackendError("archival store: not created yet")
+        return self._shard
+
+    @staticmethod
+    def _point(p: PointData) -> qe.Point:
+        return qe.Point(
+            uuid.UUID(p.id), {DENSE: p.dense, SPARSE: qe.SparseVector(p.sparse[0], p.sparse[1])}, p.payload
+        )
+
+    def upsert(self, points: list[PointData]) -> None:
+        try:
+            self.shard.update(qe.UpdateOperation.upsert_points([self._point(p) for p in points]))
+        except Exception as err:
+            raise MemoryBackendError(f"archival store: write failed: {err}") from err
+
+    def query(
+        self,
+        using: Literal["dense", "bm25"],
+        vectors: list[Any],
+        limit: int,
+        filters: SearchFilters | None,
+        canonical_only: bool,
+    ) -> list[list[Found]]:
+        flt = edge_filter(filters, canonical_only)
+        reqs = []
+        for v in vectors:
+            vec = qe.SparseVector(v[0], v[1]) if using == SPARSE else v
+            reqs.append(
+                qe.QueryRequest(limit=limit, query=qe.Query.Nearest(vec, using=using), filter=flt, with_payload=True)
+            )
+        try:
+            res = self.shard.query_batch(qe.QueryBatchRequest(reqs))
+        except Exception as err:
+            raise MemoryBackendError(f"archival store: query failed: {err}") from err
+        return [[_found(p, False) for p in r] for r in res]
+
+    def retrieve(self, ids: list[str], with_vectors: bool) -> list[Found]:
+        recs = self.shard.retrieve([uuid.UUID(i) for i in ids], with_payload=True, with_vector=with_vectors)
+        return [_found(r, with_vectors) for r in recs]
+
+    def find_hashes(self, hashes: list[str]) -> dict[str, str]:
+        if not hashes:
+            return {}
+        flt = qe.Filter(must=[qe.FieldCondition("text_hash", match=qe.MatchAny(hashes))])
+        recs, _ = self.shard.scroll(
+            qe.ScrollRequest(limit=len(hashes) * 2, filter=flt, with_payload=["text_hash", "pid"], with_vector=False)
+        )
+        return {r.payload["text_hash"]: r.payload["pid"] for r in recs}
+
+    def count(self) -> int:
+        return int(self.shard.count(qe.CountRequest(exact=True)))
+
+    def scroll(self, offset: str | None, limit: int, with_vectors: bool) -> tuple[list[Found], str | None]:
+        req = qe.ScrollRequest(
+            offset=uuid.UUID(offset) if offset else None, limit=limit, with_payload=True, with_vector=with_vectors
+        )
+        recs, nxt = self.shard.scroll(req)
+        return [_found(r, with_vectors) for r in recs], (str(nxt) if nxt is not None else None)
+
+    def optimize(self) -> None:
+        self.shard.optimize()
+
+    def close(self) -> None:
+        with self._lock:
+            self.abort_generation()
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None

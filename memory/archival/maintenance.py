@@ -1,0 +1,63 @@
+"""Background index optimisation for the archival store.
+
+The embedded engine builds its HNSW index and merges segments only when ``optimize()`` runs, and
+that call blocks for as long as it takes. The memory daemon owns a :class:`BackgroundOptimizer`: it
+runs ``store.optimize()`` in a worker thread every ``interval_s`` seconds, so no caller ever waits
+for it. Searches keep working while it runs (Qdrant swaps optimised segments in atomically).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from loguru import logger
+
+from memory.errors import MemoryLayerError
+from memory.protocols import ArchivalStore
+
+
+class BackgroundOptimizer:
+    """``async with BackgroundOptimizer(store):`` — periodic ``optimize()``; ``stop()`` is idempotent."""
+
+    def __init__(self, store: ArchivalStore, interval_s: float = 300.0) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s: expected a positive number of seconds")
+        self._store = store
+        self._interval = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self._kick = asyncio.Event()
+        self.runs = 0
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="archival-optimizer")
+
+    def kick(self) -> None:
+        """Run an optimisation soon (e.g. after a large import)."""
+        self._kick.set()
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), self._interval)
+            self._kick.clear()
+            try:
+                await self._store.optimize()
+                self.runs += 1
+            except MemoryLayerError as err:
+                logger.warning("archival optimise failed: {}", err)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def __aenter__(self) -> BackgroundOptimizer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,353 @@
+"""The archival store: passages with hybrid (vector + BM25, reciprocal-rank fused) search.
+
+One implementation of :class:`memory.protocols.ArchivalStore` over an :class:`Engine` (embedded
+Qdrant or a Qdrant server). All engine calls run in worker threads; writes are serialised by one
+lock so dedup decisions and writes never interleave.
+
+- Exact duplicates (same content hash) are stored once: ``add`` answers ``duplicate`` with the id
+  of the stored passage.
+- Near-duplicates (see :mod:`memory.archival.dedup`) are stored, marked ``linked`` and pointed at
+  their canonical passage (``near_duplicate_of``); search never returns them, so a group shows once,
+  while ``get``, export and import keep them.
+- The embedding model the vectors come from is recorded with the store. A query or write with
+  another embedder raises :class:`EmbeddingModelMismatchError`; ``reindex`` re-embeds everything
+  into a fresh generation and switches over atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from memory.archival.bm25 import Bm25Encoder
+from memory.archival.config import ArchivalConfig
+from memory.archival.dedup import content_hash, jaccard, passage_id_for, point_id, words
+from memory.archival.engine import Engine, Found, PointData, StoreMeta
+from memory.archival.fusion import rrf
+from memory.errors import EmbeddingModelMismatchError, MemoryInputError, MemoryNotFoundError
+from memory.protocols import (
+    AddResult,
+    Embedder,
+    Page,
+    Passage,
+    PassageIn,
+    SearchFilters,
+    SearchHit,
+    SearchMode,
+)
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _passage(f: Found, *, with_vector: bool = False) -> Passage:
+    p = f.payload
+    return Passage(
+        id=p["pid"],
+        text=p["text"],
+        source=p["source"],
+        tags=list(p.get("tags") or []),
+        session=p.get("session"),
+        created_at=datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")),
+        embedding_model=p["embedding_model"],
+        near_duplicate_of=p.get("near_duplicate_of"),
+        vector=list(f.dense) if with_vector and f.dense is not None else None,
+    )
+
+
+class QdrantArchivalStore:
+    """Hybrid-search passage store; build with :func:`memory.archival.open_archival`."""
+
+    def __init__(self, engine: Engine, embedder: Embedder, cfg: ArchivalConfig) -> None:
+        self._engine = engine
+        self._embedder = embedder
+        self._cfg = cfg
+        self._bm25 = Bm25Encoder(avg_len=cfg.bm25_avg_len)
+        self._write = asyncio.Lock()
+        self._closed = False
+
+    # ---------------------------------------------------------------- model bookkeeping
+
+    @property
+    def embedding_model(self) -> str:
+        meta = self._engine.meta
+        return meta.embedding_model if meta is not None else self._embedder.model
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def _check_model(self) -> None:
+        meta = self._engine.meta
+        if meta is not None and meta.embedding_model != self._embedder.model:
+            raise EmbeddingModelMismatchError(
+                f"the archival store holds vectors from {meta.embedding_model!r} but the configured embedder "
+                f"is {self._embedder.model!r}; run `hydra memory reindex` to re-embed every passage with "
+                f"{self._embedder.model!r}, or configure the embedder back to {meta.embedding_model!r}"
+            )
+
+    async def _ensure_created(self) -> None:
+        if self._engine.meta is None:
+            meta = StoreMeta(self._embedder.model, self._embedder.dim)
+            await asyncio.to_thread(self._engine.create, meta)
+
+    # ---------------------------------------------------------------- writes
+
+    async def add(self, passages: list[PassageIn]) -> list[AddResult]:
+        self._check_model()
+        results: list[AddResult] = []
+        async with self._write:
+            await self._ensure_created()
+            for i in range(0, len(passages), self._cfg.batch_size):
+                results.extend(await self._add_batch(passages[i : i + self._cfg.batch_size]))
+        return results
+
+    async def _add_batch(self, batch: list[PassageIn]) -> list[AddResult]:
+        hashes = [content_hash(p.text) for p in batch]
+        known = await asyncio.to_thread(self._engine.find_hashes, sorted(set(hashes)))
+        given = [p.id for p in batch if p.id]
+        if given:  # an id asked for that already exists is a duplicate of itself
+            for f in await asyncio.to_thread(self._engine.retrieve, [point_id(x) for x in given], False):
+                known.setdefault(f.payload["text_hash"], f.payload["pid"])
+        results: list[AddResult | None] = [None] * len(batch)
+        fresh: list[int] = []
+        seen: dict[str, str] = {}
+        for i, (p, h) in enumerate(zip(batch, hashes, strict=True)):
+            if h in known:
+                results[i] = AddResult(id=known[h], status="duplicate")
+            elif h in seen:
+                results[i] = AddResult(id=seen[h], status="duplicate")
+            else:
+                seen[h] = p.id or passage_id_for(h)
+                fresh.append(i)
+        if not fresh:
+            return [r for r in results if r is not None]
+
+        vecs = await self._embedder.embed([batch[i].text for i in fresh])
+        links = await self._near_duplicates([batch[i].text for i in fresh], vecs)
+        model = self._embedder.model
+        points: list[PointData] = []
+        for j, i in enumerate(fresh):
+            p, h = batch[i], hashes[i]
+            pid = seen[h]
+            link = links[j]
+            if link is not None and link[0] == "batch":
+                link = ("store", seen[hashes[fresh[int(link[1])]]])
+            linked_to = link[1] if link is not None else None
+            points.append(
+                PointData(
+                    id=point_id(pid),
+                    dense=vecs[j],
+                    sparse=self._bm25.document(p.text),
+                    payload={
+                        "pid": pid,
+                        "text": p.text,
+                        "source": p.source,
+                        "tags": list(p.tags),
+                        "session": p.session,
+                        "created_at": _iso(p.created_at),
+                        "text_hash": h,
+                        "dup": "linked" if linked_to is not None else "canonical",
+                        "near_duplicate_of": linked_to,
+                        "embedding_model": model,
+                    },
+                )
+            )
+            results[i] = (
+                AddResult(id=pid, status="linked", linked_to=linked_to)
+                if linked_to
+                else AddResult(id=pid, status="added")
+            )
+        await asyncio.to_thread(self._engine.upsert, points)
+        return [r for r in results if r is not None]
+
+    async def _near_duplicates(
+        self, texts: list[str], vecs: list[list[float]]
+    ) -> list[tuple[str, str] | None]:
+        """Per text: ("store", canonical pid), ("batch", index of an earlier text here), or None."""
+        cos, jac = self._cfg.near_duplicate_cosine, self._cfg.near_duplicate_jaccard
+        wsets = [words(t) for t in texts]
+        hits = await asyncio.to_thread(self._engine.query, "dense", list(vecs), 3, None, True)
+        out: list[tuple[str, str] | None] = [None] * len(texts)
+        for j, found in enumerate(hits):
+            for f in found:
+                if f.score >= cos and jaccard(wsets[j], words(f.payload["text"])) >= jac:
+                    out[j] = ("store", f.payload["pid"])
+                    break
+        if len(texts) > 1:
+            mat = np.asarray(vecs, dtype=np.float32)
+            sims = mat @ mat.T
+            for j in range(1, len(texts)):
+                if out[j] is not None:
+                    continue
+                for k in np.nonzero(sims[j, :j] >= cos)[0]:
+                    if out[int(k)] is None and jaccard(wsets[j], wsets[int(k)]) >= jac:
+                        out[j] = ("batch", str(int(k)))
+                        break
+        return out
+
+    # ---------------------------------------------------------------- reads
+
+    async def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        filters: SearchFilters | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[SearchHit]:
+        if not query.strip():
+            raise MemoryInputError("query: expected non-empty text")
+        if not 1 <= limit <= 1000:
+            raise MemoryInputError(f"limit: expected 1-1000, got {limit}")
+        if mode not in ("hybrid", "vector", "bm25"):
+            raise MemoryInputError(f"mode: expected hybrid, vector or bm25, got {mode!r}")
+        self._check_model()
+        if self._engine.meta is None:
+            return []
+        n = limit if mode != "hybrid" else max(limit, self._cfg.candidates)
+        dense: list[Found] = []
+        sparse: list[Found] = []
+        if mode in ("hybrid", "vector"):
+            qvec = (await self._embedder.embed([query]))[0]
+            dense = (await asyncio.to_thread(self._engine.query, "dense", [qvec], n, filters, True))[0]
+        if mode in ("hybrid", "bm25"):
+            qs = self._bm25.query(query)
+            if qs[0]:
+                sparse = (await asyncio.to_thread(self._engine.query, "bm25", [qs], n, filters, True))[0]
+        return self._fuse(dense, sparse, mode, limit)
+
+    def _fuse(self, dense: list[Found], sparse: list[Found], mode: SearchMode, limit: int) -> list[SearchHit]:
+        vrank = {f.id: r for r, f in enumerate(dense, 1)}
+        brank = {f.id: r for r, f in enumerate(sparse, 1)}
+        by_id = {f.id: f for f in (*dense, *sparse)}
+        if mode == "vector":
+            scored = [(f.id, f.score) for f in dense]
+        elif mode == "bm25":
+            scored = [(f.id, f.score) for f in sparse]
+        else:
+            rankings = [[f.id for f in dense], [f.id for f in sparse]]
+            weights = [1.0, 1.0]
+            if self._cfg.recency_weight > 0:
+                newest = sorted(by_id, key=lambda i: by_id[i].payload["created_at"], reverse=True)
+                rankings.append(newest)
+                weights.append(self._cfg.recency_weight)
+            fused = rrf(rankings, self._cfg.rrf_k, weights)
+            scored = sorted(fused.items(), key=lambda kv: (-kv[1], vrank.get(kv[0], 10**9), kv[0]))
+        return [
+            SearchHit(passage=_passage(by_id[i]), score=s, vector_rank=vrank.get(i), bm25_rank=brank.get(i))
+            for i, s in scored[:limit]
+        ]
+
+    async def get(self, passage_id: str) -> Passage:
+        if self._engine.meta is not None:
+            found = await asyncio.to_thread(self._engine.retrieve, [point_id(passage_id)], False)
+            if found:
+                return _passage(found[0])
+        raise MemoryNotFoundError(f"passage {passage_id!r}: no such passage in the archival store")
+
+    async def count(self) -> int:
+        if self._engine.meta is None:
+            return 0
+        return await asyncio.to_thread(self._engine.count)
+
+    async def export_page(self, cursor: str | None, limit: int) -> Page[Passage]:
+        if self._engine.meta is None:
+            return Page[Passage](items=[], next_cursor=None)
+        found, nxt = await asyncio.to_thread(self._engine.scroll, cursor, limit, True)
+        return Page[Passage](items=[_passage(f, with_vector=True) for f in found], next_cursor=nxt)
+
+    # ---------------------------------------------------------------- maintenance
+
+    async def import_passages(self, passages: list[Passage]) -> None:
+        model = self._embedder.model
+        self._check_model()
+        async with self._write:
+            await self._ensure_created()
+            for i in range(0, len(passages), self._cfg.batch_size):
+                batch = passages[i : i + self._cfg.batch_size]
+                redo = [j for j, p in enumerate(batch) if p.vector is None or p.embedding_model != model]
+                fresh = await self._embedder.embed([batch[j].text for j in redo]) if redo else []
+                vec_of = dict(zip(redo, fresh, strict=True))
+                points = [self._point_from(p, vec_of.get(j, p.vector), model) for j, p in enumerate(batch)]
+                await asyncio.to_thread(self._engine.upsert, points)
+
+    def _point_from(self, p: Passage, vec: list[float] | None, model: str) -> PointData:
+        assert vec is not None
+        if len(vec) != self._embedder.dim:
+            raise MemoryInputError(f"passage {p.id!r} vector: expected {self._embedder.dim} numbers, got {len(vec)}")
+        return PointData(
+            id=point_id(p.id),
+            dense=list(vec),
+            sparse=self._bm25.document(p.text),
+            payload={
+                "pid": p.id,
+                "text": p.text,
+                "source": p.source,
+                "tags": list(p.tags),
+                "session": p.session,
+                "created_at": _iso(p.created_at),
+                "text_hash": content_hash(p.text),
+                "dup": "linked" if p.near_duplicate_of is not None else "canonical",
+                "near_duplicate_of": p.near_duplicate_of,
+                "embedding_model": model,
+            },
+        )
+
+    async def reindex(self, embedder: Embedder, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-embed every passage with ``embedder`` into a new generation, then switch to it."""
+        async with self._write:
+            total = await self.count()
+            old_meta = self._engine.meta
+            generation = old_meta.generation + 1 if old_meta is not None else 1
+            meta = StoreMeta(embedder.model, embedder.dim, generation)
+            await asyncio.to_thread(self._engine.begin_generation, meta)
+            done = 0
+            try:
+                cursor: str | None = None
+                while old_meta is not None:
+                    found, cursor = await asyncio.to_thread(self._engine.scroll, cursor, self._cfg.batch_size, False)
+                    if found:
+                        vecs = await embedder.embed([f.payload["text"] for f in found])
+                        pts = [
+                            PointData(f.id, v, self._bm25.document(f.payload["text"]), self._payload_for(f, embedder))
+                            for f, v in zip(found, vecs, strict=True)
+                        ]
+                        await asyncio.to_thread(self._engine.upsert_next, pts)
+                        done += len(found)
+                        if progress is not None:
+                            progress(done, total)
+                    if cursor is None:
+                        break
+                await asyncio.to_thread(self._engine.commit_generation)
+            except BaseException:
+                await asyncio.to_thread(self._engine.abort_generation)
+                raise
+            self._embedder = embedder
+            return done
+
+    @staticmethod
+    def _payload_for(f: Found, embedder: Embedder) -> dict[str, Any]:
+        return {**f.payload, "embedding_model": embedder.model}
+
+    async def optimize(self) -> None:
+        if self._engine.meta is not None:
+            await asyncio.to_thread(self._engine.optimize)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._write:
+            await asyncio.to_thread(self._engine.close)
+
+    async def __aenter__(self) -> QdrantArchivalStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

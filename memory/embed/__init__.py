@@ -1,0 +1,41 @@
+"""Embedders: text -> unit vectors behind :class:`memory.protocols.Embedder`.
+
+:func:`make_embedder` builds the one the config names (see :mod:`memory.embed.config`).
+"""
+
+from __future__ import annotations
+
+from memory.embed.config import EmbedConfig
+from memory.embed.hashing import HashingEmbedder
+from memory.embed.minilm import MiniLMEmbedder, minilm_available
+from memory.embed.openai_compat import OpenAIEmbedder
+from memory.errors import MemoryInputError
+from memory.protocols import Embedder
+
+__all__ = [
+    "EmbedConfig",
+    "HashingEmbedder",
+    "MiniLMEmbedder",
+    "OpenAIEmbedder",
+    "make_embedder",
+    "minilm_available",
+]
+
+
+async def make_embedder(cfg: EmbedConfig) -> Embedder:
+    """The embedder ``cfg`` names. An OpenAI-compatible one is probed once to learn its dimension."""
+    if cfg.backend == "hashing":
+        return HashingEmbedder(cfg.dim)
+    if cfg.backend == "minilm":
+        return MiniLMEmbedder(device=cfg.device, batch_size=cfg.batch_size)
+    if not cfg.url or not cfg.model:
+        raise MemoryInputError("embed.url and embed.model: both are required when embed.backend is 'openai'")
+    emb = OpenAIEmbedder(
+        cfg.url, cfg.model, api_key_file=cfg.api_key_file, timeout_s=cfg.timeout_s, batch_size=cfg.batch_size
+    )
+    try:
+        await emb.probe()
+    except BaseException:
+        await emb.close()
+        raise
+    return emb
