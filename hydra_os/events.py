@@ -46,6 +46,11 @@ class EventLog:
         self._last_hash: str | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def head(self) -> str | None:
+        """Hash of this node's last event (None before the first); ``hydra audit verify`` compares it."""
+        return self._last_hash
+
     async def start(self) -> None:
         """Pick the chain up where this node's last event left it."""
         try:
@@ -56,7 +61,9 @@ class EventLog:
         if msg.data:
             self._last_hash = Event.model_validate_json(msg.data).hash
 
-    async def publish(self, type_: str, data: dict[str, Any] | None = None, *, dedup_id: str | None = None) -> Event | None:
+    async def publish(
+        self, type_: str, data: dict[str, Any] | None = None, *, dedup_id: str | None = None
+    ) -> Event | None:
         """Append an event; returns it, or None when JetStream already had one with ``dedup_id``."""
         async with self._lock:
             ev = Event(node=self.node_id, type=type_, data=data or {}, prev=self._last_hash)

@@ -8,6 +8,12 @@ from hydra_os.component import Component, NodeContext
 def build_components(ctx: NodeContext) -> list[Component]:
     """Components in start order; the daemon stops them in reverse."""
     components: list[Component] = []
+    # Every node enforces the autonomy policy; components take side effects through policy.gate
+    # (hydra_os.policy.model.Gate). Built first so later components can use the gate.
+    from hydra_os.policy.service import PolicyService
+
+    policy = PolicyService(ctx)
+    components.append(policy)
     # One endpoint registry per node, shared by the gateway (reads, announces static endpoints) and
     # the model manager (announces what its engines serve). Started first, stopped last.
     registry = None

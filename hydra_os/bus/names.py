@@ -10,6 +10,7 @@ MODELS_BUCKET = "hydra_models"  # endpoint id -> endpoint JSON, TTL
 TASKS_BUCKET = "hydra_tasks"  # task id -> state, checkpoints, results
 APPROVALS_BUCKET = "hydra_approvals"  # approval id -> pending ASK_FIRST action
 LEADER_BUCKET = "hydra_leader"  # scheduler leadership lock, TTL
+POLICY_BUCKET = "hydra_policy"  # policy state shared by the cluster: maintenance.<id> windows
 
 # Streams
 EVENTS_STREAM = "HYDRA_EVENTS"
@@ -49,6 +50,24 @@ def memory_rpc(verb: str) -> str:
 
 def task_subject(kind: str) -> str:
     return f"hydra.tasks.{kind}"
+
+
+TASK_PRIORITIES = (3, 2, 1, 0)  # urgent, high, normal, low: workers pull in this order
+SCHEDULER_LEADER_KEY = "scheduler"  # the key in LEADER_BUCKET
+
+
+def task_queue_subject(priority: int, kind: str) -> str:
+    """A queued task's message: one subject per priority level, so each level has its own consumer."""
+    return f"hydra.tasks.p{priority}.{kind}"
+
+
+def task_queue_filter(priority: int) -> str:
+    return f"hydra.tasks.p{priority}.>"
+
+
+def task_consumer(priority: int) -> str:
+    """The durable pull consumer every worker shares for one priority level."""
+    return f"hydra-tasks-p{priority}"
 
 
 def kv_subject(bucket: str, key: str = ">") -> str:

@@ -1,0 +1,155 @@
+"""Runs approved actions on the node that parked them, exactly once, and receipts every decision.
+
+Any client (``hydra approve``, the API of any node, a script) approves or denies by a CAS on the
+``hydra_approvals`` entry. Every node watches the bucket; the node named in the entry (the one
+that parked the action and has its executor) reacts:
+
+- ``approved``: receipt ``approval.approved``, then ``claim`` (CAS approved -> executing). Only one
+  claim can succeed, so two approvals, two watchers or a restart never run it twice. The stored
+  action's hash is checked again at the claim; a mismatch is ``refused``. The executor is the one
+  given to ``submit()`` while this process lives, else the one registered for the action's kind.
+- ``denied`` / ``expired``: receipt, once (``receipted_state`` in the entry remembers it).
+- ``executing`` found at startup: the node died while running it; it is marked failed, not re-run.
+
+A sweeper marks this node's overdue pending approvals ``expired`` and prunes finished ones after
+``approval_retention``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from loguru import logger
+
+from hydra_os.errors import HydraError
+from hydra_os.policy.approvals import ApprovalRecord, ApprovalStore
+from hydra_os.policy.gate import PolicyGate
+from hydra_os.policy.model import Outcome, OutcomeStatus
+from hydra_os.policy.receipts import APPROVAL_EVENTS
+
+_TERMINAL = ("denied", "expired", "succeeded", "failed", "refused")
+
+
+class ApprovalRunner:
+    def __init__(self, gate: PolicyGate, store: ApprovalStore) -> None:
+        self.gate = gate
+        self.store = store
+        self.node_id = gate.node_id
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.ready = asyncio.Event()
+        self.executed = 0
+
+    async def watch(self) -> None:
+        """Follow the bucket until cancelled (initial values first, then live updates)."""
+        watcher = await self.store.kv.watchall()
+        initial = True
+        try:
+            async for entry in watcher:
+                if entry is None:
+                    initial = False
+                    self.ready.set()
+                    continue
+                if entry.operation in ("DEL", "PURGE") or not entry.value:
+                    continue
+                try:
+                    rec = ApprovalRecord.model_validate_json(entry.value)
+                except ValueError as e:
+                    logger.warning("ignoring malformed approval {}: {}", entry.key, e)
+                    continue
+                self.gate.track_approval(rec)
+                if rec.node == self.node_id and rec.id not in self._busy:
+                    self._spawn(rec, initial)
+        finally:
+            with contextlib.suppress(Exception):
+                await watcher.stop()
+
+    def _spawn(self, rec: ApprovalRecord, initial: bool) -> None:
+        if rec.state == "approved" or (rec.state in _TERMINAL and rec.receipted_state != rec.state) or (
+            rec.state == "executing" and initial
+        ):
+            self._busy.add(rec.id)
+            task = asyncio.create_task(self._handle(rec.id), name=f"approval-{rec.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, approval_id: str) -> None:
+        try:
+            await self._handle_one(approval_id)
+        except HydraError as e:
+            logger.warning("approval {}: {}", approval_id, e)
+        except (nats.errors.Error, OSError) as e:
+            logger.warning("approval {}: bus error, will retry on the next update: {}", approval_id, e)
+        finally:
+            self._busy.discard(approval_id)
+
+    async def _handle_one(self, approval_id: str) -> None:
+        rec = await self.store.get(approval_id)
+        if rec.state == "executing":  # found at startup: this node died while running it
+            await self.store.finish(approval_id, ok=False, error="the node restarted while it ran; not re-run")
+            out = Outcome(status=OutcomeStatus.FAILED, decision=rec.decision, action=rec.action,
+                          approval_id=approval_id, error="interrupted by a restart of the node; not re-run")
+            await self.gate.receipts.outcome(out)
+            await self.store.mark_receipted(approval_id, "failed")
+            return
+        if rec.state in APPROVAL_EVENTS and rec.receipted_state != rec.state:
+            await self.gate.receipts.approval(APPROVAL_EVENTS[rec.state], approval_id, rec.action,
+                                              by=rec.decided_by, note=rec.note)
+            await self.store.mark_receipted(approval_id, rec.state)
+        if rec.state != "approved":
+            return
+        claimed = await self.store.claim(approval_id, self.node_id)
+        if claimed is None:
+            return  # someone else's, or already claimed
+        if claimed.state == "refused":
+            out = Outcome(status=OutcomeStatus.REFUSED, decision=claimed.decision, action=claimed.action,
+                          approval_id=approval_id, error=claimed.error)
+            await self.gate.receipts.outcome(out)
+            await self.store.mark_receipted(approval_id, "refused")
+            return
+        executor = self.gate.executor_for(claimed.action, approval_id)
+        if executor is None:
+            err = f"no executor for {claimed.action.kind!r} on node {self.node_id}"
+            await self.store.finish(approval_id, ok=False, error=err)
+            await self.gate.receipts.outcome(Outcome(status=OutcomeStatus.FAILED, decision=claimed.decision,
+                                                     action=claimed.action, approval_id=approval_id, error=err))
+            return
+        self.gate.attempts.record(claimed.action.target)
+        self.executed += 1
+        out = await self.gate.run(claimed.action, claimed.decision, executor, approval_id)
+        await self.store.finish(approval_id, ok=out.status is OutcomeStatus.SUCCEEDED,
+                                result=out.result, error=out.error)
+        await self.store.mark_receipted(approval_id, out.status.value)
+
+    async def sweep(self, interval: float, retention: float) -> None:
+        """Expire overdue pending approvals of this node; prune old finished ones. Until cancelled."""
+        while True:
+            with contextlib.suppress(HydraError, nats.errors.Error, OSError):
+                await self.sweep_once(retention)
+            await asyncio.sleep(interval)
+
+    async def sweep_once(self, retention: float) -> None:
+        now = self.store.clock()
+        for rec in await self.store.list():
+            if rec.node != self.node_id:
+                continue
+            if rec.state == "pending" and now >= rec.expires_at:
+                await self.store.expire(rec.id)
+            elif rec.state in _TERMINAL and rec.receipted_state == rec.state and \
+                    now - (rec.finished_at or rec.decided_at or rec.created_at) > retention:
+                with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+                    await self.store.kv.purge(rec.id)
+
+    async def stop(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        for t in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+    def status(self) -> dict[str, Any]:
+        return {"executed_after_approval": self.executed, "in_flight": sorted(self._busy)}

@@ -1,0 +1,156 @@
+"""The policy component every node runs: the gate, approvals, maintenance mirror, hot reload.
+
+Built by :func:`hydra_os.wiring.build_components` on every node (all nodes enforce policy). While
+being built it loads the policy file (a malformed file stops the daemon from starting, with the
+line and the problem), registers node RPC verbs and appends its API router. ``start()`` opens the
+``hydra_approvals`` and ``hydra_policy`` buckets and starts four tasks: the approvals watcher
+(:class:`~hydra_os.policy.approval_runner.ApprovalRunner`), the expiry sweeper, the maintenance
+mirror and the policy-file poller.
+
+Reload: the file is polled every ``policy.reload_interval`` seconds (mtime, size and content
+digest); a changed file that loads cleanly replaces the policy (receipt ``policy.reloaded``); a
+malformed one is logged and receipted (``policy.reload_failed``) and the last good policy stays.
+The ``policy_reload`` RPC verb forces a check.
+
+Other components get the gate from here: ``policy.gate`` (see :class:`hydra_os.policy.model.Gate`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from hydra_os.component import NodeContext
+from hydra_os.errors import HydraError
+from hydra_os.policy.api import build_router, parse_action
+from hydra_os.policy.approval_runner import ApprovalRunner
+from hydra_os.policy.approvals import ApprovalStore
+from hydra_os.policy.config import PolicyConfig
+from hydra_os.policy.engine import PolicyEngine
+from hydra_os.policy.gate import PolicyGate
+from hydra_os.policy.guards.maintenance import MaintenanceSchedule
+from hydra_os.policy.guards.maintenance_store import MaintenanceStore, mirror, policy_bucket
+from hydra_os.policy.receipts import RELOAD_FAILED, RELOADED, Receipts
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class PolicyService:
+    name = "policy"
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.config: PolicyConfig = ctx.settings.policy
+        self.engine = PolicyEngine.from_file(self.config.file)
+        self.schedule = MaintenanceSchedule(self.config.maintenance, ctx.settings.owner.timezone)
+        self.receipts = Receipts(ctx.events)
+        self.gate = PolicyGate(ctx.node_id, self.engine, self.receipts, self.config, self.schedule)
+        self.runner: ApprovalRunner | None = None
+        self.maintenance: MaintenanceStore | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._file_digest = _file_digest(self.config.file) if self.config.file else None
+        self._reload_lock = asyncio.Lock()
+        ctx.rpc.handle("policy_explain", self._rpc_explain)
+        ctx.rpc.handle("policy_status", self._rpc_status)
+        ctx.rpc.handle("policy_reload", self._rpc_reload)
+        ctx.rpc.handle("policy_audit_head", self._rpc_head)
+        ctx.routers.append(build_router(self, ctx.auth))
+
+    async def start(self) -> None:
+        store = await ApprovalStore.open(self.ctx.bus)
+        self.gate.approvals = store
+        self.runner = ApprovalRunner(self.gate, store)
+        kv = await policy_bucket(self.ctx.bus)
+        self.maintenance = MaintenanceStore(kv)
+        mirrored = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self.runner.watch(), name="policy-approvals"),
+            asyncio.create_task(self.runner.sweep(self.config.expiry_sweep_interval,
+                                                  self.config.approval_retention), name="policy-sweep"),
+            asyncio.create_task(mirror(kv, self.schedule, mirrored), name="policy-maintenance"),
+            asyncio.create_task(self._poll_file(), name="policy-reload"),
+        ]
+        # start enforcing with the cluster's maintenance windows and open approvals known
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(mirrored.wait(), self.runner.ready.wait()), 10)
+        logger.info("policy: {} rules from {}", len(self.engine.policy.rules), self.engine.policy.source)
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.runner is not None:
+            await self.runner.stop()
+        with contextlib.suppress(Exception):
+            await self.receipts.flush()
+
+    # ---- reload ------------------------------------------------------------------------------
+    async def _poll_file(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.reload_interval)
+            try:
+                await self.check_reload()
+            except HydraError as e:
+                logger.warning("policy reload check failed: {}", e)
+            if self.receipts.queued:
+                await self.receipts.flush()
+
+    async def check_reload(self, force: bool = False) -> dict[str, Any]:
+        """Reload when the file changed (or ``force``); the last good policy stays on error."""
+        path = self.config.file
+        if path is None:
+            return {"reloaded": False, "source": self.engine.policy.source}
+        async with self._reload_lock:
+            digest = await asyncio.to_thread(_file_digest, path)
+            if digest == self._file_digest and not force:
+                return {"reloaded": False, "source": str(path)}
+            self._file_digest = digest
+            err = await asyncio.to_thread(self.engine.reload, path)
+            if err is not None:
+                logger.error("{}; keeping the last good policy ({})", err, self.engine.policy.digest[:12])
+                await self.receipts.policy(RELOAD_FAILED, source=str(path), error=str(err),
+                                           kept=self.engine.policy.digest)
+                return {"reloaded": False, "error": str(err), "kept": self.engine.policy.digest[:12]}
+            logger.info("policy reloaded from {} ({} rules)", path, len(self.engine.policy.rules))
+            await self.receipts.policy(RELOADED, source=str(path), digest=self.engine.policy.digest,
+                                       rules=len(self.engine.policy.rules))
+            return {"reloaded": True, "digest": self.engine.policy.digest[:12],
+                    "rules": len(self.engine.policy.rules)}
+
+    # ---- node RPC ----------------------------------------------------------------------------
+    async def _rpc_explain(self, params: dict[str, Any]) -> dict[str, Any]:
+        action = parse_action(params)
+        return {"action_hash": action.content_hash(),
+                "decision": self.gate.decide(action).model_dump(mode="json")}
+
+    async def _rpc_status(self, _: dict[str, Any]) -> dict[str, Any]:
+        return self.status()
+
+    async def _rpc_reload(self, _: dict[str, Any]) -> dict[str, Any]:
+        return await self.check_reload(force=True)
+
+    async def _rpc_head(self, _: dict[str, Any]) -> dict[str, Any]:
+        await self.receipts.flush()
+        return {"node": self.ctx.node_id, "head": self.ctx.events.head}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            **self.gate.status(),
+            "maintenance": [w for w in self.schedule.describe() if w["open"]],
+            "receipts_queued": len(self.receipts.queued),
+            "receipts_dropped": self.receipts.dropped,
+            **(self.runner.status() if self.runner else {}),
+        }
