@@ -1,0 +1,1 @@
+"""Natural-language requests: time phrases, intent rules, optional model classification."""

@@ -1,0 +1,127 @@
+"""Rule-based intent classification: the common forms of a request, no model needed.
+
+Order matters and is fixed: clarify (nothing to act on) -> remember -> ops -> pipeline -> task ->
+answer. Each rule returns an :class:`Intent` with a confidence; below ``AMBIGUOUS`` the intake asks
+a model when one is available, else it uses the rule's best guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from hydra_os.intake.timeparse import When
+
+IntentName = Literal["answer", "task", "pipeline", "ops", "remember", "clarify"]
+AMBIGUOUS = 0.6
+
+_VAGUE = re.compile(
+    r"^(?:(?:please\s+)?(?:do|fix|redo|repeat|delete|remove|stop|restart|start|research|generate|remind me|run|"
+    r"check)\s*(?:it|that|this|them)?\s*(?:again)?|again|the usual|same as (?:yesterday|before|last time)|"
+    r"(?:that|the) (?:thing|stuff|one)(?: we talked about| from (?:before|earlier|yesterday))?|you know what i mean|"
+    r"whatever|ok(?:ay)?)\s*[.!?]*$"
+)
+_REMEMBER = re.compile(
+    r"^(?:please\s+)?(?:remember|note|keep in mind|don't forget|for the record)\b(?:\s+that)?\s+(?P<what>.+)$"
+    r"|^(?P<pref>(?:my (?:favou?rite|preferred) .+ is .+)|(?:i (?:prefer|like|use|always use|never use) .+)"
+    r"|(?:from now on,? .+))$"
+)
+_UNITY = r"(?:service|unit|server|daemon|container)"
+_OPS = [
+    ("nixos.rollback", re.compile(r"\broll ?back\b.*\b(?:nixos|update|generation|change|config)|\brollback\b")),
+    ("nixos.switch", re.compile(r"\b(?:rebuild|switch|upgrade|update)\b.*\bnixos\b|\bnixos-rebuild\b")),
+    ("node.reboot", re.compile(r"\breboot\b|\brestart\s+(?:the\s+)?(?:[\w-]+\s+)?node\b")),
+    ("model.start", re.compile(r"\b(?:start|load|serve|spin up)\b.*\b(?:model|\d+b\b|llama|qwen|mistral|gemma)")),
+    ("model.stop", re.compile(r"\b(?:stop|unload|shut down)\b.*\b(?:model|\d+b\b|llama|qwen|mistral|gemma)")),
+    ("disk.clean", re.compile(r"\b(?:free up|free|clean|clear|purge|prune)\b.*\b(?:disk|space|cache|caches)\b")),
+    ("data.delete", re.compile(r"\b(?:delete|remove|wipe|erase)\b\s+(?:the |my |all |last |old )?\w+")),
+    ("unit.restart", re.compile(r"\brestart\b\s+(?:the\s+)?(?!it\b|that\b|this\b)[\w.-]+")),
+    ("unit.stop", re.compile(r"\bstop\b\s+(?:the\s+)?[\w.-]+\s+" + _UNITY)),
+    ("unit.start", re.compile(r"\bstart\b\s+(?:the\s+)?[\w.-]+\s+" + _UNITY)),
+]
+_CREATIVE = re.compile(
+    r"\b(?:continue|resume|pick up)\b.*\b(?:visual novel|vn|story|novel|chapter)\b"
+    r"|\b(?:generate|render|draw|make|create|paint|design|export)\b.*\b(?:art|image|images|portrait|portraits|"
+    r"sprite|sprites|scene|scenes|background|backgrounds|character sheets?|voice lines?|assets?|ren'?py)\b"
+)
+_BRIEFING = re.compile(r"\bbriefing\b")
+_RESEARCH = re.compile(
+    r"^(?:please\s+)?(?:research|look into|investigate|dig into|find out|read up on|compile (?:a report|sources)|"
+    r"survey|summari[sz]e the (?:latest|news)|keep an eye on|track|gather sources|do a deep dive)\b\s*(?P<topic>.*)$"
+)
+_REMIND = re.compile(r"^(?:please\s+)?remind me\b\s*(?P<what>.*)$")
+_WH = re.compile(r"^(?:what|what's|whats|how|why|who|when|where|which|is|are|does|do|can|could|should|would|will)\b")
+_QUESTION = re.compile(
+    r"^(?:what|what's|whats|how|why|who|when|where|which|is|are|does|do|can|could|should|would|will|explain|"
+    r"describe|write|draft|tell|give|help|translate|summari[sz]e|convert|compare|suggest|list|proofread|hi|hello|"
+    r"hey|thanks|thank you|good (?:morning|evening|night))\b"
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    intent: IntentName
+    kind: str | None
+    subject: str
+    confidence: float
+    reason: str
+    when: When | None = None
+    question: str | None = None
+
+
+def _strip_when(text: str, when: When | None) -> str:
+    if when is None or not when.phrase:
+        return text
+    out = re.sub(re.escape(when.phrase), "", text, count=1, flags=re.IGNORECASE)
+    return re.sub(r"\s{2,}", " ", out).strip(" ,.")
+
+
+def classify(text: str, when: When | None) -> Intent:
+    raw = text.strip()
+    s = raw.lower().strip()
+    body = _strip_when(s, when).strip(" ,.!?") or s
+    body = re.sub(r"[,\s]+(?:please|pls)$", "", body)
+
+    if not body or _VAGUE.match(body):
+        return Intent("clarify", None, "", 0.9, "nothing concrete to act on",
+                      question="What should I do, and on what? Name the task, service or topic.")
+
+    m = _REMEMBER.match(s.strip(" ,.!?"))
+    if m:
+        what = (m.group("what") or m.group("pref") or body).strip()
+        # a time inside a fact ("I wake up at 6:30") is part of the fact, not a schedule
+        return Intent("remember", None, what, 0.9, "states a fact or preference to keep")
+
+    # a reminder's text may name anything ("remind me to restart the router"): it comes first
+    m = _REMIND.match(body)
+    if m:
+        what = re.sub(r"^(?:to|that|about)\s+", "", m.group("what")).strip()
+        if not what or when is None:
+            return Intent("clarify", "reminder", what, 0.8, "a reminder needs what and when",
+                          question="What should I remind you of, and when?")
+        return Intent("task", "reminder", what, 0.9, "a reminder at a given time", when=when)
+
+    if not _QUESTION.match(body) or re.match(r"^(?:can|could|would) you (?:please )?(?:restart|stop|start|reboot)", body):
+        for kind, rx in _OPS:
+            if rx.search(body):
+                return replace(Intent("ops", kind, body, 0.85, f"an operations request ({kind})"), when=when)
+
+    if _BRIEFING.search(body) and not _WH.match(body):
+        return Intent("pipeline", "briefing", "briefing", 0.9, "asks for the briefing", when=when)
+    if _CREATIVE.search(body) and not body.startswith(("describe", "list", "what", "how", "why")):
+        return Intent("pipeline", "creative", body, 0.85, "creative project work", when=when)
+
+    m = _RESEARCH.match(body)
+    if m:
+        topic = re.sub(r"^(?:on|about|into|whether|what|the)\s+", "", m.group("topic")).strip()
+        if len(topic) < 3:
+            return Intent("clarify", "research", "", 0.8, "research without a topic",
+                          question="What topic should I research?")
+        return Intent("task", "research", topic, 0.9, "a research request", when=when)
+
+    if _QUESTION.match(body) or raw.endswith("?"):
+        return Intent("answer", None, raw, 0.85, "a question or a direct ask", when=when)
+    if when is not None and when.kind != "now":
+        return Intent("task", "research", body, 0.5, "something to do later; guessed research", when=when)
+    return Intent("answer", None, raw, 0.55, "no rule matched; answering directly", when=when)
