@@ -51,6 +51,7 @@ _RESEARCH = re.compile(
     r"survey|summari[sz]e the (?:latest|news)|keep an eye on|track|gather sources|do a deep dive)\b\s*(?P<topic>.*)$"
 )
 _REMIND = re.compile(r"^(?:please\s+)?remind me\b\s*(?P<what>.*)$")
+_POLITE_OPS = re.compile(r"^(?:can|could|would) you (?:please )?(?:restart|stop|start|reboot)\b")
 _WH = re.compile(r"^(?:what|what's|whats|how|why|who|when|where|which|is|are|does|do|can|could|should|would|will)\b")
 _QUESTION = re.compile(
     r"^(?:what|what's|whats|how|why|who|when|where|which|is|are|does|do|can|could|should|would|will|explain|"
@@ -102,7 +103,7 @@ def classify(text: str, when: When | None) -> Intent:
                           question="What should I remind you of, and when?")
         return Intent("task", "reminder", what, 0.9, "a reminder at a given time", when=when)
 
-    if not _QUESTION.match(body) or re.match(r"^(?:can|could|would) you (?:please )?(?:restart|stop|start|reboot)", body):
+    if not _QUESTION.match(body) or _POLITE_OPS.match(body):
         for kind, rx in _OPS:
             if rx.search(body):
                 return replace(Intent("ops", kind, body, 0.85, f"an operations request ({kind})"), when=when)

@@ -67,7 +67,8 @@ def _hm(h: str, m: str | None, ampm: str | None, *, evening: bool = False) -> ti
 
 def _looks_like_clock(rest: str) -> bool:
     """After a bare "at N": the end, punctuation, or a word that usually follows a time."""
-    return bool(re.match(r"\s*(?:$|[,.;!?)]|(?:to|and|on|tomorrow|today|tonight|please|o'clock|sharp|every|in)\b)", rest))
+    follows = r"(?:to|and|on|tomorrow|today|tonight|please|o'clock|sharp|every|in)\b"
+    return bool(re.match(rf"\s*(?:$|[,.;!?)]|{follows})", rest))
 
 
 def _parse_hhmm(s: str) -> time:
