@@ -1,0 +1,44 @@
+"""Disk nearly full: free share or free GiB under the configured floor."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+from hydra_os.healing.context import HealingContext
+from hydra_os.healing.errors import CheckFailedToRun
+from hydra_os.healing.model import CheckReport, Issue, Severity
+
+GIB = 1024**3
+
+
+class DiskSpaceCheck:
+    name = "disk_space"
+
+    def enabled(self, ctx: HealingContext) -> bool:
+        return bool(ctx.config.disks)
+
+    async def run(self, ctx: HealingContext) -> CheckReport:
+        report = CheckReport(check=self.name, checked=[f"disk:{d.path}" for d in ctx.config.disks])
+        for d in ctx.config.disks:
+            try:
+                usage = await asyncio.to_thread(shutil.disk_usage, d.path)
+            except OSError as e:
+                raise CheckFailedToRun(f"cannot stat {d.path}: {e.strerror}") from None
+            free_pct = 100.0 * usage.free / usage.total if usage.total else 0.0
+            free_gb = usage.free / GIB
+            low_pct = free_pct < d.min_free_pct
+            low_gb = free_gb < d.min_free_gb
+            if low_pct or low_gb:
+                report.issues.append(Issue(
+                    check=self.name, target=f"disk:{d.path}",
+                    severity=Severity.CRITICAL if free_pct < d.min_free_pct / 2 else Severity.WARNING,
+                    summary=f"{d.path} is nearly full: {free_gb:.1f} GiB ({free_pct:.1f}%) free",
+                    details={"path": str(d.path), "free_bytes": usage.free, "total_bytes": usage.total,
+                             "free_pct": round(free_pct, 2), "min_free_pct": d.min_free_pct,
+                             "min_free_gb": d.min_free_gb},
+                ))
+        return report
+
+
+CHECK = DiskSpaceCheck

@@ -1,0 +1,286 @@
+"""The healer: runs the checks, opens one incident per root cause, and repairs through the policy gate.
+
+A round: run every enabled check (each within ``check_timeout_s``), feed every checked target's
+state to the gate's flap detection, group the failing targets by root cause (the policy's
+:class:`~hydra_os.policy.guards.dependencies.DependencyGraph`, from ``healing.dependencies`` and
+what the issues say they depend on), then per root: skip it in a maintenance window, wait out a
+backoff, else pick the first applicable fixup (by priority; one that failed twice in a row in
+this incident yields to the next) and ``gate.submit`` its action. Targets that pass again resolve
+their incidents. Full rounds run every ``interval_s``; the process supervisor pokes the healer
+the moment a child goes down, which runs a ``child_process``-only round at once.
+
+Telling the owner (:mod:`hydra_os.notify`): INFORM_AFTER outcomes (from the gate) and, once per
+incident, an escalation when the gate parks a repair for approval (ASK_FIRST) or refuses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from loguru import logger
+
+from hydra_os.events import EventLog
+from hydra_os.healing.context import HealingContext
+from hydra_os.healing.errors import NotifyError
+from hydra_os.healing.incidents import Incident, IncidentStore
+from hydra_os.healing.model import Check, CheckReport, Fixup, Issue
+from hydra_os.notify import Notification, Notifier
+from hydra_os.policy.guards.dependencies import DependencyGraph
+from hydra_os.policy.model import Action, Gate, Outcome, OutcomeStatus
+
+RESUBMIT_PENDING_S = 300.0
+
+
+class Healer:
+    name = "healing"
+
+    def __init__(
+        self,
+        hctx: HealingContext,
+        gate: Gate,
+        incidents: IncidentStore,
+        notifier: Notifier,
+        checks: list[Check],
+        fixups: list[Fixup],
+        *,
+        events: EventLog | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.hctx = hctx
+        self.gate = gate
+        self.incidents = incidents
+        self.notifier = notifier
+        self.checks = [c for c in checks if c.name not in hctx.config.disabled_checks]
+        self.fixups = [f for f in fixups if f.name not in hctx.config.disabled_fixups]
+        self.events = events
+        self.clock = clock
+        self.rounds = 0
+        self.notifications = 0
+        self.last_round: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._poked: set[str] = set()
+        self._registered = False
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def register(self) -> None:
+        """Tell the gate which action kinds this node can run (approved actions find them here)."""
+        if self._registered:
+            return
+        self._registered = True
+        for f in self.fixups:
+            for kind in f.kinds:
+                self.gate.register_executor(kind, self._executor(f))
+        self.gate.add_notifier(self._on_outcome)
+        if self.hctx.supervisor is not None:
+            self.hctx.supervisor.on_change(self.poke)
+
+    async def start(self) -> None:
+        self.register()
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="healer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await asyncio.to_thread(self.incidents.save)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "rounds": self.rounds,
+            "checks": [c.name for c in self.checks if c.enabled(self.hctx)],
+            "fixups": [f.name for f in self.fixups],
+            "open_incidents": len(self.incidents.open_incidents()),
+            "notifications": self.notifications,
+            "last_round": self.last_round,
+        }
+
+    def poke(self, child_name: str) -> None:
+        """A supervised child went down: run a child_process round now."""
+        self._poked.add("child_process")
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        next_full = 0.0
+        while True:
+            now = time.monotonic()
+            only: set[str] | None = None
+            if now < next_full and self._poked:
+                only = set(self._poked)
+            if now >= next_full:
+                next_full = now + self.hctx.config.interval_s
+            self._poked.clear()
+            try:
+                await self.run_once(only)
+            except Exception:
+                logger.exception("healing round failed")
+            self._wake.clear()
+            if self._poked:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_full - time.monotonic()))
+
+    # ---- one round -------------------------------------------------------------------------
+    async def _run_check(self, check: Check) -> CheckReport:
+        try:
+            return await asyncio.wait_for(check.run(self.hctx), self.hctx.config.check_timeout_s)
+        except TimeoutError:
+            return CheckReport(check=check.name, error=f"did not finish in {self.hctx.config.check_timeout_s:g}s")
+        except Exception as e:  # a broken check must not stop the others
+            return CheckReport(check=check.name, error=f"{type(e).__name__}: {e}")
+
+    async def run_once(self, only: set[str] | None = None) -> list[Incident]:
+        """One round (only the named checks, when given). Returns the incidents touched."""
+        async with self._lock:
+            active = [c for c in self.checks if (only is None or c.name in only) and c.enabled(self.hctx)]
+            reports = await asyncio.gather(*(self._run_check(c) for c in active))
+            now = self.clock()
+            touched = await self._handle(list(reports), now)
+            self.rounds += 1
+            self.last_round = {
+                "at": now, "checks": [r.check for r in reports],
+                "errors": {r.check: r.error for r in reports if r.error},
+                "failing": sorted({i.target for r in reports for i in r.issues}),
+            }
+            await asyncio.to_thread(self.incidents.save)
+            return touched
+
+    async def _handle(self, reports: list[CheckReport], now: float) -> list[Incident]:
+        issues: dict[str, Issue] = {}
+        checked: set[str] = set()
+        for r in reports:
+            if r.error:
+                logger.warning("check {} could not run: {}", r.check, r.error)
+                continue
+            checked.update(r.checked)
+            for i in r.issues:
+                issues.setdefault(i.target, i)
+        for t in sorted(checked):
+            self.gate.observe(t, "failed" if t in issues else "ok")
+        graph = DependencyGraph()
+        for target, deps in self.hctx.config.dependencies.items():
+            graph.add(target, *deps)
+        for i in issues.values():
+            graph.add(i.target, *i.depends_on)
+        touched: list[Incident] = []
+        for group in graph.group(issues):
+            inc, fresh = self.incidents.observe(issues[group.root], list(group.dependents), now)
+            if fresh:
+                await self._event("healing.incident.opened", inc)
+            await self._remediate(inc, issues[group.root], now)
+            touched.append(inc)
+        for inc in self.incidents.open_incidents():
+            if inc.root in checked and inc.root not in issues:
+                last = inc.actions[-1] if inc.actions else None
+                how = (f"healed by {last.fixup}" if last and last.status == "succeeded"
+                       else "recovered without a fixup")
+                self.incidents.resolve(inc, now, how)
+                await self._event("healing.incident.resolved", inc)
+                touched.append(inc)
+        return touched
+
+    def _choose(self, inc: Incident, issue: Issue) -> Fixup | None:
+        candidates = [f for f in self.fixups if f.applies_to(issue, self.hctx)]
+        for f in candidates:
+            if inc.failures_of(f.name) < 2 or f is candidates[-1]:
+                return f
+        return None
+
+    async def _remediate(self, inc: Incident, issue: Issue, now: float) -> None:
+        if self.gate.in_maintenance(inc.root):
+            inc.suppressed = True
+            inc.outcome = "maintenance window: nothing is restarted"
+            return
+        inc.suppressed = False
+        if inc.retry_at is not None and now < inc.retry_at:
+            return
+        if inc.pending_since is not None and now - inc.pending_since < RESUBMIT_PENDING_S:
+            return  # waiting for the owner; the gate runs it once approved
+        fixup = self._choose(inc, issue)
+        if fixup is None:
+            inc.outcome = "no fixup applies; the owner has to look"
+            return
+        action = fixup.action(issue, self.hctx)
+        out = await self.gate.submit(action, self._executor(fixup))
+        self.incidents.record(inc, fixup.name, action, out)
+        inc.retry_at = now + out.retry_after if out.status is OutcomeStatus.DEFERRED and out.retry_after else None
+        if out.status is OutcomeStatus.PENDING:
+            inc.pending_since = now
+            inc.outcome = f"waiting for approval {out.approval_id}: {out.decision.reason}"
+        elif out.status is OutcomeStatus.REFUSED:
+            inc.outcome = f"refused by policy: {out.decision.reason}"
+        elif out.status is OutcomeStatus.FAILED:
+            inc.outcome = f"{fixup.name} failed: {out.error}"
+        elif out.status is OutcomeStatus.SUCCEEDED:
+            inc.outcome = f"{fixup.name} succeeded; waiting for the check to pass"
+            self._poked.add(issue.check)  # confirm at once with the same check
+            self._wake.set()
+        if out.status in (OutcomeStatus.PENDING, OutcomeStatus.REFUSED) and not inc.escalated:
+            inc.escalated = True
+            await self._event("healing.incident.escalated", inc)
+            await self._send(self._escalation(inc, action, out))
+
+    def _executor(self, fixup: Fixup) -> Callable[[Action], Any]:
+        async def execute(action: Action) -> dict[str, Any]:
+            return await fixup.execute(action, self.hctx)
+
+        execute.__name__ = f"fixup_{fixup.name}"
+        return execute
+
+    # ---- telling the owner -----------------------------------------------------------------
+    def _escalation(self, inc: Incident, action: Action, out: Outcome) -> Notification:
+        if out.status is OutcomeStatus.PENDING:
+            title = f"Approval needed on {self.hctx.node_id}: {action.summary or action.kind}"
+            msg = (f"{inc.summary}. Automatic repair stopped: {out.decision.reason}. "
+                   f"Approve with 'hydra approve {out.approval_id}' or deny with 'hydra deny {out.approval_id}'.")
+        else:
+            title = f"Needs you on {self.hctx.node_id}: {inc.summary}"
+            msg = f"Hydra will not {action.summary or action.kind}: {out.decision.reason}."
+        return Notification(title=title[:250], message=msg, priority="high", tags=["healing", "escalated"],
+                            data={"incident": inc.id, "target": inc.root, "approval_id": out.approval_id})
+
+    async def _on_outcome(self, out: Outcome) -> None:
+        """The gate reports INFORM_AFTER outcomes and executions after an approval."""
+        inc = self.incidents.by_action(out.action.content_hash())
+        if inc is not None and out.approval_id is not None:
+            self.incidents.record(inc, "approved", out.action, out)
+            inc.pending_since = None
+        ok = out.status is OutcomeStatus.SUCCEEDED
+        verb = "did" if ok else "tried and failed to"
+        what = out.action.summary or f"{out.action.kind} {out.action.target}"
+        msg = f"{what}: {out.decision.reason}" + ("" if ok else f" — error: {out.error}")
+        if inc is not None:
+            msg = f"{inc.summary}. {msg}"
+        await self._send(Notification(
+            title=f"Hydra {verb} {what} on {self.hctx.node_id}"[:250], message=msg,
+            priority="default" if ok else "high", tags=["healing", out.decision.level.value.lower()],
+            data={"incident": inc.id if inc else None, "status": out.status.value,
+                  "level": out.decision.level.value, "approval_id": out.approval_id},
+        ))
+
+    async def _send(self, note: Notification) -> None:
+        try:
+            await self.notifier.send(note)
+            self.notifications += 1
+        except NotifyError as e:
+            logger.warning("notification not delivered: {}", e)
+
+    async def _event(self, type_: str, inc: Incident) -> None:
+        if self.events is None:
+            return
+        data = {"incident": inc.id, "root": inc.root, "check": inc.check, "summary": inc.summary,
+                "dependents": inc.dependents, "status": inc.status, "outcome": inc.outcome,
+                "occurrences": inc.occurrences}
+        try:
+            await asyncio.wait_for(self.events.publish(type_, data), 2.0)
+        except Exception as e:  # the bus may be the thing that is down
+            logger.debug("incident event {} not published: {}", type_, e)
+
