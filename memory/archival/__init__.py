@@ -36,7 +36,9 @@ async def open_archival(cfg: ArchivalConfig, embedder: Embedder, state_dir: Path
         try:
             api_key = cfg.api_key_file.read_text().strip()
         except OSError as err:
-            raise MemoryBackendError(f"memory archival api_key_file: cannot read {cfg.api_key_file}: {err.strerror}") from err
+            raise MemoryBackendError(
+                f"memory archival api_key_file: cannot read {cfg.api_key_file}: {err.strerror}"
+            ) from err
     client = make_client(cfg.url, api_key)
     server_engine = await asyncio.to_thread(ServerEngine, client, cfg.collection)
     return QdrantArchivalStore(server_engine, embedder, cfg)

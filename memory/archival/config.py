@@ -13,22 +13,31 @@ class ArchivalConfig(BaseModel):
 
     backend: Literal["edge", "qdrant"] = Field(
         default="edge",
-        description="edge: embedded Qdrant (qdrant-edge-py) in the state dir; qdrant: a Qdrant server via qdrant-client.",
+        description="edge: embedded Qdrant (qdrant-edge-py) in the state dir; "
+        "qdrant: a Qdrant server via qdrant-client.",
     )
     path: Path | None = Field(
         default=None, description="edge: directory of the store; default <state_dir>/memory/archival."
     )
     url: str | None = Field(
         default=None,
-        description="qdrant: server URL (http://host:6333), or ':memory:' / 'path:<dir>' for qdrant-client's local mode.",
+        description="qdrant: server URL (http://host:6333), "
+        "or ':memory:' / 'path:<dir>' for qdrant-client's local mode.",
     )
-    api_key_file: Path | None = Field(default=None, description="qdrant: file holding the API key, if the server needs one.")
+    api_key_file: Path | None = Field(
+        default=None, description="qdrant: file holding the API key, if the server needs one."
+    )
     collection: str = Field(
         default="hydra_passages", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="qdrant: collection alias to use."
     )
-    rrf_k: int = Field(default=60, ge=1, le=1000, description="Reciprocal-rank-fusion constant k: score = sum 1/(k + rank).")
+    rrf_k: int = Field(
+        default=60, ge=1, le=1000, description="Reciprocal-rank-fusion constant k: score = sum 1/(k + rank)."
+    )
     candidates: int = Field(
-        default=50, ge=1, le=1000, description="Hybrid: how many hits each method contributes before fusion (at least limit)."
+        default=50,
+        ge=1,
+        le=1000,
+        description="Hybrid: how many hits each method contributes before fusion (at least limit).",
     )
     recency_weight: float = Field(
         default=0.0,
@@ -37,10 +46,15 @@ class ArchivalConfig(BaseModel):
         description="Hybrid: weight of a third, newest-first ranking in the fusion (0 = off); favours current facts.",
     )
     bm25_avg_len: float = Field(
-        default=24.0, gt=0, description="BM25 length normalisation: expected passage length in tokens (after stopwords)."
+        default=24.0,
+        gt=0,
+        description="BM25 length normalisation: expected passage length in tokens (after stopwords).",
     )
     near_duplicate_cosine: float = Field(
-        default=0.95, gt=0.0, le=1.0, description="A passage this close (cosine) to a stored one may be a near-duplicate."
+        default=0.95,
+        gt=0.0,
+        le=1.0,
+        description="A passage this close (cosine) to a stored one may be a near-duplicate.",
     )
     near_duplicate_jaccard: float = Field(
         default=0.9,

@@ -177,9 +177,7 @@ class EdgeEngine:
 
     @staticmethod
     def _point(p: PointData) -> qe.Point:
-        return qe.Point(
-            uuid.UUID(p.id), {DENSE: p.dense, SPARSE: qe.SparseVector(p.sparse[0], p.sparse[1])}, p.payload
-        )
+        return qe.Point(uuid.UUID(p.id), {DENSE: p.dense, SPARSE: qe.SparseVector(p.sparse[0], p.sparse[1])}, p.payload)
 
     def upsert(self, points: list[PointData]) -> None:
         try:

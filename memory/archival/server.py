@@ -8,6 +8,7 @@ call, then deletes the old collection.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -89,9 +90,11 @@ class ServerEngine:
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata={"embedding_model": meta.embedding_model, "dim": meta.dim, "generation": meta.generation},
         )
-        for key in INDEXED_KEYWORDS:
-            self._client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
-        self._client.create_payload_index(name, "created_at", models.PayloadSchemaType.DATETIME)
+        with warnings.catch_warnings():  # local mode warns that it scans instead; a server indexes
+            warnings.simplefilter("ignore", UserWarning)
+            for key in INDEXED_KEYWORDS:
+                self._client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
+            self._client.create_payload_index(name, "created_at", models.PayloadSchemaType.DATETIME)
 
     def _point_alias(self, meta: StoreMeta) -> None:
         ops: list[Any] = []

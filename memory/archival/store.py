@@ -166,9 +166,7 @@ class QdrantArchivalStore:
         await asyncio.to_thread(self._engine.upsert, points)
         return [r for r in results if r is not None]
 
-    async def _near_duplicates(
-        self, texts: list[str], vecs: list[list[float]]
-    ) -> list[tuple[str, str] | None]:
+    async def _near_duplicates(self, texts: list[str], vecs: list[list[float]]) -> list[tuple[str, str] | None]:
         """Per text: ("store", canonical pid), ("batch", index of an earlier text here), or None."""
         cos, jac = self._cfg.near_duplicate_cosine, self._cfg.near_duplicate_jaccard
         wsets = [words(t) for t in texts]

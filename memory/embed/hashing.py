@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import math
 import re
 from collections import Counter
@@ -37,7 +38,7 @@ class HashingEmbedder:
     def embed_one(self, text: str) -> list[float]:
         words = _WORD.findall(text.lower())
         feats = Counter(words)
-        feats.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        feats.update(f"{a} {b}" for a, b in itertools.pairwise(words))
         vec = [0.0] * self._dim
         for feat, tf in feats.items():
             h = int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8).digest(), "little")

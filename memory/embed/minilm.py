@@ -69,9 +69,7 @@ class MiniLMEmbedder:
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         model = self._load()
-        vecs = model.encode(
-            texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
+        vecs = model.encode(texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False)
         return [list(map(float, row)) for row in vecs.tolist()]
 
     async def warm_up(self) -> None:
