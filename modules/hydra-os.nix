@@ -1,0 +1,336 @@
+# services.hydra-os: the Hydra OS node daemon (`hydra run`) as a hardened systemd service.
+#
+# Settings become /etc/hydra-os/config.toml (pkgs.formats.toml), which the daemon and the
+# `hydra` CLI find through HYDRA_CONFIG / the default path. Secrets never go into settings:
+# point the `*_file` keys at files (systemd credentials via `credentials`, or your own secret
+# files) or put HYDRA_* variables into `environmentFile`.
+#
+# Optionally runs a local NATS server (nixpkgs' services.nats) clustered with the other Hydra
+# nodes, and points the daemon at it.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib)
+    mkOption mkEnableOption mkPackageOption mkIf mkMerge mkDefault types literalExpression optional;
+
+  cfg = config.services.hydra-os;
+  format = pkgs.formats.toml { };
+
+  allRoles = [ "gateway" "gpu" "memory" "scheduler" "worker" ];
+  gpu = builtins.elem "gpu" cfg.settings.node.roles;
+  stateDir = "/var/lib/hydra-os";
+  credentialsDir = "/run/credentials/hydra-os.service";
+
+  # TOML has no null: unset optional keys are left out, so hydra's own defaults apply.
+  configFile = format.generate "hydra-os-config.toml"
+    (lib.filterAttrsRecursive (_: v: v != null) cfg.settings);
+
+  nullable = type: description: mkOption { type = types.nullOr type; default = null; inherit description; };
+in
+{
+  options.services.hydra-os = {
+    enable = mkEnableOption "the Hydra OS node daemon";
+
+    package = mkPackageOption pkgs "hydra-os" { };
+
+    roles = mkOption {
+      type = types.listOf (types.enum allRoles);
+      default = allRoles;
+      example = [ "gpu" "gateway" ];
+      description = ''
+        Components this node runs (the default for `settings.node.roles`): `gateway` (HTTP API,
+        router), `gpu` (model engines; also relaxes the sandbox for GPU devices), `memory`,
+        `scheduler`, `worker`. A single-machine install runs them all.
+      '';
+    };
+
+    settings = mkOption {
+      default = { };
+      description = ''
+        Hydra configuration, written as TOML to /etc/hydra-os/config.toml. Keys and defaults are
+        those of `hydra config show`; keys not declared here are passed through unchanged (and
+        validated by the daemon at start). Secrets belong in files named by `*_file` keys.
+      '';
+      example = literalExpression ''
+        {
+          api.host = "0.0.0.0";
+          owner = { timezone = "Europe/Berlin"; wake_time = "06:30"; };
+        }
+      '';
+      type = types.submodule {
+        freeformType = format.type;
+        options = {
+          node = {
+            id = mkOption {
+              type = types.str;
+              default = config.networking.hostName;
+              defaultText = literalExpression "config.networking.hostName";
+              description = "Node id (1-64 of A-Z a-z 0-9 - _), unique in the cluster.";
+            };
+            roles = mkOption {
+              type = types.listOf (types.enum allRoles);
+              default = cfg.roles;
+              defaultText = literalExpression "config.services.hydra-os.roles";
+              description = "Components this node runs.";
+            };
+            state_dir = mkOption {
+              type = types.path;
+              default = stateDir;
+              description = ''
+                Where the node keeps its data: the unit's StateDirectory (owned by the dynamic
+                service user, mode 0700) or a directory below it. To keep the data on another
+                disk, mount that disk at /var/lib (or /var/lib/private/hydra-os).
+              '';
+            };
+          };
+          api = {
+            host = mkOption {
+              type = types.str;
+              default = "127.0.0.1";
+              description = "Address the HTTP API binds. Use 0.0.0.0 (and openFirewall) to reach it from the LAN.";
+            };
+            port = mkOption {
+              type = types.port;
+              default = 8700;
+              description = "HTTP API port (the one `openFirewall` opens).";
+            };
+            token_file = nullable types.path "Bearer token file; unset: <state_dir>/api-token, generated on first run.";
+            advertise_url = nullable types.str "URL other nodes use to reach this node's API.";
+          };
+          bus = {
+            url = nullable (types.listOf types.str) ''
+              NATS server URL(s) to join. Unset: the daemon starts an embedded nats-server.
+              Defaults to the local server when `nats.enable` is set.
+            '';
+            server_binary = nullable types.path "Embedded nats-server binary (the package puts nixpkgs' nats-server on PATH).";
+            token_file = nullable types.path "File holding a NATS auth token.";
+            creds_file = nullable types.path "NATS user credentials (.creds) file.";
+          };
+          log = {
+            level = nullable (types.enum [ "TRACE" "DEBUG" "INFO" "SUCCESS" "WARNING" "ERROR" ]) "Log level (hydra's default: INFO).";
+          };
+        };
+      };
+    };
+
+    environmentFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/run/secrets/hydra-os.env";
+      description = ''
+        File with HYDRA_* environment variables (systemd EnvironmentFile, read by PID 1 as root,
+        so it may be readable by root only). For values that must not be in the world-readable
+        Nix store or /etc.
+      '';
+    };
+
+    credentials = mkOption {
+      type = types.attrsOf types.path;
+      default = { };
+      example = { api-token = "/run/secrets/hydra-api-token"; };
+      description = ''
+        Secret files handed to the service as systemd credentials (LoadCredential): each
+        `name = path` becomes readable by the service as ${credentialsDir}/name, also with
+        DynamicUser. Refer to them from `*_file` settings, e.g.
+        `settings.api.token_file = "${credentialsDir}/api-token"`.
+      '';
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Open `settings.api.port` (TCP) in the firewall. Nothing else is opened.";
+    };
+
+    manageUnits = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "ollama.service" "qdrant.service" ];
+      description = ''
+        systemd units the daemon (self-healing) may start, stop and restart over D-Bus. A polkit
+        rule grants exactly these units to the service user; nothing else is allowed.
+      '';
+    };
+
+    nats = {
+      enable = mkEnableOption ''
+        a local NATS server (services.nats, JetStream on) clustered with the other Hydra nodes;
+        `settings.bus.url` then defaults to it'';
+      clusterName = mkOption {
+        type = types.str;
+        default = "hydra";
+        description = "NATS cluster name; the same on every node.";
+      };
+      clusterPort = mkOption {
+        type = types.port;
+        default = 6222;
+        description = "Port for routes between the NATS servers.";
+      };
+      routes = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "nats-route://gpu-node:6222" "nats-route://compute-node:6222" ];
+        description = "Route URLs of all cluster servers (a server ignores the route to itself).";
+      };
+      openFirewall = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Open `nats.clusterPort` (TCP) for the routes. The client port stays on loopback.";
+      };
+    };
+  };
+
+  config = mkIf cfg.enable (mkMerge [
+    {
+      assertions = [
+        {
+          assertion = builtins.match "[A-Za-z0-9_-]{1,64}" cfg.settings.node.id != null;
+          message = "services.hydra-os.settings.node.id = ${builtins.toJSON cfg.settings.node.id}: expected 1-64 characters from A-Z, a-z, 0-9, '-' and '_'.";
+        }
+        {
+          # DynamicUser: only the StateDirectory is owned by (and writable for) the service user.
+          assertion = let d = toString cfg.settings.node.state_dir; in
+            d == stateDir || builtins.substring 0 (builtins.stringLength stateDir + 1) d == "${stateDir}/";
+          message = "services.hydra-os.settings.node.state_dir = ${toString cfg.settings.node.state_dir}: expected ${stateDir} or a directory below it (the unit's StateDirectory); mount a data disk at /var/lib to move the data.";
+        }
+        {
+          assertion = cfg.settings.node.roles != [ ];
+          message = "services.hydra-os.settings.node.roles is empty: give the node at least one role.";
+        }
+      ];
+      warnings = optional (cfg.openFirewall && builtins.elem cfg.settings.api.host [ "127.0.0.1" "::1" "localhost" ])
+        "services.hydra-os.openFirewall opens port ${toString cfg.settings.api.port}, but settings.api.host is ${cfg.settings.api.host}: set api.host to 0.0.0.0 to reach the API from the network.";
+
+      environment.etc."hydra-os/config.toml".source = configFile;
+      # The CLI (`hydra status`, `hydra nodes`, `hydra doctor`) for the admin; it reads the same file.
+      environment.systemPackages = [ cfg.package ];
+
+      networking.firewall.allowedTCPPorts =
+        optional cfg.openFirewall cfg.settings.api.port
+        ++ optional (cfg.nats.enable && cfg.nats.openFirewall) cfg.nats.clusterPort;
+
+      systemd.services.hydra-os = {
+        description = "Hydra OS node daemon";
+        wantedBy = [ "multi-user.target" ];
+        wants = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
+        after = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
+        restartTriggers = [ configFile ];
+        environment.HYDRA_CONFIG = "/etc/hydra-os/config.toml";
+
+        serviceConfig = mkMerge [
+          {
+            ExecStart = "${cfg.package}/bin/hydra run";
+            # sd_notify: READY=1 once bus, membership and API are up; WATCHDOG=1 at half the
+            # timeout while the event loop is healthy. Only the main process may notify.
+            Type = "notify";
+            NotifyAccess = "main";
+            WatchdogSec = "30s";
+            Restart = "on-failure";
+            RestartSec = "2s";
+            # SIGTERM goes to the daemon only; it drains and stops its own children (the
+            # embedded nats-server, engines) last. Leftovers get SIGKILL after the timeout.
+            KillMode = "mixed";
+            TimeoutStopSec = "30s";
+
+            DynamicUser = true;
+            User = "hydra-os";
+            Group = "hydra-os";
+            StateDirectory = "hydra-os";
+            StateDirectoryMode = "0700";
+            WorkingDirectory = stateDir;
+            UMask = "0077";
+
+            ProtectSystem = "strict";
+            ProtectHome = true;
+            PrivateTmp = true;
+            PrivateMounts = true;
+            # Relaxed for the gpu role (see DeviceAllow below): PrivateDevices would hide /dev/nvidia*.
+            PrivateDevices = !gpu;
+            DevicePolicy = "closed";
+            PrivateUsers = true;
+            NoNewPrivileges = true;
+            ProtectClock = true;
+            ProtectHostname = true;
+            ProtectKernelLogs = true;
+            ProtectKernelModules = true;
+            ProtectKernelTunables = true;
+            ProtectControlGroups = true;
+            ProtectProc = "invisible";
+            # Relaxation: psutil reads system-wide /proc files (meminfo, stat, loadavg) for the
+            # node's CPU/RAM in membership heartbeats; ProcSubset=pid would hide them.
+            ProcSubset = "all";
+            RestrictNamespaces = true;
+            RestrictRealtime = true;
+            RestrictSUIDSGID = true;
+            RemoveIPC = true;
+            LockPersonality = true;
+            # Relaxed for the gpu role: model engines are started as children and inherit this
+            # sandbox; CUDA's JIT and PyTorch need writable+executable memory.
+            MemoryDenyWriteExecute = !gpu;
+            CapabilityBoundingSet = [ "" ];
+            AmbientCapabilities = [ "" ];
+            # AF_UNIX: sd_notify datagrams and the D-Bus system bus (unit control for healing);
+            # AF_INET/AF_INET6: NATS and the HTTP API; AF_NETLINK: psutil lists network
+            # interfaces (getifaddrs) for the node's addresses.
+            RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" "AF_NETLINK" ];
+            SystemCallArchitectures = "native";
+            SystemCallFilter = [ "@system-service" "~@privileged" ];
+            SystemCallErrorNumber = "EPERM";
+          }
+
+          (mkIf gpu {
+            # The gpu role reads NVML and starts model engines (vLLM, TabbyAPI, llama.cpp) as
+            # children. With PrivateDevices off, DevicePolicy=closed still limits device access
+            # to the basic pseudo devices plus exactly these NVIDIA (and DRM) device groups.
+            DeviceAllow = [
+              "char-nvidiactl"
+              "char-nvidia-frontend"
+              "char-nvidia-uvm"
+              "char-nvidia-caps"
+              "char-drm"
+            ];
+          })
+
+          (mkIf (cfg.environmentFile != null) {
+            EnvironmentFile = toString cfg.environmentFile;
+          })
+
+          (mkIf (cfg.credentials != { }) {
+            LoadCredential = lib.mapAttrsToList (name: path: "${name}:${toString path}") cfg.credentials;
+          })
+        ];
+      };
+    }
+
+    (mkIf (cfg.manageUnits != [ ]) {
+      # Healing restarts failed units through systemd's D-Bus API (never sudo: NoNewPrivileges
+      # forbids setuid helpers). polkit grants the service user just these units and verbs.
+      security.polkit.enable = true;
+      security.polkit.extraConfig = ''
+        // services.hydra-os.manageUnits
+        polkit.addRule(function(action, subject) {
+          var units = ${builtins.toJSON cfg.manageUnits};
+          var verbs = ["start", "stop", "restart", "try-restart", "reload-or-restart"];
+          if (action.id == "org.freedesktop.systemd1.manage-units" && subject.user == "hydra-os" &&
+              units.indexOf(action.lookup("unit")) >= 0 && verbs.indexOf(action.lookup("verb")) >= 0) {
+            return polkit.Result.YES;
+          }
+        });
+      '';
+    })
+
+    (mkIf cfg.nats.enable {
+      services.nats = {
+        enable = true;
+        jetstream = true;
+        # One server per node; JetStream clustering needs unique server names.
+        serverName = mkDefault cfg.settings.node.id;
+        settings.cluster = {
+          name = cfg.nats.clusterName;
+          listen = "0.0.0.0:${toString cfg.nats.clusterPort}";
+          routes = cfg.nats.routes;
+        };
+      };
+      services.hydra-os.settings.bus.url = mkDefault [ "nats://127.0.0.1:${toString config.services.nats.port}" ];
+    })
+  ]);
+}

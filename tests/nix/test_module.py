@@ -1,0 +1,250 @@
+"""modules/hydra-os.nix evaluated through the stand-in: the generated unit, config and firewall.
+
+The generated config.toml is parsed with tomllib and validated with hydra_os.config.load_settings,
+so the module's keys and defaults cannot drift from the Python config.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hydra_os.config import ApiConfig, Settings, load_settings
+from hydra_os.errors import ConfigError
+from tests.nix.nixeval import ENABLE, NixError, eval_host, requires_nix
+
+pytestmark = requires_nix
+
+
+@pytest.fixture(autouse=True)
+def _no_hydra_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for k in list(os.environ):
+        if k.startswith("HYDRA_"):
+            monkeypatch.delenv(k)
+
+
+def validated(result: dict[str, Any], tmp_path: Path) -> Settings:
+    path = tmp_path / "config.toml"
+    path.write_text(result["configToml"])
+    return load_settings(path)
+
+
+def service(result: dict[str, Any]) -> dict[str, Any]:
+    unit: dict[str, Any] = result["units"]["hydra-os"]
+    return unit
+
+
+@pytest.fixture(scope="module")
+def default() -> dict[str, Any]:
+    return eval_host(ENABLE)
+
+
+@pytest.fixture(scope="module")
+def worker() -> dict[str, Any]:
+    return eval_host(ENABLE, '{ services.hydra-os.roles = [ "worker" ]; }')
+
+
+def test_disabled_module_adds_nothing() -> None:
+    r = eval_host()
+    assert r["enabled"] is False
+    assert "hydra-os" not in r["units"]
+    assert r["etc"] == {} and r["firewall"]["allowedTCPPorts"] == [] and r["systemPackages"] == []
+
+
+def test_unit_is_a_notify_service_running_the_package(default: dict[str, Any]) -> None:
+    s = service(default)
+    sc = s["serviceConfig"]
+    pkg = next(p for p in default["systemPackages"] if p.startswith("hydra-os"))
+    assert pkg == "hydra-os-0.1.0"
+    assert sc["ExecStart"].endswith("-hydra-os-0.1.0/bin/hydra run") and sc["ExecStart"].startswith("/nix/store/")
+    assert sc["Type"] == "notify" and sc["NotifyAccess"] == "main"
+    assert sc["WatchdogSec"] == "30s" and sc["Restart"] == "on-failure"
+    assert s["wantedBy"] == ["multi-user.target"]
+    assert s["environment"] == {"HYDRA_CONFIG": "/etc/hydra-os/config.toml"}
+    assert "EnvironmentFile" not in sc and "LoadCredential" not in sc
+    # the unit restarts when the config changes
+    assert s["restartTriggers"] == [default["etc"]["hydra-os/config.toml"]["source"]]
+
+
+def test_unit_is_hardened(worker: dict[str, Any]) -> None:
+    sc = service(worker)["serviceConfig"]
+    expected = {
+        "DynamicUser": True, "StateDirectory": "hydra-os", "StateDirectoryMode": "0700",
+        "ProtectSystem": "strict", "ProtectHome": True, "PrivateTmp": True, "PrivateDevices": True,
+        "PrivateMounts": True, "PrivateUsers": True, "NoNewPrivileges": True, "LockPersonality": True,
+        "MemoryDenyWriteExecute": True, "RestrictNamespaces": True, "RestrictSUIDSGID": True,
+        "RestrictRealtime": True, "ProtectKernelTunables": True, "ProtectKernelModules": True,
+        "ProtectKernelLogs": True, "ProtectControlGroups": True, "ProtectClock": True,
+        "ProtectHostname": True, "DevicePolicy": "closed", "UMask": "0077",
+        "CapabilityBoundingSet": [""], "AmbientCapabilities": [""],
+        "RestrictAddressFamilies": ["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"],
+        "SystemCallFilter": ["@system-service", "~@privileged"], "SystemCallArchitectures": "native",
+    }
+    assert {k: sc.get(k) for k in expected} == expected
+    assert "DeviceAllow" not in sc
+
+
+def test_gpu_role_relaxes_devices_and_wx_only(default: dict[str, Any], worker: dict[str, Any]) -> None:
+    gpu = service(eval_host(ENABLE, '{ services.hydra-os.roles = [ "gpu" ]; }'))["serviceConfig"]
+    plain = service(worker)["serviceConfig"]
+    assert gpu["PrivateDevices"] is False and gpu["MemoryDenyWriteExecute"] is False
+    assert gpu["DevicePolicy"] == "closed"
+    assert {"char-nvidiactl", "char-nvidia-uvm", "char-nvidia-frontend"} <= set(gpu["DeviceAllow"])
+    relaxed = {k for k in set(gpu) | set(plain) if gpu.get(k) != plain.get(k)}
+    assert relaxed == {"PrivateDevices", "MemoryDenyWriteExecute", "DeviceAllow"}
+    # the default roles are all of them, gpu included
+    assert service(default)["serviceConfig"]["PrivateDevices"] is False
+
+
+def test_rendered_unit_text(worker: dict[str, Any]) -> None:
+    text = service(worker)["text"]
+    lines = text.splitlines()
+    assert "[Service]" in lines and "Type=notify" in lines and "WatchdogSec=30s" in lines
+    assert 'Environment="HYDRA_CONFIG=/etc/hydra-os/config.toml"' in lines
+    assert "CapabilityBoundingSet=" in lines
+    assert [ln for ln in lines if ln.startswith("RestrictAddressFamilies=")] == [
+        "RestrictAddressFamilies=AF_UNIX", "RestrictAddressFamilies=AF_INET",
+        "RestrictAddressFamilies=AF_INET6", "RestrictAddressFamilies=AF_NETLINK"]
+
+
+def test_default_config_validates_and_matches_python_defaults(default: dict[str, Any], tmp_path: Path) -> None:
+    data = tomllib.loads(default["configToml"])
+    assert data["api"] == {"host": ApiConfig().host, "port": ApiConfig().port}
+    assert data["node"] == {"id": "nixos", "roles": ["gateway", "gpu", "memory", "scheduler", "worker"],
+                            "state_dir": "/var/lib/hydra-os"}
+    assert "url" not in data["bus"]  # no NATS configured: the daemon runs the embedded one
+    s = validated(default, tmp_path)
+    assert s.node.id == "nixos" and s.api.port == 8700 and s.bus.url is None
+    assert str(s.node.state_dir) == "/var/lib/hydra-os"
+    assert default["etc"]["hydra-os/config.toml"]["mode"] == "symlink"
+
+
+def test_every_typed_key_is_a_real_setting(tmp_path: Path) -> None:
+    r = eval_host(ENABLE, """{ services.hydra-os.settings = {
+        node = { id = "n-1"; roles = [ "memory" "worker" ]; state_dir = "/var/lib/hydra-os/data"; };
+        api = { host = "0.0.0.0"; port = 8800; token_file = "/run/credentials/hydra-os.service/api-token";
+                advertise_url = "http://n-1:8800"; };
+        bus = { url = [ "nats://10.0.0.1:4222" "nats://10.0.0.2:4222" ];
+                server_binary = "/nix/store/x-nats-server/bin/nats-server";
+                token_file = "/run/secrets/nats-token"; creds_file = "/run/secrets/hydra.creds"; };
+        log.level = "DEBUG";
+      }; }""")
+    s = validated(r, tmp_path)
+    assert s.node.roles == ["memory", "worker"] and s.api.port == 8800 and s.api.host == "0.0.0.0"
+    assert s.bus.url == ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]
+    assert str(s.api.token_file) == "/run/credentials/hydra-os.service/api-token"
+    assert str(s.bus.creds_file) == "/run/secrets/hydra.creds" and s.log.level == "DEBUG"
+    assert s.api.advertise_url == "http://n-1:8800"
+
+
+def test_freeform_keys_pass_through_and_the_daemon_still_catches_typos(tmp_path: Path) -> None:
+    r = eval_host(ENABLE, """{ services.hydra-os.settings = {
+        owner = { timezone = "Europe/Berlin"; wake_time = "06:30"; };
+        membership.gone_after = 5.0;
+        bus.connect_timeout = 3;
+      }; }""")
+    s = validated(r, tmp_path)
+    assert s.owner.timezone == "Europe/Berlin" and s.owner.wake_time == "06:30"
+    assert s.membership.gone_after == 5.0 and s.bus.connect_timeout == 3
+    typo = eval_host(ENABLE, "{ services.hydra-os.settings.api.prot = 1; }")
+    with pytest.raises(ConfigError, match=r"api\.prot: unknown setting"):
+        validated(typo, tmp_path)
+
+
+def test_roles_option_feeds_settings_and_settings_win() -> None:
+    r = eval_host(ENABLE, '{ services.hydra-os.roles = [ "memory" ]; }')
+    assert tomllib.loads(r["configToml"])["node"]["roles"] == ["memory"]
+    r = eval_host(ENABLE, '{ services.hydra-os.roles = [ "memory" ]; }',
+                  '{ services.hydra-os.settings.node.roles = [ "worker" ]; }')
+    assert tomllib.loads(r["configToml"])["node"]["roles"] == ["worker"]
+
+
+def test_node_id_defaults_to_the_host_name() -> None:
+    r = eval_host(ENABLE, '{ networking.hostName = "box7"; }')
+    assert tomllib.loads(r["configToml"])["node"]["id"] == "box7"
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        ('{ services.hydra-os.settings.api.port = 70000; }',
+         "option `services.hydra-os.settings.api.port' is not of type `16 bit unsigned integer"),
+        ('{ services.hydra-os.settings.api.port = "8700"; }', "services.hydra-os.settings.api.port"),
+        ('{ services.hydra-os.roles = [ "gpus" ]; }', "option `services.hydra-os.roles.[definition 1-entry 1]'"),
+        ('{ services.hydra-os.settings.node.id = "bad id"; }', "settings.node.id = \"bad id\": expected 1-64"),
+        ('{ services.hydra-os.roles = [ ]; }', "roles is empty"),
+        ('{ services.hydra-os.settings.node.state_dir = "/srv/hydra"; }',
+         "expected /var/lib/hydra-os or a directory below it"),
+        ('{ services.hydra-os.openFirewal = true; }', "The option `services.hydra-os.openFirewal' does not exist"),
+        ('{ services.hydra-os.settings.log.level = "LOUD"; }', "services.hydra-os.settings.log.level"),
+    ],
+)
+def test_bad_input_fails_evaluation_naming_the_option(module: str, message: str) -> None:
+    with pytest.raises(NixError) as err:
+        eval_host(ENABLE, module)
+    assert message in str(err.value)
+
+
+def test_environment_file_and_credentials() -> None:
+    r = eval_host(ENABLE, """{ services.hydra-os.environmentFile = "/run/secrets/hydra.env";
+        services.hydra-os.credentials = { api-token = "/run/secrets/api"; nats = "/run/secrets/nats"; }; }""")
+    sc = service(r)["serviceConfig"]
+    assert sc["EnvironmentFile"] == "/run/secrets/hydra.env"
+    assert sorted(sc["LoadCredential"]) == ["api-token:/run/secrets/api", "nats:/run/secrets/nats"]
+    assert "secrets" not in r["configToml"]
+
+
+def test_firewall_opens_the_api_port_only_when_asked() -> None:
+    assert eval_host(ENABLE)["firewall"]["allowedTCPPorts"] == []
+    r = eval_host(ENABLE, "{ services.hydra-os.openFirewall = true; }",
+                  '{ services.hydra-os.settings.api = { host = "0.0.0.0"; port = 9000; }; }')
+    assert r["firewall"]["allowedTCPPorts"] == [9000] and r["warnings"] == []
+    loopback = eval_host(ENABLE, "{ services.hydra-os.openFirewall = true; }")
+    assert loopback["firewall"]["allowedTCPPorts"] == [8700]
+    assert any("settings.api.host is 127.0.0.1" in w for w in loopback["warnings"])
+
+
+def test_clustered_nats_wiring() -> None:
+    r = eval_host(ENABLE, """{ networking.hostName = "n1"; services.hydra-os.nats = {
+        enable = true; routes = [ "nats-route://n1:6222" "nats-route://n2:6222" ]; openFirewall = true; }; }""")
+    assert r["nats"]["enable"] and r["nats"]["jetstream"] and r["nats"]["serverName"] == "n1"
+    assert r["nats"]["settings"]["cluster"] == {
+        "name": "hydra", "listen": "0.0.0.0:6222", "routes": ["nats-route://n1:6222", "nats-route://n2:6222"]}
+    assert r["nats"]["settings"]["host"] == "127.0.0.1"  # clients stay on loopback
+    assert tomllib.loads(r["configToml"])["bus"]["url"] == ["nats://127.0.0.1:4222"]
+    s = service(r)
+    assert "nats.service" in s["after"] and "nats.service" in s["wants"]
+    assert r["firewall"]["allowedTCPPorts"] == [6222]
+    # the bus URL is only a default: an explicit one wins, so does an explicit server name
+    r = eval_host(ENABLE, """{ services.hydra-os.nats.enable = true; services.nats.serverName = "own";
+        services.hydra-os.settings.bus.url = [ "nats://10.9.9.9:4222" ]; }""")
+    assert tomllib.loads(r["configToml"])["bus"]["url"] == ["nats://10.9.9.9:4222"]
+    assert r["nats"]["serverName"] == "own"
+
+
+def test_manage_units_adds_a_narrow_polkit_rule() -> None:
+    assert eval_host(ENABLE)["polkit"]["extraConfig"] == ""
+    r = eval_host(ENABLE, '{ services.hydra-os.manageUnits = [ "ollama.service" "nats.service" ]; }')
+    rule = r["polkit"]["extraConfig"]
+    assert r["polkit"]["enable"] is True
+    assert '["ollama.service","nats.service"]' in rule
+    assert 'subject.user == "hydra-os"' in rule and "org.freedesktop.systemd1.manage-units" in rule
+
+
+def test_unit_settings_can_be_overridden_with_mkForce_only() -> None:
+    r = eval_host(ENABLE, '{ lib, ... }: { systemd.services.hydra-os.serviceConfig.WatchdogSec = lib.mkForce "60s"; }')
+    assert service(r)["serviceConfig"]["WatchdogSec"] == "60s"
+    with pytest.raises(NixError, match=r"serviceConfig\.WatchdogSec' has conflicting definition values"):
+        eval_host(ENABLE, '{ systemd.services.hydra-os.serviceConfig.WatchdogSec = "60s"; }')
+
+
+def test_flake_wrapper_supplies_the_package_and_an_explicit_one_wins() -> None:
+    r = eval_host(ENABLE, flake_wrapper=True)
+    assert "hydra-os-from-flake-0.1.0/bin/hydra run" in service(r)["serviceConfig"]["ExecStart"]
+    r = eval_host(ENABLE, '{ services.hydra-os.package = "/nix/store/0000-my-hydra"; }', flake_wrapper=True)
+    assert service(r)["serviceConfig"]["ExecStart"] == "/nix/store/0000-my-hydra/bin/hydra run"
