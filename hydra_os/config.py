@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from hydra_os.bus.names import valid_node_id
 from hydra_os.errors import ConfigError
+from hydra_os.inference.config import InferenceConfig
 from hydra_os.policy.config import PolicyConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
@@ -184,6 +185,7 @@ class Settings(BaseSettings):
     api: ApiConfig = Field(default_factory=ApiConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     owner: OwnerConfig = Field(default_factory=OwnerConfig)
+    inference: InferenceConfig = Field(default_factory=InferenceConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Autonomy policy, guards, approvals.")
 
     _file_data: ClassVar[dict[str, Any]] = {}

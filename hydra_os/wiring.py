@@ -28,4 +28,11 @@ def build_components(ctx: NodeContext) -> list[Component]:
             gone_after=ctx.settings.membership.gone_after,
         )
         components.append(registry)
+    if registry is not None and ctx.has_role("gateway"):
+        from hydra_os.inference.gateway import Gateway
+
+        gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth)
+        ctx.routers.append(gateway.routes())
+        ctx.rpc.handle("route-explain", gateway.rpc_explain)
+        components.append(gateway)
     return components

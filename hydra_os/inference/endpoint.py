@@ -39,4 +39,11 @@ class EndpointInfo(BaseModel):
     completions_only: bool = Field(
         default=False, description="Base model without a chat template: serve through /v1/completions."
     )
+    embeddings: bool = Field(default=False, description="An embedding model: serves /v1/embeddings.")
+    max_in_flight: int | None = Field(
+        default=None, gt=0, description="Requests at once before the gateway counts it busy (None: router default)."
+    )
+    needs_api_key: bool = Field(
+        default=False, description="Upstream wants an API key that only gateways configured with it hold."
+    )
     updated_at: float = Field(default_factory=time.time)

@@ -1,0 +1,105 @@
+"""The ``[inference]`` config section: static endpoints, aliases, tier mapping, router and gateway knobs.
+
+Example::
+
+    [inference]
+    aliases = { chat = "qwen3-8b", big = "llama-3.3-70b" }
+    tiers = { fast = ["gemma3-270m"], standard = ["qwen3-8b"], heavy = ["llama-3.3-70b"] }
+
+    [[inference.endpoints]]
+    url = "http://10.0.0.5:8000/v1"
+    model = "llama-3.3-70b"
+    tier = "heavy"
+    context_length = 32768
+    engine = "vllm"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hydra_os.inference.endpoint import EngineKind, Tier
+
+AUTO_MODEL = "hydra/auto"
+TIERS: tuple[Tier, ...] = ("fast", "standard", "heavy")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StaticEndpoint(_Section):
+    url: str = Field(description="OpenAI-compatible base URL ending in /v1, e.g. http://host:8000/v1.")
+    model: str = Field(min_length=1, description="Model id the endpoint serves (sent upstream as 'model').")
+    tier: Tier = Field(description="Tier this endpoint serves: fast, standard or heavy.")
+    context_length: int = Field(default=4096, gt=0, description="Context window in tokens.")
+    engine: EngineKind = Field(default="openai", description="Engine kind behind the URL (informational).")
+    name: str | None = Field(default=None, description="Endpoint name for its id; default: the model id.")
+    aliases: list[str] = Field(default_factory=list, description="Other names clients may use for the model.")
+    api_key_file: Path | None = Field(
+        default=None, description="File holding the upstream API key (remote APIs); never sent to the bus."
+    )
+    max_in_flight: int | None = Field(
+        default=None, gt=0, description="Requests at once before it counts as busy; default router.max_in_flight."
+    )
+    completions_only: bool = Field(default=False, description="Base model: route only /v1/completions to it.")
+    embeddings: bool = Field(default=False, description="An embedding model (serves /v1/embeddings).")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http(s) base URL such as http://host:8000/v1, got {v!r}")
+        return v.rstrip("/")
+
+
+class RouterConfig(_Section):
+    max_tries: int = Field(default=3, ge=1, le=10, description="Attempts per request across endpoints and tiers.")
+    connect_timeout: float = Field(default=2.0, gt=0, description="Seconds to connect to an endpoint.")
+    first_byte_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds until the endpoint's first byte (whole body when not streaming)."
+    )
+    read_timeout: float = Field(default=300.0, gt=0, description="Seconds allowed between streamed chunks.")
+    cooldown_base: float = Field(default=1.0, gt=0, description="First cooldown of a failing endpoint (seconds).")
+    cooldown_max: float = Field(default=60.0, gt=0, description="Longest cooldown (exponential backoff cap).")
+    probe_interval: float = Field(default=0.5, gt=0, description="How often cooled-down endpoints are probed.")
+    max_in_flight: int = Field(default=64, gt=0, description="Requests per endpoint at once before it is busy.")
+    queue_size: int = Field(default=256, ge=0, description="Requests that may wait when every endpoint is busy.")
+    queue_timeout: float = Field(default=30.0, gt=0, description="Seconds a request waits before 429.")
+    retry_after: int = Field(default=1, ge=1, description="Retry-After seconds sent with 429.")
+    sticky_entries: int = Field(default=10000, gt=0, description="Conversations remembered for stickiness.")
+    ewma_alpha: float = Field(default=0.2, gt=0, le=1, description="Weight of the newest latency sample.")
+
+    @model_validator(mode="after")
+    def _check(self) -> RouterConfig:
+        if self.cooldown_max < self.cooldown_base:
+            raise ValueError(f"cooldown_max ({self.cooldown_max}) must be >= cooldown_base ({self.cooldown_base})")
+        return self
+
+
+class InferenceConfig(_Section):
+    endpoints: list[StaticEndpoint] = Field(
+        default_factory=list, description="Static OpenAI-compatible endpoints this node announces."
+    )
+    aliases: dict[str, str] = Field(default_factory=dict, description="Alias -> model id.")
+    tiers: dict[Tier, list[str]] = Field(
+        default_factory=dict,
+        description="Tier -> model ids (or aliases) for hydra/auto; a tier not listed here uses the "
+        "endpoints announced with that tier.",
+    )
+    require_auth: bool = Field(
+        default=True,
+        description="The /v1 OpenAI routes need the node's bearer token (give it to clients as their API key).",
+    )
+    router: RouterConfig = Field(default_factory=RouterConfig)
+
+    @field_validator("aliases")
+    @classmethod
+    def _check_aliases(cls, v: dict[str, str]) -> dict[str, str]:
+        if AUTO_MODEL in v:
+            raise ValueError(f"{AUTO_MODEL!r} is reserved and cannot be an alias")
+        return v

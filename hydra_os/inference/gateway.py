@@ -1,0 +1,216 @@
+"""The gateway component (``gateway`` role): OpenAI-compatible routes on the node API, and ``/metrics``.
+
+Routes (bare Starlette routes for speed; the node's bearer token is checked unless
+``inference.require_auth`` is false, so clients use the token as their OpenAI API key):
+``POST /v1/chat/completions``, ``POST /v1/completions``, ``POST /v1/embeddings``, ``GET /v1/models``,
+``GET /metrics``. Every routed answer carries ``x-hydra-route: tier=...; endpoint=...; model=...;
+reason=...``. Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``.
+
+It also announces the static endpoints from ``inference.endpoints`` into the registry and answers the
+node RPC verb ``route-explain`` (``hydra route explain``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from loguru import logger
+from starlette.responses import JSONResponse, Response
+
+from hydra_os.config import read_secret_file
+from hydra_os.inference.admission import WaitQueue
+from hydra_os.inference.config import InferenceConfig
+from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
+from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError
+from hydra_os.inference.health import Cooldowns, cancel
+from hydra_os.inference.metrics import GatewayMetrics
+from hydra_os.inference.proxy import Proxy, route_header
+from hydra_os.inference.registry import EndpointRegistry
+from hydra_os.inference.requests import parse
+from hydra_os.inference.router import Kind, Plan, Router
+from hydra_os.inference.selection import NoPick, Pick, Selector
+
+AuthCheck = Callable[[Request], Awaitable[None]]
+_PATHS: dict[Kind, str] = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
+
+
+class Gateway:
+    name = "gateway"
+
+    def __init__(self, config: InferenceConfig, registry: EndpointRegistry, node_id: str,
+                 auth: AuthCheck | None = None) -> None:
+        self.config = config
+        self.registry = registry
+        self.node_id = node_id
+        self.auth = auth if config.require_auth else None
+        rc = config.router
+        self.metrics = GatewayMetrics()
+        self.selector = Selector(max_in_flight=rc.max_in_flight, sticky_entries=rc.sticky_entries)
+        self.queue = WaitQueue(size=rc.queue_size, timeout=rc.queue_timeout, retry_after=rc.retry_after)
+        self.cooldowns = Cooldowns(self.selector, self.metrics, base=rc.cooldown_base, cap=rc.cooldown_max,
+                                   probe_interval=rc.probe_interval, probe_timeout=rc.connect_timeout + 2.0,
+                                   on_recover=self.queue.notify)
+        self._keys: dict[str, str] = {}
+        self.static = [self._static_info(i, s) for i, s in enumerate(config.endpoints)]
+        self.router = Router(config, registry.endpoints, usable=self._usable)
+        self.proxy = Proxy(rc, self.selector, self.cooldowns, self.queue, self.metrics, self.headers_for)
+        self._probe_task: asyncio.Task[None] | None = None
+        self._started = False
+        registry.add_listener(self._on_endpoint)
+
+    # ---- static endpoints and upstream credentials ----------------------------------------
+    def _static_info(self, index: int, s: Any) -> EndpointInfo:
+        eid = endpoint_key(self.node_id, s.name or s.model)
+        if s.api_key_file is not None:
+            self._keys[eid] = read_secret_file(s.api_key_file, f"inference.endpoints[{index}].api_key_file")
+        return EndpointInfo(id=eid, model=s.model, engine=s.engine, base_url=s.url, node=self.node_id, tier=s.tier,
+                            context_length=s.context_length, aliases=list(s.aliases),
+                            completions_only=s.completions_only, embeddings=s.embeddings,
+                            max_in_flight=s.max_in_flight, needs_api_key=s.api_key_file is not None)
+
+    def _usable(self, ep: EndpointInfo) -> bool:
+        return not ep.needs_api_key or ep.id in self._keys
+
+    def headers_for(self, ep: EndpointInfo) -> dict[str, str]:
+        h = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+        key = self._keys.get(ep.id)
+        if key:
+            h["Authorization"] = f"Bearer {key}"
+        return h
+
+    def _on_endpoint(self, endpoint_id: str, info: EndpointInfo | None) -> None:
+        if info is None and endpoint_id in self.selector.stats:
+            st = self.selector.stats[endpoint_id]
+            if st.in_flight == 0:
+                self.selector.forget_endpoint(endpoint_id)
+        elif info is not None and len(self.queue):
+            self.queue.notify()  # a new endpoint may take waiting requests
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._started:
+            return
+        session = await self.proxy.start()
+        for info in self.static:
+            await self.registry.announce(info)
+        self._probe_task = asyncio.create_task(
+            self.cooldowns.run(session, self.registry.get, self.headers_for), name="gateway-probe"
+        )
+        self._started = True
+
+    async def stop(self) -> None:
+        await cancel(self._probe_task)
+        self._probe_task = None
+        if self._started:
+            for info in self.static:
+                await self.registry.withdraw(info.id)
+        await self.proxy.stop()
+        self._started = False
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "endpoints": {eid: st.as_dict() for eid, st in sorted(self.selector.stats.items())},
+            "static": [i.id for i in self.static],
+            "waiting": len(self.queue),
+        }
+
+    # ---- HTTP ----------------------------------------------------------------------------
+    def routes(self) -> APIRouter:
+        r = APIRouter()
+        r.add_route("/v1/chat/completions", self._handler("chat"), methods=["POST"], include_in_schema=False)
+        r.add_route("/v1/completions", self._handler("completions"), methods=["POST"], include_in_schema=False)
+        r.add_route("/v1/embeddings", self._handler("embeddings"), methods=["POST"], include_in_schema=False)
+        r.add_route("/v1/models", self._models, methods=["GET"], include_in_schema=False)
+        r.add_route("/metrics", self._metrics, methods=["GET"], include_in_schema=False)
+        return r
+
+    async def _check(self, request: Request) -> None:
+        if self.auth is not None:
+            try:
+                await self.auth(request)
+            except HTTPException:
+                raise AuthError("missing or wrong API key: send the node's API token as 'Authorization: "
+                                "Bearer <token>'") from None
+
+    def _handler(self, kind: Kind) -> Callable[[Request], Awaitable[Response]]:
+        path = _PATHS[kind]
+
+        async def handle(request: Request) -> Response:
+            try:
+                await self._check(request)
+                raw = await request.body()
+                body = parse(kind, raw)
+                plan = self.router.plan(kind, body)
+                if plan.tier is not None:
+                    self.metrics.routed.labels(plan.tier).inc()
+                stream = kind != "embeddings" and body.get("stream") is True
+                return await self.proxy.forward(path, plan, body, raw, stream)
+            except InferenceError as e:
+                return self._error(e)
+
+        return handle
+
+    def _error(self, e: InferenceError) -> JSONResponse:
+        self.metrics.client_errors.labels(str(e.status)).inc()
+        headers = {"Retry-After": str(e.retry_after)} if isinstance(e, BusyError) else None
+        if e.status >= 500:
+            logger.warning("gateway: {}", e)
+        return JSONResponse(e.to_body(), status_code=e.status, headers=headers)
+
+    async def _models(self, request: Request) -> Response:
+        try:
+            await self._check(request)
+        except InferenceError as e:
+            return self._error(e)
+        now = int(time.time())
+        data = [{"id": n, "object": "model", "created": now, "owned_by": "hydra"} for n in self.router.model_names()]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def _metrics(self, request: Request) -> Response:
+        try:
+            await self._check(request)
+        except InferenceError as e:
+            return self._error(e)
+        return Response(self.metrics.render(), media_type=self.metrics.content_type)
+
+    # ---- explain (RPC) -------------------------------------------------------------------
+    def explain(self, body: dict[str, Any], kind: Kind = "chat") -> dict[str, Any]:
+        """What the router would do with ``body``, without sending anything or touching stickiness."""
+        plan: Plan = self.router.plan(kind, body)
+        out: dict[str, Any] = {"model": plan.requested, "reason": plan.reason, "needed_tokens": plan.needed_tokens}
+        if plan.classification is not None:
+            c = plan.classification
+            out.update(tier=c.tier, score=c.score, features={k: getattr(c.features, k) for k in c.features.__slots__})
+        tried: list[dict[str, Any]] = []
+        for g in plan.groups:
+            res = self.selector.choose(g.endpoints, needed_tokens=plan.needed_tokens, sticky_key=plan.sticky_key,
+                                       remember=False)
+            label = g.tier or "model"
+            if isinstance(res, Pick):
+                reason = f"{plan.reason}; {res.reason}" if plan.reason else res.reason
+                out.update(endpoint=res.endpoint.id, upstream_model=res.endpoint.model,
+                           x_hydra_route=route_header(g.tier, res.endpoint, reason))
+                out["tier"] = g.tier or res.endpoint.tier
+                break
+            assert isinstance(res, NoPick)
+            tried.append({"group": label, "why": res.reason})
+        out["skipped"] = tried
+        return out
+
+    async def rpc_explain(self, params: dict[str, Any]) -> dict[str, Any]:
+        body = params.get("body")
+        kind = params.get("kind", "chat")
+        if not isinstance(body, dict) or kind not in _PATHS:
+            raise BadRequestError("route-explain wants {'body': <OpenAI request object>, 'kind': chat|completions}")
+        raw = _dumps(body)
+        return self.explain(parse(kind, raw), kind)
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(body).encode()

@@ -1,0 +1,282 @@
+"""The hot path: send a planned request to an endpoint, falling back before the first byte.
+
+For each attempt the :class:`Selector` picks an endpoint of the current group; a connect error, a
+timeout before the first byte, a 5xx or a dropped connection before the first byte cools that endpoint
+down (:class:`Cooldowns`) and the next endpoint is tried, then the next group (tier), at most
+``max_tries`` attempts. When every eligible endpoint is at its in-flight limit the request waits in the
+:class:`WaitQueue`. Bytes are passed through as they come (the body is only re-serialised when
+``model`` must be rewritten for the upstream); a streaming client that goes away closes the upstream
+connection, which is how OpenAI-compatible engines learn to abort the generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+from starlette.responses import Response, StreamingResponse
+
+from hydra_os.inference.admission import WaitQueue
+from hydra_os.inference.config import RouterConfig
+from hydra_os.inference.endpoint import EndpointInfo
+from hydra_os.inference.errors import NoEndpointError, UpstreamFailure
+from hydra_os.inference.health import Cooldowns
+from hydra_os.inference.metrics import EndpointMetrics, GatewayMetrics
+from hydra_os.inference.router import Group, Plan
+from hydra_os.inference.selection import NoPick, Selector
+
+_USAGE_RE = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
+_TOKEN_RE = re.compile(rb'"(?:content|text)"\s*:\s*"(?!")')
+_STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def route_header(tier: str | None, ep: EndpointInfo, reason: str) -> str:
+    safe = reason.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
+    return f"tier={tier or ep.tier}; endpoint={ep.id}; model={ep.model}; reason={safe}"
+
+
+class Proxy:
+    def __init__(
+        self,
+        cfg: RouterConfig,
+        selector: Selector,
+        cooldowns: Cooldowns,
+        queue: WaitQueue,
+        metrics: GatewayMetrics,
+        headers_for: Callable[[EndpointInfo], dict[str, str]],
+    ) -> None:
+        self.cfg = cfg
+        self.selector = selector
+        self.cooldowns = cooldowns
+        self.queue = queue
+        self.metrics = metrics
+        self.headers_for = headers_for
+        self.session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, enable_cleanup_closed=True)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.cfg.connect_timeout,
+                                        sock_read=self.cfg.read_timeout)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
+                                             skip_auto_headers=("User-Agent",))
+        return self.session
+
+    async def stop(self) -> None:
+        if self.session is not None:
+            session, self.session = self.session, None
+            await session.close()
+
+    # ---- in-flight accounting ---------------------------------------------------------
+    def _take(self, ep: EndpointInfo) -> EndpointMetrics:
+        self.selector.stats_for(ep.id).in_flight += 1
+        m = self.metrics.endpoint(ep.id, ep.model)
+        m.in_flight.inc()
+        return m
+
+    def _release(self, ep: EndpointInfo, m: EndpointMetrics) -> None:
+        self.selector.stats_for(ep.id).in_flight -= 1
+        m.in_flight.dec()
+        if len(self.queue):
+            self.queue.notify()
+
+    # ---- the retry loop -----------------------------------------------------------------
+    async def forward(self, path: str, plan: Plan, body: dict[str, Any], raw: bytes, stream: bool) -> Response:
+        failures: list[str] = []
+        notes: list[str] = []
+        tried: set[str] = set()
+        attempts = 0
+        gi = 0
+        waiter = None
+        deadline = 0.0
+        try:
+            while attempts < self.cfg.max_tries and gi < len(plan.groups):
+                group = plan.groups[gi]
+                res = self.selector.choose(group.endpoints, needed_tokens=plan.needed_tokens,
+                                           sticky_key=plan.sticky_key, exclude=tried)
+                if isinstance(res, NoPick):
+                    if res.busy:
+                        if waiter is None:
+                            waiter = self.queue.join(res.reason)
+                            self.metrics.queue_depth.set(len(self.queue))
+                            deadline = time.monotonic() + self.cfg.queue_timeout
+                        await self.queue.wait(waiter, deadline, res.reason)
+                        continue
+                    notes.append(f"{_label(group)}: {res.reason}")
+                    gi += 1
+                    continue
+                if waiter is not None:
+                    self.queue.leave(waiter)
+                    self.metrics.queue_depth.set(len(self.queue))
+                    waiter = None
+                ep = res.endpoint
+                attempts += 1
+                tried.add(ep.id)
+                reason = f"{plan.reason}; {res.reason}" if plan.reason else res.reason
+                if failures:
+                    reason += f"; after {', '.join(failures)}"
+                route = route_header(group.tier, ep, reason)
+                data = raw if body.get("model") == ep.model else _rewrite(body, ep.model)
+                m = self._take(ep)
+                try:
+                    if stream:
+                        return await self._stream(ep, m, path, data, route)
+                    return await self._once(ep, m, path, data, route)
+                except UpstreamFailure as f:
+                    self._release(ep, m)
+                    self._failed(ep, m, f)
+                    failures.append(f"{ep.id} {f.kind}")
+        finally:
+            if waiter is not None:
+                self.queue.leave(waiter)
+                self.metrics.queue_depth.set(len(self.queue))
+        why = "; ".join(failures + notes) or "no endpoints"
+        raise NoEndpointError(
+            f"no endpoint could serve {plan.requested!r} within {self.cfg.max_tries} tries ({why})"
+        )
+
+    def _failed(self, ep: EndpointInfo, m: EndpointMetrics, f: UpstreamFailure) -> None:
+        m.failed.inc()
+        self.metrics.errors.labels(ep.id, ep.model, f.kind).inc()
+        if f.cool_down:
+            self.cooldowns.fail(ep, f.kind, f.detail)
+
+    async def _send(self, ep: EndpointInfo, path: str, data: bytes) -> aiohttp.ClientResponse:
+        assert self.session is not None, "proxy not started"
+        try:
+            resp = await self.session.post(ep.base_url + path, data=data, headers=self.headers_for(ep))
+        except aiohttp.ClientConnectorError as e:
+            raise UpstreamFailure("connect", str(e.os_error or e)) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
+            raise UpstreamFailure("protocol", f"{type(e).__name__}: {e}") from None
+        if resp.status >= 500 or resp.status == 429:
+            resp.release()
+            kind = "http_429" if resp.status == 429 else "http_5xx"
+            raise UpstreamFailure(kind, f"HTTP {resp.status}", cool_down=resp.status != 429)
+        return resp
+
+    async def _once(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str) -> Response:
+        t0 = time.perf_counter()
+        try:
+            try:
+                async with asyncio.timeout(self.cfg.first_byte_timeout):
+                    resp = await self._send(ep, path, data)
+                    payload = await resp.read()
+            except TimeoutError:
+                raise UpstreamFailure("timeout", f"no answer within {self.cfg.first_byte_timeout:g}s") from None
+            except aiohttp.ClientError as e:
+                raise UpstreamFailure("protocol", f"{type(e).__name__}: {e}") from None
+        except UpstreamFailure:
+            raise
+        except BaseException:
+            self._release(ep, m)
+            raise
+        dt = time.perf_counter() - t0
+        self._release(ep, m)
+        st = self.selector.stats_for(ep.id)
+        st.observe_ttft(dt * 1000, self.cfg.ewma_alpha)
+        if resp.status < 400:
+            m.ok.inc()
+            self.cooldowns.succeed(ep)
+            u = _USAGE_RE.search(payload)
+            if u is not None and dt > 0:
+                n = int(u.group(1))
+                m.tokens.inc(n)
+                if n:
+                    self._tps(st, m, n / dt)
+        else:
+            self.metrics.requests.labels(ep.id, ep.model, "rejected").inc()
+        ctype = resp.headers.get("Content-Type", "application/json")
+        return Response(payload, resp.status, headers={"x-hydra-route": route}, media_type=ctype)
+
+    def _tps(self, st: Any, m: EndpointMetrics, tps: float) -> None:
+        st.observe_tps(tps, self.cfg.ewma_alpha)
+        m.tps.observe(tps)
+        m.tps_ewma.set(st.ewma_tps)
+
+    async def _stream(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str) -> Response:
+        t0 = time.perf_counter()
+        resp: aiohttp.ClientResponse | None = None
+        try:
+            try:
+                async with asyncio.timeout(self.cfg.first_byte_timeout):
+                    resp = await self._send(ep, path, data)
+                    if resp.status >= 400:  # a client error from upstream: pass it through as it is
+                        payload = await resp.read()
+                        self._release(ep, m)
+                        self.metrics.requests.labels(ep.id, ep.model, "rejected").inc()
+                        ctype = resp.headers.get("Content-Type", "application/json")
+                        return Response(payload, resp.status, headers={"x-hydra-route": route}, media_type=ctype)
+                    first = await resp.content.readany()
+            except TimeoutError:
+                raise UpstreamFailure("timeout", f"no first byte within {self.cfg.first_byte_timeout:g}s") from None
+            except aiohttp.ClientError as e:
+                raise UpstreamFailure("protocol", f"{type(e).__name__}: {e}") from None
+            if not first:
+                raise UpstreamFailure("protocol", "connection closed before the first byte")
+        except UpstreamFailure:
+            if resp is not None:
+                resp.close()
+            raise
+        except BaseException:
+            if resp is not None:
+                resp.close()
+            self._release(ep, m)
+            raise
+        ttft = time.perf_counter() - t0
+        st = self.selector.stats_for(ep.id)
+        st.observe_ttft(ttft * 1000, self.cfg.ewma_alpha)
+        m.ttft.observe(ttft)
+        ctype = resp.headers.get("Content-Type", "text/event-stream")
+        headers = {**_STREAM_HEADERS, "x-hydra-route": route}
+        return StreamingResponse(self._relay(ep, m, resp, first, t0 + ttft), resp.status, headers=headers,
+                                 media_type=ctype)
+
+    async def _relay(self, ep: EndpointInfo, m: EndpointMetrics, resp: aiohttp.ClientResponse, first: bytes,
+                     t_first: float) -> AsyncIterator[bytes]:
+        tokens = len(_TOKEN_RE.findall(first))
+        usage: int | None = None
+        tail = first[-256:]
+        done = False
+        try:
+            yield first
+            async for chunk in resp.content.iter_any():
+                tokens += len(_TOKEN_RE.findall(chunk))
+                tail = (tail + chunk)[-512:]
+                yield chunk
+            done = True
+            u = _USAGE_RE.search(tail)
+            usage = int(u.group(1)) if u else None
+        except (aiohttp.ClientError, TimeoutError) as e:
+            self._failed(ep, m, UpstreamFailure("stream_broken", f"{type(e).__name__}: {e}"))
+            err = {"error": {"message": f"the endpoint {ep.id} failed mid-stream ({type(e).__name__})",
+                             "type": "server_error", "param": None, "code": "upstream_failed"}}
+            yield b"data: " + json.dumps(err).encode() + b"\n\n"
+        finally:
+            if done:
+                resp.release()
+            else:
+                resp.close()  # client went away (or upstream broke): drop the upstream connection
+            self._release(ep, m)
+        if done:
+            m.ok.inc()
+            self.cooldowns.succeed(ep)
+            n = usage if usage is not None else tokens
+            m.tokens.inc(n)
+            dt = time.perf_counter() - t_first
+            if n > 1 and dt > 0:
+                self._tps(self.selector.stats_for(ep.id), m, (n - 1) / dt)
+
+
+def _rewrite(body: dict[str, Any], model: str) -> bytes:
+    out = dict(body)
+    out["model"] = model
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+def _label(group: Group) -> str:
+    return f"tier {group.tier}" if group.tier else "model"

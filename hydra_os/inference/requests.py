@@ -1,0 +1,90 @@
+"""Validation of OpenAI request bodies at the gateway boundary (pydantic; unknown fields pass through).
+
+Only what the router relies on is checked: ``model``, ``messages`` / ``prompt`` / ``input``, ``stream``,
+``max_tokens``. A failure is a :class:`BadRequestError` whose ``param`` names the field, e.g.
+``messages.1.role``. The parsed dict, not the model, travels on (so nothing is re-serialised needlessly).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+from hydra_os.inference.errors import BadRequestError
+from hydra_os.inference.router import Kind
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Message(_Loose):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: StrictStr | list[dict[str, Any]] | None = None
+
+
+class _Common(_Loose):
+    model: StrictStr = Field(min_length=1)
+    stream: StrictBool | None = None
+    max_tokens: StrictInt | None = Field(default=None, ge=1)
+    max_completion_tokens: StrictInt | None = Field(default=None, ge=1)
+
+
+class ChatRequest(_Common):
+    messages: list[_Message] = Field(min_length=1)
+
+
+class CompletionRequest(_Common):
+    prompt: StrictStr | list[StrictStr] | list[StrictInt] | list[list[StrictInt]]
+
+
+class EmbeddingRequest(_Loose):
+    model: StrictStr = Field(min_length=1)
+    input: StrictStr | list[StrictStr] | list[StrictInt] | list[list[StrictInt]]
+
+
+_BRANCH = re.compile(r"^(?:str|int|bool|float|none|[a-z_]+\[.*\]|function-\w+\[.*)$")
+_MODELS: dict[Kind, type[BaseModel]] = {
+    "chat": ChatRequest,
+    "completions": CompletionRequest,
+    "embeddings": EmbeddingRequest,
+}
+_EXPECTED = {
+    "model": "a model name, an alias or 'hydra/auto'",
+    "messages": "a non-empty list of {role, content} objects",
+    "prompt": "a string or a list of strings",
+    "input": "a string or a list of strings",
+    "stream": "true or false",
+    "max_tokens": "an integer >= 1",
+    "max_completion_tokens": "an integer >= 1",
+}
+
+
+def parse(kind: Kind, raw: bytes) -> dict[str, Any]:
+    """The request body as a dict, validated; raises :class:`BadRequestError` naming the field."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequestError(f"the request body is not valid JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise BadRequestError("the request body must be a JSON object")
+    try:
+        _MODELS[kind].model_validate(body)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        # drop pydantic's union-branch labels ("str", "list[str]" ...) from the path
+        loc = [p for p in loc if not _BRANCH.match(p)]
+        field = ".".join(loc) or "(body)"
+        head = loc[0] if loc else ""
+        if err["type"] == "missing":
+            msg = f"{field} is required"
+        elif len(loc) == 1 and head in _EXPECTED:
+            msg = f"{field}: expected {_EXPECTED[head]}, got {json.dumps(body.get(head))[:80]}"
+        else:
+            msg = f"{field}: {err['msg']}"
+        raise BadRequestError(msg, param=field) from None
+    return body

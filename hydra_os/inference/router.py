@@ -1,0 +1,120 @@
+"""The router: turn a request into a plan (which endpoints to try, in which order, and why).
+
+``model`` is resolved first: ``hydra/auto`` classifies the request (:mod:`classifier`) into a tier and
+tries that tier, then the next ones (fast -> standard -> heavy; standard -> heavy -> fast; heavy ->
+standard -> fast); an alias from config maps to its model; any other name must be served by some
+endpoint in the registry (else 404). A tier's endpoints are those serving the models listed for it in
+``inference.tiers``, or, for a tier not listed there, those announced with that tier.
+Which endpoint of a group serves the request is up to :class:`~hydra_os.inference.selection.Selector`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hydra_os.inference.classifier import Classification, classify_body, content_text
+from hydra_os.inference.config import AUTO_MODEL, InferenceConfig
+from hydra_os.inference.endpoint import EndpointInfo, Tier
+from hydra_os.inference.errors import ModelNotFoundError
+from hydra_os.inference.selection import conversation_key
+
+Kind = Literal["chat", "completions", "embeddings"]
+
+FALLBACK: dict[Tier, tuple[Tier, ...]] = {
+    "fast": ("fast", "standard", "heavy"),
+    "standard": ("standard", "heavy", "fast"),
+    "heavy": ("heavy", "standard", "fast"),
+}
+
+
+@dataclass(slots=True)
+class Group:
+    tier: Tier | None  # None: an explicitly requested model (its endpoints' own tier is reported)
+    endpoints: list[EndpointInfo]
+
+
+@dataclass(slots=True)
+class Plan:
+    requested: str
+    groups: list[Group]
+    reason: str
+    needed_tokens: int
+    sticky_key: str | None
+    classification: Classification | None = None
+
+    @property
+    def tier(self) -> Tier | None:
+        return self.classification.tier if self.classification else None
+
+
+def estimate_tokens(body: Mapping[str, Any]) -> int:
+    """Rough prompt size in tokens (chars / 4), for the context-length check."""
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        n = sum(len(content_text(m.get("content"))) for m in messages if isinstance(m, dict))
+    else:
+        p = body.get("prompt")
+        n = len(p) if isinstance(p, str) else len(content_text(p)) if isinstance(p, list) else 0
+    return n // 4 + 1
+
+
+class Router:
+    def __init__(
+        self,
+        config: InferenceConfig,
+        endpoints: Callable[[], list[EndpointInfo]],
+        usable: Callable[[EndpointInfo], bool] = lambda _: True,
+    ) -> None:
+        self.config = config
+        self._endpoints = endpoints
+        self._usable = usable  # e.g. False for endpoints needing an API key this gateway lacks
+
+    def _suits(self, ep: EndpointInfo, kind: Kind, auto: bool) -> bool:
+        if kind == "embeddings":
+            return ep.embeddings
+        if ep.embeddings:
+            return False
+        if kind == "chat" and auto and ep.completions_only:
+            return False  # a base model without a chat template only when asked for by name
+        return self._usable(ep)
+
+    def tier_members(self, tier: Tier, pool: list[EndpointInfo]) -> list[EndpointInfo]:
+        names = self.config.tiers.get(tier)
+        if names is None:
+            return [ep for ep in pool if ep.tier == tier]
+        wanted = {self.config.aliases.get(n, n) for n in names}
+        return [ep for ep in pool if ep.model in wanted or wanted.intersection(ep.aliases)]
+
+    def model_names(self) -> list[str]:
+        """What ``/v1/models`` lists: every served model, every alias that resolves, and hydra/auto."""
+        eps = self._endpoints()
+        served = {ep.model for ep in eps} | {a for ep in eps for a in ep.aliases}
+        aliases = {a for a, m in self.config.aliases.items() if m in served}
+        return [*sorted(served | aliases), AUTO_MODEL]
+
+    def plan(self, kind: Kind, body: Mapping[str, Any]) -> Plan:
+        requested = body["model"]
+        auto = requested == AUTO_MODEL
+        pool = [ep for ep in self._endpoints() if self._suits(ep, kind, auto)]
+        mt = body.get("max_tokens", body.get("max_completion_tokens"))
+        needed = estimate_tokens(body) + (mt if isinstance(mt, int) and kind != "embeddings" else 0)
+        sticky = conversation_key(body) if kind != "embeddings" else None
+        if auto:
+            if kind == "embeddings":
+                return Plan(requested, [Group(None, pool)], "any embedding endpoint", needed, None)
+            c = classify_body(body)
+            groups = [Group(t, self.tier_members(t, pool)) for t in FALLBACK[c.tier]]
+            return Plan(requested, groups, c.reason, needed, sticky, classification=c)
+        target = self.config.aliases.get(requested, requested)
+        members = [ep for ep in pool if ep.model == target or target in ep.aliases]
+        if not members:
+            raise ModelNotFoundError(
+                f"the model {requested!r} does not exist or no endpoint serves it"
+                f"{' for ' + kind if kind != 'chat' else ''}; GET /v1/models lists what is served",
+                param="model",
+            )
+        reason = f"alias {requested} -> {target}" if target != requested else "model named in request"
+        return Plan(requested, [Group(None, members)], reason, needed, sticky)
+
