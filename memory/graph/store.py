@@ -110,18 +110,19 @@ class CypherGraphStore:
             k = k or other
         if k is None:
             name = entity.name.strip()
-            aliases = sorted({a.strip() for a in entity.aliases if _key(a) != _key(name)})
-            return _key(name), entity.model_copy(update={"name": name, "aliases": aliases})
+            fresh = {_key(a): a.strip() for a in reversed(entity.aliases) if _key(a) != _key(name)}
+            return _key(name), entity.model_copy(
+                update={"name": name, "aliases": sorted(fresh.values(), key=str.casefold)}
+            )
         cur = self._entities[k]
-        aliases = {a for a in cur.aliases}
-        aliases.update(a.strip() for a in entity.aliases)
-        if _key(entity.name) != k:
-            aliases.add(entity.name.strip())
-        aliases = {a for a in aliases if _key(a) != k}
+        aliases: dict[str, str] = {}  # case-folded -> first spelling seen
+        for a in [*cur.aliases, *entity.aliases, entity.name]:
+            if _key(a) != k:
+                aliases.setdefault(_key(a), a.strip())
         merged = Entity(
             name=cur.name,
             type=entity.type if entity.type != "thing" else cur.type,
-            aliases=sorted(aliases, key=str.casefold),
+            aliases=sorted(aliases.values(), key=str.casefold),
             properties={**cur.properties, **entity.properties},
         )
         return k, merged
@@ -208,10 +209,10 @@ class CypherGraphStore:
         statements: list[tuple[str, dict[str, Any]]] = []
         if pending:
             statements.append((q.MERGE_ENTITIES, {"rows": [self._entity_row(e) for e in pending.values()]}))
-        if closes:
-            statements.append((q.CLOSE_FACTS, {"rows": closes}))
         if creates:
             statements.append((q.CREATE_FACTS, {"rows": creates}))
+        if closes:  # after the creates: a fact may be created and superseded within one batch
+            statements.append((q.CLOSE_FACTS, {"rows": closes}))
         try:
             if statements:
                 await asyncio.to_thread(self._db.write, statements)
