@@ -76,8 +76,12 @@ def parse_rules(text: str, source: str) -> tuple[list[Rule], bool]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = _TOML_LINE.search(str(e))
-        raise PolicyFileError(source, f"not valid TOML: {_TOML_LINE.sub('', str(e)).strip()}",
-                              int(m.group(1)) if m else None) from None
+        line = int(m.group(1)) if m else None
+        problem = _TOML_LINE.sub("", str(e)).strip()
+        if line is None and "end of document" in problem:
+            line = max(1, len(text.rstrip("\n").splitlines()))
+            problem = problem.replace("(at end of document)", "(at the end of the file)")
+        raise PolicyFileError(source, f"not valid TOML: {problem}", line) from None
     for key in data:
         if key not in _TOP_KEYS:
             raise PolicyFileError(
