@@ -260,8 +260,6 @@ class ProcessSupervisor:
         """Stop (if needed) and start one child, waiting until it is healthy."""
         w = self._get(name)
         async with self._locks[name]:
-            if w.child.running and w.healthy and w.down_since is None:
-                return {"restarted": False, "pid": w.child.pid, "reason": "already healthy"}
             w.restarting = True
             try:
                 if w.child.running:

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from hydra_os.bus.client import Bus
+from hydra_os.bus.embedded import EmbeddedNats
+from hydra_os.healing.checks.bus_reachable import BusReachableCheck
+from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.context import HealingContext
+
+
+async def test_bus_up_then_down(tmp_path: Path, nats_server: EmbeddedNats, bus: Bus) -> None:
+    ctx = HealingContext(HealingConfig(bus_timeout_s=0.5), "n1", tmp_path, bus=bus)
+    rep = await BusReachableCheck().run(ctx)
+    assert rep.checked == ["bus"] and rep.issues == []
+    await nats_server.stop()
+    for _ in range(50):
+        if not bus.status.connected:
+            break
+        await asyncio.sleep(0.05)
+    [issue] = (await BusReachableCheck().run(ctx)).issues
+    assert issue.target == "bus" and "unreachable" in issue.summary

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hydra_os.healing.config import ChildSpec, HealingConfig
+from hydra_os.healing.context import HealingContext
+from hydra_os.healing.errors import FixupError
+from hydra_os.healing.fixups.restart_process import RestartProcess
+from hydra_os.healing.model import Issue
+from hydra_os.healing.supervisor import ChildProcess, ProcessSupervisor
+from tests.helpers import free_port
+
+
+async def test_restarts_a_dead_engine(tmp_path: Path, child_script: Any) -> None:
+    port = free_port()
+    sup = ProcessSupervisor()
+    sup.add(ChildProcess(ChildSpec(name="vllm", kind="engine", argv=child_script(port),
+                                   health_url=f"http://127.0.0.1:{port}/"), tmp_path))
+    ctx = HealingContext(HealingConfig(), "n1", tmp_path, supervisor=sup)
+    await sup.start()
+    try:
+        pid = sup.state("vllm").pid
+        os.kill(pid or 0, signal.SIGKILL)
+        fx = RestartProcess()
+        dead = Issue(check="child_process", target="process:vllm", summary="x", details={"name": "vllm"})
+        model = Issue(check="model_endpoint", target="model:big", summary="x", details={"process": "vllm"})
+        assert fx.applies_to(dead, ctx) and fx.applies_to(model, ctx)
+        action = fx.action(model, ctx)
+        assert action.kind == "engine.restart" and action.target == "process:vllm"
+        out = await fx.execute(action, ctx)
+        assert out["restarted"] and out["pid"] != pid and sup.state("vllm").healthy
+    finally:
+        await sup.stop()
+
+
+async def test_unknown_child_is_a_fixup_error(tmp_path: Path) -> None:
+    ctx = HealingContext(HealingConfig(), "n1", tmp_path, supervisor=ProcessSupervisor())
+    from hydra_os.policy.model import Action
+
+    with pytest.raises(FixupError, match="no supervised child"):
+        await RestartProcess().execute(Action(kind="process.restart", target="process:x", params={"name": "x"}), ctx)
