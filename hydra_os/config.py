@@ -31,6 +31,7 @@ from hydra_os.bus.names import valid_node_id
 from hydra_os.errors import ConfigError
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.policy.config import PolicyConfig
+from hydra_os.tasks.config import TasksConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
 ROLES = ("gateway", "gpu", "memory", "scheduler", "worker")
@@ -187,6 +188,7 @@ class Settings(BaseSettings):
     owner: OwnerConfig = Field(default_factory=OwnerConfig)
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Autonomy policy, guards, approvals.")
+    tasks: TasksConfig = Field(default_factory=TasksConfig, description="Task queue, workers and scheduler.")
 
     _file_data: ClassVar[dict[str, Any]] = {}
     source_path: ClassVar[Path | None] = None

@@ -35,4 +35,10 @@ def build_components(ctx: NodeContext) -> list[Component]:
         ctx.routers.append(gateway.routes())
         ctx.rpc.handle("route-explain", gateway.rpc_explain)
         components.append(gateway)
+    # Task queue on every node (API routes); worker and scheduler by role. Register task kinds on
+    # tasks.registry here, before the node starts (e.g. tasks.registry.register("research.topic", ...)).
+    from hydra_os.tasks.setup import build_tasks
+
+    tasks = build_tasks(ctx)
+    components.extend(tasks.components)
     return components

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hydra_os import __version__
-from hydra_os.cli import config_cmd, doctor, node_cmds, policy_cmd, run
+from hydra_os.cli import config_cmd, doctor, node_cmds, policy_cmd, run, tasks_cmd
 from hydra_os.cli.common import state
 
 app = typer.Typer(
@@ -48,3 +48,4 @@ app.command("nodes")(node_cmds.nodes)
 app.command("doctor")(doctor.doctor)
 app.add_typer(config_cmd.app, name="config")
 policy_cmd.register(app)
+tasks_cmd.register(app)

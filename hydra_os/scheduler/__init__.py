@@ -1,0 +1,1 @@
+"""Recurring jobs: one scheduler leader in the cluster (:mod:`.leader`) runs APScheduler (:mod:`.service`)."""

@@ -1,0 +1,164 @@
+"""Scheduler leadership: one leader in the cluster through a lock in the ``hydra_leader`` KV bucket.
+
+- Acquire: ``create(scheduler)`` succeeds for exactly one node.
+- Renew: every ``renew_s`` the leader ``update()`` s the key with the revision it last wrote; a wrong
+  revision means someone else took over -> the leader steps down at once.
+- Take over: a follower remembers the key's revision and when (by its own monotonic clock) it last
+  changed; unchanged for ``lease_s`` -> the leader is presumed dead and the follower ``update()`` s with
+  that revision (compare-and-set, so exactly one follower wins). The bucket's TTL removes a dead
+  leader's key as a backstop; a node stopping cleanly deletes it so a follower takes over at once.
+- A leader that cannot renew for ``lease_s - renew_s`` steps down before a follower may take over.
+
+A new leader is elected within about ``lease_s + poll_s`` of the old one dying (3.5 s by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats.js.errors
+from loguru import logger
+
+from hydra_os.bus import names
+from hydra_os.bus.client import Bus
+
+Hook = Callable[[], Awaitable[None]]
+Conflict = nats.js.errors.KeyWrongLastSequenceError
+
+
+class LeaderLock:
+    def __init__(
+        self, bus: Bus, node_id: str, *, lease_s: float = 3.0, renew_s: float = 1.0, poll_s: float = 0.5,
+        on_elected: Hook | None = None, on_lost: Hook | None = None, key: str = names.SCHEDULER_LEADER_KEY,
+    ) -> None:
+        self.bus = bus
+        self.node_id = node_id
+        self.lease_s, self.renew_s, self.poll_s = lease_s, renew_s, poll_s
+        self.on_elected, self.on_lost = on_elected, on_lost
+        self.key = key
+        self.token = uuid.uuid4().hex[:12]
+        self.is_leader = False
+        self.leader: str | None = None
+        self.since: float | None = None
+        self.elections = 0
+        self._rev = 0
+        self._seen: tuple[int, float] = (0, 0.0)
+        self._last_ok = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def _value(self) -> bytes:
+        return json.dumps({"node": self.node_id, "token": self.token, "since": self.since, "at": time.time()}).encode()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="scheduler-leader")
+
+    async def _loop(self) -> None:
+        kv = await self.bus.kv(names.LEADER_BUCKET)
+        while True:
+            try:
+                if self.is_leader:
+                    await self._renew(kv)
+                else:
+                    await self._try_acquire(kv)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.debug("leader lock: {}: {}", type(e).__name__, e)
+                if self.is_leader and time.monotonic() - self._last_ok > self.lease_s - self.renew_s:
+                    await self._lose(f"cannot renew the lock ({type(e).__name__})")
+            await asyncio.sleep(self.renew_s if self.is_leader else self.poll_s)
+
+    async def _try_acquire(self, kv: Any) -> None:
+        try:
+            self.since = time.time()
+            rev = await kv.create(self.key, self._value())
+            await self._win(rev, "lock was free")
+            return
+        except Conflict:
+            pass
+        try:
+            entry = await kv.get(self.key)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return  # expired between the two calls: try again next round
+        rev = int(entry.revision or 0)
+        with contextlib.suppress(ValueError, TypeError):
+            self.leader = json.loads(entry.value or b"{}").get("node")
+        now = time.monotonic()
+        if rev != self._seen[0]:
+            self._seen = (rev, now)
+            return
+        if now - self._seen[1] >= self.lease_s:
+            try:
+                new_rev = await kv.update(self.key, self._value(), last=rev)
+            except Conflict:
+                return
+            await self._win(new_rev, f"took over from {self.leader}: no renewal for {now - self._seen[1]:.1f}s")
+
+    async def _win(self, rev: int, why: str) -> None:
+        self._rev, self.is_leader, self.leader = rev, True, self.node_id
+        self._last_ok = time.monotonic()
+        self.elections += 1
+        logger.info("node {} is the scheduler leader ({})", self.node_id, why)
+        if self.on_elected is not None:
+            try:
+                await self.on_elected()
+            except Exception as e:
+                logger.error("scheduler failed to start as leader: {}; giving leadership up", e)
+                await self._lose("start failed", release=True)
+
+    async def _renew(self, kv: Any) -> None:
+        try:
+            self._rev = await kv.update(self.key, self._value(), last=self._rev)
+            self._last_ok = time.monotonic()
+        except Conflict:
+            await self._lose("another node took the lock")
+
+    async def _lose(self, why: str, *, release: bool = False) -> None:
+        if not self.is_leader:
+            return
+        self.is_leader = False
+        self.since = None
+        logger.warning("node {} is no longer the scheduler leader: {}", self.node_id, why)
+        if self.on_lost is not None:
+            with contextlib.suppress(Exception):
+                await self.on_lost()
+        if release:
+            await self._release()
+
+    async def _release(self) -> None:
+        with contextlib.suppress(Exception):
+            kv = await self.bus.kv(names.LEADER_BUCKET)
+            await kv.delete(self.key, last=self._rev)
+
+    async def stop(self) -> None:
+        """Stop campaigning; a leader steps down and deletes the lock so a follower takes over at once."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if self.is_leader:
+            await self._lose("stopping", release=True)
+
+    def status(self) -> dict[str, Any]:
+        return {"is_leader": self.is_leader, "leader": self.leader, "since": self.since, "elections": self.elections}
+
+
+async def current_leader(bus: Bus) -> dict[str, Any] | None:
+    """The lock's holder as written by it ({node, token, since, at}), or None when no one leads."""
+    kv = await bus.kv(names.LEADER_BUCKET)
+    try:
+        entry = await kv.get(names.SCHEDULER_LEADER_KEY)
+    except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+        return None
+    try:
+        value = json.loads(entry.value or b"{}")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,180 @@
+"""The scheduler component (role ``scheduler``): campaigns for leadership; the leader runs APScheduler.
+
+APScheduler 3 (``AsyncIOScheduler``) keeps the jobs in a SQLAlchemy job store (SQLite in the state
+dir), in the owner's time zone, with misfires coalesced (``coalesce=True`` and a grace time per job).
+On election the leader (re)installs the configured jobs and catches up: each job's latest slot within
+its grace runs now unless it already ran (per-slot idempotency keys). On losing leadership it shuts
+APScheduler down. Followers run nothing.
+
+APScheduler's job store calls are synchronous SQLite on a local file of a few jobs; they run on the
+event loop (APScheduler 3's AsyncIOScheduler does so itself) and take well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from loguru import logger
+
+from hydra_os.config import Settings
+from hydra_os.events import EventLog
+from hydra_os.scheduler.jobs import CALL, Job, build_jobs, slot_key, slot_of
+from hydra_os.scheduler.leader import LeaderLock
+from hydra_os.tasks.config import TasksConfig
+from hydra_os.tasks.model import TaskSpec
+from hydra_os.tasks.queue import TaskQueue
+
+EVENT_WINDOW_OPENED = "tasks.window.opened"
+EVENT_WINDOW_CLOSED = "tasks.window.closed"
+EVENT_JOB_SKIPPED = "scheduler.job.skipped"
+
+# APScheduler's persistent store keeps a *reference* to the job function, so the function is a module
+# attribute and finds its live service here, by node id. Only running services are in it.
+_SERVICES: dict[str, SchedulerService] = {}
+
+
+async def fire(node_id: str, job_id: str) -> None:
+    """The function every stored job calls."""
+    svc = _SERVICES.get(node_id)
+    if svc is None:
+        logger.warning("scheduler job {} fired but the scheduler of {} is not running", job_id, node_id)
+        return
+    await svc.run_job(job_id)
+
+
+class SchedulerService:
+    name = "scheduler"
+
+    def __init__(self, settings: Settings, tasks: TasksConfig, queue: TaskQueue, *,
+                 events: EventLog | None = None, live_nodes: Any = None) -> None:
+        self.settings = settings
+        self.config = tasks.scheduler
+        self.queue = queue
+        self.events = events
+        self.live_nodes = live_nodes
+        self.node_id = settings.node.id
+        self.tz = ZoneInfo(settings.owner.timezone)
+        self.jobs = {j.id: j for j in build_jobs(settings, tasks)}
+        self.store_path = settings.node.state_dir / self.config.job_store
+        self.last: dict[str, dict[str, Any]] = {}
+        self.lock = LeaderLock(queue.bus, self.node_id, lease_s=self.config.lease_s, renew_s=self.config.renew_s,
+                               poll_s=self.config.poll_s, on_elected=self._elected, on_lost=self._lost)
+        self._aps: AsyncIOScheduler | None = None
+
+    # ---- component --------------------------------------------------------------------------
+    async def start(self) -> None:
+        _SERVICES[self.node_id] = self
+        await self.lock.start()
+
+    async def stop(self) -> None:
+        await self.lock.stop()
+        await self._lost()
+        if _SERVICES.get(self.node_id) is self:
+            del _SERVICES[self.node_id]
+
+    def status(self) -> dict[str, Any]:
+        return {**self.lock.status(), "jobs": len(self.jobs), "job_store": str(self.store_path)}
+
+    # ---- leadership -----------------------------------------------------------------------------
+    async def _elected(self) -> None:
+        self.store_path.parent.mkdir(parents=True, exist_ok=True)
+        aps = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{self.store_path}")},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone=self.tz,
+        )
+        aps.start(paused=True)
+        wanted = set(self.jobs)
+        for stored in aps.get_jobs():
+            if stored.id not in wanted:
+                stored.remove()
+        for job in self.jobs.values():
+            aps.add_job(fire, trigger=job.trigger, args=[self.node_id, job.id], id=job.id, name=job.description,
+                        replace_existing=True, misfire_grace_time=int(max(1, job.grace_s)), coalesce=True)
+        self._aps = aps
+        for job_id in self.jobs:  # catch up: the latest slot within grace runs once, cluster-wide
+            await self.run_job(job_id)
+        aps.resume()
+
+    async def _lost(self) -> None:
+        aps, self._aps = self._aps, None
+        if aps is not None and aps.running:
+            aps.shutdown(wait=False)
+
+    # ---- running jobs ---------------------------------------------------------------------------
+    async def run_job(self, job_id: str, now: datetime | None = None) -> dict[str, Any]:
+        job = self.jobs.get(job_id)
+        if job is None or not self.lock.is_leader:
+            return {"outcome": "not-leader"}
+        now = now or datetime.now(self.tz)
+        slot = slot_of(job, now)
+        if slot is None:
+            return {"outcome": "no-slot"}
+        key = slot_key(job.id, slot)
+        try:
+            record = await (self._call(job, key, slot) if job.target == CALL else self._enqueue(job, key, slot))
+        except Exception as e:
+            record = {"outcome": "error", "error": f"{type(e).__name__}: {e}"}
+            logger.warning("scheduler job {} for {} failed: {}", job.id, slot.isoformat(), record["error"])
+        record.update({"slot": slot.isoformat(), "at": time.time(), "node": self.node_id})
+        self.last[job.id] = record
+        return record
+
+    async def _enqueue(self, job: Job, key: str, slot: datetime) -> dict[str, Any]:
+        kinds = await self.queue.store.worker_kinds()
+        live = set(self.live_nodes()) if self.live_nodes is not None else set(kinds)
+        if not any(job.kind in ks for node, ks in kinds.items() if node in live):
+            if self.last.get(job.id, {}).get("outcome") != "skipped" and self.events is not None:
+                await self.events.publish(EVENT_JOB_SKIPPED, {"job": job.id, "kind": job.kind,
+                                                              "reason": "no live worker handles this kind"},
+                                          dedup_id=key + ":skipped")
+            return {"outcome": "skipped", "reason": f"no live worker handles task kind {job.kind}"}
+        res = await self.queue.enqueue(TaskSpec(
+            kind=job.kind, params=dict(job.params or {}), priority=job.priority, window=job.window,  # type: ignore[arg-type]
+            gpu_vram_mb=job.gpu_vram_mb, idempotency_key=key, source="scheduler",
+            title=f"{job.id} for {slot.strftime('%Y-%m-%d %H:%M %Z')}",
+        ))
+        return {"outcome": "enqueued" if res.created else "already-ran", "task": res.task.id}
+
+    async def _call(self, job: Job, key: str, slot: datetime) -> dict[str, Any]:
+        if await self.queue.store.claim_idempotency(key, job.id) is not None:
+            return {"outcome": "already-ran"}
+        window = "overnight"
+        if job.kind == "overnight-open":
+            released = await self.queue.release_due()
+            waiting = await self.queue.pending_in_window(window)
+            data = {"window": window, "slot": slot.isoformat(), "released": released, "tasks": len(waiting)}
+            if self.events is not None:
+                await self.events.publish(EVENT_WINDOW_OPENED, data, dedup_id=key)
+            return {"outcome": "ran", **data}
+        if job.kind == "overnight-close":
+            left = await self.queue.pending_in_window(window)
+            data = {"window": window, "slot": slot.isoformat(), "unfinished": [t.id for t in left][:100],
+                    "unfinished_count": len(left)}
+            if self.events is not None:
+                await self.events.publish(EVENT_WINDOW_CLOSED, data, dedup_id=key)
+            return {"outcome": "ran", **data}
+        return {"outcome": "error", "error": f"unknown scheduler callable {job.kind}"}
+
+    # ---- views ------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        next_runs: dict[str, str | None] = {}
+        if self._aps is not None:
+            for j in self._aps.get_jobs():
+                next_runs[j.id] = j.next_run_time.isoformat() if j.next_run_time else None
+        return {
+            "node": self.node_id,
+            **self.lock.status(),
+            "timezone": self.tz.key,
+            "jobs": [
+                {"id": j.id, "description": j.description, "target": j.target, "kind": j.kind,
+                 "trigger": str(j.trigger), "grace_s": j.grace_s, "window": j.window,
+                 "next_run": next_runs.get(j.id), "last": self.last.get(j.id)}
+                for j in self.jobs.values()
+            ],
+        }

@@ -1,0 +1,1 @@
+"""Multi-step jobs (research, creative, briefing) built on :mod:`pipelines.runner`."""
