@@ -191,7 +191,7 @@ class Gateway:
                                        remember=False)
             label = g.tier or "model"
             if isinstance(res, Pick):
-                reason = f"{plan.reason}; {res.reason}" if plan.reason else res.reason
+                reason = f"{plan.reason} / {res.reason}" if plan.reason else res.reason
                 out.update(endpoint=res.endpoint.id, upstream_model=res.endpoint.model,
                            x_hydra_route=route_header(g.tier, res.endpoint, reason))
                 out["tier"] = g.tier or res.endpoint.tier

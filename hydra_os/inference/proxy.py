@@ -36,6 +36,7 @@ _STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 def route_header(tier: str | None, ep: EndpointInfo, reason: str) -> str:
+    """``tier=...; endpoint=...; model=...; reason=...`` (the reason is last and runs to the end)."""
     safe = reason.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
     return f"tier={tier or ep.tier}; endpoint={ep.id}; model={ep.model}; reason={safe}"
 
@@ -116,9 +117,9 @@ class Proxy:
                 ep = res.endpoint
                 attempts += 1
                 tried.add(ep.id)
-                reason = f"{plan.reason}; {res.reason}" if plan.reason else res.reason
+                reason = f"{plan.reason} / {res.reason}" if plan.reason else res.reason
                 if failures:
-                    reason += f"; after {', '.join(failures)}"
+                    reason += f" / after {', '.join(failures)}"
                 route = route_header(group.tier, ep, reason)
                 data = raw if body.get("model") == ep.model else _rewrite(body, ep.model)
                 m = self._take(ep)

@@ -44,15 +44,20 @@ def backend_endpoint(srv: StandinServer, tier: str, **kw: Any) -> dict[str, Any]
 
 @contextlib.asynccontextmanager
 async def gateway_harness(
-    bus: Bus, backends: list[tuple[str, str, str, dict[str, Any]]], **config: Any
+    bus: Bus,
+    backends: list[tuple[str, str, str, dict[str, Any]]],
+    endpoints_extra: list[dict[str, Any]] | None = None,
+    **config: Any,
 ) -> AsyncIterator[Harness]:
-    """``backends``: (name, model, tier, extra endpoint config) each served by its own stand-in."""
+    """``backends``: (name, model, tier, extra endpoint config) each served by its own stand-in;
+    ``endpoints_extra``: more ``inference.endpoints`` entries as they are (e.g. a URL nobody listens on)."""
     servers: dict[str, StandinServer] = {}
     eps = []
     for name, model, tier, extra in backends:
         srv = await StandinServer([model], name=name).start()
         servers[name] = srv
         eps.append(backend_endpoint(srv, tier, **extra))
+    eps += endpoints_extra or []
     router_cfg = {"cooldown_base": 0.3, "probe_interval": 0.05, "first_byte_timeout": 5.0, **config.pop("router", {})}
     cfg = InferenceConfig.model_validate({"endpoints": eps, "router": router_cfg, **config})
     registry = EndpointRegistry(bus, "gw", refresh_interval=0.5, gone_after=2.0)

@@ -14,7 +14,7 @@ from tests.inference.gateway_harness import TOKEN, gateway_harness
 def _route(h: dict[str, str] | object) -> dict[str, str]:
     raw = h["x-hydra-route"]  # type: ignore[index]
     out = {}
-    for part in raw.split("; "):
+    for part in raw.split("; ", 3):
         k, _, v = part.partition("=")
         out[k] = v
     return out
