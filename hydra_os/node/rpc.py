@@ -48,7 +48,9 @@ class NodeRpc:
         )
         self._group = self._service.add_group(name=names.node_rpc_prefix(self.node_id))
         for verb, handler in self._handlers.items():
-            await self._group.add_endpoint(name=verb, handler=self._wrap(verb, handler))
+            # micro endpoint names allow no dots; the subject keeps the verb as written ("models.list")
+            name = verb.replace(".", "-")
+            await self._group.add_endpoint(name=name, subject=verb, handler=self._wrap(verb, handler))
 
     def _wrap(self, verb: str, handler: Handler) -> Callable[[Request], Awaitable[None]]:
         async def endpoint(req: Request) -> None:

@@ -46,3 +46,17 @@ async def test_verbs_answer_and_errors_are_translated(bus: Bus) -> None:
     finally:
         await server.stop()
         await server.stop()
+
+
+async def test_dotted_verbs(bus: Bus) -> None:
+    server = NodeRpc(bus, "n1")
+
+    async def listing(_: dict[str, Any]) -> dict[str, Any]:
+        return {"models": []}
+
+    server.handle("models.list", listing)
+    await server.start()
+    try:
+        assert await rpc.call(bus, "n1", "models.list") == {"models": []}
+    finally:
+        await server.stop()
