@@ -75,7 +75,7 @@ class Healer:
         self._registered = True
         for f in self.fixups:
             for kind in f.kinds:
-                self.gate.register_executor(kind, self._executor(f))
+                self.gate.register_executor(kind, self.executor(f))
         self.gate.add_notifier(self._on_outcome)
         if self.hctx.supervisor is not None:
             self.hctx.supervisor.on_change(self.poke)
@@ -209,7 +209,7 @@ class Healer:
             inc.outcome = "no fixup applies; the owner has to look"
             return
         action = fixup.action(issue, self.hctx)
-        out = await self.gate.submit(action, self._executor(fixup))
+        out = await self.gate.submit(action, self.executor(fixup))
         self.incidents.record(inc, fixup.name, action, out)
         inc.retry_at = now + out.retry_after if out.status is OutcomeStatus.DEFERRED and out.retry_after else None
         if out.status is OutcomeStatus.PENDING:
@@ -228,7 +228,7 @@ class Healer:
             await self._event("healing.incident.escalated", inc)
             await self._send(self._escalation(inc, action, out))
 
-    def _executor(self, fixup: Fixup) -> Callable[[Action], Any]:
+    def executor(self, fixup: Fixup) -> Callable[[Action], Any]:
         async def execute(action: Action) -> dict[str, Any]:
             return await fixup.execute(action, self.hctx)
 

@@ -1,0 +1,137 @@
+"""The healing component every node runs: supervisor + healer + notifier, node RPC verbs and an API router.
+
+Built in :mod:`hydra_os.wiring` after the policy service (it needs ``policy.gate``). RPC verbs on
+``hydra.node.<id>.rpc.*``: ``heal.incidents`` (``{"all": bool}``), ``heal.run`` (one round now,
+``{"checks": [...]}`` optional), ``heal.children``, ``heal.restart`` (``{"name": ...}``, through
+the gate like any repair). HTTP (bearer token): ``GET /v1/healing/incidents``, ``GET
+/v1/healing/children``, ``POST /v1/healing/run``.
+
+The embedded nats-server is started by the daemon; :meth:`HealingService.adopt_embedded_bus`
+lets the supervisor watch it (call it after ``EmbeddedNats.start()``, before ``start()``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from hydra_os.bus.embedded import EmbeddedNats
+from hydra_os.component import NodeContext
+from hydra_os.healing.checks.child_process import process_target
+from hydra_os.healing.context import HealingContext
+from hydra_os.healing.errors import HealingError, SupervisorError
+from hydra_os.healing.gpu_health import GpuHealthProbe
+from hydra_os.healing.healer import Healer
+from hydra_os.healing.incidents import IncidentStore
+from hydra_os.healing.model import Issue
+from hydra_os.healing.registry import discover_checks, discover_fixups
+from hydra_os.healing.supervisor import ChildProcess, EmbeddedBusChild, ProcessSupervisor
+from hydra_os.notify import build_notifier
+from hydra_os.policy.model import Gate
+
+
+class HealingService:
+    name = "healing"
+
+    def __init__(self, ctx: NodeContext, gate: Gate) -> None:
+        cfg = ctx.settings.healing
+        self.config = cfg
+        self.supervisor = ProcessSupervisor(
+            watch_interval=cfg.watch_interval_s, probe_interval=cfg.probe_interval_s,
+            probe_failures=cfg.probe_failures,
+        )
+        for spec in cfg.children:
+            self.supervisor.add(ChildProcess(spec, ctx.state_dir / "children"))
+        self.gpu = GpuHealthProbe()
+        self.hctx = HealingContext(cfg, ctx.node_id, ctx.state_dir, bus=ctx.bus, supervisor=self.supervisor,
+                                   gpu=self.gpu)
+        self.notifier = build_notifier(ctx.settings.notify, ctx.state_dir)
+        self.healer = Healer(
+            self.hctx, gate, IncidentStore(ctx.state_dir / "healing" / "incidents.json", keep=cfg.incidents_kept),
+            self.notifier, discover_checks(), discover_fixups(), events=ctx.events,
+        )
+        self.healer.register()
+        self._started = False
+        for verb, fn in (("heal.incidents", self._rpc_incidents), ("heal.run", self._rpc_run),
+                         ("heal.children", self._rpc_children), ("heal.restart", self._rpc_restart)):
+            ctx.rpc.handle(verb, fn)
+        if ctx.auth is not None:
+            ctx.routers.append(self.router(ctx.auth))
+
+    def adopt_embedded_bus(self, server: EmbeddedNats) -> None:
+        """Watch the daemon's embedded nats-server (the daemon still starts and stops it)."""
+        self.supervisor.add(EmbeddedBusChild(server), owned=False)
+
+    async def start(self) -> None:
+        if not self.config.enabled or self._started:
+            return
+        self._started = True
+        await self.supervisor.start()
+        await self.healer.start()
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await self.healer.stop()
+        await self.supervisor.stop()
+        self.gpu.close()
+
+    def status(self) -> dict[str, Any]:
+        return {"enabled": self.config.enabled, **self.healer.status(),
+                "children": [s.model_dump() for s in self.supervisor.states()]}
+
+    # ---- RPC / API ---------------------------------------------------------------------------
+    def incidents(self, include_resolved: bool) -> list[dict[str, Any]]:
+        items = self.healer.incidents.all() if include_resolved else self.healer.incidents.open_incidents()
+        return [i.model_dump(mode="json") for i in items]
+
+    async def _rpc_incidents(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"incidents": self.incidents(bool(params.get("all")))}
+
+    async def _rpc_run(self, params: dict[str, Any]) -> dict[str, Any]:
+        checks = params.get("checks")
+        if checks is not None and (not isinstance(checks, list) or not all(isinstance(c, str) for c in checks)):
+            raise HealingError("checks: expected a list of check names")
+        known = {c.name for c in self.healer.checks}
+        unknown = sorted(set(checks or []) - known)
+        if unknown:
+            raise HealingError(f"checks: unknown check {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        touched = await self.healer.run_once(set(checks) if checks else None)
+        return {"incidents": [i.model_dump(mode="json") for i in touched], "round": self.healer.last_round}
+
+    async def _rpc_children(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"children": [s.model_dump() for s in self.supervisor.states()]}
+
+    async def _rpc_restart(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params.get("name")
+        if not isinstance(name, str) or not name:
+            raise SupervisorError("name: expected the name of a supervised child")
+        st = self.supervisor.state(name)
+        fixup = next(f for f in self.healer.fixups if f.name == "restart_process")
+        issue = Issue(check="child_process", target=process_target(name), summary=f"owner asked to restart {name}",
+                      details={"name": name, "kind": st.kind})
+        action = fixup.action(issue, self.hctx)
+        out = await self.healer.gate.submit(action, self.healer.executor(fixup))
+        return {"outcome": out.model_dump(mode="json")}
+
+    def router(self, auth: Any) -> APIRouter:
+        r = APIRouter(prefix="/v1/healing", tags=["healing"], dependencies=[Depends(auth)])
+
+        @r.get("/incidents")
+        async def incidents(all: bool = False) -> list[dict[str, Any]]:
+            return self.incidents(all)
+
+        @r.get("/children")
+        async def children() -> list[dict[str, Any]]:
+            return [s.model_dump() for s in self.supervisor.states()]
+
+        @r.post("/run")
+        async def run(checks: list[str] | None = None) -> dict[str, Any]:
+            try:
+                return await self._rpc_run({"checks": checks} if checks else {})
+            except HealingError as e:
+                raise HTTPException(status_code=422, detail=str(e)) from None
+
+        return r
