@@ -31,6 +31,8 @@ from hydra_os.bus.names import valid_node_id
 from hydra_os.errors import ConfigError
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.policy.config import PolicyConfig
+from hydra_os.healing.config import HealingConfig
+from hydra_os.notify import NotifyConfig
 from hydra_os.tasks.config import TasksConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
@@ -189,6 +191,10 @@ class Settings(BaseSettings):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Autonomy policy, guards, approvals.")
     tasks: TasksConfig = Field(default_factory=TasksConfig, description="Task queue, workers and scheduler.")
+    healing: HealingConfig = Field(
+        default_factory=HealingConfig, description="Self-healing checks, supervised children, NixOS rollback."
+    )
+    notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Where owner notifications go.")
 
     _file_data: ClassVar[dict[str, Any]] = {}
     source_path: ClassVar[Path | None] = None

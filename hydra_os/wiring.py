@@ -14,6 +14,10 @@ def build_components(ctx: NodeContext) -> list[Component]:
 
     policy = PolicyService(ctx)
     components.append(policy)
+    # Self-healing on every node: checks, the process supervisor and fixups, all through policy.gate.
+    from hydra_os.healing.component import HealingService
+
+    components.append(HealingService(ctx, policy.gate))
     # One endpoint registry per node, shared by the gateway (reads, announces static endpoints) and
     # the model manager (announces what its engines serve). Started first, stopped last.
     registry = None

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hydra_os import __version__
-from hydra_os.cli import config_cmd, doctor, node_cmds, policy_cmd, route_cmd, run, tasks_cmd
+from hydra_os.cli import config_cmd, doctor, heal_cmd, nixos_cmd, node_cmds, policy_cmd, route_cmd, run, tasks_cmd
 from hydra_os.cli.common import state
 
 app = typer.Typer(
@@ -47,6 +47,8 @@ app.command("status")(node_cmds.status)
 app.command("nodes")(node_cmds.nodes)
 app.command("doctor")(doctor.doctor)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(heal_cmd.app, name="heal")
+app.add_typer(nixos_cmd.app, name="nixos")
 app.add_typer(route_cmd.app, name="route")
 policy_cmd.register(app)
 tasks_cmd.register(app)
