@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from memory.config import MemoryConfig
+from memory.wiring import LocalMemory, open_local
 from tests.helpers import REPO, free_port, wait_for
 
 
@@ -51,3 +54,18 @@ def letta_server() -> Iterator[LettaProc]:
     srv = LettaProc(api_key="letta-test-key")
     yield srv
     srv.stop()
+
+
+def hashing_config() -> MemoryConfig:
+    """Memory config for tests: real stores, the documented hashing embedder (fast, no torch)."""
+    cfg = MemoryConfig()
+    cfg.embed.backend = "hashing"
+    return cfg
+
+
+@pytest.fixture
+async def local_mem(tmp_path: Path) -> AsyncIterator[LocalMemory]:
+    """Real local stores (native core, embedded Qdrant, Ladybug graph, learnings log) in tmp_path."""
+    mem = await open_local(hashing_config(), tmp_path / "state")
+    yield mem
+    await mem.close()
