@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.helpers import free_port
-from tests.nix.nixeval import ENABLE, eval_host, requires_nix
+from tests.nix.nixeval import ENABLE, REPO, eval_host, requires_nix
 
 pytestmark = [requires_nix, pytest.mark.e2e]
 
@@ -90,10 +90,14 @@ def test_daemon_runs_under_the_generated_unit(tmp_path: Path) -> None:
     seen: list[str] = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(notify_path))
-        proc = subprocess.Popen(shlex.split(directives["ExecStart"]), env=env, cwd=tmp_path,
+        # cwd: the working tree, as tests/helpers.DaemonProc does (the package is the tree here)
+        proc = subprocess.Popen(shlex.split(directives["ExecStart"]), env=env, cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=(tmp_path / "daemon.log").open("wb"))
         try:
-            recv_until(sock, "READY=1", time.monotonic() + 30, seen)
+            try:
+                recv_until(sock, "READY=1", time.monotonic() + 30, seen)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\ndaemon log:\n{(tmp_path / 'daemon.log').read_text()[-3000:]}") from None
             resp = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
             assert resp.status_code == 200
             recv_until(sock, "WATCHDOG=1", time.monotonic() + 5, seen)

