@@ -33,6 +33,7 @@ from hydra_os.inference.config import InferenceConfig
 from hydra_os.policy.config import PolicyConfig
 from hydra_os.healing.config import HealingConfig
 from hydra_os.notify import NotifyConfig
+from memory.config import MemoryConfig
 from hydra_os.tasks.config import TasksConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
@@ -190,6 +191,9 @@ class Settings(BaseSettings):
     owner: OwnerConfig = Field(default_factory=OwnerConfig)
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Autonomy policy, guards, approvals.")
+    memory: MemoryConfig = Field(
+        default_factory=MemoryConfig, description="Memory: core blocks, archival, graph, learnings, context."
+    )
     tasks: TasksConfig = Field(default_factory=TasksConfig, description="Task queue, workers and scheduler.")
     healing: HealingConfig = Field(
         default_factory=HealingConfig, description="Self-healing checks, supervised children, NixOS rollback."
