@@ -41,6 +41,9 @@ in
         overnight_end = "06:00";
       };
       membership = { heartbeat_interval = 1.0; gone_after = 3.0; };
+      # Three NATS servers: keep Hydra's streams and buckets on all three, so losing one node
+      # loses no state.
+      bus.replicas = 3;
     };
   };
 }

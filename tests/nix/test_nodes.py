@@ -39,7 +39,7 @@ def test_host_config_validates_with_hydra(host: str, hosts: dict[str, dict[str, 
     s = load_settings(path)
     assert s.node.id == host and s.node.roles == HOSTS[host]
     assert s.bus.url == ["nats://127.0.0.1:4222"]  # the node's own server of the NATS cluster
-    assert s.owner.timezone == "Europe/Berlin"
+    assert s.owner.timezone == "Europe/Berlin" and s.bus.replicas == 3
 
 
 def test_one_nats_cluster_across_the_hosts(hosts: dict[str, dict[str, Any]]) -> None:
