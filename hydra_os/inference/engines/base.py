@@ -1,0 +1,107 @@
+"""What every managed engine provides: its argv, environment, files, readiness and load probes.
+
+An engine is stateless: it turns a :class:`Launch` (the model, where it listens, which GPUs) into
+the command line the real CLI expects, and knows which HTTP endpoints say "ready" and "busy".
+Running the process (child process or systemd unit) is the runner's job, not the engine's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from hydra_os.inference.manager_config import ModelSpec
+
+
+@dataclass(frozen=True)
+class Launch:
+    spec: ModelSpec
+    host: str
+    """Address the engine binds."""
+    port: int
+    workdir: Path
+    """``<state_dir>/engines/<model>``: logs and generated files."""
+    gpu_indices: tuple[int, ...] = ()
+    gpu_fraction: float | None = None
+    """Share of each chosen GPU's total memory the model may take (vLLM's --gpu-memory-utilization)."""
+    command: tuple[str, ...] = field(default=())
+    """Argv prefix that runs the engine binary."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    ready: bool
+    detail: str
+
+
+class Engine(Protocol):
+    kind: str
+
+    def argv(self, launch: Launch) -> list[str]: ...
+
+    def env(self, launch: Launch) -> dict[str, str]: ...
+
+    def prepare(self, launch: Launch) -> None:
+        """Write any files the engine reads (TabbyAPI's config.yml). Blocking, small."""
+        ...
+
+    def cwd(self, launch: Launch) -> Path | None: ...
+
+    async def probe(self, http: httpx.AsyncClient, base: str, launch: Launch) -> Probe:
+        """One readiness check against ``base`` (http://host:port, no /v1)."""
+        ...
+
+    async def in_flight(self, http: httpx.AsyncClient, base: str) -> int | None:
+        """Requests running or queued in the engine, from its own metrics; None when it cannot say."""
+        ...
+
+
+def cuda_env(launch: Launch) -> dict[str, str]:
+    """Pin the engine to its planned GPUs; CPU-only models see none."""
+    if launch.spec.gpus == 0:
+        return {"CUDA_VISIBLE_DEVICES": ""}
+    if launch.gpu_indices:
+        return {"CUDA_VISIBLE_DEVICES": ",".join(str(i) for i in launch.gpu_indices)}
+    return {}
+
+
+async def get_ok(http: httpx.AsyncClient, url: str) -> tuple[bool, str, httpx.Response | None]:
+    try:
+        r = await http.get(url)
+    except httpx.HTTPError as e:
+        return False, f"{url}: {type(e).__name__}", None
+    return r.status_code == 200, f"{url}: HTTP {r.status_code}", r
+
+
+def model_listed(r: httpx.Response, model_id: str) -> bool:
+    """Whether an OpenAI ``/v1/models`` answer lists ``model_id``."""
+    try:
+        data = r.json().get("data") or []
+    except (ValueError, AttributeError):
+        return False
+    return any(isinstance(m, dict) and m.get("id") == model_id for m in data)
+
+
+async def prometheus_sum(http: httpx.AsyncClient, url: str, names: tuple[str, ...]) -> int | None:
+    """Sum of the named gauges in a Prometheus text exposition; None when unreachable or absent."""
+    try:
+        r = await http.get(url)
+    except httpx.HTTPError:
+        return None
+    if r.status_code != 200:
+        return None
+    total = 0.0
+    found = False
+    try:
+        for fam in text_string_to_metric_families(r.text):
+            for s in fam.samples:
+                if s.name in names:
+                    total += s.value
+                    found = True
+    except ValueError:
+        return None
+    return int(total) if found else None

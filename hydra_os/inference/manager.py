@@ -1,0 +1,434 @@
+"""ModelManager: the ``gpu`` role's component that runs model engines within free VRAM.
+
+It knows the models declared in ``[models]`` (plus ``<state_dir>/models.toml``), places each start
+on GPUs with :mod:`hydra_os.inference.vram` from NVML figures, runs the engine (child process or
+systemd unit) through :class:`~hydra_os.inference.engines.supervisor.ModelRun`, announces the
+endpoint in ``hydra_models`` once the engine is ready and withdraws it when it stops or dies.
+A start that cannot fit is refused with needed-vs-free per GPU; with ``evict`` it stops idle models
+(oldest first) to make room, never one with requests in flight or whose load it cannot read.
+
+Node RPC verbs: ``models.list``, ``models.status``, ``models.start``, ``models.stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hydra_os.events import EventLog
+from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
+from hydra_os.inference.engines import engine_for
+from hydra_os.inference.engines.base import Launch
+from hydra_os.inference.engines.errors import (
+    EngineStartError,
+    ModelBusyError,
+    ModelError,
+    PlacementError,
+    UnknownModelError,
+)
+from hydra_os.inference.engines.ollama import Announcer, OllamaDiscovery
+from hydra_os.inference.engines.runner import ProcessRunner, Runner, SystemdRunner
+from hydra_os.inference.engines.supervisor import ModelRun
+from hydra_os.inference.manager_config import STATE_MODELS_FILE, ModelsConfig, ModelSpec, load_state_models
+from hydra_os.inference.vram import Resident, plan, plan_with_eviction
+from hydra_os.node.gpu import GpuInfo
+from hydra_os.node.rpc import NodeRpc
+
+GpuReader = Callable[[], list[GpuInfo]]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartParams(_Params):
+    id: str
+    evict: bool = False
+    wait: bool = False
+
+
+class StopParams(_Params):
+    id: str
+    force: bool = False
+
+
+class StatusParams(_Params):
+    id: str | None = None
+
+
+def _params(cls: type[_Params], raw: dict[str, Any], verb: str) -> Any:
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(body)"
+        raise ModelError(f"{verb}: field {field!r}: {err['msg']}") from None
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class ModelManager:
+    name = "models"
+
+    def __init__(
+        self,
+        config: ModelsConfig,
+        *,
+        node_id: str,
+        state_dir: Path,
+        gpu_reader: GpuReader,
+        registry: Announcer | None = None,
+        events: EventLog | None = None,
+    ) -> None:
+        self.config = config
+        self.node_id = node_id
+        self.state_dir = state_dir
+        self.gpu_reader = gpu_reader
+        self.registry = registry
+        self.events = events
+        self.specs: dict[str, ModelSpec] = {}
+        if config.state_file:
+            self.specs.update({m.id: m for m in load_state_models(state_dir / STATE_MODELS_FILE)})
+        self.specs.update({m.id: m for m in config.entries})  # the main config wins
+        self.runs: dict[str, ModelRun] = {}
+        self._bringups: dict[str, asyncio.Task[None]] = {}
+        self._lock = asyncio.Lock()
+        self._http: httpx.AsyncClient | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self._ollama: list[OllamaDiscovery] = []
+        self._stopped = False
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=1.0), trust_env=False)
+        return self._http
+
+    def register_rpc(self, rpc: NodeRpc) -> None:
+        rpc.handle("models.list", self._rpc_list)
+        rpc.handle("models.status", self._rpc_status)
+        rpc.handle("models.start", self._rpc_start)
+        rpc.handle("models.stop", self._rpc_stop)
+
+    async def start(self) -> None:
+        self._stopped = False
+        self._ollama = [
+            OllamaDiscovery(src, i, self.node_id, self.registry, self.http)
+            for i, src in enumerate(self.config.ollama)
+        ]
+        for d in self._ollama:
+            await d.start()
+        self._monitor = asyncio.create_task(self._monitor_loop(), name="models-monitor")
+        for spec in self.specs.values():
+            if spec.autostart:
+                try:
+                    await self.start_model(spec.id)
+                except ModelError as e:
+                    logger.error("autostart of {} refused: {}", spec.id, e)
+
+    async def stop(self) -> None:
+        """Stop every engine this manager runs and withdraw its endpoints. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+            self._monitor = None
+        for d in self._ollama:
+            await d.stop()
+        await asyncio.gather(
+            *(self._stop_run(r, "node stopping") for r in list(self.runs.values())), return_exceptions=True
+        )
+        for t in self._bringups.values():
+            t.cancel()
+        await asyncio.gather(*self._bringups.values(), return_exceptions=True)
+        self._bringups.clear()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "declared": sorted(self.specs),
+            "running": {i: r.state for i, r in self.runs.items() if r.state != "stopped"},
+            "ollama": [d.status() for d in self._ollama],
+        }
+
+    # ---- operations --------------------------------------------------------------------
+    def spec(self, model_id: str) -> ModelSpec:
+        spec = self.specs.get(model_id)
+        if spec is None:
+            known = ", ".join(sorted(self.specs)) or "none"
+            raise UnknownModelError(
+                f"no model {model_id!r} is declared on node {self.node_id} (declared: {known})"
+            )
+        return spec
+
+    async def _residents(self) -> list[Resident]:
+        out = []
+        for r in self.runs.values():
+            if r.active and r.placement.gpu_indices:
+                load = await r.engine.in_flight(self.http, r.probe_base) if r.state != "starting" else None
+                out.append(
+                    Resident(r.spec_id, r.placement.gpu_indices, r.placement.per_gpu_mb, load, r.started_at)
+                )
+        return out
+
+    async def start_model(self, model_id: str, *, evict: bool = False, wait: bool = False) -> dict[str, Any]:
+        """Place and start a model; returns its status at once (``starting``) unless ``wait``."""
+        if self._stopped:
+            raise ModelError(f"node {self.node_id} is stopping")
+        spec = self.spec(model_id)
+        async with self._lock:
+            run = self.runs.get(model_id)
+            if run is None or not run.active:
+                run = await self._launch(spec, evict)
+                self._bringups[model_id] = asyncio.create_task(self._bring_up(run), name=f"start-{model_id}")
+        if wait:
+            task = self._bringups.get(model_id)
+            if task is not None:
+                await asyncio.shield(task)
+            if run.state == "failed":
+                raise EngineStartError(run.error or f"{model_id} failed to start")
+        return self.describe(model_id)
+
+    async def _launch(self, spec: ModelSpec, evict: bool) -> ModelRun:
+        gpus = await asyncio.to_thread(self.gpu_reader) if spec.gpus else []
+        residents = await self._residents()
+        headroom = self.config.vram_headroom_mb
+        victims: list[str] = []
+        if evict:
+            placement, victims = plan_with_eviction(
+                spec.id, spec.vram_mb, spec.gpus, gpus, residents, headroom
+            )
+        else:
+            try:
+                placement = plan(spec.id, spec.vram_mb, spec.gpus, gpus, residents, headroom)
+            except PlacementError as e:
+                idle = [r.model_id for r in residents if r.in_flight == 0]
+                hint = (
+                    f"; 'hydra models start {spec.id} --evict' may stop idle: {', '.join(idle)}"
+                    if idle
+                    else ""
+                )
+                raise PlacementError(f"{e}{hint}") from None
+        for victim in victims:
+            logger.warning("evicting idle model {} to make room for {}", victim, spec.id)
+            await self._stop_run(self.runs[victim], f"evicted for {spec.id}")
+            await self._event("model.evicted", {"model": victim, "for": spec.id})
+        host = self.config.bind_host
+        taken = {r.launch.port for r in self.runs.values() if r.active}
+        if spec.port is not None:
+            if spec.port in taken or (spec.systemd_unit is None and not _port_free(host, spec.port)):
+                raise EngineStartError(f"port {spec.port} of model {spec.id!r} is already in use on {host}")
+            port = spec.port
+        else:
+            port = _free_port(host)
+        workdir = self.state_dir / "engines" / spec.id.replace("/", "_")
+        engine = engine_for(spec.engine, tabbyapi_dir=self.config.tabbyapi_dir)
+        launch = Launch(
+            spec,
+            host,
+            port,
+            workdir,
+            placement.gpu_indices,
+            placement.gpu_fraction,
+            tuple(spec.command or self.config.command_for(spec.engine)),
+        )
+        runner: Runner
+        if spec.systemd_unit:
+            runner = SystemdRunner(spec.systemd_unit, systemctl=self.config.systemctl)
+        else:
+            runner = ProcessRunner(
+                engine.argv(launch),
+                env={**engine.env(launch), **spec.env},
+                cwd=engine.cwd(launch),
+                log_path=workdir / "engine.log",
+            )
+        probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+        run = ModelRun(
+            engine,
+            runner,
+            launch,
+            placement,
+            probe_base=f"http://{probe_host}:{port}",
+            announce_base=f"http://{self.config.announce_host}:{port}",
+            http=self.http,
+        )
+        self.runs[spec.id] = run
+        logger.info(
+            "starting model {} with {} on port {} (GPUs {})",
+            spec.id,
+            spec.engine,
+            port,
+            list(placement.gpu_indices) or "none",
+        )
+        return run
+
+    async def _bring_up(self, run: ModelRun) -> None:
+        try:
+            await run.start()
+        except EngineStartError as e:
+            await self._event("model.failed", {"model": run.spec_id, "error": str(e)})
+            return
+        if run.state != "ready":
+            return
+        if self.registry is not None:
+            await self.registry.announce(self.endpoint(run))
+        await self._event(
+            "model.ready",
+            {
+                "model": run.spec_id,
+                "url": run.announce_base + "/v1",
+                "gpus": list(run.placement.gpu_indices),
+                "start_s": round((run.ready_at or time.time()) - run.started_at, 2),
+            },
+        )
+
+    def endpoint(self, run: ModelRun, **changes: Any) -> EndpointInfo:
+        s = run.launch.spec
+        info = EndpointInfo(
+            id=endpoint_key(self.node_id, s.id),
+            model=s.id,
+            engine=s.engine,
+            base_url=run.announce_base + "/v1",
+            node=self.node_id,
+            tier=s.tier,
+            context_length=s.context_length,
+            health="healthy",
+            in_flight=run.in_flight or 0,
+            aliases=list(s.aliases),
+            completions_only=s.completions_only,
+        )
+        return info.model_copy(update=changes) if changes else info
+
+    async def stop_model(self, model_id: str, *, force: bool = False) -> dict[str, Any]:
+        self.spec(model_id)
+        run = self.runs.get(model_id)
+        if run is None or not run.active:
+            return self.describe(model_id)
+        if not force and run.state != "starting":
+            load = await run.engine.in_flight(self.http, run.probe_base)
+            if load:
+                raise ModelBusyError(
+                    f"model {model_id!r} has {load} request(s) in flight; retry when idle or pass --force"
+                )
+        await self._stop_run(run, "stopped by request")
+        return self.describe(model_id)
+
+    async def _stop_run(self, run: ModelRun, reason: str) -> None:
+        if self.registry is not None:
+            await self.registry.withdraw(endpoint_key(self.node_id, run.spec_id))
+        was_active = run.active
+        await run.stop()
+        task = self._bringups.pop(run.spec_id, None)
+        if task is not None and not task.done():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(task), 5)
+        if was_active:
+            await self._event(
+                "model.stopped", {"model": run.spec_id, "reason": reason, "exit_code": run.exit_code}
+            )
+
+    async def _monitor_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.health_interval_s)
+            for run in list(self.runs.values()):
+                if run.state not in ("ready", "unhealthy"):
+                    continue
+                before = (run.state, run.in_flight)
+                try:
+                    await run.check()
+                except Exception as e:  # never let one engine stop the monitor
+                    logger.warning("health check of {} failed: {}", run.spec_id, e)
+                    continue
+                after: str = run.state
+                if after == "failed":
+                    if self.registry is not None:
+                        await self.registry.withdraw(endpoint_key(self.node_id, run.spec_id))
+                    await self._event("model.failed", {"model": run.spec_id, "error": run.error})
+                elif self.registry is not None and before != (after, run.in_flight):
+                    health = "healthy" if after == "ready" else "down"
+                    await self.registry.announce(self.endpoint(run, health=health))
+
+    async def _event(self, type_: str, data: dict[str, Any]) -> None:
+        if self.events is None:
+            return
+        try:
+            await self.events.publish(type_, data)
+        except Exception as e:  # the audit trail is best effort when the bus is down
+            logger.warning("could not record event {}: {}", type_, e)
+
+    # ---- views -------------------------------------------------------------------------
+    def describe(self, model_id: str) -> dict[str, Any]:
+        spec = self.spec(model_id)
+        run = self.runs.get(model_id)
+        base = {
+            "id": spec.id,
+            "node": self.node_id,
+            "engine": spec.engine,
+            "tier": spec.tier,
+            "context_length": spec.context_length,
+            "vram_mb": spec.vram_mb,
+            "gpus_wanted": spec.gpus,
+            "autostart": spec.autostart,
+            "systemd_unit": spec.systemd_unit,
+            "completions_only": spec.completions_only,
+        }
+        if run is None:
+            return {**base, "state": "stopped"}
+        return {**base, **run.status()}
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return [self.describe(i) for i in sorted(self.specs)]
+
+    # ---- node RPC ----------------------------------------------------------------------
+    async def _rpc_list(self, raw: dict[str, Any]) -> dict[str, Any]:
+        _params(StatusParams, raw, "models.list")
+        gpus = await asyncio.to_thread(self.gpu_reader)
+        return {
+            "node": self.node_id,
+            "models": self.list_models(),
+            "ollama": [d.status() for d in self._ollama],
+            "gpus": [g.model_dump() for g in gpus],
+        }
+
+    async def _rpc_status(self, raw: dict[str, Any]) -> dict[str, Any]:
+        p: StatusParams = _params(StatusParams, raw, "models.status")
+        if p.id is not None:
+            return self.describe(p.id)
+        return await self._rpc_list({})
+
+    async def _rpc_start(self, raw: dict[str, Any]) -> dict[str, Any]:
+        p: StartParams = _params(StartParams, raw, "models.start")
+        return await self.start_model(p.id, evict=p.evict, wait=p.wait)
+
+    async def _rpc_stop(self, raw: dict[str, Any]) -> dict[str, Any]:
+        p: StopParams = _params(StopParams, raw, "models.stop")
+        return await self.stop_model(p.id, force=p.force)
