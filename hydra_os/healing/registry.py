@@ -27,12 +27,13 @@ def _discover(pkg: ModuleType, attr: str, proto: type) -> list[Any]:
         cls = getattr(mod, attr, None)
         if cls is None:
             raise HealingError(f"{mod.__name__} defines no {attr}")
-        obj = cls()
-        if not isinstance(obj, proto):
+        obj: Any = cls()
+        name = str(getattr(obj, "name", ""))
+        if not name or not isinstance(obj, proto):
             raise HealingError(f"{mod.__name__}.{attr} does not implement {proto.__name__}")
-        if obj.name in found:
-            raise HealingError(f"two {attr.lower()}s are named {obj.name!r}")
-        found[obj.name] = obj
+        if name in found:
+            raise HealingError(f"two {attr.lower()}s are named {name!r}")
+        found[name] = obj
     return list(found.values())
 
 

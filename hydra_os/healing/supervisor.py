@@ -57,7 +57,7 @@ class ChildProcess:
     def __init__(self, spec: ChildSpec, log_dir: Path) -> None:
         self.spec = spec
         self.name = spec.name
-        self.kind = spec.kind
+        self.kind: str = spec.kind
         self.log_path = log_dir / f"{spec.name}.log"
         self._proc: asyncio.subprocess.Process | None = None
 

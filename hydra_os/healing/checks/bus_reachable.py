@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import nats.errors
 
 from hydra_os.healing.context import HealingContext
@@ -24,7 +26,7 @@ class BusReachableCheck:
             why = f"disconnected from {ctx.bus.status.server or 'the bus'}"
         else:
             try:
-                await ctx.bus.nc.flush(timeout=ctx.config.bus_timeout_s)
+                await ctx.bus.nc.flush(timeout=math.ceil(ctx.config.bus_timeout_s))  # nats-py wants whole s
             except (nats.errors.Error, TimeoutError, OSError) as e:
                 why = f"no PONG within {ctx.config.bus_timeout_s:g}s ({type(e).__name__})"
         if why:
