@@ -21,6 +21,8 @@ def test_daemon_heals_a_killed_child(tmp_path: Path, child_script: Any) -> None:
     argv = child_script(port)
     cfg = tmp_path / "config.toml"
     cfg.write_text(
+        # gateway only: keeps this test about healing (the memory role loads an embedder at startup)
+        '[node]\nroles = ["gateway"]\n'
         "[healing]\n"
         f"systemctl = {json.dumps(SYSTEMCTL)}\n"
         "[[healing.children]]\n"
