@@ -51,16 +51,18 @@ class LeaderLock:
         self._seen: tuple[int, float] = (0, 0.0)
         self._last_ok = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def _value(self) -> bytes:
         return json.dumps({"node": self.node_id, "token": self.token, "since": self.since, "at": time.time()}).encode()
 
     async def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="scheduler-leader")
 
     async def _loop(self) -> None:
         kv = await self.bus.kv(names.LEADER_BUCKET)
-        while True:
+        while not self._stopping:  # a flag too: nats-py's wait_for may swallow a cancellation on 3.11
             try:
                 if self.is_leader:
                     await self._renew(kv)
@@ -138,10 +140,10 @@ class LeaderLock:
 
     async def stop(self) -> None:
         """Stop campaigning; a leader steps down and deletes the lock so a follower takes over at once."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await asyncio.wait({self._task}, timeout=max(5.0, self.renew_s * 3))
             self._task = None
         if self.is_leader:
             await self._lose("stopping", release=True)

@@ -98,7 +98,9 @@ class Puller:
                 deadline = loop.time() + self.timeout
                 while len(out) < batch:
                     try:
-                        msg = await asyncio.wait_for(q.get(), max(0.0, deadline - loop.time()))
+                        # asyncio.timeout, not wait_for: wait_for can swallow a cancellation on 3.11
+                        async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                            msg = await q.get()
                     except TimeoutError:
                         logger.debug("pull on priority {} timed out after {} messages", priority, len(out))
                         break

@@ -92,9 +92,8 @@ class TaskWorker:
         self._stopped = True
         for t in self._loops:
             t.cancel()
-        for t in self._loops:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        if self._loops:  # the loops also watch _stopped: a cancellation swallowed inside nats-py ends them too
+            await asyncio.wait(self._loops, timeout=max(5.0, self.config.poll_s * 2))
         for ex in list(self._executions):
             ex.cancel()
         if self._executions:
@@ -120,7 +119,7 @@ class TaskWorker:
         return self.config.concurrency - len(self._executions)
 
     async def _pull_loop(self) -> None:
-        while True:
+        while not self._stopped:
             self._wake.clear()  # before pulling: a doorbell during the pull must not be lost
             try:
                 got = await self._pull_once()
@@ -131,7 +130,8 @@ class TaskWorker:
             if got:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.poll_s)
+                async with asyncio.timeout(self.config.poll_s):
+                    await self._wake.wait()
 
     async def _pull_once(self) -> int:
         total = 0
@@ -166,7 +166,7 @@ class TaskWorker:
         t.add_done_callback(done)
 
     async def _release_loop(self) -> None:
-        while True:
+        while not self._stopped:
             await asyncio.sleep(self.config.release_interval_s)
             try:
                 n = await self.queue.release_due()
