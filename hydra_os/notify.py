@@ -18,7 +18,6 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hydra_os.config import read_secret_file
 from hydra_os.healing.errors import NotifyError
 
 Priority = Literal["min", "low", "default", "high", "urgent"]
@@ -165,6 +164,8 @@ class WebhookNotifier(_HttpNotifier):
 
 def build_notifier(config: NotifyConfig, state_dir: Path) -> Notifier:
     """The configured backend. Reads the token file now, so a bad path fails at startup."""
+    from hydra_os.config import read_secret_file  # here: hydra_os.config imports NotifyConfig from us
+
     token = read_secret_file(config.token_file, "notify token") if config.token_file else None
     if config.kind == "ntfy":
         assert config.url and config.topic  # checked by NotifyConfig
