@@ -1,0 +1,1 @@
+"""Research sources, one file each, behind :class:`~pipelines.research.sources.base.Source`."""
