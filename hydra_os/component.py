@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from fastapi import APIRouter
 
 from hydra_os.bus.client import Bus
+from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.config import Settings
 from hydra_os.events import EventLog
 from hydra_os.node.membership import Membership
@@ -43,6 +44,8 @@ class NodeContext:
     events: EventLog
     rpc: NodeRpc
     membership: Membership
+    embedded_bus: EmbeddedNats | None = None
+    """The daemon's own nats-server when no bus.url is set (the daemon starts and stops it)."""
     auth: Callable[..., Any] | None = None
     """The bearer-token FastAPI dependency: ``APIRouter(dependencies=[Depends(ctx.auth)])``."""
     routers: list[APIRouter] = field(default_factory=list)

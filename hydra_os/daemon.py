@@ -191,7 +191,9 @@ class Daemon:
                 gone_after=s.membership.gone_after,
             )
             auth = require_token(token)
-            ctx = NodeContext(s, self.bus, self.events, self.rpc, self.membership, auth=auth)
+            ctx = NodeContext(
+                s, self.bus, self.events, self.rpc, self.membership, embedded_bus=self.embedded, auth=auth
+            )
             self.components = build_components(ctx)
             self._register_rpc(self.rpc)
             await self.rpc.start()
