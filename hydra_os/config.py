@@ -30,6 +30,7 @@ from pydantic_settings import (
 from hydra_os.bus.names import valid_node_id
 from hydra_os.errors import ConfigError
 from hydra_os.inference.config import InferenceConfig
+from hydra_os.inference.manager_config import ModelsConfig
 from hydra_os.policy.config import PolicyConfig
 from hydra_os.healing.config import HealingConfig
 from hydra_os.notify import NotifyConfig
@@ -66,7 +67,9 @@ class _Section(BaseModel):
 
 class NodeConfig(_Section):
     id: str = Field(default_factory=default_node_id, description="Node id; the short hostname by default.")
-    roles: list[Role] = Field(default_factory=lambda: _all_roles(), description="Components this node runs.")
+    roles: Annotated[list[Role], NoDecode] = Field(
+        default_factory=lambda: _all_roles(), description="Components this node runs (env: comma-separated)."
+    )
     state_dir: Path = Field(default_factory=default_state_dir, description="Where this node keeps its data.")
 
     @field_validator("id")
@@ -190,6 +193,7 @@ class Settings(BaseSettings):
     log: LogConfig = Field(default_factory=LogConfig)
     owner: OwnerConfig = Field(default_factory=OwnerConfig)
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig, description="Models this GPU node serves.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="Autonomy policy, guards, approvals.")
     memory: MemoryConfig = Field(
         default_factory=MemoryConfig, description="Memory: core blocks, archival, graph, learnings, context."

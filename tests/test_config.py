@@ -103,3 +103,11 @@ def test_secret_file_errors_never_show_content(tmp_path: Path) -> None:
         read_secret_file(p, "bus token")
     p.write_text("hunter2\n")
     assert read_secret_file(p, "bus token") == "hunter2"
+
+
+def test_roles_from_env_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HYDRA_NODE__ROLES", "gateway, gpu")
+    assert load_settings().node.roles == ["gateway", "gpu"]
+    monkeypatch.setenv("HYDRA_NODE__ROLES", "gateway,chef")
+    with pytest.raises(ConfigError, match=r"node.roles.1: got 'chef'"):
+        load_settings()
