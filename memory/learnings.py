@@ -5,21 +5,24 @@ Stored as JSON lines in ``<state>/memory/learnings.jsonl``; each append is one `
 unterminated last line, which was never acknowledged: opening the log truncates it away. Ids are
 ``L-0001``, ``L-0002``, ... in append order, never reused — what the briefing cites.
 
-Search is BM25 (``bm25s``) over context, learning, how-to-apply and tags; the index is rebuilt lazily
-after appends (learnings number in the hundreds or thousands, a rebuild takes milliseconds).
+Search is BM25 over context, learning, how-to-apply and tags, with the same tokenizer, stopwords,
+stemmer and term weighting as archival search (Qdrant's BM25 encoder, :mod:`memory.archival.bm25`),
+IDF computed over the log. The index is rebuilt lazily after appends (learnings number in the
+hundreds or thousands; a rebuild takes milliseconds). No second BM25 library is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import bm25s
 from pydantic import ValidationError
 
+from memory.archival.bm25 import Bm25Encoder
 from memory.core.atomic import fsync_dir
 from memory.errors import BackupFormatError, MemoryBackendError, MemoryInputError, MemoryNotFoundError
 from memory.protocols import Learning, LearningIn, Page, utcnow
@@ -29,6 +32,23 @@ def _text(e: Learning) -> str:
     return " ".join([e.context, e.learning, e.apply, *e.tags])
 
 
+class _Bm25Index:
+    """BM25 over a fixed list of texts: score(q, d) = sum over query terms t of idf(t) * w(t, d)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        avg_len = max(sum(len(t.split()) for t in texts) / max(len(texts), 1), 1.0)
+        self._enc = Bm25Encoder(avg_len=avg_len)
+        self._docs = [dict(zip(*self._enc.document(t), strict=True)) for t in texts]
+        df: Counter[int] = Counter(term for d in self._docs for term in d)
+        n = len(texts)
+        self._idf = {t: math.log((n - f + 0.5) / (f + 0.5) + 1.0) for t, f in df.items()}
+
+    def top(self, query: str, k: int) -> list[tuple[int, float]]:
+        terms = [t for t in self._enc.query(query)[0] if t in self._idf]
+        scored = [(i, sum(self._idf[t] * d.get(t, 0.0) for t in terms)) for i, d in enumerate(self._docs)]
+        return sorted((x for x in scored if x[1] > 0), key=lambda x: (-x[1], x[0]))[:k]
+
+
 class LearningsLog:
     """The native :class:`memory.protocols.Learnings` implementation."""
 
@@ -36,7 +56,7 @@ class LearningsLog:
         self.path = path
         self._entries: list[Learning] = []
         self._lock = asyncio.Lock()
-        self._index: Any = None
+        self._index: _Bm25Index | None = None
         self._indexed = -1
         self._open = False
 
@@ -127,16 +147,9 @@ class LearningsLog:
         return await asyncio.to_thread(self._search, entries, query, limit)
 
     def _search(self, entries: list[Learning], query: str, limit: int) -> list[Learning]:
-        if self._indexed != len(entries):
-            retriever = bm25s.BM25()
-            tokens = bm25s.tokenize([_text(e) for e in entries], stopwords="en", show_progress=False)
-            retriever.index(tokens, show_progress=False)
-            self._index, self._indexed = retriever, len(entries)
-        q = bm25s.tokenize([query], stopwords="en", show_progress=False, return_ids=False)
-        if not q[0]:
-            return []
-        docs, scores = self._index.retrieve(q, k=min(limit, len(entries)), show_progress=False)
-        return [entries[int(d)] for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        if self._index is None or self._indexed != len(entries):
+            self._index, self._indexed = _Bm25Index([_text(e) for e in entries]), len(entries)
+        return [entries[i] for i, _ in self._index.top(query, limit)]
 
     async def export_page(self, cursor: str | None, limit: int) -> Page[Learning]:
         self._require_open()

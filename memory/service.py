@@ -388,6 +388,12 @@ class RemoteArchival(_Remote):
 
     async def reindex(self, embedder: Embedder, progress: Callable[[int, int], None] | None = None) -> int:
         """Reindex on the memory node with its configured embedder, which must be ``embedder``'s model."""
+        return await self.reindex_configured(progress, model=embedder.model)
+
+    async def reindex_configured(
+        self, progress: Callable[[int, int], None] | None = None, *, model: str | None = None
+    ) -> int:
+        """Reindex on the memory node with whatever embedder it is configured with."""
         nc = self._c.bus.nc
         inbox = nc.new_inbox()
 
@@ -399,7 +405,7 @@ class RemoteArchival(_Remote):
         sub = await nc.subscribe(inbox, cb=on_progress)
         try:
             got = await self._c.call(
-                "archival.reindex", {"model": embedder.model, "progress": inbox}, timeout=LONG_TIMEOUT
+                "archival.reindex", {"model": model, "progress": inbox}, timeout=LONG_TIMEOUT
             )
         finally:
             await sub.unsubscribe()

@@ -14,19 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fastapi import APIRouter, Depends, HTTPException, Query
 from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field
 
 from hydra_os.bus.client import Bus
 from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
 from memory.archival import BackgroundOptimizer, open_archival
 from memory.config import CoreConfig, ExtractConfig, MemoryConfig
+from memory.context import ContextBuilder
 from memory.core.blocks import DEFAULT_BLOCKS, BlockBackendBase
-from memory.core.letta import LettaCoreMemory
 from memory.core.native import NativeCoreMemory
-from memory.embed import make_embedder, minilm_available
-from memory.errors import MemoryBackendError
-from memory.extract import ChatExtractor
+from memory.embed import make_embedder
+from memory.embed.config import EmbedConfig
+from memory.errors import (
+    EmbeddingModelMismatchError,
+    MemoryBackendError,
+    MemoryInputError,
+    MemoryLayerError,
+    MemoryNotFoundError,
+    MemoryUnavailableError,
+)
+from memory.extract import ChatExtractor, MemoryWriter
 from memory.graph import open_graph
 from memory.learnings import LearningsLog
 from memory.protocols import Embedder, MemoryStack
@@ -45,6 +55,12 @@ def _secret(path: Path | None, what: str) -> str | None:
 
 async def open_core(cfg: CoreConfig, state_dir: Path) -> BlockBackendBase:
     if cfg.backend == "letta":
+        try:
+            from memory.core.letta import LettaCoreMemory
+        except ImportError as e:
+            raise MemoryBackendError(
+                f"memory.core.backend 'letta' needs the letta extra ({e.name} missing): pip install 'hydra-os[letta]'"
+            ) from None
         assert cfg.letta_url is not None  # the config validator guarantees it
         letta = LettaCoreMemory(
             cfg.letta_url,
@@ -58,6 +74,54 @@ async def open_core(cfg: CoreConfig, state_dir: Path) -> BlockBackendBase:
             await letta.close()
             raise
     return await NativeCoreMemory(cfg.path or state_dir / "memory" / "core").open()
+
+
+class DeferredMiniLM:
+    """The local MiniLM embedder, built on first use.
+
+    Loading it imports torch (seconds of CPU, hundreds of MB), so a memory node that has not embedded
+    anything yet has not paid for it, and core blocks, the graph and learnings work even where the
+    ``embed-local`` extra is missing (archival then fails with the extra's install hint).
+    """
+
+    def __init__(self, cfg: EmbedConfig) -> None:
+        from memory.embed.minilm import DIM, MODEL_NAME
+
+        self._cfg = cfg
+        self._model_name, self._dim = MODEL_NAME, DIM
+        self._inner: Embedder | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def model(self) -> str:
+        return self._model_name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def loaded(self) -> bool:
+        return self._inner is not None
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if self._inner is None:
+            async with self._lock:
+                if self._inner is None:
+                    from memory.embed import MiniLMEmbedder
+
+                    self._inner = await asyncio.to_thread(MiniLMEmbedder, self._cfg.device, self._cfg.batch_size)
+        return await self._inner.embed(texts)
+
+    async def close(self) -> None:
+        if self._inner is not None:
+            await self._inner.close()
+
+
+async def _embedder(cfg: MemoryConfig) -> Embedder:
+    if cfg.embed.backend == "minilm":
+        return DeferredMiniLM(cfg.embed)
+    return await make_embedder(cfg.embed)
 
 
 @dataclass
@@ -83,9 +147,7 @@ async def open_local(cfg: MemoryConfig, state_dir: Path, *, create_defaults: boo
         undo.push_async_callback(core.close)
         if create_defaults:
             await core.ensure_blocks(DEFAULT_BLOCKS)
-        if cfg.embed.backend == "minilm":  # its import of torch takes seconds: do it off the event loop
-            await asyncio.to_thread(minilm_available)
-        embedder = await make_embedder(cfg.embed)
+        embedder = await _embedder(cfg)
         undo.push_async_callback(embedder.close)
         archival = await open_archival(cfg.archival, embedder, state_dir)
         undo.push_async_callback(archival.close)
@@ -204,6 +266,80 @@ class MemoryComponent:
             out["embedding_model"] = self.local.stack.archival.embedding_model
             out["optimizer_runs"] = self.optimizer.runs if self.optimizer else 0
         return out
+
+
+class ContextRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, description="the request the memory is for")
+    budget: int | None = Field(default=None, ge=50, le=1_000_000, description="token budget (default: config)")
+
+
+class RememberRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1)
+    source: str = "conversation"
+    tags: list[str] = Field(default_factory=list)
+    session: str | None = None
+    extract: bool = Field(default=True, description="also extract entities/relations when a model is configured")
+
+
+def _http_error(e: MemoryLayerError) -> HTTPException:
+    if isinstance(e, MemoryInputError | EmbeddingModelMismatchError):
+        code = 422
+    elif isinstance(e, MemoryNotFoundError):
+        code = 404
+    elif isinstance(e, MemoryUnavailableError):
+        code = 503
+    else:
+        code = 502
+    return HTTPException(code, detail=str(e))
+
+
+def memory_router(ctx: NodeContext) -> APIRouter:
+    """``/v1/memory/*`` on every node, served through the bus client (so it works on any node)."""
+    cfg: MemoryConfig = ctx.settings.memory
+    deps = [Depends(ctx.auth)] if ctx.auth is not None else []
+    router = APIRouter(prefix="/v1/memory", tags=["memory"], dependencies=deps)
+    extractor = make_extractor(cfg.extract)
+
+    async def stack() -> MemoryStack:
+        try:
+            return await client_stack(ctx.bus, cfg)
+        except MemoryLayerError as e:
+            raise _http_error(e) from None
+
+    @router.post("/context")
+    async def context(req: ContextRequest) -> dict[str, Any]:
+        """What memory would go into the prompt for ``query``, with provenance and reasons."""
+        try:
+            built = await ContextBuilder(await stack(), cfg.context).build(req.query, budget=req.budget)
+        except MemoryLayerError as e:
+            raise _http_error(e) from None
+        return {**built.model_dump(mode="json"), "text": built.render()}
+
+    @router.post("/remember")
+    async def remember(req: RememberRequest) -> dict[str, Any]:
+        """Store a passage (and, with a model configured, the facts it states)."""
+        writer = MemoryWriter(await stack(), extractor, owner=ctx.settings.owner.name)
+        try:
+            done = await writer.remember(
+                req.text, source=req.source, tags=req.tags, session=req.session, extract=req.extract
+            )
+        except MemoryLayerError as e:
+            raise _http_error(e) from None
+        return done.model_dump(mode="json")
+
+    @router.get("/search")
+    async def search(
+        q: str = Query(min_length=1), limit: int = Query(default=10, ge=1, le=100)
+    ) -> list[dict[str, Any]]:
+        try:
+            hits = await (await stack()).archival.search(q, limit=limit)
+        except MemoryLayerError as e:
+            raise _http_error(e) from None
+        return [h.model_dump(mode="json") for h in hits]
+
+    return router
 
 
 def build_memory_component(ctx: NodeContext) -> MemoryComponent:

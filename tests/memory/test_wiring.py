@@ -1,0 +1,70 @@
+"""Wiring: the default stack (real MiniLM), and the memory component's background open and retry."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hydra_os.bus.client import Bus
+from memory.config import CoreConfig, MemoryConfig
+from memory.embed import minilm_available
+from memory.protocols import PassageIn
+from memory.service import MemoryClient
+from memory.wiring import DeferredMiniLM, MemoryComponent, open_local
+from tests.memory.conftest import LettaProc, hashing_config
+
+
+@pytest.mark.skipif(minilm_available() is not None, reason=str(minilm_available()))
+async def test_default_config_embeds_with_minilm_on_first_use(tmp_path: Path) -> None:
+    mem = await open_local(MemoryConfig(), tmp_path)
+    try:
+        assert isinstance(mem.embedder, DeferredMiniLM) and not mem.embedder.loaded  # nothing loaded at open
+        await mem.stack.archival.add([PassageIn(text="The owner's NAS is a Synology at 10.0.0.5"),
+                                      PassageIn(text="Mira is the heroine of the visual novel")])
+        assert mem.embedder.loaded
+        hits = await mem.stack.archival.search("where is the network storage?", limit=1, mode="vector")
+        assert hits[0].passage.text.startswith("The owner's NAS")
+        assert mem.stack.archival.embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
+    finally:
+        await mem.close()
+
+
+async def test_component_reports_a_failing_backend_and_retries(tmp_path: Path, bus: Bus) -> None:
+    cfg = hashing_config()
+    # nothing listens there: opening must fail, and the node stays up
+    cfg.core = CoreConfig(backend="letta", letta_url="http://127.0.0.1:9", timeout_s=0.5)
+    comp = MemoryComponent(cfg, tmp_path, bus, "n1")
+    await comp.start()
+    try:
+        for _ in range(100):
+            if comp.status().get("error"):
+                break
+            await asyncio.sleep(0.05)
+        st = comp.status()
+        assert st["state"] == "error" and "letta server http://127.0.0.1:9" in st["error"]
+        assert "cannot connect" in st["error"]
+    finally:
+        await comp.stop()
+        await comp.stop()  # idempotent
+    assert comp.status()["state"] == "error"
+
+
+async def test_component_serves_with_a_letta_core(tmp_path: Path, bus: Bus, letta_server: LettaProc) -> None:
+    cfg = hashing_config()
+    key = tmp_path / "letta.key"
+    key.write_text(f"{letta_server.api_key}\n")
+    cfg.core = CoreConfig(backend="letta", letta_url=letta_server.url, letta_tag="wiring-test",
+                          letta_api_key_file=key)
+    comp = MemoryComponent(cfg, tmp_path, bus, "n1")
+    await comp.start()
+    try:
+        await comp.wait_serving(30)
+        assert comp.status()["state"] == "serving"
+        stack = (await MemoryClient(bus).open()).stack()
+        assert [b.label for b in await stack.core.list_blocks()] == ["persona", "owner", "projects", "preferences"]
+        await stack.core.append("owner", "Name: Sam")
+        assert "PATCH /v1/blocks/" in {c[: len("PATCH /v1/blocks/")] for c in letta_server.calls()}
+    finally:
+        await comp.stop()
