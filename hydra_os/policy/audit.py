@@ -95,8 +95,10 @@ async def read_events(bus: Bus, *, since: float | None = None, node: str | None 
                                  deliver_policy=policy, config=config)
     out: list[StoredEvent] = []
     try:
-        if (await sub.consumer_info()).num_pending == 0:
-            return []
+        ci = await sub.consumer_info()
+        sent = ci.delivered.consumer_seq if ci.delivered and ci.delivered.consumer_seq else 0
+        if not ci.num_pending and not sent and not sub.pending_msgs and not sub.delivered:
+            return []  # nothing matches (otherwise read until the server says none is pending)
         while True:
             try:
                 msg = await sub.next_msg(timeout=timeout)

@@ -210,7 +210,8 @@ class PolicyGate:
         await self.receipts.executing(action, decision, approval_id)
         t0 = time.monotonic()
         try:
-            result = await asyncio.wait_for(executor(action), self.config.execute_timeout)
+            async with asyncio.timeout(self.config.execute_timeout):  # runs in this task, no new one
+                result = await executor(action)
             out = Outcome(status=OutcomeStatus.SUCCEEDED, decision=decision, action=action,
                           approval_id=approval_id, result=result)
         except TimeoutError:

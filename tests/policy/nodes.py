@@ -22,6 +22,7 @@ from hydra_os.policy.guards.maintenance import MaintenanceSchedule
 from hydra_os.policy.loader import default_policy, policy_from_text
 from hydra_os.policy.model import Action, Outcome
 from hydra_os.policy.receipts import Receipts
+from hydra_os.policy.rules import Policy
 
 
 class Clock:
@@ -72,11 +73,12 @@ class PolicyNode:
 
 
 async def start_node(bus: Bus, node_id: str = "n1", *, policy_text: str | None = None,
-                     config: PolicyConfig | None = None, clock: Any = None,
+                     policy: Policy | None = None, config: PolicyConfig | None = None, clock: Any = None,
                      schedule: MaintenanceSchedule | None = None) -> PolicyNode:
     cfg = config or PolicyConfig()
     kw = {"clock": clock} if clock is not None else {}
-    policy = policy_from_text(policy_text, "test.toml") if policy_text is not None else default_policy()
+    if policy is None:
+        policy = policy_from_text(policy_text, "test.toml") if policy_text is not None else default_policy()
     events = EventLog(bus, node_id)
     await events.start()
     sched = schedule or MaintenanceSchedule(cfg.maintenance, **kw)

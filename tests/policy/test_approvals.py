@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from hydra_os.bus.client import Bus
-from hydra_os.config import BusConfig
 from hydra_os.bus.embedded import EmbeddedNats
+from hydra_os.config import BusConfig
 from hydra_os.policy.approvals import ApprovalStore
 from hydra_os.policy.audit import read_events
 from hydra_os.policy.config import PolicyConfig
@@ -155,7 +155,7 @@ async def test_a_changed_action_is_never_approved_or_run(bus: Bus) -> None:
         await node.runner.stop()
         for t in node._tasks:
             t.cancel()
-        ok, _ = await node.store.approve(aid2, "owner")
+        await node.store.approve(aid2, "owner")
         stored, rev = await node.store.read(aid2)
         evil = stored.model_copy(update={"action": stored.action.model_copy(update={"target": "archival:*"})})
         await node.store.kv.update(aid2, evil.model_dump_json().encode(), last=rev)
