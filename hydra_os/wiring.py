@@ -39,6 +39,13 @@ def build_components(ctx: NodeContext) -> list[Component]:
         ctx.routers.append(gateway.routes())
         ctx.rpc.handle("route-explain", gateway.rpc_explain)
         components.append(gateway)
+    # Memory: the memory node owns the stores and serves them on hydra.memory.* (they open in the
+    # background); every node gets /v1/memory/* through the bus client.
+    from memory.wiring import build_memory_component, memory_router
+
+    ctx.routers.append(memory_router(ctx))
+    if ctx.has_role("memory"):
+        components.append(build_memory_component(ctx))
     # Task queue on every node (API routes); worker and scheduler by role. Register task kinds on
     # tasks.registry here, before the node starts (e.g. tasks.registry.register("research.topic", ...)).
     from hydra_os.tasks.setup import build_tasks

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+import hydra_os.cli.memory_cmd as memory_cmd
 from hydra_os import __version__
 from hydra_os.cli import config_cmd, doctor, heal_cmd, nixos_cmd, node_cmds, policy_cmd, route_cmd, run, tasks_cmd
 from hydra_os.cli.common import state
@@ -50,5 +51,6 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(heal_cmd.app, name="heal")
 app.add_typer(nixos_cmd.app, name="nixos")
 app.add_typer(route_cmd.app, name="route")
+app.add_typer(memory_cmd.app, name="memory")
 policy_cmd.register(app)
 tasks_cmd.register(app)
