@@ -1,0 +1,47 @@
+"""``POST /v1/requests`` (bearer token) and the ``ask`` node RPC verb (``hydra ask``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import ValidationError
+
+from hydra_os.errors import BusError, HydraError, RpcError
+from hydra_os.intake.errors import RequestInputError
+from hydra_os.intake.model import Reply, RequestIn
+from hydra_os.intake.service import IntakeService
+from hydra_os.tasks.errors import InvalidTaskError
+
+ASK_VERB = "ask"
+
+
+def requests_router(svc: IntakeService, auth: Any) -> APIRouter:
+    deps = [Depends(auth)] if auth is not None else []
+    r = APIRouter(prefix="/v1", tags=["requests"], dependencies=deps)
+
+    @r.post("/requests", summary="A request in words: answered, queued, run, asked back", response_model=Reply)
+    async def handle(req: RequestIn) -> Reply:
+        try:
+            return await svc.handle(req)
+        except (RequestInputError, InvalidTaskError) as e:
+            raise HTTPException(422, str(e)) from None
+        except BusError as e:
+            raise HTTPException(503, str(e)) from None
+        except HydraError as e:
+            raise HTTPException(400, str(e)) from None
+
+    return r
+
+
+def rpc_handler(svc: IntakeService) -> Any:
+    async def ask(params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            req = RequestIn.model_validate(params)
+        except ValidationError as e:
+            err = e.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "request"
+            raise RpcError(f"{field}: {err['msg']}") from None
+        return (await svc.handle(req)).model_dump(mode="json")
+
+    return ask

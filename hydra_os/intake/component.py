@@ -1,0 +1,89 @@
+"""The intake component (every node): builds the chat client, the service, its API route and RPC verb,
+and registers the task kinds of this slice on the node's task registry (research, briefing, reminder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra_os.component import NodeContext
+from hydra_os.config import read_secret_file
+from hydra_os.intake.api import ASK_VERB, requests_router, rpc_handler
+from hydra_os.intake.config import IntakeConfig
+from hydra_os.intake.llm import OpenAIChat
+from hydra_os.intake.service import IntakeService
+from hydra_os.policy.model import Gate
+from hydra_os.tasks.setup import TaskSystem
+from memory.protocols import MemoryStack
+from memory.wiring import client_stack, make_extractor
+
+
+def gateway_url(ctx: NodeContext) -> str | None:
+    """This node's API if it is a gateway, else the first live gateway node's, as an OpenAI base URL."""
+    nodes = ctx.membership.nodes()
+    mine = [n for n in nodes if n.id == ctx.node_id and "gateway" in n.roles and n.api_url]
+    others = sorted((n for n in nodes if n.id != ctx.node_id and "gateway" in n.roles and n.api_url),
+                    key=lambda n: n.id)
+    for n in (*mine, *others):
+        return f"{str(n.api_url).rstrip('/')}/v1"
+    return None
+
+
+class IntakeComponent:
+    name = "intake"
+
+    def __init__(self, ctx: NodeContext, tasks: TaskSystem, gate: Gate | None) -> None:
+        self.ctx = ctx
+        cfg: IntakeConfig = ctx.settings.intake  # type: ignore[attr-defined]
+        self.config = cfg
+        if cfg.llm_url:
+            token = read_secret_file(cfg.llm_api_key_file, "intake.llm_api_key_file") if cfg.llm_api_key_file else None
+            self.chat = OpenAIChat(cfg.llm_url, model=cfg.model, token=token, timeout_s=cfg.timeout_s)
+        else:
+            token = read_secret_file(ctx.settings.api_token_path, "API token")
+            self.chat = OpenAIChat(lambda: gateway_url(ctx), model=cfg.model, token=token, timeout_s=cfg.timeout_s)
+
+        async def memory() -> MemoryStack:
+            return await client_stack(ctx.bus, ctx.settings.memory)
+
+        self.memory = memory
+        self.extractor = make_extractor(ctx.settings.memory.extract)
+        self.service = IntakeService(ctx.settings, cfg, tasks.queue, ctx.node_id, gate=gate, chat=self.chat,
+                                     memory=memory, extractor=self.extractor)
+        ctx.routers.append(requests_router(self.service, ctx.auth))
+        ctx.rpc.handle(ASK_VERB, rpc_handler(self.service))
+        self._register_kinds(tasks)
+
+    def _register_kinds(self, tasks: TaskSystem) -> None:
+        from hydra_os.intake import reminder
+        from pipelines.briefing.pipeline import BriefingDeps
+        from pipelines.briefing.pipeline import register as register_briefing
+        from pipelines.research.pipeline import ResearchDeps
+        from pipelines.research.pipeline import register as register_research
+
+        s, cfg, reg = self.ctx.settings, self.config, tasks.registry
+        if cfg.research_kind not in reg:
+            register_research(reg, ResearchDeps(cfg.research, s.node.state_dir, s.owner.timezone, self.chat,
+                                                self.memory), cfg.research_kind)
+        if cfg.reminder_kind not in reg:
+            reminder.register(reg, s.notify, s.node.state_dir, cfg.reminder_kind)
+        kind = s.tasks.scheduler.briefing_kind
+        if kind not in reg:
+            register_briefing(reg, BriefingDeps(settings=s, bus=self.ctx.bus, chat=self.chat, memory=self.memory,
+                                                api_url=lambda: _own_api(self.ctx)), kind)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.chat.close()
+        if self.extractor is not None:
+            await self.extractor.close()
+            self.extractor = None
+
+    def status(self) -> dict[str, Any]:
+        return {**self.service.status(), "llm": self.config.llm_url or "gateway (discovered)"}
+
+
+def _own_api(ctx: NodeContext) -> str | None:
+    return next((n.api_url for n in ctx.membership.nodes() if n.id == ctx.node_id), None)

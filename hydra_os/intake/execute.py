@@ -1,0 +1,206 @@
+"""Doing what a classified request asks. Each outcome is one :class:`~hydra_os.intake.model.Reply` whose
+``reply`` says in one sentence what was done and when."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from loguru import logger
+
+from hydra_os.errors import HydraError
+from hydra_os.intake import ops
+from hydra_os.intake.errors import IntakeError
+from hydra_os.intake.model import Reply, RequestIn
+from hydra_os.intake.rules import Intent
+from hydra_os.policy.model import OutcomeStatus
+from hydra_os.tasks.model import Task, TaskSpec
+from memory.context import ContextBuilder
+from memory.errors import MemoryLayerError
+from memory.extract import MemoryWriter
+
+if TYPE_CHECKING:
+    from hydra_os.intake.service import IntakeService
+
+
+async def execute(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    handler = {"answer": _answer, "task": _task, "pipeline": _pipeline, "ops": _ops, "remember": _remember,
+               "clarify": _clarify}[intent.intent]
+    return await handler(svc, intent, base, req)
+
+
+def _upd(base: Reply, **kw: Any) -> Reply:
+    return base.model_copy(update=kw)
+
+
+async def _clarify(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    q = intent.question or "What exactly should I do?"
+    return _upd(base, status="clarify", question=q, reply=q)
+
+
+async def _answer(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    notes = list(base.notes)
+    if svc.chat is None or not await svc.chat.available():
+        return _upd(base, status="failed", reply="I cannot answer that now: no model is available to answer with.",
+                    notes=[*notes, "no model is available"])
+    system = "You are Hydra, the owner's homelab assistant. Answer briefly and concretely."
+    if svc.config.memory_context and svc.memory is not None:
+        try:
+            built = await ContextBuilder(await svc.memory(), svc.settings.memory.context).build(req.text)
+            if built.items:
+                system += "\n\nWhat you remember (cite nothing, use it when it helps):\n" + built.render()
+            notes.extend(built.warnings)
+        except (MemoryLayerError, HydraError) as e:
+            notes.append(f"answered without memory: {e}")
+    try:
+        answer = await svc.chat.chat([{"role": "system", "content": system}, {"role": "user", "content": req.text}],
+                                     max_tokens=svc.config.answer_max_tokens)
+    except IntakeError as e:
+        return _upd(base, status="failed", reply=f"I could not get an answer: {e}.", notes=notes)
+    return _upd(base, status="answered", answer=answer, reply=answer, notes=notes)
+
+
+async def _kinds_served(svc: IntakeService) -> set[str]:
+    try:
+        return {k for ks in (await svc.queue.store.worker_kinds()).values() for k in ks}
+    except HydraError:
+        return set()
+
+
+def _spec(svc: IntakeService, intent: Intent, kind: str, params: dict[str, Any], title: str,
+          req: RequestIn, priority: int = 1) -> TaskSpec:
+    w = intent.when
+    return TaskSpec(
+        kind=kind, params=params, title=title[:300], source="intake", priority=priority,
+        window="overnight" if w is not None and w.kind == "window" else None,
+        not_before=w.at.timestamp() if w is not None and w.kind == "at" and w.at is not None else None,
+        idempotency_key=f"intake:{req.request_id}" if req.request_id else None,
+    )
+
+
+async def _queue(svc: IntakeService, intent: Intent, base: Reply, spec: TaskSpec, what: str) -> Reply:
+    notes = list(base.notes)
+    res = await svc.queue.enqueue(spec)
+    t = res.task
+    if not res.created:
+        notes.append(f"request {spec.idempotency_key} was sent before; this is the task it queued then")
+    if spec.kind not in await _kinds_served(svc):
+        notes.append(f"no live worker handles {spec.kind} yet; the task waits until one does")
+    return _upd(base, status="queued", task_id=t.id, notes=notes,
+                reply=f"Queued {what} as task {t.id}, to run {_runs(svc, t, intent)}.")
+
+
+def _runs(svc: IntakeService, t: Task, intent: Intent) -> str:
+    """When the queue will start it, in words (the queue's window, not the parser's guess, decides)."""
+    now = time.time()
+    due = svc.queue.windows.eligible_at(t, now)
+    tz = ZoneInfo(svc.settings.owner.timezone)
+    if t.window is not None:
+        window = svc.queue.windows.by_name[t.window]
+        if due <= now + 1:
+            until = datetime.fromtimestamp(window.next_close(now), tz)
+            return f"now, inside the {t.window} window (open until {until:%H:%M %Z})"
+        return f"in the {t.window} window, from {datetime.fromtimestamp(due, tz):%a %d %b %H:%M %Z}"
+    if due > now + 1:
+        return f"at {datetime.fromtimestamp(due, tz):%a %d %b %H:%M %Z}"
+    return "now, as soon as a worker is free"
+
+
+async def _task(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    w = intent.when
+    kind = svc.config.research_kind if intent.kind == "research" else svc.config.reminder_kind
+    if w is not None and w.kind == "recurring":
+        cron = " ".join(w.cron.get(f, "*") for f in ("minute", "hour", "day", "month", "day_of_week"))
+        return _upd(base, status="unsupported",
+                    reply=(f"Recurring requests ({w.describe}) are not supported from requests yet; nothing was "
+                           f"queued. Add a [[tasks.scheduler.jobs]] entry with kind \"{kind}\" and cron "
+                           f"\"{cron}\" to run it {w.describe}."))
+    if intent.kind == "reminder":
+        spec = _spec(svc, intent, kind, {"text": intent.subject}, f"reminder: {intent.subject}", req, priority=2)
+        return await _queue(svc, intent, base, spec, f"a reminder to {intent.subject}")
+    spec = _spec(svc, intent, kind, {"topic": intent.subject}, f"research: {intent.subject}", req)
+    return await _queue(svc, intent, base, spec, f"research on \"{intent.subject}\"")
+
+
+async def _pipeline(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    if intent.kind == "briefing":
+        kind = svc.settings.tasks.scheduler.briefing_kind
+        spec = TaskSpec(kind=kind, params={"requested": True}, priority=2, title="briefing (asked for)",
+                        source="intake")
+        res = await svc.queue.enqueue(spec)
+        channels = ", ".join(svc.config.briefing.deliver)
+        notes = list(base.notes)
+        if kind not in await _kinds_served(svc):
+            notes.append(f"no live worker handles {kind} yet; the briefing waits until one does")
+        return _upd(base, status="started", task_id=res.task.id, notes=notes,
+                    reply=f"Started the briefing now as task {res.task.id}; it goes to {channels}.")
+    served = await _kinds_served(svc)
+    creative = sorted(k for k in served if k.startswith("creative"))
+    if not creative:
+        return _upd(base, status="unsupported",
+                    reply="The creative pipeline (visual novel assets, dialogue, images) is not built yet, "
+                          "so nothing was queued.")
+    spec = _spec(svc, intent, creative[0], {"request": intent.subject}, f"creative: {intent.subject}", req)
+    return await _queue(svc, intent, base, spec, f"creative work ({intent.subject})")
+
+
+async def _ops(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    p = ops.plan(intent.kind or "", intent.subject, svc.node_id)
+    if p is None:
+        q = "Which service should I act on? Name the unit, e.g. 'restart ollama'."
+        return _upd(base, status="clarify", question=q, reply=q)
+    if svc.gate is None:
+        return _upd(base, status="failed", reply="The policy gate is not running on this node; nothing was done.")
+    if intent.when is not None and intent.when.kind not in ("now",):
+        return _upd(base, status="unsupported",
+                    reply=f"Scheduling operations ({intent.when.describe}) is not supported yet; nothing was done.")
+    if not p.executable:
+        d = svc.gate.decide(p.action)
+        how = f" Do it with: {p.manual}." if p.manual else ""
+        return _upd(base, status="unsupported", decision=d.model_dump(mode="json"),
+                    reply=(f"I understood {p.action.kind} ({intent.subject}), which the policy rates "
+                           f"{d.level.value} ({d.rule_id}), but requests cannot run it yet; nothing was done.{how}"))
+    out = await svc.gate.submit(p.action)
+    d = out.decision
+    dec = {**d.model_dump(mode="json"), "status": out.status.value}
+    what = p.action.summary.removesuffix(" (asked by the owner)")
+    if out.status is OutcomeStatus.SUCCEEDED:
+        return _upd(base, status="done", decision=dec, reply=f"Done: {what} just now ({d.level.value}, {d.rule_id}).")
+    if out.status is OutcomeStatus.PENDING:
+        return _upd(base, status="pending-approval", decision=dec, approval_id=out.approval_id,
+                    reply=(f"Waiting for approval {out.approval_id} to {what} ({d.reason}); approve with "
+                           f"'hydra approve {out.approval_id}'."))
+    if out.status is OutcomeStatus.REFUSED:
+        return _upd(base, status="refused", decision=dec, reply=f"Refused to {what}: {d.reason}.")
+    if out.status is OutcomeStatus.DEFERRED:
+        return _upd(base, status="deferred", decision=dec,
+                    reply=f"Not now: {what} is in backoff; try again in {out.retry_after or 0:.0f}s.")
+    if out.status is OutcomeStatus.SUPPRESSED:
+        return _upd(base, status="refused", decision=dec, reply=f"Not done: {d.reason}.")
+    return _upd(base, status="failed", decision=dec, reply=f"Tried to {what} just now, but it failed: {out.error}.")
+
+
+async def _remember(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    from hydra_os.intake.service import _PREF
+
+    if svc.memory is None:
+        return _upd(base, status="failed", reply="Memory is not reachable from this node; nothing was stored.")
+    try:
+        stack = await svc.memory()
+        writer = MemoryWriter(stack, svc.extractor, owner=svc.settings.owner.name)
+        m = _PREF.match(intent.subject.strip(" .!"))
+        if m:
+            key = m.group("key").strip().replace(" ", "_")
+            await writer.record_preference(key, m.group("value").strip())
+            return _upd(base, status="remembered",
+                        reply=f"Remembered that your preferred {m.group('key').strip()} is {m.group('value').strip()}.")
+        done = await writer.remember(intent.subject, source="owner", tags=["remembered"], session=req.session)
+    except (MemoryLayerError, HydraError) as e:
+        logger.warning("intake: remembering failed: {}", e)
+        return _upd(base, status="failed", reply=f"I could not store that: {e}.")
+    extra = f" and {len(done.relations)} facts in the graph" if done.relations else ""
+    already = "already knew" if done.passage.status == "duplicate" else "remembered"
+    return _upd(base, status="remembered", reply=f"I {already} that: \"{intent.subject}\"{extra}.")
+

@@ -1,0 +1,170 @@
+"""Reading everything the briefing reports, each part on its own (one part failing is noted, not fatal):
+
+- tasks finished since ``since`` (``hydra_tasks``), their summaries and links to the full results;
+- incidents and what was done (``healing.incident.*`` and ``policy.outcome`` events on ``HYDRA_EVENTS``);
+- approvals waiting (``hydra_approvals``); node and GPU health (``hydra_nodes``);
+- memory growth (archival/graph counts against the last briefing's, learnings added);
+- what is queued for tonight's overnight window.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hydra_os.bus.client import Bus
+from hydra_os.config import Settings
+from hydra_os.errors import HydraError
+from hydra_os.node.membership import read_nodes
+from hydra_os.policy.approvals import ApprovalStore
+from hydra_os.policy.audit import read_events
+from hydra_os.tasks.model import ACTIVE, Task
+from hydra_os.tasks.store import TaskStore
+from hydra_os.tasks.windows import overnight_window
+from memory.errors import MemoryLayerError
+from memory.protocols import MemoryStack
+from pipelines.briefing.model import (
+    ApprovalItem,
+    Briefing,
+    IncidentItem,
+    MemoryGrowth,
+    NodeItem,
+    TaskItem,
+)
+
+
+def summary_of(task: Task) -> str:
+    r = task.result
+    if isinstance(r, dict):
+        for key in ("summary", "message", "reminded"):
+            if isinstance(r.get(key), str):
+                return str(r[key])[:600]
+        return ", ".join(f"{k}: {v}" for k, v in list(r.items())[:4] if isinstance(v, str | int | float))[:300]
+    return "" if r is None else str(r)[:300]
+
+
+def task_item(t: Task, base_url: str | None) -> TaskItem:
+    link = f"{base_url.rstrip('/')}/v1/tasks/{t.id}" if base_url else None
+    return TaskItem(id=t.id, kind=t.kind, title=t.title or t.kind, state=t.state, finished_at=t.finished_at or 0,
+                    summary=summary_of(t), error=t.error, link=link)
+
+
+async def last_briefing(store: TaskStore, kind: str) -> Task | None:
+    done = [t for t in await store.all_tasks() if t.kind == kind and t.state == "succeeded"
+            and isinstance(t.result, dict) and "until" in t.result]
+    return max(done, key=lambda t: float(t.result["until"]), default=None)
+
+
+def routine_kinds(settings: Settings) -> set[str]:
+    sc = settings.tasks.scheduler
+    return {sc.health_kind, sc.memory_maintenance_kind, sc.briefing_kind}
+
+
+async def collect_tasks(b: Briefing, store: TaskStore, settings: Settings, base_url: str | None, limit: int) -> None:
+    routine = routine_kinds(settings)
+    window = overnight_window(settings.owner)
+    opens = window.next_open(time.time())
+    closes = window.next_close(opens)
+    for t in await store.all_tasks():
+        finished = t.finished_at or 0
+        if t.terminal and b.since <= finished < b.until:
+            if t.kind in routine and t.state == "succeeded":
+                b.routine[t.kind] = b.routine.get(t.kind, 0) + 1
+            elif t.state == "failed":
+                b.failed.append(task_item(t, base_url))
+            elif t.state == "succeeded":
+                b.tasks.append(task_item(t, base_url))
+        elif t.state in ACTIVE and t.kind not in routine:
+            due = max(t.not_before or 0, t.eligible_at or 0)
+            if t.window == "overnight" or (due and opens <= due < closes):
+                b.tonight.append(task_item(t, None))
+    b.tasks = sorted(b.tasks, key=lambda i: -i.finished_at)[:limit]
+    b.failed = sorted(b.failed, key=lambda i: -i.finished_at)[:limit]
+    b.tonight = b.tonight[:limit]
+    tz = ZoneInfo(settings.owner.timezone)
+    b.tonight_window = (f"{datetime.fromtimestamp(opens, tz):%a %H:%M}-{datetime.fromtimestamp(closes, tz):%H:%M} "
+                        f"{tz.key}")
+
+
+def _action_line(d: dict[str, Any]) -> str:
+    what = f"{d.get('kind')} on {d.get('target')}"
+    status = d.get("status")
+    tail = f": {d['error']}" if d.get("error") else ""
+    return f"{what}: {status} ({d.get('level')}, rule {d.get('rule_id')}){tail}"
+
+
+async def collect_events(b: Briefing, bus: Bus, limit: int) -> None:
+    events = await read_events(bus, since=b.since)
+    incidents: dict[str, IncidentItem] = {}
+    for se in events:
+        ev = se.event
+        if ev is None or ev.ts >= b.until:
+            continue
+        d = ev.data
+        if ev.type.startswith("healing.incident.") and d.get("incident"):
+            inc = incidents.setdefault(str(d["incident"]), IncidentItem(
+                id=str(d["incident"]), summary=str(d.get("summary", "")), status="", check=str(d.get("check", "")),
+                at=ev.ts))
+            inc.status = ev.type.rsplit(".", 1)[1]
+            if d.get("outcome"):
+                line = f"{d['outcome']}" if isinstance(d["outcome"], str) else str(d["outcome"])[:200]
+                if line not in inc.actions:
+                    inc.actions.append(line)
+        elif ev.type == "policy.outcome" and d.get("status") in ("succeeded", "failed", "refused"):
+            b.actions.append(_action_line(d))
+    b.incidents = sorted(incidents.values(), key=lambda i: i.at)[:limit]
+    b.actions = b.actions[-limit:]
+
+
+async def collect_approvals(b: Briefing, bus: Bus, limit: int) -> None:
+    store = await ApprovalStore.open(bus)
+    now = time.time()
+    for rec in await store.list():
+        if rec.effective_state(now) == "pending":
+            b.approvals.append(ApprovalItem(id=rec.id, summary=rec.action.summary or f"{rec.action.kind} "
+                                            f"{rec.action.target}", reason=rec.decision.reason,
+                                            expires_at=rec.expires_at, node=rec.node))
+    b.approvals = sorted(b.approvals, key=lambda a: a.expires_at)[:limit]
+
+
+async def collect_nodes(b: Briefing, bus: Bus, gone_after: float) -> None:
+    for n in await read_nodes(bus, gone_after):
+        warnings = []
+        mem_free = 100.0 * n.mem_available_mb / n.mem_total_mb if n.mem_total_mb else 0.0
+        if mem_free < 10:
+            warnings.append(f"memory {mem_free:.0f}% free")
+        gpus = []
+        for g in n.gpus:
+            temp = f", {g.temperature_c}°C" if g.temperature_c is not None else ""
+            util = f", {g.utilization_pct}% busy" if g.utilization_pct is not None else ""
+            gpus.append(f"GPU{g.index} {g.name}: {g.memory_free_mb}/{g.memory_total_mb} MB free{util}{temp}")
+            if g.temperature_c is not None and g.temperature_c >= 85:
+                warnings.append(f"GPU{g.index} at {g.temperature_c}°C")
+        b.nodes.append(NodeItem(id=n.id, roles=list(n.roles), healthy=not warnings, cpu_pct=n.cpu_percent,
+                                mem_free_pct=round(mem_free, 1), gpus=gpus, warnings=warnings))
+
+
+async def collect_memory(b: Briefing, stack: MemoryStack, previous: dict[str, Any] | None) -> None:
+    from datetime import UTC
+
+    g = await stack.graph.counts()
+    new_learnings = await stack.learnings.list_learnings(since=datetime.fromtimestamp(b.since, UTC))
+    m = MemoryGrowth(passages=await stack.archival.count(), entities=g.get("entities"),
+                     relations=g.get("relations"), learnings_new=len(new_learnings))
+    if previous:
+        for k in ("passages", "entities", "relations"):
+            now_v, before = getattr(m, k), previous.get(k)
+            if isinstance(now_v, int) and isinstance(before, int):
+                m.delta[k] = now_v - before
+    b.memory = m
+
+
+async def guarded(b: Briefing, what: str, coro: Any) -> None:
+    try:
+        await coro
+    except (HydraError, MemoryLayerError, OSError) as e:
+        b.problems.append(f"{what}: {e}")
+    except Exception as e:  # a library error in one part (nats, a store) must not lose the whole briefing
+        b.problems.append(f"{what}: {type(e).__name__}: {e}")

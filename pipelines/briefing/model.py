@@ -1,0 +1,77 @@
+"""What a briefing contains (JSON-able: it is the ``collect`` step's checkpoint)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class TaskItem(BaseModel):
+    id: str
+    kind: str
+    title: str
+    state: str
+    finished_at: float
+    summary: str = ""
+    error: str | None = None
+    link: str | None = None
+
+
+class IncidentItem(BaseModel):
+    id: str
+    summary: str
+    status: str
+    check: str = ""
+    actions: list[str] = Field(default_factory=list, description="What was done, one line each.")
+    at: float
+
+
+class ApprovalItem(BaseModel):
+    id: str
+    summary: str
+    reason: str
+    expires_at: float
+    node: str
+
+
+class NodeItem(BaseModel):
+    id: str
+    roles: list[str]
+    healthy: bool
+    cpu_pct: float
+    mem_free_pct: float
+    gpus: list[str] = Field(default_factory=list, description="One line per GPU.")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class MemoryGrowth(BaseModel):
+    passages: int | None = None
+    entities: int | None = None
+    relations: int | None = None
+    learnings_new: int | None = None
+    delta: dict[str, int] = Field(default_factory=dict, description="Change since the last briefing.")
+    error: str | None = None
+
+
+class Briefing(BaseModel):
+    since: float
+    until: float
+    timezone: str
+    owner: str
+    tasks: list[TaskItem] = Field(default_factory=list)
+    routine: dict[str, int] = Field(default_factory=dict, description="Routine task kinds: how many ran.")
+    failed: list[TaskItem] = Field(default_factory=list)
+    incidents: list[IncidentItem] = Field(default_factory=list)
+    actions: list[str] = Field(default_factory=list, description="Policy actions taken outside incidents.")
+    approvals: list[ApprovalItem] = Field(default_factory=list)
+    nodes: list[NodeItem] = Field(default_factory=list)
+    memory: MemoryGrowth = Field(default_factory=MemoryGrowth)
+    tonight: list[TaskItem] = Field(default_factory=list)
+    tonight_window: str = ""
+    opening: str | None = None
+    problems: list[str] = Field(default_factory=list, description="Parts that could not be read, and why.")
+
+    def counts(self) -> dict[str, Any]:
+        return {"tasks": len(self.tasks), "failed": len(self.failed), "incidents": len(self.incidents),
+                "approvals": len(self.approvals), "nodes": len(self.nodes), "tonight": len(self.tonight)}

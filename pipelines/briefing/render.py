@@ -1,0 +1,165 @@
+"""The briefing as Markdown (ntfy, email text part, archival memory) and as one self-contained HTML page
+(inline CSS, no scripts, no external assets, readable on a phone: one column, large type, dark mode)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from pipelines.briefing.model import Briefing
+
+CSS = """
+:root{color-scheme:light dark;--fg:#1d232a;--muted:#5c6670;--bg:#fbfbfa;--card:#fff;--line:#e3e6e8;
+--ok:#1f7a4d;--warn:#a65e00;--bad:#b3261e;--accent:#2f5fb3}
+@media (prefers-color-scheme:dark){:root{--fg:#e8eaed;--muted:#a0a7ae;--bg:#111417;--card:#1a1e22;
+--line:#2c3238;--ok:#5cc98d;--warn:#f0b35a;--bad:#ff8a80;--accent:#8ab4f8}}
+*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg);
+font:17px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
+main{max-width:44rem;margin:0 auto;padding:1rem}h1{font-size:1.5rem;margin:.5rem 0 .25rem}
+.sub{color:var(--muted);margin:0 0 1rem}.opening{font-size:1.05rem}
+section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:.75rem 1rem;margin:.75rem 0}
+h2{font-size:1.1rem;margin:.25rem 0 .5rem}ul{margin:0;padding-left:1.1rem}li{margin:.35rem 0;overflow-wrap:anywhere}
+.muted{color:var(--muted)}.ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}
+a{color:var(--accent)}code{font-size:.9em;overflow-wrap:anywhere}
+.pill{display:inline-block;border-radius:999px;padding:0 .5rem;font-size:.85rem;border:1px solid var(--line)}
+"""
+
+
+def _t(ts: float, tz: ZoneInfo, fmt: str = "%a %H:%M") -> str:
+    return datetime.fromtimestamp(ts, tz).strftime(fmt)
+
+
+def title(b: Briefing) -> str:
+    tz = ZoneInfo(b.timezone)
+    return f"Briefing for {_t(b.until, tz, '%A %d %B')}"
+
+
+def headline(b: Briefing) -> str:
+    parts = [f"{len(b.tasks)} tasks done"]
+    if b.failed:
+        parts.append(f"{len(b.failed)} failed")
+    parts.append(f"{len(b.incidents)} incidents")
+    parts.append(f"{len(b.approvals)} approvals waiting")
+    parts.append(f"{len(b.tonight)} queued for tonight")
+    return ", ".join(parts)
+
+
+def markdown(b: Briefing) -> str:
+    tz = ZoneInfo(b.timezone)
+    out = [f"# {title(b)}", "", f"_Since {_t(b.since, tz, '%a %d %b %H:%M')} ({tz.key}): {headline(b)}._", ""]
+    if b.opening:
+        out += [b.opening, ""]
+    out.append("## Tasks finished")
+    if not b.tasks and not b.failed:
+        out.append("Nothing finished.")
+    for t in b.tasks:
+        link = f" ([full result]({t.link}))" if t.link else ""
+        out.append(f"- **{t.title}** — done {_t(t.finished_at, tz)}{link}. {t.summary}".rstrip())
+    for t in b.failed:
+        out.append(f"- **{t.title}** — FAILED {_t(t.finished_at, tz)}: {t.error or 'no error kept'}. "
+                   f"Retry with `hydra tasks retry {t.id}`.")
+    if b.routine:
+        out.append("- Routine: " + ", ".join(f"{k} x{n}" for k, n in sorted(b.routine.items())) + ".")
+    out += ["", "## Incidents and what was done"]
+    if not b.incidents and not b.actions:
+        out.append("None.")
+    for i in b.incidents:
+        done = "; ".join(i.actions) if i.actions else "no action recorded"
+        out.append(f"- **{i.summary or i.id}** ({i.status}, {_t(i.at, tz)}): {done}.")
+    for a in b.actions:
+        out.append(f"- Action: {a}")
+    out += ["", "## Waiting for your approval"]
+    if not b.approvals:
+        out.append("Nothing waits.")
+    for a in b.approvals:
+        out.append(f"- **{a.summary}** — {a.reason}. `hydra approve {a.id}` or `hydra deny {a.id}` "
+                   f"(expires {_t(a.expires_at, tz)}).")
+    out += ["", "## Nodes and GPUs"]
+    if not b.nodes:
+        out.append("No node reported in.")
+    for n in b.nodes:
+        state = "OK" if n.healthy else "attention: " + "; ".join(n.warnings)
+        out.append(f"- **{n.id}** ({', '.join(n.roles)}): {state}; CPU {n.cpu_pct:.0f}%, "
+                   f"memory {n.mem_free_pct:.0f}% free.")
+        out += [f"  - {g}" for g in n.gpus]
+    m = b.memory
+    out += ["", "## Memory"]
+    if m.error:
+        out.append(f"Not readable: {m.error}.")
+    else:
+        def d(k: str) -> str:
+            return f" ({m.delta[k]:+d})" if k in m.delta else ""
+        out.append(f"- {m.passages} passages{d('passages')}, {m.entities} entities{d('entities')}, "
+                   f"{m.relations} facts{d('relations')}; {m.learnings_new} new learnings.")
+    out += ["", f"## Queued for tonight ({b.tonight_window})"]
+    if not b.tonight:
+        out.append("Nothing queued.")
+    for t in b.tonight:
+        out.append(f"- {t.title} (`{t.kind}`, task {t.id})")
+    if b.problems:
+        out += ["", "## Could not read", *[f"- {p}" for p in b.problems]]
+    return "\n".join(out) + "\n"
+
+
+def _li(items: list[str], empty: str) -> str:
+    if not items:
+        return f'<p class="muted">{escape(empty)}</p>'
+    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+def html(b: Briefing) -> str:
+    tz = ZoneInfo(b.timezone)
+    e = escape
+    tasks = []
+    for t in b.tasks:
+        link = f' <a href="{e(t.link)}">full result</a>' if t.link else ""
+        tasks.append(f'<b>{e(t.title)}</b> <span class="ok">done {e(_t(t.finished_at, tz))}</span>{link}'
+                     f'<br><span>{e(t.summary)}</span>')
+    for t in b.failed:
+        tasks.append(f'<b>{e(t.title)}</b> <span class="bad">failed {e(_t(t.finished_at, tz))}</span><br>'
+                     f'<span>{e(t.error or "")}</span><br><code>hydra tasks retry {e(t.id)}</code>')
+    if b.routine:
+        tasks.append('<span class="muted">Routine: ' + e(", ".join(f"{k} x{n}" for k, n in sorted(b.routine.items())))
+                     + "</span>")
+    incidents = [f'<b>{e(i.summary or i.id)}</b> <span class="pill">{e(i.status)}</span> '
+                 f'<span class="muted">{e(_t(i.at, tz))}</span><br>{e("; ".join(i.actions) or "no action recorded")}'
+                 for i in b.incidents] + [f"Action: {e(a)}" for a in b.actions]
+    approvals = [f'<b>{e(a.summary)}</b><br>{e(a.reason)}<br><code>hydra approve {e(a.id)}</code> '
+                 f'<span class="muted">expires {e(_t(a.expires_at, tz))}</span>' for a in b.approvals]
+    nodes = []
+    for n in b.nodes:
+        state = '<span class="ok">OK</span>' if n.healthy else f'<span class="warn">{e("; ".join(n.warnings))}</span>'
+        gpus = "".join(f"<br><span class='muted'>{e(g)}</span>" for g in n.gpus)
+        nodes.append(f"<b>{e(n.id)}</b> {state} <span class='muted'>CPU {n.cpu_pct:.0f}%, memory "
+                     f"{n.mem_free_pct:.0f}% free</span>{gpus}")
+    m = b.memory
+    if m.error:
+        mem = f'<p class="warn">Not readable: {e(m.error)}</p>'
+    else:
+        def d(k: str) -> str:
+            return f" ({m.delta[k]:+d})" if k in m.delta else ""
+        mem = (f"<p>{m.passages} passages{d('passages')}, {m.entities} entities{d('entities')}, "
+               f"{m.relations} facts{d('relations')}; {m.learnings_new} new learnings.</p>")
+    tonight = [f"{e(t.title)} <span class='muted'>{e(t.kind)}</span>" for t in b.tonight]
+    problems = (f"<section><h2>Could not read</h2>{_li([e(p) for p in b.problems], '')}</section>"
+                if b.problems else "")
+    opening = f'<p class="opening">{e(b.opening)}</p>' if b.opening else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title(b))}</title><style>{CSS}</style></head>
+<body><main>
+<h1>{e(title(b))}</h1>
+<p class="sub">Since {e(_t(b.since, tz, '%a %d %b %H:%M'))} ({e(tz.key)}): {e(headline(b))}.</p>
+{opening}
+<section><h2>Tasks finished</h2>{_li(tasks, "Nothing finished.")}</section>
+<section><h2>Incidents and what was done</h2>{_li(incidents, "None.")}</section>
+<section><h2>Waiting for your approval</h2>{_li(approvals, "Nothing waits.")}</section>
+<section><h2>Nodes and GPUs</h2>{_li(nodes, "No node reported in.")}</section>
+<section><h2>Memory</h2>{mem}</section>
+<section><h2>Queued for tonight <span class="muted">({e(b.tonight_window)})</span></h2>
+{_li(tonight, "Nothing queued.")}</section>
+{problems}
+</main></body></html>
+"""
