@@ -36,6 +36,7 @@ from hydra_os.healing.config import HealingConfig
 from hydra_os.notify import NotifyConfig
 from memory.config import MemoryConfig
 from hydra_os.tasks.config import TasksConfig
+from hydra_os.intake.config import IntakeConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
 ROLES = ("gateway", "gpu", "memory", "scheduler", "worker")
@@ -203,6 +204,9 @@ class Settings(BaseSettings):
         default_factory=HealingConfig, description="Self-healing checks, supervised children, NixOS rollback."
     )
     notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Where owner notifications go.")
+    intake: IntakeConfig = Field(
+        default_factory=IntakeConfig, description="Requests in words, the research pipeline, the morning briefing."
+    )
 
     _file_data: ClassVar[dict[str, Any]] = {}
     source_path: ClassVar[Path | None] = None

@@ -51,5 +51,10 @@ def build_components(ctx: NodeContext) -> list[Component]:
     from hydra_os.tasks.setup import build_tasks
 
     tasks = build_tasks(ctx)
+    # Requests in words on every node (POST /v1/requests, `hydra ask`); registers the research, briefing
+    # and reminder task kinds on tasks.registry (before the worker starts).
+    from hydra_os.intake.component import IntakeComponent
+
+    components.append(IntakeComponent(ctx, tasks, policy.gate))
     components.extend(tasks.components)
     return components

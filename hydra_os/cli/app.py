@@ -9,7 +9,19 @@ import typer
 
 import hydra_os.cli.memory_cmd as memory_cmd
 from hydra_os import __version__
-from hydra_os.cli import config_cmd, doctor, heal_cmd, nixos_cmd, node_cmds, policy_cmd, route_cmd, run, tasks_cmd
+from hydra_os.cli import (
+    ask_cmd,
+    briefing_cmd,
+    config_cmd,
+    doctor,
+    heal_cmd,
+    nixos_cmd,
+    node_cmds,
+    policy_cmd,
+    route_cmd,
+    run,
+    tasks_cmd,
+)
 from hydra_os.cli.common import state
 
 app = typer.Typer(
@@ -54,3 +66,5 @@ app.add_typer(route_cmd.app, name="route")
 app.add_typer(memory_cmd.app, name="memory")
 policy_cmd.register(app)
 tasks_cmd.register(app)
+ask_cmd.register(app)
+briefing_cmd.register(app)
