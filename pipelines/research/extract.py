@@ -11,6 +11,7 @@ import asyncio
 
 import httpx
 
+from hydra_os.intake.errors import SourceError
 from pipelines.research.model import Document, Hit
 
 MAX_TEXT = 12_000
@@ -18,7 +19,10 @@ MAX_TEXT = 12_000
 
 def extract_html(html: str, url: str) -> tuple[str | None, str | None]:
     """(title, main text) of an HTML page; blocking (call in a thread)."""
-    import trafilatura
+    try:
+        import trafilatura
+    except ImportError:
+        raise SourceError("extracting pages needs trafilatura: install hydra-os[research]") from None
 
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
                                       include_tables=True, favor_precision=True)

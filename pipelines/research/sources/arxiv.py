@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-import feedparser
 import httpx
 
 from pipelines.research.model import Hit, terms
-from pipelines.research.sources.base import get
+from pipelines.research.sources.base import get, parse_feed
 
 
 class ArxivSource:
@@ -23,7 +22,7 @@ class ArxivSource:
         q = " AND ".join(f"all:{w}" for w in words)
         r = await get(self.http, self.url, "arXiv", params={
             "search_query": q, "start": 0, "max_results": limit, "sortBy": "submittedDate", "sortOrder": "descending"})
-        feed = await asyncio.to_thread(feedparser.parse, r.content)
+        feed = await asyncio.to_thread(parse_feed, r.content)
         hits = []
         for e in feed.entries[:limit]:
             link = str(e.get("link") or e.get("id") or "")

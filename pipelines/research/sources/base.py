@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -37,3 +37,12 @@ async def get(http: httpx.AsyncClient, url: str, what: str, **kw: object) -> htt
     if r.status_code != 200:
         raise SourceError(f"{what}: {url} answered HTTP {r.status_code}")
     return r
+
+
+def parse_feed(content: bytes) -> Any:
+    """feedparser's result for an RSS/Atom document; blocking (call in a thread)."""
+    try:
+        import feedparser
+    except ImportError:
+        raise SourceError("feeds and arXiv need feedparser: install hydra-os[research]") from None
+    return feedparser.parse(content)

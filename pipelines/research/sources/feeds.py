@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import feedparser
 import httpx
 
 from hydra_os.intake.errors import SourceError
 from pipelines.research.model import Hit
-from pipelines.research.sources.base import get, overlap
+from pipelines.research.sources.base import get, overlap, parse_feed
 
 
 class FeedSource:
@@ -33,7 +32,7 @@ class FeedSource:
                     except SourceError as e:
                         self.errors.append(str(e))
                         continue
-                    parsed = await asyncio.to_thread(feedparser.parse, r.content)
+                    parsed = await asyncio.to_thread(parse_feed, r.content)
                     if parsed.bozo and not parsed.entries:
                         self.errors.append(f"feed: {url} is not RSS or Atom")
                         continue
