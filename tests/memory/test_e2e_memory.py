@@ -39,9 +39,9 @@ def serving(d: DaemonProc) -> bool:
 
 def test_owner_and_client_daemons_cli_export_import(tmp_path: Path, nats_proc: NatsProc) -> None:
     owner = DaemonProc("owner", tmp_path / "owner",
-                       daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES='["memory"]', **MEM_ENV))
+                       daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES="memory", **MEM_ENV))
     client = DaemonProc("client", tmp_path / "client",
-                        daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES='["gateway"]', **MEM_ENV))
+                        daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES="gateway", **MEM_ENV))
     restored: DaemonProc | None = None
     cli = daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__STATE_DIR=str(tmp_path / "cli"), **MEM_ENV)
     try:
@@ -97,7 +97,7 @@ def test_owner_and_client_daemons_cli_export_import(tmp_path: Path, nats_proc: N
         assert again.returncode == 2 and "not empty" in again.stderr
 
         restored = DaemonProc("owner2", fresh,
-                              daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES='["memory"]', **MEM_ENV))
+                              daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES="memory", **MEM_ENV))
         restored.start()
         wait_for(lambda: serving(client), 30, what="restored memory served")
         history = json.loads(ok(cli, "memory", "core", "show", "owner", "--history", "--json"))["history"]
