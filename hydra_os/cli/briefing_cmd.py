@@ -14,6 +14,7 @@ from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
 from hydra_os.config import Settings, read_secret_file
 from hydra_os.errors import HydraError
+from hydra_os.intake.errors import RequestInputError
 from hydra_os.intake.llm import OpenAIChat
 from hydra_os.node.membership import read_nodes
 from memory.protocols import MemoryStack
@@ -31,10 +32,11 @@ def parse_since(value: str, tz: ZoneInfo, now: float | None = None) -> float:
     try:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise HydraError(f"--since: got {value!r}, expected 12h, 90m, 2d or a time like 2026-11-20T18:00") from None
+        raise RequestInputError(
+            f"--since: got {value!r}, expected 12h, 90m, 2d or a time like 2026-11-20T18:00") from None
     ts = (dt if dt.tzinfo else dt.replace(tzinfo=tz)).timestamp()
     if ts > now:
-        raise HydraError(f"--since: {value} is in the future")
+        raise RequestInputError(f"--since: {value} is in the future")
     return ts
 
 

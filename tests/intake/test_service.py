@@ -1,0 +1,193 @@
+"""The intake service on a real bus: real task queue, real policy gate, real memory service, the stand-in
+model on real HTTP. Each request's reply is checked along with what it really did (task records,
+approvals, receipts, memory)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hydra_os.bus.client import Bus
+from hydra_os.config import Settings
+from hydra_os.intake.errors import RequestInputError
+from hydra_os.intake.llm import OpenAIChat
+from hydra_os.intake.model import RequestIn
+from hydra_os.intake.service import IntakeService
+from hydra_os.policy.audit import read_events
+from hydra_os.policy.model import Action
+from hydra_os.tasks.windows import Windows
+from memory.protocols import MemoryStack
+from memory.wiring import LocalMemory, client_stack
+from tests.pipelines.conftest import memory_config
+from tests.policy.nodes import PolicyNode, start_node
+from tests.standins.sources.chat_model import ChatStandin
+from tests.tasks.conftest import queue_for
+
+TZ = "Europe/Berlin"
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=ZoneInfo(TZ))
+
+
+def settings(tmp_path: Path) -> Settings:
+    return Settings(node={"id": "n1", "state_dir": tmp_path / "state"}, owner={"timezone": TZ})
+
+
+@pytest.fixture
+async def gate_node(bus: Bus) -> AsyncIterator[PolicyNode]:
+    n = await start_node(bus, "n1")
+    yield n
+    await n.stop()
+
+
+@pytest.fixture
+def restarted(gate_node: PolicyNode) -> list[Action]:
+    ran: list[Action] = []
+
+    async def restart(action: Action) -> dict[str, Any]:  # the executor the healing slice registers
+        ran.append(action)
+        return {"unit": action.params["unit"], "ActiveState": "active"}
+
+    gate_node.gate.register_executor("unit.restart", restart)
+    return ran
+
+
+MakeSvc = Callable[..., IntakeService]
+
+
+@pytest.fixture
+def make_svc(bus: Bus, tmp_path: Path, gate_node: PolicyNode, memory_node: LocalMemory) -> MakeSvc:
+    def make(chat: OpenAIChat | None = None, **over: Any) -> IntakeService:
+        s = settings(tmp_path)
+        for k, v in over.items():
+            setattr(s.intake, k, v)
+
+        async def memory() -> MemoryStack:
+            return await client_stack(bus, memory_config())
+
+        q = queue_for(bus)
+        q.windows = Windows(s.owner)
+        return IntakeService(s, s.intake, q, "n1", gate=gate_node.gate, chat=chat, memory=memory)
+
+    return make
+
+
+async def ask(svc: IntakeService, text: str, **kw: Any) -> Any:
+    return await svc.handle(RequestIn(text=text, **kw), now=NOW)
+
+
+async def test_research_overnight_is_queued_for_the_window_in_the_owners_words(make_svc: MakeSvc) -> None:
+    svc = make_svc()
+    r = await ask(svc, "Research the latest ExLlamaV3 developments overnight")
+    assert r.status == "queued" and r.intent == "task" and r.kind == "research" and r.classified_by == "rules"
+    task = await svc.queue.get(r.task_id)
+    assert task.kind == "research.topic" and task.window == "overnight" and task.source == "intake"
+    assert task.params == {"topic": "latest ExLlamaV3 developments"}
+    assert r.reply.startswith(f'Queued research on "latest ExLlamaV3 developments" as task {r.task_id}, to run ')
+    assert "overnight window" in r.reply and r.reply.count(".") >= 1
+    assert r.when is not None and r.when.kind == "window"
+    assert any("no live worker handles research.topic" in n for n in r.notes)
+    again = await ask(svc, "Research the latest ExLlamaV3 developments overnight", request_id="r-1")
+    same = await ask(svc, "Research the latest ExLlamaV3 developments overnight", request_id="r-1")
+    assert again.task_id == same.task_id != r.task_id
+
+
+async def test_reminder_at_a_time_and_recurring_is_refused_honestly(make_svc: MakeSvc) -> None:
+    svc = make_svc()
+    r = await ask(svc, "remind me to renew the domain tomorrow at 9am")
+    task = await svc.queue.get(r.task_id)
+    assert task.kind == "intake.reminder" and task.params == {"text": "renew the domain"}
+    assert task.not_before == datetime(2026, 11, 21, 9, 0, tzinfo=ZoneInfo(TZ)).timestamp()
+    before = len(await svc.queue.list(include_finished=True))
+    r = await ask(svc, "every Monday at 9 research GPU prices")
+    assert r.status == "unsupported" and 'cron "0 9 * * mon"' in r.reply and "not supported" in r.reply
+    assert len(await svc.queue.list(include_finished=True)) == before  # nothing queued
+
+
+async def test_ops_go_through_the_policy_gate(make_svc: MakeSvc, restarted: list[Action], bus: Bus,
+                                              gate_node: PolicyNode) -> None:
+    svc = make_svc()
+    r = await ask(svc, "restart the ollama service")
+    assert r.status == "done" and r.reply.startswith("Done: restart ollama.service just now (AUTONOMOUS")
+    assert [a.params["unit"] for a in restarted] == ["ollama.service"]
+    types = [e.event.type for e in await read_events(bus, node="n1") if e.event]
+    assert types[-3:] == ["policy.decided", "policy.executing", "policy.outcome"]
+    r = await ask(svc, "please delete the old backups")
+    assert r.status == "unsupported" and r.decision and r.decision["level"] == "ASK_FIRST"
+    assert "nothing was done" in r.reply
+    r = await ask(svc, "restart it")
+    assert r.status == "clarify" and r.question
+
+
+async def test_ops_waiting_for_approval_and_refused(bus: Bus, tmp_path: Path, memory_node: LocalMemory) -> None:
+    policy = ('[[rule]]\nid = "ask-restarts"\nlevel = "ASK_FIRST"\nkinds = ["unit.restart"]\nreason = "owner wants '
+              'to know"\ntargets = ["unit:ollama.service"]\n\n[[rule]]\nid = "no-nginx"\nlevel = "NEVER"\n'
+              'kinds = ["unit.restart"]\ntargets = ["unit:nginx.service"]\nreason = "nginx is hand-managed"\n')
+    node = await start_node(bus, "n1", policy_text=policy)
+    try:
+        async def restart(action: Action) -> dict[str, Any]:
+            return {}
+
+        node.gate.register_executor("unit.restart", restart)
+        s = settings(tmp_path)
+        svc = IntakeService(s, s.intake, queue_for(bus), "n1", gate=node.gate)
+        r = await ask(svc, "restart ollama")
+        assert r.status == "pending-approval" and r.approval_id
+        assert r.reply.startswith(f"Waiting for approval {r.approval_id} to restart ollama.service")
+        assert (await node.store.get(r.approval_id)).state == "pending"
+        r = await ask(svc, "restart nginx")
+        assert r.status == "refused" and "nginx is hand-managed" in r.reply
+    finally:
+        await node.stop()
+
+
+async def test_answers_use_the_model_with_memory_context(make_svc: MakeSvc, chat: OpenAIChat,
+                                                         chat_server: ChatStandin) -> None:
+    svc = make_svc(chat)
+    r = await ask(svc, "remember that the NAS is at 10.0.0.5")
+    assert r.status == "remembered" and "the NAS is at 10.0.0.5" in r.reply
+    r = await ask(svc, "where is the NAS?")
+    assert r.status == "answered" and r.answer == "Answer: where is the NAS?"
+    system = chat_server.log[-1]["messages"][0]["content"]
+    assert "the NAS is at 10.0.0.5" in system  # memory context went into the prompt
+    r = await ask(make_svc(None), "where is the NAS?")
+    assert r.status == "failed" and "no model is available" in r.reply
+
+
+async def test_preferences_land_in_core_memory(make_svc: MakeSvc, memory_node: LocalMemory) -> None:
+    r = await ask(make_svc(), "my favourite editor is Helix")
+    assert r.status == "remembered" and r.reply == "Remembered that your preferred editor is Helix."
+    assert "editor: Helix" in (await memory_node.stack.core.get_block("preferences")).value
+
+
+async def test_unsure_rules_ask_the_model_with_a_schema(make_svc: MakeSvc, chat: OpenAIChat,
+                                                        chat_server: ChatStandin) -> None:
+    r = await ask(make_svc(None), "find cheap used GPUs for the homelab")
+    assert r.intent == "answer" and r.classified_by == "rules" and "no model is available; the rules decided" in r.notes
+    r = await ask(make_svc(chat), "find cheap used GPUs for the homelab")
+    assert r.intent == "task" and r.kind == "research" and r.classified_by == "model" and r.status == "queued"
+    body = chat_server.log[0]
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["name"] == "intake_classification"
+    chat_server.replies["intake_classification"] = '{"intent": "launch-missiles"}'
+    r = await ask(make_svc(chat), "find cheap used GPUs for the homelab")
+    assert r.classified_by == "rules" and "the model could not classify it; the rules decided" in r.notes
+
+
+async def test_pipelines_clarify_and_bad_input(make_svc: MakeSvc) -> None:
+    svc = make_svc()
+    r = await ask(svc, "give me the briefing now")
+    assert r.status == "started" and (await svc.queue.get(r.task_id)).kind == "briefing.morning"
+    r = await ask(svc, "continue the visual novel chapter 3")
+    assert r.status == "unsupported" and "creative pipeline" in r.reply and r.task_id is None
+    r = await ask(svc, "do it again")
+    assert r.status == "clarify" and r.reply == r.question and "?" in r.question
+    r = await ask(svc, "research ExLlamaV3 overnight", dry_run=True)
+    assert r.status == "done" and "dry run" in r.reply and r.task_id is None
+    with pytest.raises(RequestInputError, match="text: 5000 characters"):
+        await ask(svc, "x" * 5000)
+    with pytest.raises(RequestInputError, match="whitespace"):
+        await ask(svc, "   \n ")
