@@ -69,9 +69,8 @@ def _params(cls: type[_Params], raw: dict[str, Any], verb: str) -> Any:
     try:
         return cls.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(body)"
-        raise ModelError(f"{verb}: field {field!r}: {err['msg']}") from None
+        parts = [f"field {'.'.join(str(p) for p in err['loc']) or '(body)'!r}: {err['msg']}" for err in e.errors()]
+        raise ModelError(f"{verb}: {'; '.join(parts)}") from None
 
 
 def _free_port(host: str) -> int:
@@ -295,7 +294,8 @@ class ModelManager:
         try:
             await run.start()
         except EngineStartError as e:
-            await self._event("model.failed", {"model": run.spec_id, "error": str(e)})
+            if run.state == "failed":
+                await self._event("model.failed", {"model": run.spec_id, "error": str(e)})
             return
         if run.state != "ready":
             return
@@ -343,9 +343,10 @@ class ModelManager:
         return self.describe(model_id)
 
     async def _stop_run(self, run: ModelRun, reason: str) -> None:
+        was_active = run.active
+        run.mark_stopping()
         if self.registry is not None:
             await self.registry.withdraw(endpoint_key(self.node_id, run.spec_id))
-        was_active = run.active
         await run.stop()
         task = self._bringups.pop(run.spec_id, None)
         if task is not None and not task.done():
@@ -373,7 +374,7 @@ class ModelManager:
                     if self.registry is not None:
                         await self.registry.withdraw(endpoint_key(self.node_id, run.spec_id))
                     await self._event("model.failed", {"model": run.spec_id, "error": run.error})
-                elif self.registry is not None and before != (after, run.in_flight):
+                elif self.registry is not None and run.active and before != (after, run.in_flight):
                     health = "healthy" if after == "ready" else "down"
                     await self.registry.announce(self.endpoint(run, health=health))
 

@@ -90,6 +90,8 @@ class ModelRun:
                 raise EngineStartError(f"start of {self.spec_id!r} was cancelled by a stop")
             probe = await self.engine.probe(self.http, self.probe_base, self.launch)
             self.detail = probe.detail
+            if self.state == "stopping":
+                raise EngineStartError(f"start of {self.spec_id!r} was cancelled by a stop")
             if probe.ready:
                 self.state = "ready"
                 self.ready_at = time.time()
@@ -130,18 +132,27 @@ class ModelRun:
             )
             return
         probe = await self.engine.probe(self.http, self.probe_base, self.launch)
+        load = await self.engine.in_flight(self.http, self.probe_base)
+        if self.state not in ("ready", "unhealthy"):
+            return  # a stop began while we were asking
         self.detail = probe.detail
+        self.in_flight = load
         was = self.state
         self.state = "ready" if probe.ready else "unhealthy"
         if was != self.state:
             logger.warning("model {} is now {} ({})", self.spec_id, self.state, probe.detail)
-        self.in_flight = await self.engine.in_flight(self.http, self.probe_base)
+
+    def mark_stopping(self) -> None:
+        """Flag a stop before it begins (so no health check or start marks it ready meanwhile)."""
+        if self.active:
+            self.state = "stopping"
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after the grace period (or systemctl stop). Idempotent."""
         async with self._stop_lock:
-            if self.state in ("stopped",) or (self.state == "failed" and self.exit_code is not None):
+            if self.state == "stopped" or (self.state == "failed" and self.exit_code is not None):
                 return
+            failed = self.state == "failed"
             prev = self.state
             self.state = "stopping"
             try:
@@ -151,10 +162,7 @@ class ModelRun:
                 raise
             self.exit_code = code
             self.stopped_at = time.time()
-            if prev != "failed":
-                self.state = "stopped"
-            else:
-                self.state = "failed"
+            self.state = "failed" if failed else "stopped"
             logger.info("model {} stopped (exit {})", self.spec_id, code)
 
     def status(self) -> dict[str, Any]:
