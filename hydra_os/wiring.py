@@ -39,6 +39,20 @@ def build_components(ctx: NodeContext) -> list[Component]:
         ctx.routers.append(gateway.routes())
         ctx.rpc.handle("route-explain", gateway.rpc_explain)
         components.append(gateway)
+    if ctx.has_role("gpu"):
+        from hydra_os.inference.manager import ModelManager
+        from hydra_os.node.gpu import NvmlProbe
+
+        manager = ModelManager(
+            ctx.settings.models,
+            node_id=ctx.node_id,
+            state_dir=ctx.state_dir,
+            gpu_reader=NvmlProbe().read,
+            registry=registry,
+            events=ctx.events,
+        )
+        manager.register_rpc(ctx.rpc)
+        components.append(manager)
     # Memory: the memory node owns the stores and serves them on hydra.memory.* (they open in the
     # background); every node gets /v1/memory/* through the bus client.
     from memory.wiring import build_memory_component, memory_router

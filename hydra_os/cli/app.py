@@ -15,6 +15,7 @@ from hydra_os.cli import (
     config_cmd,
     doctor,
     heal_cmd,
+    models_cmd,
     nixos_cmd,
     node_cmds,
     policy_cmd,
@@ -64,6 +65,7 @@ app.add_typer(heal_cmd.app, name="heal")
 app.add_typer(nixos_cmd.app, name="nixos")
 app.add_typer(route_cmd.app, name="route")
 app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(models_cmd.app, name="models")
 policy_cmd.register(app)
 tasks_cmd.register(app)
 ask_cmd.register(app)

@@ -159,7 +159,7 @@ async def test_engine_exiting_early_fails_with_its_log_tail(tmp_path: Path, http
 async def test_missing_engine_binary_is_a_clear_error(tmp_path: Path, http: httpx.AsyncClient) -> None:
     spec = ModelSpec(id="nobin", engine="vllm", repo="r")
     run = _run(_launch(tmp_path, spec, command=[str(tmp_path / "no-such-vllm")]), http)
-    with pytest.raises(EngineStartError, match="cannot run .*no-such-vllm"):
+    with pytest.raises(EngineStartError, match=r"cannot run .*no-such-vllm"):
         await run.start()
 
 
@@ -213,7 +213,7 @@ async def test_systemd_runner_starts_and_stops_a_unit(tmp_path: Path, http: http
     await run.stop()
     assert await runner.exit_code() == 3  # is-active: inactive
     bad = SystemdRunner("nope.service", systemctl=str(HERE / "systemctl"))
-    with pytest.raises(EngineStartError, match="systemctl start nope.service failed.*not found"):
+    with pytest.raises(EngineStartError, match=r"systemctl start nope\.service failed.*not found"):
         await bad.start()
 
 

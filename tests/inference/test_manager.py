@@ -215,7 +215,7 @@ async def test_autostart_state_file_and_node_rpc(tmp_path: Path, bus: Bus, regis
         assert listed["gpus"][0]["memory_total_mb"] == 8192
         st = await rpc.call(bus, "gpu1", "models.start", {"id": "shadowed", "wait": True}, timeout=20)
         assert st["state"] == "ready" and st["tier"] == "heavy"
-        with pytest.raises(RpcError, match="models.start: field 'evict': Input should be a valid boolean"):
+        with pytest.raises(RpcError, match=r"models\.start: field 'evict': Input should be a valid boolean"):
             await rpc.call(bus, "gpu1", "models.start", {"id": "shadowed", "evict": "perhaps"})
         with pytest.raises(RpcError, match="field 'idd': Extra inputs are not permitted"):
             await rpc.call(bus, "gpu1", "models.stop", {"idd": "x"})

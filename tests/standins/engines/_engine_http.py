@@ -81,7 +81,8 @@ def _handler(st: EngineState) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path == "/health":
                 if st.ready:
-                    self._json(200, {"status": "ok"} if st.flavor != "tabbyapi" else {"status": "healthy", "issues": []})
+                    ok = {"status": "healthy", "issues": []} if st.flavor == "tabbyapi" else {"status": "ok"}
+                    self._json(200, ok)
                 else:
                     self._json(503, {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})
             elif self.path == "/v1/models" and st.ready:

@@ -8,7 +8,6 @@ import os
 import sys
 
 import yaml
-
 from _engine_http import serve
 
 
