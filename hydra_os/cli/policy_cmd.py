@@ -178,7 +178,7 @@ def maintenance_list(ctx: typer.Context) -> None:
     settings = state(ctx).settings()
 
     async def go(bus: Bus) -> list[AdhocWindow]:
-        return await (await MaintenanceStore.open(bus)).list()
+        return await (await MaintenanceStore.open(bus)).windows()
 
     table = Table("id", "targets", "from", "until", "reason", "by")
     for w in with_bus(settings, go):

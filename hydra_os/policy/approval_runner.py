@@ -66,7 +66,7 @@ class ApprovalRunner:
                     self._spawn(rec, initial)
         finally:
             with contextlib.suppress(Exception):
-                await watcher.stop()
+                await watcher.stop()  # type: ignore[no-untyped-call]
 
     def _spawn(self, rec: ApprovalRecord, initial: bool) -> None:
         if rec.state == "approved" or (rec.state in _TERMINAL and rec.receipted_state != rec.state) or (

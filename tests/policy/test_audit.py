@@ -7,7 +7,7 @@ import pytest
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.events import Event, EventLog
-from hydra_os.policy.audit import read_events, stream_first_seq, verify_chains
+from hydra_os.policy.audit import ChainReport, read_events, stream_first_seq, verify_chains
 from hydra_os.policy.model import Action
 from hydra_os.policy.receipts import Receipts
 from tests.policy.nodes import Recorder, start_node
@@ -26,7 +26,7 @@ async def _trail(bus: Bus) -> None:
         await n2.stop()
 
 
-async def _verify(bus: Bus, heads: dict[str, str | None] | None = None) -> dict:
+async def _verify(bus: Bus, heads: dict[str, str | None] | None = None) -> dict[str, ChainReport]:
     return verify_chains(await read_events(bus), stream_first_seq=await stream_first_seq(bus), heads=heads)
 
 

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -60,7 +61,7 @@ async def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProce
     return await asyncio.to_thread(_cli, args, env)
 
 
-async def _explain(c: httpx.AsyncClient, target: str = "unit:precious.service") -> dict:
+async def _explain(c: httpx.AsyncClient, target: str = "unit:precious.service") -> dict[str, Any]:
     r = await c.post("/v1/policy/explain", json={"kind": "service.restart", "target": target})
     assert r.status_code == 200, r.text
     return dict(r.json()["decision"])

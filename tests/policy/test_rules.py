@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def decide(action: Action, text: str | None = None) -> tuple[Level, str]:
     ("data.purge", "memory:all", {}, Level.NEVER),
     ("service.restart", "unit:x", {"reversible": False, "blast_radius": BlastRadius.CLUSTER}, Level.NEVER),
 ])
-def test_defaults_reproduce_the_spectrum(kind: str, target: str, extra: dict, level: Level) -> None:
+def test_defaults_reproduce_the_spectrum(kind: str, target: str, extra: dict[str, Any], level: Level) -> None:
     assert decide(Action(kind=kind, target=target, **extra))[0] is level
 
 

@@ -60,7 +60,7 @@ class MaintenanceStore:
         await self.kv.put(PREFIX + w.id, w.model_dump_json().encode())
         return w
 
-    async def list(self, include_past: bool = False) -> list[AdhocWindow]:
+    async def windows(self, include_past: bool = False) -> list[AdhocWindow]:
         try:
             keys = await self.kv.keys()
         except nats.js.errors.NoKeysError:
@@ -83,7 +83,7 @@ class MaintenanceStore:
     async def stop(self, window_id: str | None = None) -> list[str]:
         """End one window (by id) or every open one; returns the ids ended."""
         if window_id is None:
-            ids = [w.id for w in await self.list()]
+            ids = [w.id for w in await self.windows()]
         else:
             try:
                 await self.kv.get(PREFIX + window_id)
@@ -97,7 +97,7 @@ class MaintenanceStore:
         return ids
 
     async def prune(self) -> None:
-        for w in await self.list(include_past=True):
+        for w in await self.windows(include_past=True):
             if w.until <= time.time():
                 with contextlib.suppress(nats.js.errors.KeyNotFoundError):
                     await self.kv.delete(PREFIX + w.id)
@@ -122,4 +122,4 @@ async def mirror(kv: KeyValue, schedule: MaintenanceSchedule, ready: asyncio.Eve
                 logger.warning("ignoring malformed maintenance entry {}: {}", entry.key, e)
     finally:
         with contextlib.suppress(Exception):
-            await watcher.stop()
+            await watcher.stop()  # type: ignore[no-untyped-call]
