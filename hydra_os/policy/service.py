@@ -23,6 +23,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import nats.errors
 from loguru import logger
 
 from hydra_os.component import NodeContext
@@ -72,6 +73,8 @@ class PolicyService:
         self.runner = ApprovalRunner(self.gate, store)
         kv = await policy_bucket(self.ctx.bus)
         self.maintenance = MaintenanceStore(kv)
+        with contextlib.suppress(HydraError, nats.errors.Error, OSError):
+            await self.maintenance.prune()  # drop windows that ended while no node ran
         mirrored = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self.runner.watch(), name="policy-approvals"),

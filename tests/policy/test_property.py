@@ -10,8 +10,11 @@ Invariants, checked against a reference model of the rules written here (not the
    escalations, and actions edited in the bucket behind the owner's back.
 
 Each example starts a fresh policy node (real EventLog, gate, approvals KV, runner) on one shared
-nats-server. Figures (2-core dev box, 2025): 60 examples, about 8 ops each, ~15-25 s in all;
-no invariant violation found.
+nats-server. Figures (shared 2-core box under heavy load): 100 examples of 2-14 ops, 5-9 s in all;
+per run about 40-45% of examples run something after an approval, 20-35% run something directly,
+50-75% park at least one approval (``--hypothesis-show-statistics``). No violation found. Two
+deliberate bugs are caught within a run: letting one NEVER target through, and skipping the hash
+check at the claim.
 """
 
 from __future__ import annotations
