@@ -34,7 +34,7 @@ class IntakeComponent:
 
     def __init__(self, ctx: NodeContext, tasks: TaskSystem, gate: Gate | None) -> None:
         self.ctx = ctx
-        cfg: IntakeConfig = ctx.settings.intake  # type: ignore[attr-defined]
+        cfg: IntakeConfig = ctx.settings.intake
         self.config = cfg
         if cfg.llm_url:
             token = read_secret_file(cfg.llm_api_key_file, "intake.llm_api_key_file") if cfg.llm_api_key_file else None

@@ -14,7 +14,8 @@ class BriefingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     deliver: list[Channel] = Field(
-        default_factory=lambda: ["file"], description="Channels: file (always written too), ntfy, email, webhook."
+        default_factory=lambda: list[Channel](["file"]),
+        description="Channels: file (always written too), ntfy, email, webhook.",
     )
     dir: Path | None = Field(default=None, description="Folder for briefing files; default <state_dir>/briefings.")
     opening: bool = Field(default=True, description="Let a model (when one is up) write a short opening paragraph.")

@@ -49,7 +49,7 @@ class BriefingDeps:
 
     @property
     def config(self) -> BriefingConfig:
-        return self.settings.intake.briefing  # type: ignore[attr-defined, no-any-return]
+        return self.settings.intake.briefing
 
     @property
     def directory(self) -> Path:

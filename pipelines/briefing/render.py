@@ -35,12 +35,16 @@ def title(b: Briefing) -> str:
     return f"Briefing for {_t(b.until, tz, '%A %d %B')}"
 
 
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def headline(b: Briefing) -> str:
-    parts = [f"{len(b.tasks)} tasks done"]
+    parts = [f"{_n(len(b.tasks), 'task')} done"]
     if b.failed:
         parts.append(f"{len(b.failed)} failed")
-    parts.append(f"{len(b.incidents)} incidents")
-    parts.append(f"{len(b.approvals)} approvals waiting")
+    parts.append(_n(len(b.incidents), "incident"))
+    parts.append(f"{_n(len(b.approvals), 'approval')} waiting")
     parts.append(f"{len(b.tonight)} queued for tonight")
     return ", ".join(parts)
 
@@ -67,8 +71,8 @@ def markdown(b: Briefing) -> str:
     for i in b.incidents:
         done = "; ".join(i.actions) if i.actions else "no action recorded"
         out.append(f"- **{i.summary or i.id}** ({i.status}, {_t(i.at, tz)}): {done}.")
-    for a in b.actions:
-        out.append(f"- Action: {a}")
+    for line in b.actions:
+        out.append(f"- Action: {line}")
     out += ["", "## Waiting for your approval"]
     if not b.approvals:
         out.append("Nothing waits.")
