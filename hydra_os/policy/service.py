@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,19 @@ def _file_digest(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
+
+
+async def _keep_running(what: str, run: Callable[[], Awaitable[None]], pause: float = 1.0) -> None:
+    """Run a watcher until cancelled; if it dies (bus trouble), log and start it again."""
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            logger.warning("policy {} stopped ({}: {}); restarting in {}s", what, type(e).__name__, e, pause)
+            await asyncio.sleep(pause)
 
 
 class PolicyService:
@@ -76,11 +90,13 @@ class PolicyService:
         with contextlib.suppress(HydraError, nats.errors.Error, OSError):
             await self.maintenance.prune()  # drop windows that ended while no node ran
         mirrored = asyncio.Event()
+        runner = self.runner
         self._tasks = [
-            asyncio.create_task(self.runner.watch(), name="policy-approvals"),
-            asyncio.create_task(self.runner.sweep(self.config.expiry_sweep_interval,
-                                                  self.config.approval_retention), name="policy-sweep"),
-            asyncio.create_task(mirror(kv, self.schedule, mirrored), name="policy-maintenance"),
+            asyncio.create_task(_keep_running("approvals watcher", runner.watch), name="policy-approvals"),
+            asyncio.create_task(runner.sweep(self.config.expiry_sweep_interval, self.config.approval_retention),
+                                name="policy-sweep"),
+            asyncio.create_task(_keep_running("maintenance mirror", lambda: mirror(kv, self.schedule, mirrored)),
+                                name="policy-maintenance"),
             asyncio.create_task(self._poll_file(), name="policy-reload"),
         ]
         # start enforcing with the cluster's maintenance windows and open approvals known

@@ -133,6 +133,13 @@ async def test_policy_file_reload_maintenance_approvals_and_audit(tmp_path: Path
             assert (await cli(["maintenance", "start", "--for", "soon"], env)).returncode == 2
             assert (await cli(["maintenance", "stop", wid], env)).returncode == 0
             await wait_until(lambda: _status(c, "maintenance", negate=True), 10, what="window closed")
+            r = await c.post("/v1/maintenance", json={"duration": "1h", "targets": ["engine:*"], "reason": "api"})
+            assert r.status_code == 200, r.text
+            assert "suppressed" in (await _explain(c, "engine:vllm"))["reason"]
+            assert "suppressed" not in (await _explain(c, "unit:other"))["reason"]  # not covered
+            assert (await c.post("/v1/maintenance", json={"duration": "later"})).status_code == 422
+            assert (await c.delete(f"/v1/maintenance/{r.json()['id']}")).json()["ended"] == [r.json()["id"]]
+            assert (await c.delete("/v1/maintenance/nope")).status_code == 404
 
             # approvals: a second node parks ASK_FIRST actions; the owner decides via CLI and API
             bus = Bus(d.runtime["bus"], BusConfig(), name="e2")
