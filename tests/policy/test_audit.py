@@ -6,11 +6,13 @@ import pytest
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
+from hydra_os.config import BusConfig
 from hydra_os.events import Event, EventLog
 from hydra_os.policy.audit import ChainReport, read_events, stream_first_seq, verify_chains
 from hydra_os.policy.model import Action
 from hydra_os.policy.receipts import Receipts
-from tests.policy.nodes import Recorder, start_node
+from tests.helpers import NatsProc
+from tests.policy.nodes import Recorder, start_node, wait_until
 
 
 async def _trail(bus: Bus) -> None:
@@ -116,3 +118,27 @@ def test_every_field_is_covered_by_the_hash(field: str) -> None:
     ev.hash = ev.compute_hash()
     changed = ev.model_copy(update={field: {"type": "other", "ts": 1.0, "node": "n2"}[field]})
     assert changed.compute_hash() != ev.hash
+
+
+async def test_receipts_queue_while_the_bus_is_down_and_stay_chained(nats_proc: NatsProc) -> None:
+    """The healer may restart the bus through the gate: the action runs, its receipts follow later."""
+    async with Bus([nats_proc.url], BusConfig(reconnect_wait=0.1), name="q") as bus:
+        await bus.ensure_topology(3.0)
+        node = await start_node(bus, "n1")
+        try:
+            rec = Recorder()
+            await node.gate.submit(Action(kind="backup.run", target="restic:a"), rec)
+            nats_proc.kill9()
+            await wait_until(lambda: not bus.status.connected, what="disconnect seen")
+            out = await node.gate.submit(Action(kind="bus.restart", target="process:nats"), rec)
+            assert out.executed and len(rec.ran) == 2
+            assert len(node.gate.receipts.queued) == 3
+            nats_proc.start()
+            await wait_until(lambda: bus.status.connected, 15, what="reconnected")
+            assert await node.gate.receipts.flush()
+            reports = await _verify(bus)
+            assert reports["n1"].ok and reports["n1"].events == 6
+            types = [e.event.type for e in await read_events(bus, node="n1") if e.event]
+            assert types[3:] == ["policy.decided", "policy.executing", "policy.outcome"]
+        finally:
+            await node.stop()
