@@ -167,7 +167,7 @@ def _pydantic_line(e: ValueError) -> str:
         parts = []
         for err in errors():
             field = ".".join(str(p) for p in err["loc"])
-            parts.append(f"{field}: got {err.get('input')!r}, expected: {err['msg'].removeprefix('Value error, ')}")
+            parts.append(f"{field}: got {err.get('input')!r}; {err['msg'].removeprefix('Value error, ')}")
         return "; ".join(parts)
     return str(e)
 
@@ -189,7 +189,7 @@ def tasks(
     tz = ZoneInfo(settings.owner.timezone)
 
     async def go(bus: Bus) -> list[Task]:
-        return await _queue(settings, bus).list(include_finished=all_)
+        return await _queue(settings, bus).list_tasks(include_finished=all_)
 
     found = with_bus(settings, go)
     if as_json:

@@ -11,6 +11,10 @@ _JOB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+BuiltinJob = Literal["health", "briefing", "overnight", "memory-maintenance"]
+BUILTIN_JOBS: tuple[BuiltinJob, ...] = ("health", "briefing", "overnight", "memory-maintenance")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -77,8 +81,8 @@ class SchedulerConfig(_Model):
     memory_maintenance_at: str | None = Field(
         default=None, description="HH:MM (owner's zone) for memory upkeep; default: when the overnight window opens."
     )
-    builtin_jobs: list[Literal["health", "briefing", "overnight", "memory-maintenance"]] = Field(
-        default_factory=lambda: ["health", "briefing", "overnight", "memory-maintenance"],
+    builtin_jobs: list[BuiltinJob] = Field(
+        default_factory=lambda: list(BUILTIN_JOBS),
         description="Which built-in recurring jobs run.",
     )
     jobs: list[JobDef] = Field(default_factory=list, description="The owner's own recurring jobs.")

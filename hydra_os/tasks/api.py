@@ -46,7 +46,7 @@ def tasks_router(queue: TaskQueue, auth: Any, schedule: ScheduleReader | None = 
     @r.get("/tasks", summary="Tasks: active ones, or all with ?all=true", response_model=list[Task])
     async def list_tasks(all: Annotated[bool, Query(description="Include finished tasks.")] = False) -> list[Task]:
         try:
-            return await queue.list(include_finished=all)
+            return await queue.list_tasks(include_finished=all)
         except HydraError as e:
             raise _http(e) from None
 

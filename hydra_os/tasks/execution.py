@@ -65,6 +65,25 @@ class Execution:
         self.msg = msg
         self.node = worker.node_id
         self.delivery = msg.metadata.num_delivered if msg.reply else 1
+        self.current: Task | None = None  # the record as we last wrote it, and its revision
+        self.rev = 0
+
+    async def _change(self, task_id: str, change: Callable[[Task], None]) -> None:
+        """Apply ``change`` to the record: first on the version we wrote last (one round trip), and
+        only when someone else changed it meanwhile (a cancel) by reading it again."""
+        if self.current is not None:
+            draft = self.current.model_copy(deep=True)
+            try:
+                change(draft)
+            except Skip:
+                return
+            try:
+                self.rev = await self.w.store.put_if(draft, self.rev)
+                self.current = draft
+                return
+            except Conflict:
+                pass
+        self.current, self.rev = await self.w.store.mutate(task_id, change)
 
     async def run(self) -> str:
         """Handle the message; returns what happened (for stats and tests)."""
@@ -146,13 +165,14 @@ class Execution:
             rev = await w.store.put_if(task, rev)
         except Conflict:
             return "conflict"
+        self.current, self.rev = task.model_copy(deep=True), rev
         return await self._execute(task, rev, spec)
 
     async def _execute(self, task: Task, rev: int, spec: KindSpec) -> str:
         w = self.w
         slot = Running(task.id, task.gpu_vram_mb, time.time())
         w.running[task.id] = slot
-        state = {"rev": rev, "cancelled": False}
+        state = {"cancelled": False}
 
         async def heartbeat() -> None:
             await _settle_progress(self.msg)
@@ -160,14 +180,17 @@ class Execution:
         async def note(line: str) -> None:
             def change(t: Task) -> None:
                 t.note("progress", self.node, line)
-            _, state["rev"] = await w.store.mutate(task.id, change)
+            await self._change(task.id, change)
 
         ctx = TaskContext(
             task=task, node_id=self.node, delivery=self.delivery, heartbeat=heartbeat, note=note,
             checkpoints=CheckpointStore(w.store, task.id, node=self.node, attempt=task.attempts),
             services=w.services,
         )
-        slot.handler = asyncio.create_task(spec.handler(ctx), name=f"task-{task.id}")
+        async def call() -> Any:
+            return await spec.handler(ctx)
+
+        slot.handler = asyncio.create_task(call(), name=f"task-{task.id}")
         try:
             while True:
                 done, _ = await asyncio.wait({slot.handler}, timeout=w.config.heartbeat_s)
@@ -202,7 +225,7 @@ class Execution:
             t.lease_until = time.time() + self.w.config.ack_wait_s
 
         try:
-            await self.w.store.mutate(task_id, change)
+            await self._change(task_id, change)
         except HydraError as e:
             logger.warning("renewing the lease of task {} failed: {}", task_id, e)
         return cancelled
@@ -264,7 +287,7 @@ class Execution:
                 t.note("retrying", self.node, f"{t.error}; retry {t.failures + 1} of {limit} in {delay:.1f}s")
                 outcome["v"], outcome["delay"] = "retrying", delay  # type: ignore[assignment]
 
-        await w.store.mutate(task_id, change)
+        await self._change(task_id, change)
         if error is not None and outcome["v"] != "retrying":
             logger.info("task {} ({}) failed: {}", task_id, spec.kind, error)
         if outcome["v"] == "retrying":
@@ -281,5 +304,5 @@ async def _settle_progress(msg: Msg) -> None:
 
 def backoff(failures: int, base: float, cap: float, jitter: Callable[[], float] = random.random) -> float:
     """``base * 2^(failures-1)``, at most ``cap``, with up to 10% jitter."""
-    d = min(cap, base * (2 ** max(0, failures - 1)))
-    return d * (0.9 + 0.2 * jitter())
+    d = min(cap, base * float(2 ** max(0, failures - 1)))
+    return float(d * (0.9 + 0.2 * jitter()))

@@ -91,7 +91,8 @@ class TaskQueue:
         now = time.time()
         deferred = self._defer(task, self.windows.eligible_at(task, now), now)
         task.note("queued", self.actor, f"by {task.source}" + (f"; pending: {task.wait_reason}" if deferred else ""))
-        await self.store.set_pending(task.id, task.eligible_at if deferred else now + self.config.enqueue_grace_s)
+        await self.store.set_pending(task.id, (task.eligible_at or now) if deferred
+                                     else now + self.config.enqueue_grace_s)
         try:
             await self.store.create(task)
         except Conflict:
@@ -106,7 +107,7 @@ class TaskQueue:
     async def get(self, task_id: str) -> Task:
         return (await self.store.get(task_id))[0]
 
-    async def list(self, include_finished: bool = False) -> list[Task]:
+    async def list_tasks(self, include_finished: bool = False) -> list[Task]:
         tasks = await self.store.all_tasks()
         if not include_finished:
             tasks = [t for t in tasks if t.state in ACTIVE]

@@ -50,7 +50,7 @@ async def read_schedule(ctx: NodeContext) -> dict[str, Any]:
 
 
 def build_tasks(ctx: NodeContext) -> TaskSystem:
-    cfg: TasksConfig = ctx.settings.tasks  # type: ignore[attr-defined]
+    cfg: TasksConfig = ctx.settings.tasks
     windows = Windows(ctx.settings.owner)
     registry = TaskRegistry()
     diag.register(registry)

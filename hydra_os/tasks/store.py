@@ -102,7 +102,7 @@ class TaskStore:
         try:
             while True:
                 try:
-                    entry = await watcher.updates(timeout=5.0)
+                    entry = await watcher.updates(timeout=5.0)  # type: ignore[no-untyped-call]
                 except (nats.errors.TimeoutError, TimeoutError):
                     raise BusError(f"listing {prefix} keys: the bus did not answer") from None
                 if entry is None:
@@ -112,7 +112,7 @@ class TaskStore:
                 if entry.delta == 0:
                     break
         finally:
-            await watcher.stop()
+            await watcher.stop()  # type: ignore[no-untyped-call]
         return out
 
     async def all_tasks(self) -> list[Task]:

@@ -108,11 +108,11 @@ async def test_a_slot_runs_once_across_leaders(bus: Bus, bus2: Bus, tmp_path: Pa
     a = SchedulerService(sa, sa.tasks, TaskQueue(bus, sa.tasks, Windows(sa.owner), actor="a"), live_nodes=live)
     b = SchedulerService(sb, sb.tasks, TaskQueue(bus2, sb.tasks, Windows(sb.owner), actor="b"), live_nodes=live)
     await a.start()
-    await until(lambda: "orphan" in a.last, 5, "a leads and caught up")
+    await until(lambda: "orphan" in a.last, 10, "a leads and caught up")
     await b.start()
     try:
         # election ran the catch-up: the current tick slot was enqueued once
-        assert a.last["tick"]["outcome"] == "enqueued"
+        assert a.last["tick"]["outcome"] == "enqueued", a.last
         assert a.last["orphan"]["outcome"] == "skipped" and "nobody.handles" in a.last["orphan"]["reason"]
         fixed = datetime.now(BERLIN)
         again = await a.run_job("tick", now=fixed)
@@ -127,8 +127,8 @@ async def test_a_slot_runs_once_across_leaders(bus: Bus, bus2: Bus, tmp_path: Pa
         assert (await b.run_job("tick", now=fixed))["outcome"] == "not-leader"
 
         await a.stop()  # hand over; b's catch-up fires the same slot and is refused
-        await until(lambda: "tick" in b.last, 3, "b leads and caught up")
-        assert b.last["tick"]["outcome"] == "already-ran"
+        await until(lambda: "tick" in b.last, 10, "b leads and caught up")
+        assert b.last["tick"]["outcome"] == "already-ran", b.last
         assert b.last["tick"]["slot"] == a.last["tick"]["slot"]
         tasks = [t for t in await TaskStore(bus).all_tasks() if t.kind == "test.once"]
         assert len(tasks) == 1 and tasks[0].source == "scheduler"

@@ -53,8 +53,26 @@ async def once(ctx: TaskContext) -> dict[str, Any]:
     return {"n": ctx.params.get("n")}
 
 
+async def stamp(ctx: TaskContext) -> dict[str, Any]:
+    """Trivial task: reports when it started (for enqueue-to-start and throughput figures)."""
+    return {"started": time.time()}
+
+
+async def _work_step(ctx: TaskContext, before: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.sleep(float(ctx.params.get("seconds", 0.1)))
+    return {"node": ctx.node_id}
+
+
+async def _work_finish(ctx: TaskContext, before: dict[str, Any]) -> dict[str, Any]:
+    record(ctx.params["log"], event="finish", task=ctx.task.id, node=ctx.node_id, delivery=ctx.delivery)
+    return {"node": ctx.node_id}
+
+
 def register(registry: TaskRegistry) -> None:
     registry.register("test.pipeline", Pipeline([Step("one", _step("one")), Step("two", _step("two")),
                                                  Step("three", _step("three"))]), "three slow steps")
     registry.register("test.tick", tick, "record a scheduler slot")
     registry.register("test.once", once, "record one run")
+    registry.register("test.stamp", stamp, "report the start time")
+    registry.register("test.work", Pipeline([Step("a", _work_step), Step("b", _work_step),
+                                             Step("finish", _work_finish)], notes=False), "two waits and a mark")
