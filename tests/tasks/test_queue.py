@@ -224,3 +224,29 @@ async def test_missing_task_and_bad_ids(bus: Bus) -> None:
             raise AssertionError("expected TaskNotFoundError")
         except TaskNotFoundError as e:
             assert "no task" in str(e)
+
+
+async def test_overnight_task_waits_for_the_owner_window(bus: Bus, make_worker: MakeWorker) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from hydra_os.config import OwnerConfig
+
+    tz = ZoneInfo("America/New_York")
+    now = datetime.now(tz)
+    start, end = now + timedelta(hours=2), now + timedelta(hours=4)
+    owner = OwnerConfig(timezone="America/New_York", overnight_start=start.strftime("%H:%M"),
+                        overnight_end=end.strftime("%H:%M"))
+
+    async def never(ctx: TaskContext) -> None:
+        raise AssertionError("the window is closed")
+
+    w = await make_worker(registry(t_night=never), owner=owner)
+    res = await w.queue.enqueue(TaskSpec(kind="t.night", window="overnight"))
+    assert res.task.state == "pending"
+    assert (res.task.wait_reason or "").startswith("window overnight opens")
+    assert start.strftime("%H:%M") in (res.task.wait_reason or "")
+    pend = dict(await TaskStore(bus).pending())
+    assert abs(pend[res.task.id] - start.replace(second=0, microsecond=0).timestamp()) < 1
+    await asyncio.sleep(0.5)  # the release loop leaves it alone
+    assert (await w.queue.get(res.task.id)).state == "pending"
