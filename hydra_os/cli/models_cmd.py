@@ -57,7 +57,7 @@ async def _owner(bus: Bus, settings: Settings, model_id: str, node: str | None) 
         raise RpcError(f"no GPU node declares a model {model_id!r}; see 'hydra models list'")
     if len(owners) > 1:
         raise RpcError(f"model {model_id!r} is declared on {', '.join(owners)}; pick one with --node")
-    return owners[0]
+    return str(owners[0])
 
 
 def _row_state(m: dict[str, Any]) -> str:

@@ -90,13 +90,13 @@ def write_state_models(path: Path, spec: ModelSpec) -> None:
             entries = list(tomllib.loads(path.read_text(encoding="utf-8")).get("model", []))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path} is not valid TOML ({e}); fix or remove it") from None
-    entries = [e for e in entries if e.get("id") != spec.id]
+    entries = [x for x in entries if x.get("id") != spec.id]
     entries.append(spec.model_dump(mode="json", exclude_defaults=True, exclude_none=True) | {"id": spec.id})
     lines = ["# Models installed by 'hydra models install'; merged into [models] by 'hydra run'.", ""]
-    for e in entries:
+    for entry in entries:
         lines.append("[[model]]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in e.items() if not isinstance(v, dict))
-        for k, v in e.items():
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in entry.items() if not isinstance(v, dict))
+        for k, v in entry.items():
             if isinstance(v, dict):
                 inner = ", ".join(f"{ik} = {_toml_value(iv)}" for ik, iv in v.items())
                 lines.append(f"{k} = {{ {inner} }}")

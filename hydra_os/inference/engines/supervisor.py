@@ -86,11 +86,11 @@ class ModelRun:
                 )
                 self._fail(msg)
                 raise EngineStartError(msg)
-            if self.state == "stopping":
+            if self._stop_requested():
                 raise EngineStartError(f"start of {self.spec_id!r} was cancelled by a stop")
             probe = await self.engine.probe(self.http, self.probe_base, self.launch)
             self.detail = probe.detail
-            if self.state == "stopping":
+            if self._stop_requested():
                 raise EngineStartError(f"start of {self.spec_id!r} was cancelled by a stop")
             if probe.ready:
                 self.state = "ready"
@@ -112,6 +112,9 @@ class ModelRun:
                 self._fail(msg)
                 raise EngineStartError(msg)
             await asyncio.sleep(POLL_S)
+
+    def _stop_requested(self) -> bool:
+        return self.state == "stopping"
 
     def _fail(self, msg: str) -> None:
         self.state = "failed"
