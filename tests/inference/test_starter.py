@@ -81,3 +81,13 @@ def test_real_llama_server_with_gemma_through_the_gateway(tmp_path: Path) -> Non
         assert st.returncode == 0 and "stopped" in st.stdout, st.stderr
     finally:
         assert d.stop() == 0, d.logs()
+
+
+@pytest.mark.skipif(_starter_installed(), reason="the starter extra is installed here")
+def test_install_without_the_extra_names_it(tmp_path: Path) -> None:
+    env = daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "hydra_os", "models", "install", "starter"], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "pip install 'hydra-os[starter]'" in out.stderr
+    assert not (tmp_path / "models.toml").exists()
