@@ -1,6 +1,6 @@
 """Memory as a service across real daemons: one owner (role memory), one client (role gateway),
-sharing one nats-server; the CLI on the client side; export, offline import into a fresh state
-dir, and a new owner serving the restored memory."""
+sharing one nats-server; the CLI over the bus; export, offline import into a fresh state dir, and a
+new owner serving the restored memory. (Each CLI case runs in-process in test_cli.py.)"""
 
 from __future__ import annotations
 
@@ -62,46 +62,33 @@ def test_owner_and_client_daemons_cli_export_import(tmp_path: Path, nats_proc: N
             assert hits[0]["passage"]["text"] == "Starfall chapter 3 ends at the station."
 
         ok(cli, "memory", "core", "edit", "owner", "--append", "Name: Sam")
-        ok(cli, "memory", "core", "edit", "owner", "--replace", "Sam", "--with", "Sam Rivera")
         ok(cli, "memory", "remember", "Sam switched to helix", "--fact", "Sam", "prefers_editor", "helix")
         ok(cli, "memory", "learnings", "add", "--context", "OOM at 32k", "--learning", "70B needs 16k context",
            "--apply", "use --max-model-len 16384")
-        facts = json.loads(ok(cli, "memory", "graph", "facts", "Sam", "--json"))
-        assert [(f["type"], f["object"]) for f in facts] == [("prefers_editor", "helix")]
-        assert json.loads(ok(cli, "memory", "graph", "neighbours", "helix", "--json"))[0]["entity"]["name"] == "Sam"
-        assert "L-0001" in ok(cli, "memory", "learnings", "list")
         explained: dict[str, Any] = json.loads(ok(cli, "memory", "explain", "what editor does Sam use?", "--json"))
         ids = [i["id"] for i in explained["items"]]
         assert ids[:4] == ["core:persona", "core:owner", "core:projects", "core:preferences"]
         assert any(i.startswith("fact:") for i in ids) and any(i.startswith("passage:") for i in ids)
-        assert "entities mentioned: Sam" in ok(cli, "memory", "explain", "what editor does Sam use?")
 
-        bad = hydra(cli, "memory", "core", "edit", "nosuch", "--append", "x")  # owner mistakes: exit 2, one line
+        bad = hydra(cli, "memory", "core", "edit", "nosuch", "--append", "x")  # an error over the bus: exit 2
         assert bad.returncode == 2 and "no core block 'nosuch'" in bad.stderr and "Traceback" not in bad.stderr
-        bad = hydra(cli, "memory", "core", "edit", "owner", "--replace", "absent text", "--with", "y")
-        assert bad.returncode == 2 and "does not contain the text 'absent text'" in bad.stderr
-        bad = hydra(cli, "memory", "search", "x", "--since", "yesterday")
-        assert bad.returncode == 2 and "--since" in bad.stderr
 
         with owner.client() as c:
             assert c.get("/v1/status").json()["components"]["memory"]["state"] == "serving"
         dump = tmp_path / "memory.jsonl"
         ok(cli, "memory", "export", str(dump))
-        assert hydra(cli, "memory", "export", str(dump)).returncode == 2  # never overwrites
         owner.stop()
 
         fresh = tmp_path / "restored"
         offline = {**cli, "HYDRA_NODE__STATE_DIR": str(fresh)}
         assert "1 learnings" in ok(offline, "memory", "import", str(dump), "--offline")
-        again = hydra(offline, "memory", "import", str(dump), "--offline")
-        assert again.returncode == 2 and "not empty" in again.stderr
 
         restored = DaemonProc("owner2", fresh,
                               daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES="memory", **MEM_ENV))
         restored.start()
         wait_for(lambda: serving(client), 30, what="restored memory served")
         history = json.loads(ok(cli, "memory", "core", "show", "owner", "--history", "--json"))["history"]
-        assert [h["op"] for h in history] == ["create", "append", "replace"]
+        assert [h["op"] for h in history] == ["create", "append"]
         assert json.loads(ok(cli, "memory", "graph", "facts", "Sam", "--json"))[0]["object"] == "helix"
         with client.client() as c:
             hits = c.get("/v1/memory/search", params={"q": "where does chapter 3 end"}).json()
