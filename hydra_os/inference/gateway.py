@@ -13,16 +13,17 @@ node RPC verb ``route-explain`` (``hydra route explain``).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from loguru import logger
-from starlette.responses import JSONResponse, Response
 
 from hydra_os.config import read_secret_file
 from hydra_os.inference.admission import WaitQueue
+from hydra_os.inference.asgi import Endpoint, Reply, Scope, StreamReply
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError
@@ -34,7 +35,7 @@ from hydra_os.inference.requests import parse
 from hydra_os.inference.router import Kind, Plan, Router
 from hydra_os.inference.selection import NoPick, Pick, Selector
 
-AuthCheck = Callable[[Request], Awaitable[None]]
+AuthCheck = Callable[[Request], Awaitable[None]]  # the node API's bearer-token dependency
 _PATHS: dict[Kind, str] = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
 
 
@@ -121,28 +122,30 @@ class Gateway:
     # ---- HTTP ----------------------------------------------------------------------------
     def routes(self) -> APIRouter:
         r = APIRouter()
-        r.add_route("/v1/chat/completions", self._handler("chat"), methods=["POST"], include_in_schema=False)
-        r.add_route("/v1/completions", self._handler("completions"), methods=["POST"], include_in_schema=False)
-        r.add_route("/v1/embeddings", self._handler("embeddings"), methods=["POST"], include_in_schema=False)
-        r.add_route("/v1/models", self._models, methods=["GET"], include_in_schema=False)
-        r.add_route("/metrics", self._metrics, methods=["GET"], include_in_schema=False)
+        for path, handler, method in (
+            ("/v1/chat/completions", self._handler("chat"), "POST"),
+            ("/v1/completions", self._handler("completions"), "POST"),
+            ("/v1/embeddings", self._handler("embeddings"), "POST"),
+            ("/v1/models", self._models, "GET"),
+            ("/metrics", self._metrics, "GET"),
+        ):
+            r.add_route(path, Endpoint(handler), methods=[method], include_in_schema=False)  # type: ignore[arg-type]
         return r
 
-    async def _check(self, request: Request) -> None:
+    async def _check(self, scope: Scope) -> None:
         if self.auth is not None:
             try:
-                await self.auth(request)
+                await self.auth(Request(scope))
             except HTTPException:
                 raise AuthError("missing or wrong API key: send the node's API token as 'Authorization: "
                                 "Bearer <token>'") from None
 
-    def _handler(self, kind: Kind) -> Callable[[Request], Awaitable[Response]]:
+    def _handler(self, kind: Kind) -> Callable[[Scope, bytes], Awaitable[Reply | StreamReply]]:
         path = _PATHS[kind]
 
-        async def handle(request: Request) -> Response:
+        async def handle(scope: Scope, raw: bytes) -> Reply | StreamReply:
             try:
-                await self._check(request)
-                raw = await request.body()
+                await self._check(scope)
                 body = parse(kind, raw)
                 plan = self.router.plan(kind, body)
                 if plan.tier is not None:
@@ -154,28 +157,28 @@ class Gateway:
 
         return handle
 
-    def _error(self, e: InferenceError) -> JSONResponse:
+    def _error(self, e: InferenceError) -> Reply:
         self.metrics.client_errors.labels(str(e.status)).inc()
-        headers = {"Retry-After": str(e.retry_after)} if isinstance(e, BusyError) else None
+        headers = {"retry-after": str(e.retry_after)} if isinstance(e, BusyError) else None
         if e.status >= 500:
             logger.warning("gateway: {}", e)
-        return JSONResponse(e.to_body(), status_code=e.status, headers=headers)
+        return Reply(e.status, json.dumps(e.to_body()).encode(), headers=headers)
 
-    async def _models(self, request: Request) -> Response:
+    async def _models(self, scope: Scope, _: bytes) -> Reply:
         try:
-            await self._check(request)
+            await self._check(scope)
         except InferenceError as e:
             return self._error(e)
         now = int(time.time())
         data = [{"id": n, "object": "model", "created": now, "owned_by": "hydra"} for n in self.router.model_names()]
-        return JSONResponse({"object": "list", "data": data})
+        return Reply(200, json.dumps({"object": "list", "data": data}).encode())
 
-    async def _metrics(self, request: Request) -> Response:
+    async def _metrics(self, scope: Scope, _: bytes) -> Reply:
         try:
-            await self._check(request)
+            await self._check(scope)
         except InferenceError as e:
             return self._error(e)
-        return Response(self.metrics.render(), media_type=self.metrics.content_type)
+        return Reply(200, self.metrics.render(), self.metrics.content_type)
 
     # ---- explain (RPC) -------------------------------------------------------------------
     def explain(self, body: dict[str, Any], kind: Kind = "chat") -> dict[str, Any]:
@@ -206,11 +209,4 @@ class Gateway:
         kind = params.get("kind", "chat")
         if not isinstance(body, dict) or kind not in _PATHS:
             raise BadRequestError("route-explain wants {'body': <OpenAI request object>, 'kind': chat|completions}")
-        raw = _dumps(body)
-        return self.explain(parse(kind, raw), kind)
-
-
-def _dumps(body: dict[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(body).encode()
+        return self.explain(parse(kind, json.dumps(body).encode()), kind)

@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
-from starlette.responses import Response, StreamingResponse
 
 from hydra_os.inference.admission import WaitQueue
+from hydra_os.inference.asgi import Reply, StreamReply
 from hydra_os.inference.config import RouterConfig
 from hydra_os.inference.endpoint import EndpointInfo
 from hydra_os.inference.errors import NoEndpointError, UpstreamFailure
@@ -86,7 +86,9 @@ class Proxy:
             self.queue.notify()
 
     # ---- the retry loop -----------------------------------------------------------------
-    async def forward(self, path: str, plan: Plan, body: dict[str, Any], raw: bytes, stream: bool) -> Response:
+    async def forward(
+        self, path: str, plan: Plan, body: dict[str, Any], raw: bytes, stream: bool
+    ) -> Reply | StreamReply:
         failures: list[str] = []
         notes: list[str] = []
         tried: set[str] = set()
@@ -160,7 +162,7 @@ class Proxy:
             raise UpstreamFailure(kind, f"HTTP {resp.status}", cool_down=resp.status != 429)
         return resp
 
-    async def _once(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str) -> Response:
+    async def _once(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str) -> Reply:
         t0 = time.perf_counter()
         try:
             try:
@@ -192,14 +194,16 @@ class Proxy:
         else:
             self.metrics.requests.labels(ep.id, ep.model, "rejected").inc()
         ctype = resp.headers.get("Content-Type", "application/json")
-        return Response(payload, resp.status, headers={"x-hydra-route": route}, media_type=ctype)
+        return Reply(resp.status, payload, ctype, {"x-hydra-route": route})
 
     def _tps(self, st: Any, m: EndpointMetrics, tps: float) -> None:
         st.observe_tps(tps, self.cfg.ewma_alpha)
         m.tps.observe(tps)
         m.tps_ewma.set(st.ewma_tps)
 
-    async def _stream(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str) -> Response:
+    async def _stream(
+        self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str
+    ) -> Reply | StreamReply:
         t0 = time.perf_counter()
         resp: aiohttp.ClientResponse | None = None
         try:
@@ -211,7 +215,7 @@ class Proxy:
                         self._release(ep, m)
                         self.metrics.requests.labels(ep.id, ep.model, "rejected").inc()
                         ctype = resp.headers.get("Content-Type", "application/json")
-                        return Response(payload, resp.status, headers={"x-hydra-route": route}, media_type=ctype)
+                        return Reply(resp.status, payload, ctype, {"x-hydra-route": route})
                     first = await resp.content.readany()
             except TimeoutError:
                 raise UpstreamFailure("timeout", f"no first byte within {self.cfg.first_byte_timeout:g}s") from None
@@ -234,8 +238,7 @@ class Proxy:
         m.ttft.observe(ttft)
         ctype = resp.headers.get("Content-Type", "text/event-stream")
         headers = {**_STREAM_HEADERS, "x-hydra-route": route}
-        return StreamingResponse(self._relay(ep, m, resp, first, t0 + ttft), resp.status, headers=headers,
-                                 media_type=ctype)
+        return StreamReply(resp.status, self._relay(ep, m, resp, first, t0 + ttft), ctype, headers)
 
     async def _relay(self, ep: EndpointInfo, m: EndpointMetrics, resp: aiohttp.ClientResponse, first: bytes,
                      t_first: float) -> AsyncIterator[bytes]:

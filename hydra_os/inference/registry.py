@@ -70,6 +70,7 @@ class EndpointRegistry:
         self._view: dict[str, _Seen] = {}
         self._mine: dict[str, EndpointInfo] = {}
         self._listeners: list[Listener] = []
+        self._snapshot: list[EndpointInfo] | None = None  # endpoints(), rebuilt after a change
         self._departed: set[str] = set()  # nodes whose endpoints were dropped because they left
         self._sub: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -80,8 +81,10 @@ class EndpointRegistry:
 
     # ---- reading -----------------------------------------------------------------------
     def endpoints(self) -> list[EndpointInfo]:
-        """Every endpoint in the live view (this node's own announcements included)."""
-        return [s.info for s in self._view.values()]
+        """Every endpoint in the live view (this node's own announcements included). Do not mutate."""
+        if self._snapshot is None:
+            self._snapshot = [s.info for s in self._view.values()]
+        return self._snapshot
 
     def get(self, endpoint_id: str) -> EndpointInfo | None:
         s = self._view.get(endpoint_id)
@@ -216,6 +219,7 @@ class EndpointRegistry:
                 return  # a node that left does not come back through a stray refresh, only by rejoining
             self._departed.discard(info.node)
         now = time.monotonic()
+        self._snapshot = None
         seen = self._view.get(key)
         if seen is None:
             logger.info("endpoint {} ({} on {}, tier {}) joined", key, info.model, info.node, info.tier)
@@ -227,6 +231,7 @@ class EndpointRegistry:
 
     def _drop(self, key: str) -> None:
         if self._view.pop(key, None) is not None:
+            self._snapshot = None
             logger.info("endpoint {} left", key)
             self._notify(key, None)
 

@@ -1,0 +1,329 @@
+"""Router benchmark: direct to the backend vs through Hydra vs through a LiteLLM proxy, one run.
+
+All three talk to the same stand-in OpenAI backend (tests/standins/openai_server.py, its own process).
+Hydra is a real ``hydra run`` daemon (gateway role only) with the backend as a static endpoint; LiteLLM
+is ``litellm --num_workers <cores>`` from a separate venv (default /work/bench-venv, not in pyproject).
+
+Measures:
+- sequential non-streaming chat completions, interleaved per round across targets: p50 / p99 latency
+  and the added latency over direct;
+- 64 concurrent streaming clients for a fixed time per target: requests/s and time to first token
+  (p50, and added over direct);
+- classification time per request (p50) over the labelled prompt set, and the classifier's accuracy
+  and confusion matrix (train split = what it was tuned on, test split = held out).
+
+Prints a table and writes bench/results/router.json.
+
+    .venv/bin/python bench/router.py [--seq 400] [--streams 64] [--duration 8] [--litellm /work/bench-venv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from hydra_os.inference.classifier import classify_body  # noqa: E402
+from tests.helpers import DaemonProc, daemon_env, free_port, wait_for  # noqa: E402
+
+MODEL = "bench-model"
+LITELLM_KEY = "sk-bench-" + os.urandom(16).hex()  # LiteLLM refuses to start without a master key
+BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Say something short about owls."}]}
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+class Backend:
+    def __init__(self, tokens: int, interval: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.standins.openai_server", "--model", MODEL, "--name", "bench",
+             "--tokens", str(tokens), "--token-interval", str(interval)],
+            stdout=subprocess.PIPE, cwd=str(REPO),
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}/v1"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+# The node API's listening socket is created without proto=IPPROTO_TCP (hydra_os/api/app.py bind_socket), so
+# asyncio does not set TCP_NODELAY on accepted connections and a response written as headers + body
+# stalls on delayed ACKs (~40 ms). This launcher runs the unchanged daemon with only that socket call
+# given IPPROTO_TCP: the one-line fix proposed for bind_socket, measured as its own row.
+NODELAY_LAUNCHER = """
+import socket, sys, types
+import hydra_os.api.app as app
+shim = types.SimpleNamespace(**{k: getattr(socket, k) for k in dir(socket) if not k.startswith('__')})
+shim.socket = lambda family=socket.AF_INET, type=socket.SOCK_STREAM, proto=0: socket.socket(
+    family, type, socket.IPPROTO_TCP)
+app.socket = shim
+from hydra_os.cli import main
+sys.argv = ['hydra', *sys.argv[1:]]
+main()
+"""
+
+
+def start_hydra(tmp: Path, backend_url: str, name: str = "hydra", nodelay: bool = False) -> DaemonProc:
+    cfg = tmp / f"{name}.toml"
+    cfg.write_text(
+        '[node]\nroles = ["gateway"]\n[log]\nlevel = "WARNING"\n[inference.router]\nmax_in_flight = 1024\n'
+        f'[[inference.endpoints]]\nurl = "{backend_url}"\nmodel = "{MODEL}"\ntier = "fast"\n'
+    )
+    env = daemon_env(HYDRA_CONFIG=str(cfg), HYDRA_LOG__LEVEL="WARNING")
+    d = DaemonProc(name, tmp / name, env)
+    if nodelay:
+        d.state_dir.mkdir(parents=True)
+        d.log_path = d.state_dir / "daemon.log"
+        with d.log_path.open("ab") as log:
+            d.proc = subprocess.Popen(
+                [sys.executable, "-c", NODELAY_LAUNCHER, "run", "--state-dir", str(d.state_dir), "--node-id", name,
+                 "--api-port", "0"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO))
+        d.wait_ready(30)
+    else:
+        d.start()
+    with d.client() as c:
+        wait_for(lambda: c.post("/v1/chat/completions", json=BODY).status_code == 200, 15, what="hydra routes")
+    return d
+
+
+def start_litellm(venv: Path, tmp: Path, backend_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    exe = venv / "bin" / "litellm"
+    if not exe.exists():
+        raise FileNotFoundError(f"{exe} not found (install with: python -m venv {venv} && "
+                                f"{venv}/bin/pip install 'litellm[proxy]')")
+    cfg = tmp / "litellm.yaml"
+    cfg.write_text(
+        "model_list:\n"
+        f"  - model_name: {MODEL}\n"
+        "    litellm_params:\n"
+        f"      model: openai/{MODEL}\n"
+        f"      api_base: {backend_url}\n"
+        "      api_key: bench\n"
+        "general_settings:\n"
+        f"  master_key: {LITELLM_KEY}\n"
+    )
+    port = free_port()
+    log = (tmp / "litellm.log").open("wb")
+    # offline: use the bundled model cost map; workers on a loaded 2-core box need ~90 s to boot, longer
+    # than uvicorn's default worker health-check timeout (they get killed and restarted forever otherwise)
+    env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    proc = subprocess.Popen([str(exe), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port),
+                             "--num_workers", str(workers), "--timeout_worker_healthcheck", "600"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    import httpx
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"litellm exited {proc.returncode}: {(tmp / 'litellm.log').read_text()[-2000:]}")
+        try:
+            r = httpx.post(url + "/chat/completions", json=BODY, timeout=5,
+                           headers={"Authorization": f"Bearer {LITELLM_KEY}"})
+            return r.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, 300, interval=1.0, what="litellm proxy up")
+        # the first worker to answer may not be the last to finish booting: give the others time
+        time.sleep(20)
+    except BaseException:
+        stop_group(proc)
+        raise
+    return proc, url
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+async def sequential(targets: dict[str, tuple[str, dict[str, str]]], n: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {k: [] for k in targets}
+    data = json.dumps(BODY).encode()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+        for _ in range(20):  # warm-up: connections, caches
+            for url, h in targets.values():
+                async with s.post(url + "/chat/completions", data=data, headers=h) as r:
+                    await r.read()
+        for _ in range(n):
+            for name, (url, h) in targets.items():
+                t0 = time.perf_counter()
+                async with s.post(url + "/chat/completions", data=data, headers=h) as r:
+                    await r.read()
+                    assert r.status == 200, await r.text()
+                out[name].append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+async def streaming(url: str, headers: dict[str, str], clients: int, duration: float) -> dict[str, Any]:
+    body = json.dumps({**BODY, "stream": True}).encode()
+    ttfts: list[float] = []
+    done = 0
+    errors = 0
+    stop_at = time.perf_counter() + duration
+
+    async def one(s: aiohttp.ClientSession) -> None:
+        nonlocal done, errors
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            first = None
+            try:
+                async with s.post(url + "/chat/completions", data=body, headers=headers) as r:
+                    if r.status != 200:
+                        errors += 1
+                        await r.read()
+                        continue
+                    async for chunk in r.content.iter_any():
+                        if first is None and b'"content"' in chunk:
+                            first = time.perf_counter()
+                if first is not None:
+                    ttfts.append((first - t0) * 1000)
+                done += 1
+            except aiohttp.ClientError:
+                errors += 1
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(s) for _ in range(clients)))
+        elapsed = time.perf_counter() - t0
+    return {"requests": done, "errors": errors, "rps": done / elapsed, "ttft_p50_ms": statistics.median(ttfts),
+            "ttft_p99_ms": pct(ttfts, 99)}
+
+
+def classifier_report() -> dict[str, Any]:
+    rows = [json.loads(x) for x in (REPO / "tests/data/prompts.jsonl").read_text().splitlines() if x.strip()]
+    tiers = ["fast", "standard", "heavy"]
+    report: dict[str, Any] = {}
+    for split in ("train", "test", "all"):
+        sel = [r for r in rows if split == "all" or r["split"] == split]
+        cm = {a: dict.fromkeys(tiers, 0) for a in tiers}
+        for r in sel:
+            cm[r["tier"]][classify_body(r).tier] += 1
+        report[split] = {"n": len(sel), "accuracy": round(sum(cm[t][t] for t in tiers) / len(sel), 4),
+                         "confusion": cm}
+    times = []
+    for _ in range(20):
+        for r in rows:
+            t0 = time.perf_counter()
+            classify_body(r)
+            times.append((time.perf_counter() - t0) * 1000)
+    report["classify_ms_p50"] = round(statistics.median(times), 4)
+    report["classify_ms_p99"] = round(pct(times, 99), 4)
+    return report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seq", type=int, default=400, help="sequential requests per target")
+    ap.add_argument("--streams", type=int, default=64, help="concurrent streaming clients")
+    ap.add_argument("--duration", type=float, default=8.0, help="seconds of streaming load per target")
+    ap.add_argument("--tokens", type=int, default=16, help="chunks per streamed answer")
+    ap.add_argument("--token-interval", type=float, default=0.005, help="seconds between streamed chunks")
+    ap.add_argument("--litellm", type=Path, default=Path("/work/bench-venv"), help="venv with litellm[proxy]")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="LiteLLM workers (one per core)")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "router.json")
+    a = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="hydra-bench-"))
+    backend = Backend(a.tokens, a.token_interval)
+    hydras: list[DaemonProc] = []
+    litellm: subprocess.Popen[bytes] | None = None
+    result: dict[str, Any] = {"params": {k: str(v) for k, v in vars(a).items()}, "cpus": os.cpu_count()}
+    try:
+        targets: dict[str, tuple[str, dict[str, str]]] = {
+            "direct": (backend.url, {"Content-Type": "application/json"}),
+        }
+        for name, nodelay in (("hydra", False), ("hydra_nd", True)):
+            d = start_hydra(tmp, backend.url, name, nodelay)
+            hydras.append(d)
+            targets[name] = (d.api_url + "/v1", {"Content-Type": "application/json",
+                                                 "Authorization": f"Bearer {d.token}"})
+        try:
+            litellm, lurl = start_litellm(a.litellm, tmp, backend.url, a.workers)
+            targets["litellm"] = (lurl, {"Content-Type": "application/json", "Authorization": f"Bearer {LITELLM_KEY}"})
+        except (FileNotFoundError, RuntimeError, AssertionError) as e:
+            result["litellm_error"] = str(e)
+            print(f"LiteLLM not measured: {e}", file=sys.stderr)
+
+        seq = asyncio.run(sequential(targets, a.seq))
+        stream = {name: asyncio.run(streaming(url, h, a.streams, a.duration)) for name, (url, h) in targets.items()}
+        d50, d99 = statistics.median(seq["direct"]), pct(seq["direct"], 99)
+        rows: dict[str, Any] = {}
+        for name in targets:
+            p50, p99 = statistics.median(seq[name]), pct(seq[name], 99)
+            st = stream[name]
+            rows[name] = {
+                "seq_p50_ms": round(p50, 3), "seq_p99_ms": round(p99, 3),
+                "seq_added_p50_ms": round(p50 - d50, 3), "seq_added_p99_ms": round(p99 - d99, 3),
+                "stream_rps": round(st["rps"], 1), "stream_errors": st["errors"],
+                "ttft_p50_ms": round(st["ttft_p50_ms"], 3), "ttft_p99_ms": round(st["ttft_p99_ms"], 3),
+                "ttft_added_p50_ms": round(st["ttft_p50_ms"] - stream["direct"]["ttft_p50_ms"], 3),
+            }
+        result["rows"] = rows
+        if "litellm" in rows:
+            for name in ("hydra", "hydra_nd"):
+                result[f"{name}_vs_litellm_rps"] = round(rows[name]["stream_rps"] / rows["litellm"]["stream_rps"], 2)
+    finally:
+        if litellm is not None:
+            stop_group(litellm)
+        for d in hydras:
+            d.stop()
+        backend.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    result["classifier"] = classifier_report()
+
+    print(f"\nrouter bench ({os.cpu_count()} CPUs; sequential n={a.seq}; {a.streams} streaming clients x "
+          f"{a.duration:g}s; {a.tokens} chunks/answer, {a.token_interval * 1000:g} ms apart)")
+    hdr = f"{'target':<8} {'seq p50':>8} {'seq p99':>8} {'+p50':>7} {'+p99':>7} {'stream rps':>10} " \
+          f"{'ttft p50':>9} {'+ttft p50':>9} {'errors':>6}"
+    print(hdr)
+    print("-" * len(hdr))
+    for name, r in result["rows"].items():
+        print(f"{name:<8} {r['seq_p50_ms']:>8.3f} {r['seq_p99_ms']:>8.3f} {r['seq_added_p50_ms']:>7.3f} "
+              f"{r['seq_added_p99_ms']:>7.3f} {r['stream_rps']:>10.1f} {r['ttft_p50_ms']:>9.3f} "
+              f"{r['ttft_added_p50_ms']:>9.3f} {r['stream_errors']:>6}")
+    print("(ms; + = added over direct, medians unless p99)")
+    print("hydra = the daemon as committed; hydra_nd = same daemon, API socket with TCP_NODELAY (proposed fix)")
+    for name in ("hydra", "hydra_nd"):
+        if f"{name}_vs_litellm_rps" in result:
+            print(f"{name} / litellm streaming requests/s: {result[f'{name}_vs_litellm_rps']}x")
+    c = result["classifier"]
+    print(f"\nclassification: p50 {c['classify_ms_p50']} ms, p99 {c['classify_ms_p99']} ms per request")
+    for split in ("train", "test", "all"):
+        print(f"accuracy {split:<5} n={c[split]['n']:<4} {c[split]['accuracy']:.3f}")
+    print("confusion (all; rows = label, columns = predicted fast/standard/heavy):")
+    for t, row in c["all"]["confusion"].items():
+        print(f"  {t:<8} {row['fast']:>4} {row['standard']:>4} {row['heavy']:>4}")
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
