@@ -192,7 +192,6 @@ class Gateway:
         for g in plan.groups:
             res = self.selector.choose(g.endpoints, needed_tokens=plan.needed_tokens, sticky_key=plan.sticky_key,
                                        remember=False)
-            label = g.tier or "model"
             if isinstance(res, Pick):
                 reason = f"{plan.reason} / {res.reason}" if plan.reason else res.reason
                 out.update(endpoint=res.endpoint.id, upstream_model=res.endpoint.model,
@@ -200,7 +199,7 @@ class Gateway:
                 out["tier"] = g.tier or res.endpoint.tier
                 break
             assert isinstance(res, NoPick)
-            tried.append({"group": label, "why": res.reason})
+            tried.append({"group": g.name, "why": res.reason})
         out["skipped"] = tried
         return out
 

@@ -27,7 +27,7 @@ from hydra_os.inference.endpoint import EndpointInfo
 from hydra_os.inference.errors import NoEndpointError, UpstreamFailure
 from hydra_os.inference.health import Cooldowns
 from hydra_os.inference.metrics import EndpointMetrics, GatewayMetrics
-from hydra_os.inference.router import Group, Plan
+from hydra_os.inference.router import Plan
 from hydra_os.inference.selection import NoPick, Selector
 
 _USAGE_RE = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
@@ -109,7 +109,7 @@ class Proxy:
                             deadline = time.monotonic() + self.cfg.queue_timeout
                         await self.queue.wait(waiter, deadline, res.reason)
                         continue
-                    notes.append(f"{_label(group)}: {res.reason}")
+                    notes.append(f"{group.name}: {res.reason}")
                     gi += 1
                     continue
                 if waiter is not None:
@@ -281,6 +281,3 @@ def _rewrite(body: dict[str, Any], model: str) -> bytes:
     out["model"] = model
     return json.dumps(out, separators=(",", ":")).encode()
 
-
-def _label(group: Group) -> str:
-    return f"tier {group.tier}" if group.tier else "model"

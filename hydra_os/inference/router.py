@@ -31,8 +31,13 @@ FALLBACK: dict[Tier, tuple[Tier, ...]] = {
 
 @dataclass(slots=True)
 class Group:
-    tier: Tier | None  # None: an explicitly requested model (its endpoints' own tier is reported)
+    tier: Tier | None  # None: not a tier (a named model, base models): the endpoint's own tier is reported
     endpoints: list[EndpointInfo]
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or (f"tier {self.tier}" if self.tier else "model")
 
 
 @dataclass(slots=True)
@@ -106,6 +111,11 @@ class Router:
                 return Plan(requested, [Group(None, pool)], "any embedding endpoint", needed, None)
             c = classify_body(body)
             groups = [Group(t, self.tier_members(t, pool)) for t in FALLBACK[c.tier]]
+            if kind == "chat":  # base models only when nothing with a chat template can answer
+                base = [ep for ep in self._endpoints() if ep.completions_only and not ep.embeddings
+                        and self._usable(ep)]
+                if base:
+                    groups.append(Group(None, base, "base models (last resort)"))
             return Plan(requested, groups, c.reason, needed, sticky, classification=c)
         target = self.config.aliases.get(requested, requested)
         members = [ep for ep in pool if ep.model == target or target in ep.aliases]

@@ -96,8 +96,9 @@ def test_router_plans() -> None:
            ep("base", model="base", completions_only=True), ep("e", model="emb", embeddings=True)]
     router = Router(cfg, lambda: eps)
     plan = router.plan("chat", {"model": "hydra/auto", "messages": [{"role": "user", "content": "hi"}]})
-    assert plan.tier == "fast" and [g.tier for g in plan.groups] == ["fast", "standard", "heavy"]
-    assert [e.id for e in plan.groups[0].endpoints] == ["n.f"]  # base model skipped for auto chat
+    assert plan.tier == "fast" and [g.tier for g in plan.groups] == ["fast", "standard", "heavy", None]
+    assert [e.id for e in plan.groups[0].endpoints] == ["n.f"]  # base model skipped for auto chat ...
+    assert [e.id for e in plan.groups[3].endpoints] == ["n.base"]  # ... but kept as the last resort
     assert [e.id for e in plan.groups[2].endpoints] == ["n.h"]  # heavy mapped by config, through the alias
     plan = router.plan("chat", {"model": "big", "messages": [{"role": "user", "content": "x"}], "max_tokens": 100})
     assert plan.reason == "alias big -> llama" and plan.groups[0].endpoints[0].id == "n.h"
