@@ -54,11 +54,13 @@ class Gateway:
         self.queue = WaitQueue(size=rc.queue_size, timeout=rc.queue_timeout, retry_after=rc.retry_after)
         self.cooldowns = Cooldowns(self.selector, self.metrics, base=rc.cooldown_base, cap=rc.cooldown_max,
                                    probe_interval=rc.probe_interval, probe_timeout=rc.connect_timeout + 2.0,
-                                   on_recover=self.queue.notify)
+                                   on_change=self._cooling_changed)
         self._keys: dict[str, str] = {}
         self.static = [self._static_info(i, s) for i, s in enumerate(config.endpoints)]
         self.router = Router(config, registry.endpoints, usable=self._usable)
         self.proxy = Proxy(rc, self.selector, self.cooldowns, self.queue, self.metrics, self.headers_for)
+        self._by_id = {i.id: i for i in self.static}
+        self._background: set[asyncio.Task[None]] = set()
         self._probe_task: asyncio.Task[None] | None = None
         self._started = False
         registry.add_listener(self._on_endpoint)
@@ -83,6 +85,23 @@ class Gateway:
             h["Authorization"] = f"Bearer {key}"
         return h
 
+    def _live(self, info: EndpointInfo) -> EndpointInfo:
+        """A static endpoint's announcement with this gateway's view of its health and load."""
+        st = self.selector.stats.get(info.id)
+        if st is None:
+            return info
+        return info.model_copy(update={"health": "down" if st.cooling else "healthy", "in_flight": st.in_flight,
+                                       "ewma_latency_ms": st.ewma_ttft_ms, "ewma_tokens_per_s": st.ewma_tps})
+
+    def _cooling_changed(self, ep: EndpointInfo, cooling: bool) -> None:
+        if not cooling:
+            self.queue.notify()
+        base = self._by_id.get(ep.id)
+        if base is not None and self._started:  # tell the other gateways now, not at the next refresh
+            task = asyncio.create_task(self.registry.announce(base, self._live))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
     def _on_endpoint(self, endpoint_id: str, info: EndpointInfo | None) -> None:
         if info is None and endpoint_id in self.selector.stats:
             st = self.selector.stats[endpoint_id]
@@ -97,7 +116,7 @@ class Gateway:
             return
         session = await self.proxy.start()
         for info in self.static:
-            await self.registry.announce(info)
+            await self.registry.announce(info, self._live)
         self._probe_task = asyncio.create_task(
             self.cooldowns.run(session, self.registry.get, self.headers_for), name="gateway-probe"
         )
@@ -106,6 +125,8 @@ class Gateway:
     async def stop(self) -> None:
         await cancel(self._probe_task)
         self._probe_task = None
+        for t in list(self._background):
+            await cancel(t)
         if self._started:
             for info in self.static:
                 await self.registry.withdraw(info.id)

@@ -31,7 +31,7 @@ class Cooldowns:
         cap: float,
         probe_interval: float,
         probe_timeout: float,
-        on_recover: Callable[[], None],
+        on_change: Callable[[EndpointInfo, bool], None],
     ) -> None:
         self.selector = selector
         self.metrics = metrics
@@ -39,7 +39,7 @@ class Cooldowns:
         self.cap = cap
         self.probe_interval = probe_interval
         self.probe_timeout = probe_timeout
-        self.on_recover = on_recover
+        self.on_change = on_change  # (endpoint, cooling now) on entering cooldown and on recovery
 
     def backoff(self, failures: int) -> float:
         return float(min(self.cap, self.base * 2 ** max(0, failures - 1)))
@@ -57,6 +57,7 @@ class Cooldowns:
             m.cooldowns.inc()
             m.cooling.set(1)
             logger.warning("endpoint {} cooling down {:.1f}s after {}: {}", ep.id, wait, kind, detail)
+            self.on_change(ep, True)
         return wait
 
     def succeed(self, ep: EndpointInfo) -> None:
@@ -69,7 +70,7 @@ class Cooldowns:
         st.failures = 0
         self.metrics.endpoint(ep.id, ep.model).cooling.set(0)
         logger.info("endpoint {} recovered (health probe ok)", ep.id)
-        self.on_recover()
+        self.on_change(ep, False)
 
     async def run(self, session: aiohttp.ClientSession, lookup: Callable[[str], EndpointInfo | None],
                   headers_for: Callable[[EndpointInfo], dict[str, str]]) -> None:

@@ -32,6 +32,9 @@ from hydra_os.node.membership import Membership
 Listener = Callable[[str, EndpointInfo | None], None]
 """Called with (endpoint id, info) on every put and (endpoint id, None) when it leaves the view."""
 
+LiveState = Callable[[EndpointInfo], EndpointInfo]
+"""Given the announced info, the info with its current health/load figures (applied at each refresh)."""
+
 _KV_PREFIX = names.kv_subject(names.MODELS_BUCKET, "")
 
 
@@ -69,6 +72,7 @@ class EndpointRegistry:
         self.gone_after = gone_after
         self._view: dict[str, _Seen] = {}
         self._mine: dict[str, EndpointInfo] = {}
+        self._live: dict[str, LiveState] = {}
         self._listeners: list[Listener] = []
         self._snapshot: list[EndpointInfo] | None = None  # endpoints(), rebuilt after a change
         self._departed: set[str] = set()  # nodes whose endpoints were dropped because they left
@@ -98,9 +102,17 @@ class EndpointRegistry:
         self._listeners.append(fn)
 
     # ---- writing -----------------------------------------------------------------------
-    async def announce(self, info: EndpointInfo) -> None:
-        """Put ``info`` now (or at start) and keep it alive until withdrawn. Re-announce to update it."""
+    async def announce(self, info: EndpointInfo, live: LiveState | None = None) -> None:
+        """Put ``info`` now (or at start) and keep it alive until withdrawn. Re-announce to update it.
+
+        ``live``, when given, is applied to ``info`` at every refresh to fill in the current health,
+        in-flight count, EWMA latency and tokens/s (cheap and synchronous; it must not change the id).
+        """
         self._mine[info.id] = info
+        if live is not None:
+            self._live[info.id] = live
+        else:
+            self._live.pop(info.id, None)
         if self._started:
             self._seen(info.id, info)
             await self._put(info)
@@ -118,6 +130,7 @@ class EndpointRegistry:
         """Stop announcing and delete the entry. Unknown ids are ignored."""
         async with self._lock:
             self._mine.pop(endpoint_id, None)
+            self._live.pop(endpoint_id, None)
             if self._started:
                 try:
                     kv = await self.bus.kv(names.MODELS_BUCKET)
@@ -130,7 +143,8 @@ class EndpointRegistry:
         async with self._lock:
             if self._mine.get(info.id) is not info:
                 return  # withdrawn or replaced meanwhile
-            fresh = info.model_copy(update={"updated_at": time.time()})
+            live = self._live.get(info.id)
+            fresh = (live(info) if live is not None else info).model_copy(update={"updated_at": time.time()})
             kv = await self.bus.kv(names.MODELS_BUCKET)
             await kv.put(info.id, fresh.model_dump_json().encode())
 

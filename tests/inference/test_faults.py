@@ -9,6 +9,7 @@ import time
 import httpx
 
 from hydra_os.bus.client import Bus
+from hydra_os.inference.registry import EndpointRegistry
 from tests.helpers import free_port
 from tests.inference.gateway_harness import gateway_harness
 
@@ -53,7 +54,9 @@ async def test_connect_error_falls_back_and_cools_down_until_a_probe_succeeds(bu
 
 async def test_5xx_then_recovery_through_the_probe_not_a_user_request(bus: Bus) -> None:
     backends = [("a", "m", "fast", {}), ("b", "m", "fast", {})]
-    async with gateway_harness(bus, backends, router={"cooldown_base": 1.0}) as h, h.client() as c:
+    async with gateway_harness(bus, backends, router={"cooldown_base": 1.0}) as h, h.client() as c, \
+            EndpointRegistry(bus, "other-gateway", refresh_interval=0.5, gone_after=2.0) as other:
+        await _until(lambda: (e := other.get("gw.a")) is not None and e.health == "healthy")
         h.backends["a"].script.extend([{"status": 503}])
         h.backends["b"].script.extend([{"status": 500}])
         r = await c.post("/v1/chat/completions", json={"model": "m", "messages": MSG})
@@ -62,6 +65,8 @@ async def test_5xx_then_recovery_through_the_probe_not_a_user_request(bus: Bus) 
         err = r.json()["error"]
         assert err["code"] == "no_endpoint_available" and "http_5xx" in err["message"]
         assert h.gateway.selector.stats["gw.a"].cooling and h.gateway.selector.stats["gw.b"].cooling
+        # other gateways learn it from the announcement at once
+        await _until(lambda: (e := other.get("gw.a")) is not None and e.health == "down", within=1.0)
         # while cooling, user requests are refused without touching the endpoints
         n_a, n_b = h.served_by("a"), h.served_by("b")
         r = await c.post("/v1/chat/completions", json={"model": "m", "messages": MSG})
@@ -69,8 +74,11 @@ async def test_5xx_then_recovery_through_the_probe_not_a_user_request(bus: Bus) 
         assert (h.served_by("a"), h.served_by("b")) == (n_a, n_b)
         # the probe (GET /models) brings them back
         await _until(lambda: not h.gateway.selector.stats["gw.a"].cooling, within=3.0)
+        await _until(lambda: (e := other.get("gw.a")) is not None and e.health == "healthy", within=1.0)
         r = await c.post("/v1/chat/completions", json={"model": "m", "messages": MSG})
         assert r.status_code == 200
+        ep = _route(r)["endpoint"]
+        await _until(lambda: (e := other.get(ep)) is not None and e.ewma_latency_ms is not None)
 
 
 async def test_timeout_before_first_byte_falls_back_then_next_tier(bus: Bus) -> None:

@@ -133,8 +133,9 @@ async def test_wait_queue_is_bounded_and_fifo() -> None:
 
 def test_cooldown_backoff_is_exponential_and_capped() -> None:
     sel = Selector(max_in_flight=1, sticky_entries=1)
+    changes: list[tuple[str, bool]] = []
     cd = Cooldowns(sel, GatewayMetrics(), base=0.5, cap=4.0, probe_interval=0.1, probe_timeout=1.0,
-                   on_recover=lambda: None)
+                   on_change=lambda ep, cooling: changes.append((ep.id, cooling)))
     assert [cd.backoff(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     e = ep("x")
     assert cd.fail(e, "connect", "refused") == 0.5
@@ -143,3 +144,4 @@ def test_cooldown_backoff_is_exponential_and_capped() -> None:
     assert st.cooling and st.failures == 2
     cd.recover(e)
     assert not st.cooling and st.failures == 0
+    assert changes == [("n.x", True), ("n.x", False)]
