@@ -273,6 +273,8 @@ def main() -> None:
 
         seq = asyncio.run(sequential(targets, a.seq))
         stream = {name: asyncio.run(streaming(url, h, a.streams, a.duration)) for name, (url, h) in targets.items()}
+        # one streaming client: the time to first token a proxy adds when the box is not saturated
+        single = {name: asyncio.run(streaming(url, h, 1, a.duration / 2)) for name, (url, h) in targets.items()}
         d50, d99 = statistics.median(seq["direct"]), pct(seq["direct"], 99)
         rows: dict[str, Any] = {}
         for name in targets:
@@ -284,6 +286,8 @@ def main() -> None:
                 "stream_rps": round(st["rps"], 1), "stream_errors": st["errors"],
                 "ttft_p50_ms": round(st["ttft_p50_ms"], 3), "ttft_p99_ms": round(st["ttft_p99_ms"], 3),
                 "ttft_added_p50_ms": round(st["ttft_p50_ms"] - stream["direct"]["ttft_p50_ms"], 3),
+                "ttft_1client_p50_ms": round(single[name]["ttft_p50_ms"], 3),
+                "ttft_1client_added_p50_ms": round(single[name]["ttft_p50_ms"] - single["direct"]["ttft_p50_ms"], 3),
             }
         result["rows"] = rows
         if "litellm" in rows:
@@ -301,14 +305,15 @@ def main() -> None:
     print(f"\nrouter bench ({os.cpu_count()} CPUs; sequential n={a.seq}; {a.streams} streaming clients x "
           f"{a.duration:g}s; {a.tokens} chunks/answer, {a.token_interval * 1000:g} ms apart)")
     hdr = f"{'target':<8} {'seq p50':>8} {'seq p99':>8} {'+p50':>7} {'+p99':>7} {'stream rps':>10} " \
-          f"{'ttft p50':>9} {'+ttft p50':>9} {'errors':>6}"
+          f"{'ttft p50':>9} {'+ttft p50':>9} {'errors':>6} {'1-client +ttft':>14}"
     print(hdr)
     print("-" * len(hdr))
     for name, r in result["rows"].items():
         print(f"{name:<8} {r['seq_p50_ms']:>8.3f} {r['seq_p99_ms']:>8.3f} {r['seq_added_p50_ms']:>7.3f} "
               f"{r['seq_added_p99_ms']:>7.3f} {r['stream_rps']:>10.1f} {r['ttft_p50_ms']:>9.3f} "
-              f"{r['ttft_added_p50_ms']:>9.3f} {r['stream_errors']:>6}")
-    print("(ms; + = added over direct, medians unless p99)")
+              f"{r['ttft_added_p50_ms']:>9.3f} {r['stream_errors']:>6} {r['ttft_1client_added_p50_ms']:>14.3f}")
+    print(f"(ms; + = added over direct, medians unless p99; stream columns: {a.streams} concurrent clients; "
+          "last column: one streaming client)")
     print("hydra = the daemon as committed; hydra_nd = same daemon, API socket with TCP_NODELAY (proposed fix)")
     for name in ("hydra", "hydra_nd"):
         if f"{name}_vs_litellm_rps" in result:
