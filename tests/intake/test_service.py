@@ -101,10 +101,10 @@ async def test_reminder_at_a_time_and_recurring_is_refused_honestly(make_svc: Ma
     task = await svc.queue.get(r.task_id)
     assert task.kind == "intake.reminder" and task.params == {"text": "renew the domain"}
     assert task.not_before == datetime(2026, 11, 21, 9, 0, tzinfo=ZoneInfo(TZ)).timestamp()
-    before = len(await svc.queue.list(include_finished=True))
+    before = len(await svc.queue.list_tasks(include_finished=True))
     r = await ask(svc, "every Monday at 9 research GPU prices")
     assert r.status == "unsupported" and 'cron "0 9 * * mon"' in r.reply and "not supported" in r.reply
-    assert len(await svc.queue.list(include_finished=True)) == before  # nothing queued
+    assert len(await svc.queue.list_tasks(include_finished=True)) == before  # nothing queued
 
 
 async def test_ops_go_through_the_policy_gate(make_svc: MakeSvc, restarted: list[Action], bus: Bus,
