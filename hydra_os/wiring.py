@@ -17,7 +17,10 @@ def build_components(ctx: NodeContext) -> list[Component]:
     # Self-healing on every node: checks, the process supervisor and fixups, all through policy.gate.
     from hydra_os.healing.component import HealingService
 
-    components.append(HealingService(ctx, policy.gate))
+    healing = HealingService(ctx, policy.gate)
+    if ctx.embedded_bus is not None:
+        healing.adopt_embedded_bus(ctx.embedded_bus)  # a killed embedded nats-server comes back
+    components.append(healing)
     # One endpoint registry per node, shared by the gateway (reads, announces static endpoints) and
     # the model manager (announces what its engines serve). Started first, stopped last.
     registry = None
