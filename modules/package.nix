@@ -23,6 +23,9 @@ let
     prometheus-client = "prometheus-client";
     aiohttp = "aiohttp";
     httptools = "httptools";
+    uvloop = "uvloop";
+    trafilatura = "trafilatura";
+    feedparser = "feedparser";
     qdrant-client = "qdrant-client";
     neo4j = "neo4j";
     numpy = "numpy";
