@@ -9,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from hydra_os.bus.client import Bus
 from hydra_os.config import Settings, load_settings
@@ -46,7 +47,7 @@ def state(ctx: typer.Context) -> CliState:
 
 def fail(e: HydraError | str, code: int | None = None) -> NoReturn:
     msg = str(e)
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code if code is not None else (e.exit_code if isinstance(e, HydraError) else 2))
 
 
