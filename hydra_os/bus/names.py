@@ -11,6 +11,7 @@ TASKS_BUCKET = "hydra_tasks"  # task id -> state, checkpoints, results
 APPROVALS_BUCKET = "hydra_approvals"  # approval id -> pending ASK_FIRST action
 LEADER_BUCKET = "hydra_leader"  # scheduler leadership lock, TTL
 POLICY_BUCKET = "hydra_policy"  # policy state shared by the cluster: maintenance.<id> windows
+SCHEDULE_BUCKET = "hydra_schedule"  # job id -> recurring job added at run time (API, CLI, requests)
 
 # Streams
 EVENTS_STREAM = "HYDRA_EVENTS"

@@ -1,4 +1,4 @@
-"""``hydra queue``, ``hydra tasks [--all] | show | cancel | retry``, ``hydra schedule list``.
+"""``hydra queue``, ``hydra tasks [--all] | show | cancel | retry`` (``hydra schedule``: :mod:`.schedule_cmd`).
 
 ``hydra queue "KIND key=value ..."`` queues a task of an explicit kind. The text goes through a chain
 of :class:`RequestParser` s; natural-language intake plugs in by adding its parser to
@@ -276,45 +276,10 @@ def retry(
     console.print(f"queued {t.id} again ({t.state})", highlight=False)
 
 
-schedule_app = typer.Typer(help="The scheduler's recurring jobs.", no_args_is_help=True)
-
-
-@schedule_app.command("list")
-def schedule_list(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Recurring jobs as the scheduler leader sees them: next run, last slot and outcome."""
-    settings = state(ctx).settings()
-
-    async def go(bus: Bus) -> dict[str, Any]:
-        from hydra_os.node import rpc
-        from hydra_os.scheduler.leader import current_leader
-        from hydra_os.tasks.setup import SCHEDULE_VERB
-
-        holder = await current_leader(bus)
-        if not holder or not holder.get("node"):
-            fail("no scheduler leader right now; is a node with the 'scheduler' role running?")
-        return await rpc.call(bus, str(holder["node"]), SCHEDULE_VERB)
-
-    view = with_bus(settings, go)
-    if as_json:
-        console.print_json(json.dumps(view))
-        return
-    console.print(f"leader: [bold]{view['node']}[/] (time zone {view['timezone']})", highlight=False)
-    table = Table("job", "does", "next run", "last slot", "outcome")
-    for j in view["jobs"]:
-        last = j.get("last") or {}
-        outcome = last.get("outcome", "-")
-        if last.get("reason") or last.get("error"):
-            outcome += f": {last.get('reason') or last.get('error')}"
-        table.add_row(j["id"], f"{j['target']} {j['kind']}", (j.get("next_run") or "-")[:19],
-                      (last.get("slot") or "-")[:19], outcome[:70])
-    console.print(table)
-
-
 def register(app: typer.Typer) -> None:
     """Add ``queue``, ``tasks`` and ``schedule`` to the top-level app."""
     app.command("queue")(queue)
     app.add_typer(tasks_app, name="tasks")
+    from hydra_os.cli.schedule_cmd import schedule_app
+
     app.add_typer(schedule_app, name="schedule")

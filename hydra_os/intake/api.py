@@ -9,11 +9,11 @@ from pydantic import ValidationError
 
 from hydra_os.errors import BusError, HydraError, RpcError
 from hydra_os.intake.errors import RequestInputError
-from hydra_os.intake.model import Reply, RequestIn
+from hydra_os.intake.model import ASK_VERB, Reply, RequestIn
 from hydra_os.intake.service import IntakeService
 from hydra_os.tasks.errors import InvalidTaskError
 
-ASK_VERB = "ask"
+__all__ = ["ASK_VERB", "requests_router", "rpc_handler"]
 
 
 def requests_router(svc: IntakeService, auth: Any) -> APIRouter:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,7 @@ from hydra_os.intake.errors import IntakeError
 from hydra_os.intake.model import Reply, RequestIn
 from hydra_os.intake.rules import Intent
 from hydra_os.policy.model import OutcomeStatus
+from hydra_os.scheduler.config import JobDef
 from hydra_os.tasks.model import Task, TaskSpec
 from memory.context import ContextBuilder
 from memory.errors import MemoryLayerError
@@ -112,16 +115,55 @@ async def _task(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn)
     w = intent.when
     kind = svc.config.research_kind if intent.kind == "research" else svc.config.reminder_kind
     if w is not None and w.kind == "recurring":
-        cron = " ".join(w.cron.get(f, "*") for f in ("minute", "hour", "day", "month", "day_of_week"))
-        return _upd(base, status="unsupported",
-                    reply=(f"Recurring requests ({w.describe}) are not supported from requests yet; nothing was "
-                           f"queued. Add a [[tasks.scheduler.jobs]] entry with kind \"{kind}\" and cron "
-                           f"\"{cron}\" to run it {w.describe}."))
+        if intent.kind == "reminder":
+            return await _recurring(svc, intent, base, kind, {"text": intent.subject},
+                                    f"a reminder to {intent.subject}")
+        return await _recurring(svc, intent, base, kind, {"topic": intent.subject},
+                                f"research on \"{intent.subject}\"")
     if intent.kind == "reminder":
         spec = _spec(svc, intent, kind, {"text": intent.subject}, f"reminder: {intent.subject}", req, priority=2)
         return await _queue(svc, intent, base, spec, f"a reminder to {intent.subject}")
     spec = _spec(svc, intent, kind, {"topic": intent.subject}, f"research: {intent.subject}", req)
     return await _queue(svc, intent, base, spec, f"research on \"{intent.subject}\"")
+
+
+def recurring_job_id(kind: str, cron: str, subject: str) -> str:
+    """The same request (kind, schedule, subject) always names the same job, so asking twice adds one job."""
+    slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:32].strip("-") or "job"
+    digest = hashlib.sha256(f"{kind}|{cron}|{subject.lower()}".encode()).hexdigest()[:6]
+    return f"req-{slug}-{digest}"
+
+
+async def _recurring(svc: IntakeService, intent: Intent, base: Reply, kind: str, params: dict[str, Any],
+                     what: str) -> Reply:
+    """``every Monday at 9 ...``: a recurring job in the scheduler (the hydra_schedule bucket)."""
+    from hydra_os.scheduler.errors import JobExistsError
+    from hydra_os.scheduler.jobs import next_fire
+    from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_job
+
+    w = intent.when
+    assert w is not None
+    cron = " ".join(w.cron.get(f, "*") for f in ("minute", "hour", "day", "month", "day_of_week"))
+    job = JobDef(id=recurring_job_id(kind, cron, intent.subject), kind=kind, params=params,
+                 priority=2 if intent.kind == "reminder" else 1, cron=cron)
+    tz = ZoneInfo(svc.settings.owner.timezone)
+    store = ScheduleStore(svc.queue.bus)
+    notes = list(base.notes)
+    try:
+        out = await add_job(store, job, tz.key, source="intake", title=what[:300])
+        nxt = datetime.fromisoformat(out["next_run"]) if out["next_run"] else None
+        done = "Scheduled"
+    except JobExistsError:
+        stored: StoredJob = await store.get(job.id)
+        nxt = next_fire(stored.job, tz)
+        done = "Already scheduled"
+        notes.append(f"the same request was scheduled before as job {job.id}; nothing new was added")
+    if kind not in await _kinds_served(svc):
+        notes.append(f"no live worker handles {kind} yet; the scheduler skips its runs until one does")
+    when = f"{nxt:%a %d %b %H:%M %Z}" if nxt else "never (the schedule has no future time)"
+    return _upd(base, status="scheduled", job_id=job.id, next_run=nxt.isoformat() if nxt else None, notes=notes,
+                reply=(f"{done} {what} {w.describe} as job {job.id}; it next runs {when} "
+                       f"('hydra schedule remove {job.id}' stops it)."))
 
 
 async def _pipeline(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:

@@ -6,8 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Status = Literal["answered", "queued", "started", "done", "pending-approval", "refused", "deferred", "failed",
-                 "clarify", "unsupported", "remembered"]
+ASK_VERB = "ask"  # the node RPC verb of the intake (``hydra ask``)
+
+Status = Literal["answered", "queued", "scheduled", "started", "done", "pending-approval", "refused", "deferred",
+                 "failed", "clarify", "unsupported", "remembered"]
 
 
 class RequestIn(BaseModel):
@@ -43,6 +45,8 @@ class Reply(BaseModel):
     confidence: float = 0.0
     reason: str = Field(default="", description="Why it was classified so.")
     task_id: str | None = None
+    job_id: str | None = Field(default=None, description="The recurring job, for requests with 'every ...'.")
+    next_run: str | None = Field(default=None, description="When the recurring job runs next (ISO 8601).")
     approval_id: str | None = None
     decision: dict[str, Any] | None = Field(default=None, description="Policy decision for ops actions.")
     answer: str | None = Field(default=None, description="The model's answer, for questions.")

@@ -13,6 +13,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 BuiltinJob = Literal["health", "briefing", "overnight", "memory-maintenance"]
 BUILTIN_JOBS: tuple[BuiltinJob, ...] = ("health", "briefing", "overnight", "memory-maintenance")
+RESERVED_JOB_IDS = frozenset({"health", "briefing", "overnight-open", "overnight-close", "memory-maintenance"})
 
 
 class _Model(BaseModel):
@@ -99,8 +100,7 @@ class SchedulerConfig(_Model):
         if self.renew_s >= self.lease_s:
             raise ValueError(f"renew_s ({self.renew_s}) must be smaller than lease_s ({self.lease_s})")
         ids = [j.id for j in self.jobs]
-        builtin = {"health", "briefing", "overnight-open", "overnight-close", "memory-maintenance"}
         for i in ids:
-            if ids.count(i) > 1 or i in builtin:
+            if ids.count(i) > 1 or i in RESERVED_JOB_IDS:
                 raise ValueError(f"job id {i!r} is used twice or is a built-in job's id")
         return self

@@ -36,6 +36,8 @@ class Job:
     priority: int = 1
     window: str | None = None
     gpu_vram_mb: int = 0
+    source: str = "config"  # builtin, config, or runtime (the hydra_schedule bucket)
+    created_at: float | None = None  # runtime jobs: slots before this are not theirs to run
 
     @property
     def every_s(self) -> float | None:
@@ -65,26 +67,31 @@ def build_jobs(settings: Settings, tasks: TasksConfig) -> list[Job]:
     jobs: list[Job] = []
     if "health" in sc.builtin_jobs:
         jobs.append(Job("health", "health loop: one cluster health sweep", interval(sc.health_interval_s, tz),
-                        grace_s=sc.health_interval_s, target=TASK, kind=sc.health_kind, priority=2))
+                        grace_s=sc.health_interval_s, target=TASK, kind=sc.health_kind, priority=2,
+                        source="builtin"))
     if "briefing" in sc.builtin_jobs:
         jobs.append(Job("briefing", f"morning briefing, ready by {owner.wake_time}",
                         _daily(owner.wake_time, tz, sc.briefing_lead_min), grace_s=6 * 3600, target=TASK,
-                        kind=sc.briefing_kind, priority=2))
+                        kind=sc.briefing_kind, priority=2, source="builtin"))
     if "overnight" in sc.builtin_jobs:
         jobs.append(Job("overnight-open", f"overnight window opens ({owner.overnight_start})",
-                        _daily(owner.overnight_start, tz), grace_s=3600, target=CALL, kind="overnight-open"))
+                        _daily(owner.overnight_start, tz), grace_s=3600, target=CALL, kind="overnight-open",
+                        source="builtin"))
         jobs.append(Job("overnight-close", f"overnight window closes ({owner.overnight_end})",
-                        _daily(owner.overnight_end, tz), grace_s=3600, target=CALL, kind="overnight-close"))
+                        _daily(owner.overnight_end, tz), grace_s=3600, target=CALL, kind="overnight-close",
+                        source="builtin"))
     if "memory-maintenance" in sc.builtin_jobs:
         at = sc.memory_maintenance_at or owner.overnight_start
         jobs.append(Job("memory-maintenance", f"memory maintenance ({at})", _daily(at, tz), grace_s=6 * 3600,
-                        target=TASK, kind=sc.memory_maintenance_kind, priority=0, window="overnight"))
+                        target=TASK, kind=sc.memory_maintenance_kind, priority=0, window="overnight",
+                        source="builtin"))
     for jd in sc.jobs:
         jobs.append(from_def(jd, tz))
     return jobs
 
 
-def from_def(jd: JobDef, tz: ZoneInfo) -> Job:
+def from_def(jd: JobDef, tz: ZoneInfo, *, source: str = "config", title: str = "",
+             created_at: float | None = None) -> Job:
     trig: BaseTrigger
     if jd.cron is not None:
         trig = CronTrigger.from_crontab(jd.cron, timezone=tz)
@@ -92,8 +99,16 @@ def from_def(jd: JobDef, tz: ZoneInfo) -> Job:
     else:
         trig = interval(float(jd.every_s or 0), tz)
         what = f"every {jd.every_s:g}s"
-    return Job(jd.id, f"{jd.kind} ({what})", trig, jd.misfire_grace_s, TASK, jd.kind, dict(jd.params),
-               jd.priority, jd.window, jd.gpu_vram_mb)
+    desc = f"{title} ({what})" if title else f"{jd.kind} ({what})"
+    return Job(jd.id, desc, trig, jd.misfire_grace_s, TASK, jd.kind, dict(jd.params),
+               jd.priority, jd.window, jd.gpu_vram_mb, source, created_at)
+
+
+def next_fire(jd: JobDef, tz: ZoneInfo, now: datetime | None = None) -> datetime | None:
+    """When ``jd`` fires next after ``now`` (what the reply to the owner quotes)."""
+    now = now or datetime.now(tz)
+    job = from_def(jd, tz)
+    return job.trigger.get_next_fire_time(None, now)  # type: ignore[no-any-return]
 
 
 def slot_of(job: Job, now: datetime) -> datetime | None:

@@ -1,7 +1,8 @@
 """Builds the task system of one node from its context (called once from :mod:`hydra_os.wiring`).
 
-Every node gets the queue and its API routes; role ``worker`` adds the :class:`TaskWorker`, role
-``scheduler`` the :class:`SchedulerService` and the ``schedule.list`` node RPC verb. Other parts of
+Every node gets the queue and its API routes (``/v1/tasks``, ``/v1/schedule``); role ``worker`` adds
+the :class:`TaskWorker`, role ``scheduler`` the :class:`SchedulerService` and the ``schedule-list`` node
+RPC verb. Other parts of
 Hydra register their task kinds on ``TaskSystem.registry`` in the wiring, before the node starts.
 """
 
@@ -13,8 +14,10 @@ from typing import Any
 from hydra_os.component import Component, NodeContext
 from hydra_os.errors import RpcError
 from hydra_os.node import rpc
+from hydra_os.scheduler.api import schedule_router
 from hydra_os.scheduler.leader import current_leader
 from hydra_os.scheduler.service import SchedulerService
+from hydra_os.scheduler.store import ScheduleStore
 from hydra_os.tasks import diag
 from hydra_os.tasks.api import tasks_router
 from hydra_os.tasks.config import TasksConfig
@@ -78,4 +81,5 @@ def build_tasks(ctx: NodeContext) -> TaskSystem:
         return await read_schedule(ctx)
 
     ctx.routers.append(tasks_router(queue, ctx.auth, schedule))
+    ctx.routers.append(schedule_router(ScheduleStore(ctx.bus), ctx.settings.owner.timezone, ctx.auth))
     return system

@@ -20,6 +20,7 @@ from hydra_os.intake.model import RequestIn
 from hydra_os.intake.service import IntakeService
 from hydra_os.policy.audit import read_events
 from hydra_os.policy.model import Action
+from hydra_os.scheduler.store import ScheduleStore
 from hydra_os.tasks.windows import Windows
 from memory.protocols import MemoryStack
 from memory.wiring import LocalMemory, client_stack
@@ -95,7 +96,7 @@ async def test_research_overnight_is_queued_for_the_window_in_the_owners_words(m
     assert again.task_id == same.task_id != r.task_id
 
 
-async def test_reminder_at_a_time_and_recurring_is_refused_honestly(make_svc: MakeSvc) -> None:
+async def test_reminder_at_a_time_and_recurring_requests_are_scheduled(make_svc: MakeSvc) -> None:
     svc = make_svc()
     r = await ask(svc, "remind me to renew the domain tomorrow at 9am")
     task = await svc.queue.get(r.task_id)
@@ -103,8 +104,22 @@ async def test_reminder_at_a_time_and_recurring_is_refused_honestly(make_svc: Ma
     assert task.not_before == datetime(2026, 11, 21, 9, 0, tzinfo=ZoneInfo(TZ)).timestamp()
     before = len(await svc.queue.list_tasks(include_finished=True))
     r = await ask(svc, "every Monday at 9 research GPU prices")
-    assert r.status == "unsupported" and 'cron "0 9 * * mon"' in r.reply and "not supported" in r.reply
-    assert len(await svc.queue.list_tasks(include_finished=True)) == before  # nothing queued
+    assert r.status == "scheduled" and r.job_id and r.job_id.startswith("req-gpu-prices-"), r
+    stored = await ScheduleStore(svc.queue.bus).get(r.job_id)
+    assert stored.job.kind == "research.topic" and stored.job.cron == "0 9 * * mon"
+    assert stored.job.params == {"topic": "GPU prices"} and stored.source == "intake"
+    assert r.next_run is not None
+    nxt = datetime.fromisoformat(r.next_run).astimezone(ZoneInfo(TZ))
+    assert (nxt.weekday(), nxt.hour, nxt.minute) == (0, 9, 0) and nxt > datetime.now(ZoneInfo(TZ))
+    assert f"as job {r.job_id}; it next runs Mon " in r.reply and "09:00" in r.reply
+    assert len(await svc.queue.list_tasks(include_finished=True)) == before  # a schedule, not a task now
+    again = await ask(svc, "every Monday at 9 research GPU prices")
+    assert again.status == "scheduled" and again.job_id == r.job_id and again.reply.startswith("Already scheduled")
+    assert list(await ScheduleStore(svc.queue.bus).all()) == [r.job_id]
+    r = await ask(svc, "remind me every day at 7 to water the plants")
+    stored = await ScheduleStore(svc.queue.bus).get(str(r.job_id))
+    assert r.status == "scheduled" and stored.job.kind == "intake.reminder" and stored.job.cron == "0 7 * * *"
+    assert stored.job.params == {"text": "water the plants"}
 
 
 async def test_ops_go_through_the_policy_gate(make_svc: MakeSvc, restarted: list[Action], bus: Bus,

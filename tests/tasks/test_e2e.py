@@ -121,12 +121,10 @@ def test_worker_killed_mid_task_resumes_elsewhere_after_last_finished_step(
     assert task["result"]["saw"] == ["one", "two"]
 
 
-def test_scheduler_leader_failover_no_slot_twice(nats_proc: NatsProc, tmp_path: Path,
-                                                 daemons: list[DaemonProc]) -> None:
+def test_runtime_jobs_from_cli_and_api_survive_leader_failover_no_slot_twice(
+        nats_proc: NatsProc, tmp_path: Path, daemons: list[DaemonProc]) -> None:
     log = str(tmp_path / "ticks.log")
-    jobs = json.dumps([{"id": "tick", "kind": "test.tick", "every_s": 1, "params": {"log": log},
-                        "misfire_grace_s": 30}])
-    extra = {"HYDRA_TASKS__SCHEDULER__JOBS": jobs, "HYDRA_TASKS__SCHEDULER__BUILTIN_JOBS": '["overnight"]'}
+    extra = {"HYDRA_TASKS__SCHEDULER__BUILTIN_JOBS": '["overnight"]'}
     first = DaemonProc("sa", tmp_path / "sa", node_env(nats_proc, ["scheduler", "worker", "gateway"], **extra))
     daemons.append(first)
     first.start()
@@ -136,24 +134,58 @@ def test_scheduler_leader_failover_no_slot_twice(nats_proc: NatsProc, tmp_path: 
     leader_id = wait_for(lambda: leader_of(nats_proc), 10, what="a scheduler leader")
     leader = {"sa": first, "sb": second}[leader_id]
     survivor = second if leader is first else first
-    wait_for(lambda: len(read_log(log)) >= 3, 15, what="ticks")
-    # API: the schedule as the leader sees it
+    # a job added over the CLI, another over the API (of the follower: any node's API writes the bucket)
+    added = cli_json(nats_proc, "schedule", "add", "tick", "--kind", "test.tick", "--every", "1", "-p", f"log={log}")
+    assert added["job"]["every_s"] == 1 and added["source"] == "cli" and added["next_run"]
+    with survivor.client() as c:
+        tock = {"id": "tock", "kind": "test.tick", "every_s": 1, "params": {"log": log}, "misfire_grace_s": 30}
+        r = c.post("/v1/schedule", json=tock, params={"title": "second ticker"})
+        assert r.status_code == 201 and r.json()["source"] == "api", r.text
+        assert c.post("/v1/schedule", json=tock).status_code == 409
+        bad = c.post("/v1/schedule", json={"id": "x", "kind": "test.tick", "cron": "every monday"})
+        assert bad.status_code == 422 and bad.json()["detail"].startswith("cron:")
+        assert c.post("/v1/schedule", json={"id": "health", "kind": "a.b", "every_s": 5}).status_code == 422
+    r = cli(nats_proc, "schedule", "add", "bad", "--kind", "test.tick")
+    assert r.returncode == 2 and "exactly one of 'cron' or 'every_s'" in r.stderr and "Traceback" not in r.stderr
+
+    def ticks(job: str, after: float = 0.0) -> list[dict[str, Any]]:
+        return [e for e in read_log(log) if e["key"].startswith(f"sched:{job}:") and e["ts"] > after]
+
+    wait_for(lambda: len(ticks("tick")) >= 2 and len(ticks("tock")) >= 2, 20, what="ticks of both jobs")
     with survivor.client() as c:
         sched = c.get("/v1/schedule").json()
-    assert sched["node"] == leader.node_id and {j["id"] for j in sched["jobs"]} >= {"tick", "overnight-open"}
+    assert sched["node"] == leader.node_id
+    sources = {j["id"]: j["source"] for j in sched["jobs"]}
+    assert sources["tick"] == sources["tock"] == "runtime" and sources["overnight-open"] == "builtin"
 
     killed_at = time.time()
     leader.kill9()
     wait_for(lambda: leader_of(nats_proc) == survivor.node_id, 15, interval=0.1, what="the survivor leads")
     new = cli_json(nats_proc, "schedule", "list")
     assert new["node"] == survivor.node_id and new["is_leader"] and new["elections"] == 1
-    wait_for(lambda: any(e["ts"] > killed_at + 1 and e["node"] == survivor.node_id for e in read_log(log)), 15,
-             what="ticks after the failover")
+    assert {"tick", "tock"} <= {j["id"] for j in new["jobs"]}  # the new leader read them from the bucket
+    wait_for(lambda: any(e["node"] == survivor.node_id for e in ticks("tick", killed_at + 1))
+             and any(e["node"] == survivor.node_id for e in ticks("tock", killed_at + 1)), 20,
+             what="both jobs tick after the failover")
     keys = [e["key"] for e in read_log(log)]
     assert len(keys) == len(set(keys)), f"a slot ran twice: {Counter(keys).most_common(3)}"
     tasks = on_bus(nats_proc, lambda bus: TaskStore(bus).all_tasks())
     tick_keys = [t.idempotency_key for t in tasks if t.kind == "test.tick"]
     assert len(tick_keys) == len(set(tick_keys))
+
+    with survivor.client() as c:
+        assert c.delete("/v1/schedule/tock").status_code == 200
+        assert c.delete("/v1/schedule/tock").status_code == 404
+    removed_at = time.time()
+    assert cli(nats_proc, "schedule", "remove", "tick").returncode == 0
+    r = cli(nats_proc, "schedule", "remove", "tick")
+    assert r.returncode == 2 and "no scheduled job 'tick'" in r.stderr
+    wait_for(lambda: not {"tick", "tock"} & {j["id"] for j in cli_json(nats_proc, "schedule", "list")["jobs"]},
+             15, interval=0.3, what="the leader dropped the removed jobs")
+    settled = time.time()
+    time.sleep(2.5)  # two more slots pass: neither removed job may run in them
+    late = [e for e in read_log(log) if e["ts"] > max(settled, removed_at + 1)]
+    assert late == [], late
 
 
 def test_api_and_cli_bad_input(nats_proc: NatsProc, tmp_path: Path, daemons: list[DaemonProc]) -> None:

@@ -1,0 +1,54 @@
+"""``POST /v1/schedule`` (add a recurring job) and ``DELETE /v1/schedule/{id}`` (bearer token).
+
+``GET /v1/schedule`` (the leader's view) is served by :mod:`hydra_os.tasks.api`. Writes go to the
+``hydra_schedule`` bucket; the scheduler leader picks them up within moments (:mod:`.store`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
+
+from hydra_os.errors import BusError, HydraError
+from hydra_os.scheduler.errors import InvalidJobError, JobExistsError, JobNotFoundError
+from hydra_os.scheduler.store import ScheduleStore, add_job, dump, parse_job
+
+
+def _http(e: HydraError) -> HTTPException:
+    code = {InvalidJobError: 422, JobExistsError: 409, JobNotFoundError: 404}.get(type(e))
+    if code is None:
+        code = 503 if isinstance(e, BusError) else 400
+    return HTTPException(code, str(e))
+
+
+def schedule_router(store: ScheduleStore, tz: str, auth: Any) -> APIRouter:
+    deps = [Depends(auth)] if auth is not None else []
+    r = APIRouter(prefix="/v1", tags=["schedule"], dependencies=deps)
+
+    @r.post("/schedule", status_code=201, summary="Add a recurring job (cron or every_s); says when it runs next")
+    async def add(
+        job: Annotated[dict[str, Any], Body(description="A job: id, kind, params, cron or every_s, priority...")],
+        title: Annotated[str, Query(max_length=300, description="What it is for, in words.")] = "",
+        replace: Annotated[bool, Query(description="Replace a stored job of the same id.")] = False,
+    ) -> dict[str, Any]:
+        try:
+            return await add_job(store, parse_job(job), tz, source="api", title=title, replace=replace)
+        except HydraError as e:
+            raise _http(e) from None
+
+    @r.delete("/schedule/{job_id}", summary="Remove a recurring job added at run time")
+    async def remove(job_id: str) -> dict[str, Any]:
+        try:
+            return dump(await store.remove(job_id))
+        except HydraError as e:
+            raise _http(e) from None
+
+    @r.get("/schedule/stored", summary="Recurring jobs added at run time, as stored (any node can answer)")
+    async def stored() -> dict[str, Any]:
+        try:
+            return {i: dump(s) for i, s in (await store.all()).items()}
+        except HydraError as e:
+            raise _http(e) from None
+
+    return r
