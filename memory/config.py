@@ -2,7 +2,7 @@
 
 Sub-sections: ``core`` (native or Letta), ``embed``, ``archival``, ``graph`` (the stores' own models,
 from :mod:`memory.embed.config`, :mod:`memory.archival.config`, :mod:`memory.graph.config`),
-``context`` (:class:`memory.context.ContextConfig`), ``extract`` (optional LLM extraction) and
+``context`` (:class:`memory.context_config.ContextConfig`), ``extract`` (optional LLM extraction) and
 ``service`` (the bus service on the memory node).
 """
 
@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from memory.archival.config import ArchivalConfig
-from memory.context import ContextConfig
+from memory.context_config import ContextConfig
 from memory.embed.config import EmbedConfig
 from memory.graph.config import GraphConfig
 

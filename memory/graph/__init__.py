@@ -1,23 +1,37 @@
 """The temporal knowledge graph: entities with aliases, facts with validity intervals.
 
-:func:`open_graph` builds the backend the config names: embedded Ladybug (default) or Neo4j.
+:func:`open_graph` builds the backend the config names: embedded Ladybug (default) or Neo4j. The
+package stays light (the config imports it): the store and its backends load in ``open_graph``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from memory.errors import MemoryBackendError
 from memory.graph.config import GraphConfig
-from memory.graph.cypher import CypherBackend
-from memory.graph.store import CypherGraphStore
+
+if TYPE_CHECKING:
+    from memory.graph.cypher import CypherBackend
+    from memory.graph.store import CypherGraphStore
 
 __all__ = ["CypherGraphStore", "GraphConfig", "open_graph"]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "CypherGraphStore":
+        from memory.graph.store import CypherGraphStore
+
+        return CypherGraphStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 async def open_graph(cfg: GraphConfig, state_dir: Path) -> CypherGraphStore:
     """Open (creating when absent) the graph ``cfg`` names; ``state_dir`` is the node's."""
+    from memory.graph.store import CypherGraphStore
+
     backend: CypherBackend
     if cfg.backend == "ladybug":
         from memory.graph.ladybug_backend import LadybugBackend
