@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
-from hydra_os.intake.api import ASK_VERB
+from hydra_os.intake.model import ASK_VERB
 from hydra_os.node import rpc
 
 

@@ -1,4 +1,7 @@
-"""``hydra briefing [--since]``: write the briefing now (Markdown on stdout), deliver and store it."""
+"""``hydra briefing [--since]``: write the briefing now (Markdown on stdout), deliver and store it.
+
+The pipeline, the chat client and the memory client are imported inside the command (start-up time of
+every other ``hydra`` command)."""
 
 from __future__ import annotations
 
@@ -15,11 +18,6 @@ from hydra_os.cli.common import console, fail, state, with_bus
 from hydra_os.config import Settings, read_secret_file
 from hydra_os.errors import HydraError
 from hydra_os.intake.errors import RequestInputError
-from hydra_os.intake.llm import OpenAIChat
-from hydra_os.node.membership import read_nodes
-from memory.protocols import MemoryStack
-from memory.wiring import client_stack
-from pipelines.briefing.pipeline import BriefingDeps, run_briefing
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
 
@@ -68,6 +66,13 @@ def briefing(
 
 
 async def _run(settings: Settings, bus: Bus, since: float | None, send: bool) -> dict[str, Any]:
+    # heavy (httpx, the memory client, the renderer): imported only when a briefing is written
+    from hydra_os.intake.llm import OpenAIChat
+    from hydra_os.node.membership import read_nodes
+    from memory.protocols import MemoryStack
+    from memory.wiring import client_stack
+    from pipelines.briefing.pipeline import BriefingDeps, run_briefing
+
     nodes = await read_nodes(bus, settings.membership.gone_after)
     cfg = settings.intake
     gateways = sorted((n for n in nodes if "gateway" in n.roles and n.api_url), key=lambda n: n.id != settings.node.id)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -27,12 +27,27 @@ from hydra_os.tasks.store import TaskStore
 from memory.extract import MemoryWriter
 from memory.protocols import MemoryStack
 from pipelines.briefing import collect as c
-from pipelines.briefing import render
 from pipelines.briefing.config import BriefingConfig
-from pipelines.briefing.deliver import deliver, to_files
 from pipelines.briefing.model import Briefing
 from pipelines.research.store import chunks
 from pipelines.runner import Pipeline, Step
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def _render() -> ModuleType:
+    """Markdown/HTML rendering, imported when a briefing is written (not at daemon start-up)."""
+    from pipelines.briefing import render
+
+    return render
+
+
+def _deliver() -> ModuleType:
+    """Delivery (SMTP, ntfy, webhook, files), imported when a briefing is delivered."""
+    from pipelines.briefing import deliver
+
+    return deliver
 
 KIND = "briefing.morning"
 OPENING_SYSTEM = ("Write the opening paragraph of the owner's morning briefing: two or three plain sentences, "
@@ -90,7 +105,7 @@ async def collect(deps: BriefingDeps, since: float | None, until: float | None =
 async def opening(deps: BriefingDeps, b: Briefing) -> str | None:
     if not deps.config.opening or deps.chat is None or not await deps.chat.available():
         return None
-    facts = render.markdown(b.model_copy(update={"opening": None}))[:6000]
+    facts = _render().markdown(b.model_copy(update={"opening": None}))[:6000]
     try:
         text = await deps.chat.chat([{"role": "system", "content": OPENING_SYSTEM},
                                      {"role": "user", "content": facts}], max_tokens=200, temperature=0.4)
@@ -101,10 +116,10 @@ async def opening(deps: BriefingDeps, b: Briefing) -> str | None:
 
 
 async def render_and_write(deps: BriefingDeps, b: Briefing, run_id: str) -> dict[str, Any]:
-    md, page = render.markdown(b), render.html(b)
+    md, page = _render().markdown(b), _render().html(b)
     stem = f"{datetime.fromtimestamp(b.until, ZoneInfo(b.timezone)):%Y-%m-%d-%H%M}-{run_id}"
-    files = await to_files(deps.directory, stem, md, page)
-    return {"markdown": md, "files": files, "title": render.title(b), "headline": render.headline(b)}
+    files = await _deliver().to_files(deps.directory, stem, md, page)
+    return {"markdown": md, "files": files, "title": _render().title(b), "headline": _render().headline(b)}
 
 
 async def store(deps: BriefingDeps, run_id: str, md: str) -> dict[str, Any]:
@@ -132,7 +147,7 @@ def build(deps: BriefingDeps, kind: str = KIND) -> Pipeline:
         rr = r["render"]
         page = await _read(rr["files"][1])
         link = f"{deps.config.public_url.rstrip('/')}/v1/tasks/{ctx.task.id}" if deps.config.public_url else None
-        return await deliver(deps.config, rr["title"], rr["markdown"], page, rr["headline"], link)
+        return await _deliver().deliver(deps.config, rr["title"], rr["markdown"], page, rr["headline"], link)
 
     async def s_store(ctx: TaskContext, r: dict[str, Any]) -> dict[str, Any]:
         return await store(deps, ctx.task.id, r["render"]["markdown"])
@@ -160,7 +175,8 @@ async def run_briefing(deps: BriefingDeps, since: float | None, *, send: bool = 
     b, counts = await collect(deps, since)
     b.opening = await opening(deps, b)
     rr = await render_and_write(deps, b, run_id)
-    delivered = await deliver(deps.config, rr["title"], rr["markdown"], render.html(b), rr["headline"]) if send else {}
+    delivered = (await _deliver().deliver(deps.config, rr["title"], rr["markdown"], _render().html(b),
+                                          rr["headline"]) if send else {})
     stored = await store(deps, f"{run_id}-{int(b.until)}", rr["markdown"]) if send else {"stored": 0}
     return {**rr, "delivered": delivered, "memory_counts": counts, **stored, "problems": b.problems}
 
