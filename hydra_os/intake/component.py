@@ -1,5 +1,6 @@
 """The intake component (every node): builds the chat client, the service, its API route and RPC verb,
-and registers the task kinds of this slice on the node's task registry (research, briefing, reminder).
+and registers the task kinds of this slice on the node's task registry (research, briefing, reminder,
+operations asked for later).
 """
 
 from __future__ import annotations
@@ -49,13 +50,14 @@ class IntakeComponent:
         self.memory = memory
         self.extractor = make_extractor(ctx.settings.memory.extract)
         self.service = IntakeService(ctx.settings, cfg, tasks.queue, ctx.node_id, gate=gate, chat=self.chat,
-                                     memory=memory, extractor=self.extractor)
+                                     memory=memory, extractor=self.extractor,
+                                     nodes=lambda: {n.id: list(n.roles) for n in ctx.membership.nodes()})
         ctx.routers.append(requests_router(self.service, ctx.auth))
         ctx.rpc.handle(ASK_VERB, rpc_handler(self.service))
         self._register_kinds(tasks)
 
     def _register_kinds(self, tasks: TaskSystem) -> None:
-        from hydra_os.intake import reminder
+        from hydra_os.intake import later, reminder
         from pipelines.briefing.pipeline import BriefingDeps
         from pipelines.briefing.pipeline import register as register_briefing
         from pipelines.research.pipeline import ResearchDeps
@@ -67,6 +69,8 @@ class IntakeComponent:
                                                 self.memory), cfg.research_kind)
         if cfg.reminder_kind not in reg:
             reminder.register(reg, s.notify, s.node.state_dir, cfg.reminder_kind)
+        if cfg.ops_kind not in reg:
+            later.register(reg, self.ctx.bus, cfg.timeout_s, cfg.ops_kind)
         kind = s.tasks.scheduler.briefing_kind
         if kind not in reg:
             register_briefing(reg, BriefingDeps(settings=s, bus=self.ctx.bus, chat=self.chat, memory=self.memory,

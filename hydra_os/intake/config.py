@@ -35,6 +35,7 @@ class IntakeConfig(BaseModel):
     max_request_chars: int = Field(default=4000, ge=10, le=100_000, description="Longest request accepted.")
     research_kind: str = Field(default="research.topic", description="Task kind queued for research requests.")
     reminder_kind: str = Field(default="intake.reminder", description="Task kind queued for reminders.")
+    ops_kind: str = Field(default="intake.ops", description="Task kind queued for operations asked for later.")
     research: ResearchConfig = Field(default_factory=ResearchConfig, description="The research pipeline.")
     briefing: BriefingConfig = Field(default_factory=BriefingConfig, description="The morning briefing.")
 

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 
 from hydra_os.errors import HydraError
-from hydra_os.intake import ops
+from hydra_os.intake import ops, ops_exec
 from hydra_os.intake.errors import IntakeError
 from hydra_os.intake.model import Reply, RequestIn
 from hydra_os.intake.rules import Intent
-from hydra_os.policy.model import OutcomeStatus
+from hydra_os.policy.model import Action, Executor, OutcomeStatus
 from hydra_os.scheduler.config import JobDef
 from hydra_os.tasks.model import Task, TaskSpec
 from memory.context import ContextBuilder
@@ -195,21 +195,63 @@ async def _ops(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) 
         return _upd(base, status="clarify", question=q, reply=q)
     if svc.gate is None:
         return _upd(base, status="failed", reply="The policy gate is not running on this node; nothing was done.")
-    if intent.when is not None and intent.when.kind not in ("now",):
-        return _upd(base, status="unsupported",
-                    reply=f"Scheduling operations ({intent.when.describe}) is not supported yet; nothing was done.")
+    if intent.when is not None and intent.when.kind != "now":
+        return await _ops_later(svc, intent, base, req, p)
+    nodes = svc.nodes() if svc.nodes is not None else {}
+    if intent.kind in ("model.stop", "model.start"):
+        unload = intent.kind == "model.stop"
+        gpu_nodes = sorted(n for n, roles in nodes.items() if "gpu" in roles) or [svc.node_id]
+        chosen = ops_exec.pick_model(await ops_exec.list_models(svc.queue.bus, gpu_nodes), intent.subject,
+                                     running=unload)
+        if isinstance(chosen, str):
+            q = f"Which model should I {'unload' if unload else 'load'}? {chosen[0].upper()}{chosen[1:]}."
+            return _upd(base, status="clarify", question=q, reply=q)
+        action, executor = ops_exec.model_action(svc.queue.bus, chosen, unload=unload)
+        return await _submit(svc, base, action, executor)
+    if intent.kind == "disk.clean":
+        target = ops_exec.target_node(intent.subject, nodes)
+        if target is not None and target != svc.node_id:
+            return await _forward(svc, base, target, req)
+        made = ops_exec.disk_action(svc.node_id, svc.settings.healing.cache_dirs)
+        if isinstance(made, str):
+            return _upd(base, status="unsupported", reply=f"Nothing was done: {made}.")
+        return await _submit(svc, base, *made)
     if not p.executable:
         d = svc.gate.decide(p.action)
         how = f" Do it with: {p.manual}." if p.manual else ""
         return _upd(base, status="unsupported", decision=d.model_dump(mode="json"),
                     reply=(f"I understood {p.action.kind} ({intent.subject}), which the policy rates "
                            f"{d.level.value} ({d.rule_id}), but requests cannot run it yet; nothing was done.{how}"))
-    out = await svc.gate.submit(p.action)
+    return await _submit(svc, base, p.action, None)
+
+
+async def _forward(svc: IntakeService, base: Reply, node: str, req: RequestIn) -> Reply:
+    """An operation on another node: that node's intake plans it and its own policy gate decides."""
+    from hydra_os.intake.model import ASK_VERB
+    from hydra_os.node import rpc
+
+    params: dict[str, Any] = {"text": req.text}
+    if req.request_id:
+        params["request_id"] = req.request_id
+    try:
+        out = await rpc.call(svc.queue.bus, node, ASK_VERB, params, timeout=svc.config.timeout_s + 30)
+    except HydraError as e:
+        return _upd(base, status="failed", reply=f"Node {node} did not take the request: {e}; nothing was done.")
+    reply = Reply.model_validate(out)
+    return reply.model_copy(update={"notes": [*reply.notes, f"handled by node {node}'s intake and policy gate"]})
+
+
+async def _submit(svc: IntakeService, base: Reply, action: Action, executor: Executor | None) -> Reply:
+    assert svc.gate is not None
+    out = await svc.gate.submit(action, executor)
     d = out.decision
     dec = {**d.model_dump(mode="json"), "status": out.status.value}
-    what = p.action.summary.removesuffix(" (asked by the owner)")
+    what = action.summary.removesuffix(" (asked by the owner)")
     if out.status is OutcomeStatus.SUCCEEDED:
-        return _upd(base, status="done", decision=dec, reply=f"Done: {what} just now ({d.level.value}, {d.rule_id}).")
+        freed = (out.result or {}).get("freed_bytes")
+        extra = f"; freed {freed / 1e6:.1f} MB" if isinstance(freed, int) else ""
+        return _upd(base, status="done", decision=dec,
+                    reply=f"Done: {what} just now ({d.level.value}, {d.rule_id}){extra}.")
     if out.status is OutcomeStatus.PENDING:
         return _upd(base, status="pending-approval", decision=dec, approval_id=out.approval_id,
                     reply=(f"Waiting for approval {out.approval_id} to {what} ({d.reason}); approve with "
@@ -222,6 +264,25 @@ async def _ops(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) 
     if out.status is OutcomeStatus.SUPPRESSED:
         return _upd(base, status="refused", decision=dec, reply=f"Not done: {d.reason}.")
     return _upd(base, status="failed", decision=dec, reply=f"Tried to {what} just now, but it failed: {out.error}.")
+
+
+async def _ops_later(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn, p: ops.OpsPlan) -> Reply:
+    """``restart ollama tonight``: a task that hands the request to this node's intake when it runs, so the
+    policy gate decides then (with the maintenance windows, budgets and approvals of that moment)."""
+    assert svc.gate is not None
+    w = intent.when
+    if w is not None and w.kind == "recurring":
+        return _upd(base, status="unsupported",
+                    reply=f"Repeating operations ({w.describe}) are not scheduled from requests; nothing was done. "
+                          f"Ask for it once, e.g. '{intent.subject} tonight'.")
+    d = svc.gate.decide(p.action)
+    spec = _spec(svc, intent, svc.config.ops_kind, {"request": intent.subject, "node": svc.node_id},
+                 f"ops: {intent.subject}", req, priority=2)
+    reply = await _queue(svc, intent, base, spec, f"\"{intent.subject}\"")
+    return reply.model_copy(update={
+        "decision": d.model_dump(mode="json"),
+        "reply": reply.reply.removesuffix(".") + f"; the policy decides when it runs (today: {d.level.value}).",
+    })
 
 
 async def _remember(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:

@@ -42,6 +42,8 @@ class IntakeService:
     chat: ChatModel | None = None
     memory: MemoryOpener | None = None
     extractor: ChatExtractor | None = None
+    nodes: Callable[[], dict[str, list[str]]] | None = None
+    """Live nodes and their roles (for 'on the storage node' and finding models)."""
     counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
