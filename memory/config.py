@@ -65,6 +65,9 @@ class ServiceConfig(_Section):
     optimize_interval_s: float = Field(
         default=300.0, gt=0, description="Memory node: seconds between background archival index optimisations."
     )
+    optimize_after_writes: int = Field(
+        default=1000, ge=1, description="Memory node: passages added over the bus that kick an optimisation early."
+    )
 
 
 class MemoryConfig(_Section):

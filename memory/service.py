@@ -32,6 +32,7 @@ from hydra_os import __version__
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from memory import errors as merr
+from memory.archival.maintenance import BackgroundOptimizer
 from memory.protocols import (
     AddResult,
     Block,
@@ -90,11 +91,22 @@ def _code(err: merr.MemoryLayerError) -> str:
 class MemoryService:
     """Serves a local :class:`MemoryStack` on the bus. ``stop()`` is idempotent."""
 
-    def __init__(self, bus: Bus, stack: MemoryStack, node_id: str, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        stack: MemoryStack,
+        node_id: str,
+        embedder: Embedder | None = None,
+        optimizer: BackgroundOptimizer | None = None,
+    ) -> None:
         self.bus = bus
         self.stack = stack
         self.node_id = node_id
         self.embedder = embedder  # the configured embedder, for reindex
+        # With an optimiser, index optimisation is the daemon's: `archival.optimize` only schedules it,
+        # and imports, reindexes and every `kick_after` added passages kick it. Without one (tests,
+        # a bare service) `archival.optimize` runs it in the request.
+        self.optimizer = optimizer
         self._service: Service | None = None
         self.handlers = self._handlers()
 
@@ -136,7 +148,28 @@ class MemoryService:
                     pending.add(task)
                     task.add_done_callback(pending.discard)
 
-            return {"reindexed": await arch.reindex(embedder, progress), "model": embedder.model}
+            done = await arch.reindex(embedder, progress)
+            if self.optimizer is not None:
+                self.optimizer.kick()
+            return {"reindexed": done, "model": embedder.model}
+
+        async def add(p: Params) -> Any:
+            results = await arch.add(models(PassageIn, p, "passages"))
+            if self.optimizer is not None:
+                self.optimizer.note_writes(sum(r.status != "duplicate" for r in results))
+            return results
+
+        async def import_passages(p: Params) -> Any:
+            await arch.import_passages(models(Passage, p, "passages"))
+            if self.optimizer is not None:
+                self.optimizer.kick()
+
+        async def optimize(p: Params) -> Any:
+            if self.optimizer is None:
+                await arch.optimize()
+                return {"scheduled": False}
+            self.optimizer.kick()
+            return {"scheduled": True}
 
         async def export(fetch: Callable[[str | None, int], Awaitable[Page[Any]]], p: Params) -> Any:
             cursor = _arg(p, "cursor", str | None, None)
@@ -164,7 +197,7 @@ class MemoryService:
             "core.rewrite": lambda p: core.rewrite(_arg(p, "label", str), _arg(p, "value", str)),
             "core.history": lambda p: core.history(_arg(p, "label", str)),
             "core.import": lambda p: core.import_block(_arg(p, "block", Block), models(BlockEdit, p, "history")),
-            "archival.add": lambda p: arch.add(models(PassageIn, p, "passages")),
+            "archival.add": add,
             "archival.search": lambda p: arch.search(
                 _arg(p, "query", str),
                 limit=_arg(p, "limit", int, 10),
@@ -174,9 +207,9 @@ class MemoryService:
             "archival.get": lambda p: arch.get(_arg(p, "id", str)),
             "archival.count": lambda p: arch.count(),
             "archival.reindex": reindex,
-            "archival.optimize": lambda p: arch.optimize(),
+            "archival.optimize": optimize,
             "archival.export": lambda p: export(arch.export_page, p),
-            "archival.import": lambda p: arch.import_passages(models(Passage, p, "passages")),
+            "archival.import": import_passages,
             "graph.upsert_entity": lambda p: graph.upsert_entity(_arg(p, "entity", Entity)),
             "graph.resolve": lambda p: graph.resolve(_arg(p, "name", str)),
             "graph.upsert_relation": lambda p: graph.upsert_relation(_arg(p, "relation", RelationIn)),

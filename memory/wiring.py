@@ -226,18 +226,23 @@ class MemoryComponent:
 
     async def _open(self) -> None:
         self.local = await open_local(self.cfg, self.state_dir)
-        self.service = MemoryService(self.bus, self.local.stack, self.node_id, self.local.embedder)
-        await self.service.start()
-        self.optimizer = BackgroundOptimizer(self.local.stack.archival, self.cfg.service.optimize_interval_s)
+        # the daemon owns index optimisation: periodic, and kicked by imports, reindexes and bulk adds
+        self.optimizer = BackgroundOptimizer(
+            self.local.stack.archival, self.cfg.service.optimize_interval_s, self.cfg.service.optimize_after_writes
+        )
         await self.optimizer.start()
+        self.service = MemoryService(
+            self.bus, self.local.stack, self.node_id, self.local.embedder, optimizer=self.optimizer
+        )
+        await self.service.start()
 
     async def _close(self) -> None:
-        optimizer, self.optimizer = self.optimizer, None
-        if optimizer is not None:
-            await optimizer.stop()
         service, self.service = self.service, None
         if service is not None:
             await service.stop()
+        optimizer, self.optimizer = self.optimizer, None
+        if optimizer is not None:
+            await optimizer.stop()
         local, self.local = self.local, None
         if local is not None:
             await local.close()

@@ -20,11 +20,15 @@ from memory.protocols import ArchivalStore
 class BackgroundOptimizer:
     """``async with BackgroundOptimizer(store):`` — periodic ``optimize()``; ``stop()`` is idempotent."""
 
-    def __init__(self, store: ArchivalStore, interval_s: float = 300.0) -> None:
+    def __init__(self, store: ArchivalStore, interval_s: float = 300.0, kick_after: int = 1000) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s: expected a positive number of seconds")
+        if kick_after < 1:
+            raise ValueError("kick_after: expected a positive number of passages")
         self._store = store
         self._interval = interval_s
+        self._kick_after = kick_after
+        self._written = 0
         self._task: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
         self.runs = 0
@@ -36,6 +40,13 @@ class BackgroundOptimizer:
     def kick(self) -> None:
         """Run an optimisation soon (e.g. after a large import)."""
         self._kick.set()
+
+    def note_writes(self, n: int) -> None:
+        """Count passages written; every ``kick_after`` of them kicks an optimisation."""
+        self._written += n
+        if self._written >= self._kick_after:
+            self._written = 0
+            self.kick()
 
     async def _loop(self) -> None:
         while True:

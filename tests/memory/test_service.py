@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -127,3 +128,33 @@ async def test_large_writes_and_exports_fit_the_bus(remote: tuple[MemoryClient, 
     assert len(every) == 40 and all(p.vector and len(p.vector) == 384 for p in every)
     with pytest.raises(MemoryInputError, match="over what a bus message carries"):
         await stack.archival.add([PassageIn(text="x" * 2_000_000)])
+
+
+async def test_optimisation_is_the_daemons_job(bus: Bus, local_mem: LocalMemory) -> None:
+    """With an optimiser, `archival.optimize` only schedules a run, and an import or enough adds kick one."""
+    from memory.archival import BackgroundOptimizer
+
+    async with (
+        BackgroundOptimizer(local_mem.stack.archival, interval_s=3600, kick_after=3) as opt,
+        MemoryService(bus, local_mem.stack, "mem-node", local_mem.embedder, optimizer=opt),
+    ):
+        client = await MemoryClient(bus).open()
+        stack = client.stack()
+        assert await client.call("archival.optimize") == {"scheduled": True}
+        await wait_for_async(lambda: opt.runs == 1, "the kicked optimisation")
+        await stack.archival.add([PassageIn(text=f"note {i} about the NAS", source="ops") for i in range(2)])
+        await asyncio.sleep(0.2)
+        assert opt.runs == 1  # 2 passages: under kick_after
+        await stack.archival.add([PassageIn(text="note 9 about the NAS", source="ops")])
+        await wait_for_async(lambda: opt.runs == 2, "optimisation after 3 added passages")
+        page = await local_mem.stack.archival.export_page(None, 10)
+        await stack.archival.import_passages([p.model_copy(update={"id": p.id + "-copy"}) for p in page.items[:1]])
+        await wait_for_async(lambda: opt.runs == 3, "optimisation after an import")
+
+
+async def wait_for_async(cond: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        assert loop.time() < end, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
