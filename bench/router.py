@@ -67,24 +67,7 @@ class Backend:
         self.proc.wait(10)
 
 
-# The node API's listening socket is created without proto=IPPROTO_TCP (hydra_os/api/app.py bind_socket), so
-# asyncio does not set TCP_NODELAY on accepted connections and a response written as headers + body
-# stalls on delayed ACKs (~40 ms). This launcher runs the unchanged daemon with only that socket call
-# given IPPROTO_TCP: the one-line fix proposed for bind_socket, measured as its own row.
-NODELAY_LAUNCHER = """
-import socket, sys, types
-import hydra_os.api.app as app
-shim = types.SimpleNamespace(**{k: getattr(socket, k) for k in dir(socket) if not k.startswith('__')})
-shim.socket = lambda family=socket.AF_INET, type=socket.SOCK_STREAM, proto=0: socket.socket(
-    family, type, socket.IPPROTO_TCP)
-app.socket = shim
-from hydra_os.cli import main
-sys.argv = ['hydra', *sys.argv[1:]]
-main()
-"""
-
-
-def start_hydra(tmp: Path, backend_url: str, name: str = "hydra", nodelay: bool = False) -> DaemonProc:
+def start_hydra(tmp: Path, backend_url: str, name: str = "hydra") -> DaemonProc:
     cfg = tmp / f"{name}.toml"
     cfg.write_text(
         '[node]\nroles = ["gateway"]\n[log]\nlevel = "WARNING"\n[inference.router]\nmax_in_flight = 1024\n'
@@ -92,16 +75,7 @@ def start_hydra(tmp: Path, backend_url: str, name: str = "hydra", nodelay: bool 
     )
     env = daemon_env(HYDRA_CONFIG=str(cfg), HYDRA_LOG__LEVEL="WARNING")
     d = DaemonProc(name, tmp / name, env)
-    if nodelay:
-        d.state_dir.mkdir(parents=True)
-        d.log_path = d.state_dir / "daemon.log"
-        with d.log_path.open("ab") as log:
-            d.proc = subprocess.Popen(
-                [sys.executable, "-c", NODELAY_LAUNCHER, "run", "--state-dir", str(d.state_dir), "--node-id", name,
-                 "--api-port", "0"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO))
-        d.wait_ready(30)
-    else:
-        d.start()
+    d.start()
     with d.client() as c:
         wait_for(lambda: c.post("/v1/chat/completions", json=BODY).status_code == 200, 15, what="hydra routes")
     return d
@@ -259,11 +233,10 @@ def main() -> None:
         targets: dict[str, tuple[str, dict[str, str]]] = {
             "direct": (backend.url, {"Content-Type": "application/json"}),
         }
-        for name, nodelay in (("hydra", False), ("hydra_nd", True)):
-            d = start_hydra(tmp, backend.url, name, nodelay)
-            hydras.append(d)
-            targets[name] = (d.api_url + "/v1", {"Content-Type": "application/json",
-                                                 "Authorization": f"Bearer {d.token}"})
+        d = start_hydra(tmp, backend.url)
+        hydras.append(d)
+        targets["hydra"] = (d.api_url + "/v1", {"Content-Type": "application/json",
+                                                "Authorization": f"Bearer {d.token}"})
         try:
             litellm, lurl = start_litellm(a.litellm, tmp, backend.url, a.workers)
             targets["litellm"] = (lurl, {"Content-Type": "application/json", "Authorization": f"Bearer {LITELLM_KEY}"})
@@ -291,8 +264,7 @@ def main() -> None:
             }
         result["rows"] = rows
         if "litellm" in rows:
-            for name in ("hydra", "hydra_nd"):
-                result[f"{name}_vs_litellm_rps"] = round(rows[name]["stream_rps"] / rows["litellm"]["stream_rps"], 2)
+            result["hydra_vs_litellm_rps"] = round(rows["hydra"]["stream_rps"] / rows["litellm"]["stream_rps"], 2)
     finally:
         if litellm is not None:
             stop_group(litellm)
@@ -314,10 +286,9 @@ def main() -> None:
               f"{r['ttft_added_p50_ms']:>9.3f} {r['stream_errors']:>6} {r['ttft_1client_added_p50_ms']:>14.3f}")
     print(f"(ms; + = added over direct, medians unless p99; stream columns: {a.streams} concurrent clients; "
           "last column: one streaming client)")
-    print("hydra = the daemon as committed; hydra_nd = same daemon, API socket with TCP_NODELAY (proposed fix)")
-    for name in ("hydra", "hydra_nd"):
-        if f"{name}_vs_litellm_rps" in result:
-            print(f"{name} / litellm streaming requests/s: {result[f'{name}_vs_litellm_rps']}x")
+    print("all on one box: client, backend, hydra and litellm share its CPUs (no pinning)")
+    if "hydra_vs_litellm_rps" in result:
+        print(f"hydra / litellm streaming requests/s: {result['hydra_vs_litellm_rps']}x")
     c = result["classifier"]
     print(f"\nclassification: p50 {c['classify_ms_p50']} ms, p99 {c['classify_ms_p99']} ms per request")
     for split in ("train", "test", "all"):

@@ -53,6 +53,7 @@ def build_components(ctx: NodeContext) -> list[Component]:
             gpu_reader=NvmlProbe().read,
             registry=registry,
             events=ctx.events,
+            gate=policy.gate,  # evictions and crashed-engine restarts go through the policy
         )
         manager.register_rpc(ctx.rpc)
         components.append(manager)

@@ -7,6 +7,12 @@ endpoint in ``hydra_models`` once the engine is ready and withdraws it when it s
 A start that cannot fit is refused with needed-vs-free per GPU; with ``evict`` it stops idle models
 (oldest first) to make room, never one with requests in flight or whose load it cannot read.
 
+Its own decisions go through the policy gate (:mod:`hydra_os.inference.manager_policy`): each
+eviction is a ``model.unload`` action, and an engine that dies while serving is brought back by
+``engine.restart`` actions, paced and capped by the gate's guards. Without a gate it takes neither
+(evictions are refused, crashed engines stay down). The owner's ``start``/``stop`` run directly and
+are recorded as events.
+
 Node RPC verbs: ``models.list``, ``models.status``, ``models.start``, ``models.stop``.
 """
 
@@ -39,9 +45,11 @@ from hydra_os.inference.engines.ollama import Announcer, OllamaDiscovery
 from hydra_os.inference.engines.runner import ProcessRunner, Runner, SystemdRunner
 from hydra_os.inference.engines.supervisor import ModelRun
 from hydra_os.inference.manager_config import STATE_MODELS_FILE, ModelsConfig, ModelSpec, load_state_models
+from hydra_os.inference.manager_policy import ModelActions, refusal
 from hydra_os.inference.vram import Resident, plan, plan_with_eviction
 from hydra_os.node.gpu import GpuInfo
 from hydra_os.node.rpc import NodeRpc
+from hydra_os.policy.model import Action, Gate, OutcomeStatus
 
 GpuReader = Callable[[], list[GpuInfo]]
 
@@ -101,6 +109,7 @@ class ModelManager:
         gpu_reader: GpuReader,
         registry: Announcer | None = None,
         events: EventLog | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.config = config
         self.node_id = node_id
@@ -119,6 +128,9 @@ class ModelManager:
         self._monitor: asyncio.Task[None] | None = None
         self._ollama: list[OllamaDiscovery] = []
         self._stopped = False
+        self.actions = ModelActions(gate, node_id, self._event) if gate is not None else None
+        if self.actions is not None:
+            self.actions.register(self._exec_unload, self._exec_restart)
 
     # ---- lifecycle ---------------------------------------------------------------------
     @property
@@ -154,6 +166,8 @@ class ModelManager:
         if self._stopped:
             return
         self._stopped = True
+        if self.actions is not None:
+            await self.actions.close()
         if self._monitor is not None:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -238,9 +252,14 @@ class ModelManager:
                 )
                 raise PlacementError(f"{e}{hint}") from None
         for victim in victims:
-            logger.warning("evicting idle model {} to make room for {}", victim, spec.id)
-            await self._stop_run(self.runs[victim], f"evicted for {spec.id}")
-            await self._event("model.evicted", {"model": victim, "for": spec.id})
+            if self.actions is None:
+                raise PlacementError(
+                    f"cannot make room for {spec.id!r}: evicting {victim!r} needs the policy gate, "
+                    "which this manager was built without"
+                )
+            out = await self.actions.unload(victim, spec.id, self._exec_unload)
+            if out.status is not OutcomeStatus.SUCCEEDED:
+                raise PlacementError(f"cannot make room for {spec.id!r}: {refusal(out)}")
         host = self.config.bind_host
         taken = {r.launch.port for r in self.runs.values() if r.active}
         if spec.port is not None:
@@ -331,6 +350,8 @@ class ModelManager:
     async def stop_model(self, model_id: str, *, force: bool = False) -> dict[str, Any]:
         self.spec(model_id)
         run = self.runs.get(model_id)
+        if run is not None and run.state == "failed":
+            run.state = "stopped"  # the owner stops a crashed model: it is no longer wanted back
         if run is None or not run.active:
             return self.describe(model_id)
         if not force and run.state != "starting":
@@ -370,13 +391,54 @@ class ModelManager:
                     logger.warning("health check of {} failed: {}", run.spec_id, e)
                     continue
                 after: str = run.state
+                if self.actions is not None and after in ("ready", "failed"):
+                    self.actions.observe(run.spec_id, "ok" if after == "ready" else "failed")
                 if after == "failed":
                     if self.registry is not None:
                         await self.registry.withdraw(endpoint_key(self.node_id, run.spec_id))
                     await self._event("model.failed", {"model": run.spec_id, "error": run.error})
+                    self._schedule_restart(run.spec_id)
                 elif self.registry is not None and run.active and before != (after, run.in_flight):
                     health = "healthy" if after == "ready" else "down"
                     await self.registry.announce(self.endpoint(run, health=health))
+
+    # ---- the manager's own actions (run by the policy gate) ------------------------------
+    def _schedule_restart(self, model_id: str) -> None:
+        if self.actions is None or self._stopped:
+            return
+
+        def wanted() -> bool:
+            run = self.runs.get(model_id)
+            return not self._stopped and run is not None and run.state == "failed"
+
+        self.actions.schedule_restart(model_id, self._exec_restart, wanted)
+
+    async def _exec_restart(self, action: Action) -> dict[str, Any]:
+        model_id = str(action.params.get("model", ""))
+        self.spec(model_id)
+        run = self.runs.get(model_id)
+        if run is not None and run.active:
+            return {"model": model_id, "state": run.state, "note": "already running"}
+        if run is not None and run.state == "stopped":
+            raise ModelError(f"model {model_id!r} was stopped since it crashed; not restarting it")
+        st = await self.start_model(model_id, wait=True)
+        logger.info("model {} restarted (pid {})", model_id, st["pid"])
+        return {"model": model_id, "state": st["state"], "pid": st["pid"], "url": st["url"]}
+
+    async def _exec_unload(self, action: Action) -> dict[str, Any]:
+        victim = str(action.params.get("model", ""))
+        reason = f"evicted for {action.params.get('for')}"
+        run = self.runs.get(victim)
+        if run is None or not run.active:
+            return {"model": victim, "note": "already stopped"}
+        load = await run.engine.in_flight(self.http, run.probe_base) if run.state != "starting" else 0
+        if load != 0:
+            what = "an unknown number of" if load is None else str(load)
+            raise ModelBusyError(f"model {victim!r} has {what} request(s) in flight; not evicting it")
+        logger.warning("evicting idle model {} ({})", victim, reason)
+        await self._stop_run(run, reason)
+        await self._event("model.evicted", {"model": victim, "for": action.params.get("for")})
+        return {"model": victim, "stopped": True}
 
     async def _event(self, type_: str, data: dict[str, Any]) -> None:
         if self.events is None:
@@ -428,8 +490,18 @@ class ModelManager:
 
     async def _rpc_start(self, raw: dict[str, Any]) -> dict[str, Any]:
         p: StartParams = _params(StartParams, raw, "models.start")
+        self.spec(p.id)
+        await self._owner_command("model.start_requested", p.id, {"evict": p.evict})
         return await self.start_model(p.id, evict=p.evict, wait=p.wait)
 
     async def _rpc_stop(self, raw: dict[str, Any]) -> dict[str, Any]:
         p: StopParams = _params(StopParams, raw, "models.stop")
+        self.spec(p.id)
+        await self._owner_command("model.stop_requested", p.id, {"force": p.force})
         return await self.stop_model(p.id, force=p.force)
+
+    async def _owner_command(self, type_: str, model_id: str, data: dict[str, Any]) -> None:
+        """The owner's own start/stop: not a policy action; it replaces any pending automatic restart."""
+        if self.actions is not None:
+            await self.actions.cancel_restart(model_id)
+        await self._event(type_, {"model": model_id, "by": "owner", **data})

@@ -25,6 +25,7 @@ from hydra_os.inference.vram import Resident, plan, plan_with_eviction
 from hydra_os.node import rpc
 from hydra_os.node.gpu import GpuInfo
 from hydra_os.node.rpc import NodeRpc
+from tests.inference.policy_gate import make_gate
 from tests.standins.engines.fixtures import cmd, gpu
 
 
@@ -146,7 +147,7 @@ async def test_refuses_what_cannot_fit_and_evicts_only_idle_models(tmp_path: Pat
         {"id": "c", "engine": "vllm", "vram_mb": 12000, "env": {"STANDIN_LOAD_S": "0"}},
     )
     m = ModelManager(cfg, node_id="gpu1", state_dir=tmp_path, gpu_reader=Gpus(gpu(0, 24576, 24576)),
-                     registry=registry)
+                     registry=registry, gate=await make_gate(bus, "gpu1"))  # evictions go through the policy
     await m.start()
     try:
         await m.start_model("a", wait=True)
