@@ -216,6 +216,10 @@ class SearchHit(_Model):
     score: float
     vector_rank: int | None = None
     bm25_rank: int | None = None
+    update_of: str | None = Field(
+        default=None,
+        description="hybrid: id of an older passage on the same topic this newer one was ranked just above",
+    )
 
 
 @runtime_checkable

@@ -28,6 +28,7 @@ from memory.archival.config import ArchivalConfig
 from memory.archival.dedup import content_hash, jaccard, passage_id_for, point_id, words
 from memory.archival.engine import Engine, Found, PointData, StoreMeta
 from memory.archival.fusion import rrf
+from memory.archival.updates import Candidate, order_updates
 from memory.errors import EmbeddingModelMismatchError, MemoryInputError, MemoryNotFoundError
 from memory.protocols import (
     AddResult,
@@ -43,6 +44,11 @@ from memory.protocols import (
 
 def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _stable(found: list[Found]) -> list[Found]:
+    """Best first; equal scores in passage-id order (engines return ties in storage order)."""
+    return sorted(found, key=lambda f: (-f.score, f.payload["pid"]))
 
 
 def _passage(f: Found, *, with_vector: bool = False) -> Passage:
@@ -211,6 +217,7 @@ class QdrantArchivalStore:
         n = limit if mode != "hybrid" else max(limit, self._cfg.candidates)
         dense: list[Found] = []
         sparse: list[Found] = []
+        qvec: list[float] = []
         if mode in ("hybrid", "vector"):
             qvec = (await self._embedder.embed([query]))[0]
             dense = (await asyncio.to_thread(self._engine.query, "dense", [qvec], n, filters, True))[0]
@@ -218,28 +225,46 @@ class QdrantArchivalStore:
             qs = self._bm25.query(query)
             if qs[0]:
                 sparse = (await asyncio.to_thread(self._engine.query, "bm25", [qs], n, filters, True))[0]
-        return self._fuse(dense, sparse, mode, limit)
+        dense, sparse = _stable(dense), _stable(sparse)
+        if mode != "hybrid":
+            return [self._hit(f, f.score, dense, sparse) for f in (dense if mode == "vector" else sparse)[:limit]]
+        return await self._fuse(dense, sparse, limit, qvec)
 
-    def _fuse(self, dense: list[Found], sparse: list[Found], mode: SearchMode, limit: int) -> list[SearchHit]:
-        vrank = {f.id: r for r, f in enumerate(dense, 1)}
-        brank = {f.id: r for r, f in enumerate(sparse, 1)}
+    @staticmethod
+    def _hit(
+        f: Found, score: float, dense: list[Found], sparse: list[Found], update_of: str | None = None
+    ) -> SearchHit:
+        vrank = next((r for r, d in enumerate(dense, 1) if d.id == f.id), None)
+        brank = next((r for r, d in enumerate(sparse, 1) if d.id == f.id), None)
+        return SearchHit(passage=_passage(f), score=score, vector_rank=vrank, bm25_rank=brank, update_of=update_of)
+
+    async def _fuse(self, dense: list[Found], sparse: list[Found], limit: int, qvec: list[float]) -> list[SearchHit]:
         by_id = {f.id: f for f in (*dense, *sparse)}
-        if mode == "vector":
-            scored = [(f.id, f.score) for f in dense]
-        elif mode == "bm25":
-            scored = [(f.id, f.score) for f in sparse]
-        else:
-            rankings = [[f.id for f in dense], [f.id for f in sparse]]
-            weights = [1.0, 1.0]
-            if self._cfg.recency_weight > 0:
-                newest = sorted(by_id, key=lambda i: by_id[i].payload["created_at"], reverse=True)
-                rankings.append(newest)
-                weights.append(self._cfg.recency_weight)
-            fused = rrf(rankings, self._cfg.rrf_k, weights)
-            scored = sorted(fused.items(), key=lambda kv: (-kv[1], vrank.get(kv[0], 10**9), kv[0]))
+        rankings = [[f.id for f in dense], [f.id for f in sparse]]
+        weights = [1.0, 1.0]
+        if self._cfg.recency_weight > 0:
+            newest = sorted(by_id, key=lambda i: (by_id[i].payload["created_at"], by_id[i].payload["pid"]))[::-1]
+            rankings.append(newest)
+            weights.append(self._cfg.recency_weight)
+        fused = rrf(rankings, self._cfg.rrf_k, weights)
+        # ties broken by passage id, so a store and its restored copy answer identically
+        order = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))
+        head = order[: max(self._cfg.update_window, 2 * limit)]
+        moved: dict[str, str] = {}
+        if len(head) > 1:
+            found = await asyncio.to_thread(self._engine.retrieve, head, True)
+            cands = {
+                f.id: Candidate(
+                    f.id, f.payload["source"], _passage(f).created_at, f.dense,
+                    float(np.dot(qvec, f.dense)) if f.dense is not None else 0.0,
+                )
+                for f in found
+            }
+            head, moved = order_updates(head, cands, self._cfg.update_cosine, self._cfg.update_margin)
+        pid = {i: by_id[i].payload["pid"] for i in head}
         return [
-            SearchHit(passage=_passage(by_id[i]), score=s, vector_rank=vrank.get(i), bm25_rank=brank.get(i))
-            for i, s in scored[:limit]
+            self._hit(by_id[i], fused[i], dense, sparse, pid.get(moved[i]) if i in moved else None)
+            for i in head[:limit]
         ]
 
     async def get(self, passage_id: str) -> Passage:
