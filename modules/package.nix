@@ -26,6 +26,7 @@ let
     uvloop = "uvloop";
     trafilatura = "trafilatura";
     feedparser = "feedparser";
+    lxml-html-clean = "lxml-html-clean";
     qdrant-client = "qdrant-client";
     neo4j = "neo4j";
     numpy = "numpy";

@@ -13,7 +13,7 @@ let
   python3Packages = builtins.listToAttrs (map (n: { name = n; value = pkgs.fakeDrv { name = n; }; }) [
     "setuptools" "wheel" "nats-py" "pydantic" "pydantic-settings" "fastapi" "uvicorn" "typer" "rich"
     "loguru" "httpx" "psutil" "nvidia-ml-py" "prometheus-client" "aiohttp" "httptools" "qdrant-client"
-    "neo4j" "numpy" "apscheduler" "sqlalchemy" "uvloop" "trafilatura" "feedparser"
+    "neo4j" "numpy" "apscheduler" "sqlalchemy" "uvloop" "trafilatura" "feedparser" "lxml-html-clean"
   ]) // { buildPythonApplication = args: args; };
   app = import packageFile { inherit lib python3Packages; inherit (pkgs) nats-server; };
 in
