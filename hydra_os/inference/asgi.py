@@ -108,3 +108,27 @@ class Endpoint:
             more = msg.get("more_body", False)
         reply = await self.handler(scope, body)
         await reply.send(send, receive)
+
+
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class HotPaths:
+    """ASGI app in front of the node's FastAPI app: exact ``(method, path)`` matches go straight to
+    their :class:`Endpoint` (no middleware stack, no route matching); everything else to ``app``.
+
+    The endpoints answer errors themselves (OpenAI shape), so skipping FastAPI's exception middleware
+    changes no response. Use: ``HotPaths(fastapi_app, gateway.hot_paths())`` as the server's app.
+    """
+
+    def __init__(self, app: App, routes: Mapping[tuple[str, str], Endpoint]) -> None:
+        self.app = app
+        self.routes = dict(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            ep = self.routes.get((scope["method"], scope["path"]))
+            if ep is not None:
+                await ep(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

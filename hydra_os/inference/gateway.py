@@ -63,6 +63,7 @@ class Gateway:
         self._background: set[asyncio.Task[None]] = set()
         self._probe_task: asyncio.Task[None] | None = None
         self._started = False
+        self._endpoints: dict[tuple[str, str], Endpoint] | None = None
         registry.add_listener(self._on_endpoint)
 
     # ---- static endpoints and upstream credentials ----------------------------------------
@@ -141,16 +142,23 @@ class Gateway:
         }
 
     # ---- HTTP ----------------------------------------------------------------------------
+    def hot_paths(self) -> dict[tuple[str, str], Endpoint]:
+        """``(method, path) -> Endpoint`` for :class:`~hydra_os.inference.asgi.HotPaths` (ahead of FastAPI)."""
+        if self._endpoints is None:
+            self._endpoints = {
+                ("POST", "/v1/chat/completions"): Endpoint(self._handler("chat")),
+                ("POST", "/v1/completions"): Endpoint(self._handler("completions")),
+                ("POST", "/v1/embeddings"): Endpoint(self._handler("embeddings")),
+                ("GET", "/v1/models"): Endpoint(self._models),
+                ("GET", "/metrics"): Endpoint(self._metrics),
+            }
+        return self._endpoints
+
     def routes(self) -> APIRouter:
+        """The same endpoints as plain routes, for a node API without the :class:`HotPaths` front."""
         r = APIRouter()
-        for path, handler, method in (
-            ("/v1/chat/completions", self._handler("chat"), "POST"),
-            ("/v1/completions", self._handler("completions"), "POST"),
-            ("/v1/embeddings", self._handler("embeddings"), "POST"),
-            ("/v1/models", self._models, "GET"),
-            ("/metrics", self._metrics, "GET"),
-        ):
-            r.add_route(path, Endpoint(handler), methods=[method], include_in_schema=False)  # type: ignore[arg-type]
+        for (method, path), ep in self.hot_paths().items():
+            r.add_route(path, ep, methods=[method], include_in_schema=False)  # type: ignore[arg-type]
         return r
 
     async def _check(self, scope: Scope) -> None:

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from hydra_os.api.app import bind_socket, make_server
 from hydra_os.api.auth import require_token
 from hydra_os.bus.client import Bus
+from hydra_os.inference.asgi import HotPaths
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.gateway import Gateway
 from hydra_os.inference.registry import EndpointRegistry
@@ -47,6 +48,7 @@ async def gateway_harness(
     bus: Bus,
     backends: list[tuple[str, str, str, dict[str, Any]]],
     endpoints_extra: list[dict[str, Any]] | None = None,
+    hot: bool = False,
     **config: Any,
 ) -> AsyncIterator[Harness]:
     """``backends``: (name, model, tier, extra endpoint config) each served by its own stand-in;
@@ -66,9 +68,15 @@ async def gateway_harness(
     await gw.start()
     app = FastAPI()
     app.include_router(gw.routes())
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:  # a non-gateway route: served by FastAPI behind HotPaths too
+        return {"pong": "yes"}
+
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = make_server(app)
+    # hot: the gateway's routes answered by HotPaths ahead of FastAPI's middleware and routing
+    server = make_server(HotPaths(app, gw.hot_paths()) if hot else app)  # type: ignore[arg-type]
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
         await asyncio.sleep(0.01)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import openai
 import pytest
@@ -158,3 +159,35 @@ async def test_open_routes_when_auth_is_off_and_embeddings(bus: Bus) -> None:
         assert r.status_code == 404
         body = json.loads((await c.get("/v1/models")).content)
         assert "nomic-embed" in {m["id"] for m in body["data"]}
+
+
+async def _answers(h: object) -> list[tuple[int, str, str, str]]:
+    """(status, content-type, x-hydra-route, body) of the same requests, bodies made comparable."""
+    out = []
+    reqs: list[tuple[str, str, dict[str, object] | None, str | None]] = [
+        ("POST", "/v1/chat/completions", {"model": "qwen-8b", "messages": [{"role": "user", "content": "hi"}]}, TOKEN),
+        ("POST", "/v1/chat/completions",
+         {"model": "qwen-8b", "messages": [{"role": "user", "content": "hi"}], "stream": True}, TOKEN),
+        ("POST", "/v1/chat/completions", {"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}, TOKEN),
+        ("POST", "/v1/chat/completions", {"model": "qwen-8b", "messages": "nope"}, TOKEN),
+        ("POST", "/v1/completions", {"model": "qwen-8b", "prompt": "a", "max_tokens": 2}, None),
+        ("GET", "/v1/models", None, TOKEN),
+    ]
+    for method, path, body, token in reqs:
+        async with h.client(token=token) as c:  # type: ignore[attr-defined]
+            r = await c.request(method, path, json=body)
+        text = re.sub(r'"(id|created)":\s*("[^"]*"|\d+)', "", r.text)  # per-response ids and clocks
+        out.append((r.status_code, r.headers.get("content-type", ""), r.headers.get("x-hydra-route", ""), text))
+    return out
+
+
+async def test_hot_paths_ahead_of_fastapi_answer_exactly_as_the_routes_do(bus: Bus) -> None:
+    async with gateway_harness(bus, THREE_TIERS[1:2]) as h:
+        plain = await _answers(h)
+    async with gateway_harness(bus, THREE_TIERS[1:2], hot=True) as h:
+        hot = await _answers(h)
+        async with h.client() as c:
+            assert (await c.get("/ping")).json() == {"pong": "yes"}  # everything else still reaches FastAPI
+            assert (await c.get("/metrics")).status_code == 200
+    assert [a[0] for a in plain] == [200, 200, 404, 400, 401, 200]
+    assert hot == plain
