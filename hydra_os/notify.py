@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hydra_os.healing.errors import NotifyError
@@ -122,6 +121,8 @@ class _HttpNotifier:
         self._timeout = timeout
 
     async def _post(self, url: str, payload: dict[str, Any]) -> None:
+        import httpx  # here, not at import: hydra_os.config imports this module for NotifyConfig
+
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as client:
                 r = await client.post(url, json=payload, headers=self._headers)

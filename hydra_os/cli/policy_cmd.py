@@ -23,7 +23,6 @@ from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
 from hydra_os.errors import HydraError, RpcError
 from hydra_os.node import rpc
-from hydra_os.policy.api import parse_action
 from hydra_os.policy.approvals import OPEN_STATES, ApprovalRecord, ApprovalStore
 from hydra_os.policy.audit import StoredEvent, read_events, stream_first_seq, verify_chains
 from hydra_os.policy.defaults import DEFAULT_POLICY_TOML
@@ -32,6 +31,7 @@ from hydra_os.policy.engine import PolicyEngine
 from hydra_os.policy.guards.maintenance import AdhocWindow
 from hydra_os.policy.guards.maintenance_store import MaintenanceStore
 from hydra_os.policy.model import BlastRadius
+from hydra_os.policy.parse import parse_action
 
 policy_app = typer.Typer(help="Explain and check the autonomy policy.", no_args_is_help=True)
 maintenance_app = typer.Typer(help="Maintenance windows: nothing is restarted, nothing alerts.",

@@ -14,28 +14,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hydra_os.errors import BusError, HydraError, NotFoundError
 from hydra_os.policy.approvals import OPEN_STATES, ApprovalStore
 from hydra_os.policy.durations import parse_duration
-from hydra_os.policy.errors import ActionHashMismatchError, ApprovalStateError, PolicyError
+from hydra_os.policy.errors import ActionHashMismatchError, ApprovalStateError
 from hydra_os.policy.model import Action
 
 if TYPE_CHECKING:
     from hydra_os.policy.service import PolicyService
-
-
-def parse_action(data: dict[str, Any]) -> Action:
-    """An Action from untrusted JSON; PolicyError naming the field on bad input."""
-    try:
-        return Action.model_validate(data)
-    except ValidationError as e:
-        parts = []
-        for err in e.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(action)"
-            parts.append(f"{field}: {err['msg'].removeprefix('Value error, ')}")
-        raise PolicyError("invalid action: " + "; ".join(parts)) from None
 
 
 class Verdict(BaseModel):
