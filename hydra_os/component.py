@@ -50,6 +50,9 @@ class NodeContext:
     """The bearer-token FastAPI dependency: ``APIRouter(dependencies=[Depends(ctx.auth)])``."""
     routers: list[APIRouter] = field(default_factory=list)
     """Components append API routers here while being built (before the API starts)."""
+    hot_routes: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """``(method, path) -> ASGI app`` served ahead of FastAPI's routing and middleware (the OpenAI
+    proxy path). Such an endpoint does its own auth, errors and headers."""
 
     @property
     def node_id(self) -> str:

@@ -204,7 +204,11 @@ class Daemon:
                 await c.start()
                 self._stack.push_async_callback(c.stop)
 
-            app = create_app(self, auth, ctx.routers)
+            app: Any = create_app(self, auth, ctx.routers)
+            if ctx.hot_routes:
+                from hydra_os.inference.asgi import HotPaths
+
+                app = HotPaths(app, ctx.hot_routes)
             self._server = make_server(app)
             self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")
             self._stack.push_async_callback(self._stop_api)

@@ -40,6 +40,7 @@ def build_components(ctx: NodeContext) -> list[Component]:
 
         gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth)
         ctx.routers.append(gateway.routes())
+        ctx.hot_routes.update(gateway.hot_paths())
         ctx.rpc.handle("route-explain", gateway.rpc_explain)
         components.append(gateway)
     if ctx.has_role("gpu"):

@@ -86,6 +86,7 @@ class ApiServer(uvicorn.Server):
         yield
 
 
-def make_server(app: FastAPI) -> ApiServer:
+def make_server(app: Any) -> ApiServer:
+    """An in-process uvicorn server for an ASGI app (the FastAPI app, possibly behind hot routes)."""
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
     return ApiServer(config)
