@@ -28,10 +28,11 @@ builder lists current facts before closed ones.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -43,49 +44,44 @@ class Candidate:
     relevance: float = 0.0  # cosine to the query
 
 
-def _cos(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
-
-
 def order_updates(
     ranking: Sequence[str], cands: Mapping[str, Candidate], update_cosine: float, margin: float = 0.1
 ) -> tuple[list[str], dict[str, str]]:
-    """``ranking`` (best first) with every newer same-topic passage placed directly above the older
-    one it follows; returns the new order and {moved id: id of the passage it was placed above}."""
-    ids = [i for i in ranking if i in cands]
-    newer: dict[str, list[str]] = {i: [] for i in ids}
+    """``ranking`` (best first) with each newer same-topic passage placed directly above the older
+    one it updates; returns the new order and {moved id: id of the passage it was placed above}."""
+    ids = [i for i in ranking if i in cands and cands[i].vector is not None]
+    if len(ids) < 2:
+        return list(ranking), {}
+    mat = np.asarray([cands[i].vector for i in ids], dtype=np.float32)
+    mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
+    full = mat @ mat.T  # all pairwise cosines in one product
+    at = {i: n for n, i in enumerate(ids)}
+
+    def sim(a: str, b: str) -> float:
+        return float(full[at[a], at[b]])
+
+    newer: dict[str, list[str]] = {}
     for a in ids:
         ca = cands[a]
-        if ca.vector is None:
-            continue
-        for b in ids:
-            cb = cands[b]
-            if (
-                b != a
-                and cb.vector is not None
-                and cb.source == ca.source
-                and cb.created_at > ca.created_at
-                and cb.relevance >= ca.relevance - margin
-                and _cos(ca.vector, cb.vector) >= update_cosine
-            ):
-                newer[a].append(b)
+        newer[a] = [
+            b for b in ids
+            if b != a
+            and cands[b].source == ca.source
+            and cands[b].created_at > ca.created_at
+            and cands[b].relevance >= ca.relevance - margin
+            and sim(a, b) >= update_cosine
+        ]
     # one update per passage: its most similar newer one, and only if that one's most similar older
     # passage is this one (mutual best match), so a cluster of look-alikes never reshuffles
-    best_newer: dict[str, str] = {}
-    for a, bs in newer.items():
-        if bs:
-            best_newer[a] = max(bs, key=lambda b: (_cos(cands[a].vector or (), cands[b].vector or ()), b))
+    best_newer = {a: max(bs, key=lambda b: (sim(a, b), b)) for a, bs in newer.items() if bs}
     best_older: dict[str, str] = {}
     for a, b in best_newer.items():
         cur = best_older.get(b)
-        if cur is None or (_cos(cands[a].vector or (), cands[b].vector or ()), a) > (
-            _cos(cands[cur].vector or (), cands[b].vector or ()), cur
-        ):
+        if cur is None or (sim(a, b), a) > (sim(cur, b), cur):
             best_older[b] = a
-    newer = {a: ([b] if best_older.get(b) == a else []) for a, b in best_newer.items()}
+    update_of = {b: a for b, a in best_older.items()}  # newer -> the older passage it updates
+    updates = {a: b for b, a in update_of.items()}  # older -> its update
+
     out: list[str] = []
     placed: set[str] = set()
     moved: dict[str, str] = {}
@@ -93,12 +89,11 @@ def order_updates(
 
     def place(x: str) -> None:
         placed.add(x)
-        # newest update first; each update's own updates go above it (created times strictly increase)
-        for b in sorted(newer.get(x, ()), key=lambda i: (cands[i].created_at, i), reverse=True):
-            if b not in placed:
-                if pos[b] > pos[x]:
-                    moved[b] = x
-                place(b)
+        b = updates.get(x)
+        if b is not None and b not in placed:  # the update (and its own update) go right above
+            if pos[b] > pos[x]:
+                moved[b] = x
+            place(b)
         out.append(x)
 
     for i in ranking:
