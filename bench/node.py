@@ -11,7 +11,9 @@ Run: .venv/bin/python bench/node.py [--runs 5]
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -25,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.helpers import DaemonProc, NatsProc, daemon_env, free_port, wait_for
 
 
-def startup_and_rss(runs: int, root: Path) -> dict[str, object]:
+def startup_and_rss(runs: int, root: Path, roles: str | None = None) -> dict[str, object]:
     to_ready, rss, child_rss = [], [], []
+    extra = {"HYDRA_NODE__ROLES": roles} if roles else {}
     for i in range(runs):
-        d = DaemonProc(f"b{i}", root / f"start{i}", daemon_env(HYDRA_LOG__LEVEL="WARNING"))
+        d = DaemonProc(f"b{i}", root / f"start{i}-{roles or 'all'}", daemon_env(HYDRA_LOG__LEVEL="WARNING", **extra))
         t0 = time.perf_counter()
         d.start(wait_ready=False)
 
@@ -96,13 +99,28 @@ def detection(runs: int, root: Path) -> dict[str, object]:
     }
 
 
+def precompile() -> None:
+    """Bytecode as an installed package has it (pip and Nix compile at install time). This dev tree is
+    an editable install, and a PYTHONDONTWRITEBYTECODE=1 environment would otherwise make every
+    start-up recompile all of Hydra's sources."""
+    root = Path(__file__).resolve().parent.parent
+    for pkg in ("hydra_os", "memory", "pipelines"):
+        compileall.compile_dir(str(root / pkg), quiet=1)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
+    precompile()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        result = {"runs": args.runs, **startup_and_rss(args.runs, root), **detection(args.runs, root)}
+        result = {"runs": args.runs, "roles": "all (default)", **startup_and_rss(args.runs, root)}
+        # the same without the memory role (no embedded Qdrant/Ladybug in the process) and without the gpu role
+        other = startup_and_rss(args.runs, root, roles="gateway,worker,scheduler")
+        result["without_memory_role"] = {"roles": "gateway,worker,scheduler", **other}
+        result.update(detection(args.runs, root))
     result["targets"] = {"run_to_ready_s": 1.5, "idle_rss_mb": 120, "kill9_to_gone_s": 3.0, "rejoin_s": 2.0}
     out = Path(__file__).parent / "results" / "node.json"
     out.parent.mkdir(exist_ok=True)
