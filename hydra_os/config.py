@@ -29,14 +29,14 @@ from pydantic_settings import (
 
 from hydra_os.bus.names import valid_node_id
 from hydra_os.errors import ConfigError
+from hydra_os.healing.config import HealingConfig
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.manager_config import ModelsConfig
-from hydra_os.policy.config import PolicyConfig
-from hydra_os.healing.config import HealingConfig
-from hydra_os.notify import NotifyConfig
-from memory.config import MemoryConfig
-from hydra_os.tasks.config import TasksConfig
 from hydra_os.intake.config import IntakeConfig
+from hydra_os.notify import NotifyConfig
+from hydra_os.policy.config import PolicyConfig
+from hydra_os.tasks.config import TasksConfig
+from memory.config import MemoryConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
 ROLES = ("gateway", "gpu", "memory", "scheduler", "worker")
