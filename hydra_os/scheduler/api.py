@@ -16,7 +16,8 @@ from hydra_os.scheduler.store import ScheduleStore, add_job, dump, parse_job
 
 
 def _http(e: HydraError) -> HTTPException:
-    code = {InvalidJobError: 422, JobExistsError: 409, JobNotFoundError: 404}.get(type(e))
+    codes: dict[type[HydraError], int] = {InvalidJobError: 422, JobExistsError: 409, JobNotFoundError: 404}
+    code = codes.get(type(e))
     if code is None:
         code = 503 if isinstance(e, BusError) else 400
     return HTTPException(code, str(e))

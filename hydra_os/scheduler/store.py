@@ -106,7 +106,7 @@ class ScheduleStore:
                 except ValidationError:
                     continue
         finally:
-            await watcher.stop()
+            await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py's KeyWatcher.stop is unannotated
         return out
 
 

@@ -217,7 +217,7 @@ class EdgeEngine:
         recs, _ = self.shard.scroll(
             qe.ScrollRequest(limit=len(hashes) * 2, filter=flt, with_payload=["text_hash", "pid"], with_vector=False)
         )
-        return {r.payload["text_hash"]: r.payload["pid"] for r in recs}
+        return {r.payload["text_hash"]: r.payload["pid"] for r in recs if r.payload is not None}
 
     def count(self) -> int:
         return int(self.shard.count(qe.CountRequest(exact=True)))

@@ -253,7 +253,7 @@ class CypherGraphStore:
         rows = await asyncio.to_thread(
             lambda: self._db.read(q.FACTS_FROM, {"k": k}) + self._db.read(q.FACTS_TO, {"k": k})
         )
-        rels = {r["id"]: self._relation(r) for r in rows}.values()
+        rels = list({r["id"]: self._relation(r) for r in rows}.values())
         if when is not None:
             rels = [r for r in rels if r.valid_at(when)]
         return sorted(rels, key=lambda r: (r.valid_from, r.id))

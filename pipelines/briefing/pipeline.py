@@ -147,7 +147,10 @@ def build(deps: BriefingDeps, kind: str = KIND) -> Pipeline:
         rr = r["render"]
         page = await _read(rr["files"][1])
         link = f"{deps.config.public_url.rstrip('/')}/v1/tasks/{ctx.task.id}" if deps.config.public_url else None
-        return await _deliver().deliver(deps.config, rr["title"], rr["markdown"], page, rr["headline"], link)
+        delivered: dict[str, Any] = await _deliver().deliver(
+            deps.config, rr["title"], rr["markdown"], page, rr["headline"], link
+        )
+        return delivered
 
     async def s_store(ctx: TaskContext, r: dict[str, Any]) -> dict[str, Any]:
         return await store(deps, ctx.task.id, r["render"]["markdown"])
