@@ -86,6 +86,23 @@ def bucket_configs(gone_after: float, replicas: int = 1) -> list[KeyValueConfig]
     ]
 
 
+async def kv_values(kv: KeyValue) -> list[tuple[str, bytes]]:
+    """Every key of a bucket with its current (non-empty) value: a snapshot before watching live."""
+    try:
+        keys = list(await kv.keys())
+    except nats.js.errors.NoKeysError:
+        return []
+    out = []
+    for key in keys:
+        try:
+            entry = await kv.get(key)
+        except nats.js.errors.NotFoundError:  # deleted or expired since keys() listed it (KeyDeletedError too)
+            continue
+        if entry.value:
+            out.append((key, entry.value))
+    return out
+
+
 class Bus:
     """One NATS connection with JetStream. ``close()`` is idempotent."""
 

@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from hydra_os.bus import names
-from hydra_os.bus.client import Bus
+from hydra_os.bus.client import Bus, kv_values
 from hydra_os.inference.endpoint import EndpointInfo
 from hydra_os.node.membership import Membership
 
@@ -155,15 +155,9 @@ class EndpointRegistry:
         kv = await self.bus.kv(names.MODELS_BUCKET)
         self._sub = await self.bus.nc.subscribe(names.kv_subject(names.MODELS_BUCKET), cb=self._on_msg)
         now_wall, now_mono = time.time(), time.monotonic()
-        for key in await _keys(kv):
+        for key, value in await kv_values(kv):
             try:
-                entry = await kv.get(key)
-            except Exception:
-                continue
-            if not entry.value:
-                continue
-            try:
-                info = EndpointInfo.model_validate_json(entry.value)
+                info = EndpointInfo.model_validate_json(value)
             except ValidationError:
                 continue
             age = max(0.0, now_wall - info.updated_at)
@@ -282,12 +276,3 @@ class EndpointRegistry:
                     logger.warning("endpoint {} gone: node {} left", key, seen.info.node)
                     self._departed.add(seen.info.node)
                     self._drop(key)
-
-
-async def _keys(kv: Any) -> list[str]:
-    import nats.js.errors
-
-    try:
-        return list(await kv.keys())
-    except nats.js.errors.NoKeysError:
-        return []

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from hydra_os.bus import names
-from hydra_os.bus.client import Bus
+from hydra_os.bus.client import Bus, kv_values
 from hydra_os.errors import BusError
 from hydra_os.events import EventLog
 from hydra_os.node.info import NodeInfo
@@ -65,14 +65,8 @@ class Membership:
         self._sub = await self.bus.nc.subscribe(names.kv_subject(names.NODES_BUCKET), cb=self._on_msg)
         # existing members, judged by their own heartbeat time (the best we have before hearing them)
         now_wall, now_mono = time.time(), time.monotonic()
-        for key in await _keys(kv):
-            try:
-                entry = await kv.get(key)
-            except Exception:
-                continue
-            if not entry.value:
-                continue
-            info = NodeInfo.model_validate_json(entry.value)
+        for key, value in await kv_values(kv):
+            info = NodeInfo.model_validate_json(value)
             age = max(0.0, now_wall - info.heartbeat_at)
             if age < self.gone_after and key != self.node_id:
                 self.peers[key] = Peer(info, now_mono - age)
@@ -168,26 +162,12 @@ class Membership:
             self.registered = False
 
 
-async def _keys(kv: object) -> list[str]:
-    import nats.js.errors
-
-    try:
-        return list(await kv.keys())  # type: ignore[attr-defined]
-    except nats.js.errors.NoKeysError:
-        return []
-
-
 async def read_nodes(bus: Bus, gone_after: float) -> list[NodeInfo]:
     """Every node whose last heartbeat is younger than ``gone_after`` (for the CLI)."""
     kv = await bus.kv(names.NODES_BUCKET)
     out = []
-    for key in await _keys(kv):
-        try:
-            entry = await kv.get(key)
-        except Exception:
-            continue
-        if entry.value:
-            info = NodeInfo.model_validate_json(entry.value)
-            if info.age <= gone_after:
-                out.append(info)
+    for _, value in await kv_values(kv):
+        info = NodeInfo.model_validate_json(value)
+        if info.age <= gone_after:
+            out.append(info)
     return sorted(out, key=lambda n: n.id)
