@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -49,6 +50,33 @@ def fail(e: HydraError | str, code: int | None = None) -> NoReturn:
     msg = str(e)
     err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code if code is not None else (e.exit_code if isinstance(e, HydraError) else 2))
+
+
+def parse_value(v: str) -> Any:
+    """A ``key=value`` value: JSON when it parses (numbers, booleans, lists), else the plain string."""
+    try:
+        return json.loads(v)
+    except ValueError:
+        return v
+
+
+def parse_params(param: list[str] | None, params_json: str | None, error: type[HydraError]) -> dict[str, Any]:
+    """``--params-json`` (an object) then each ``--param key=value``; bad input raises ``error`` naming the flag."""
+    out: dict[str, Any] = {}
+    if params_json is not None:
+        try:
+            loaded = json.loads(params_json)
+        except ValueError as e:
+            raise error(f"--params-json: not JSON ({e})") from None
+        if not isinstance(loaded, dict):
+            raise error("--params-json: expected a JSON object")
+        out.update(loaded)
+    for p in param or []:
+        if "=" not in p:
+            raise error(f"--param: got {p!r}, expected key=value")
+        k, v = p.split("=", 1)
+        out[k] = parse_value(v)
+    return out
 
 
 def bus_servers(settings: Settings) -> list[str]:

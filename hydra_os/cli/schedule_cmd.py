@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from hydra_os.bus.client import Bus
-from hydra_os.cli.common import console, fail, state, with_bus
+from hydra_os.cli.common import console, fail, parse_params, state, with_bus
 from hydra_os.errors import HydraError
 
 schedule_app = typer.Typer(help="The scheduler's recurring jobs: list, add, remove.", no_args_is_help=True)
@@ -58,24 +58,7 @@ def schedule_list(
 def _params(param: list[str] | None, params_json: str | None) -> dict[str, Any]:
     from hydra_os.scheduler.errors import InvalidJobError
 
-    out: dict[str, Any] = {}
-    if params_json is not None:
-        try:
-            loaded = json.loads(params_json)
-        except ValueError as e:
-            raise InvalidJobError(f"--params-json: not JSON ({e})") from None
-        if not isinstance(loaded, dict):
-            raise InvalidJobError("--params-json: expected a JSON object")
-        out.update(loaded)
-    for p in param or []:
-        if "=" not in p:
-            raise InvalidJobError(f"--param: got {p!r}, expected key=value")
-        k, v = p.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except ValueError:
-            out[k] = v
-    return out
+    return parse_params(param, params_json, InvalidJobError)
 
 
 @schedule_app.command("add")

@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from hydra_os.bus.client import Bus
-from hydra_os.cli.common import console, fail, state, with_bus
+from hydra_os.cli.common import console, fail, parse_params, parse_value, state, with_bus
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.tasks.checkpoints import CheckpointStore
@@ -54,20 +54,13 @@ class ExplicitParser:
             if "=" not in w:
                 raise InvalidTaskError(f"request: {w!r} is not key=value (expected 'KIND key=value ...')")
             k, v = w.split("=", 1)
-            params[k] = _value(v)
+            params[k] = parse_value(v)
         return TaskSpec(kind=kind, params=params, **base)
 
 
 def request_parsers() -> list[RequestParser]:
     """Tried in order; the natural-language intake adds its parser here."""
     return [ExplicitParser()]
-
-
-def _value(v: str) -> Any:
-    try:
-        return json.loads(v)
-    except ValueError:
-        return v
 
 
 _REL = re.compile(r"^\+(\d+(?:\.\d+)?)([smhd])$")
@@ -114,20 +107,7 @@ def queue(
     settings = state(ctx).settings()
     tz = ZoneInfo(settings.owner.timezone)
     try:
-        params: dict[str, Any] = {}
-        if params_json is not None:
-            try:
-                loaded = json.loads(params_json)
-            except ValueError as e:
-                raise InvalidTaskError(f"--params-json: not JSON ({e})") from None
-            if not isinstance(loaded, dict):
-                raise InvalidTaskError("--params-json: expected a JSON object")
-            params.update(loaded)
-        for p in param or []:
-            if "=" not in p:
-                raise InvalidTaskError(f"--param: got {p!r}, expected key=value")
-            k, v = p.split("=", 1)
-            params[k] = _value(v)
+        params = parse_params(param, params_json, InvalidTaskError)
         base: dict[str, Any] = {"params": params, "priority": priority, "window": window, "gpu_vram_mb": gpu_mb,
                                 "idempotency_key": key, "title": title, "source": "cli"}
         if not_before is not None:
