@@ -27,19 +27,20 @@ MERGE_ENTITIES = (
     "SET e.name = r.name, e.type = r.type, e.aliases = STRLIST(r.aliases), e.properties = r.properties"
 )
 CREATE_FACTS = (
-    "UNWIND $rows AS r MATCH (a:Entity {key: r.s}), (b:Entity {key: r.o}) "
+    "UNWIND $rows AS r MATCH (a:Entity {key: r.s}) MATCH (b:Entity {key: r.o}) "
     "CREATE (a)-[:Fact {id: r.id, type: r.type, properties: r.props, valid_from: TS(r.vf), valid_to: TS(r.vt), "
     "source: r.src, confidence: r.conf}]->(b)"
 )
 CLOSE_FACTS = (
-    "UNWIND $rows AS r MATCH (a:Entity {key: r.s})-[f:Fact]->(:Entity) WHERE f.id = r.id SET f.valid_to = TS(r.vt)"
+    "UNWIND $rows AS r MATCH (a:Entity {key: r.s}) WITH a, r "
+    "MATCH (a)-[f:Fact]->(:Entity) WHERE f.id = r.id SET f.valid_to = TS(r.vt)"
 )
 _FACT_COLS = (
     "s.name AS subject, f.id AS id, f.type AS type, o.name AS object, f.properties AS properties, "
     "f.valid_from AS valid_from, f.valid_to AS valid_to, f.source AS source, f.confidence AS confidence"
 )
 OPEN_FACTS = (
-    "UNWIND $pairs AS p MATCH (s:Entity {key: p.s})-[f:Fact]->(o:Entity) "
+    "UNWIND $pairs AS p MATCH (s:Entity {key: p.s}) WITH s, p MATCH (s)-[f:Fact]->(o:Entity) "
     f"WHERE f.type = p.t AND f.valid_to IS NULL RETURN s.key AS skey, o.key AS okey, {_FACT_COLS}"
 )
 FACTS_FROM = f"MATCH (s:Entity {{key: $k}})-[f:Fact]->(o:Entity) RETURN {_FACT_COLS}"
