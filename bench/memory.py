@@ -73,11 +73,13 @@ class CachedEmbedder:
 
 
 async def retrieval(
-    sample: dict[str, Any], embedder: Embedder, root: Path, recency: float, update_cosine: float
+    sample: dict[str, Any], embedder: Embedder, root: Path, recency: float, update_cosine: float,
+    recency_current: float,
 ) -> dict[str, Any]:
     cfg = ArchivalConfig(
-        path=root / f"conv-{embedder.model.replace('/', '_')}-{recency}-{update_cosine}",
+        path=root / f"conv-{embedder.model.replace('/', '_')}-{recency}-{update_cosine}-{recency_current}",
         recency_weight=recency,
+        recency_weight_current=recency_current,
         update_cosine=update_cosine,
     )
     store = await open_archival(cfg, embedder, root)
@@ -121,6 +123,7 @@ async def retrieval(
     return {
         "embedder": embedder.model,
         "recency_weight": recency,
+        "recency_weight_current": recency_current,
         "update_cosine": update_cosine,
         "turns": len(turns),
         "questions": counts,
@@ -269,7 +272,8 @@ async def graph_bench(root: Path, relations: int, queries: int) -> dict[str, Any
 
 def print_tables(res: dict[str, Any]) -> None:
     for r in res["retrieval"]:
-        print(f"\nRetrieval recall (embedder {r['embedder']}, recency_weight {r['recency_weight']}, "
+        print(f"\nRetrieval recall (embedder {r['embedder']}, recency_weight {r['recency_weight']} "
+              f"(current-intent queries {r['recency_weight_current']}), "
               f"update_cosine {r['update_cosine']}, "
               f"{r['turns']} turns, questions {r['questions']})")
         print(f"{'category':<18}" + "".join(f"{m + ' @5':>12}{m + ' @10':>13}" for m in MODES))
@@ -297,10 +301,18 @@ async def amain(args: argparse.Namespace, sample: dict[str, Any]) -> dict[str, A
         root = Path(tmp)
         for emb in embedders:
             cached = CachedEmbedder(emb)
-            # 1.0: knowledge-update ordering nearly off (fusion alone, the "before" figures)
-            for recency, update in [(0.0, 1.0), (0.0, args.update_cosine), (args.recency, args.update_cosine)]:
-                out["retrieval"].append(await retrieval(sample, cached, root, recency, update))
-                print(f"retrieval done: {emb.model} recency {recency} update_cosine {update}", flush=True)
+            # update_cosine 1.0: knowledge-update ordering nearly off (fusion alone, the "before" figures);
+            # then update ordering; then a flat recency prior; then the default: the prior raised for
+            # queries that ask about the present (memory.archival.intent)
+            for recency, update, current in [
+                (0.0, 1.0, 0.0),
+                (0.0, args.update_cosine, 0.0),
+                (args.recency, args.update_cosine, args.recency),
+                (args.recency, args.update_cosine, args.recency_current),
+            ]:
+                out["retrieval"].append(await retrieval(sample, cached, root, recency, update, current))
+                print(f"retrieval done: {emb.model} recency {recency} (current {current}) update_cosine {update}",
+                      flush=True)
         if args.skip_scale:
             return out
         out["archival"] = await archival_scale(args.passages, root, args.queries, minilm)
@@ -317,6 +329,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--embedder", choices=["minilm", "hashing"], default="minilm")
     ap.add_argument("--recency", type=float, default=0.5, help="also run hybrid with this recency weight")
+    ap.add_argument("--recency-current", type=float, default=ArchivalConfig().recency_weight_current,
+                    help="recency weight for queries that ask about the present (the default run)")
     ap.add_argument("--update-cosine", type=float, default=ArchivalConfig().update_cosine,
                     help="knowledge-update similarity for the hybrid runs (1.0 is also run, as 'off')")
     ap.add_argument("--skip-scale", action="store_true", help="retrieval quality only (no 100k / graph runs)")

@@ -47,6 +47,14 @@ class ArchivalConfig(BaseModel):
         "a recency prior that favours current facts (bench/memory.py: knowledge-update ordering 0.60 -> 0.93, "
         "no loss in the other categories).",
     )
+    recency_weight_current: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=4.0,
+        description="Hybrid: the recency weight used instead when the query asks about the present (\"current\", "
+        "\"now\", \"these days\"; memory.archival.intent); a query about the past (\"used to\", \"before\") turns "
+        "recency and update ordering off.",
+    )
     update_cosine: float = Field(
         default=0.6,
         gt=0.0,

@@ -28,6 +28,7 @@ from memory.archival.config import ArchivalConfig
 from memory.archival.dedup import content_hash, jaccard, passage_id_for, point_id, words
 from memory.archival.engine import Engine, Found, PointData, StoreMeta
 from memory.archival.fusion import rrf
+from memory.archival.intent import temporal_intent
 from memory.archival.updates import Candidate, order_updates
 from memory.errors import EmbeddingModelMismatchError, MemoryInputError, MemoryNotFoundError
 from memory.protocols import (
@@ -228,7 +229,7 @@ class QdrantArchivalStore:
         dense, sparse = _stable(dense), _stable(sparse)
         if mode != "hybrid":
             return [self._hit(f, f.score, dense, sparse) for f in (dense if mode == "vector" else sparse)[:limit]]
-        return await self._fuse(dense, sparse, limit, qvec)
+        return await self._fuse(dense, sparse, limit, qvec, query)
 
     @staticmethod
     def _hit(
@@ -238,20 +239,24 @@ class QdrantArchivalStore:
         brank = next((r for r, d in enumerate(sparse, 1) if d.id == f.id), None)
         return SearchHit(passage=_passage(f), score=score, vector_rank=vrank, bm25_rank=brank, update_of=update_of)
 
-    async def _fuse(self, dense: list[Found], sparse: list[Found], limit: int, qvec: list[float]) -> list[SearchHit]:
+    async def _fuse(
+        self, dense: list[Found], sparse: list[Found], limit: int, qvec: list[float], query: str
+    ) -> list[SearchHit]:
         by_id = {f.id: f for f in (*dense, *sparse)}
         rankings = [[f.id for f in dense], [f.id for f in sparse]]
         weights = [1.0, 1.0]
-        if self._cfg.recency_weight > 0:
+        intent = temporal_intent(query)
+        recency = {"current": self._cfg.recency_weight_current, "past": 0.0, None: self._cfg.recency_weight}[intent]
+        if recency > 0:
             newest = sorted(by_id, key=lambda i: (by_id[i].payload["created_at"], by_id[i].payload["pid"]))[::-1]
             rankings.append(newest)
-            weights.append(self._cfg.recency_weight)
+            weights.append(recency)
         fused = rrf(rankings, self._cfg.rrf_k, weights)
         # ties broken by passage id, so a store and its restored copy answer identically
         order = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))
         head = order[: max(self._cfg.update_window, 2 * limit)]
         moved: dict[str, str] = {}
-        if len(head) > 1:
+        if len(head) > 1 and intent != "past":  # "what did I use before?" wants the older passage where it ranks
             found = await asyncio.to_thread(self._engine.retrieve, head, True)
             cands = {
                 f.id: Candidate(
