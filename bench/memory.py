@@ -8,7 +8,8 @@
    update: share of questions where the current fact's turn ranks above the superseded one.
 2. Archival at N passages (default 100k, embedded Qdrant): bulk ingest rate excluding embedding
    (vectors precomputed), ``add()`` rate with dedup checks, optimise time, search p50 per mode
-   excluding query embedding (hashing embedder, ~0.03 ms) and the MiniLM query-embedding p50.
+   excluding query embedding (hashing embedder, ~0.03 ms), the MiniLM query-embedding p50, and search
+   p50 end to end with a real MiniLM query embedding (QueryCostEmbedder).
 3. Graph (embedded Ladybug): 10k relation upserts (batched), single upsert p50, 2-hop p50.
 
 Prints a table and writes bench/results/memory.json. Medians throughout.
@@ -158,6 +159,29 @@ def synth_passages(n: int, seed: int) -> list[str]:
     return out
 
 
+class QueryCostEmbedder:
+    """Embeds with ``stored`` (the store's model, so its guard passes) after paying for ``real`` on
+    the same texts: a search through it costs a real MiniLM query embedding plus the search."""
+
+    def __init__(self, stored: Embedder, real: Embedder) -> None:
+        self.stored, self.real = stored, real
+
+    @property
+    def model(self) -> str:
+        return self.stored.model
+
+    @property
+    def dim(self) -> int:
+        return self.stored.dim
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        await self.real.embed(texts)
+        return await self.stored.embed(texts)
+
+    async def close(self) -> None:
+        pass
+
+
 async def archival_scale(n: int, root: Path, queries: int, minilm: MiniLMEmbedder | None) -> dict[str, Any]:
     emb = HashingEmbedder(384)  # same size as MiniLM's vectors
     texts = synth_passages(n, seed=11)
@@ -201,6 +225,20 @@ async def archival_scale(n: int, root: Path, queries: int, minilm: MiniLMEmbedde
             t = time.perf_counter()
             await minilm.embed([q])
             mini.append((time.perf_counter() - t) * 1000)
+    e2e: dict[str, list[float]] = {m: [] for m in MODES}
+    if minilm is not None:
+        # end to end with the real query-embedding cost: search() calls MiniLM on the query, then
+        # searches with the hashing vector (the stored vectors are hashing ones, so the index sees
+        # the distribution it was built from)
+        await store.close()
+        store = await open_archival(
+            ArchivalConfig(path=root / "scale", batch_size=1000), QueryCostEmbedder(emb, minilm), root
+        )
+        for q in qs[:100]:
+            for mode in MODES:
+                t = time.perf_counter()
+                await store.search(q, limit=10, mode=mode)
+                e2e[mode].append((time.perf_counter() - t) * 1000)
     count = await store.count()
     await store.close()
     out = {
@@ -215,9 +253,7 @@ async def archival_scale(n: int, root: Path, queries: int, minilm: MiniLMEmbedde
     }
     if mini:
         out["query_embed_p50_ms"]["minilm"] = round(p50(mini), 2)
-        out["search_p50_ms_incl_minilm_embedding_estimate"] = {
-            m: round(p50(v) - p50(qembed) + p50(mini), 2) for m, v in lat.items()
-        }
+        out["search_p50_ms_incl_minilm_embedding"] = {m: round(p50(v), 2) for m, v in e2e.items()}
     return out
 
 

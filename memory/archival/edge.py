@@ -21,6 +21,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -192,13 +193,19 @@ class EdgeEngine:
         limit: int,
         filters: SearchFilters | None,
         canonical_only: bool,
+        fields: Sequence[str] | None = None,
     ) -> list[list[Found]]:
         flt = edge_filter(filters, canonical_only)
         reqs = []
         for v in vectors:
             vec = qe.SparseVector(v[0], v[1]) if using == SPARSE else v
             reqs.append(
-                qe.QueryRequest(limit=limit, query=qe.Query.Nearest(vec, using=using), filter=flt, with_payload=True)
+                qe.QueryRequest(
+                    limit=limit,
+                    query=qe.Query.Nearest(vec, using=using),
+                    filter=flt,
+                    with_payload=list(fields) if fields is not None else True,
+                )
             )
         try:
             res = self.shard.query_batch(qe.QueryBatchRequest(reqs))
@@ -207,7 +214,8 @@ class EdgeEngine:
         return [[_found(p, False) for p in r] for r in res]
 
     def retrieve(self, ids: list[str], with_vectors: bool) -> list[Found]:
-        recs = self.shard.retrieve([uuid.UUID(i) for i in ids], with_payload=True, with_vector=with_vectors)
+        vec: list[str] | bool = [DENSE] if with_vectors else False
+        recs = self.shard.retrieve([uuid.UUID(i) for i in ids], with_payload=True, with_vector=vec)
         return [_found(r, with_vectors) for r in recs]
 
     def find_hashes(self, hashes: list[str]) -> dict[str, str]:

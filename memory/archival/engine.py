@@ -14,6 +14,7 @@ keyword rather than a bool because qdrant-edge-py 0.9 matches nothing for a bool
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -66,11 +67,14 @@ class Engine(Protocol):
         limit: int,
         filters: SearchFilters | None,
         canonical_only: bool,
+        fields: Sequence[str] | None = None,
     ) -> list[list[Found]]:
-        """One best-first list per query vector (a batch)."""
+        """One best-first list per query vector (a batch); payloads hold only ``fields`` when given."""
         ...
 
-    def retrieve(self, ids: list[str], with_vectors: bool) -> list[Found]: ...
+    def retrieve(self, ids: list[str], with_vectors: bool) -> list[Found]:
+        """The points with these ids (missing ones left out); ``with_vectors``: the dense vector only."""
+        ...
 
     def find_hashes(self, hashes: list[str]) -> dict[str, str]:
         """text_hash -> passage id for the hashes already stored."""

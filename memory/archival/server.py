@@ -9,6 +9,7 @@ call, then deletes the old collection.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -157,6 +158,7 @@ class ServerEngine:
         limit: int,
         filters: SearchFilters | None,
         canonical_only: bool,
+        fields: Sequence[str] | None = None,
     ) -> list[list[Found]]:
         flt = client_filter(filters, canonical_only)
         reqs = [
@@ -165,7 +167,7 @@ class ServerEngine:
                 using=using,
                 limit=limit,
                 filter=flt,
-                with_payload=True,
+                with_payload=list(fields) if fields is not None else True,
             )
             for v in vectors
         ]
@@ -176,7 +178,8 @@ class ServerEngine:
         return [[_found(p, False) for p in r.points] for r in res]
 
     def retrieve(self, ids: list[str], with_vectors: bool) -> list[Found]:
-        recs = self._client.retrieve(self._alias, ids, with_payload=True, with_vectors=with_vectors)
+        vec: list[str] | bool = [DENSE] if with_vectors else False
+        recs = self._client.retrieve(self._alias, ids, with_payload=True, with_vectors=vec)
         return [_found(r, with_vectors) for r in recs]
 
     def find_hashes(self, hashes: list[str]) -> dict[str, str]:

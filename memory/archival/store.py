@@ -52,6 +52,13 @@ def _stable(found: list[Found]) -> list[Found]:
     return sorted(found, key=lambda f: (-f.score, f.payload["pid"]))
 
 
+_FUSION_FIELDS = ("pid", "created_at", "source")
+
+
+def _created(f: Found) -> datetime:
+    return datetime.fromisoformat(f.payload["created_at"].replace("Z", "+00:00"))
+
+
 def _passage(f: Found, *, with_vector: bool = False) -> Passage:
     p = f.payload
     return Passage(
@@ -60,7 +67,7 @@ def _passage(f: Found, *, with_vector: bool = False) -> Passage:
         source=p["source"],
         tags=list(p.get("tags") or []),
         session=p.get("session"),
-        created_at=datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")),
+        created_at=_created(f),
         embedding_model=p["embedding_model"],
         near_duplicate_of=p.get("near_duplicate_of"),
         vector=list(f.dense) if with_vector and f.dense is not None else None,
@@ -216,20 +223,20 @@ class QdrantArchivalStore:
         if self._engine.meta is None:
             return []
         n = limit if mode != "hybrid" else max(limit, self._cfg.candidates)
-        dense: list[Found] = []
-        sparse: list[Found] = []
-        qvec: list[float] = []
-        if mode in ("hybrid", "vector"):
+        if mode == "vector":
             qvec = (await self._embedder.embed([query]))[0]
-            dense = (await asyncio.to_thread(self._engine.query, "dense", [qvec], n, filters, True))[0]
-        if mode in ("hybrid", "bm25"):
-            qs = self._bm25.query(query)
-            if qs[0]:
-                sparse = (await asyncio.to_thread(self._engine.query, "bm25", [qs], n, filters, True))[0]
-        dense, sparse = _stable(dense), _stable(sparse)
-        if mode != "hybrid":
-            return [self._hit(f, f.score, dense, sparse) for f in (dense if mode == "vector" else sparse)[:limit]]
-        return await self._fuse(dense, sparse, limit, qvec, query)
+            dense = _stable((await asyncio.to_thread(self._engine.query, "dense", [qvec], n, filters, True))[0])
+            return [self._hit(f, f.score, dense, []) for f in dense[:limit]]
+        qs = self._bm25.query(query)
+        if mode == "bm25":
+            if not qs[0]:
+                return []
+            sparse = _stable((await asyncio.to_thread(self._engine.query, "bm25", [qs], n, filters, True))[0])
+            return [self._hit(f, f.score, [], sparse) for f in sparse[:limit]]
+        qvec = (await self._embedder.embed([query]))[0]
+        # both queries, the fusion and the update ordering in one worker-thread hop: nothing here
+        # needs the event loop, and each hop costs a loop round trip
+        return await asyncio.to_thread(self._hybrid, query, qvec, qs, n, filters, limit)
 
     @staticmethod
     def _hit(
@@ -239,9 +246,19 @@ class QdrantArchivalStore:
         brank = next((r for r, d in enumerate(sparse, 1) if d.id == f.id), None)
         return SearchHit(passage=_passage(f), score=score, vector_rank=vrank, bm25_rank=brank, update_of=update_of)
 
-    async def _fuse(
-        self, dense: list[Found], sparse: list[Found], limit: int, qvec: list[float], query: str
+    def _hybrid(
+        self,
+        query: str,
+        qvec: list[float],
+        qs: tuple[list[int], list[float]],
+        n: int,
+        filters: SearchFilters | None,
+        limit: int,
     ) -> list[SearchHit]:
+        """Vector + BM25 candidates fused by reciprocal rank, then knowledge updates ordered (sync)."""
+        # candidates carry only what fusion needs; the hits' full payloads come with the head below
+        dense = _stable(self._engine.query("dense", [qvec], n, filters, True, _FUSION_FIELDS)[0])
+        sparse = _stable(self._engine.query("bm25", [qs], n, filters, True, _FUSION_FIELDS)[0]) if qs[0] else []
         by_id = {f.id: f for f in (*dense, *sparse)}
         rankings = [[f.id for f in dense], [f.id for f in sparse]]
         weights = [1.0, 1.0]
@@ -256,20 +273,23 @@ class QdrantArchivalStore:
         order = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))
         head = order[: max(self._cfg.update_window, 2 * limit)]
         moved: dict[str, str] = {}
-        if len(head) > 1 and intent != "past":  # "what did I use before?" wants the older passage where it ranks
-            found = await asyncio.to_thread(self._engine.retrieve, head, True)
-            cands = {
-                f.id: Candidate(
-                    f.id, f.payload["source"], _passage(f).created_at, f.dense,
-                    float(np.dot(qvec, f.dense)) if f.dense is not None else 0.0,
-                )
-                for f in found
-            }
-            head, moved = order_updates(head, cands, self._cfg.update_cosine, self._cfg.update_margin)
+        ordering = len(head) > 1 and intent != "past"  # "what did I use before?" wants the older passage as ranked
+        full = {f.id: f for f in self._engine.retrieve(head if ordering else head[:limit], ordering)}
+        if ordering:
+            found = [f for f in full.values() if f.dense is not None]
+            if found:
+                mat = np.asarray([f.dense for f in found], dtype=np.float32)
+                rel = mat @ np.asarray(qvec, dtype=np.float32)  # cosine: both sides are unit vectors
+                cands = {
+                    f.id: Candidate(f.id, f.payload["source"], _created(f), mat[k], float(rel[k]))
+                    for k, f in enumerate(found)
+                }
+                head, moved = order_updates(head, cands, self._cfg.update_cosine, self._cfg.update_margin)
         pid = {i: by_id[i].payload["pid"] for i in head}
         return [
-            self._hit(by_id[i], fused[i], dense, sparse, pid.get(moved[i]) if i in moved else None)
+            self._hit(full[i], fused[i], dense, sparse, pid.get(moved[i]) if i in moved else None)
             for i in head[:limit]
+            if i in full  # a passage deleted between the two reads is left out
         ]
 
     async def get(self, passage_id: str) -> Passage:

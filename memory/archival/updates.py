@@ -60,17 +60,18 @@ def order_updates(
     def sim(a: str, b: str) -> float:
         return float(full[at[a], at[b]])
 
-    newer: dict[str, list[str]] = {}
-    for a in ids:
-        ca = cands[a]
-        newer[a] = [
-            b for b in ids
-            if b != a
-            and cands[b].source == ca.source
-            and cands[b].created_at > ca.created_at
-            and cands[b].relevance >= ca.relevance - margin
-            and sim(a, b) >= update_cosine
-        ]
+    # mask[a, b]: b is a newer passage from a's source, about as relevant, and similar enough
+    sources = {s: k for k, s in enumerate(dict.fromkeys(cands[i].source for i in ids))}
+    src = np.asarray([sources[cands[i].source] for i in ids])
+    when = np.asarray([cands[i].created_at.timestamp() for i in ids])
+    rel = np.asarray([cands[i].relevance for i in ids])
+    mask = (
+        (src[:, None] == src[None, :])
+        & (when[None, :] > when[:, None])
+        & (rel[None, :] >= rel[:, None] - margin)
+        & (full >= update_cosine)
+    )
+    newer = {ids[a]: [ids[b] for b in np.flatnonzero(mask[a])] for a in np.flatnonzero(mask.any(axis=1))}
     # one update per passage: its most similar newer one, and only if that one's most similar older
     # passage is this one (mutual best match), so a cluster of look-alikes never reshuffles
     best_newer = {a: max(bs, key=lambda b: (sim(a, b), b)) for a, bs in newer.items() if bs}
