@@ -67,29 +67,7 @@ class Backend:
         self.proc.wait(10)
 
 
-# The daemon with the gateway's routes served by HotPaths ahead of FastAPI's middleware and routing
-# (hydra_os/inference/asgi.py). Wiring that in needs a small change to daemon.py (not the gateway's
-# file): this launcher applies exactly that wrap to the unchanged daemon, measured as its own row.
-HOT_LAUNCHER = """
-import sys
-import hydra_os.daemon as daemon
-from hydra_os.inference.asgi import HotPaths
-from hydra_os.inference.gateway import Gateway
-gws = []
-routes = Gateway.routes
-def record(self):
-    gws.append(self)
-    return routes(self)
-Gateway.routes = record
-make = daemon.make_server
-daemon.make_server = lambda app: make(HotPaths(app, gws[0].hot_paths()) if gws else app)
-from hydra_os.cli import main
-sys.argv = ['hydra', *sys.argv[1:]]
-main()
-"""
-
-
-def start_hydra(tmp: Path, backend_url: str, name: str = "hydra", hot: bool = False) -> DaemonProc:
+def start_hydra(tmp: Path, backend_url: str, name: str = "hydra") -> DaemonProc:
     cfg = tmp / f"{name}.toml"
     cfg.write_text(
         '[node]\nroles = ["gateway"]\n[log]\nlevel = "WARNING"\n[inference.router]\nmax_in_flight = 1024\n'
@@ -97,16 +75,7 @@ def start_hydra(tmp: Path, backend_url: str, name: str = "hydra", hot: bool = Fa
     )
     env = daemon_env(HYDRA_CONFIG=str(cfg), HYDRA_LOG__LEVEL="WARNING")
     d = DaemonProc(name, tmp / name, env)
-    if hot:
-        d.state_dir.mkdir(parents=True)
-        d.log_path = d.state_dir / "daemon.log"
-        with d.log_path.open("ab") as log:
-            d.proc = subprocess.Popen(
-                [sys.executable, "-c", HOT_LAUNCHER, "run", "--state-dir", str(d.state_dir), "--node-id", name,
-                 "--api-port", "0"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO))
-        d.wait_ready(30)
-    else:
-        d.start()
+    d.start()
     with d.client() as c:
         wait_for(lambda: c.post("/v1/chat/completions", json=BODY).status_code == 200, 15, what="hydra routes")
     return d
@@ -264,11 +233,10 @@ def main() -> None:
         targets: dict[str, tuple[str, dict[str, str]]] = {
             "direct": (backend.url, {"Content-Type": "application/json"}),
         }
-        for name, hot in (("hydra", False), ("hydra_hot", True)):
-            d = start_hydra(tmp, backend.url, name, hot)
-            hydras.append(d)
-            targets[name] = (d.api_url + "/v1", {"Content-Type": "application/json",
-                                                 "Authorization": f"Bearer {d.token}"})
+        d = start_hydra(tmp, backend.url)
+        hydras.append(d)
+        targets["hydra"] = (d.api_url + "/v1", {"Content-Type": "application/json",
+                                                "Authorization": f"Bearer {d.token}"})
         try:
             litellm, lurl = start_litellm(a.litellm, tmp, backend.url, a.workers)
             targets["litellm"] = (lurl, {"Content-Type": "application/json", "Authorization": f"Bearer {LITELLM_KEY}"})
@@ -296,8 +264,7 @@ def main() -> None:
             }
         result["rows"] = rows
         if "litellm" in rows:
-            for name in ("hydra", "hydra_hot"):
-                result[f"{name}_vs_litellm_rps"] = round(rows[name]["stream_rps"] / rows["litellm"]["stream_rps"], 2)
+            result["hydra_vs_litellm_rps"] = round(rows["hydra"]["stream_rps"] / rows["litellm"]["stream_rps"], 2)
     finally:
         if litellm is not None:
             stop_group(litellm)
@@ -320,10 +287,8 @@ def main() -> None:
     print(f"(ms; + = added over direct, medians unless p99; stream columns: {a.streams} concurrent clients; "
           "last column: one streaming client)")
     print("all on one box: client, backend, hydra and litellm share its CPUs (no pinning)")
-    print("hydra = the daemon as committed; hydra_hot = same daemon, gateway routes in HotPaths ahead of FastAPI")
-    for name in ("hydra", "hydra_hot"):
-        if f"{name}_vs_litellm_rps" in result:
-            print(f"{name} / litellm streaming requests/s: {result[f'{name}_vs_litellm_rps']}x")
+    if "hydra_vs_litellm_rps" in result:
+        print(f"hydra / litellm streaming requests/s: {result['hydra_vs_litellm_rps']}x")
     c = result["classifier"]
     print(f"\nclassification: p50 {c['classify_ms_p50']} ms, p99 {c['classify_ms_p99']} ms per request")
     for split in ("train", "test", "all"):

@@ -7,13 +7,13 @@ backends — then started in order after the node has joined the bus, and stoppe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter
 
+from hydra_os.api.auth import BearerToken
 from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.config import Settings
@@ -46,7 +46,7 @@ class NodeContext:
     membership: Membership
     embedded_bus: EmbeddedNats | None = None
     """The daemon's own nats-server when no bus.url is set (the daemon starts and stops it)."""
-    auth: Callable[..., Any] | None = None
+    auth: BearerToken | None = None
     """The bearer-token FastAPI dependency: ``APIRouter(dependencies=[Depends(ctx.auth)])``."""
     routers: list[APIRouter] = field(default_factory=list)
     """Components append API routers here while being built (before the API starts)."""

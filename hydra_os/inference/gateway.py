@@ -18,9 +18,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter
 from loguru import logger
 
+from hydra_os.api.auth import BearerToken
 from hydra_os.config import read_secret_file
 from hydra_os.inference.admission import WaitQueue
 from hydra_os.inference.asgi import Endpoint, Reply, Scope, StreamReply
@@ -35,7 +36,6 @@ from hydra_os.inference.requests import parse
 from hydra_os.inference.router import Kind, Plan, Router
 from hydra_os.inference.selection import NoPick, Pick, Selector
 
-AuthCheck = Callable[[Request], Awaitable[None]]  # the node API's bearer-token dependency
 _PATHS: dict[Kind, str] = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
 
 
@@ -43,7 +43,7 @@ class Gateway:
     name = "gateway"
 
     def __init__(self, config: InferenceConfig, registry: EndpointRegistry, node_id: str,
-                 auth: AuthCheck | None = None) -> None:
+                 auth: BearerToken | None = None) -> None:
         self.config = config
         self.registry = registry
         self.node_id = node_id
@@ -162,12 +162,8 @@ class Gateway:
         return r
 
     async def _check(self, scope: Scope) -> None:
-        if self.auth is not None:
-            try:
-                await self.auth(Request(scope))
-            except HTTPException:
-                raise AuthError("missing or wrong API key: send the node's API token as 'Authorization: "
-                                "Bearer <token>'") from None
+        if self.auth is not None and not self.auth.allows_scope(scope):
+            raise AuthError("missing or wrong API key: send the node's API token as 'Authorization: Bearer <token>'")
 
     def _handler(self, kind: Kind) -> Callable[[Scope, bytes], Awaitable[Reply | StreamReply]]:
         path = _PATHS[kind]

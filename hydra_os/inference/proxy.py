@@ -12,10 +12,11 @@ connection, which is how OpenAI-compatible engines learn to abort the generation
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -58,19 +59,37 @@ class Proxy:
         self.metrics = metrics
         self.headers_for = headers_for
         self.session: aiohttp.ClientSession | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._relays: set[_Relay] = set()
 
     async def start(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, enable_cleanup_closed=True)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.cfg.connect_timeout,
-                                        sock_read=self.cfg.read_timeout)
+        # no sock_read: aiohttp would re-arm a timer on every chunk; stalled streams are found by
+        # the sweeper below, the first byte (and a whole non-streamed answer) by first_byte_timeout
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.cfg.connect_timeout)
         self.session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
                                              skip_auto_headers=("User-Agent",))
+        self._sweeper = asyncio.create_task(self._sweep(), name="gateway-stall-sweeper")
         return self.session
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self.session is not None:
             session, self.session = self.session, None
             await session.close()
+
+    async def _sweep(self) -> None:
+        """Cut streams whose endpoint sent nothing for ``read_timeout`` seconds (checked 4x as often)."""
+        limit = self.cfg.read_timeout
+        while True:
+            await asyncio.sleep(min(1.0, limit / 4))
+            now = time.monotonic()
+            for relay in [r for r in self._relays if now - r.last > limit]:
+                relay.stall(limit)
 
     # ---- in-flight accounting ---------------------------------------------------------
     def _take(self, ep: EndpointInfo) -> EndpointMetrics:
@@ -238,42 +257,101 @@ class Proxy:
         m.ttft.observe(ttft)
         ctype = resp.headers.get("Content-Type", "text/event-stream")
         headers = {**_STREAM_HEADERS, "x-hydra-route": route}
-        return StreamReply(resp.status, self._relay(ep, m, resp, first, t0 + ttft), ctype, headers)
+        return StreamReply(resp.status, _Relay(self, ep, m, resp, first, t0 + ttft), ctype, headers)
 
-    async def _relay(self, ep: EndpointInfo, m: EndpointMetrics, resp: aiohttp.ClientResponse, first: bytes,
-                     t_first: float) -> AsyncIterator[bytes]:
-        tokens = len(_TOKEN_RE.findall(first))
-        usage: int | None = None
-        tail = first[-256:]
-        done = False
+
+class _Relay:
+    """The chunks of one upstream stream, passed on as they come (an async iterator for StreamReply).
+
+    The first chunk was read before the response started; each later one is one ``readany()``. It
+    counts output tokens (``usage`` from the last chunks when the endpoint sends it, else content
+    deltas), notes when the endpoint last sent something (the proxy's sweeper cuts a stream silent
+    for ``read_timeout``), and settles in-flight accounting exactly once: at the end of the stream,
+    on an upstream error (an OpenAI-shaped error event is sent as the last chunk), or in
+    :meth:`aclose` — also when the client left before the first chunk was asked for.
+    """
+
+    __slots__ = ("ep", "first", "last", "m", "prev", "proxy", "resp", "settled", "stalled", "t_first", "tail",
+                 "tokens")
+
+    def __init__(self, proxy: Proxy, ep: EndpointInfo, m: EndpointMetrics, resp: aiohttp.ClientResponse,
+                 first: bytes, t_first: float) -> None:
+        self.proxy, self.ep, self.m, self.resp = proxy, ep, m, resp
+        self.first: bytes | None = first
+        self.t_first = t_first
+        self.tokens = 0
+        self.prev = self.tail = b""  # the last two chunks: where a final usage object is
+        self.last = time.monotonic()
+        self.settled = False
+        self.stalled = 0.0
+        proxy._relays.add(self)
+
+    def __aiter__(self) -> _Relay:
+        return self
+
+    def _seen(self, chunk: bytes) -> bytes:
+        self.tokens += len(_TOKEN_RE.findall(chunk))
+        self.prev, self.tail = self.tail, chunk
+        return chunk
+
+    async def __anext__(self) -> bytes:
+        if self.first is not None:
+            chunk, self.first = self.first, None
+            return self._seen(chunk)
+        if self.settled:
+            raise StopAsyncIteration
         try:
-            yield first
-            async for chunk in resp.content.iter_any():
-                tokens += len(_TOKEN_RE.findall(chunk))
-                tail = (tail + chunk)[-512:]
-                yield chunk
-            done = True
-            u = _USAGE_RE.search(tail)
-            usage = int(u.group(1)) if u else None
+            chunk = await self.resp.content.readany()
         except (aiohttp.ClientError, TimeoutError) as e:
-            self._failed(ep, m, UpstreamFailure("stream_broken", f"{type(e).__name__}: {e}"))
-            err = {"error": {"message": f"the endpoint {ep.id} failed mid-stream ({type(e).__name__})",
-                             "type": "server_error", "param": None, "code": "upstream_failed"}}
-            yield b"data: " + json.dumps(err).encode() + b"\n\n"
-        finally:
-            if done:
-                resp.release()
-            else:
-                resp.close()  # client went away (or upstream broke): drop the upstream connection
-            self._release(ep, m)
-        if done:
-            m.ok.inc()
-            self.cooldowns.succeed(ep)
-            n = usage if usage is not None else tokens
-            m.tokens.inc(n)
-            dt = time.perf_counter() - t_first
-            if n > 1 and dt > 0:
-                self._tps(self.selector.stats_for(ep.id), m, (n - 1) / dt)
+            return self._broken(e)
+        if not chunk:
+            self._finished()
+            raise StopAsyncIteration
+        self.last = time.monotonic()
+        return self._seen(chunk)
+
+    def stall(self, limit: float) -> None:
+        """Called by the sweeper: the endpoint sent nothing for ``limit`` seconds; the read fails."""
+        self.stalled = limit
+        self.resp.close()
+
+    def _settle(self, ok: bool) -> None:
+        self.settled = True
+        self.proxy._relays.discard(self)
+        if ok:
+            self.resp.release()
+        else:
+            self.resp.close()  # client went away or upstream broke: drop the upstream connection
+        self.proxy._release(self.ep, self.m)
+
+    def _finished(self) -> None:
+        self._settle(True)
+        p, ep, m = self.proxy, self.ep, self.m
+        m.ok.inc()
+        p.cooldowns.succeed(ep)
+        u = _USAGE_RE.search(self.prev + self.tail)
+        n = int(u.group(1)) if u else self.tokens
+        m.tokens.inc(n)
+        dt = time.perf_counter() - self.t_first
+        if n > 1 and dt > 0:
+            p._tps(p.selector.stats_for(ep.id), m, (n - 1) / dt)
+
+    def _broken(self, e: BaseException) -> bytes:
+        self._settle(False)
+        if self.stalled:
+            failure = UpstreamFailure("stalled", f"nothing for {self.stalled:g}s (read_timeout)")
+            what = f"sent nothing for {self.stalled:g}s"
+        else:
+            failure = UpstreamFailure("stream_broken", f"{type(e).__name__}: {e}")
+            what = f"failed mid-stream ({type(e).__name__})"
+        self.proxy._failed(self.ep, self.m, failure)
+        err = {"error": {"message": f"the endpoint {self.ep.id} {what}", "type": "server_error", "param": None,
+                         "code": "upstream_failed"}}
+        return b"data: " + json.dumps(err).encode() + b"\n\n"
+
+    async def aclose(self) -> None:
+        if not self.settled:
+            self._settle(False)
 
 
 def _rewrite(body: dict[str, Any], model: str) -> bytes:

@@ -4,6 +4,7 @@ client disconnects, broken streams, bounded tries."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import httpx
@@ -11,7 +12,7 @@ import httpx
 from hydra_os.bus.client import Bus
 from hydra_os.inference.registry import EndpointRegistry
 from tests.helpers import free_port
-from tests.inference.gateway_harness import gateway_harness
+from tests.inference.gateway_harness import TOKEN, gateway_harness
 
 MSG = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -176,6 +177,37 @@ async def test_stream_broken_after_first_byte_reports_an_error_event(bus: Bus) -
             text = (await r.aread()).decode()
         assert "one-t1" in text and "upstream_failed" in text and "[DONE]" not in text
         assert h.gateway.selector.stats["gw.one"].cooling
+
+
+async def test_a_stalled_stream_is_cut_after_read_timeout(bus: Bus) -> None:
+    async with gateway_harness(bus, [("one", "m", "fast", {})], router={"read_timeout": 0.4}) as h, h.client() as c:
+        h.backends["one"].script.append({"stall_after": 2})
+        body = {"model": "m", "messages": MSG, "stream": True}
+        t0 = time.monotonic()
+        async with c.stream("POST", "/v1/chat/completions", json=body) as r:
+            text = (await r.aread()).decode()
+        assert 0.4 <= time.monotonic() - t0 < 3.0
+        assert "one-t1" in text and "sent nothing for 0.4s" in text and "[DONE]" not in text
+        await _until(lambda: h.backends["one"].log[-1]["cancelled"])  # the upstream connection was closed
+        assert h.gateway.selector.stats["gw.one"].cooling and h.gateway.selector.stats["gw.one"].in_flight == 0
+        assert 'kind="stalled"' in (await c.get("/metrics")).text
+
+
+async def test_a_client_gone_before_the_first_chunk_releases_the_endpoint(bus: Bus) -> None:
+    async with gateway_harness(bus, [("one", "m", "fast", {})]) as h:
+        h.backends["one"].defaults.update({"tokens": 100, "token_interval": 0.2})
+        port = int(h.url.rsplit(":", 1)[1])
+        payload = json.dumps({"model": "m", "messages": MSG, "stream": True}).encode()
+        for _ in range(3):  # send the request and leave at once: the relay may never be asked for a chunk
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+                         + payload)
+            await writer.drain()
+            writer.transport.abort()
+        await _until(lambda: len(h.backends["one"].log) == 3)
+        await _until(lambda: all(e["cancelled"] for e in h.backends["one"].log))
+        await _until(lambda: h.gateway.selector.stats["gw.one"].in_flight == 0)
 
 
 async def test_stickiness_and_context_length(bus: Bus) -> None:

@@ -10,7 +10,8 @@ drive it from outside the process:
 - ``POST /_control {"script": [{...}, ...]}`` queues one action per coming request: ``{"status": 503}``
   (answer that status at once), ``{"delay": 5}`` (sleep before the first byte), ``{"drop": true}``
   (close the connection without answering), ``{"die_after": 2}`` (stream 2 chunks then cut the
-  connection), or any of the defaults' keys for that request only.
+  connection), ``{"stall_after": 2}`` (stream 2 chunks then send nothing more, connection open), or
+  any of the defaults' keys for that request only.
 - ``GET /_log`` lists every request seen: path, model, stream, and whether the client went away
   before the end (``cancelled``). ``POST /_reset`` clears script and log.
 
@@ -152,13 +153,14 @@ class StandinServer:
                 entry["finished"] = True
                 return web.json_response(_full(body.get("model"), chat, text, prompt_tokens, n))
             return await self._stream(request, body, chat, n, prompt_tokens, float(cfg["token_interval"]),
-                                      action.get("die_after"), entry)
+                                      action.get("die_after"), entry, action.get("stall_after"))
         except asyncio.CancelledError:
             entry["cancelled"] = True
             raise
 
     async def _stream(self, request: web.Request, body: dict[str, Any], chat: bool, n: int, prompt_tokens: int,
-                      interval: float, die_after: int | None, entry: dict[str, Any]) -> web.StreamResponse:
+                      interval: float, die_after: int | None, entry: dict[str, Any],
+                      stall_after: int | None = None) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
         cid = "cmpl-" + uuid.uuid4().hex[:12]
@@ -169,6 +171,8 @@ class StandinServer:
                     assert request.transport is not None
                     request.transport.close()
                     return resp
+                if stall_after is not None and i >= int(stall_after):
+                    await asyncio.Event().wait()  # silent until the client goes away
                 if interval and i:
                     await asyncio.sleep(interval)
                 await resp.write(b"data: " + json.dumps(_chunk(cid, model, chat, f"{self.name}-t{i} ", None))
