@@ -1,14 +1,16 @@
 """Router benchmark: direct to the backend vs through Hydra vs through a LiteLLM proxy, one run.
 
 All three talk to the same stand-in OpenAI backend (tests/standins/openai_server.py, its own process).
-Hydra is a real ``hydra run`` daemon (gateway role only) with the backend as a static endpoint; LiteLLM
+Hydra is a real ``hydra run`` daemon (gateway role only) with the backend as a static endpoint; "floor" is
+bench/relay_floor.py, a pass-through relay on the same stack with none of the gateway's logic; LiteLLM
 is ``litellm --num_workers <cores>`` from a separate venv (default /work/bench-venv, not in pyproject).
 
 Measures:
 - sequential non-streaming chat completions, interleaved per round across targets: p50 / p99 latency
   and the added latency over direct;
-- 64 concurrent streaming clients for a fixed time per target: requests/s and time to first token
-  (p50, and added over direct);
+- 64 concurrent streaming clients, a fixed time per target in each of ``--rounds`` rounds (targets
+  interleaved, after a warm-up): requests/s and time to first token (p50 of the pooled samples, and
+  added over direct; the per-round p50s are in the JSON);
 - classification time per request (p50) over the labelled prompt set, and the classifier's accuracy
   and confusion matrix (train split = what it was tuned on, test split = held out).
 
@@ -79,6 +81,23 @@ def start_hydra(tmp: Path, backend_url: str, name: str = "hydra") -> DaemonProc:
     with d.client() as c:
         wait_for(lambda: c.post("/v1/chat/completions", json=BODY).status_code == 200, 15, what="hydra routes")
     return d
+
+
+def start_floor(backend_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "relay_floor.py"), backend_url, str(port)],
+                            cwd=str(REPO))
+    url = f"http://127.0.0.1:{port}/v1"
+    import httpx
+
+    def up() -> bool:
+        try:
+            return httpx.post(url + "/chat/completions", json=BODY, timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, 30, what="floor relay up")
+    return proc, url
 
 
 def start_litellm(venv: Path, tmp: Path, backend_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -186,8 +205,26 @@ async def streaming(url: str, headers: dict[str, str], clients: int, duration: f
         t0 = time.perf_counter()
         await asyncio.gather(*(one(s) for _ in range(clients)))
         elapsed = time.perf_counter() - t0
-    return {"requests": done, "errors": errors, "rps": done / elapsed, "ttft_p50_ms": statistics.median(ttfts),
-            "ttft_p99_ms": pct(ttfts, 99)}
+    return {"requests": done, "errors": errors, "elapsed": elapsed, "ttfts": ttfts}
+
+
+def rounds(targets: dict[str, tuple[str, dict[str, str]]], clients: int, duration: float, n: int) -> dict[str, Any]:
+    """``n`` rounds, each target in turn per round (so drift on the box hits all alike), after a short
+    warm-up per target; TTFT samples pooled over the rounds, requests/s over the total time."""
+    for url, h in targets.values():
+        asyncio.run(streaming(url, h, clients, min(2.0, duration)))
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in targets}
+    for _ in range(n):
+        for name, (url, h) in targets.items():
+            runs[name].append(asyncio.run(streaming(url, h, clients, duration)))
+    out = {}
+    for name, rs in runs.items():
+        ttfts = [t for r in rs for t in r["ttfts"]]
+        out[name] = {"requests": sum(r["requests"] for r in rs), "errors": sum(r["errors"] for r in rs),
+                     "rps": sum(r["requests"] for r in rs) / sum(r["elapsed"] for r in rs),
+                     "ttft_p50_ms": statistics.median(ttfts), "ttft_p99_ms": pct(ttfts, 99),
+                     "ttft_p50_ms_per_round": [round(statistics.median(r["ttfts"]), 3) for r in rs]}
+    return out
 
 
 def classifier_report() -> dict[str, Any]:
@@ -216,7 +253,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seq", type=int, default=400, help="sequential requests per target")
     ap.add_argument("--streams", type=int, default=64, help="concurrent streaming clients")
-    ap.add_argument("--duration", type=float, default=8.0, help="seconds of streaming load per target")
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds of streaming load per target and round")
+    ap.add_argument("--rounds", type=int, default=3, help="streaming rounds (targets interleaved within a round)")
     ap.add_argument("--tokens", type=int, default=16, help="chunks per streamed answer")
     ap.add_argument("--token-interval", type=float, default=0.005, help="seconds between streamed chunks")
     ap.add_argument("--litellm", type=Path, default=Path("/work/bench-venv"), help="venv with litellm[proxy]")
@@ -228,6 +266,7 @@ def main() -> None:
     backend = Backend(a.tokens, a.token_interval)
     hydras: list[DaemonProc] = []
     litellm: subprocess.Popen[bytes] | None = None
+    floor: subprocess.Popen[bytes] | None = None
     result: dict[str, Any] = {"params": {k: str(v) for k, v in vars(a).items()}, "cpus": os.cpu_count()}
     try:
         targets: dict[str, tuple[str, dict[str, str]]] = {
@@ -237,6 +276,8 @@ def main() -> None:
         hydras.append(d)
         targets["hydra"] = (d.api_url + "/v1", {"Content-Type": "application/json",
                                                 "Authorization": f"Bearer {d.token}"})
+        floor, furl = start_floor(backend.url)
+        targets["floor"] = (furl, {"Content-Type": "application/json"})
         try:
             litellm, lurl = start_litellm(a.litellm, tmp, backend.url, a.workers)
             targets["litellm"] = (lurl, {"Content-Type": "application/json", "Authorization": f"Bearer {LITELLM_KEY}"})
@@ -245,9 +286,9 @@ def main() -> None:
             print(f"LiteLLM not measured: {e}", file=sys.stderr)
 
         seq = asyncio.run(sequential(targets, a.seq))
-        stream = {name: asyncio.run(streaming(url, h, a.streams, a.duration)) for name, (url, h) in targets.items()}
+        stream = rounds(targets, a.streams, a.duration, a.rounds)
         # one streaming client: the time to first token a proxy adds when the box is not saturated
-        single = {name: asyncio.run(streaming(url, h, 1, a.duration / 2)) for name, (url, h) in targets.items()}
+        single = rounds(targets, 1, a.duration / 2, a.rounds)
         d50, d99 = statistics.median(seq["direct"]), pct(seq["direct"], 99)
         rows: dict[str, Any] = {}
         for name in targets:
@@ -258,6 +299,7 @@ def main() -> None:
                 "seq_added_p50_ms": round(p50 - d50, 3), "seq_added_p99_ms": round(p99 - d99, 3),
                 "stream_rps": round(st["rps"], 1), "stream_errors": st["errors"],
                 "ttft_p50_ms": round(st["ttft_p50_ms"], 3), "ttft_p99_ms": round(st["ttft_p99_ms"], 3),
+                "ttft_p50_ms_per_round": st["ttft_p50_ms_per_round"],
                 "ttft_added_p50_ms": round(st["ttft_p50_ms"] - stream["direct"]["ttft_p50_ms"], 3),
                 "ttft_1client_p50_ms": round(single[name]["ttft_p50_ms"], 3),
                 "ttft_1client_added_p50_ms": round(single[name]["ttft_p50_ms"] - single["direct"]["ttft_p50_ms"], 3),
@@ -268,6 +310,9 @@ def main() -> None:
     finally:
         if litellm is not None:
             stop_group(litellm)
+        if floor is not None:
+            floor.terminate()
+            floor.wait(10)
         for d in hydras:
             d.stop()
         backend.stop()
@@ -275,7 +320,7 @@ def main() -> None:
     result["classifier"] = classifier_report()
 
     print(f"\nrouter bench ({os.cpu_count()} CPUs; sequential n={a.seq}; {a.streams} streaming clients x "
-          f"{a.duration:g}s; {a.tokens} chunks/answer, {a.token_interval * 1000:g} ms apart)")
+          f"{a.duration:g}s x {a.rounds} rounds; {a.tokens} chunks/answer, {a.token_interval * 1000:g} ms apart)")
     hdr = f"{'target':<9} {'seq p50':>8} {'seq p99':>8} {'+p50':>7} {'+p99':>7} {'stream rps':>10} " \
           f"{'ttft p50':>9} {'+ttft p50':>9} {'errors':>6} {'1-client +ttft':>14}"
     print(hdr)
@@ -287,6 +332,8 @@ def main() -> None:
     print(f"(ms; + = added over direct, medians unless p99; stream columns: {a.streams} concurrent clients; "
           "last column: one streaming client)")
     print("all on one box: client, backend, hydra and litellm share its CPUs (no pinning)")
+    print("floor = bench/relay_floor.py: a pass-through relay on Hydra's stack (uvicorn + aiohttp) with no gateway "
+          "logic; hydra minus floor = the gateway's own cost")
     if "hydra_vs_litellm_rps" in result:
         print(f"hydra / litellm streaming requests/s: {result['hydra_vs_litellm_rps']}x")
     c = result["classifier"]

@@ -88,5 +88,8 @@ class ApiServer(uvicorn.Server):
 
 def make_server(app: Any) -> ApiServer:
     """An in-process uvicorn server for an ASGI app (the FastAPI app, possibly behind hot routes)."""
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+    # proxy_headers off: nothing here reads the client address, so X-Forwarded-* parsing on every
+    # request (uvicorn trusts 127.0.0.1 by default) would be work for nothing
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5,
+                            proxy_headers=False)
     return ApiServer(config)
