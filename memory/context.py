@@ -27,6 +27,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from memory.archival.intent import temporal_intent
 from memory.context_config import ContextConfig
 from memory.core.blocks import render_block, sort_blocks
 from memory.errors import MemoryLayerError
@@ -166,12 +167,18 @@ class ContextBuilder:
         if cfg.passages:
             try:
                 hits = await self.stack.archival.search(query, limit=cfg.passages)
+                intent = temporal_intent(query)
+                when = {"current": "; the query asks about the present: newer statements favoured",
+                        "past": "; the query asks about the past: no recency preference", None: ""}[intent]
                 passages = [
                     self._item(
                         "passage", f"passage:{h.passage.id}",
                         f"({h.passage.created_at:%Y-%m-%d}, {h.passage.source}) {h.passage.text}",
                         n, h.score,
-                        f"passage #{n} by hybrid search (vector rank {h.vector_rank}, BM25 rank {h.bm25_rank})",
+                        f"passage #{n} by hybrid search (vector rank {h.vector_rank}, BM25 rank {h.bm25_rank})"
+                        + (f"; ranked above passage:{h.update_of}, the older statement it updates" if h.update_of
+                           else "")
+                        + when,
                     )
                     for n, h in enumerate(hits, 1)
                 ]

@@ -120,3 +120,14 @@ async def test_structured_write_errors_keep_the_stores_consistent(local_mem: Loc
     added = await w.record_pipeline_result("research", "r2", ["finding one", "finding two"], tags=["exl3"])
     got = await stack.archival.get(added[0].id)
     assert got.source == "pipeline:research:r2" and got.tags == ["research", "exl3"] and got.session == "r2"
+
+
+async def test_passage_reasons_say_what_the_query_asks_about_in_time(local_mem: LocalMemory) -> None:
+    await _populate(local_mem.stack)
+    builder = ContextBuilder(local_mem.stack)
+    now = [i for i in (await builder.build("what is Sam working on now?")).items if i.kind == "passage"]
+    assert now and all("asks about the present" in i.why for i in now)
+    past = [i for i in (await builder.build("what did Sam work on before Starfall?")).items if i.kind == "passage"]
+    assert past and all("asks about the past" in i.why for i in past)
+    plain = [i for i in (await builder.build("Starfall chapter 3")).items if i.kind == "passage"]
+    assert plain and not any("asks about" in i.why for i in plain)
