@@ -53,6 +53,9 @@ class NodeContext:
     hot_routes: dict[tuple[str, str], Any] = field(default_factory=dict)
     """``(method, path) -> ASGI app`` served ahead of FastAPI's routing and middleware (the OpenAI
     proxy path). Such an endpoint does its own auth, errors and headers."""
+    openapi_extra: list[dict[str, Any]] = field(default_factory=list)
+    """Partial OpenAPI documents (``paths``, ``components.schemas``) for routes FastAPI cannot
+    describe itself (the hot routes); merged into ``/openapi.json``."""
 
     @property
     def node_id(self) -> str:

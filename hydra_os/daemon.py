@@ -204,7 +204,7 @@ class Daemon:
                 await c.start()
                 self._stack.push_async_callback(c.stop)
 
-            app: Any = create_app(self, auth, ctx.routers)
+            app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra)
             if ctx.hot_routes:
                 from hydra_os.inference.asgi import HotPaths
 

@@ -41,6 +41,9 @@ def build_components(ctx: NodeContext) -> list[Component]:
         gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth)
         ctx.routers.append(gateway.routes())
         ctx.hot_routes.update(gateway.hot_paths())
+        from hydra_os.inference.openapi import openapi_extra
+
+        ctx.openapi_extra.append(openapi_extra())
         ctx.rpc.handle("route-explain", gateway.rpc_explain)
         components.append(gateway)
     if ctx.has_role("gpu"):

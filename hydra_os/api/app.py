@@ -27,7 +27,12 @@ class DaemonView(Protocol):
     def nodes(self) -> list[NodeInfo]: ...
 
 
-def create_app(daemon: DaemonView, auth: Any, extra_routers: list[APIRouter] | None = None) -> FastAPI:
+def create_app(
+    daemon: DaemonView,
+    auth: Any,
+    extra_routers: list[APIRouter] | None = None,
+    openapi_extra: list[dict[str, Any]] | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="Hydra OS",
         version=__version__,
@@ -56,7 +61,25 @@ def create_app(daemon: DaemonView, auth: Any, extra_routers: list[APIRouter] | N
     app.include_router(v1)
     for r in extra_routers or []:
         app.include_router(r)
+    if openapi_extra:
+        _merge_openapi(app, openapi_extra)
     return app
+
+
+def _merge_openapi(app: FastAPI, extra: list[dict[str, Any]]) -> None:
+    """``/openapi.json`` = FastAPI's own schema plus ``extra`` path items and component schemas."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            for doc in extra:
+                schema.setdefault("paths", {}).update(doc.get("paths", {}))
+                comps = schema.setdefault("components", {}).setdefault("schemas", {})
+                comps.update(doc.get("components", {}).get("schemas", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -199,7 +199,7 @@ async def test_a_client_gone_before_the_first_chunk_releases_the_endpoint(bus: B
         port = int(h.url.rsplit(":", 1)[1])
         payload = json.dumps({"model": "m", "messages": MSG, "stream": True}).encode()
         for _ in range(3):  # send the request and leave at once: the relay may never be asked for a chunk
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
                          + payload)

@@ -77,6 +77,13 @@ def test_openai_sdk_through_a_real_daemon_and_route_explain(tmp_path: Path, stan
         m = httpx.get(d.api_url + "/metrics", headers={"Authorization": f"Bearer {d.token}"}).text
         assert 'hydra_inference_routed_total{tier="standard"}' in m
         assert "hydra_inference_ttft_seconds_bucket" in m
+        # /openapi.json describes the OpenAI routes with the request models the gateway enforces
+        spec = httpx.get(d.api_url + "/openapi.json").json()
+        chat = spec["paths"]["/v1/chat/completions"]["post"]
+        body_schema = chat["requestBody"]["content"]["application/json"]["schema"]
+        assert body_schema == {"$ref": "#/components/schemas/ChatRequest"}
+        assert "messages" in spec["components"]["schemas"]["ChatRequest"]["required"]
+        assert {"/v1/completions", "/v1/embeddings", "/v1/models", "/metrics", "/v1/status"} <= set(spec["paths"])
         # hydra route explain: the same decision, nothing sent
         before = len(httpx.get(standin.url.removesuffix("/v1") + "/_log").json())
         cli_env = {**env, "HYDRA_NODE__STATE_DIR": str(d.state_dir), "HYDRA_NODE__ID": "gw1"}
