@@ -102,7 +102,7 @@ class Proxy:
         self.selector.stats_for(ep.id).in_flight -= 1
         m.in_flight.dec()
         if len(self.queue):
-            self.queue.notify()
+            self.queue.notify(ep.id)
 
     # ---- the retry loop -----------------------------------------------------------------
     async def forward(
@@ -123,7 +123,8 @@ class Proxy:
                 if isinstance(res, NoPick):
                     if res.busy:
                         if waiter is None:
-                            waiter = self.queue.join(res.reason)
+                            eligible = (e.id for e in group.endpoints if e.id not in tried)
+                            waiter = self.queue.join(res.reason, eligible)
                             self.metrics.queue_depth.set(len(self.queue))
                             deadline = time.monotonic() + self.cfg.queue_timeout
                         await self.queue.wait(waiter, deadline, res.reason)
@@ -153,8 +154,8 @@ class Proxy:
                     self._failed(ep, m, f)
                     failures.append(f"{ep.id} {f.kind}")
         finally:
-            if waiter is not None:
-                self.queue.leave(waiter)
+            if waiter is not None:  # gave up waiting (deadline, or the client left): pass on a wake-up
+                self.queue.leave(waiter, used=False)
                 self.metrics.queue_depth.set(len(self.queue))
         why = "; ".join(failures + notes) or "no endpoints"
         raise NoEndpointError(

@@ -131,6 +131,52 @@ async def test_wait_queue_is_bounded_and_fifo() -> None:
         await q.wait(w2, time.monotonic() + 0.05, "busy")
 
 
+async def test_wait_queue_wakes_one_waiter_that_can_use_the_freed_endpoint() -> None:
+    q = WaitQueue(size=8, timeout=1.0, retry_after=1)
+    only_b, a_or_b, a_too = q.join("busy", ["b"]), q.join("busy", ["a", "b"]), q.join("busy", ["a"])
+    woke: list[str] = []
+
+    async def wait(name: str, w: object) -> None:
+        await q.wait(w, time.monotonic() + 1.0, "busy")  # type: ignore[arg-type]
+        woke.append(name)
+
+    tasks = {n: asyncio.create_task(wait(n, w)) for n, w in
+             (("only_b", only_b), ("a_or_b", a_or_b), ("a_too", a_too))}
+    await asyncio.sleep(0.01)
+    q.notify("a")  # the first waiter that can use "a", and only that one
+    await asyncio.sleep(0.01)
+    assert woke == ["a_or_b"]
+    q.leave(a_or_b)  # it took the slot
+    q.notify("b")
+    await asyncio.sleep(0.01)
+    assert woke == ["a_or_b", "only_b"]
+    q.leave(only_b, used=False)  # gave its wake-up back: nobody else can use "b", so nobody wakes
+    await asyncio.sleep(0.01)
+    assert not tasks["a_too"].done()
+    q.notify("a")
+    await asyncio.sleep(0.01)
+    assert woke == ["a_or_b", "only_b", "a_too"]
+    q.leave(a_too)
+    late = q.join("busy", ["a"])
+    waiting = asyncio.create_task(q.wait(late, time.monotonic() + 1.0, "busy"))
+    await asyncio.sleep(0.01)
+    q.notify()  # an endpoint came back: everyone retries
+    await asyncio.wait_for(waiting, 1.0)
+
+
+async def test_a_wake_up_given_up_goes_to_the_next_waiter() -> None:
+    q = WaitQueue(size=8, timeout=1.0, retry_after=1)
+    first, second = q.join("busy", ["a"]), q.join("busy", ["a"])
+    t1 = asyncio.create_task(q.wait(first, time.monotonic() + 1.0, "busy"))
+    t2 = asyncio.create_task(q.wait(second, time.monotonic() + 1.0, "busy"))
+    await asyncio.sleep(0.01)
+    q.notify("a")
+    await asyncio.sleep(0.01)
+    assert t1.done() and not t2.done()
+    q.leave(first, used=False)  # its client left before it retried
+    await asyncio.wait_for(t2, 1.0)
+
+
 def test_cooldown_backoff_is_exponential_and_capped() -> None:
     sel = Selector(max_in_flight=1, sticky_entries=1)
     changes: list[tuple[str, bool]] = []
