@@ -60,6 +60,19 @@ class Engine(Protocol):
         ...
 
 
+class ProcessEngine:
+    """Defaults for an engine run as a plain child: CUDA pinned to its GPUs, no files, any cwd."""
+
+    def env(self, launch: Launch) -> dict[str, str]:
+        return cuda_env(launch)
+
+    def prepare(self, launch: Launch) -> None:
+        return None
+
+    def cwd(self, launch: Launch) -> Path | None:
+        return None
+
+
 def cuda_env(launch: Launch) -> dict[str, str]:
     """Pin the engine to its planned GPUs; CPU-only models see none."""
     if launch.spec.gpus == 0:

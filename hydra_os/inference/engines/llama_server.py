@@ -6,16 +6,14 @@ Prometheus ``/metrics`` (``llamacpp:requests_processing`` + ``llamacpp:requests_
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 
-from hydra_os.inference.engines.base import Launch, Probe, cuda_env, get_ok, prometheus_sum
+from hydra_os.inference.engines.base import Launch, Probe, ProcessEngine, get_ok, prometheus_sum
 
 ALL_LAYERS = 999
 
 
-class LlamaServerEngine:
+class LlamaServerEngine(ProcessEngine):
     kind = "llama-server"
 
     def argv(self, launch: Launch) -> list[str]:
@@ -37,15 +35,6 @@ class LlamaServerEngine:
             "--metrics",
         ]
         return argv + list(s.extra_args)
-
-    def env(self, launch: Launch) -> dict[str, str]:
-        return cuda_env(launch)
-
-    def prepare(self, launch: Launch) -> None:
-        return None
-
-    def cwd(self, launch: Launch) -> Path | None:
-        return None
 
     async def probe(self, http: httpx.AsyncClient, base: str, launch: Launch) -> Probe:
         ok, detail, _ = await get_ok(http, base + "/health")

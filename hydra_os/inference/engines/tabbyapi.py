@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from hydra_os.inference.engines.base import Launch, Probe, cuda_env, get_ok
+from hydra_os.inference.engines.base import Launch, Probe, ProcessEngine, get_ok
 
 CONFIG_NAME = "config.yml"
 
@@ -49,7 +49,7 @@ def render_yaml(cfg: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class TabbyApiEngine:
+class TabbyApiEngine(ProcessEngine):
     kind = "tabbyapi"
 
     def __init__(self, checkout: Path | None = None) -> None:
@@ -60,9 +60,6 @@ class TabbyApiEngine:
 
     def argv(self, launch: Launch) -> list[str]:
         return [*launch.command, "--config", str(self.config_path(launch)), *launch.spec.extra_args]
-
-    def env(self, launch: Launch) -> dict[str, str]:
-        return cuda_env(launch)
 
     def prepare(self, launch: Launch) -> None:
         launch.workdir.mkdir(parents=True, exist_ok=True)

@@ -6,14 +6,12 @@ Prometheus ``/metrics`` (``vllm:num_requests_running`` + ``vllm:num_requests_wai
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 
-from hydra_os.inference.engines.base import Launch, Probe, cuda_env, get_ok, model_listed, prometheus_sum
+from hydra_os.inference.engines.base import Launch, Probe, ProcessEngine, get_ok, model_listed, prometheus_sum
 
 
-class VllmEngine:
+class VllmEngine(ProcessEngine):
     kind = "vllm"
 
     def argv(self, launch: Launch) -> list[str]:
@@ -37,15 +35,6 @@ class VllmEngine:
         if launch.gpu_fraction is not None:
             argv += ["--gpu-memory-utilization", f"{launch.gpu_fraction:.3f}"]
         return argv + list(s.extra_args)
-
-    def env(self, launch: Launch) -> dict[str, str]:
-        return cuda_env(launch)
-
-    def prepare(self, launch: Launch) -> None:
-        return None
-
-    def cwd(self, launch: Launch) -> Path | None:
-        return None
 
     async def probe(self, http: httpx.AsyncClient, base: str, launch: Launch) -> Probe:
         ok, detail, _ = await get_ok(http, base + "/health")
