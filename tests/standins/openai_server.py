@@ -29,15 +29,20 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
+
+from tests.standins.aio import AioStandin
 
 _DEFAULTS: dict[str, Any] = {"tokens": 8, "token_interval": 0.0, "first_byte_delay": 0.0}
 
 
 @dataclass
-class StandinServer:
+class StandinServer(AioStandin):
+    runner_options: ClassVar[dict[str, Any]] = {"handler_cancellation": True, "access_log": None}
+    backlog: ClassVar[int] = 1024
+
     models: list[str]
     name: str = "standin"
     host: str = "127.0.0.1"
@@ -62,27 +67,6 @@ class StandinServer:
         app.router.add_post("/_reset", self._reset)
         app.router.add_get("/_log", self._log)
         return app
-
-    async def start(self) -> StandinServer:
-        self._runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> StandinServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # ---- handlers -------------------------------------------------------------------
     async def _health(self, _: web.Request) -> web.Response:

@@ -23,6 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.standins.aio import AioStandin
+
 
 def _classify(text: str) -> dict[str, Any]:
     t = text.lower()
@@ -46,7 +48,7 @@ def _report(user: str) -> dict[str, Any]:
 
 
 @dataclass
-class ChatStandin:
+class ChatStandin(AioStandin):
     host: str = "127.0.0.1"
     port: int = 0
     models: list[str] = field(default_factory=lambda: ["standin-chat"])
@@ -116,19 +118,6 @@ class ChatStandin:
         self.log.clear()
         self.models = ["standin-chat"]
         return web.json_response({})
-
-    async def __aenter__(self) -> ChatStandin:
-        self._runner = web.AppRunner(self.app(), shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
 
 if __name__ == "__main__":

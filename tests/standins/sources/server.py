@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.standins.aio import AioStandin
 from tests.standins.sources import fixtures as fx
 
 
@@ -31,7 +32,7 @@ def _words(text: str) -> set[str]:
 
 
 @dataclass
-class SourceServer:
+class SourceServer(AioStandin):
     host: str = "127.0.0.1"
     port: int = 0
     delay: dict[str, float] = field(default_factory=dict)
@@ -136,19 +137,6 @@ class SourceServer:
         self.fail.clear()
         self.log.clear()
         return web.json_response({})
-
-    async def __aenter__(self) -> SourceServer:
-        self._runner = web.AppRunner(self.app(), shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
 
 async def _main(port: int) -> None:
