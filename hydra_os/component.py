@@ -7,6 +7,7 @@ backends — then started in order after the node has joined the bus, and stoppe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -53,9 +54,9 @@ class NodeContext:
     hot_routes: dict[tuple[str, str], Any] = field(default_factory=dict)
     """``(method, path) -> ASGI app`` served ahead of FastAPI's routing and middleware (the OpenAI
     proxy path). Such an endpoint does its own auth, errors and headers."""
-    openapi_extra: list[dict[str, Any]] = field(default_factory=list)
-    """Partial OpenAPI documents (``paths``, ``components.schemas``) for routes FastAPI cannot
-    describe itself (the hot routes); merged into ``/openapi.json``."""
+    openapi_extra: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
+    """Builders of partial OpenAPI documents (``paths``, ``components.schemas``) for routes FastAPI
+    cannot describe itself (the hot routes); called when ``/openapi.json`` is first asked for."""
 
     @property
     def node_id(self) -> str:

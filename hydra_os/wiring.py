@@ -43,7 +43,7 @@ def build_components(ctx: NodeContext) -> list[Component]:
         ctx.hot_routes.update(gateway.hot_paths())
         from hydra_os.inference.openapi import openapi_extra
 
-        ctx.openapi_extra.append(openapi_extra())
+        ctx.openapi_extra.append(openapi_extra)  # built on the first /openapi.json, not at start-up
         ctx.rpc.handle("route-explain", gateway.rpc_explain)
         components.append(gateway)
     if ctx.has_role("gpu"):

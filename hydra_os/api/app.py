@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import uvicorn
@@ -31,7 +31,7 @@ def create_app(
     daemon: DaemonView,
     auth: Any,
     extra_routers: list[APIRouter] | None = None,
-    openapi_extra: list[dict[str, Any]] | None = None,
+    openapi_extra: list[Callable[[], dict[str, Any]]] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Hydra OS",
@@ -66,13 +66,14 @@ def create_app(
     return app
 
 
-def _merge_openapi(app: FastAPI, extra: list[dict[str, Any]]) -> None:
-    """``/openapi.json`` = FastAPI's own schema plus ``extra`` path items and component schemas."""
+def _merge_openapi(app: FastAPI, extra: list[Callable[[], dict[str, Any]]]) -> None:
+    """``/openapi.json`` = FastAPI's own schema plus the path items and component schemas ``extra``
+    builds, all made on the first request for it (as FastAPI makes its own)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
-            for doc in extra:
+            for doc in (build() for build in extra):
                 schema.setdefault("paths", {}).update(doc.get("paths", {}))
                 comps = schema.setdefault("components", {}).setdefault("schemas", {})
                 comps.update(doc.get("components", {}).get("schemas", {}))
