@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -83,20 +84,20 @@ def start_hydra(tmp: Path, backend_url: str, name: str = "hydra") -> DaemonProc:
     return d
 
 
+def answers(url: str, headers: dict[str, str] | None = None) -> bool:
+    """Whether the OpenAI proxy at ``url`` answers the bench's chat request (200) right now."""
+    try:
+        return httpx.post(url + "/chat/completions", json=BODY, timeout=5, headers=headers).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def start_floor(backend_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "relay_floor.py"), backend_url, str(port)],
                             cwd=str(REPO))
     url = f"http://127.0.0.1:{port}/v1"
-    import httpx
-
-    def up() -> bool:
-        try:
-            return httpx.post(url + "/chat/completions", json=BODY, timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, 30, what="floor relay up")
+    wait_for(lambda: answers(url), 30, what="floor relay up")
     return proc, url
 
 
@@ -125,17 +126,11 @@ def start_litellm(venv: Path, tmp: Path, backend_url: str, workers: int) -> tupl
                              "--num_workers", str(workers), "--timeout_worker_healthcheck", "600"],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
-    import httpx
 
     def up() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"litellm exited {proc.returncode}: {(tmp / 'litellm.log').read_text()[-2000:]}")
-        try:
-            r = httpx.post(url + "/chat/completions", json=BODY, timeout=5,
-                           headers={"Authorization": f"Bearer {LITELLM_KEY}"})
-            return r.status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers(url, {"Authorization": f"Bearer {LITELLM_KEY}"})
 
     try:
         wait_for(up, 300, interval=1.0, what="litellm proxy up")
