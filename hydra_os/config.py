@@ -98,6 +98,13 @@ class BusConfig(_Section):
     server_binary: Path | None = Field(default=None, description="Embedded server: nats-server to run.")
     token_file: Path | None = Field(default=None, description="File holding a NATS auth token.")
     creds_file: Path | None = Field(default=None, description="NATS user credentials (.creds) file.")
+    credentials_file: Path | None = Field(
+        default=None,
+        description="Cluster credentials: a NATS .creds file, an nkey user seed or one 'user:password' line.",
+    )
+    tls_ca_file: Path | None = Field(default=None, description="CA bundle that signs the NATS servers' certificates.")
+    tls_cert_file: Path | None = Field(default=None, description="Client certificate for NATS TLS (mutual TLS).")
+    tls_key_file: Path | None = Field(default=None, description="Private key of bus.tls_cert_file.")
     connect_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for the first connection.")
     reconnect_wait: float = Field(default=0.5, gt=0, description="Seconds between reconnect attempts.")
     request_timeout: float = Field(default=2.0, gt=0, description="Default timeout of bus requests.")
@@ -120,6 +127,12 @@ class BusConfig(_Section):
             if scheme not in ("nats", "tls", "ws", "wss"):
                 raise ValueError(f"expected nats://host:port (or tls://, ws://, wss://), got {u!r}")
         return v
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> BusConfig:
+        if self.tls_key_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_key_file needs tls_cert_file")
+        return self
 
 
 class MembershipConfig(_Section):

@@ -23,6 +23,7 @@ from loguru import logger
 from hydra_os import __version__
 from hydra_os.api.app import ApiServer, bind_socket, create_app, make_server
 from hydra_os.api.auth import ensure_token, require_token
+from hydra_os.bus.auth import BusCredentials, ensure_local_credentials
 from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.component import Component, NodeContext
@@ -47,6 +48,7 @@ def prepare_state_dir(path: Path) -> None:
         raise StartupError(
             f"cannot create state dir {path} ({e.strerror}); create it for uid {os.getuid()} or set node.state_dir"
         ) from None
+    tighten_state_dir(path)
     probe = path / f".write-test-{os.getpid()}"
     try:
         probe.write_bytes(b"")
@@ -56,6 +58,21 @@ def prepare_state_dir(path: Path) -> None:
             f"state dir {path} is not writable by uid {os.getuid()} ({e.strerror}); "
             f"chown it (chown -R {os.getuid()} {path}) or set node.state_dir"
         ) from None
+
+
+def tighten_state_dir(path: Path) -> None:
+    """mkdir's mode applies only to a new directory: an existing one open to others (0755 from an
+    older install or a hand-made dir) would expose memory, the JetStream store and the secrets."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        try:
+            path.chmod(0o700)
+        except OSError as e:
+            raise StartupError(
+                f"state dir {path} has mode {mode:04o} and cannot be tightened to 0700 ({e.strerror}); "
+                f"chmod 700 {path}"
+            ) from None
+        logger.warning("state dir {} had mode {:04o}; tightened it to 0700", path, mode)
 
 
 def write_runtime(state_dir: Path, data: dict[str, Any]) -> None:
@@ -162,19 +179,22 @@ class Daemon:
             self.api_url = s.api.advertise_url or f"http://{shown_host}:{port}"
 
             servers = s.bus.url
+            local_creds: BusCredentials | None = None
             if not servers:
+                local_creds = ensure_local_credentials(s.node.state_dir, self.node_id)
                 self.embedded = EmbeddedNats(
                     s.node.state_dir / "nats",
                     host=s.bus.host,
                     port=s.bus.port,
                     binary=s.bus.server_binary,
                     server_name=f"hydra-{self.node_id}",
+                    users=[local_creds],
                 )
                 await self.embedded.start()
                 self._stack.push_async_callback(self.embedded.stop)
                 servers = [self.embedded.url or ""]
 
-            self.bus = Bus(servers, s.bus, name=f"hydra-{self.node_id}")
+            self.bus = Bus(servers, s.bus, name=f"hydra-{self.node_id}", credentials=local_creds)
             await self.bus.connect()
             self._stack.push_async_callback(self.bus.close)
             await self.bus.ensure_topology(s.membership.gone_after)

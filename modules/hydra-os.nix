@@ -104,6 +104,10 @@ in
             server_binary = nullable types.path "Embedded nats-server binary (the package puts nixpkgs' nats-server on PATH).";
             token_file = nullable types.path "File holding a NATS auth token.";
             creds_file = nullable types.path "NATS user credentials (.creds) file.";
+            credentials_file = nullable types.path "NATS credentials (.creds, nkey seed or user:password); see `busCredentialsFile`.";
+            tls_ca_file = nullable types.path "CA bundle that signs the NATS servers' certificates.";
+            tls_cert_file = nullable types.path "Client certificate for NATS TLS.";
+            tls_key_file = nullable types.path "Private key of `tls_cert_file` (hand it over as a credential).";
           };
           log = {
             level = nullable (types.enum [ "TRACE" "DEBUG" "INFO" "SUCCESS" "WARNING" "ERROR" ]) "Log level (hydra's default: INFO).";
@@ -134,6 +138,12 @@ in
         `settings.api.token_file = "${credentialsDir}/api-token"`.
       '';
     };
+
+    busCredentialsFile = nullable types.path ''
+      Secret file with this node's NATS credentials for `settings.bus.url` (a .creds file, an nkey
+      user seed or one `user:password` line; docs/bus.md). Handed over as the systemd credential
+      `bus` and used as `settings.bus.credentials_file`; never copied into the Nix store.
+    '';
 
     openFirewall = mkOption {
       type = types.bool;
@@ -316,6 +326,11 @@ in
           }
         });
       '';
+    })
+
+    (mkIf (cfg.busCredentialsFile != null) {
+      services.hydra-os.credentials.bus = cfg.busCredentialsFile;
+      services.hydra-os.settings.bus.credentials_file = mkDefault "${credentialsDir}/bus";
     })
 
     (mkIf cfg.nats.enable {

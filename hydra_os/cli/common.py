@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from hydra_os.bus.auth import local_credentials
 from hydra_os.bus.client import Bus
 from hydra_os.config import Settings, load_settings
 from hydra_os.errors import HydraError
@@ -94,9 +95,17 @@ def bus_servers(settings: Settings) -> list[str]:
     return list(rt["bus"])
 
 
+def cli_bus(settings: Settings) -> Bus:
+    """A bus client for the CLI: ``bus.url`` with its credentials, else the local daemon's embedded
+    server with the credentials it generated in the state dir."""
+    servers = bus_servers(settings)
+    local = None if settings.bus.url else local_credentials(settings.node.state_dir)
+    return Bus(servers, settings.bus, name="hydra-cli", credentials=local)
+
+
 def with_bus(settings: Settings, fn: Callable[[Bus], Awaitable[T]]) -> T:
     async def go() -> T:
-        async with Bus(bus_servers(settings), settings.bus, name="hydra-cli") as bus:
+        async with cli_bus(settings) as bus:
             return await fn(bus)
 
     try:

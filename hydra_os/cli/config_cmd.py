@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from hydra_os.cli.common import console, state
 from hydra_os.config import redacted_dict
@@ -27,7 +28,7 @@ def show(
         return
     console.print(f"# source: {source or 'no config file'} (+ HYDRA_* environment)", highlight=False)
     for section, values in data.items():
-        console.print(f"\n[bold][{section}][/]", highlight=False)
+        console.print(f"\n[bold]{escape(f'[{section}]')}[/]", highlight=False)  # a TOML header, not markup
         for key, value in values.items():
             shown = json.dumps(value)
             if key.endswith("_file") and value:

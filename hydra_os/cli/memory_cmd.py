@@ -20,8 +20,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from hydra_os.bus.client import Bus
-from hydra_os.cli.common import bus_servers, console, fail, state
+from hydra_os.cli.common import cli_bus, console, fail, state
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.lockfile import StateLock
@@ -56,7 +55,7 @@ def _run(ctx: typer.Context, offline: bool, fn: Callable[[Mem], Awaitable[T]], *
     settings = state(ctx).settings()
 
     async def online() -> T:
-        async with Bus(bus_servers(settings), settings.bus, name="hydra-cli") as bus:
+        async with cli_bus(settings) as bus:
             client = await MemoryClient(bus, timeout=settings.memory.service.request_timeout_s).open()
             return await fn(Mem(client.stack(), settings, client=client))
 

@@ -8,7 +8,6 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from hydra_os.bus.client import Bus
@@ -175,7 +174,7 @@ def install(
         with console.status("assembling the starter weights..."):
             spec = install_starter(settings.node.state_dir)
     except HydraError as e:
-        fail(escape(str(e)), e.exit_code)  # the message names the extra in [brackets]
+        fail(e)  # fail() escapes the message, which names the extra in [brackets]
     console.print(f"installed {spec.id}: llama-server {spec.command[0] if spec.command else ''}", highlight=False)
     console.print(f"  weights: {spec.path}", highlight=False)
     console.print(f"  registered in {settings.node.state_dir / 'models.toml'} as tier 'fast' (autostart)",

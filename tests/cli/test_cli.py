@@ -41,6 +41,8 @@ def test_config_show_redacts_and_shows_sources(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "pw123" not in r.stdout and "nats://***@nats.lan:4222" in r.stdout
     assert str(cfg) in r.stdout and "secret file; content not shown" in r.stdout
+    headers = [ln for ln in r.stdout.splitlines() if ln.startswith("[")]
+    assert headers[:3] == ["[node]", "[bus]", "[membership]"], r.stdout  # TOML section headers survive Rich
     r = _hydra(["--config", str(cfg), "config", "show", "--json"], daemon_env())
     assert json.loads(r.stdout)["bus"]["token_file"] == "/run/secrets/nats"
 

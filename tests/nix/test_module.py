@@ -248,3 +248,14 @@ def test_flake_wrapper_supplies_the_package_and_an_explicit_one_wins() -> None:
     assert "hydra-os-from-flake-0.1.0/bin/hydra run" in service(r)["serviceConfig"]["ExecStart"]
     r = eval_host(ENABLE, '{ services.hydra-os.package = "/nix/store/0000-my-hydra"; }', flake_wrapper=True)
     assert service(r)["serviceConfig"]["ExecStart"] == "/nix/store/0000-my-hydra/bin/hydra run"
+
+
+def test_bus_credentials_file_is_a_systemd_credential(tmp_path: Path) -> None:
+    r = eval_host(ENABLE, """{ services.hydra-os.busCredentialsFile = "/run/secrets/hydra-bus";
+        services.hydra-os.settings.bus.url = [ "tls://nats.lan:4222" ];
+        services.hydra-os.settings.bus.tls_ca_file = "/etc/ssl/nats-ca.pem"; }""")
+    assert service(r)["serviceConfig"]["LoadCredential"] == ["bus:/run/secrets/hydra-bus"]
+    assert "secrets" not in r["configToml"]  # the path of the secret only reaches systemd
+    s = validated(r, tmp_path)
+    assert str(s.bus.credentials_file) == "/run/credentials/hydra-os.service/bus"
+    assert str(s.bus.tls_ca_file) == "/etc/ssl/nats-ca.pem"

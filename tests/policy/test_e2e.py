@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from hydra_os.bus import names
+from hydra_os.bus.auth import local_credentials
 from hydra_os.bus.client import Bus
 from hydra_os.config import BusConfig
 from hydra_os.policy.audit import read_events
@@ -142,7 +143,7 @@ async def test_policy_file_reload_maintenance_approvals_and_audit(tmp_path: Path
             assert (await c.delete("/v1/maintenance/nope")).status_code == 404
 
             # approvals: a second node parks ASK_FIRST actions; the owner decides via CLI and API
-            bus = Bus(d.runtime["bus"], BusConfig(), name="e2")
+            bus = Bus(d.runtime["bus"], BusConfig(), name="e2", credentials=local_credentials(d.state_dir))
             await bus.connect()
             e2 = await start_node(bus, "e2")
             rec = Recorder()
