@@ -72,6 +72,10 @@ class NodeConfig(_Section):
         default_factory=lambda: _all_roles(), description="Components this node runs (env: comma-separated)."
     )
     state_dir: Path = Field(default_factory=default_state_dir, description="Where this node keeps its data.")
+    stop_timeout: float = Field(
+        default=30.0, ge=1, le=600,
+        description="Seconds the whole shutdown may take; then the daemon logs what still runs and exits 1.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -108,6 +112,10 @@ class BusConfig(_Section):
     connect_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for the first connection.")
     reconnect_wait: float = Field(default=0.5, gt=0, description="Seconds between reconnect attempts.")
     request_timeout: float = Field(default=2.0, gt=0, description="Default timeout of bus requests.")
+    probe_interval: float = Field(
+        default=2.0, ge=0.1, le=60, description="Seconds between bus probes (a round trip feeding readiness)."
+    )
+    probe_timeout: float = Field(default=3.0, ge=0.1, le=60, description="Seconds a bus probe may take.")
     replicas: int = Field(
         default=1, ge=1, le=5, description="JetStream replicas of Hydra's streams and buckets (3 on a 3-node cluster)."
     )

@@ -13,10 +13,12 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from loguru import logger
 
@@ -109,11 +111,17 @@ class Daemon:
         self._stack = contextlib.AsyncExitStack()
         self._server: ApiServer | None = None
         self._server_task: asyncio.Task[None] | None = None
+        self._unstopped: list[str] = []  # start steps whose undo has not finished, in start order
+        self._stopping: str | None = None
 
     # ---- views used by the API and RPC -------------------------------------------------
     @property
     def is_ready(self) -> bool:
-        return self._ready and self.bus is not None and self.bus.status.connected
+        return self._ready and self._bus_usable()
+
+    def _bus_usable(self) -> bool:
+        """Connected, and the last probe made a round trip (nats-py's own flag stays true when frozen)."""
+        return self.bus is not None and self.bus.status.connected and self.bus.status.usable
 
     async def node_info(self) -> NodeInfo:
         now = time.time()
@@ -191,13 +199,14 @@ class Daemon:
                     users=[local_creds],
                 )
                 await self.embedded.start()
-                self._stack.push_async_callback(self.embedded.stop)
+                self._push_stop("embedded nats-server", self.embedded.stop)
                 servers = [self.embedded.url or ""]
 
             self.bus = Bus(servers, s.bus, name=f"hydra-{self.node_id}", credentials=local_creds)
             await self.bus.connect()
-            self._stack.push_async_callback(self.bus.close)
+            self._push_stop("bus connection", self.bus.close)
             await self.bus.ensure_topology(s.membership.gone_after)
+            self.bus.start_probe()
 
             self.events = EventLog(self.bus, self.node_id)
             await self.events.start()
@@ -217,12 +226,12 @@ class Daemon:
             self.components = build_components(ctx)
             self._register_rpc(self.rpc)
             await self.rpc.start()
-            self._stack.push_async_callback(self.rpc.stop)
+            self._push_stop("node RPC", self.rpc.stop)
             await self.membership.start()
-            self._stack.push_async_callback(self.membership.stop)
+            self._push_stop("membership", self.membership.stop)
             for c in self.components:
                 await c.start()
-                self._stack.push_async_callback(c.stop)
+                self._push_stop(f"component {c.name}", c.stop)
 
             app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra)
             if ctx.hot_routes:
@@ -231,7 +240,7 @@ class Daemon:
                 app = HotPaths(app, ctx.hot_routes)
             self._server = make_server(app)
             self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")
-            self._stack.push_async_callback(self._stop_api)
+            self._push_stop("HTTP API", self._stop_api)
             while not self._server.started:
                 if self._server_task.done():
                     raise StartupError(f"the HTTP API failed to start on {self.api_url}")
@@ -244,8 +253,8 @@ class Daemon:
             self._stack.callback(lambda: (s.node.state_dir / RUNTIME_FILE).unlink(missing_ok=True))
             self._ready = True
             self.notifier.ready(f"node {self.node_id} ready; API {self.api_url}")
-            self.notifier.start_watchdog(lambda: self.bus is not None and self.bus.status.connected)
-            self._stack.push_async_callback(self.notifier.stop_watchdog)
+            self.notifier.start_watchdog(self._bus_usable)
+            self._push_stop("systemd watchdog", self.notifier.stop_watchdog)
             logger.info(
                 "node {} ready in {:.2f}s: API {}, bus {}{}",
                 self.node_id,
@@ -275,13 +284,62 @@ class Daemon:
                 await asyncio.wait_for(self._server_task, 10)
             self._server_task = None
 
+    def _push_stop(self, name: str, stop: Callable[[], Awaitable[None]]) -> None:
+        """Undo a start step on shutdown, remembering which steps have not finished (for the bound)."""
+        self._unstopped.append(name)
+
+        async def step() -> None:
+            self._stopping = name
+            await stop()
+            self._unstopped.remove(name)
+
+        self._stack.push_async_callback(step)
+
     async def stop(self) -> None:
-        """Drain and stop everything in reverse start order. Idempotent."""
+        """Drain and stop everything in reverse start order, within ``node.stop_timeout``. Idempotent.
+
+        Past the bound the daemon logs what is still running and exits 1 at once: a stop that hangs
+        (a task handler that swallows cancellation, a peer that never answers) must not keep the
+        process up until systemd's SIGKILL lands mid-write. Children die with it (PDEATHSIG).
+        """
         if self._ready:
             self.notifier.stopping()
         self._ready = False
-        await self._stack.aclose()
+        limit = self.settings.node.stop_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        closing = asyncio.create_task(self._stack.aclose(), name="daemon-stop")
+        done, _ = await asyncio.wait({closing}, timeout=limit)
+        if not done:
+            self._abandon(limit, closing)
+        closing.result()
         self._nvml.close()
+        # what a component left behind (a task that swallows cancellation) would otherwise hang the
+        # event loop's own final cancel-and-wait, which has no bound at all
+        me = asyncio.current_task()
+        left = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        for t in left:
+            t.cancel()
+        if left:
+            _, pending = await asyncio.wait(left, timeout=max(deadline - loop.time(), 1.0))
+            if pending:
+                self._abandon(limit, closing)
+
+    def _abandon(self, limit: float, closing: asyncio.Task[None]) -> NoReturn:
+        me = asyncio.current_task()
+        tasks = sorted(
+            f"{t.get_name()} ({getattr(t.get_coro(), '__qualname__', '?')})"
+            for t in asyncio.all_tasks()
+            if t is not me and t is not closing and not t.done()
+        )
+        logger.error(
+            "shutdown exceeded node.stop_timeout ({:g}s) while stopping {}; not stopped: {}; tasks still running: {}; "
+            "exiting now",
+            limit, self._stopping or "-", ", ".join(reversed(self._unstopped)) or "-", ", ".join(tasks) or "-",
+        )
+        (self.settings.node.state_dir / RUNTIME_FILE).unlink(missing_ok=True)
+        sys.stderr.flush()
+        os._exit(1)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -2,14 +2,23 @@
 
 ``Bus`` wraps one ``nats.aio.client.Client``. It reconnects forever with a fixed wait plus jitter
 between attempts (``bus.reconnect_wait``) across every known server of the cluster, and keeps a
-small status record (connected, server, reconnect count, last error) for ``/v1/status``.
+small status record (connected, usable, server, reconnect count, last error) for ``/v1/status``.
+
+The daemon's bus also runs a probe (:meth:`Bus.start_probe`): every ``bus.probe_interval`` a
+request through the server and JetStream with a deadline. Its answer is what readiness and the
+systemd watchdog believe ("usable"), not nats-py's idea of "connected", which stays true while the
+server is frozen and after nats-py's read loop has died. Streams and buckets that vanished with a
+restarted server are recreated (on every reconnect, and whenever the probe finds one missing).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import TracebackType
 from typing import Any
 
@@ -32,25 +41,56 @@ from hydra_os.bus.auth import BusCredentials, client_options
 from hydra_os.config import BusConfig
 from hydra_os.errors import BusError
 
+# Failed probes in a row on a connection nats-py still calls connected before it is rebuilt.
+REBUILD_AFTER_FAILURES = 3
+
 
 @dataclass
 class BusStatus:
     connected: bool = False
+    usable: bool = False
     server: str | None = None
     reconnects: int = 0
     disconnects: int = 0
+    rebuilds: int = 0
     last_error: str | None = None
+    probe_error: str | None = None
     last_change: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "connected": self.connected,
+            "usable": self.usable,
             "server": self.server,
             "reconnects": self.reconnects,
             "disconnects": self.disconnects,
+            "rebuilds": self.rebuilds,
             "last_error": self.last_error,
+            "probe_error": self.probe_error,
             "last_change": self.last_change,
         }
+
+
+class ProbeFault(StrEnum):
+    DISCONNECTED = "disconnected"
+    READ_LOOP_DEAD = "read loop dead"
+    NO_ANSWER = "no answer"
+    MISSING = "streams missing"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One bus probe: ``fault`` None when the bus answered and every Hydra stream and bucket exists."""
+
+    fault: ProbeFault | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.fault is None
+
+    def __str__(self) -> str:
+        return "usable" if self.fault is None else f"{self.fault}: {self.detail}"
 
 
 def stream_configs(gone_after: float, replicas: int = 1) -> list[StreamConfig]:
@@ -125,6 +165,9 @@ class Bus:
         self._js: JetStreamContext | None = None
         self._kv: dict[str, KeyValue] = {}
         self._closing = False
+        self._gone_after: float | None = None  # set by ensure_topology: what to recreate after a restart
+        self._probe_task: asyncio.Task[None] | None = None
+        self._topology_task: asyncio.Task[None] | None = None
 
     @property
     def nc(self) -> Client:
@@ -155,6 +198,7 @@ class Bus:
             self.status.server = self._server_url()
             self.status.last_change = time.time()
             logger.info("bus reconnected to {}", self.status.server)
+            self._schedule_topology()  # a restarted server lost its memory-storage buckets
 
         async def on_error(e: Exception) -> None:
             self.status.last_error = f"{type(e).__name__}: {e}"
@@ -192,6 +236,7 @@ class Bus:
             raise BusError(f"cannot reach NATS at {shown} ({detail}); {hint}") from None
         self._js = self._nc.jetstream(timeout=self.config.request_timeout)
         self.status.connected = True
+        self.status.usable = True  # the handshake was a round trip
         self.status.server = self._server_url()
         self.status.last_change = time.time()
 
@@ -203,6 +248,7 @@ class Bus:
 
     async def ensure_topology(self, gone_after: float) -> None:
         """Create (or update to the wanted config) every stream and bucket. Safe to run on every start."""
+        self._gone_after = gone_after
         replicas = self.config.replicas
         for sc in stream_configs(gone_after, replicas):
             try:
@@ -224,6 +270,98 @@ class Bus:
             await self.js.update_stream(cfg)
             return await self.js.key_value(kc.bucket)
 
+    def _schedule_topology(self) -> None:
+        if self._gone_after is None or self._closing:
+            return
+        if self._topology_task is None or self._topology_task.done():
+            self._topology_task = asyncio.create_task(self._restore_topology(), name="bus-topology")
+
+    async def _restore_topology(self) -> None:
+        assert self._gone_after is not None
+        try:
+            async with asyncio.timeout(self.config.request_timeout * 10):
+                await self.ensure_topology(self._gone_after)
+        except (TimeoutError, nats.errors.Error, OSError, BusError) as e:
+            logger.warning("bus: cannot recreate streams and buckets yet ({}); the probe retries", type(e).__name__)
+
+    def _wanted_streams(self) -> set[str]:
+        assert self._gone_after is not None
+        return {sc.name or "" for sc in stream_configs(self._gone_after)} | {
+            f"KV_{kc.bucket}" for kc in bucket_configs(self._gone_after)
+        }
+
+    def _read_loop_dead(self) -> bool:
+        # nats-py (2.16) ends its read loop on an unexpected error but leaves the client "connected":
+        # a PONG for a flush() that timed out during a server freeze resolves a cancelled future
+        # (InvalidStateError in _process_pong; nats-io/nats.py#914, no release fixes it). Nothing is
+        # read after that, so every request times out until the client is rebuilt.
+        task: asyncio.Task[None] | None = getattr(self._nc, "_reading_task", None)
+        return task is not None and task.done()
+
+    async def probe(self, timeout: float | None = None) -> ProbeResult:
+        """A round trip through the server and JetStream with a deadline; also checks Hydra's streams exist."""
+        nc, t = self._nc, timeout or self.config.probe_timeout
+        if nc is None or not nc.is_connected:
+            return ProbeResult(ProbeFault.DISCONNECTED, f"from {self.status.server or 'the bus'}")
+        if self._read_loop_dead():
+            return ProbeResult(ProbeFault.READ_LOOP_DEAD, "the NATS client reads nothing more")
+        try:
+            async with asyncio.timeout(t):
+                msg = await nc.request(names.JS_STREAM_NAMES, b"{}", timeout=t)
+            answer = json.loads(msg.data)
+        except (nats.errors.Error, TimeoutError, OSError, ValueError) as e:
+            return ProbeResult(ProbeFault.NO_ANSWER, f"no answer within {t:g}s ({type(e).__name__})")
+        if not isinstance(answer, dict) or "error" in answer:
+            return ProbeResult(ProbeFault.NO_ANSWER, f"JetStream refused: {str(answer)[:200]}")
+        if self._gone_after is not None:
+            missing = self._wanted_streams() - set(answer.get("streams") or [])
+            if missing:
+                return ProbeResult(ProbeFault.MISSING, ", ".join(sorted(missing)))
+        return ProbeResult()
+
+    def start_probe(self) -> None:
+        """Probe every ``bus.probe_interval``; the daemon's bus only (the CLI's is short-lived)."""
+        if self._probe_task is None:
+            self._probe_task = asyncio.create_task(self._probe_loop(), name="bus-probe")
+
+    async def _probe_loop(self) -> None:
+        failures = 0
+        while not self._closing:
+            await asyncio.sleep(self.config.probe_interval)
+            res = await self.probe()
+            if res.fault is ProbeFault.MISSING:
+                logger.warning("bus: {}; recreating them", res)
+                await self._restore_topology()
+                res = await self.probe()
+            self._record_probe(res)
+            failures = 0 if res.ok else failures + 1
+            if res.fault is ProbeFault.READ_LOOP_DEAD or (
+                res.fault is ProbeFault.NO_ANSWER and failures >= REBUILD_AFTER_FAILURES
+            ):
+                await self._rebuild(res)
+                failures = 0
+
+    def _record_probe(self, res: ProbeResult) -> None:
+        if res.ok and not self.status.usable:
+            logger.info("bus usable again ({})", self.status.server)
+        elif not res.ok and self.status.usable:
+            logger.warning("bus not usable: {}", res)
+        if res.ok != self.status.usable:
+            self.status.last_change = time.time()
+        self.status.usable = res.ok
+        self.status.probe_error = None if res.ok else str(res)
+
+    async def _rebuild(self, res: ProbeResult) -> None:
+        nc = self._nc
+        if nc is None or nc.is_closed or nc.is_reconnecting or self._closing:
+            return
+        logger.warning("bus: {}; dropping the connection and reconnecting", res)
+        self.status.rebuilds += 1
+        # nats-py's own path for a stale connection (what its ping timer takes after
+        # max_outstanding_pings): close the transport, reconnect, re-send every subscription (KV
+        # watchers and consumers included) and call reconnected_cb, which restores the topology.
+        await nc._process_op_err(nats.errors.StaleConnectionError())
+
     async def kv(self, bucket: str) -> KeyValue:
         if bucket not in self._kv:
             try:
@@ -243,6 +381,12 @@ class Bus:
 
     async def close(self) -> None:
         self._closing = True
+        for task in (self._probe_task, self._topology_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._probe_task = self._topology_task = None
         if self._nc is not None and not self._nc.is_closed:
             try:
                 await asyncio.wait_for(self._nc.drain(), 5.0)

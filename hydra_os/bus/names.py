@@ -19,6 +19,9 @@ EVENTS_SUBJECTS = "hydra.events.>"
 TASKS_STREAM = "HYDRA_TASKS"
 TASKS_SUBJECTS = "hydra.tasks.>"
 
+# JetStream API (the bus probe asks for the stream names: a round trip through the server and JetStream)
+JS_STREAM_NAMES = "$JS.API.STREAM.NAMES"
+
 # Node control (NATS micro service per node)
 NODE_SERVICE_NAME = "hydra-node"
 MEMORY_SERVICE_NAME = "hydra-memory"

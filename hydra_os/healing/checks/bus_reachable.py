@@ -1,10 +1,7 @@
-"""Bus unreachable: the connection is down or the server does not answer a PING in time."""
+"""Bus unusable: the connection is down, the server does not answer a JetStream request in time, or
+Hydra's streams and buckets are missing (a restarted server before they are recreated)."""
 
 from __future__ import annotations
-
-import math
-
-import nats.errors
 
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.model import CheckReport, Issue
@@ -25,13 +22,14 @@ class BusReachableCheck:
         if not ctx.bus.status.connected:
             why = f"disconnected from {ctx.bus.status.server or 'the bus'}"
         else:
-            try:
-                await ctx.bus.nc.flush(timeout=math.ceil(ctx.config.bus_timeout_s))  # nats-py wants whole s
-            except (nats.errors.Error, TimeoutError, OSError) as e:
-                why = f"no PONG within {ctx.config.bus_timeout_s:g}s ({type(e).__name__})"
+            # a round trip through JetStream that also finds Hydra's streams and buckets: a server that
+            # answers PING but lost its memory-storage buckets (restarted) is not usable yet
+            probe = await ctx.bus.probe(ctx.config.bus_timeout_s)
+            if not probe.ok:
+                why = str(probe)
         if why:
             report.issues.append(Issue(
-                check=self.name, target=BUS_TARGET, summary=f"the bus is unreachable: {why}",
+                check=self.name, target=BUS_TARGET, summary=f"the bus is unreachable or unusable: {why}",
                 details={"server": ctx.bus.status.server, "last_error": ctx.bus.status.last_error},
             ))
         return report

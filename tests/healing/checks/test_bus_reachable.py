@@ -21,3 +21,13 @@ async def test_bus_up_then_down(tmp_path: Path, nats_server: EmbeddedNats, bus: 
         await asyncio.sleep(0.05)
     [issue] = (await BusReachableCheck().run(ctx)).issues
     assert issue.target == "bus" and "unreachable" in issue.summary
+
+
+async def test_a_bus_without_hydras_buckets_is_not_usable(tmp_path: Path, bus: Bus) -> None:
+    """A restarted server answers PING but has lost the memory-storage buckets: not healed yet."""
+    ctx = HealingContext(HealingConfig(bus_timeout_s=2.0), "n1", tmp_path, bus=bus)
+    await bus.js.delete_key_value("hydra_nodes")
+    [issue] = (await BusReachableCheck().run(ctx)).issues
+    assert "streams missing: KV_hydra_nodes" in issue.summary
+    await bus.ensure_topology(3.0)
+    assert (await BusReachableCheck().run(ctx)).issues == []
