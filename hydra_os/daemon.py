@@ -31,7 +31,7 @@ from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.component import Component, NodeContext
 from hydra_os.config import Settings
 from hydra_os.errors import StartupError
-from hydra_os.events import EventLog
+from hydra_os.events import OUTBOX_FILE, EventLog
 from hydra_os.lockfile import StateLock
 from hydra_os.node.gpu import NvmlProbe
 from hydra_os.node.info import NodeInfo, host_stats
@@ -157,6 +157,7 @@ class Daemon:
                 "embedded": self.embedded is not None,
                 "embedded_pid": self.embedded.pid if self.embedded else None,
                 "heartbeat_error": self.membership.last_heartbeat_error if self.membership else None,
+                "events_queued": self.events.queued if self.events else 0,
             },
             "nodes_seen": sorted(self.membership.peers) if self.membership else [],
             "gpus": [g.model_dump() for g in me.info.gpus] if me else [],
@@ -208,8 +209,9 @@ class Daemon:
             await self.bus.ensure_topology(s.membership.gone_after)
             self.bus.start_probe()
 
-            self.events = EventLog(self.bus, self.node_id)
+            self.events = EventLog(self.bus, self.node_id, s.node.state_dir / OUTBOX_FILE)
             await self.events.start()
+            self._push_stop("event outbox", self.events.stop)
             self.rpc = NodeRpc(self.bus, self.node_id)
             self.membership = Membership(
                 self.bus,
