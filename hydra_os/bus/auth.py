@@ -23,6 +23,7 @@ from typing import Any
 
 from loguru import logger
 
+from hydra_os.bus.permissions import authorization_block, user_entry
 from hydra_os.config import BusConfig, read_secret_file
 from hydra_os.errors import ConfigError
 
@@ -84,13 +85,7 @@ def local_credentials(state_dir: Path) -> BusCredentials | None:
 
 def server_auth_block(users: list[BusCredentials]) -> str:
     """The ``authorization`` block of a nats-server config for user/password clients."""
-    lines = [f"    {{user: {_quote(u.user or '')}, password: {_quote(u.password or '')}}}" for u in users]
-    return "authorization {\n  users = [\n" + "\n".join(lines) + "\n  ]\n}\n"
-
-
-def _quote(s: str) -> str:
-    # nats-server's config accepts JSON strings; escape what JSON escapes
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return authorization_block([user_entry(u.user or "", u.password or "") for u in users])
 
 
 def tls_context(config: BusConfig) -> ssl.SSLContext | None:

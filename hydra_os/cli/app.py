@@ -12,6 +12,7 @@ from hydra_os import __version__
 from hydra_os.cli import (
     ask_cmd,
     briefing_cmd,
+    bus_cmd,
     config_cmd,
     doctor,
     heal_cmd,
@@ -61,6 +62,7 @@ app.command("status")(node_cmds.status)
 app.command("nodes")(node_cmds.nodes)
 app.command("doctor")(doctor.doctor)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(bus_cmd.app, name="bus")
 app.add_typer(heal_cmd.app, name="heal")
 app.add_typer(nixos_cmd.app, name="nixos")
 app.add_typer(route_cmd.app, name="route")

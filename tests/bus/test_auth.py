@@ -11,12 +11,14 @@ from pathlib import Path
 
 import nats
 import nats.errors
+import nats.js.errors
 import nkeys
 import pytest
 
 from hydra_os.bus import names
 from hydra_os.bus.auth import BusCredentials, load_credentials, local_credentials, server_auth_block
 from hydra_os.bus.client import Bus
+from hydra_os.bus.permissions import authorization_block
 from hydra_os.config import BusConfig
 from hydra_os.errors import BusError, ConfigError
 from tests.helpers import REPO, DaemonProc, NatsProc, daemon_env, free_port
@@ -123,3 +125,48 @@ async def test_credentials_file_formats(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"bus credentials file .*bad: expected a NATS .creds file") as e:
         load_credentials(bad)
     assert "just-a-password" not in str(e.value)
+
+
+def _node_user(tmp_path: Path, node: str) -> tuple[Path, dict[str, object]]:
+    out = tmp_path / f"{node}.nk"
+    r = _hydra(["bus", "user", node, "--out", str(out)], daemon_env())
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    entry = json.loads(r.stdout)
+    assert out.read_text().strip() not in r.stdout  # the seed is only in the file
+    return out, entry
+
+
+async def test_a_node_cannot_write_another_nodes_entries(tmp_path: Path) -> None:
+    alpha_creds, alpha = _node_user(tmp_path, "alpha")
+    beta_creds, beta = _node_user(tmp_path, "beta")
+    conf = tmp_path / "server.conf"
+    conf.write_text(authorization_block([alpha, beta]))
+    srv = NatsProc("perm", free_port(), tmp_path / "nats", config=conf).start()
+    env = daemon_env(HYDRA_BUS__URL=srv.url, HYDRA_BUS__CREDENTIALS_FILE=str(alpha_creds),
+                     HYDRA_NODE__ROLES="gateway,worker,scheduler")
+    d = DaemonProc("alpha", tmp_path / "alpha", env).start()
+    try:
+        assert d.nodes() == ["alpha"]  # the restricted node runs normally
+        r = _hydra(["nodes", "--json"], env | {"HYDRA_NODE__STATE_DIR": str(tmp_path / "cli")})
+        assert r.returncode == 0, r.stderr
+
+        cfg = BusConfig(credentials_file=beta_creds, request_timeout=1.0)
+        async with Bus([srv.url], cfg, name="beta") as bus:
+            nodes = await bus.kv(names.NODES_BUCKET)
+            models = await bus.kv(names.MODELS_BUCKET)
+            before = (await nodes.get("alpha")).value
+            for kv, key in ((nodes, "alpha"), (models, "alpha.evil")):  # impersonation: refused
+                with pytest.raises(nats.errors.TimeoutError):
+                    await kv.put(key, b'{"id": "alpha", "base_url": "http://attacker"}')
+            with pytest.raises(nats.errors.TimeoutError):
+                await bus.js.purge_stream(f"KV_{names.MODELS_BUCKET}")
+            assert "permissions violation" in (bus.status.last_error or "").lower()
+            assert (await nodes.get("alpha")).value.startswith(before[:20])  # alpha's own entry stands
+            with pytest.raises(nats.js.errors.KeyNotFoundError):
+                await models.get("alpha.evil")
+            await nodes.put("beta", b"{}")  # its own keys: allowed
+            await models.put("beta.m", b"{}")
+    finally:
+        assert d.stop() == 0
+        srv.stop()
