@@ -69,8 +69,7 @@ class EventLog:
         self._subject_seq = 0  # its stream sequence (0: none)
         self._lock = asyncio.Lock()  # the chain tail and the outbox
         self._send_lock = asyncio.Lock()  # one sender at a time, in order
-        self._wake = asyncio.Event()
-        self._sender: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None  # runs only while the outbox holds events
 
     @property
     def head(self) -> str | None:
@@ -90,7 +89,7 @@ class EventLog:
         self._last_hash = Event.model_validate_json(pending[-1].payload).hash if pending else self._sent_hash
         if pending:
             logger.info("{} event(s) from before the restart wait in the outbox", len(pending))
-        self._sender = asyncio.create_task(self._send_loop(), name="events-outbox")
+            self._ensure_sender()
 
     async def stop(self) -> None:
         if self._sender is not None:
@@ -120,19 +119,20 @@ class EventLog:
             ev.hash = ev.compute_hash()
             entry = await asyncio.to_thread(self._outbox.append, ev.model_dump_json(), dedup_id)
             self._last_hash = ev.hash
-        if not self.bus.status.connected:
-            self._wake.set()
-            return ev
-        kept = await self._drain()
+        kept = await self._drain() if self.bus.status.connected else {}
+        if self._outbox.pending:
+            self._ensure_sender()
         return None if kept.get(entry.seq) is False else ev
 
+    def _ensure_sender(self) -> None:
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_loop(), name="events-outbox")
+
     async def _send_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.retry_s):
-                    await self._wake.wait()
-            self._wake.clear()
-            if self._outbox.pending and self.bus.status.connected:
+        """Retry every ``retry_s`` until the outbox is empty (the bus may be down for a while)."""
+        while self._outbox.pending:
+            await asyncio.sleep(self.retry_s)
+            if self.bus.status.connected:
                 await self._drain()
 
     async def _drain(self) -> dict[int, bool]:

@@ -12,8 +12,9 @@ node's previous event (``hydra audit verify`` checks the chain). Event types:
 ``policy.reloaded``         a new policy file version took effect; ``policy.reload_failed`` kept the old
 ==========================  ==============================================================
 
-When the bus is unreachable (the healer may be restarting it), receipts queue in memory in order
-and are published, still chained, as soon as it is back (``flush()``, also tried before every new
+When the bus is unreachable (the healer may be restarting it), the event log keeps receipts in its
+durable outbox and sends them, still chained, when it is back. Only a receipt the outbox could not
+take (a disk error) waits here in memory, in order (``flush()``, also tried before every new
 receipt); at most ``max_queued`` wait, older ones beyond that are dropped and counted.
 """
 
@@ -58,16 +59,13 @@ class Receipts:
         self.dropped = 0
         self._lock = asyncio.Lock()
 
-    def _connected(self) -> bool:
-        return self.events.bus.status.connected
-
     async def flush(self) -> bool:
         """Publish queued receipts in order; True when none is left."""
         async with self._lock:
             return await self._flush()
 
     async def _flush(self) -> bool:
-        while self.queued and self._connected():
+        while self.queued:
             type_, data = self.queued[0]
             try:
                 await self.events.publish(type_, data)
@@ -79,7 +77,7 @@ class Receipts:
 
     async def _publish(self, type_: str, data: dict[str, Any]) -> Event | None:
         async with self._lock:
-            if await self._flush() and self._connected():
+            if await self._flush():
                 try:
                     return await self.events.publish(type_, data)
                 except _PUBLISH_ERRORS as e:

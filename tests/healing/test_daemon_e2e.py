@@ -49,7 +49,11 @@ def test_daemon_heals_a_killed_child(tmp_path: Path, child_script: Any) -> None:
             k = wait_for(back, 15, what="child restarted")
             assert k["pid"] != kid["pid"]
             assert time.monotonic() - t0 < 15
-            incs = c.get("/v1/healing/incidents", params={"all": True}).json()
+            def acted() -> Any:  # the action is recorded once the gate's receipts are written
+                got = c.get("/v1/healing/incidents", params={"all": True}).json()
+                return got if got and got[0]["actions"] else None
+
+            incs = wait_for(acted, 10, what="the restart recorded in the incident")
             assert incs[0]["root"] == "process:engine-a"
             assert incs[0]["actions"][0]["level"] == "AUTONOMOUS"
             assert c.post("/v1/healing/run").status_code == 200
