@@ -155,14 +155,14 @@ async def test_a_node_cannot_write_another_nodes_entries(tmp_path: Path) -> None
         async with Bus([srv.url], cfg, name="beta") as bus:
             nodes = await bus.kv(names.NODES_BUCKET)
             models = await bus.kv(names.MODELS_BUCKET)
-            before = (await nodes.get("alpha")).value
+            before = (await nodes.get("alpha")).value or b""
             for kv, key in ((nodes, "alpha"), (models, "alpha.evil")):  # impersonation: refused
                 with pytest.raises(nats.errors.TimeoutError):
                     await kv.put(key, b'{"id": "alpha", "base_url": "http://attacker"}')
             with pytest.raises(nats.errors.TimeoutError):
                 await bus.js.purge_stream(f"KV_{names.MODELS_BUCKET}")
             assert "permissions violation" in (bus.status.last_error or "").lower()
-            assert (await nodes.get("alpha")).value.startswith(before[:20])  # alpha's own entry stands
+            assert ((await nodes.get("alpha")).value or b"").startswith(before[:20])  # alpha's own entry stands
             with pytest.raises(nats.js.errors.KeyNotFoundError):
                 await models.get("alpha.evil")
             await nodes.put("beta", b"{}")  # its own keys: allowed

@@ -11,6 +11,7 @@ from pathlib import Path
 import nats
 import nats.errors
 import pytest
+from nats.aio.msg import Msg
 
 from hydra_os.bus.client import Bus
 from hydra_os.config import BusConfig
@@ -38,7 +39,7 @@ async def test_a_client_whose_read_loop_died_is_rebuilt_with_its_subscriptions(t
         async with Bus([srv.url], cfg, name="probed") as bus:
             await bus.ensure_topology(3.0)
 
-            async def on_msg(msg: nats.aio.msg.Msg) -> None:
+            async def on_msg(msg: Msg) -> None:
                 got.append(msg.data)
 
             await bus.nc.subscribe("t.live", cb=on_msg)

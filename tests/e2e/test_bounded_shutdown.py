@@ -25,7 +25,8 @@ def test_a_hanging_stop_does_not_keep_the_daemon_alive(tmp_path: Path) -> None:
             r = c.post("/v1/tasks", json={"kind": "test.stubborn"})
             assert r.status_code == 201, r.text
             task_id = r.json()["task"]["id"]
-            wait_for(lambda: c.get(f"/v1/tasks/{task_id}").json()["task"]["state"] == "running", 20, what="task running")
+            wait_for(lambda: c.get(f"/v1/tasks/{task_id}").json()["task"]["state"] == "running", 20,
+                     what="task running")
         d.proc.send_signal(signal.SIGTERM)
         try:
             code = d.proc.wait(90)  # generous for a loaded machine; unbounded before node.stop_timeout
