@@ -73,8 +73,9 @@ class NodeConfig(_Section):
     )
     state_dir: Path = Field(default_factory=default_state_dir, description="Where this node keeps its data.")
     stop_timeout: float = Field(
-        default=30.0, ge=1, le=600,
-        description="Seconds the whole shutdown may take; then the daemon logs what still runs and exits 1.",
+        default=20.0, ge=1, le=600,
+        description="Seconds the whole shutdown may take; then the daemon logs what still runs and exits 1 "
+        "(keep it below systemd's TimeoutStopSec, 30 s in the NixOS module).",
     )
 
     @field_validator("id")

@@ -391,7 +391,9 @@ class Bus:
             try:
                 await asyncio.wait_for(self._nc.drain(), 5.0)
             except (TimeoutError, nats.errors.Error, OSError):
-                await self._nc.close()
+                # close() flushes what is pending first, which a frozen server may never take: bound it
+                with contextlib.suppress(TimeoutError, nats.errors.Error, OSError):
+                    await asyncio.wait_for(self._nc.close(), 5.0)
         self._nc = None
         self._js = None
         self._kv.clear()
