@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,31 @@ async def test_a_node_cannot_write_another_nodes_entries(tmp_path: Path) -> None
     finally:
         assert d.stop() == 0
         srv.stop()
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make test certificates")
+async def test_tls_with_the_configured_ca(tmp_path: Path) -> None:
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+             "-subj", "/CN=hydra-test-ca", cwd=tmp_path)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+             "-subj", "/CN=localhost", cwd=tmp_path)
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    _openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "srv.pem", "-days", "1", "-extfile", "san.ext", cwd=tmp_path)
+    conf = tmp_path / "tls.conf"
+    conf.write_text(f'tls {{ cert_file: "{tmp_path / "srv.pem"}", key_file: "{tmp_path / "srv.key"}" }}\n')
+    srv = NatsProc("tls", free_port(), tmp_path / "nats", config=conf).start()
+    url = f"tls://127.0.0.1:{srv.port}"
+    try:
+        async with Bus([url], BusConfig(tls_ca_file=tmp_path / "ca.pem"), name="tls") as bus:
+            assert bus.status.connected and bus.nc.connected_url is not None
+        with pytest.raises(BusError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            await Bus([url], BusConfig(connect_timeout=1.0)).connect()  # the system CAs do not know it
+    finally:
+        srv.stop()
+    with pytest.raises(ValueError, match="tls_key_file needs tls_cert_file"):
+        BusConfig(tls_key_file=tmp_path / "srv.key")
