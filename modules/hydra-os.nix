@@ -19,6 +19,9 @@ let
   gpu = builtins.elem "gpu" cfg.settings.node.roles;
   stateDir = "/var/lib/hydra-os";
   credentialsDir = "/run/credentials/hydra-os.service";
+  cacheDir = "/var/cache/hydra-os";
+  # The privileged helper's verbs (hydra_os/nixos/helper.py); the polkit rule allows exactly these.
+  helperVerbs = [ "test" "boot" "switch" "rollback" ];
 
   # TOML has no null: unset optional keys are left out, so hydra's own defaults apply.
   configFile = format.generate "hydra-os-config.toml"
@@ -105,6 +108,22 @@ in
             token_file = nullable types.path "File holding a NATS auth token.";
             creds_file = nullable types.path "NATS user credentials (.creds) file.";
           };
+          healing = {
+            units = mkOption {
+              type = types.listOf types.str;
+              default = cfg.manageUnits;
+              defaultText = literalExpression "config.services.hydra-os.manageUnits";
+              description = "systemd units the healer watches; by default the units it may manage.";
+            };
+            nixos.helper_unit = mkOption {
+              type = types.bool;
+              default = true;
+              description = ''
+                NixOS rollbacks go through the root helper unit hydra-os-nixos@VERB-GEN.service
+                (the daemon itself cannot write the system profile).
+              '';
+            };
+          };
           log = {
             level = nullable (types.enum [ "TRACE" "DEBUG" "INFO" "SUCCESS" "WARNING" "ERROR" ]) "Log level (hydra's default: INFO).";
           };
@@ -143,11 +162,13 @@ in
 
     manageUnits = mkOption {
       type = types.listOf types.str;
-      default = [ ];
-      example = [ "ollama.service" "qdrant.service" ];
+      default = optional cfg.nats.enable "nats.service";
+      defaultText = literalExpression ''lib.optional config.services.hydra-os.nats.enable "nats.service"'';
+      example = [ "nats.service" "ollama.service" "qdrant.service" ];
       description = ''
-        systemd units the daemon (self-healing) may start, stop and restart over D-Bus. A polkit
-        rule grants exactly these units to the service user; nothing else is allowed.
+        systemd units the daemon manages: self-healing watches them (the default of
+        `settings.healing.units`) and may start, stop and restart them over D-Bus. A polkit rule
+        grants exactly these units to the service user; nothing else is allowed.
       '';
     };
 
@@ -214,7 +235,14 @@ in
         wants = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
         after = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
         restartTriggers = [ configFile ];
-        environment.HYDRA_CONFIG = "/etc/hydra-os/config.toml";
+        environment = {
+          HYDRA_CONFIG = "/etc/hydra-os/config.toml";
+          # Model engines (vLLM, llama-server, TabbyAPI) are children of the daemon and expect a
+          # writable HOME and cache: both live under the unit's own directories.
+          HOME = "${stateDir}/home";
+          XDG_CACHE_HOME = cacheDir;
+          HF_HOME = "${cacheDir}/huggingface";
+        };
 
         serviceConfig = mkMerge [
           {
@@ -236,6 +264,8 @@ in
             Group = "hydra-os";
             StateDirectory = "hydra-os";
             StateDirectoryMode = "0700";
+            CacheDirectory = "hydra-os";
+            CacheDirectoryMode = "0700";
             WorkingDirectory = stateDir;
             UMask = "0077";
 
@@ -299,6 +329,39 @@ in
           })
         ];
       };
+    }
+
+    {
+      # NixOS switch/rollback as root, on request: the daemon (DynamicUser, ProtectSystem=strict)
+      # starts hydra-os-nixos@<verb>-<generation>.service; the helper accepts only the verbs above
+      # and a generation of the system profile, and writes its result to /run/hydra-os-nixos.
+      systemd.services."hydra-os-nixos@" = {
+        description = "Hydra OS privileged NixOS action %i";
+        environment = {
+          HYDRA_CONFIG = "/etc/hydra-os/config.toml";
+          HYDRA_NIXOS_RESULT_DIR = "/run/hydra-os-nixos";
+        };
+        path = [ config.nix.package ];
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart = "${cfg.package}/bin/hydra-nixos-helper %i";
+          RuntimeDirectory = "hydra-os-nixos";
+          RuntimeDirectoryMode = "0755";
+          RuntimeDirectoryPreserve = true;
+          UMask = "0022";
+        };
+      };
+      security.polkit.enable = true;
+      security.polkit.extraConfig = ''
+        // services.hydra-os: the daemon may start the NixOS helper unit, for these verbs only
+        polkit.addRule(function(action, subject) {
+          if (action.id == "org.freedesktop.systemd1.manage-units" && subject.user == "hydra-os" &&
+              action.lookup("verb") == "start" &&
+              /^hydra-os-nixos@(${lib.concatStringsSep "|" helperVerbs})-[0-9]{1,9}\.service$/.test(action.lookup("unit"))) {
+            return polkit.Result.YES;
+          }
+        });
+      '';
     }
 
     (mkIf (cfg.manageUnits != [ ]) {

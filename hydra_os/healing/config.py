@@ -96,8 +96,9 @@ class HealingConfig(_Section):
     probe_failures: int = Field(default=2, ge=1, description="Supervisor: failed probes in a row = unhealthy.")
     nixos: NixosConfig = Field(default_factory=NixosConfig, description="NixOS paths and the safe switch.")
     nixos_rollback_on_failure: bool = Field(
-        default=False,
-        description="Offer a NixOS rollback for critical issues while the system differs from the booted one.",
+        default=True,
+        description="Offer a NixOS rollback for critical issues while the system differs from the booted one "
+        "(the policy's nixos.rollback level decides; INFORM_AFTER by default).",
     )
     incidents_kept: int = Field(default=500, ge=10, description="Resolved incidents kept in the store.")
 

@@ -96,6 +96,9 @@ in
 
     systemd.services = mkOption { type = types.attrsOf (types.submodule serviceModule); default = { }; };
 
+    # nixpkgs nixos/modules/config/nix.nix: the Nix the system runs (nix-env for the helper unit)
+    nix.package = mkOption { type = types.package; default = pkgs.nix; };
+
     security.polkit.enable = bool true;
     security.polkit.extraConfig = mkOption { type = types.lines; default = ""; };
 

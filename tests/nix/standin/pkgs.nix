@@ -80,6 +80,7 @@ in
     outPath = packageOutPath;
   };
   nats-server = fakeDrv { name = "nats-server-2.10.22"; pname = "nats-server"; };
+  nix = fakeDrv { name = "nix-2.24.10"; pname = "nix"; mainProgram = "nix"; };
   coreutils = fakeDrv { name = "coreutils-9.5"; pname = "coreutils"; mainProgram = "ls"; };
   systemd = fakeDrv { name = "systemd-256.8"; pname = "systemd"; mainProgram = "systemctl"; };
   linuxPackages = { nvidiaPackages.stable = fakeDrv { name = "nvidia-x11-565.77"; pname = "nvidia-x11"; }; };
