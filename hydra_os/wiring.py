@@ -60,6 +60,7 @@ def build_components(ctx: NodeContext) -> list[Component]:
             gate=policy.gate,  # evictions and crashed-engine restarts go through the policy
         )
         manager.register_rpc(ctx.rpc)
+        healing.watch_models(manager)  # its engines are watched by default (model_engine check)
         components.append(manager)
     # Memory: the memory node owns the stores and serves them on hydra.memory.* (they open in the
     # background); every node gets /v1/memory/* through the bus client.

@@ -27,6 +27,7 @@ from hydra_os.healing.incidents import IncidentStore
 from hydra_os.healing.model import Issue
 from hydra_os.healing.registry import discover_checks, discover_fixups
 from hydra_os.healing.supervisor import ChildProcess, EmbeddedBusChild, ProcessSupervisor
+from hydra_os.healing.watch import ModelsView, default_disks
 from hydra_os.notify import build_notifier
 from hydra_os.policy.model import Gate
 
@@ -44,8 +45,10 @@ class HealingService:
         for spec in cfg.children:
             self.supervisor.add(ChildProcess(spec, ctx.state_dir / "children"))
         self.gpu = GpuHealthProbe()
+        model_dirs = [m.path for m in ctx.settings.models.entries if m.path is not None]
         self.hctx = HealingContext(cfg, ctx.node_id, ctx.state_dir, bus=ctx.bus, supervisor=self.supervisor,
-                                   gpu=self.gpu)
+                                   gpu=self.gpu, peers=ctx.membership,
+                                   disks=default_disks(cfg, ctx.state_dir, model_dirs))
         self.notifier = build_notifier(ctx.settings.notify, ctx.state_dir)
         self.healer = Healer(
             self.hctx, gate, IncidentStore(ctx.state_dir / "healing" / "incidents.json", keep=cfg.incidents_kept),
@@ -62,6 +65,11 @@ class HealingService:
     def adopt_embedded_bus(self, server: EmbeddedNats) -> None:
         """Watch the daemon's embedded nats-server (the daemon still starts and stops it)."""
         self.supervisor.add(EmbeddedBusChild(server), owned=False)
+
+    def watch_models(self, models: ModelsView) -> None:
+        """Watch every engine the node's model manager runs (the ``model_engine`` check)."""
+        self.hctx.models = models
+        models.failure_listeners.append(lambda _model: self.healer.poke_check("model_engine"))
 
     async def start(self) -> None:
         if not self.config.enabled or self._started:

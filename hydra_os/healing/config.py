@@ -76,7 +76,15 @@ class HealingConfig(_Section):
     units: list[str] = Field(default_factory=list, description="systemd units to watch (e.g. ollama.service).")
     http: list[HttpTarget] = Field(default_factory=list, description="HTTP endpoints to watch.")
     models: list[ModelTarget] = Field(default_factory=list, description="Model endpoints (one-token test).")
-    disks: list[DiskTarget] = Field(default_factory=list, description="Filesystems to watch.")
+    disks: list[DiskTarget] = Field(
+        default_factory=list,
+        description="Filesystems to watch. Empty: the state dir and the model dirs' filesystems (default floors).",
+    )
+    default_disk_min_free_pct: float = Field(
+        default=5.0, ge=0, le=100, description="Free-share floor of the default disk watch."
+    )
+    default_disk_min_free_gb: float = Field(default=2.0, ge=0, description="Free-GiB floor of the default disk watch.")
+    watch_nodes: bool = Field(default=True, description="An incident when another node of the cluster is gone.")
     cache_dirs: list[Path] = Field(
         default_factory=list, description="Caches the free-disk fixup may empty (oldest files first); nothing else."
     )

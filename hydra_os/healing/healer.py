@@ -105,7 +105,11 @@ class Healer:
 
     def poke(self, child_name: str) -> None:
         """A supervised child went down: run a child_process round now."""
-        self._poked.add("child_process")
+        self.poke_check("child_process")
+
+    def poke_check(self, check: str) -> None:
+        """Something a check watches changed (a model engine failed): run that check now."""
+        self._poked.add(check)
         self._wake.set()
 
     async def _loop(self) -> None:
@@ -204,6 +208,9 @@ class Healer:
             return
         if inc.pending_since is not None and now - inc.pending_since < RESUBMIT_PENDING_S:
             return  # waiting for the owner; the gate runs it once approved
+        if issue.repaired_by is not None:
+            inc.outcome = f"repaired by {issue.repaired_by}; waiting for the check to pass"
+            return
         fixup = self._choose(inc, issue)
         if fixup is None:
             inc.outcome = "no fixup applies; the owner has to look"
