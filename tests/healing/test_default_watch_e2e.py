@@ -107,6 +107,15 @@ def test_a_node_that_leaves_is_one_incident(tmp_path: Path, nats_proc: NatsProc)
         wait_for(lambda: not _incidents(a, all_=False), 20, interval=0.3, what="incident resolved on rejoin")
         [inc] = [i for i in _incidents(a) if i["root"] == "node:nb"]
         assert inc["status"] == "resolved" and inc["occurrences"] == 1
+        # the outage is in the availability record, shown by `hydra heal uptime`
+        cli = _hydra(["heal", "uptime", "--node", "na", "--json"], daemon_env(**env))
+        assert cli.returncode == 0, cli.stderr
+        up = {s["target"]: s for s in json.loads(cli.stdout)["services"]}
+        nb = up["node:nb"]
+        assert nb["up"] and nb["down_transitions_30d"] == 1 and 0 < nb["availability_24h"] < 1, nb
+        assert up["bus"]["availability_24h"] == 1.0
+        table = _hydra(["heal", "uptime", "--node", "na"], daemon_env(**env))
+        assert "node:nb" in table.stdout and "availability on na" in table.stdout
     finally:
         for d in (a, b):
             d.stop()
