@@ -55,6 +55,8 @@ def default_disks(cfg: HealingConfig, state_dir: Path, extra: list[Path]) -> lis
     out: list[DiskTarget] = []
     seen: set[int] = set()
     for p in [state_dir, *extra]:
+        while not p.exists() and p.parent != p:  # not created yet: the filesystem it will be on
+            p = p.parent
         try:
             dev = p.stat().st_dev
         except OSError:

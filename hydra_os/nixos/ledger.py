@@ -88,7 +88,7 @@ class Rollbacks:
                detail: str = "") -> Rollback:
         entry = Rollback(at=time.time(), from_system=from_system, to_system=to_system, because=because, ok=ok,
                          detail=detail[:500])
-        items = (self.all() + [entry])[-self.keep:]
+        items = [*self.all(), entry][-self.keep:]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps([i.model_dump() for i in items], indent=2))

@@ -64,6 +64,12 @@ class NixSim:
         self._run(str(STANDINS / "nix-env"), "-p", str(self.root / "nix/var/nix/profiles/system"), "--set", top)
         return top
 
+    @staticmethod
+    def break_activation(link: Path) -> None:
+        """Make a generation's switch-to-configuration fail the way a failed unit does (exit 4)."""
+        stc = Path(os.path.realpath(link)) / "bin" / "switch-to-configuration"
+        stc.write_text("#!/bin/sh\necho 'warning: the following units failed: nginx.service' >&2\nexit 4\n")
+
     def install_first(self, revision: str = "rev-good") -> str:
         """Generation 1, running and booted. Returns its toplevel."""
         self.describe(revision)

@@ -10,6 +10,7 @@ root daemon, tests) it runs the commands itself. Every rollback is recorded for 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from hydra_os.healing.context import HealingContext
@@ -51,9 +52,10 @@ class NixosRollback:
             result = await (self._via_helper(ctx, st.booted) if ctx.config.nixos.helper_unit
                             else self._direct(ctx))
         except (NixosError, FixupError) as e:
-            log.record(str(st.current), None, because, ok=False, detail=str(e))
+            await asyncio.to_thread(log.record, str(st.current), None, because, ok=False, detail=str(e))
             raise FixupError(str(e)) from None
-        log.record(str(st.current), str(result.get("to")), because, ok=True, detail=str(result.get("via")))
+        await asyncio.to_thread(log.record, str(st.current), str(result.get("to")), because, ok=True,
+                                detail=str(result.get("via")))
         return {"from": st.current, **result}
 
     async def _direct(self, ctx: HealingContext) -> dict[str, Any]:

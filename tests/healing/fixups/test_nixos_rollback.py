@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from hydra_os.healing.fixups.nixos_rollback import NixosRollback
 from hydra_os.healing.model import Issue, Severity
 from hydra_os.nixos.ledger import FailedRevisions, Rollbacks
 from hydra_os.nixos.switch import SafeSwitch
+from tests.healing.conftest import SYSTEMCTL
 from tests.standins.nixsim import NixSim
 
 
@@ -57,8 +57,7 @@ async def test_unprivileged_daemon_rolls_back_through_the_helper_unit(tmp_path: 
     booted = nixsim.current()
     results = tmp_path / "run-hydra-os-nixos"
     nixsim.install_helper_unit(nixsim.config_file(tmp_path / "config.toml", results), results)
-    systemctl = str(Path(__file__).resolve().parents[2] / "standins" / "systemctl")
-    cfg = HealingConfig(nixos=nixsim.config(helper_unit=True, helper_result_dir=results), systemctl=systemctl)
+    cfg = HealingConfig(nixos=nixsim.config(helper_unit=True, helper_result_dir=results), systemctl=SYSTEMCTL)
     ctx = HealingContext(cfg, "n1", tmp_path / "state")
     nixsim.describe("rev-2")
     await SafeSwitch(cfg.nixos, FailedRevisions(tmp_path / "f.json"), tmp_path / "w").switch()
@@ -81,8 +80,7 @@ async def test_unprivileged_daemon_rolls_back_through_the_helper_unit(tmp_path: 
 async def test_a_failing_helper_run_fails_the_fixup_and_is_logged(tmp_path: Path, nixsim: NixSim) -> None:
     results = tmp_path / "res"
     nixsim.install_helper_unit(nixsim.config_file(tmp_path / "config.toml", results), results)
-    systemctl = str(Path(__file__).resolve().parents[2] / "standins" / "systemctl")
-    cfg = HealingConfig(nixos=nixsim.config(helper_unit=True, helper_result_dir=results), systemctl=systemctl)
+    cfg = HealingConfig(nixos=nixsim.config(helper_unit=True, helper_result_dir=results), systemctl=SYSTEMCTL)
     ctx = HealingContext(cfg, "n1", tmp_path / "state")
     nixsim.describe("rev-2")
     await SafeSwitch(cfg.nixos, FailedRevisions(tmp_path / "f.json"), tmp_path / "w").switch()
@@ -92,11 +90,9 @@ async def test_a_failing_helper_run_fails_the_fixup_and_is_logged(tmp_path: Path
     fx = NixosRollback()
     action = fx.action(issue, ctx)
     profile = nixsim.config().profile
-    # rev-3 is current in the profile, rev-2 runs; the booted gen 1 is the target and works, so make it
-    # fail by removing its activation script's store content
-    gen1 = Path(os.path.realpath(profile.parent / f"{profile.name}-1-link"))
-    stc = gen1 / "bin" / "switch-to-configuration"
-    stc.write_text("#!/bin/sh\necho 'activation broke' >&2\nexit 4\n")
+    # rev-2 runs, rev-3 is the profile's newest; the rollback goes to the booted generation 1, whose
+    # activation we break (its units fail: exit 4, as switch-to-configuration reports it)
+    nixsim.break_activation(profile.parent / f"{profile.name}-1-link")
     with pytest.raises(FixupError, match=r"rollback-1\.service: exit-code \(exit 4\)"):
         await fx.execute(action, ctx)
     log = Rollbacks(tmp_path / "state" / "nixos" / "rollbacks.json").all()
