@@ -74,6 +74,11 @@ def build_components(ctx: NodeContext) -> list[Component]:
     from hydra_os.tasks.setup import build_tasks
 
     tasks = build_tasks(ctx)
+    # The scheduler's health loop: every live node runs its checks once (health.sweep).
+    from hydra_os.healing.sweep import register as register_sweep
+
+    register_sweep(tasks.registry, ctx.bus, ctx.settings.membership.gone_after,
+                   ctx.settings.tasks.scheduler.health_kind)
     # Requests in words on every node (POST /v1/requests, `hydra ask`); registers the research, briefing
     # and reminder task kinds on tasks.registry (before the worker starts).
     from hydra_os.intake.component import IntakeComponent
