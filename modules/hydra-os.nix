@@ -20,6 +20,7 @@ let
   stateDir = "/var/lib/hydra-os";
   credentialsDir = "/run/credentials/hydra-os.service";
   cacheDir = "/var/cache/hydra-os";
+  managedUnits = lib.unique cfg.manageUnits;
   # The privileged helper's verbs (hydra_os/nixos/helper.py); the polkit rule allows exactly these.
   helperVerbs = [ "test" "boot" "switch" "rollback" ];
 
@@ -111,7 +112,7 @@ in
           healing = {
             units = mkOption {
               type = types.listOf types.str;
-              default = cfg.manageUnits;
+              default = managedUnits;
               defaultText = literalExpression "config.services.hydra-os.manageUnits";
               description = "systemd units the healer watches; by default the units it may manage.";
             };
@@ -162,14 +163,39 @@ in
 
     manageUnits = mkOption {
       type = types.listOf types.str;
-      default = optional cfg.nats.enable "nats.service";
-      defaultText = literalExpression ''lib.optional config.services.hydra-os.nats.enable "nats.service"'';
-      example = [ "nats.service" "ollama.service" "qdrant.service" ];
+      default = [ ];
+      example = [ "ollama.service" "vllm-qwen.service" ];
       description = ''
         systemd units the daemon manages: self-healing watches them (the default of
         `settings.healing.units`) and may start, stop and restart them over D-Bus. A polkit rule
-        grants exactly these units to the service user; nothing else is allowed.
+        grants exactly these units to the service user; nothing else is allowed. The services this
+        module runs itself (nats.service with `nats.enable`, qdrant/neo4j with the `memory`
+        options) are added to this list; definitions are merged.
       '';
+    };
+
+    memory = {
+      archival = mkOption {
+        type = types.enum [ "embedded" "qdrant" ];
+        default = "embedded";
+        description = ''
+          Where a memory node keeps its passages: `embedded` (qdrant-edge in the state dir, no
+          server) or `qdrant` (nixpkgs' services.qdrant on this host, managed and watched by Hydra).
+        '';
+      };
+      graph = mkOption {
+        type = types.enum [ "embedded" "neo4j" ];
+        default = "embedded";
+        description = ''
+          Where a memory node keeps its knowledge graph: `embedded` (ladybug in the state dir) or
+          `neo4j` (nixpkgs' services.neo4j on this host, bolt on loopback; set `neo4jPasswordFile`).
+        '';
+      };
+      neo4jPasswordFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        description = "File with the neo4j user's password (handed to the daemon as a credential).";
+      };
     };
 
     nats = {
@@ -364,14 +390,14 @@ in
       '';
     }
 
-    (mkIf (cfg.manageUnits != [ ]) {
+    (mkIf (managedUnits != [ ]) {
       # Healing restarts failed units through systemd's D-Bus API (never sudo: NoNewPrivileges
       # forbids setuid helpers). polkit grants the service user just these units and verbs.
       security.polkit.enable = true;
       security.polkit.extraConfig = ''
         // services.hydra-os.manageUnits
         polkit.addRule(function(action, subject) {
-          var units = ${builtins.toJSON cfg.manageUnits};
+          var units = ${builtins.toJSON managedUnits};
           var verbs = ["start", "stop", "restart", "try-restart", "reload-or-restart"];
           if (action.id == "org.freedesktop.systemd1.manage-units" && subject.user == "hydra-os" &&
               units.indexOf(action.lookup("unit")) >= 0 && verbs.indexOf(action.lookup("verb")) >= 0) {
@@ -379,6 +405,38 @@ in
           }
         });
       '';
+    })
+
+    (mkIf (cfg.memory.archival == "qdrant") {
+      services.qdrant.enable = true;
+      services.hydra-os.manageUnits = [ "qdrant.service" ];
+      services.hydra-os.settings.memory.archival = {
+        backend = "qdrant";
+        url = mkDefault "http://127.0.0.1:${toString (config.services.qdrant.settings.service.http_port or 6333)}";
+      };
+      systemd.services.hydra-os = { wants = [ "qdrant.service" ]; after = [ "qdrant.service" ]; };
+    })
+
+    (mkIf (cfg.memory.graph == "neo4j") {
+      assertions = [{
+        assertion = cfg.memory.neo4jPasswordFile != null;
+        message = "services.hydra-os.memory.graph = \"neo4j\" needs services.hydra-os.memory.neo4jPasswordFile.";
+      }];
+      services.neo4j = {
+        enable = true;
+        # bolt only on loopback, where TLS adds nothing; the daemon is its only client
+        bolt.listenAddress = mkDefault "127.0.0.1:7687";
+        bolt.tlsLevel = mkDefault "DISABLED";
+        https.enable = mkDefault false;
+      };
+      services.hydra-os.manageUnits = [ "neo4j.service" ];
+      services.hydra-os.credentials.neo4j-password = cfg.memory.neo4jPasswordFile;
+      services.hydra-os.settings.memory.graph = {
+        backend = "neo4j";
+        url = mkDefault "neo4j://${config.services.neo4j.bolt.listenAddress}";
+        password_file = "${credentialsDir}/neo4j-password";
+      };
+      systemd.services.hydra-os = { wants = [ "neo4j.service" ]; after = [ "neo4j.service" ]; };
     })
 
     (mkIf cfg.nats.enable {
@@ -393,6 +451,7 @@ in
           routes = cfg.nats.routes;
         };
       };
+      services.hydra-os.manageUnits = [ "nats.service" ];
       services.hydra-os.settings.bus.url = mkDefault [ "nats://127.0.0.1:${toString config.services.nats.port}" ];
     })
   ]);

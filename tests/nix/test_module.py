@@ -303,3 +303,27 @@ def test_flake_wrapper_supplies_the_package_and_an_explicit_one_wins() -> None:
     assert "hydra-os-from-flake-0.1.0/bin/hydra run" in service(r)["serviceConfig"]["ExecStart"]
     r = eval_host(ENABLE, '{ services.hydra-os.package = "/nix/store/0000-my-hydra"; }', flake_wrapper=True)
     assert service(r)["serviceConfig"]["ExecStart"] == "/nix/store/0000-my-hydra/bin/hydra run"
+
+
+def test_memory_server_backends_use_nixpkgs_services(tmp_path: Path) -> None:
+    r = eval_host(ENABLE, '{ services.hydra-os.memory.archival = "qdrant"; }')
+    s = validated(r, tmp_path)
+    assert s.memory.archival.backend == "qdrant" and s.memory.archival.url == "http://127.0.0.1:6333"
+    assert s.memory.graph.backend == "ladybug"
+    assert s.healing.units == ["qdrant.service"] and '["qdrant.service"]' in r["polkit"]["extraConfig"]
+    assert "qdrant.service" in service(r)["after"]
+    with pytest.raises(NixError, match=r"needs services\.hydra-os\.memory\.neo4jPasswordFile"):
+        eval_host(ENABLE, '{ services.hydra-os.memory.graph = "neo4j"; }')
+    r = eval_host(ENABLE, """{ services.hydra-os = { memory.graph = "neo4j";
+        memory.neo4jPasswordFile = "/run/secrets/neo4j"; nats.enable = true;
+        manageUnits = [ "nats.service" "ollama.service" ]; }; }""")
+    s = validated(r, tmp_path)
+    assert s.memory.graph.backend == "neo4j" and s.memory.graph.url == "neo4j://127.0.0.1:7687"
+    assert str(s.memory.graph.password_file) == "/run/credentials/hydra-os.service/neo4j-password"
+    assert "neo4j-password:/run/secrets/neo4j" in service(r)["serviceConfig"]["LoadCredential"]
+    # one merged list, each unit once: the owner's, the module's NATS server and the graph server
+    assert sorted(s.healing.units) == ["nats.service", "neo4j.service", "ollama.service"]
+    # an explicit URL wins over the module's default
+    r = eval_host(ENABLE, """{ services.hydra-os.memory.archival = "qdrant";
+        services.hydra-os.settings.memory.archival.url = "http://10.0.0.5:6333"; }""")
+    assert validated(r, tmp_path).memory.archival.url == "http://10.0.0.5:6333"

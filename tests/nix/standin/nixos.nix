@@ -109,6 +109,23 @@ in
     hardware.nvidia.modesetting.enable = bool false;
     hardware.nvidia.package = mkOption { type = types.package; default = pkgs.linuxPackages.nvidiaPackages.stable; };
 
+    # nixpkgs nixos/modules/services/search/qdrant.nix (interface; settings default as there)
+    services.qdrant = {
+      enable = bool false;
+      settings = mkOption {
+        type = types.attrsOf types.anything;
+        default = { service = { host = "127.0.0.1"; http_port = 6333; grpc_port = 6334; }; telemetry_disabled = true; };
+      };
+    };
+    # nixpkgs nixos/modules/services/databases/neo4j.nix (interface)
+    services.neo4j = {
+      enable = bool false;
+      bolt.enable = bool true;
+      bolt.listenAddress = str ":7687";
+      bolt.tlsLevel = mkOption { type = types.enum [ "REQUIRED" "OPTIONAL" "DISABLED" ]; default = "REQUIRED"; };
+      https.enable = bool true;
+    };
+
     # nixpkgs nixos/modules/services/networking/nats.nix (interface)
     services.nats = {
       enable = bool false;
