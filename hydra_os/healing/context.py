@@ -9,6 +9,7 @@ from hydra_os.bus.client import Bus
 from hydra_os.healing.config import DiskTarget, HealingConfig
 from hydra_os.healing.gpu_health import GpuHealthProbe
 from hydra_os.healing.supervisor import ProcessSupervisor
+from hydra_os.healing.uptime import UptimeLog
 from hydra_os.healing.watch import ModelsView, PeersView
 
 
@@ -22,6 +23,8 @@ class HealingContext:
     gpu: GpuHealthProbe | None = None
     models: ModelsView | None = None
     peers: PeersView | None = None
+    uptime: UptimeLog | None = None
+    """The availability record (the healer writes it each round; fixups may ask when an outage began)."""
     disks: list[DiskTarget] = field(default_factory=list)
     """Filesystems watched; empty means ``config.disks`` (the component fills in the defaults)."""
     known_nodes: set[str] = field(default_factory=set)

@@ -60,7 +60,8 @@ class Healer:
         self.fixups = [f for f in fixups if f.name not in hctx.config.disabled_fixups]
         self.events = events
         self.clock = clock
-        self.uptime = uptime
+        self.uptime = uptime if uptime is not None else hctx.uptime
+        hctx.uptime = self.uptime
         self.rounds = 0
         self.notifications = 0
         self.last_round: dict[str, Any] = {}

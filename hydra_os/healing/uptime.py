@@ -70,6 +70,19 @@ class UptimeLog:
             s.segments.pop(0)
         del s.segments[: max(0, len(s.segments) - self.max_segments)]
 
+    def down_since(self, target: str) -> float | None:
+        """When the target's current outage began (the first round that saw it down); None when it is up
+        or was never seen."""
+        s = self._data.targets.get(target)
+        if s is None or not s.segments or s.segments[-1][2]:
+            return None
+        since = s.segments[-1][0]
+        for a, _b, up in reversed(s.segments[:-1]):
+            if up:
+                break
+            since = a
+        return since
+
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")

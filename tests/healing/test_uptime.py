@@ -45,3 +45,17 @@ def test_windows_bounds_and_persistence(tmp_path: Path) -> None:
     assert len(log._data.targets["node:b"].segments) <= 10
     log.save()
     assert path.stat().st_size < 2000
+
+
+def test_down_since_is_when_the_current_outage_began(tmp_path: Path) -> None:
+    log = UptimeLog(tmp_path / "u.json", max_gap_s=60)
+    assert log.down_since("unit:a") is None
+    log.observe("unit:a", True, 100.0)
+    assert log.down_since("unit:a") is None
+    log.observe("unit:a", False, 110.0)
+    log.observe("unit:a", False, 120.0)
+    assert log.down_since("unit:a") == 110.0
+    log.observe("unit:a", False, 500.0)  # after a gap: still the same outage as far as anyone saw
+    assert log.down_since("unit:a") == 110.0
+    log.observe("unit:a", True, 510.0)
+    assert log.down_since("unit:a") is None

@@ -2,7 +2,10 @@
 go back one generation (``nix-env --rollback`` + ``switch-to-configuration switch``).
 
 Offered with ``healing.nixos_rollback_on_failure`` (on by default; the policy's ``nixos.rollback`` level,
-INFORM_AFTER by default, decides whether it runs) and after the cheaper fixups (priority 90). With
+INFORM_AFTER by default, decides whether it runs) and after the cheaper fixups (priority 90), only for
+a critical issue of a local service (unit, endpoint, model, engine, process, bus) whose outage began
+after the running system was activated (the availability record says when it went down) — never for
+another node gone, a GPU or a full disk, nor for an outage older than the switch. With
 ``healing.nixos.helper_unit`` (set by the NixOS module) the unprivileged daemon asks the root helper unit
 ``hydra-os-nixos@rollback-<gen>.service`` to do it (:mod:`hydra_os.nixos.privileged`); otherwise (a
 root daemon, tests) it runs the commands itself. Every rollback is recorded for the briefing.
@@ -11,6 +14,7 @@ root daemon, tests) it runs the commands itself. Every rollback is recorded for 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from hydra_os.healing.context import HealingContext
@@ -24,6 +28,17 @@ from hydra_os.nixos.system import system_state
 from hydra_os.policy.model import Action, BlastRadius
 
 
+LOCAL_SERVICES = ("unit:", "http:", "model:", "engine:", "process:", "bus")
+
+
+def activated_at(current_system: Path) -> float | None:
+    """When the running system was activated: activation re-points the current-system link."""
+    try:
+        return current_system.lstat().st_mtime
+    except OSError:
+        return None
+
+
 class NixosRollback:
     name = "nixos_rollback"
     kind = "nixos.rollback"
@@ -33,7 +48,14 @@ class NixosRollback:
     def applies_to(self, issue: Issue, ctx: HealingContext) -> bool:
         if not ctx.config.nixos_rollback_on_failure or issue.severity is not Severity.CRITICAL:
             return False
-        return system_state(ctx.config.nixos).switched_since_boot
+        if not issue.target.startswith(LOCAL_SERVICES):
+            return False  # another node gone, a GPU or a full disk: a configuration change did not cause it
+        if not system_state(ctx.config.nixos).switched_since_boot:
+            return False
+        # only an outage that began after the running system was activated can be the switch's doing
+        down = ctx.uptime.down_since(issue.target) if ctx.uptime is not None else None
+        activated = activated_at(ctx.config.nixos.current_system)
+        return down is not None and activated is not None and down >= activated
 
     def action(self, issue: Issue, ctx: HealingContext) -> Action:
         st = system_state(ctx.config.nixos)
