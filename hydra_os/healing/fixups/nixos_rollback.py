@@ -27,7 +27,6 @@ from hydra_os.nixos.switch import SafeSwitch
 from hydra_os.nixos.system import system_state
 from hydra_os.policy.model import Action, BlastRadius
 
-
 LOCAL_SERVICES = ("unit:", "http:", "model:", "engine:", "process:", "bus")
 
 
