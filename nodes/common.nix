@@ -31,8 +31,7 @@ in
       openFirewall = true;
       routes = map (name: "nats-route://${name}:6222") (builtins.attrNames cluster);
     };
-    # Self-healing may restart the node's NATS server.
-    manageUnits = [ "nats.service" ];
+    # nats.enable adds nats.service to manageUnits: self-healing watches it and may restart it.
     settings = {
       owner = {
         timezone = "Europe/Berlin";

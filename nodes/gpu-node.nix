@@ -1,5 +1,5 @@
 # GPU node: model engines (gpu) and the HTTP gateway the owner's clients talk to.
-{ ... }:
+{ pkgs, ... }:
 {
   imports = [ ./common.nix ];
 
@@ -19,6 +19,21 @@
     settings.api = {
       host = "0.0.0.0";
       advertise_url = "http://gpu-node:8700";
+    };
+    # The model this node starts with the daemon: llama.cpp's server (nixpkgs, CUDA build) as a
+    # child of the daemon, with HOME and caches under the unit's directories. Hydra never
+    # downloads weights: copy the GGUF file to this path first.
+    settings.models = {
+      llama_server_command = [ "${pkgs.llama-cpp.override { cudaSupport = true; }}/bin/llama-server" ];
+      model = [{
+        id = "qwen3-8b";
+        engine = "llama-server";
+        path = "/var/lib/hydra-os/models/Qwen3-8B-Q4_K_M.gguf";
+        tier = "standard";
+        context_length = 16384;
+        vram_mb = 8192;
+        autostart = true;
+      }];
     };
   };
 }

@@ -105,3 +105,27 @@ def restart(
     d = out["decision"]
     console.print(f"{out['status']}: {d['level']} ({d['reason']})" + (f" — {out['error']}" if out.get("error") else ""),
                   highlight=False)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+@app.command("uptime")
+def uptime(ctx: typer.Context, node: NodeOpt = None, as_json: JsonOpt = False) -> None:
+    """Availability of every watched service over 24 h and 30 days (share of observed time it was up)."""
+    out = _ask(ctx, node, "heal.uptime", {})
+    if as_json:
+        console.print_json(json.dumps(out))
+        return
+    items = out["services"]
+    if not items:
+        console.print(f"{out['node']}: nothing observed yet")
+        return
+    table = Table("service", "now", "since", "24 h", "30 d", "outages (30 d)", "observed (30 d)",
+                  title=f"availability on {out['node']}")
+    for a in items:
+        table.add_row(a["target"], "up" if a["up"] else "[red]down[/]", _ts(a["since"]), _pct(a["availability_24h"]),
+                      _pct(a["availability_30d"]), str(a["down_transitions_30d"]),
+                      f"{a['observed_30d_s'] / 3600:.1f} h")
+    console.print(table)

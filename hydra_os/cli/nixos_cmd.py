@@ -1,6 +1,7 @@
 """``hydra nixos ...``: generations, current vs booted, the safe switch (with --dry-run), rollback.
 
-These run on this machine (they need the rights nixos-rebuild needs), not over the bus. A failed
+These run on this machine (they need the rights nixos-rebuild needs). The switch's health gate also asks
+this node's daemon and the other nodes over the bus (:mod:`hydra_os.nixos.gate`) when they answer. A failed
 health gate rolls back, records the revision and sends an INFORM_AFTER notification (``[notify]``).
 """
 
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state
+from hydra_os.config import Settings
 from hydra_os.errors import HydraError
+from hydra_os.nixos.gate import ClusterGate
 from hydra_os.nixos.generations import list_generations
 from hydra_os.nixos.ledger import FailedRevisions
 from hydra_os.nixos.switch import SafeSwitch, SwitchOutcome
@@ -22,6 +27,7 @@ from hydra_os.nixos.system import system_state
 from hydra_os.notify import build_notifier
 
 app = typer.Typer(help="NixOS generations, safe switch and rollback.", no_args_is_help=True)
+BUS_CONNECT_S = 10.0
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON.")]
 
 
@@ -87,18 +93,66 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         console.print(f"failed revision {f.revision}: {f.reason}", highlight=False, markup=False)
 
 
+def _servers(settings: Settings) -> list[str] | None:
+    """``bus.url``, else the embedded server of the daemon on this state dir; None when there is none."""
+    # Deliberately lazy: the daemon module pulls in every component; only the switch needs this.
+    from hydra_os.daemon import read_runtime
+
+    if settings.bus.url:
+        return list(settings.bus.url)
+    rt = read_runtime(settings.node.state_dir)
+    return list(rt["bus"]) if rt and rt.get("bus") else None
+
+
+async def _with_cluster_gate(sw: SafeSwitch, settings: Settings, run: Callable[[], Awaitable[SwitchOutcome]],
+                             ) -> SwitchOutcome:
+    """Run the switch with Hydra's checks in its gate when this node's daemon answers on the bus."""
+    servers = _servers(settings)
+    if not servers:
+        console.print("[yellow]Hydra's checks are not in the gate: no daemon runs on this node[/]")
+        return await run()
+    try:
+        async with asyncio.timeout(BUS_CONNECT_S):
+            bus = Bus(servers, settings.bus, name="hydra-nixos-switch")
+            await bus.connect()
+    except (HydraError, OSError, TimeoutError) as e:
+        console.print(f"[yellow]Hydra's checks are not in the gate: no bus ({e})[/]", highlight=False)
+        return await run()
+    try:
+        gate = ClusterGate(bus, settings.node.id, settings.membership.gone_after)
+        try:
+            await gate.baseline()
+        except HydraError as e:
+            console.print(f"[yellow]Hydra's checks are not in the gate: {e}[/]", highlight=False)
+        else:
+            sw.gate_checks.append(gate)
+        return await run()
+    finally:
+        await bus.close()
+
+
 @app.command("switch")
 def switch(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; run nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Try a revision that failed its gate before.")] = False,
     toplevel: Annotated[str | None, typer.Option("--toplevel", help="An already built system (skips build).")] = None,
+    flake: Annotated[str | None, typer.Option(
+        "--flake", help="What to build, as for nixos-rebuild (default: healing.nixos.flake).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Safe switch: build, switch-to-configuration test, health gate, then boot + profile; else roll back."""
+    """Safe switch: build, switch-to-configuration test, health gate (exit code 4, then Hydra's checks on
+    this node and the other nodes' view of it), then boot + profile; else roll back and record the revision.
+    Use it where you would run `nixos-rebuild switch --flake ...`."""
     sw = _switcher(ctx)
+    if flake is not None:
+        sw.cfg = sw.cfg.model_copy(update={"flake": flake})
+
+    async def run() -> SwitchOutcome:
+        return await sw.switch(toplevel=toplevel, dry_run=dry_run, force=force)
+
     try:
-        out = asyncio.run(sw.switch(toplevel=toplevel, dry_run=dry_run, force=force))
+        out = asyncio.run(run() if dry_run else _with_cluster_gate(sw, state(ctx).settings(), run))
     except HydraError as e:
         fail(e)
     _print(out, as_json)

@@ -3,8 +3,9 @@
 Built in :mod:`hydra_os.wiring` after the policy service (it needs ``policy.gate``). RPC verbs on
 ``hydra.node.<id>.rpc.*``: ``heal.incidents`` (``{"all": bool}``), ``heal.run`` (one round now,
 ``{"checks": [...]}`` optional), ``heal.children``, ``heal.restart`` (``{"name": ...}``, through
-the gate like any repair). HTTP (bearer token): ``GET /v1/healing/incidents``, ``GET
-/v1/healing/children``, ``POST /v1/healing/run``.
+the gate like any repair), ``heal.uptime`` (availability per watched target), ``heal.nixos`` (failed
+revisions and automatic rollbacks). HTTP (bearer token): ``GET /v1/healing/incidents``, ``GET
+/v1/healing/children``, ``GET /v1/healing/uptime``, ``POST /v1/healing/run``.
 
 The embedded nats-server is started by the daemon; :meth:`HealingService.adopt_embedded_bus`
 lets the supervisor watch it (call it after ``EmbeddedNats.start()``, before ``start()``).
@@ -12,6 +13,8 @@ lets the supervisor watch it (call it after ``EmbeddedNats.start()``, before ``s
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -27,6 +30,9 @@ from hydra_os.healing.incidents import IncidentStore
 from hydra_os.healing.model import Issue
 from hydra_os.healing.registry import discover_checks, discover_fixups
 from hydra_os.healing.supervisor import ChildProcess, EmbeddedBusChild, ProcessSupervisor
+from hydra_os.healing.uptime import UptimeLog
+from hydra_os.healing.watch import ModelsView, default_disks
+from hydra_os.nixos.ledger import FailedRevisions, Rollbacks
 from hydra_os.notify import build_notifier
 from hydra_os.policy.model import Gate
 
@@ -44,17 +50,21 @@ class HealingService:
         for spec in cfg.children:
             self.supervisor.add(ChildProcess(spec, ctx.state_dir / "children"))
         self.gpu = GpuHealthProbe()
+        model_dirs = [m.path for m in ctx.settings.models.entries if m.path is not None]
         self.hctx = HealingContext(cfg, ctx.node_id, ctx.state_dir, bus=ctx.bus, supervisor=self.supervisor,
-                                   gpu=self.gpu)
+                                   gpu=self.gpu, peers=ctx.membership,
+                                   disks=default_disks(cfg, ctx.state_dir, model_dirs))
         self.notifier = build_notifier(ctx.settings.notify, ctx.state_dir)
         self.healer = Healer(
             self.hctx, gate, IncidentStore(ctx.state_dir / "healing" / "incidents.json", keep=cfg.incidents_kept),
             self.notifier, discover_checks(), discover_fixups(), events=ctx.events,
+            uptime=UptimeLog(ctx.state_dir / "healing" / "uptime.json"),
         )
         self.healer.register()
         self._started = False
         for verb, fn in (("heal.incidents", self._rpc_incidents), ("heal.run", self._rpc_run),
-                         ("heal.children", self._rpc_children), ("heal.restart", self._rpc_restart)):
+                         ("heal.children", self._rpc_children), ("heal.restart", self._rpc_restart),
+                         ("heal.uptime", self._rpc_uptime), ("heal.nixos", self._rpc_nixos)):
             ctx.rpc.handle(verb, fn)
         if ctx.auth is not None:
             ctx.routers.append(self.router(ctx.auth))
@@ -62,6 +72,11 @@ class HealingService:
     def adopt_embedded_bus(self, server: EmbeddedNats) -> None:
         """Watch the daemon's embedded nats-server (the daemon still starts and stops it)."""
         self.supervisor.add(EmbeddedBusChild(server), owned=False)
+
+    def watch_models(self, models: ModelsView) -> None:
+        """Watch every engine the node's model manager runs (the ``model_engine`` check)."""
+        self.hctx.models = models
+        models.failure_listeners.append(lambda _model: self.healer.poke_check("model_engine"))
 
     async def start(self) -> None:
         if not self.config.enabled or self._started:
@@ -101,6 +116,23 @@ class HealingService:
         touched = await self.healer.run_once(set(checks) if checks else None)
         return {"incidents": [i.model_dump(mode="json") for i in touched], "round": self.healer.last_round}
 
+    def uptime(self) -> list[dict[str, Any]]:
+        log = self.healer.uptime
+        return [] if log is None else [a.model_dump() for a in log.availability(time.time())]
+
+    async def _rpc_uptime(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"node": self.hctx.node_id, "services": self.uptime()}
+
+    def nixos_record(self) -> dict[str, Any]:
+        """Revisions that failed their gate and automatic rollbacks on this node (for the briefing)."""
+        d = self.hctx.state_dir / "nixos"
+        return {"node": self.hctx.node_id,
+                "failed_revisions": [f.model_dump() for f in FailedRevisions(d / "failed-revisions.json").all()],
+                "rollbacks": [r.model_dump() for r in Rollbacks(d / "rollbacks.json").all()]}
+
+    async def _rpc_nixos(self, _: dict[str, Any]) -> dict[str, Any]:
+        return await asyncio.to_thread(self.nixos_record)
+
     async def _rpc_children(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"children": [s.model_dump() for s in self.supervisor.states()]}
 
@@ -122,6 +154,10 @@ class HealingService:
         @r.get("/incidents")
         async def incidents(all: bool = False) -> list[dict[str, Any]]:
             return self.incidents(all)
+
+        @r.get("/uptime")
+        async def uptime() -> list[dict[str, Any]]:
+            return self.uptime()
 
         @r.get("/children")
         async def children() -> list[dict[str, Any]]:

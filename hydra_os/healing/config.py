@@ -76,7 +76,15 @@ class HealingConfig(_Section):
     units: list[str] = Field(default_factory=list, description="systemd units to watch (e.g. ollama.service).")
     http: list[HttpTarget] = Field(default_factory=list, description="HTTP endpoints to watch.")
     models: list[ModelTarget] = Field(default_factory=list, description="Model endpoints (one-token test).")
-    disks: list[DiskTarget] = Field(default_factory=list, description="Filesystems to watch.")
+    disks: list[DiskTarget] = Field(
+        default_factory=list,
+        description="Filesystems to watch. Empty: the state dir and the model dirs' filesystems (default floors).",
+    )
+    default_disk_min_free_pct: float = Field(
+        default=5.0, ge=0, le=100, description="Free-share floor of the default disk watch."
+    )
+    default_disk_min_free_gb: float = Field(default=2.0, ge=0, description="Free-GiB floor of the default disk watch.")
+    watch_nodes: bool = Field(default=True, description="An incident when another node of the cluster is gone.")
     cache_dirs: list[Path] = Field(
         default_factory=list, description="Caches the free-disk fixup may empty (oldest files first); nothing else."
     )
@@ -96,8 +104,9 @@ class HealingConfig(_Section):
     probe_failures: int = Field(default=2, ge=1, description="Supervisor: failed probes in a row = unhealthy.")
     nixos: NixosConfig = Field(default_factory=NixosConfig, description="NixOS paths and the safe switch.")
     nixos_rollback_on_failure: bool = Field(
-        default=False,
-        description="Offer a NixOS rollback for critical issues while the system differs from the booted one.",
+        default=True,
+        description="Offer a NixOS rollback for critical issues while the system differs from the booted one "
+        "(the policy's nixos.rollback level decides; INFORM_AFTER by default).",
     )
     incidents_kept: int = Field(default=500, ge=10, description="Resolved incidents kept in the store.")
 

@@ -28,6 +28,7 @@ from hydra_os.healing.context import HealingContext
 from hydra_os.healing.errors import NotifyError
 from hydra_os.healing.incidents import Incident, IncidentStore
 from hydra_os.healing.model import Check, CheckReport, Fixup, Issue
+from hydra_os.healing.uptime import UptimeLog
 from hydra_os.notify import Notification, Notifier
 from hydra_os.policy.guards.dependencies import DependencyGraph
 from hydra_os.policy.model import Action, Gate, Outcome, OutcomeStatus
@@ -49,6 +50,7 @@ class Healer:
         *,
         events: EventLog | None = None,
         clock: Callable[[], float] = time.time,
+        uptime: UptimeLog | None = None,
     ) -> None:
         self.hctx = hctx
         self.gate = gate
@@ -58,6 +60,8 @@ class Healer:
         self.fixups = [f for f in fixups if f.name not in hctx.config.disabled_fixups]
         self.events = events
         self.clock = clock
+        self.uptime = uptime if uptime is not None else hctx.uptime
+        hctx.uptime = self.uptime
         self.rounds = 0
         self.notifications = 0
         self.last_round: dict[str, Any] = {}
@@ -91,7 +95,12 @@ class Healer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await asyncio.to_thread(self.incidents.save)
+        await asyncio.to_thread(self._save)
+
+    def _save(self) -> None:
+        self.incidents.save()
+        if self.uptime is not None:
+            self.uptime.save()
 
     def status(self) -> dict[str, Any]:
         return {
@@ -105,7 +114,11 @@ class Healer:
 
     def poke(self, child_name: str) -> None:
         """A supervised child went down: run a child_process round now."""
-        self._poked.add("child_process")
+        self.poke_check("child_process")
+
+    def poke_check(self, check: str) -> None:
+        """Something a check watches changed (a model engine failed): run that check now."""
+        self._poked.add(check)
         self._wake.set()
 
     async def _loop(self) -> None:
@@ -150,7 +163,7 @@ class Healer:
                 "errors": {r.check: r.error for r in reports if r.error},
                 "failing": sorted({i.target for r in reports for i in r.issues}),
             }
-            await asyncio.to_thread(self.incidents.save)
+            await asyncio.to_thread(self._save)
             return touched
 
     async def _handle(self, reports: list[CheckReport], now: float) -> list[Incident]:
@@ -165,6 +178,8 @@ class Healer:
                 issues.setdefault(i.target, i)
         for t in sorted(checked):
             self.gate.observe(t, "failed" if t in issues else "ok")
+            if self.uptime is not None:
+                self.uptime.observe(t, t not in issues, now)
         graph = DependencyGraph()
         for target, deps in self.hctx.config.dependencies.items():
             graph.add(target, *deps)
@@ -204,6 +219,9 @@ class Healer:
             return
         if inc.pending_since is not None and now - inc.pending_since < RESUBMIT_PENDING_S:
             return  # waiting for the owner; the gate runs it once approved
+        if issue.repaired_by is not None:
+            inc.outcome = f"repaired by {issue.repaired_by}; waiting for the check to pass"
+            return
         fixup = self._choose(inc, issue)
         if fixup is None:
             inc.outcome = "no fixup applies; the owner has to look"

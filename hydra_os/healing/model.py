@@ -34,6 +34,11 @@ class Issue(BaseModel):
     severity: Severity = Severity.CRITICAL
     details: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list, description="Targets this one needs (grouping).")
+    repaired_by: str | None = Field(
+        default=None,
+        description="Another component repairs this through the policy gate itself (the model manager "
+        "restarts its engines); the healer records the incident but submits no fixup of its own.",
+    )
 
 
 class CheckReport(BaseModel):

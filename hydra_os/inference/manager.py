@@ -129,6 +129,7 @@ class ModelManager:
         self._ollama: list[OllamaDiscovery] = []
         self._stopped = False
         self.actions = ModelActions(gate, node_id, self._event) if gate is not None else None
+        self.failure_listeners: list[Callable[[str], None]] = []
         if self.actions is not None:
             self.actions.register(self._exec_unload, self._exec_restart)
 
@@ -394,6 +395,8 @@ class ModelManager:
                 if self.actions is not None and after in ("ready", "failed"):
                     self.actions.observe(run.spec_id, "ok" if after == "ready" else "failed")
                 if after == "failed":
+                    for listener in self.failure_listeners:  # healing records it at once
+                        listener(run.spec_id)
                     if self.registry is not None:
                         await self.registry.withdraw(endpoint_key(self.node_id, run.spec_id))
                     await self._event("model.failed", {"model": run.spec_id, "error": run.error})

@@ -60,6 +60,7 @@ class IntakeComponent:
         from hydra_os.intake import later, reminder
         from pipelines.briefing.pipeline import BriefingDeps
         from pipelines.briefing.pipeline import register as register_briefing
+        from pipelines.maintenance import register as register_maintenance
         from pipelines.research.pipeline import ResearchDeps
         from pipelines.research.pipeline import register as register_research
 
@@ -71,6 +72,8 @@ class IntakeComponent:
             reminder.register(reg, s.notify, s.node.state_dir, cfg.reminder_kind)
         if cfg.ops_kind not in reg:
             later.register(reg, self.ctx.bus, cfg.timeout_s, cfg.ops_kind)
+        if s.tasks.scheduler.memory_maintenance_kind not in reg:  # the scheduler's nightly memory upkeep
+            register_maintenance(reg, self.memory, s.memory, s.tasks.scheduler.memory_maintenance_kind)
         kind = s.tasks.scheduler.briefing_kind
         if kind not in reg:
             register_briefing(reg, BriefingDeps(settings=s, bus=self.ctx.bus, chat=self.chat, memory=self.memory,

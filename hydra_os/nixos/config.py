@@ -30,6 +30,14 @@ class NixosConfig(BaseModel):
         ge=0,
         description="Seconds to let services settle after activation before the health gate.",
     )
+    helper_unit: bool = Field(
+        default=False,
+        description="Run rollbacks through the root helper unit hydra-os-nixos@VERB-GEN.service (systemctl start, "
+        "allowed by polkit) instead of directly; the NixOS module turns this on for the unprivileged daemon.",
+    )
+    helper_result_dir: Path = Field(
+        default=Path("/run/hydra-os-nixos"), description="Where the helper unit writes its JSON results."
+    )
     build_timeout_s: float = Field(default=3600.0, gt=0, description="Limit for the build step.")
     activate_timeout_s: float = Field(
         default=600.0, gt=0, description="Limit for each switch-to-configuration run."

@@ -58,3 +58,39 @@ class FailedRevisions:
         tmp.write_text(json.dumps([i.model_dump() for i in kept], indent=2))
         os.replace(tmp, self.path)
         return True
+
+
+class Rollback(BaseModel):
+    at: float
+    from_system: str
+    to_system: str | None
+    because: str
+    ok: bool
+    detail: str = ""
+
+
+_ROLLBACKS = TypeAdapter(list[Rollback])
+
+
+class Rollbacks:
+    """Automatic rollbacks (newest last, the last ``keep``), for ``hydra nixos status`` and the briefing."""
+
+    def __init__(self, path: Path, keep: int = 100) -> None:
+        self.path = path
+        self.keep = keep
+
+    def all(self) -> list[Rollback]:
+        if not self.path.exists():
+            return []
+        return _ROLLBACKS.validate_json(self.path.read_bytes())
+
+    def record(self, from_system: str, to_system: str | None, because: str, *, ok: bool,
+               detail: str = "") -> Rollback:
+        entry = Rollback(at=time.time(), from_system=from_system, to_system=to_system, because=because, ok=ok,
+                         detail=detail[:500])
+        items = [*self.all(), entry][-self.keep:]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([i.model_dump() for i in items], indent=2))
+        os.replace(tmp, self.path)
+        return entry

@@ -3,6 +3,8 @@
 - tasks finished since ``since`` (``hydra_tasks``), their summaries and links to the full results;
 - incidents and what was done (``healing.incident.*`` and ``policy.outcome`` events on ``HYDRA_EVENTS``);
 - approvals waiting (``hydra_approvals``); node and GPU health (``hydra_nodes``);
+- each live node's service availability over 24 h / 30 d and its NixOS record (failed revisions,
+  automatic rollbacks) over node RPC (``heal.uptime``, ``heal.nixos``);
 - memory growth (archival/graph counts against the last briefing's, learnings added);
 - what is queued for tonight's overnight window.
 """
@@ -17,6 +19,7 @@ from zoneinfo import ZoneInfo
 from hydra_os.bus.client import Bus
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
+from hydra_os.node import rpc
 from hydra_os.node.membership import read_nodes
 from hydra_os.policy.approvals import ApprovalStore
 from hydra_os.policy.audit import read_events
@@ -31,6 +34,7 @@ from pipelines.briefing.model import (
     IncidentItem,
     MemoryGrowth,
     NodeItem,
+    ServiceUptime,
     TaskItem,
 )
 
@@ -144,6 +148,37 @@ async def collect_nodes(b: Briefing, bus: Bus, gone_after: float) -> None:
                 warnings.append(f"GPU{g.index} at {g.temperature_c}°C")
         b.nodes.append(NodeItem(id=n.id, roles=list(n.roles), healthy=not warnings, cpu_pct=n.cpu_percent,
                                 mem_free_pct=round(mem_free, 1), gpus=gpus, warnings=warnings))
+
+
+RPC_TIMEOUT_S = 5.0
+
+
+async def collect_health(b: Briefing, bus: Bus, gone_after: float) -> None:
+    """Availability per watched service and the NixOS record of every live node."""
+    for n in await read_nodes(bus, gone_after):
+        try:
+            await _node_health(b, bus, n.id)
+        except HydraError as e:  # one node not answering must not hide the others
+            b.problems.append(f"health of {n.id}: {e}")
+
+
+async def _node_health(b: Briefing, bus: Bus, node: str) -> None:
+    up = await rpc.call(bus, node, "heal.uptime", timeout=RPC_TIMEOUT_S)
+    for a in up.get("services", []):
+        b.uptime.append(ServiceUptime(node=node, target=str(a["target"]), up=bool(a["up"]),
+                                      availability_24h=a.get("availability_24h"),
+                                      availability_30d=a.get("availability_30d"),
+                                      outages_30d=int(a.get("down_transitions_30d", 0))))
+    rec = await rpc.call(bus, node, "heal.nixos", timeout=RPC_TIMEOUT_S)
+    for f in rec.get("failed_revisions", []):
+        if b.since <= float(f["at"]) < b.until:
+            b.nixos.append(f"{node}: revision {f['revision']} failed its health gate and was rolled back: "
+                           f"{f['reason']}")
+    for r in rec.get("rollbacks", []):
+        if b.since <= float(r["at"]) < b.until:
+            how = "rolled back" if r["ok"] else "tried to roll back and failed"
+            b.nixos.append(f"{node}: {how} NixOS from {r['from_system']} to {r['to_system'] or '?'} "
+                           f"because of {r['because']}" + ("" if r["ok"] else f": {r['detail']}"))
 
 
 async def collect_memory(b: Briefing, stack: MemoryStack, previous: dict[str, Any] | None) -> None:

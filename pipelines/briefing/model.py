@@ -45,6 +45,15 @@ class NodeItem(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
+class ServiceUptime(BaseModel):
+    node: str
+    target: str
+    up: bool
+    availability_24h: float | None = None
+    availability_30d: float | None = None
+    outages_30d: int = 0
+
+
 class MemoryGrowth(BaseModel):
     passages: int | None = None
     entities: int | None = None
@@ -66,6 +75,10 @@ class Briefing(BaseModel):
     actions: list[str] = Field(default_factory=list, description="Policy actions taken outside incidents.")
     approvals: list[ApprovalItem] = Field(default_factory=list)
     nodes: list[NodeItem] = Field(default_factory=list)
+    uptime: list[ServiceUptime] = Field(default_factory=list, description="Availability per watched service.")
+    nixos: list[str] = Field(
+        default_factory=list, description="NixOS revisions that failed their gate and rollbacks, one line each."
+    )
     memory: MemoryGrowth = Field(default_factory=MemoryGrowth)
     tonight: list[TaskItem] = Field(default_factory=list)
     tonight_window: str = ""

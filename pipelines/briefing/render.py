@@ -49,6 +49,19 @@ def headline(b: Briefing) -> str:
     return ", ".join(parts)
 
 
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def uptime_lines(b: Briefing) -> list[str]:
+    """One line per watched service; the ones that are down or were down lately first."""
+    items = sorted(b.uptime, key=lambda u: (u.up, u.availability_30d if u.availability_30d is not None else 1.0,
+                                            u.node, u.target))
+    return [f"{u.node} {u.target}: {'up' if u.up else 'DOWN'}, {_pct(u.availability_24h)} / "
+            f"{_pct(u.availability_30d)}" + (f", {_n(u.outages_30d, 'outage')} in 30 days" if u.outages_30d else "")
+            for u in items]
+
+
 def markdown(b: Briefing) -> str:
     tz = ZoneInfo(b.timezone)
     out = [f"# {title(b)}", "", f"_Since {_t(b.since, tz, '%a %d %b %H:%M')} ({tz.key}): {headline(b)}._", ""]
@@ -87,6 +100,10 @@ def markdown(b: Briefing) -> str:
         out.append(f"- **{n.id}** ({', '.join(n.roles)}): {state}; CPU {n.cpu_pct:.0f}%, "
                    f"memory {n.mem_free_pct:.0f}% free.")
         out += [f"  - {g}" for g in n.gpus]
+    out += ["", "## Availability (24 h / 30 days)"]
+    out += [f"- {line}" for line in uptime_lines(b)] or ["Nothing watched reported in."]
+    if b.nixos:
+        out += ["", "## NixOS: failed revisions and rollbacks", *[f"- {line}" for line in b.nixos]]
     m = b.memory
     out += ["", "## Memory"]
     if m.error:
@@ -149,6 +166,8 @@ def html(b: Briefing) -> str:
     problems = (f"<section><h2>Could not read</h2>{_li([e(p) for p in b.problems], '')}</section>"
                 if b.problems else "")
     opening = f'<p class="opening">{e(b.opening)}</p>' if b.opening else ""
+    nixos = (f"<section><h2>NixOS: failed revisions and rollbacks</h2>{_li([e(x) for x in b.nixos], '')}"
+             "</section>\n" if b.nixos else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -161,7 +180,9 @@ def html(b: Briefing) -> str:
 <section><h2>Incidents and what was done</h2>{_li(incidents, "None.")}</section>
 <section><h2>Waiting for your approval</h2>{_li(approvals, "Nothing waits.")}</section>
 <section><h2>Nodes and GPUs</h2>{_li(nodes, "No node reported in.")}</section>
-<section><h2>Memory</h2>{mem}</section>
+<section><h2>Availability <span class="muted">(24 h / 30 days)</span></h2>
+{_li([e(x) for x in uptime_lines(b)], "Nothing watched reported in.")}</section>
+{nixos}<section><h2>Memory</h2>{mem}</section>
 <section><h2>Queued for tonight <span class="muted">({e(b.tonight_window)})</span></h2>
 {_li(tonight, "Nothing queued.")}</section>
 {problems}

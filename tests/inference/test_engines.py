@@ -50,6 +50,28 @@ def _run(launch: Launch, http: httpx.AsyncClient, env: dict[str, str] | None = N
                     probe_base=base, announce_base=base, http=http)
 
 
+def test_engines_get_a_writable_home_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the NixOS unit (DynamicUser) there is no home: the module's HOME/XDG_CACHE_HOME/HF_HOME are
+    passed on; without them everything goes under <state_dir>/engines, created before the start."""
+    spec = ModelSpec(id="m", engine="vllm", repo="org/m")
+    launch = Launch(spec, "127.0.0.1", 8001, tmp_path / "engines" / "m", (0,), 0.5, ("vllm",))
+    for k in ("HOME", "XDG_CACHE_HOME", "HF_HOME", "VLLM_CACHE_ROOT", "TRITON_CACHE_DIR"):
+        monkeypatch.delenv(k, raising=False)
+    eng = engine_for("vllm")
+    env = eng.env(launch)
+    base = tmp_path / "engines"
+    assert env["HOME"] == str(base / "home") and env["XDG_CACHE_HOME"] == str(base / "cache")
+    assert env["HF_HOME"] == str(base / "cache" / "huggingface") and env["CUDA_VISIBLE_DEVICES"] == "0"
+    eng.prepare(launch)
+    assert all(Path(env[k]).is_dir() for k in ("HOME", "XDG_CACHE_HOME", "HF_HOME", "VLLM_CACHE_ROOT"))
+    # what the NixOS module sets wins
+    monkeypatch.setenv("HOME", "/var/lib/hydra-os/home")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/var/cache/hydra-os")
+    env = eng.env(launch)
+    assert env["HOME"] == "/var/lib/hydra-os/home" and env["HF_HOME"] == "/var/cache/hydra-os/huggingface"
+    assert env["TRITON_CACHE_DIR"] == "/var/cache/hydra-os/triton"
+
+
 def test_argv_of_each_engine_matches_the_real_cli(tmp_path: Path) -> None:
     v = ModelSpec(id="qwen", engine="vllm", repo="Qwen/Qwen3-32B-AWQ", context_length=32768, gpus=2,
                   extra_args=["--enforce-eager"])
@@ -58,14 +80,14 @@ def test_argv_of_each_engine_matches_the_real_cli(tmp_path: Path) -> None:
         "vllm", "serve", "Qwen/Qwen3-32B-AWQ", "--host", "0.0.0.0", "--port", "8001",
         "--served-model-name", "qwen", "--max-model-len", "32768", "--tensor-parallel-size", "2",
         "--gpu-memory-utilization", "0.900", "--enforce-eager"]
-    assert engine_for("vllm").env(lv) == {"CUDA_VISIBLE_DEVICES": "0,1"}
+    assert engine_for("vllm").env(lv)["CUDA_VISIBLE_DEVICES"] == "0,1"
 
     ls = ModelSpec(id="small", engine="llama-server", path=Path("/m/a.gguf"), context_length=2048, gpus=0)
     ll = Launch(ls, "127.0.0.1", 8002, tmp_path, (), None, ("/opt/llama-server",))
     assert engine_for("llama-server").argv(ll) == [
         "/opt/llama-server", "-m", "/m/a.gguf", "--host", "127.0.0.1", "--port", "8002", "-c", "2048",
         "-ngl", "0", "--alias", "small", "--metrics"]
-    assert engine_for("llama-server").env(ll) == {"CUDA_VISIBLE_DEVICES": ""}
+    assert engine_for("llama-server").env(ll)["CUDA_VISIBLE_DEVICES"] == ""
 
     ts = ModelSpec(id="exl", engine="tabbyapi", path=Path("/models/Llama-70B-exl3"), context_length=5000, gpus=2)
     lt = Launch(ts, "0.0.0.0", 5001, tmp_path, (1, 2), None, ("python", "main.py"))

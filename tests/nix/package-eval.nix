@@ -1,11 +1,12 @@
 # Evaluate modules/package.nix (or a copy next to another pyproject.toml) with a stand-in
 # python3Packages whose buildPythonApplication returns its arguments, for the dependency-mapping
 # tests. Every python3Packages attribute is a fake derivation named after the attribute.
-{ packageFile ? ../../modules/package.nix }:
+{ packageFile ? ../../modules/package.nix, pythonVersion ? "3.12" }:
 let
   lib = import ./standin/lib.nix // {
     fileset = { toSource = { root, fileset }: root; unions = xs: xs; maybeMissing = p: p; };
-    licenses.mit = "mit";
+    licenses = { mit = "mit"; asl20 = "asl20"; };
+    inherit (builtins) replaceStrings;
     platforms.linux = [ "x86_64-linux" "aarch64-linux" ];
     makeBinPath = ps: builtins.concatStringsSep ":" (map (p: "${p}/bin") ps);
   };
@@ -14,12 +15,31 @@ let
     "setuptools" "wheel" "nats-py" "pydantic" "pydantic-settings" "fastapi" "uvicorn" "typer" "rich"
     "loguru" "httpx" "psutil" "nvidia-ml-py" "prometheus-client" "aiohttp" "httptools" "qdrant-client"
     "neo4j" "numpy" "apscheduler" "sqlalchemy" "uvloop" "trafilatura" "feedparser" "lxml-html-clean"
-  ]) // { buildPythonApplication = args: args; };
-  app = import packageFile { inherit lib python3Packages; inherit (pkgs) nats-server; };
+  ]) // {
+    buildPythonApplication = args: args;
+    # a wheel package: its arguments, plus the derivation-like name the dependency list reports
+    buildPythonPackage = args: args // { name = args.pname; };
+    python.pythonVersion = pythonVersion;
+  };
+  # what nixpkgs' callPackage would pass to modules/wheels.nix (with the override given)
+  callPackage = f: overrides: import f ({
+    inherit lib;
+    fetchurl = args: args // { fetchurl = true; };
+    autoPatchelfHook = "autoPatchelfHook";
+    openssl = pkgs.fakeDrv { name = "openssl-3.4.1"; pname = "openssl"; };
+    stdenv.cc.cc.lib = pkgs.fakeDrv { name = "gcc-14.2.1.20250322-lib"; pname = "gcc"; };
+  } // overrides);
+  app = import packageFile { inherit lib python3Packages callPackage; inherit (pkgs) nats-server; };
 in
 {
   inherit (app) pname version pythonRemoveDeps makeWrapperArgs pythonImportsCheck;
   dependencies = map (d: d.name) app.dependencies;
   mainProgram = app.meta.mainProgram;
   unavailable = builtins.attrNames app.passthru.unavailable;
+  wheels = builtins.mapAttrs (_: w: {
+    inherit (w) pname version format nativeBuildInputs pythonImportsCheck;
+    src = { inherit (w.src) url sha256; };
+    buildInputs = map (d: d.name) w.buildInputs;
+    platforms = w.meta.platforms;
+  }) app.passthru.fromWheels;
 }

@@ -65,7 +65,7 @@ def test_unit_is_a_notify_service_running_the_package(default: dict[str, Any]) -
     assert sc["Type"] == "notify" and sc["NotifyAccess"] == "main"
     assert sc["WatchdogSec"] == "30s" and sc["Restart"] == "on-failure"
     assert s["wantedBy"] == ["multi-user.target"]
-    assert s["environment"] == {"HYDRA_CONFIG": "/etc/hydra-os/config.toml"}
+    assert s["environment"]["HYDRA_CONFIG"] == "/etc/hydra-os/config.toml"
     assert "EnvironmentFile" not in sc and "LoadCredential" not in sc
     # the unit restarts when the config changes
     assert s["restartTriggers"] == [default["etc"]["hydra-os/config.toml"]["source"]]
@@ -228,12 +228,67 @@ def test_clustered_nats_wiring() -> None:
 
 
 def test_manage_units_adds_a_narrow_polkit_rule() -> None:
-    assert eval_host(ENABLE)["polkit"]["extraConfig"] == ""
+    assert "var units" not in eval_host(ENABLE)["polkit"]["extraConfig"]
     r = eval_host(ENABLE, '{ services.hydra-os.manageUnits = [ "ollama.service" "nats.service" ]; }')
     rule = r["polkit"]["extraConfig"]
     assert r["polkit"]["enable"] is True
     assert '["ollama.service","nats.service"]' in rule
     assert 'subject.user == "hydra-os"' in rule and "org.freedesktop.systemd1.manage-units" in rule
+
+
+def test_one_unit_list_is_both_the_polkit_grant_and_the_watch_list(tmp_path: Path) -> None:
+    r = eval_host(ENABLE, '{ services.hydra-os.manageUnits = [ "ollama.service" "nats.service" ]; }')
+    assert validated(r, tmp_path).healing.units == ["ollama.service", "nats.service"]
+    # the module-run NATS server is managed (and so watched) without listing it
+    r = eval_host(ENABLE, "{ services.hydra-os.nats.enable = true; }")
+    assert '["nats.service"]' in r["polkit"]["extraConfig"]
+    assert validated(r, tmp_path).healing.units == ["nats.service"]
+    # the watch list can still be set on its own; the grant stays the managed list
+    r = eval_host(ENABLE, """{ services.hydra-os.manageUnits = [ "a.service" ];
+        services.hydra-os.settings.healing = { units = [ "b.service" ]; interval_s = 5; }; }""")
+    s = validated(r, tmp_path)
+    assert s.healing.units == ["b.service"] and s.healing.interval_s == 5
+    assert '["a.service"]' in r["polkit"]["extraConfig"]
+
+
+def test_privileged_helper_unit_and_its_polkit_rule(default: dict[str, Any], tmp_path: Path) -> None:
+    import re
+
+    unit = default["units"]["hydra-os-nixos@"]
+    sc = unit["serviceConfig"]
+    assert sc["Type"] == "oneshot"
+    assert re.fullmatch(r"/nix/store/[a-z0-9]+-hydra-os-0\.1\.0/bin/hydra-nixos-helper %i", sc["ExecStart"])
+    assert unit["wantedBy"] == []  # runs only when the daemon asks
+    assert unit["environment"]["HYDRA_CONFIG"] == "/etc/hydra-os/config.toml"
+    assert unit["environment"]["HYDRA_NIXOS_RESULT_DIR"] == "/run/" + sc["RuntimeDirectory"]
+    assert sc["RuntimeDirectoryPreserve"] is True and "User" not in sc and "DynamicUser" not in sc  # root
+    # the daemon itself stays unprivileged and is told to use the helper
+    main = service(default)["serviceConfig"]
+    assert main["DynamicUser"] is True and main["ProtectSystem"] == "strict" and main["CapabilityBoundingSet"] == [""]
+    assert validated(default, tmp_path).healing.nixos.helper_unit is True
+    rule = default["polkit"]["extraConfig"]
+    assert default["polkit"]["enable"] is True
+    m = re.search(r"/(\^hydra-os-nixos@.*?\$)/\.test\(action\.lookup\(\"unit\"\)\)", rule)
+    assert m is not None, rule
+    assert 'action.lookup("verb") == "start"' in rule and 'subject.user == "hydra-os"' in rule
+    # the rule's pattern (JavaScript, compatible with Python's re here) names exactly that unit and the verbs
+    pattern = re.compile(m.group(1))
+    for ok in ("hydra-os-nixos@rollback-42.service", "hydra-os-nixos@switch-1.service",
+               "hydra-os-nixos@boot-7.service", "hydra-os-nixos@test-123456789.service"):
+        assert pattern.match(ok), ok
+    for bad in ("hydra-os-nixos@gc-1.service", "hydra-os-nixos@rollback-.service", "hydra-os.service",
+                "hydra-os-nixos@rollback-1.service.d", "xhydra-os-nixos@rollback-1.service",
+                "hydra-os-nixos@rollback-1xservice", "hydra-os-nixos@rollback-1234567890.service",
+                "nats.service", "hydra-os-nixos@rollback-1;x.service"):
+        assert not pattern.match(bad), bad
+
+
+def test_engines_get_home_and_cache_under_the_units_directories(worker: dict[str, Any]) -> None:
+    s = service(worker)
+    assert s["serviceConfig"]["CacheDirectory"] == "hydra-os" and s["serviceConfig"]["StateDirectory"] == "hydra-os"
+    env = s["environment"]
+    assert env["HOME"] == "/var/lib/hydra-os/home" and env["XDG_CACHE_HOME"] == "/var/cache/hydra-os"
+    assert env["HF_HOME"].startswith("/var/cache/hydra-os/")
 
 
 def test_unit_settings_can_be_overridden_with_mkForce_only() -> None:
@@ -259,3 +314,27 @@ def test_bus_credentials_file_is_a_systemd_credential(tmp_path: Path) -> None:
     s = validated(r, tmp_path)
     assert str(s.bus.credentials_file) == "/run/credentials/hydra-os.service/bus"
     assert str(s.bus.tls_ca_file) == "/etc/ssl/nats-ca.pem"
+
+
+def test_memory_server_backends_use_nixpkgs_services(tmp_path: Path) -> None:
+    r = eval_host(ENABLE, '{ services.hydra-os.memory.archival = "qdrant"; }')
+    s = validated(r, tmp_path)
+    assert s.memory.archival.backend == "qdrant" and s.memory.archival.url == "http://127.0.0.1:6333"
+    assert s.memory.graph.backend == "ladybug"
+    assert s.healing.units == ["qdrant.service"] and '["qdrant.service"]' in r["polkit"]["extraConfig"]
+    assert "qdrant.service" in service(r)["after"]
+    with pytest.raises(NixError, match=r"needs services\.hydra-os\.memory\.neo4jPasswordFile"):
+        eval_host(ENABLE, '{ services.hydra-os.memory.graph = "neo4j"; }')
+    r = eval_host(ENABLE, """{ services.hydra-os = { memory.graph = "neo4j";
+        memory.neo4jPasswordFile = "/run/secrets/neo4j"; nats.enable = true;
+        manageUnits = [ "nats.service" "ollama.service" ]; }; }""")
+    s = validated(r, tmp_path)
+    assert s.memory.graph.backend == "neo4j" and s.memory.graph.url == "neo4j://127.0.0.1:7687"
+    assert str(s.memory.graph.password_file) == "/run/credentials/hydra-os.service/neo4j-password"
+    assert "neo4j-password:/run/secrets/neo4j" in service(r)["serviceConfig"]["LoadCredential"]
+    # one merged list, each unit once: the owner's, the module's NATS server and the graph server
+    assert sorted(s.healing.units) == ["nats.service", "neo4j.service", "ollama.service"]
+    # an explicit URL wins over the module's default
+    r = eval_host(ENABLE, """{ services.hydra-os.memory.archival = "qdrant";
+        services.hydra-os.settings.memory.archival.url = "http://10.0.0.5:6333"; }""")
+    assert validated(r, tmp_path).memory.archival.url == "http://10.0.0.5:6333"

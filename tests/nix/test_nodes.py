@@ -68,3 +68,37 @@ def test_gpu_relaxations_only_on_the_gpu_node(hosts: dict[str, dict[str, Any]]) 
         gpu = h == "gpu-node"
         assert sc["PrivateDevices"] is (not gpu) and sc["MemoryDenyWriteExecute"] is (not gpu)
         assert ("DeviceAllow" in sc) is gpu
+
+
+def test_hosts_manage_and_watch_their_real_services(hosts: dict[str, dict[str, Any]], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """One list: the NATS unit the module runs is granted to healing (polkit) and watched (healing.units);
+    every host can ask for the NixOS helper unit; the gpu node starts its model with the daemon."""
+    for k in list(os.environ):
+        if k.startswith("HYDRA_"):
+            monkeypatch.delenv(k)
+    for h, r in hosts.items():
+        path = tmp_path / f"{h}.toml"
+        path.write_text(r["configToml"])
+        s = load_settings(path)
+        assert s.healing.units == ["nats.service"], h
+        assert s.healing.nixos.helper_unit is True
+        assert 'var units = ["nats.service"]' in r["polkit"]["extraConfig"]
+        assert "hydra-os-nixos@(test|boot|switch|rollback)" in r["polkit"]["extraConfig"]
+        assert "hydra-os-nixos@" in r["units"]
+    gpu = load_settings(tmp_path / "gpu-node.toml").models
+    [m] = gpu.entries
+    assert m.autostart and m.engine == "llama-server" and str(m.path).startswith("/var/lib/hydra-os/")
+    assert gpu.llama_server_command[0].endswith("-llama-cpp-5141-cuda/bin/llama-server")
+
+
+def test_storage_node_serves_memory_with_the_embedded_stores(hosts: dict[str, dict[str, Any]], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in list(os.environ):
+        if k.startswith("HYDRA_"):
+            monkeypatch.delenv(k)
+    path = tmp_path / "storage.toml"
+    path.write_text(hosts["storage-node"]["configToml"])
+    s = load_settings(path)
+    assert s.node.roles == ["memory"]
+    assert s.memory.archival.backend == "edge" and s.memory.graph.backend == "ladybug"  # the packaged wheels

@@ -18,11 +18,11 @@ from tests.nix.nixeval import HERE, NIX_INSTANTIATE, REPO, NixError, requires_ni
 pytestmark = requires_nix
 
 
-def evaluate(package_file: Path | None = None) -> dict[str, Any]:
+def evaluate(package_file: Path | None = None, python: str = "3.12") -> dict[str, Any]:
     assert NIX_INSTANTIATE is not None
     package_file = package_file or REPO / "modules" / "package.nix"
     args = [NIX_INSTANTIATE, "--eval", "--strict", "--json", str(HERE / "package-eval.nix"),
-            "--arg", "packageFile", str(package_file)]
+            "--arg", "packageFile", str(package_file), "--argstr", "pythonVersion", python]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         raise NixError(proc.stderr)
@@ -48,9 +48,44 @@ def test_every_dependency_is_mapped_or_named_unavailable() -> None:
 
 def test_an_unmapped_dependency_fails_evaluation(tmp_path: Path) -> None:
     (tmp_path / "modules").mkdir()
-    shutil.copy(REPO / "modules" / "package.nix", tmp_path / "modules" / "package.nix")
+    for f in ("package.nix", "wheels.nix"):
+        shutil.copy(REPO / "modules" / f, tmp_path / "modules" / f)
     text = (REPO / "pyproject.toml").read_text()
     text = text.replace("dependencies = [\n", 'dependencies = [\n    "frobnicate>=1",\n', 1)
     (tmp_path / "pyproject.toml").write_text(text)
     with pytest.raises(NixError, match="without a nixpkgs mapping: frobnicate"):
         evaluate(tmp_path / "modules" / "package.nix")
+
+
+def test_embedded_memory_stores_come_from_their_pypi_wheels() -> None:
+    """qdrant-edge-py and ladybug are built from the exact PyPI wheels (format = wheel, autoPatchelfHook),
+    ladybug with OpenSSL 3 and libstdc++, and the import check covers the memory modules that load them."""
+    r = evaluate()
+    assert "qdrant-edge-py" in r["dependencies"] and "ladybug" in r["dependencies"]
+    assert "qdrant-edge-py" not in r["pythonRemoveDeps"] and "ladybug" not in r["pythonRemoveDeps"]
+    assert {"memory.service", "memory.archival.edge", "memory.graph.ladybug_backend"} <= set(r["pythonImportsCheck"])
+    w = r["wheels"]
+    for name, w_ in w.items():
+        assert w_["format"] == "wheel" and w_["nativeBuildInputs"] == ["autoPatchelfHook"], name
+        assert w_["src"]["url"].startswith("https://files.pythonhosted.org/packages/")
+        assert re.fullmatch(r"[0-9a-f]{64}", w_["src"]["sha256"]) and w_["platforms"] == ["x86_64-linux"]
+    q = w["qdrant-edge-py"]
+    assert q["src"]["url"].endswith("/qdrant_edge_py-0.9.0-cp310-abi3-manylinux_2_28_x86_64.whl")
+    assert q["pythonImportsCheck"] == ["qdrant_edge"] and q["buildInputs"] == []
+    lb = w["ladybug"]
+    assert lb["src"]["url"].endswith("/ladybug-0.22.0-cp312-cp312-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl")
+    assert lb["buildInputs"] == ["openssl-3.4.1", "gcc-14.2.1.20250322-lib"]
+    # the wheel follows the Python version (one wheel per CPython); an unsupported one is a clear error
+    assert evaluate(python="3.13")["wheels"]["ladybug"]["src"]["url"].split("/")[-1].startswith("ladybug-0.22.0-cp313")
+    with pytest.raises(NixError, match=r"no ladybug 0\.22\.0 wheel for cp39"):
+        evaluate(python="3.9")
+
+
+def test_wheel_versions_match_pyproject() -> None:
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    r = evaluate()["wheels"]
+    for d in deps:
+        m = re.match(r"(qdrant-edge-py|ladybug)>=([0-9.]+)", d)
+        if m:
+            have = tuple(int(x) for x in r[m.group(1)]["version"].split("."))
+            assert have >= tuple(int(x) for x in m.group(2).split(".")), d

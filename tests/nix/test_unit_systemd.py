@@ -64,3 +64,25 @@ def test_exposure_is_low_and_the_gpu_relaxations_cost_little(tmp_path: Path) -> 
     gpu = exposure(write_unit(tmp_path / "g", ENABLE, '{ services.hydra-os.roles = [ "gpu" ]; }'))
     assert worker <= 2.0, worker  # systemd calls < 2.0 "OK"
     assert worker <= gpu <= 3.0, gpu
+
+
+def test_helper_unit_template_verifies(tmp_path: Path) -> None:
+    """The rendered hydra-os-nixos@.service, instantiated as systemd would (rollback-42), passes verify."""
+    pkg = tmp_path / "pkg"
+    (pkg / "bin").mkdir(parents=True)
+    for exe in ("hydra", "hydra-nixos-helper"):
+        (pkg / "bin" / exe).write_text("#!/bin/sh\nexit 0\n")
+        (pkg / "bin" / exe).chmod(0o755)
+    r = eval_host(ENABLE, package_out_path=pkg)
+    template = tmp_path / "hydra-os-nixos@.service"
+    template.write_text(r["units"]["hydra-os-nixos@"]["text"])
+    # an instance is verified through a file of its name (a link to the template, as systemd resolves it)
+    (tmp_path / "hydra-os-nixos@rollback-42.service").symlink_to(template.name)
+    proc = analyze("verify", "./hydra-os-nixos@rollback-42.service", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    problems = [ln for ln in proc.stderr.splitlines() if "hydra-os-nixos" in ln]
+    assert problems == [], "\n".join(problems)
+    template.write_text(template.read_text().replace("[Service]\n", "[Service]\nProtectSystm=strict\n"))
+    proc = analyze("verify", "./hydra-os-nixos@rollback-42.service", cwd=tmp_path)
+    assert "Unknown key 'ProtectSystm'" in proc.stderr  # the check above is a real one
+    assert "ExecStart=" + str(pkg / "bin" / "hydra-nixos-helper") + " %i" in r["units"]["hydra-os-nixos@"]["text"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from hydra_os.nixos.config import NixosConfig
@@ -53,6 +54,22 @@ class NixSim:
         out = subprocess.run(list(argv), env=env, cwd=cwd, capture_output=True, text=True, check=True)
         return out.stdout
 
+    def add_generation(self, revision: str, failed_units: list[str] | None = None) -> str:
+        """Build a system and make it the profile's next generation without activating it."""
+        self.describe(revision, failed_units)
+        build = self.base / f"build-{revision}"
+        build.mkdir(exist_ok=True)
+        self._run(str(STANDINS / "nixos-rebuild"), "build", "--flake", f"{self.flake_dir}#{self.host}", cwd=build)
+        top = os.path.realpath(build / "result")
+        self._run(str(STANDINS / "nix-env"), "-p", str(self.root / "nix/var/nix/profiles/system"), "--set", top)
+        return top
+
+    @staticmethod
+    def break_activation(link: Path) -> None:
+        """Make a generation's switch-to-configuration fail the way a failed unit does (exit 4)."""
+        stc = Path(os.path.realpath(link)) / "bin" / "switch-to-configuration"
+        stc.write_text("#!/bin/sh\necho 'warning: the following units failed: nginx.service' >&2\nexit 4\n")
+
     def install_first(self, revision: str = "rev-good") -> str:
         """Generation 1, running and booted. Returns its toplevel."""
         self.describe(revision)
@@ -80,3 +97,23 @@ class NixSim:
     def calls(self) -> list[list[str]]:
         p = self.root / "calls.log"
         return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
+
+    def config_file(self, path: Path, result_dir: Path) -> Path:
+        """A hydra config.toml whose [healing.nixos] points at the stand-ins (what the helper reads)."""
+        cfg = self.config(helper_unit=True, helper_result_dir=result_dir)
+        lines = ["[healing.nixos]"] + [f"{k} = {json.dumps(str(v))}" for k, v in cfg.model_dump().items()
+                                       if isinstance(v, (str, Path))]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in cfg.model_dump().items()
+                  if isinstance(v, (bool, int, float)) and not isinstance(v, str)]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def install_helper_unit(self, config: Path, result_dir: Path) -> None:
+        """``hydra-os-nixos@.service`` in the systemctl stand-in, running the real helper program as the
+        NixOS module's unit does (ExecStart with %i, HYDRA_CONFIG and the result dir in its environment)."""
+        units = self.systemctl_dir / "units"
+        units.mkdir(parents=True, exist_ok=True)
+        spec = {"ExecStart": [sys.executable, "-m", "hydra_os.nixos.helper", "%i"],
+                "Environment": {"HYDRA_CONFIG": str(config), "HYDRA_NIXOS_RESULT_DIR": str(result_dir),
+                                **self.env()}}
+        (units / "hydra-os-nixos@.service.json").write_text(json.dumps(spec))

@@ -16,11 +16,12 @@ class DiskSpaceCheck:
     name = "disk_space"
 
     def enabled(self, ctx: HealingContext) -> bool:
-        return bool(ctx.config.disks)
+        return bool(ctx.watched_disks)
 
     async def run(self, ctx: HealingContext) -> CheckReport:
-        report = CheckReport(check=self.name, checked=[f"disk:{d.path}" for d in ctx.config.disks])
-        for d in ctx.config.disks:
+        disks = ctx.watched_disks
+        report = CheckReport(check=self.name, checked=[f"disk:{d.path}" for d in disks])
+        for d in disks:
             try:
                 usage = await asyncio.to_thread(shutil.disk_usage, d.path)
             except OSError as e:

@@ -7,6 +7,7 @@ Running the process (child process or systemd unit) is the runner's job, not the
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -61,16 +62,34 @@ class Engine(Protocol):
 
 
 class ProcessEngine:
-    """Defaults for an engine run as a plain child: CUDA pinned to its GPUs, no files, any cwd."""
+    """Defaults for an engine run as a plain child: CUDA pinned to its GPUs, a writable HOME and caches
+    (:func:`dirs_env`), no other files, any cwd."""
 
     def env(self, launch: Launch) -> dict[str, str]:
-        return cuda_env(launch)
+        return {**dirs_env(launch), **cuda_env(launch)}
 
     def prepare(self, launch: Launch) -> None:
-        return None
+        for d in dirs_env(launch).values():
+            Path(d).mkdir(parents=True, exist_ok=True)
 
     def cwd(self, launch: Launch) -> Path | None:
         return None
+
+
+def dirs_env(launch: Launch) -> dict[str, str]:
+    """HOME, cache and download dirs for the engine. Under the hardened NixOS unit there is no usable
+    home (DynamicUser), so the module sets HOME, XDG_CACHE_HOME and HF_HOME under the unit's
+    StateDirectory/CacheDirectory and they are passed on; where the daemon's environment does not set
+    them, they go under ``<state_dir>/engines/``. vLLM, Triton and PyTorch caches follow XDG_CACHE_HOME."""
+    base = launch.workdir.parent
+    cache = os.environ.get("XDG_CACHE_HOME") or str(base / "cache")
+    return {
+        "HOME": os.environ.get("HOME") or str(base / "home"),
+        "XDG_CACHE_HOME": cache,
+        "HF_HOME": os.environ.get("HF_HOME") or f"{cache}/huggingface",
+        "VLLM_CACHE_ROOT": os.environ.get("VLLM_CACHE_ROOT") or f"{cache}/vllm",
+        "TRITON_CACHE_DIR": os.environ.get("TRITON_CACHE_DIR") or f"{cache}/triton",
+    }
 
 
 def cuda_env(launch: Launch) -> dict[str, str]:

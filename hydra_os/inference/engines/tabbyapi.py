@@ -62,6 +62,7 @@ class TabbyApiEngine(ProcessEngine):
         return [*launch.command, "--config", str(self.config_path(launch)), *launch.spec.extra_args]
 
     def prepare(self, launch: Launch) -> None:
+        super().prepare(launch)
         launch.workdir.mkdir(parents=True, exist_ok=True)
         path = self.config_path(launch)
         tmp = path.with_suffix(".tmp")

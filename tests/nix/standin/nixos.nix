@@ -96,6 +96,9 @@ in
 
     systemd.services = mkOption { type = types.attrsOf (types.submodule serviceModule); default = { }; };
 
+    # nixpkgs nixos/modules/config/nix.nix: the Nix the system runs (nix-env for the helper unit)
+    nix.package = mkOption { type = types.package; default = pkgs.nix; };
+
     security.polkit.enable = bool true;
     security.polkit.extraConfig = mkOption { type = types.lines; default = ""; };
 
@@ -105,6 +108,23 @@ in
     hardware.nvidia.open = mkOption { type = types.nullOr types.bool; default = null; };
     hardware.nvidia.modesetting.enable = bool false;
     hardware.nvidia.package = mkOption { type = types.package; default = pkgs.linuxPackages.nvidiaPackages.stable; };
+
+    # nixpkgs nixos/modules/services/search/qdrant.nix (interface; settings default as there)
+    services.qdrant = {
+      enable = bool false;
+      settings = mkOption {
+        type = types.attrsOf types.anything;
+        default = { service = { host = "127.0.0.1"; http_port = 6333; grpc_port = 6334; }; telemetry_disabled = true; };
+      };
+    };
+    # nixpkgs nixos/modules/services/databases/neo4j.nix (interface)
+    services.neo4j = {
+      enable = bool false;
+      bolt.enable = bool true;
+      bolt.listenAddress = str ":7687";
+      bolt.tlsLevel = mkOption { type = types.enum [ "REQUIRED" "OPTIONAL" "DISABLED" ]; default = "REQUIRED"; };
+      https.enable = bool true;
+    };
 
     # nixpkgs nixos/modules/services/networking/nats.nix (interface)
     services.nats = {

@@ -80,6 +80,15 @@ in
     outPath = packageOutPath;
   };
   nats-server = fakeDrv { name = "nats-server-2.10.22"; pname = "nats-server"; };
+  # nixpkgs' llama-cpp; .override { cudaSupport = true; } gives the CUDA build (another store path)
+  llama-cpp = fakeDrv {
+    name = "llama-cpp-5141"; pname = "llama-cpp"; mainProgram = "llama-server";
+    passthru.override = args: fakeDrv {
+      name = "llama-cpp-5141" + (if args.cudaSupport or false then "-cuda" else "");
+      pname = "llama-cpp"; mainProgram = "llama-server";
+    };
+  };
+  nix = fakeDrv { name = "nix-2.24.10"; pname = "nix"; mainProgram = "nix"; };
   coreutils = fakeDrv { name = "coreutils-9.5"; pname = "coreutils"; mainProgram = "ls"; };
   systemd = fakeDrv { name = "systemd-256.8"; pname = "systemd"; mainProgram = "systemctl"; };
   linuxPackages = { nvidiaPackages.stable = fakeDrv { name = "nvidia-x11-565.77"; pname = "nvidia-x11"; }; };
