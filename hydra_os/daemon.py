@@ -34,6 +34,7 @@ from hydra_os.node.gpu import NvmlProbe
 from hydra_os.node.info import NodeInfo, host_stats
 from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc
+from hydra_os.readiness import Probe, unready
 from hydra_os.systemd import Notifier
 from hydra_os.wiring import build_components
 
@@ -92,11 +93,16 @@ class Daemon:
         self._stack = contextlib.AsyncExitStack()
         self._server: ApiServer | None = None
         self._server_task: asyncio.Task[None] | None = None
+        self._readiness: dict[str, Probe] = {}  # NodeContext.readiness, once built
 
     # ---- views used by the API and RPC -------------------------------------------------
     @property
     def is_ready(self) -> bool:
-        return self._ready and self.bus is not None and self.bus.status.connected
+        return self._ready and self.bus is not None and self.bus.status.connected and not self.unready()
+
+    def unready(self) -> dict[str, str]:
+        """Subsystems that cannot serve right now, with why (``/readyz`` shows them)."""
+        return unready(self._readiness)
 
     async def node_info(self) -> NodeInfo:
         now = time.time()
@@ -123,6 +129,7 @@ class Daemon:
             "version": __version__,
             "incarnation": self.incarnation,
             "ready": self.is_ready,
+            "unready": self.unready(),
             "roles": list(self.settings.node.roles),
             "uptime_s": round(time.time() - self.started_at, 3),
             "api_url": self.api_url,
@@ -195,6 +202,7 @@ class Daemon:
                 s, self.bus, self.events, self.rpc, self.membership, embedded_bus=self.embedded, auth=auth
             )
             self.components = build_components(ctx)
+            self._readiness = ctx.readiness
             self._register_rpc(self.rpc)
             await self.rpc.start()
             self._stack.push_async_callback(self.rpc.stop)
