@@ -32,6 +32,7 @@ from hydra_os.policy.model import Outcome, OutcomeStatus
 from hydra_os.policy.receipts import APPROVAL_EVENTS
 
 _TERMINAL = ("denied", "expired", "succeeded", "failed", "refused")
+EXECUTOR_WAIT_LOG_S = 60.0  # how often a waiting approval says so in the log
 
 
 class ApprovalRunner:
@@ -102,6 +103,7 @@ class ApprovalRunner:
             await self.store.mark_receipted(approval_id, rec.state)
         if rec.state != "approved":
             return
+        await self._wait_for_executor(rec)  # still `approved` meanwhile: a crash here loses nothing
         claimed = await self.store.claim(approval_id, self.node_id)
         if claimed is None:
             return  # someone else's, or already claimed
@@ -124,6 +126,17 @@ class ApprovalRunner:
         await self.store.finish(approval_id, ok=out.status is OutcomeStatus.SUCCEEDED,
                                 result=out.result, error=out.error)
         await self.store.mark_receipted(approval_id, out.status.value)
+
+    async def _wait_for_executor(self, rec: ApprovalRecord) -> None:
+        """Until the component that runs ``rec``'s kind has started (e.g. the supervisor of a child to
+        restart): an approval found at start-up must not race that component's own start."""
+        ready = self.gate.ready_event(rec.action)
+        while ready is not None and not ready.is_set():
+            try:
+                await asyncio.wait_for(ready.wait(), EXECUTOR_WAIT_LOG_S)
+            except TimeoutError:
+                logger.info("approval {} ({}) waits for the component that runs it to start",
+                            rec.id, rec.action.kind)
 
     async def sweep(self, interval: float, retention: float) -> None:
         """Expire overdue pending approvals of this node; prune old finished ones. Until cancelled."""
