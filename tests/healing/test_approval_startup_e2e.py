@@ -21,6 +21,7 @@ from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.config import BusConfig
 from hydra_os.policy.approvals import ApprovalRecord, ApprovalStore
+from hydra_os.policy.audit import read_events
 from hydra_os.policy.model import Action, BlastRadius, Decision, Level
 from tests.healing.conftest import SYSTEMCTL
 from tests.helpers import DaemonProc, NatsProc, daemon_env, free_port, wait_for
@@ -30,12 +31,12 @@ pytestmark = pytest.mark.e2e
 NODE = "boot1"
 
 
-def slow_child(port: int, pids: Path) -> list[str]:
-    """A child that records its pid, then takes a second before it answers its health URL."""
+def slow_child(port: int, pids: Path, delay: float = 1.0) -> list[str]:
+    """A child that records its pid, then takes ``delay`` seconds before it answers its health URL."""
     code = (
         "import http.server,os,time\n"
         f"open({str(pids)!r},'a').write(f'{{os.getpid()}}\\n')\n"
-        "time.sleep(1.0)\n"
+        f"time.sleep({delay!r})\n"
         "class H(http.server.BaseHTTPRequestHandler):\n"
         "    def log_message(self,*a): pass\n"
         "    def do_GET(self):\n"
@@ -47,14 +48,16 @@ def slow_child(port: int, pids: Path) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+RESTART = Action(kind="process.restart", target="process:counter", params={"name": "counter", "node": NODE},
+                 reversible=True, blast_radius=BlastRadius.SERVICE, summary="restart supervised process counter")
+
+
 async def park_approved_restart(url: str) -> str:
     """What a node that crashed right after an approval leaves behind: an approved restart of its child."""
     async with Bus([url], BusConfig(request_timeout=10), name="test-owner") as bus:
         await bus.ensure_topology(3.0)
         store = ApprovalStore(await bus.kv(names.APPROVALS_BUCKET))
-        action = Action(kind="process.restart", target="process:counter", params={"name": "counter", "node": NODE},
-                        reversible=True, blast_radius=BlastRadius.SERVICE, summary="restart supervised process counter")
-        rec = await store.create(action, Decision(level=Level.ASK_FIRST, rule_id="owner", reason="test"), NODE, 600)
+        rec = await store.create(RESTART, Decision(level=Level.ASK_FIRST, rule_id="owner", reason="test"), NODE, 600)
         await store.approve(rec.id, by="owner")
         return rec.id
 
@@ -72,23 +75,28 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
-def test_an_approved_restart_waiting_at_start_up_runs_once_after_the_supervisor_started(
-        nats_proc: NatsProc, tmp_path: Path) -> None:
-    port, pids = free_port(), tmp_path / "pids"
+def daemon_with_child(nats: NatsProc, tmp_path: Path, pids: Path, delay: float) -> DaemonProc:
+    """A daemon (node NODE, on ``nats``) supervising one slow child, ``counter``."""
+    port = free_port()
     cfg = tmp_path / "config.toml"
     cfg.write_text(
         '[node]\nroles = ["gateway"]\n'
         f"[healing]\nsystemctl = {json.dumps(SYSTEMCTL)}\n"
         "[[healing.children]]\n"
         'name = "counter"\nkind = "process"\n'
-        f"argv = {json.dumps(slow_child(port, pids))}\n"
+        f"argv = {json.dumps(slow_child(port, pids, delay))}\n"
         f'health_url = "http://127.0.0.1:{port}/"\nstart_timeout_s = 30\n'
     )
-    approval_id = asyncio.run(park_approved_restart(nats_proc.url))
-    d = DaemonProc(NODE, tmp_path / "state", daemon_env(
-        HYDRA_CONFIG=str(cfg), HYDRA_BUS__URL=nats_proc.url, SYSTEMCTL_STANDIN_DIR=str(tmp_path / "sd"),
+    return DaemonProc(NODE, tmp_path / "state", daemon_env(
+        HYDRA_CONFIG=str(cfg), HYDRA_BUS__URL=nats.url, SYSTEMCTL_STANDIN_DIR=str(tmp_path / "sd"),
         HYDRA_LOG__LEVEL="INFO"))
-    d.start(timeout=90)
+
+
+def test_an_approved_restart_waiting_at_start_up_runs_once_after_the_supervisor_started(
+        nats_proc: NatsProc, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    approval_id = asyncio.run(park_approved_restart(nats_proc.url))
+    d = daemon_with_child(nats_proc, tmp_path, pids, delay=1.0).start(timeout=90)
     try:
         rec = wait_for(lambda: (r := asyncio.run(read_approval(nats_proc.url, approval_id))).state
                        in ("succeeded", "failed") and r, 60, interval=0.5, what="the approval finished")
@@ -101,3 +109,50 @@ def test_an_approved_restart_waiting_at_start_up_runs_once_after_the_supervisor_
         assert kid["restarts"] == 1 and kid["healthy"]
     finally:
         assert d.stop() == 0, d.logs()
+
+
+async def approve_and_wait_executing(url: str) -> str:
+    async with Bus([url], BusConfig(request_timeout=10), name="test-owner") as bus:
+        store = ApprovalStore(await bus.kv(names.APPROVALS_BUCKET))
+        rec = await store.create(RESTART, Decision(level=Level.ASK_FIRST, rule_id="owner", reason="test"), NODE, 600)
+        await store.approve(rec.id, by="owner")
+        for _ in range(600):
+            if (await store.get(rec.id)).state == "executing":
+                return rec.id
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"approval {rec.id} never started executing: {await store.get(rec.id)}")
+
+
+async def set_executing(url: str, approval_id: str) -> None:
+    """Write the state a node killed mid-execution leaves, through the real KV (a CAS like the claim)."""
+    async with Bus([url], BusConfig(request_timeout=10), name="test-crashed-node") as bus:
+        store = ApprovalStore(await bus.kv(names.APPROVALS_BUCKET))
+        await store.transition(approval_id, lambda r: r.model_copy(update={
+            "state": "executing", "finished_at": None, "error": None, "receipted_state": None}))
+
+
+async def failure_receipts(url: str, approval_id: str) -> int:
+    async with Bus([url], BusConfig(request_timeout=10), name="test-audit") as bus:
+        events = await read_events(bus, node=NODE)
+    return sum(1 for e in events if e.event and e.event.type == "policy.outcome"
+               and e.event.data.get("approval_id") == approval_id and e.event.data.get("status") == "failed")
+
+
+def test_an_approval_interrupted_by_kill_9_is_closed_as_failed_with_a_receipt_on_every_restart(
+        nats_proc: NatsProc, tmp_path: Path) -> None:
+    d = daemon_with_child(nats_proc, tmp_path, tmp_path / "pids", delay=6.0)
+    d.start(timeout=90)
+    approval_id = asyncio.run(approve_and_wait_executing(nats_proc.url))
+    d.kill9()  # mid-restart: the child is still starting
+    for round_ in (1, 2):
+        d.start(timeout=90)
+        try:
+            rec = wait_for(lambda: (r := asyncio.run(read_approval(nats_proc.url, approval_id))).state
+                           != "executing" and r, 60, interval=0.5, what="the interrupted approval closed")
+            assert rec.state == "failed" and "restart" in (rec.error or ""), rec
+            assert rec.receipted_state == "failed"
+            assert wait_for(lambda n=round_: asyncio.run(failure_receipts(nats_proc.url, approval_id)) == n, 30,
+                            interval=0.5, what=f"{round_} failure receipt(s)")
+        finally:
+            assert d.stop() == 0, d.logs()
+        asyncio.run(set_executing(nats_proc.url, approval_id))  # and once more, as a crashed node leaves it
