@@ -34,6 +34,7 @@ from hydra_os.node.gpu import NvmlProbe
 from hydra_os.node.info import NodeInfo, host_stats
 from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc
+from hydra_os.policy.chainhead import ChainHeadStore
 from hydra_os.readiness import Probe, unready
 from hydra_os.systemd import Notifier
 from hydra_os.wiring import build_components
@@ -186,7 +187,8 @@ class Daemon:
             self._stack.push_async_callback(self.bus.close)
             await self.bus.ensure_topology(s.membership.gone_after)
 
-            self.events = EventLog(self.bus, self.node_id)
+            heads = ChainHeadStore(s.node.state_dir, self.bus, self.node_id)  # audit: newest events removed?
+            self.events = EventLog(self.bus, self.node_id, head_store=heads)
             await self.events.start()
             self.rpc = NodeRpc(self.bus, self.node_id)
             self.membership = Membership(

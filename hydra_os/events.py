@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import nats.js.errors
 from pydantic import BaseModel, Field
@@ -36,12 +36,25 @@ class Event(BaseModel):
         return hashlib.sha256(raw).hexdigest()
 
 
+class HeadRecorder(Protocol):
+    """Keeps the chain head outside the stream (:class:`hydra_os.policy.chainhead.ChainHeadStore`)."""
+
+    async def resume(self, stream_last: tuple[int, str, str | None] | None) -> str | None:
+        """The hash to continue from, given the stream's last event of this node (seq, hash, prev)."""
+        ...
+
+    async def record(self, stream_seq: int, event_hash: str) -> None:
+        """Called once the stream accepted an event."""
+        ...
+
+
 class EventLog:
     """Publishes this node's events, keeping the hash chain. One publish at a time."""
 
-    def __init__(self, bus: Bus, node_id: str) -> None:
+    def __init__(self, bus: Bus, node_id: str, head_store: HeadRecorder | None = None) -> None:
         self.bus = bus
         self.node_id = node_id
+        self.head_store = head_store
         self.subject = names.events_subject(node_id)
         self._last_hash: str | None = None
         self._lock = asyncio.Lock()
@@ -53,13 +66,17 @@ class EventLog:
 
     async def start(self) -> None:
         """Pick the chain up where this node's last event left it."""
+        last: tuple[int, str, str | None] | None = None
         try:
             msg = await self.bus.js.get_last_msg(names.EVENTS_STREAM, self.subject)
         except nats.js.errors.NotFoundError:
-            self._last_hash = None
-            return
-        if msg.data:
-            self._last_hash = Event.model_validate_json(msg.data).hash
+            msg = None
+        if msg is not None and msg.data:
+            ev = Event.model_validate_json(msg.data)
+            last = (int(msg.seq or 0), ev.hash, ev.prev)
+        self._last_hash = last[1] if last else None
+        if self.head_store is not None:  # the persisted head decides (newest events removed while down)
+            self._last_hash = await self.head_store.resume(last)
 
     async def publish(
         self, type_: str, data: dict[str, Any] | None = None, *, dedup_id: str | None = None
@@ -73,4 +90,6 @@ class EventLog:
             if ack.duplicate:
                 return None
             self._last_hash = ev.hash
+            if self.head_store is not None:  # persisted chain head (hydra_os.policy.chainhead)
+                await self.head_store.record(ack.seq, ev.hash)
             return ev
