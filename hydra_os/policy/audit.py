@@ -255,7 +255,9 @@ def _check_recorded(rep: ChainReport, head: ChainHead, hashes: set[str], mine: l
         return
     # events recorded since the head record began that are still in the stream
     since = [se for se in mine if se.seq >= head.first_stream_seq]
-    missing = head.count - len(since) if head.first_stream_seq >= stream.first_seq else None
+    # exact unless the stream's limits may have removed some of them from its front
+    countable = head.first_stream_seq >= stream.first_seq or not stream.front_limits()
+    missing = head.count - len(since) if countable else None
     if head.hash not in hashes:
         if head.stream_seq < stream.first_seq and stream.could_have_aged(head.ts, head.stream_seq):
             rep.notes.append(f"its recorded head ({said}) may have aged out")
