@@ -9,7 +9,8 @@ nothing is pending, and deletes the consumer explicitly; a short inactivity thre
 backstop when the delete cannot be sent (connection lost, process killed).
 
 Live watchers (the approval runner, the maintenance mirror) stay on ``kv.watch``: there is one
-per node and it lives as long as the node.
+per node and it lives as long as the node; they pass ``WATCH_INACTIVE_S`` so that a watcher restarted
+after a bus error does not leave its old consumer behind for 300 s.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from nats.js.kv import KeyValue
 SCAN_BATCH = 256
 # the server removes a consumer left behind by a crashed or disconnected scanner after this long
 INACTIVE_THRESHOLD_S = 10.0
+# a live watcher's consumer is active while subscribed; once dropped, the server removes it after this
+WATCH_INACTIVE_S = 30.0
 # headers that mark a KV entry as a delete/purge/expiry marker rather than a value
 _MARKER_HEADERS = ("KV-Operation", "Nats-Marker-Reason")
 

@@ -26,6 +26,7 @@ import nats.errors
 import nats.js.errors
 from loguru import logger
 
+from hydra_os.bus.kvscan import WATCH_INACTIVE_S
 from hydra_os.errors import HydraError
 from hydra_os.policy.approvals import ApprovalRecord, ApprovalStore
 from hydra_os.policy.gate import PolicyGate
@@ -51,7 +52,7 @@ class ApprovalRunner:
         """Close what a previous run of this node left ``executing``, then follow the bucket until
         cancelled (initial values first, then live updates)."""
         await self.close_interrupted()
-        watcher = await self.store.kv.watchall()
+        watcher = await self.store.kv.watchall(inactive_threshold=WATCH_INACTIVE_S)
         try:
             async for entry in watcher:
                 if entry is None:

@@ -112,6 +112,15 @@ def _read(path: Path) -> ChainHead | None:
         return None
 
 
+def _newer(file: ChainHead | None, kv: ChainHead | None) -> ChainHead | None:
+    """The later of the two records of one chain: the file lags when it could not be written (full
+    disk), the KV copy when the bus write failed. Taking the later one means lowering either record
+    (an edit to hide removed events) changes nothing; a record of another lineage loses to the file."""
+    if file is None or kv is None or kv.first_stream_seq != file.first_stream_seq:
+        return file or kv
+    return kv if kv.count > file.count else file
+
+
 class ChainHeadStore:
     """The persisted head of one node's chain (file + KV copy). Used by :class:`~hydra_os.events.EventLog`."""
 
@@ -127,7 +136,7 @@ class ChainHeadStore:
     async def resume(self, stream_last: tuple[int, str, str | None] | None) -> str | None:
         """The hash to continue the chain from, given the stream's last event of this node
         ``(stream_seq, hash, prev)`` (None when it has none)."""
-        self.head = await asyncio.to_thread(_read, self.path)
+        self.head = _newer(await asyncio.to_thread(_read, self.path), await self._read_kv())
         head = self.head
         if head is None:
             return stream_last[1] if stream_last else None  # first start with a head record: adopt the stream
@@ -157,6 +166,16 @@ class ChainHeadStore:
         except OSError as e:  # the event is published; a full disk must not turn that into a failure
             logger.error("audit chain head not persisted to {} ({}); the KV copy still is", self.path, e)
         await self._publish_kv(self.head)
+
+    async def _read_kv(self) -> ChainHead | None:
+        try:
+            async with asyncio.timeout(KV_TIMEOUT_S):
+                if self._kv is None:
+                    self._kv = await audit_bucket(self.bus)
+                entry = await self._kv.get(self.node_id)
+            return ChainHead.model_validate_json(entry.value or b"")
+        except (TimeoutError, nats.errors.Error, BusError, OSError, ValidationError, ValueError):
+            return None
 
     async def _publish_kv(self, head: ChainHead) -> None:
         try:

@@ -221,3 +221,19 @@ async def test_a_head_recorded_just_before_a_crash_is_not_a_gap(bus: Bus, tmp_pa
     report = (await _verify(bus))["n5"]
     assert report.ok, report.problems
     assert report.recorded and report.recorded["count"] == 4
+
+
+async def test_a_stale_head_file_is_not_a_gap_when_the_kv_copy_is_newer(bus: Bus, tmp_path: Path) -> None:
+    """The file could not be written for a while (a full disk): the later record of the two counts."""
+    log = await _node_log(bus, tmp_path / "n6", "n6")
+    await _publish(log, 2)
+    head_file = tmp_path / "n6" / "audit" / "chain-head.json"
+    stale = head_file.read_bytes()
+    await _publish(log, 2)
+    head_file.write_bytes(stale)
+    again = await _node_log(bus, tmp_path / "n6", "n6")
+    assert _gap(again) is None
+    await _publish(again, 1)
+    report = (await _verify(bus))["n6"]
+    assert report.ok, report.problems
+    assert report.recorded and report.recorded["count"] == 5

@@ -20,7 +20,7 @@ from nats.js.kv import KeyValue
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
-from hydra_os.bus.kvscan import kv_scan
+from hydra_os.bus.kvscan import WATCH_INACTIVE_S, kv_scan
 from hydra_os.errors import BusError, NotFoundError
 from hydra_os.policy.guards.maintenance import AdhocWindow, MaintenanceSchedule
 
@@ -99,7 +99,7 @@ class MaintenanceStore:
 
 async def mirror(kv: KeyValue, schedule: MaintenanceSchedule, ready: asyncio.Event | None = None) -> None:
     """Keep ``schedule`` in step with the bucket until cancelled."""
-    watcher = await kv.watch(PREFIX + ">")
+    watcher = await kv.watch(PREFIX + ">", inactive_threshold=WATCH_INACTIVE_S)
     try:
         async for entry in watcher:
             if entry is None:  # initial values delivered
