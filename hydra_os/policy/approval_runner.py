@@ -89,7 +89,7 @@ class ApprovalRunner:
         finally:
             self._busy.discard(approval_id)
 
-    async def close_interrupted(self) -> int:
+    async def close_interrupted(self, records: list[ApprovalRecord] | None = None) -> int:
         """Mark this node's ``executing`` approvals that this process is not running as failed, with a
         receipt; returns how many. Only the owning node claims (approved -> executing) and it runs each
         claim inside a task tracked in ``_busy``, so such a record was left by a run of this node that
@@ -97,8 +97,8 @@ class ApprovalRunner:
         whenever the watcher is restarted) and by every sweep, so it does not depend on the watcher's
         initial snapshot being complete."""
         closed = 0
-        for rec in await self.store.list(states=("executing",)):
-            if rec.node != self.node_id or rec.id in self._busy:
+        for rec in records if records is not None else await self.store.list():
+            if rec.state != "executing" or rec.node != self.node_id or rec.id in self._busy:
                 continue
             self._busy.add(rec.id)
             try:
@@ -170,9 +170,10 @@ class ApprovalRunner:
             await asyncio.sleep(interval)
 
     async def sweep_once(self, retention: float) -> None:
-        await self.close_interrupted()
+        records = await self.store.list()
+        await self.close_interrupted(records)
         now = self.store.clock()
-        for rec in await self.store.list():
+        for rec in records:
             if rec.node != self.node_id:
                 continue
             if rec.state == "pending" and now >= rec.expires_at:
