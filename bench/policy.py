@@ -4,7 +4,9 @@
 - `gate.submit` of an AUTONOMOUS action (3 receipts published to HYDRA_EVENTS, executor no-op);
 - approval round trip: ASK_FIRST submit -> approve (KV CAS from a second connection) -> the
   parking node's runner claims and runs it -> its notifier is called;
-- `hydra audit verify` core (read + verify) over the stream written by the above.
+- `hydra audit verify` core (read + verify) over the stream written by the above;
+- one event published by `EventLog` without and with the persisted chain head (file fsync + KV copy,
+  `hydra_os/policy/chainhead.py`), interleaved rounds.
 
 Medians of N runs. Prints a table and writes bench/results/policy.json.
 Run: .venv/bin/python bench/policy.py [--runs 200]
@@ -26,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.config import BusConfig
+from hydra_os.events import EventLog
 from hydra_os.policy.approvals import ApprovalStore
 from hydra_os.policy.audit import read_events, verify_chains
+from hydra_os.policy.chainhead import ChainHeadStore
 from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.model import Action, Outcome
 from tests.policy.nodes import start_node
@@ -84,6 +88,17 @@ async def run(runs: int) -> dict[str, Any]:
             verify_s = time.perf_counter() - t
             assert all(r.ok for r in reports.values())
             await node.stop()
+            plain, headed = EventLog(bus, "plain"), EventLog(
+                bus, "headed", head_store=ChainHeadStore(Path(tempfile.mkdtemp()), bus, "headed"))
+            await plain.start()
+            await headed.start()
+            bare_pub: list[float] = []
+            head_pub: list[float] = []
+            for i in range(runs):  # interleaved, so both see the same load
+                for log, samples in ((plain, bare_pub), (headed, head_pub)):
+                    t = time.perf_counter()
+                    await log.publish("bench.event", {"i": i})
+                    samples.append(time.perf_counter() - t)
     return {
         "runs": runs,
         "engine_decide_us": med_us(decide),
@@ -92,6 +107,8 @@ async def run(runs: int) -> dict[str, Any]:
         "approval_roundtrip_ms": round(statistics.median(roundtrip) * 1e3, 2),
         "audit_verify_events": len(events),
         "audit_verify_s": round(verify_s, 3),
+        "event_publish_ms": round(statistics.median(bare_pub) * 1e3, 2),
+        "event_publish_with_head_ms": round(statistics.median(head_pub) * 1e3, 2),
     }
 
 
@@ -105,6 +122,8 @@ def main() -> None:
     print(f"{'gate.submit AUTONOMOUS':32} {res['submit_autonomous_ms']:>10} ms")
     print(f"{'ASK_FIRST -> approve -> done':32} {res['approval_roundtrip_ms']:>10} ms")
     print(f"{'audit verify':32} {res['audit_verify_s']:>10} s  ({res['audit_verify_events']} events)")
+    print(f"{'event publish':32} {res['event_publish_ms']:>10} ms")
+    print(f"{'event publish + chain head':32} {res['event_publish_with_head_ms']:>10} ms")
     out = Path(__file__).resolve().parent / "results" / "policy.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n")

@@ -21,6 +21,7 @@ from hydra_os.config import Settings
 from hydra_os.events import EventLog
 from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc
+from hydra_os.readiness import Probe
 
 
 @runtime_checkable
@@ -57,6 +58,8 @@ class NodeContext:
     openapi_extra: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
     """Builders of partial OpenAPI documents (``paths``, ``components.schemas``) for routes FastAPI
     cannot describe itself (the hot routes); called when ``/openapi.json`` is first asked for."""
+    readiness: dict[str, Probe] = field(default_factory=dict)
+    """Subsystem name -> probe (None = can serve, else why not); ``/readyz`` fails while any reports."""
 
     @property
     def node_id(self) -> str:

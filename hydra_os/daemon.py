@@ -37,6 +37,8 @@ from hydra_os.node.gpu import NvmlProbe
 from hydra_os.node.info import NodeInfo, host_stats
 from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc
+from hydra_os.policy.chainhead import ChainHeadStore
+from hydra_os.readiness import Probe, unready
 from hydra_os.systemd import Notifier
 from hydra_os.wiring import build_components
 
@@ -113,15 +115,20 @@ class Daemon:
         self._server_task: asyncio.Task[None] | None = None
         self._unstopped: list[str] = []  # start steps whose undo has not finished, in start order
         self._stopping: str | None = None
+        self._readiness: dict[str, Probe] = {}  # NodeContext.readiness, once built
 
     # ---- views used by the API and RPC -------------------------------------------------
     @property
     def is_ready(self) -> bool:
-        return self._ready and self._bus_usable()
+        return self._ready and self._bus_usable() and not self.unready()
 
     def _bus_usable(self) -> bool:
         """Connected, and the last probe made a round trip (nats-py's own flag stays true when frozen)."""
         return self.bus is not None and self.bus.status.connected and self.bus.status.usable
+
+    def unready(self) -> dict[str, str]:
+        """Subsystems that cannot serve right now, with why (``/readyz`` shows them)."""
+        return unready(self._readiness)
 
     async def node_info(self) -> NodeInfo:
         now = time.time()
@@ -148,6 +155,7 @@ class Daemon:
             "version": __version__,
             "incarnation": self.incarnation,
             "ready": self.is_ready,
+            "unready": self.unready(),
             "roles": list(self.settings.node.roles),
             "uptime_s": round(time.time() - self.started_at, 3),
             "api_url": self.api_url,
@@ -209,7 +217,8 @@ class Daemon:
             await self.bus.ensure_topology(s.membership.gone_after)
             self.bus.start_probe()
 
-            self.events = EventLog(self.bus, self.node_id, s.node.state_dir / OUTBOX_FILE)
+            heads = ChainHeadStore(s.node.state_dir, self.bus, self.node_id)  # audit: newest events removed?
+            self.events = EventLog(self.bus, self.node_id, s.node.state_dir / OUTBOX_FILE, head_store=heads)
             await self.events.start()
             self._push_stop("event outbox", self.events.stop)
             self.rpc = NodeRpc(self.bus, self.node_id)
@@ -226,6 +235,7 @@ class Daemon:
                 s, self.bus, self.events, self.rpc, self.membership, embedded_bus=self.embedded, auth=auth
             )
             self.components = build_components(ctx)
+            self._readiness = ctx.readiness
             self._register_rpc(self.rpc)
             await self.rpc.start()
             self._push_stop("node RPC", self.rpc.stop)

@@ -21,7 +21,7 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import nats.errors
 import nats.js.errors
@@ -54,13 +54,27 @@ _WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence d
 OUTBOX_FILE = "events-outbox.jsonl"
 
 
+class HeadRecorder(Protocol):
+    """Keeps the chain head outside the stream (:class:`hydra_os.policy.chainhead.ChainHeadStore`)."""
+
+    async def resume(self, stream_last: tuple[int, str, str | None] | None) -> str | None:
+        """The hash to continue from, given the stream's last event of this node (seq, hash, prev)."""
+        ...
+
+    async def record(self, stream_seq: int, event_hash: str) -> None:
+        """Called once the stream accepted an event."""
+        ...
+
+
 class EventLog:
     """Publishes this node's events through the outbox, keeping the hash chain."""
 
-    def __init__(self, bus: Bus, node_id: str, outbox: Path | None = None, *, retry_s: float = 1.0) -> None:
+    def __init__(self, bus: Bus, node_id: str, outbox: Path | None = None, *, retry_s: float = 1.0,
+                 head_store: HeadRecorder | None = None) -> None:
         """``outbox``: the durable outbox file (the daemon's state dir); None keeps it in memory."""
         self.bus = bus
         self.node_id = node_id
+        self.head_store = head_store
         self.subject = names.events_subject(node_id)
         self.retry_s = retry_s
         self._outbox = Outbox(outbox)
@@ -84,9 +98,12 @@ class EventLog:
     async def start(self) -> None:
         """Pick the chain up where this node's last event (stored or still in the outbox) left it."""
         await asyncio.to_thread(self._outbox.load)
-        await self._read_stream_tail()
+        last = await self._read_stream_tail()
+        base = self._sent_hash
+        if self.head_store is not None:  # the persisted head decides (newest events removed while down)
+            base = await self.head_store.resume(last)
         pending = self._outbox.pending
-        self._last_hash = Event.model_validate_json(pending[-1].payload).hash if pending else self._sent_hash
+        self._last_hash = Event.model_validate_json(pending[-1].payload).hash if pending else base
         if pending:
             logger.info("{} event(s) from before the restart wait in the outbox", len(pending))
             self._ensure_sender()
@@ -98,14 +115,20 @@ class EventLog:
                 await self._sender
             self._sender = None
 
-    async def _read_stream_tail(self) -> None:
+    async def _read_stream_tail(self) -> tuple[int, str, str | None] | None:
+        """The stream's last event of this node as (seq, hash, prev); None when it holds none."""
         try:
             msg = await self.bus.js.get_last_msg(names.EVENTS_STREAM, self.subject)
         except nats.js.errors.NotFoundError:
             self._sent_hash, self._subject_seq = None, 0
-            return
+            return None
         self._subject_seq = int(msg.seq or 0)
-        self._sent_hash = Event.model_validate_json(msg.data).hash if msg.data else None
+        if not msg.data:
+            self._sent_hash = None
+            return None
+        ev = Event.model_validate_json(msg.data)
+        self._sent_hash = ev.hash
+        return (self._subject_seq, ev.hash, ev.prev)
 
     async def publish(
         self, type_: str, data: dict[str, Any] | None = None, *, dedup_id: str | None = None
@@ -168,6 +191,7 @@ class EventLog:
             # or the stream moved on without us: read what the subject ends with
             await self._read_stream_tail()
             if self._sent_hash == ev.hash:
+                await self._stored(ev.hash, self._subject_seq)
                 return True
             async with self._lock:
                 await self._rechain()
@@ -178,8 +202,14 @@ class EventLog:
                 return False  # another node's report of the same fact is the one stored
         if not ack.duplicate or ack.stream:
             self._subject_seq = max(self._subject_seq, int(ack.seq))
-        self._sent_hash = ev.hash
+        await self._stored(ev.hash, int(ack.seq))
         return True
+
+    async def _stored(self, event_hash: str, stream_seq: int) -> None:
+        """The stream holds this event: it is the sent tail, and the persisted chain head."""
+        self._sent_hash = event_hash
+        if self.head_store is not None:  # persisted chain head (hydra_os.policy.chainhead)
+            await self.head_store.record(stream_seq, event_hash)
 
     async def _rechain(self) -> None:
         """Re-link what is still queued onto the stream's tail (an entry was dropped or the tail moved)."""

@@ -22,6 +22,8 @@ class DaemonView(Protocol):
     @property
     def is_ready(self) -> bool: ...
 
+    def unready(self) -> dict[str, str]: ...
+
     def status(self) -> dict[str, Any]: ...
 
     def nodes(self) -> list[NodeInfo]: ...
@@ -46,7 +48,10 @@ def create_app(
     @app.get("/readyz", tags=["health"], summary="Connected to the bus, registered, components started")
     async def readyz() -> JSONResponse:
         ready = daemon.is_ready
-        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+        body: dict[str, Any] = {"ready": ready}
+        if problems := daemon.unready():
+            body["unready"] = problems  # which subsystem cannot serve, and why
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)])
 

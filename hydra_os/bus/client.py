@@ -38,6 +38,7 @@ from nats.js.kv import KeyValue
 
 from hydra_os.bus import names
 from hydra_os.bus.auth import BusCredentials, client_options
+from hydra_os.bus.kvscan import kv_scan
 from hydra_os.config import BusConfig
 from hydra_os.errors import BusError
 
@@ -129,19 +130,7 @@ def bucket_configs(gone_after: float, replicas: int = 1) -> list[KeyValueConfig]
 
 async def kv_values(kv: KeyValue) -> list[tuple[str, bytes]]:
     """Every key of a bucket with its current (non-empty) value: a snapshot before watching live."""
-    try:
-        keys = list(await kv.keys())
-    except nats.js.errors.NoKeysError:
-        return []
-    out = []
-    for key in keys:
-        try:
-            entry = await kv.get(key)
-        except nats.js.errors.NotFoundError:  # deleted or expired since keys() listed it (KeyDeletedError too)
-            continue
-        if entry.value:
-            out.append((key, entry.value))
-    return out
+    return [(item.key, item.value) for item in await kv_scan(kv)]
 
 
 class Bus:

@@ -24,7 +24,8 @@ from hydra_os.cli.common import console, fail, state, with_bus
 from hydra_os.errors import HydraError, RpcError
 from hydra_os.node import rpc
 from hydra_os.policy.approvals import OPEN_STATES, ApprovalRecord, ApprovalStore
-from hydra_os.policy.audit import StoredEvent, read_events, stream_first_seq, verify_chains
+from hydra_os.policy.audit import StoredEvent, read_events, stream_facts, verify_chains
+from hydra_os.policy.chainhead import recorded_heads
 from hydra_os.policy.defaults import DEFAULT_POLICY_TOML
 from hydra_os.policy.durations import parse_duration
 from hydra_os.policy.engine import PolicyEngine
@@ -321,8 +322,9 @@ def audit_verify(
     settings = state(ctx).settings()
 
     async def go(bus: Bus) -> dict[str, Any]:
-        first = await stream_first_seq(bus)
-        nodes = {e.node for e in await read_events(bus)}
+        facts = await stream_facts(bus)
+        recorded = await recorded_heads(bus)
+        nodes = {e.node for e in await read_events(bus)} | set(recorded)
         heads: dict[str, str | None] = {}
         for n in sorted(nodes):  # ask heads first: events published meanwhile are then in the stream
             try:
@@ -330,7 +332,8 @@ def audit_verify(
             except RpcError:
                 pass  # node not running: its chain is checked without its head
         events = await read_events(bus)
-        return {n: r.as_dict() for n, r in verify_chains(events, stream_first_seq=first, heads=heads).items()}
+        reports = verify_chains(events, stream=facts, heads=heads, recorded=recorded)
+        return {n: r.as_dict() for n, r in reports.items()}
 
     reports = with_bus(settings, go)
     bad = [r for r in reports.values() if not r["ok"]]
@@ -339,7 +342,8 @@ def audit_verify(
     else:
         for r in reports.values():
             mark = "[green]ok[/]" if r["ok"] else "[bold red]BROKEN[/]"
-            head = "live head checked" if r["head"] else "node not reachable: newest events unchecked"
+            head = "live head checked" if r["head"] else (
+                "recorded head checked" if r["recorded"] else "no head known: newest events unchecked")
             console.print(f"{mark} {r['node']}: {r['events']} events ({head})", highlight=False)
             for n in r["notes"]:
                 console.print(f"    note: {n}", highlight=False, markup=False)

@@ -70,6 +70,8 @@ class Healer:
         self._wake = asyncio.Event()
         self._poked: set[str] = set()
         self._registered = False
+        self.started = asyncio.Event()
+        """Set by start(): approved repairs wait for it (the supervisor has started its children then)."""
 
     # ---- lifecycle -------------------------------------------------------------------------
     def register(self) -> None:
@@ -79,7 +81,7 @@ class Healer:
         self._registered = True
         for f in self.fixups:
             for kind in f.kinds:
-                self.gate.register_executor(kind, self.executor(f))
+                self.gate.register_executor(kind, self.executor(f), ready=self.started)
         self.gate.add_notifier(self._on_outcome)
         if self.hctx.supervisor is not None:
             self.hctx.supervisor.on_change(self.poke)
@@ -88,8 +90,10 @@ class Healer:
         self.register()
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="healer")
+        self.started.set()
 
     async def stop(self) -> None:
+        self.started.clear()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

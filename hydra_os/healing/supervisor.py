@@ -204,6 +204,7 @@ class ProcessSupervisor:
         self._listeners: list[Callable[[str], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._started = False  # restarts are refused outside start()..stop(): only we spawn children
 
     def add(self, child: Supervisable, *, owned: bool = True) -> None:
         if child.name in self._children:
@@ -240,13 +241,16 @@ class ProcessSupervisor:
         return [self.state(n) for n in self.names()]
 
     async def start(self) -> None:
-        for w in self._children.values():
-            if w.owned and not w.child.running:
-                await w.child.start()
+        for name, w in self._children.items():
+            async with self._locks[name]:  # never interleaved with a restart of the same child
+                if w.owned and not w.child.running:
+                    await w.child.start()
+        self._started = True
         if self._task is None:
             self._task = asyncio.create_task(self._watch(), name="supervisor-watch")
 
     async def stop(self) -> None:
+        self._started = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -259,6 +263,11 @@ class ProcessSupervisor:
     async def restart(self, name: str) -> dict[str, Any]:
         """Stop (if needed) and start one child, waiting until it is healthy."""
         w = self._get(name)
+        if not self._started:
+            # before start() a restart would spawn a child the supervisor is about to spawn too (two
+            # processes, or one killed while start() waits for it); after stop() it would leave one behind
+            raise SupervisorError(f"cannot restart {name}: the supervisor is not running its children "
+                                  "(the node is starting or stopping); nothing was restarted")
         async with self._locks[name]:
             w.restarting = True
             try:

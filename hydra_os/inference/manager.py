@@ -130,8 +130,9 @@ class ModelManager:
         self._stopped = False
         self.actions = ModelActions(gate, node_id, self._event) if gate is not None else None
         self.failure_listeners: list[Callable[[str], None]] = []
+        self.started = asyncio.Event()  # approved unloads/restarts wait for it (see Gate.register_executor)
         if self.actions is not None:
-            self.actions.register(self._exec_unload, self._exec_restart)
+            self.actions.register(self._exec_unload, self._exec_restart, ready=self.started)
 
     # ---- lifecycle ---------------------------------------------------------------------
     @property
@@ -161,12 +162,14 @@ class ModelManager:
                     await self.start_model(spec.id)
                 except ModelError as e:
                     logger.error("autostart of {} refused: {}", spec.id, e)
+        self.started.set()
 
     async def stop(self) -> None:
         """Stop every engine this manager runs and withdraw its endpoints. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
+        self.started.clear()
         if self.actions is not None:
             await self.actions.close()
         if self._monitor is not None:

@@ -77,9 +77,9 @@ class ModelActions:
         self._event = events
         self._restarts: dict[str, asyncio.Task[None]] = {}
 
-    def register(self, unload: Executor, restart: Executor) -> None:
-        """Executors by kind, so approved actions run after a daemon restart too."""
-        self.gate.register_executor(UNLOAD, unload)
+    def register(self, unload: Executor, restart: Executor, ready: asyncio.Event | None = None) -> None:
+        """Executors by kind, so approved actions run after a daemon restart too (once ``ready`` is set)."""
+        self.gate.register_executor(UNLOAD, unload, ready=ready)
         probe = Action(kind=RESTART, target="process:-")
         lookup = getattr(self.gate, "executor_for", None)
         other: Executor | None = lookup(probe) if lookup is not None else None
@@ -89,7 +89,7 @@ class ModelActions:
                 return await restart(action)
             return await other(action)
 
-        self.gate.register_executor(RESTART, chained)
+        self.gate.register_executor(RESTART, chained, ready=ready)
 
     async def unload(self, victim: str, for_model: str, execute: Executor) -> Outcome:
         return await self.gate.submit(unload_action(self.node_id, victim, for_model), execute)

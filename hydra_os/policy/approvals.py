@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
+from hydra_os.bus.kvscan import kv_scan
 from hydra_os.errors import BusError
 from hydra_os.policy.errors import (
     ActionHashMismatchError,
@@ -105,16 +106,13 @@ class ApprovalStore:
 
     async def list(self, states: tuple[str, ...] | None = None) -> list[ApprovalRecord]:
         try:
-            keys = await self.kv.keys()
-        except nats.js.errors.NoKeysError:
-            return []
+            items = await kv_scan(self.kv)
+        except nats.errors.Error as e:
+            raise BusError(f"cannot list {names.APPROVALS_BUCKET}: {e}") from None
         now = self.clock()
         out = []
-        for k in keys:
-            try:
-                rec, _ = await self.read(k)
-            except ApprovalNotFoundError:
-                continue
+        for item in items:
+            rec = ApprovalRecord.model_validate_json(item.value)
             if states is None or rec.effective_state(now) in states:
                 out.append(rec)
         return sorted(out, key=lambda r: r.created_at)

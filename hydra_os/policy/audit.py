@@ -8,9 +8,16 @@ event *n-1*, and its own ``hash`` covers its content and ``prev``. :func:`verify
   (an event between them was removed, or an edited copy was republished out of place);
 - ``head-missing``: the node's live head hash (asked over RPC) is not in the stream: its newest
   events were removed;
-- ``start-missing``: the chain starts with a ``prev`` although the stream still holds its first
-  message ever (sequence 1), so the node's first events were removed (if older events aged out,
-  that is a note, not a problem);
+- ``tail-missing``: the head the node recorded outside the stream (:mod:`~hydra_os.policy.chainhead`,
+  KV ``hydra_audit``) is not in the stream although older events of the node are: its newest events
+  were removed (also while it was down, or before a kill -9 and restart);
+- ``missing``: fewer of the node's events are in the stream than it recorded since its head record
+  began (events removed anywhere in the chain, counted);
+- ``purged``: the node recorded a head but none of its events is in the stream, and the stream's
+  limits (max age, max messages) cannot have removed its newest one;
+- ``start-missing``: the chain starts with a ``prev`` although the stream's limits cannot have removed
+  anything from its front (the stream is younger than its max age and never held more messages than
+  its limit): its first events were deleted. Where the limits can explain it, that is a note;
 - ``unreadable``: a message that is not an event.
 """
 
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +37,7 @@ from pydantic import ValidationError
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.events import Event
+from hydra_os.policy.chainhead import ChainHead
 from hydra_os.policy.errors import AuditError
 
 
@@ -61,6 +70,7 @@ class ChainReport:
     head: str | None = None
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    recorded: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -69,7 +79,7 @@ class ChainReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "node": self.node, "events": self.events, "first_seq": self.first_seq, "last_seq": self.last_seq,
-            "head": self.head, "ok": self.ok, "notes": self.notes,
+            "head": self.head, "recorded": self.recorded, "ok": self.ok, "notes": self.notes,
             "problems": [p.__dict__ for p in self.problems],
         }
 
@@ -118,14 +128,60 @@ async def read_events(bus: Bus, *, since: float | None = None, node: str | None 
             await sub.unsubscribe()
 
 
-async def stream_first_seq(bus: Bus) -> int:
+@dataclass(frozen=True)
+class StreamFacts:
+    """What the stream's own state and limits say about messages that may have left it legitimately."""
+
+    first_seq: int = 1
+    last_seq: int = 0
+    created: float = 0.0
+    max_age: float = 0.0
+    max_msgs: int = 0
+    max_bytes: int = 0
+    max_msgs_per_subject: int = 0
+    now: float = field(default_factory=time.time)
+
+    def front_limits(self) -> list[str]:
+        """The limits that can have removed the stream's oldest messages by now (empty: none can)."""
+        out = []
+        if self.max_age > 0 and self.now - self.created > self.max_age:
+            out.append(f"max age {self.max_age:g}s (the stream is older than that)")
+        if self.max_msgs > 0 and self.last_seq > self.max_msgs:
+            out.append(f"max {self.max_msgs} messages (it has held {self.last_seq})")
+        if self.max_msgs_per_subject > 0 and self.last_seq > self.max_msgs_per_subject:
+            out.append(f"max {self.max_msgs_per_subject} messages per subject")
+        if self.max_bytes > 0:
+            out.append(f"max {self.max_bytes} bytes")
+        return out
+
+    def could_have_aged(self, ts: float, seq: int) -> bool:
+        """Could the limits have removed a message stored at ``ts`` with sequence ``seq``?"""
+        return ((self.max_age > 0 and self.now - ts > self.max_age)
+                or (self.max_msgs > 0 and self.last_seq - seq >= self.max_msgs)
+                or self.max_msgs_per_subject > 0 or self.max_bytes > 0)
+
+
+def _positive(v: float | int | None) -> float:
+    return float(v) if v and v > 0 else 0.0
+
+
+async def stream_facts(bus: Bus) -> StreamFacts:
     info = await bus.js.stream_info(names.EVENTS_STREAM)
-    return int(info.state.first_seq)
+    cfg, st = info.config, info.state
+    return StreamFacts(
+        first_seq=int(st.first_seq), last_seq=int(st.last_seq),
+        created=info.created.timestamp() if info.created else 0.0,
+        max_age=_positive(cfg.max_age), max_msgs=int(_positive(cfg.max_msgs)),
+        max_bytes=int(_positive(cfg.max_bytes)), max_msgs_per_subject=int(_positive(cfg.max_msgs_per_subject)),
+    )
 
 
-def verify_chains(events: list[StoredEvent], *, stream_first_seq: int = 1,
-                  heads: dict[str, str | None] | None = None) -> dict[str, ChainReport]:
-    """Check every node's chain; ``heads`` are live head hashes asked from running nodes."""
+def verify_chains(events: list[StoredEvent], *, stream: StreamFacts | None = None,
+                  heads: dict[str, str | None] | None = None,
+                  recorded: dict[str, ChainHead] | None = None) -> dict[str, ChainReport]:
+    """Check every node's chain. ``heads``: live head hashes asked from running nodes; ``recorded``:
+    the heads nodes persisted outside the stream (KV ``hydra_audit``)."""
+    stream = stream or StreamFacts()
     reports: dict[str, ChainReport] = {}
     last: dict[str, Event | None] = {}
     last_seq: dict[str, int] = {}
@@ -152,12 +208,14 @@ def verify_chains(events: list[StoredEvent], *, stream_first_seq: int = 1,
                                         "its content was changed"))
         if node not in last:
             if ev.prev is not None:
-                if stream_first_seq <= 1:
+                limits = stream.front_limits() if stream.first_seq > 1 else []
+                if not limits:
                     rep.problems.append(Problem(node, se.seq, "start-missing",
-                                                "the chain starts with a prev hash although nothing has aged "
-                                                "out of the stream: its first event(s) were removed"))
+                                                "the chain starts with a prev hash although the stream's limits "
+                                                "cannot have removed anything yet: its first event(s) were deleted"))
                 else:
-                    rep.notes.append(f"chain starts at seq {se.seq}; older events aged out")
+                    rep.notes.append(f"chain starts at seq {se.seq}; older events may have aged out "
+                                     f"({'; '.join(limits)})")
         else:
             before = last[node]
             if before is not None and ev.prev != before.hash:
@@ -169,6 +227,9 @@ def verify_chains(events: list[StoredEvent], *, stream_first_seq: int = 1,
                 ))
         last[node] = ev
         last_seq[node] = se.seq
+    for node, rec in (recorded or {}).items():
+        _check_recorded(reports.setdefault(node, ChainReport(node=node)), rec, hashes.get(node, set()),
+                        [se for se in events if se.node == node], stream)
     for node, head in (heads or {}).items():
         rep = reports.setdefault(node, ChainReport(node=node))
         rep.head = head
@@ -177,3 +238,35 @@ def verify_chains(events: list[StoredEvent], *, stream_first_seq: int = 1,
                                         f"the node's latest event {head[:12]} is not in the stream: "
                                         "its newest event(s) were removed"))
     return reports
+
+
+def _check_recorded(rep: ChainReport, head: ChainHead, hashes: set[str], mine: list[StoredEvent],
+                    stream: StreamFacts) -> None:
+    """Compare what the node recorded outside the stream with what is in it."""
+    rep.recorded = head.model_dump()
+    said = f"event #{head.count} at seq {head.stream_seq} ({head.hash[:12]})"
+    if not mine:
+        if stream.could_have_aged(head.ts, head.stream_seq):
+            rep.notes.append(f"no events left; its newest ({said}) may have aged out")
+        else:
+            rep.problems.append(Problem(rep.node, None, "purged",
+                                        f"all events of node {rep.node} are missing: it recorded {said}, and the "
+                                        "stream's limits cannot have removed it"))
+        return
+    # events recorded since the head record began that are still in the stream
+    since = [se for se in mine if se.seq >= head.first_stream_seq]
+    # exact unless the stream's limits may have removed some of them from its front
+    countable = head.first_stream_seq >= stream.first_seq or not stream.front_limits()
+    missing = head.count - len(since) if countable else None
+    if head.hash not in hashes:
+        if head.stream_seq < stream.first_seq and stream.could_have_aged(head.ts, head.stream_seq):
+            rep.notes.append(f"its recorded head ({said}) may have aged out")
+            return
+        n = f"newest {missing}" if missing and missing > 0 else "newest"
+        rep.problems.append(Problem(rep.node, None, "tail-missing",
+                                    f"the {n} event(s) of node {rep.node} are missing: it recorded {said}, the "
+                                    f"last one left is seq {mine[-1].seq}"))
+    elif missing and missing > 0:
+        rep.problems.append(Problem(rep.node, None, "missing",
+                                    f"{missing} of the {head.count} events node {rep.node} recorded since seq "
+                                    f"{head.first_stream_seq} are not in the stream"))

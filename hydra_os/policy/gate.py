@@ -73,25 +73,34 @@ class PolicyGate:
         self.budget = ActionBudget(config.hourly_budget, clock)
         self.counts: Counter[str] = Counter()
         self._executors: dict[str, Executor] = {}
+        self._ready: dict[str, asyncio.Event] = {}  # kind pattern -> set once its component started
         self._given: dict[str, Executor] = {}  # approval id -> executor passed to submit()
         self._open_by_hash: dict[str, str] = {}  # action hash -> open approval id of this node
         self._notifiers: list[Notifier] = []
         self._lock = asyncio.Lock()
 
     # ---- registration ----------------------------------------------------------------------
-    def register_executor(self, kind: str, executor: Executor) -> None:
-        """``kind`` is exact or a glob (``service.*``); exact registrations win."""
+    def register_executor(self, kind: str, executor: Executor, *, ready: asyncio.Event | None = None) -> None:
+        """``kind`` is exact or a glob (``service.*``); exact registrations win. See ``Gate``."""
         self._executors[kind] = executor
+        if ready is not None:
+            self._ready[kind] = ready
+
+    def _registered_kind(self, kind: str) -> str | None:
+        if kind in self._executors:
+            return kind
+        return next((pattern for pattern in self._executors if fnmatchcase(kind, pattern)), None)
+
+    def ready_event(self, action: Action) -> asyncio.Event | None:
+        """The start-up event of the executor registered for ``action`` (None: it needs none)."""
+        kind = self._registered_kind(action.kind)
+        return self._ready.get(kind) if kind is not None else None
 
     def executor_for(self, action: Action, approval_id: str | None = None) -> Executor | None:
         if approval_id is not None and approval_id in self._given:
             return self._given[approval_id]
-        if action.kind in self._executors:
-            return self._executors[action.kind]
-        for pattern, ex in self._executors.items():
-            if fnmatchcase(action.kind, pattern):
-                return ex
-        return None
+        kind = self._registered_kind(action.kind)
+        return self._executors[kind] if kind is not None else None
 
     def add_notifier(self, notifier: Notifier) -> None:
         self._notifiers.append(notifier)

@@ -17,6 +17,7 @@ The names in this module are a stable seam used by healing and NixOS rollback.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -166,8 +167,10 @@ Notifier = Callable[[Outcome], Awaitable[None]]
 class Gate(Protocol):
     """The one way a component takes a side effect; see :class:`hydra_os.policy.gate.PolicyGate`."""
 
-    def register_executor(self, kind: str, executor: Executor) -> None:
-        """Say that this node can run actions of ``kind``; approved ASK_FIRST actions find it here."""
+    def register_executor(self, kind: str, executor: Executor, *, ready: asyncio.Event | None = None) -> None:
+        """Say that this node can run actions of ``kind``; approved ASK_FIRST actions find it here.
+        ``ready``: set once the component behind the executor has started; approved actions of this
+        kind wait for it (an approval found at start-up must not run before its component does)."""
         ...
 
     def add_notifier(self, notifier: Notifier) -> None: ...

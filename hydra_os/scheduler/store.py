@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
+from hydra_os.bus.kvscan import kv_scan
 from hydra_os.errors import BusError
 from hydra_os.scheduler.config import RESERVED_JOB_IDS, JobDef
 from hydra_os.scheduler.errors import InvalidJobError, JobExistsError, JobNotFoundError
@@ -93,20 +94,11 @@ class ScheduleStore:
         """Every stored job; an entry that no longer validates (an older format) is skipped, not fatal."""
         kv = await self.kv()
         out: dict[str, StoredJob] = {}
-        watcher = await kv.watchall(ignore_deletes=True)
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                if entry.operation is not None or not entry.value:  # DEL / PURGE markers
-                    out.pop(entry.key, None)
-                    continue
-                try:
-                    out[entry.key] = StoredJob.model_validate_json(entry.value)
-                except ValidationError:
-                    continue
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py's KeyWatcher.stop is unannotated
+        for item in await kv_scan(kv):
+            try:
+                out[item.key] = StoredJob.model_validate_json(item.value)
+            except ValidationError:
+                continue
         return out
 
 

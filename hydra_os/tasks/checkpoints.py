@@ -16,7 +16,7 @@ import nats.js.errors
 from pydantic import BaseModel
 
 from hydra_os.tasks.errors import CheckpointError
-from hydra_os.tasks.store import TaskStore, guarded
+from hydra_os.tasks.store import TaskStore
 
 MAX_CHECKPOINT_BYTES = 512 * 1024
 _STEP = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -51,7 +51,7 @@ class CheckpointStore:
     async def get(self, step: str) -> Checkpoint | None:
         kv = await self.store.kv()
         try:
-            entry = await guarded("reading a checkpoint", kv.get(self._key(step)))
+            entry = await self.store.call("reading a checkpoint", kv.get(self._key(step)))
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             return None
         return Checkpoint.model_validate_json(entry.value) if entry.value else None
@@ -69,7 +69,7 @@ class CheckpointStore:
                 f"{MAX_CHECKPOINT_BYTES}; store large results elsewhere and checkpoint a reference"
             )
         kv = await self.store.kv()
-        await guarded("storing a checkpoint", kv.put(self._key(step), raw))
+        await self.store.call("storing a checkpoint", kv.put(self._key(step), raw))
         return cp
 
     async def all(self) -> dict[str, Checkpoint]:
@@ -85,7 +85,7 @@ class CheckpointStore:
         found = await self.all()
         for step in found:
             try:
-                await guarded("clearing a checkpoint", kv.delete(self._key(step)))
+                await self.store.call("clearing a checkpoint", kv.delete(self._key(step)))
             except nats.js.errors.KeyNotFoundError:
                 pass
         return len(found)

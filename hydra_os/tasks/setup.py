@@ -80,6 +80,9 @@ def build_tasks(ctx: NodeContext) -> TaskSystem:
     async def schedule() -> dict[str, Any]:
         return await read_schedule(ctx)
 
+    ctx.readiness["tasks"] = queue.store.health.unready  # the API's store
+    if system.worker is not None:
+        ctx.readiness["tasks-worker"] = system.worker.store.health.unready
     ctx.routers.append(tasks_router(queue, ctx.auth, schedule))
     ctx.routers.append(schedule_router(ScheduleStore(ctx.bus), ctx.settings.owner.timezone, ctx.auth))
     return system

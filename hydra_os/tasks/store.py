@@ -23,7 +23,9 @@ from nats.js.kv import KeyValue
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
+from hydra_os.bus.kvscan import KvItem, kv_scan
 from hydra_os.errors import BusError
+from hydra_os.readiness import FailureRecord
 from hydra_os.tasks.errors import TaskNotFoundError
 from hydra_os.tasks.model import Task
 
@@ -42,15 +44,36 @@ def idem_key(key: str) -> str:
 async def guarded(what: str, coro: Awaitable[T]) -> T:
     try:
         return await coro
+    except nats.js.errors.KeyValueError:
+        raise  # an answer about the key (conflict, not found): the caller decides
     except (nats.errors.TimeoutError, TimeoutError, nats.errors.ConnectionClosedError,
             nats.errors.NoRespondersError) as e:
         raise BusError(f"{what}: the bus did not answer ({type(e).__name__})") from None
+    except (nats.js.errors.ServiceUnavailableError, nats.js.errors.ServerError,
+            nats.js.errors.BadRequestError) as e:
+        # e.g. "maximum consumers limit reached": the bus answers but cannot serve this request
+        raise BusError(f"{what}: JetStream refused it ({e.description or type(e).__name__})") from None
 
 
 class TaskStore:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
         self._kv: KeyValue | None = None
+        self.health = FailureRecord()
+        """The latest bus outcome of this store; registered as a readiness probe by the task setup."""
+
+    async def call(self, what: str, coro: Awaitable[T]) -> T:
+        """:func:`guarded`, and remember whether the bus could serve it (for ``/readyz``)."""
+        try:
+            out = await guarded(what, coro)
+        except BusError as e:
+            self.health.fail(str(e))
+            raise
+        except nats.js.errors.KeyValueError:
+            self.health.ok()
+            raise
+        self.health.ok()
+        return out
 
     async def kv(self) -> KeyValue:
         if self._kv is None:
@@ -63,7 +86,7 @@ class TaskStore:
         if not task_id or not all(c.isalnum() or c in "-_" for c in task_id):
             raise TaskNotFoundError(f"no task {task_id!r}; task ids are letters and digits")
         try:
-            entry = await guarded("reading a task", kv.get(f"task.{task_id}"))
+            entry = await self.call("reading a task", kv.get(f"task.{task_id}"))
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             raise TaskNotFoundError(f"no task {task_id!r}; 'hydra tasks --all' lists them") from None
         if not entry.value:
@@ -72,12 +95,12 @@ class TaskStore:
 
     async def create(self, task: Task) -> int:
         kv = await self.kv()
-        return int(await guarded("storing a task", kv.create(f"task.{task.id}", task.model_dump_json().encode())))
+        return int(await self.call("storing a task", kv.create(f"task.{task.id}", task.model_dump_json().encode())))
 
     async def put_if(self, task: Task, revision: int) -> int:
         """Compare-and-set; raises :data:`Conflict` when someone else changed the task first."""
         kv = await self.kv()
-        return int(await guarded(
+        return int(await self.call(
             "updating a task", kv.update(f"task.{task.id}", task.model_dump_json().encode(), last=revision)
         ))
 
@@ -94,26 +117,10 @@ class TaskStore:
             except Conflict:
                 await asyncio.sleep(0)
 
-    async def scan(self, prefix: str) -> list[tuple[str, bytes, int]]:
+    async def scan(self, prefix: str) -> list[KvItem]:
         """Every live key under ``prefix`` (e.g. ``task``) with its value and revision."""
         kv = await self.kv()
-        watcher = await guarded("listing", kv.watch(f"{prefix}.>", ignore_deletes=True))
-        out: list[tuple[str, bytes, int]] = []
-        try:
-            while True:
-                try:
-                    entry = await watcher.updates(timeout=5.0)  # type: ignore[no-untyped-call]
-                except (nats.errors.TimeoutError, TimeoutError):
-                    raise BusError(f"listing {prefix} keys: the bus did not answer") from None
-                if entry is None:
-                    break
-                if entry.value:
-                    out.append((entry.key, entry.value, int(entry.revision or 0)))
-                if entry.delta == 0:
-                    break
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-        return out
+        return await self.call(f"listing {prefix} keys", kv_scan(kv, f"{prefix}.>"))
 
     async def all_tasks(self) -> list[Task]:
         return [Task.model_validate_json(v) for _, v, _ in await self.scan("task")]
@@ -124,21 +131,21 @@ class TaskStore:
         kv = await self.kv()
         k = idem_key(key)
         try:
-            await guarded("recording an idempotency key", kv.create(k, task_id.encode()))
+            await self.call("recording an idempotency key", kv.create(k, task_id.encode()))
             return None
         except Conflict:
-            entry = await guarded("reading an idempotency key", kv.get(k))
+            entry = await self.call("reading an idempotency key", kv.get(k))
             return (entry.value or b"").decode() or None
 
     # ---- pending set ------------------------------------------------------------------------
     async def set_pending(self, task_id: str, at: float) -> None:
         kv = await self.kv()
-        await guarded("marking a task pending", kv.put(f"pend.{task_id}", repr(at).encode()))
+        await self.call("marking a task pending", kv.put(f"pend.{task_id}", repr(at).encode()))
 
     async def clear_pending(self, task_id: str) -> None:
         kv = await self.kv()
         try:
-            await guarded("clearing a pending mark", kv.delete(f"pend.{task_id}"))
+            await self.call("clearing a pending mark", kv.delete(f"pend.{task_id}"))
         except nats.js.errors.KeyNotFoundError:
             pass
 
@@ -154,12 +161,12 @@ class TaskStore:
     # ---- kinds each worker handles ---------------------------------------------------------
     async def advertise_kinds(self, node_id: str, kinds: list[str]) -> None:
         kv = await self.kv()
-        await guarded("advertising task kinds", kv.put(f"kinds.{node_id}", json.dumps(sorted(kinds)).encode()))
+        await self.call("advertising task kinds", kv.put(f"kinds.{node_id}", json.dumps(sorted(kinds)).encode()))
 
     async def withdraw_kinds(self, node_id: str) -> None:
         kv = await self.kv()
         try:
-            await guarded("withdrawing task kinds", kv.delete(f"kinds.{node_id}"))
+            await self.call("withdrawing task kinds", kv.delete(f"kinds.{node_id}"))
         except nats.js.errors.KeyNotFoundError:
             pass
 

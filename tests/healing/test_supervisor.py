@@ -82,3 +82,25 @@ async def test_child_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
     sup = ProcessSupervisor()
     with pytest.raises(SupervisorError, match="no supervised child named 'x'"):
         sup.state("x")
+
+
+async def test_restart_is_refused_before_start_and_after_stop_so_only_the_supervisor_spawns(
+        tmp_path: Path, child_script: Any) -> None:
+    port = free_port()
+    spec = ChildSpec(name="engine-x", kind="engine", argv=child_script(port),
+                     health_url=f"http://127.0.0.1:{port}/health", start_timeout_s=10)
+    sup = ProcessSupervisor(watch_interval=0.05)
+    sup.add(ChildProcess(spec, tmp_path / "logs"))
+    with pytest.raises(SupervisorError, match="not running its children"):
+        await sup.restart("engine-x")
+    assert sup.state("engine-x").pid is None  # nothing spawned
+    await sup.start()
+    try:
+        first = sup.state("engine-x").pid
+        assert (await sup.restart("engine-x"))["restarted"]
+        assert sup.state("engine-x").pid not in (None, first)
+    finally:
+        await sup.stop()
+    with pytest.raises(SupervisorError, match="not running its children"):
+        await sup.restart("engine-x")
+    assert not sup.state("engine-x").running

@@ -51,6 +51,10 @@ async def test_approve_runs_the_recorded_action_once_and_receipts_it(bus: Bus) -
         await node.stop()
 
 
+async def _receipted(store: ApprovalStore, aid: str, state: str) -> bool:
+    return (await store.get(aid)).receipted_state == state
+
+
 async def _done(store: ApprovalStore, aid: str) -> bool:
     return (await store.get(aid)).state in ("succeeded", "failed", "refused")
 
@@ -192,3 +196,31 @@ async def test_approved_while_down_runs_once_after_restart_and_interrupted_is_no
     assert rec.ran == [DELETE]
     final = await node.store.get(other)
     assert final.state == "failed" and "restarted" in (final.error or "")
+
+
+async def test_an_executing_record_the_watcher_did_not_close_is_closed_by_the_sweep_with_a_receipt(bus: Bus) -> None:
+    """The watcher's start-up snapshot is not the only chance (issue 18 item 6): an ``executing``
+    record of this node that this process is not running — left by a run that was killed, and missed
+    or written after the watcher's initial values — is closed as failed, with a receipt, never re-run."""
+    node = await start_node(bus, "n1")
+    sweeper = asyncio.create_task(node.runner.sweep(0.2, retention=3600))
+    try:
+        rec = Recorder()
+        node.gate.register_executor("data.delete", rec)
+        aid = (await node.gate.submit(DELETE)).approval_id
+        assert aid
+        # what the killed run of n1 left: its claim (approved -> executing) through the real KV
+        stored, rev = await node.store.read(aid)
+        await node.store.kv.update(aid, stored.model_copy(update={"state": "executing"}).model_dump_json().encode(),
+                                   last=rev)
+        await wait_until(lambda: _done(node.store, aid), what="interrupted approval closed")
+        final = await node.store.get(aid)
+        assert final.state == "failed" and "restarted" in (final.error or "")
+        await wait_until(lambda: _receipted(node.store, aid, "failed"), what="receipted")
+        events = [e.event for e in await read_events(bus, node="n1") if e.event]
+        outcomes = [e for e in events if e.type == "policy.outcome" and e.data.get("approval_id") == aid]
+        assert [o.data["status"] for o in outcomes] == ["pending", "failed"]
+        assert rec.ran == []
+    finally:
+        sweeper.cancel()
+        await node.stop()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.config import BusConfig
 from hydra_os.events import Event, EventLog
-from hydra_os.policy.audit import ChainReport, read_events, stream_first_seq, verify_chains
+from hydra_os.policy.audit import ChainReport, StreamFacts, read_events, stream_facts, verify_chains
+from hydra_os.policy.chainhead import ChainHeadStore, recorded_heads
 from hydra_os.policy.model import Action
 from hydra_os.policy.receipts import Receipts
 from tests.helpers import NatsProc
@@ -29,7 +32,8 @@ async def _trail(bus: Bus) -> None:
 
 
 async def _verify(bus: Bus, heads: dict[str, str | None] | None = None) -> dict[str, ChainReport]:
-    return verify_chains(await read_events(bus), stream_first_seq=await stream_first_seq(bus), heads=heads)
+    return verify_chains(await read_events(bus), stream=await stream_facts(bus), heads=heads,
+                         recorded=await recorded_heads(bus))
 
 
 async def _seq_of(bus: Bus, node: str, index: int) -> int:
@@ -144,3 +148,94 @@ async def test_receipts_queue_while_the_bus_is_down_and_stay_chained(nats_proc: 
             assert types[3:] == ["policy.decided", "policy.executing", "policy.outcome"]
         finally:
             await node.stop()
+
+
+
+# ---- gaps the chain alone cannot show: the persisted head (issue 18 item 8) ---------------------------
+
+async def _node_log(bus: Bus, state: Path, node: str) -> EventLog:
+    """A node's EventLog as the daemon builds it: with its head persisted in ``state`` and the KV."""
+    log = EventLog(bus, node, head_store=ChainHeadStore(state, bus, node))
+    await log.start()
+    return log
+
+
+def _gap(log: EventLog) -> str | None:
+    assert isinstance(log.head_store, ChainHeadStore)
+    return log.head_store.gap
+
+
+async def _publish(log: EventLog, n: int) -> None:
+    for i in range(n):
+        await log.publish("policy.reloaded", {"n": i})
+
+
+async def test_deleted_oldest_events_are_not_passed_off_as_aged_out(bus: Bus) -> None:
+    await _trail(bus)
+    await bus.js.delete_msg(names.EVENTS_STREAM, 1)  # the stream's first message: first_seq moves to 2
+    assert (await stream_facts(bus)).first_seq == 2
+    report = (await _verify(bus))["n1"]
+    [p] = report.problems
+    assert p.kind == "start-missing" and "cannot have removed" in p.detail
+    # the same stream 31 days later: its max age (30 days) can explain a missing front
+    facts = await stream_facts(bus)
+    old = StreamFacts(**{**facts.__dict__, "now": facts.created + 31 * 24 * 3600})
+    aged = verify_chains(await read_events(bus), stream=old)["n1"]
+    assert aged.ok and "may have aged out" in aged.notes[0]
+
+
+async def test_all_events_of_a_stopped_node_purged_is_reported(bus: Bus, tmp_path: Path) -> None:
+    await _trail(bus)
+    gone = await _node_log(bus, tmp_path / "n9", "n9")
+    await _publish(gone, 4)  # then the node stops for good and someone purges its subject
+    await bus.js.purge_stream(names.EVENTS_STREAM, subject=names.events_subject("n9"))
+    reports = await _verify(bus)
+    assert reports["n1"].ok and reports["n2"].ok
+    [p] = reports["n9"].problems
+    assert p.kind == "purged" and "event #4" in p.detail
+
+
+async def test_newest_events_deleted_while_the_node_is_down_are_reported(bus: Bus, tmp_path: Path) -> None:
+    log = await _node_log(bus, tmp_path / "n4", "n4")
+    await _publish(log, 5)
+    for _ in range(2):  # the node is down; its two newest events are deleted
+        await bus.js.delete_msg(names.EVENTS_STREAM, await _seq_of(bus, "n4", -1))
+    [p] = (await _verify(bus))["n4"].problems  # from the KV copy alone, before the node is back
+    assert p.kind == "tail-missing" and "newest 2 event(s) of node n4 are missing" in p.detail
+    again = await _node_log(bus, tmp_path / "n4", "n4")  # restarted: it does not paper over the gap
+    assert "removed from the stream while it was down" in str(_gap(again))
+    await _publish(again, 1)
+    kinds = sorted(p.kind for p in (await _verify(bus))["n4"].problems)
+    assert kinds == ["broken", "missing"]
+    assert "2 of the 6 events" in next(p.detail for p in (await _verify(bus))["n4"].problems if p.kind == "missing")
+
+
+async def test_a_head_recorded_just_before_a_crash_is_not_a_gap(bus: Bus, tmp_path: Path) -> None:
+    """Killed after the stream took an event but before the head was recorded: adopt the event."""
+    log = await _node_log(bus, tmp_path / "n5", "n5")
+    await _publish(log, 2)
+    bare = EventLog(bus, "n5")  # the same chain, published without recording (the crash window)
+    await bare.start()
+    await bare.publish("policy.reloaded", {"n": 2})
+    again = await _node_log(bus, tmp_path / "n5", "n5")
+    assert _gap(again) is None
+    await _publish(again, 1)
+    report = (await _verify(bus))["n5"]
+    assert report.ok, report.problems
+    assert report.recorded and report.recorded["count"] == 4
+
+
+async def test_a_stale_head_file_is_not_a_gap_when_the_kv_copy_is_newer(bus: Bus, tmp_path: Path) -> None:
+    """The file could not be written for a while (a full disk): the later record of the two counts."""
+    log = await _node_log(bus, tmp_path / "n6", "n6")
+    await _publish(log, 2)
+    head_file = tmp_path / "n6" / "audit" / "chain-head.json"
+    stale = head_file.read_bytes()
+    await _publish(log, 2)
+    head_file.write_bytes(stale)
+    again = await _node_log(bus, tmp_path / "n6", "n6")
+    assert _gap(again) is None
+    await _publish(again, 1)
+    report = (await _verify(bus))["n6"]
+    assert report.ok, report.problems
+    assert report.recorded and report.recorded["count"] == 5

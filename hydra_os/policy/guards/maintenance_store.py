@@ -20,6 +20,7 @@ from nats.js.kv import KeyValue
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
+from hydra_os.bus.kvscan import WATCH_INACTIVE_S, kv_scan
 from hydra_os.errors import BusError, NotFoundError
 from hydra_os.policy.guards.maintenance import AdhocWindow, MaintenanceSchedule
 
@@ -62,22 +63,15 @@ class MaintenanceStore:
 
     async def windows(self, include_past: bool = False) -> list[AdhocWindow]:
         try:
-            keys = await self.kv.keys()
-        except nats.js.errors.NoKeysError:
-            return []
+            items = await kv_scan(self.kv, PREFIX + ">")
+        except nats.errors.Error as e:
+            raise BusError(f"cannot list maintenance windows in {names.POLICY_BUCKET}: {e}") from None
         out: list[AdhocWindow] = []
         now = time.time()
-        for k in keys:
-            if not k.startswith(PREFIX):
-                continue
-            try:
-                entry = await self.kv.get(k)
-            except nats.js.errors.KeyNotFoundError:
-                continue
-            if entry.value:
-                w = AdhocWindow.model_validate_json(entry.value)
-                if include_past or w.until > now:
-                    out.append(w)
+        for item in items:
+            w = AdhocWindow.model_validate_json(item.value)
+            if include_past or w.until > now:
+                out.append(w)
         return sorted(out, key=lambda w: w.start)
 
     async def stop(self, window_id: str | None = None) -> list[str]:
@@ -105,7 +99,7 @@ class MaintenanceStore:
 
 async def mirror(kv: KeyValue, schedule: MaintenanceSchedule, ready: asyncio.Event | None = None) -> None:
     """Keep ``schedule`` in step with the bucket until cancelled."""
-    watcher = await kv.watch(PREFIX + ">")
+    watcher = await kv.watch(PREFIX + ">", inactive_threshold=WATCH_INACTIVE_S)
     try:
         async for entry in watcher:
             if entry is None:  # initial values delivered
