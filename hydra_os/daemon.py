@@ -204,7 +204,7 @@ class Daemon:
                 await c.start()
                 self._stack.push_async_callback(c.stop)
 
-            app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra)
+            app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra, max_body=s.api.max_body_bytes)
             if ctx.hot_routes:
                 from hydra_os.inference.asgi import HotPaths
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from hydra_os import __version__
+from hydra_os.api.limits import DEFAULT_MAX_BODY, BodyLimit
 from hydra_os.errors import StartupError
 from hydra_os.node.info import NodeInfo
 
@@ -32,6 +33,7 @@ def create_app(
     auth: Any,
     extra_routers: list[APIRouter] | None = None,
     openapi_extra: list[Callable[[], dict[str, Any]]] | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> FastAPI:
     app = FastAPI(
         title="Hydra OS",
@@ -59,6 +61,7 @@ def create_app(
         return daemon.nodes()
 
     app.include_router(v1)
+    app.add_middleware(BodyLimit, limit=max_body)  # the one body cap of every FastAPI route (api.max_body_bytes)
     for r in extra_routers or []:
         app.include_router(r)
     if openapi_extra:

@@ -22,9 +22,10 @@ from fastapi import APIRouter
 from loguru import logger
 
 from hydra_os.api.auth import BearerToken
+from hydra_os.api.limits import DEFAULT_MAX_BODY, Scope
 from hydra_os.config import read_secret_file
 from hydra_os.inference.admission import WaitQueue
-from hydra_os.inference.asgi import Endpoint, Reply, Scope, StreamReply
+from hydra_os.inference.asgi import Endpoint, Handler, Reply, StreamReply
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError
@@ -43,8 +44,9 @@ class Gateway:
     name = "gateway"
 
     def __init__(self, config: InferenceConfig, registry: EndpointRegistry, node_id: str,
-                 auth: BearerToken | None = None) -> None:
+                 auth: BearerToken | None = None, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.config = config
+        self.max_body = max_body
         self.registry = registry
         self.node_id = node_id
         self.auth = auth if config.require_auth else None
@@ -145,13 +147,15 @@ class Gateway:
     def hot_paths(self) -> dict[tuple[str, str], Endpoint]:
         """``(method, path) -> Endpoint`` for :class:`~hydra_os.inference.asgi.HotPaths` (ahead of FastAPI)."""
         if self._endpoints is None:
-            self._endpoints = {
-                ("POST", "/v1/chat/completions"): Endpoint(self._handler("chat")),
-                ("POST", "/v1/completions"): Endpoint(self._handler("completions")),
-                ("POST", "/v1/embeddings"): Endpoint(self._handler("embeddings")),
-                ("GET", "/v1/models"): Endpoint(self._models),
-                ("GET", "/metrics"): Endpoint(self._metrics),
+            guard = self._guard if self.auth is not None else None
+            handlers: dict[tuple[str, str], Handler] = {
+                ("POST", "/v1/chat/completions"): self._handler("chat"),
+                ("POST", "/v1/completions"): self._handler("completions"),
+                ("POST", "/v1/embeddings"): self._handler("embeddings"),
+                ("GET", "/v1/models"): self._models,
+                ("GET", "/metrics"): self._metrics,
             }
+            self._endpoints = {k: Endpoint(h, guard=guard, max_body=self.max_body) for k, h in handlers.items()}
         return self._endpoints
 
     def routes(self) -> APIRouter:
@@ -161,16 +165,19 @@ class Gateway:
             r.add_route(path, ep, methods=[method], include_in_schema=False)  # type: ignore[arg-type]
         return r
 
-    async def _check(self, scope: Scope) -> None:
-        if self.auth is not None and not self.auth.allows_scope(scope):
-            raise AuthError("missing or wrong API key: send the node's API token as 'Authorization: Bearer <token>'")
+    def _guard(self, scope: Scope) -> Reply | None:
+        """The bearer-token check, from the headers alone (before the body is read)."""
+        assert self.auth is not None
+        if self.auth.allows_scope(scope):
+            return None
+        return self._error(AuthError(
+            "missing or wrong API key: send the node's API token as 'Authorization: Bearer <token>'"))
 
     def _handler(self, kind: Kind) -> Callable[[Scope, bytes], Awaitable[Reply | StreamReply]]:
         path = _PATHS[kind]
 
         async def handle(scope: Scope, raw: bytes) -> Reply | StreamReply:
             try:
-                await self._check(scope)
                 body = parse(kind, raw)
                 plan = self.router.plan(kind, body)
                 if plan.tier is not None:
@@ -184,25 +191,21 @@ class Gateway:
 
     def _error(self, e: InferenceError) -> Reply:
         self.metrics.client_errors.labels(str(e.status)).inc()
-        headers = {"retry-after": str(e.retry_after)} if isinstance(e, BusyError) else None
+        headers: dict[str, str] | None = None
+        if isinstance(e, BusyError):
+            headers = {"retry-after": str(e.retry_after)}
+        elif isinstance(e, AuthError):
+            headers = {"www-authenticate": "Bearer"}  # as the node's other routes answer (RFC 6750)
         if e.status >= 500:
             logger.warning("gateway: {}", e)
         return Reply(e.status, json.dumps(e.to_body()).encode(), headers=headers)
 
     async def _models(self, scope: Scope, _: bytes) -> Reply:
-        try:
-            await self._check(scope)
-        except InferenceError as e:
-            return self._error(e)
         now = int(time.time())
         data = [{"id": n, "object": "model", "created": now, "owned_by": "hydra"} for n in self.router.model_names()]
         return Reply(200, json.dumps({"object": "list", "data": data}).encode())
 
     async def _metrics(self, scope: Scope, _: bytes) -> Reply:
-        try:
-            await self._check(scope)
-        except InferenceError as e:
-            return self._error(e)
         return Reply(200, self.metrics.render(), self.metrics.content_type)
 
     # ---- explain (RPC) -------------------------------------------------------------------
