@@ -26,13 +26,15 @@ _UNHEALTHY = frozenset({"down", "starting"})
 class EndpointStats:
     """Mutable per-endpoint state of this gateway. Cheap to touch on the hot path."""
 
-    __slots__ = ("cooldown_until", "cooling", "ewma_tps", "ewma_ttft_ms", "failures", "in_flight", "last_error")
+    __slots__ = ("cooldown_until", "cooling", "errors_5xx", "ewma_tps", "ewma_ttft_ms", "failures", "in_flight",
+                 "last_error")
 
     def __init__(self) -> None:
         self.in_flight = 0
         self.ewma_ttft_ms: float | None = None
         self.ewma_tps: float | None = None
         self.failures = 0  # consecutive
+        self.errors_5xx = 0  # 5xx answers in a row (endpoint faults that cool only when repeated)
         self.cooling = False  # out of rotation until a health probe succeeds
         self.cooldown_until = 0.0  # monotonic time of the next probe
         self.last_error: str | None = None
