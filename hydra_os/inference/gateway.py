@@ -219,7 +219,7 @@ class Gateway:
         tried: list[dict[str, Any]] = []
         for g in plan.groups:
             res = self.selector.choose(g.endpoints, needed_tokens=plan.needed_tokens, sticky_key=plan.sticky_key,
-                                       remember=False)
+                                       remember=False, wanted_tokens=plan.wanted_tokens)
             if isinstance(res, Pick):
                 reason = f"{plan.reason} / {res.reason}" if plan.reason else res.reason
                 out.update(endpoint=res.endpoint.id, upstream_model=res.endpoint.model,

@@ -123,7 +123,8 @@ class Proxy:
             while attempts < self.cfg.max_tries and gi < len(plan.groups):
                 group = plan.groups[gi]
                 res = self.selector.choose(group.endpoints, needed_tokens=plan.needed_tokens,
-                                           sticky_key=plan.sticky_key, exclude=tried)
+                                           sticky_key=plan.sticky_key, exclude=tried,
+                                           wanted_tokens=plan.wanted_tokens)
                 if isinstance(res, NoPick):
                     if res.busy:
                         if waiter is None:
@@ -161,6 +162,8 @@ class Proxy:
             if waiter is not None:  # gave up waiting (deadline, or the client left): pass on a wake-up
                 self.queue.leave(waiter, used=False)
                 self.metrics.queue_depth.set(len(self.queue))
+        if attempts == 0:
+            _check_fits(path, plan)
         why = "; ".join(failures + notes) or "no endpoints"
         raise NoEndpointError(
             f"no endpoint could serve {plan.requested!r} within {self.cfg.max_tries} tries ({why})"
@@ -371,6 +374,18 @@ class _Relay:
     async def aclose(self) -> None:
         if not self.settled:
             self._settle(False)
+
+
+def _check_fits(path: str, plan: Plan) -> None:
+    """OpenAI's 400 ``context_length_exceeded`` when the prompt is longer than every endpoint's context
+    (not a 503: no endpoint will ever serve it). Only on the way to an error, so off the hot path."""
+    largest = max((ep.context_length for g in plan.groups for ep in g.endpoints), default=0)
+    if largest and plan.needed_tokens > largest:
+        raise ContextLengthError(
+            f"the prompt (about {plan.needed_tokens} tokens) is longer than the context of every endpoint that "
+            f"serves {plan.requested!r} (the largest holds {largest} tokens); shorten the messages",
+            param=_PROMPT_FIELD.get(path),
+        )
 
 
 def _rewrite(body: dict[str, Any], model: str) -> bytes:

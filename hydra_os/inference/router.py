@@ -45,9 +45,13 @@ class Plan:
     requested: str
     groups: list[Group]
     reason: str
-    needed_tokens: int
+    needed_tokens: int  # the prompt's estimated tokens: an endpoint with less context cannot serve it
     sticky_key: str | None
     classification: Classification | None = None
+    wanted_tokens: int = 0  # prompt + max_tokens: endpoints with this much context are preferred
+
+    def __post_init__(self) -> None:
+        self.wanted_tokens = max(self.wanted_tokens, self.needed_tokens)
 
     @property
     def tier(self) -> Tier | None:
@@ -103,8 +107,11 @@ class Router:
         requested = body["model"]
         auto = requested == AUTO_MODEL
         pool = [ep for ep in self._endpoints() if self._suits(ep, kind, auto)]
+        # max_tokens is an upper bound, not a need: an endpoint whose context holds the prompt can serve
+        # it (engines stop at the context's end); ones that hold prompt + max_tokens are preferred
         mt = body.get("max_tokens", body.get("max_completion_tokens"))
-        needed = estimate_tokens(body) + (mt if isinstance(mt, int) and kind != "embeddings" else 0)
+        needed = estimate_tokens(body)
+        wanted = needed + (mt if isinstance(mt, int) and kind != "embeddings" else 0)
         sticky = conversation_key(body) if kind != "embeddings" else None
         if auto:
             if kind == "embeddings":
@@ -116,7 +123,7 @@ class Router:
                         and self._usable(ep)]
                 if base:
                     groups.append(Group(None, base, "base models (last resort)"))
-            return Plan(requested, groups, c.reason, needed, sticky, classification=c)
+            return Plan(requested, groups, c.reason, needed, sticky, classification=c, wanted_tokens=wanted)
         target = self.config.aliases.get(requested, requested)
         members = [ep for ep in pool if ep.model == target or target in ep.aliases]
         if not members:
@@ -126,5 +133,5 @@ class Router:
                 param="model",
             )
         reason = f"alias {requested} -> {target}" if target != requested else "model named in request"
-        return Plan(requested, [Group(None, members)], reason, needed, sticky)
+        return Plan(requested, [Group(None, members)], reason, needed, sticky, wanted_tokens=wanted)
 

@@ -2,10 +2,10 @@
 
 This gateway's own view of each endpoint lives in :class:`EndpointStats` (in-flight requests, EWMA of
 time to first byte and of output tokens/s, failures and cooldown). :class:`Selector` filters the
-candidates (healthy per the announcement, not cooling down, context long enough, not at its in-flight
-limit), keeps a conversation on the endpoint that served it while that endpoint is eligible (prefix
-caches stay warm), and otherwise samples two eligible endpoints and takes the less loaded: load is
-``(in_flight + 1) * (ewma_ttft_ms + 1)``.
+candidates (healthy per the announcement, not cooling down, context long enough for the prompt, not at
+its in-flight limit; those whose context also holds ``max_tokens`` first), keeps a conversation on
+the endpoint that served it while that endpoint is eligible (prefix caches stay warm), and otherwise
+samples two eligible endpoints and takes the less loaded: load is ``(in_flight + 1) * (ewma_ttft_ms + 1)``.
 """
 
 from __future__ import annotations
@@ -125,8 +125,10 @@ class Selector:
         sticky_key: str | None,
         exclude: frozenset[str] | set[str] = frozenset(),
         remember: bool = True,
+        wanted_tokens: int = 0,
     ) -> Pick | NoPick:
         eligible: list[EndpointInfo] = []
+        roomy: list[EndpointInfo] = []  # eligible ones whose context also holds the requested max_tokens
         busy = short = unhealthy = 0
         for ep in candidates:
             if ep.id in exclude:
@@ -140,6 +142,10 @@ class Selector:
                 busy += 1
             else:
                 eligible.append(ep)
+                if ep.context_length >= wanted_tokens:
+                    roomy.append(ep)
+        if roomy and len(roomy) < len(eligible):
+            eligible = roomy
         if not eligible:
             parts = []
             if busy:
