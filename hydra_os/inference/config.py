@@ -101,6 +101,11 @@ class InferenceConfig(_Section):
         description="Tier -> model ids (or aliases) for hydra/auto; a tier not listed here uses the "
         "endpoints announced with that tier.",
     )
+    embedding_model: str | None = Field(
+        default=None, min_length=1,
+        description="The model (id or alias) hydra/auto means on /v1/embeddings; never another, since vectors of "
+        "two models do not mix. Unset: the one embedding model served, pinned for the gateway's life.",
+    )
     require_auth: bool = Field(
         default=True,
         description="The /v1 OpenAI routes need the node's bearer token (give it to clients as their API key).",

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from hydra_os.inference.classifier import Classification, classify_body, content_text
 from hydra_os.inference.config import AUTO_MODEL, InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, Tier
-from hydra_os.inference.errors import ModelNotFoundError
+from hydra_os.inference.errors import BadRequestError, ModelNotFoundError
 from hydra_os.inference.selection import conversation_key
 
 Kind = Literal["chat", "completions", "embeddings"]
@@ -79,6 +79,7 @@ class Router:
         self.config = config
         self._endpoints = endpoints
         self._usable = usable  # e.g. False for endpoints needing an API key this gateway lacks
+        self._embedding_model = config.embedding_model  # pinned on first use when not configured
 
     def _suits(self, ep: EndpointInfo, kind: Kind, auto: bool) -> bool:
         if kind == "embeddings":
@@ -103,6 +104,20 @@ class Router:
         aliases = {a for a, m in self.config.aliases.items() if m in served}
         return [*sorted(served | aliases), AUTO_MODEL]
 
+    def _auto_embedding(self, pool: list[EndpointInfo]) -> str:
+        """The one model ``hydra/auto`` embeds with: ``inference.embedding_model``, else the only embedding
+        model served, pinned from then on. Never a fallback to another model: its vectors would not
+        match the ones already stored (another model, another length, another space)."""
+        if self._embedding_model is None:
+            models = sorted({ep.model for ep in pool})
+            if len(models) != 1:
+                served = ", ".join(models) or "none"
+                raise BadRequestError(
+                    f"hydra/auto for embeddings needs one model: set inference.embedding_model or name one "
+                    f"(embedding models served: {served})", param="model")
+            self._embedding_model = models[0]
+        return self.config.aliases.get(self._embedding_model, self._embedding_model)
+
     def plan(self, kind: Kind, body: Mapping[str, Any]) -> Plan:
         requested = body["model"]
         auto = requested == AUTO_MODEL
@@ -115,7 +130,10 @@ class Router:
         sticky = conversation_key(body) if kind != "embeddings" else None
         if auto:
             if kind == "embeddings":
-                return Plan(requested, [Group(None, pool)], "any embedding endpoint", needed, None)
+                target = self._auto_embedding(pool)
+                members = [ep for ep in pool if ep.model == target or target in ep.aliases]
+                return Plan(requested, [Group(None, members, f"embedding model {target}")],
+                            f"hydra/auto embeddings -> {target}", needed, None)
             c = classify_body(body)
             groups = [Group(t, self.tier_members(t, pool)) for t in FALLBACK[c.tier]]
             if kind == "chat":  # base models only when nothing with a chat template can answer

@@ -106,6 +106,10 @@ class StandinServer(AioStandin):
                  "auth": request.headers.get("Authorization")}
         self.log.append(entry)
         action = self.script.pop(0) if self.script else {}
+        if action.get("drop"):
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
         if "status" in action:
             return _error(action)
         inputs = body.get("input")
