@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 
 from hydra_os import __version__
+from hydra_os.api.docs import document_errors, validation_shape
 from hydra_os.api.limits import DEFAULT_MAX_BODY, BodyLimit
 from hydra_os.errors import StartupError
 from hydra_os.node.info import NodeInfo
@@ -62,16 +63,17 @@ def create_app(
 
     app.include_router(v1)
     app.add_middleware(BodyLimit, limit=max_body)  # the one body cap of every FastAPI route (api.max_body_bytes)
+    app.add_exception_handler(HTTPException, validation_shape)  # 422 bodies in their documented shape
     for r in extra_routers or []:
         app.include_router(r)
-    if openapi_extra:
-        _merge_openapi(app, openapi_extra)
+    _merge_openapi(app, openapi_extra or [], auth=auth is not None)
     return app
 
 
-def _merge_openapi(app: FastAPI, extra: list[Callable[[], dict[str, Any]]]) -> None:
+def _merge_openapi(app: FastAPI, extra: list[Callable[[], dict[str, Any]]], *, auth: bool) -> None:
     """``/openapi.json`` = FastAPI's own schema plus the path items and component schemas ``extra``
-    builds, all made on the first request for it (as FastAPI makes its own)."""
+    builds, with the answers every route may give (:func:`document_errors`), all made on the first
+    request for it (as FastAPI makes its own)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -80,6 +82,7 @@ def _merge_openapi(app: FastAPI, extra: list[Callable[[], dict[str, Any]]]) -> N
                 schema.setdefault("paths", {}).update(doc.get("paths", {}))
                 comps = schema.setdefault("components", {}).setdefault("schemas", {})
                 comps.update(doc.get("components", {}).get("schemas", {}))
+            document_errors(schema, auth=auth)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -191,3 +191,17 @@ async def test_hot_paths_ahead_of_fastapi_answer_exactly_as_the_routes_do(bus: B
             assert (await c.get("/metrics")).status_code == 200
     assert [a[0] for a in plain] == [200, 200, 404, 400, 401, 200]
     assert hot == plain
+
+
+async def test_a_lone_surrogate_is_a_400_naming_the_field(bus: Bus) -> None:
+    async with gateway_harness(bus, THREE_TIERS[1:2], hot=True) as h, h.client() as c:
+        raw = b'{"model": "qwen-8b", "messages": [{"role": "user", "content": "hi \\ud800 there"}]}'
+        r = await c.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["param"] == "messages.0.content" and "surrogate" in err["message"]
+        # a surrogate pair (an emoji escaped as JSON does) is text and is served
+        raw = b'{"model": "qwen-8b", "messages": [{"role": "user", "content": "hi \\ud83d\\ude00"}]}'
+        r = await c.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text
+        assert len(h.backends["mid"].log) == 1
