@@ -28,7 +28,7 @@ from hydra_os.inference.admission import WaitQueue
 from hydra_os.inference.asgi import Endpoint, Handler, Reply, StreamReply
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
-from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError
+from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError, ModelNotFoundError
 from hydra_os.inference.health import Cooldowns, cancel
 from hydra_os.inference.metrics import GatewayMetrics
 from hydra_os.inference.proxy import Proxy, route_header
@@ -159,10 +159,15 @@ class Gateway:
         return self._endpoints
 
     def routes(self) -> APIRouter:
-        """The same endpoints as plain routes, for a node API without the :class:`HotPaths` front."""
+        """The same endpoints as plain routes, for a node API without the :class:`HotPaths` front, and
+        ``GET /v1/models/{model}`` (a path parameter, so not a hot path; clients call it once per model)."""
         r = APIRouter()
         for (method, path), ep in self.hot_paths().items():
             r.add_route(path, ep, methods=[method], include_in_schema=False)  # type: ignore[arg-type]
+        guard = self._guard if self.auth is not None else None
+        one = Endpoint(self._model, guard=guard, max_body=self.max_body)
+        # ":path": model ids may hold slashes (hydra/auto, org/model)
+        r.add_route("/v1/models/{model:path}", one, methods=["GET"], include_in_schema=False)  # type: ignore[arg-type]
         return r
 
     def _guard(self, scope: Scope) -> Reply | None:
@@ -204,6 +209,16 @@ class Gateway:
         now = int(time.time())
         data = [{"id": n, "object": "model", "created": now, "owned_by": "hydra"} for n in self.router.model_names()]
         return Reply(200, json.dumps({"object": "list", "data": data}).encode())
+
+    async def _model(self, scope: Scope, _: bytes) -> Reply:
+        """OpenAI's ``GET /v1/models/{model}``: the model object, or 404 ``model_not_found``."""
+        name = scope["path_params"]["model"]
+        if name not in self.router.model_names():
+            return self._error(ModelNotFoundError(
+                f"the model {name!r} does not exist or no endpoint serves it; GET /v1/models lists what is served",
+                param="model"))
+        body = {"id": name, "object": "model", "created": int(time.time()), "owned_by": "hydra"}
+        return Reply(200, json.dumps(body).encode())
 
     async def _metrics(self, scope: Scope, _: bytes) -> Reply:
         return Reply(200, self.metrics.render(), self.metrics.content_type)

@@ -31,7 +31,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "Malformed body; `error.param` names the field.",
         401: "Missing or wrong bearer token (send the node's API token as the OpenAI API key).",
         413: "The body is larger than api.max_body_bytes.",
-        404: "No model, alias or tier by that name.",
+        404: "No model or alias by that name is served (`error.code` model_not_found).",
         429: "Every endpoint busy and the wait queue full or timed out; see Retry-After.",
         503: "No endpoint could serve the request within the configured tries.",
     }
@@ -89,6 +89,16 @@ def openapi_extra() -> dict[str, Any]:
                 "tags": ["inference"],
                 "summary": "Models, aliases and tiers this gateway can route to",
                 "responses": {"200": {"description": "OpenAI's model list"}, **_errors(401)},
+                "security": [{"HTTPBearer": []}],
+            }
+        },
+        "/v1/models/{model}": {
+            "get": {
+                "tags": ["inference"],
+                "summary": "One model, alias or hydra/auto (OpenAI's model object)",
+                "parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "A model id, an alias or hydra/auto (may contain '/')."}],
+                "responses": {"200": {"description": "OpenAI's model object"}, **_errors(401, 404)},
                 "security": [{"HTTPBearer": []}],
             }
         },

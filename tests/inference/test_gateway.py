@@ -205,3 +205,21 @@ async def test_a_lone_surrogate_is_a_400_naming_the_field(bus: Bus) -> None:
         r = await c.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
         assert r.status_code == 200, r.text
         assert len(h.backends["mid"].log) == 1
+
+
+@pytest.mark.parametrize("hot", [True, False])
+async def test_one_model_is_retrieved_like_openai(bus: Bus, hot: bool) -> None:
+    async with gateway_harness(bus, THREE_TIERS[1:2], hot=hot, aliases={"chat": "qwen-8b"}) as h:
+        client = openai.AsyncOpenAI(base_url=h.url + "/v1", api_key=TOKEN, max_retries=0)
+        try:
+            for name in ("qwen-8b", "qwen", "chat", "hydra/auto"):
+                m = await client.models.retrieve(name)
+                assert m.id == name and m.object == "model"
+            with pytest.raises(openai.NotFoundError) as ei:
+                await client.models.retrieve("gpt-9")
+            assert ei.value.code == "model_not_found"
+        finally:
+            await client.close()
+        async with h.client(token=None) as c:
+            r = await c.get("/v1/models/qwen-8b")
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
