@@ -37,6 +37,20 @@ from hydra_os.inference.requests import parse
 from hydra_os.inference.router import Kind, Plan, Router
 from hydra_os.inference.selection import NoPick, Pick, Selector
 
+_TRACE = frozenset({b"x-request-id", b"traceparent", b"tracestate"})  # passed on to the endpoint
+
+
+def _trace_headers(scope: Scope) -> dict[str, str] | None:
+    """The client's request id and W3C trace context, for the upstream request (None: none sent)."""
+    out = None
+    for name, value in scope["headers"]:
+        if name in _TRACE:
+            if out is None:
+                out = {}
+            out[name.decode()] = value.decode("latin-1")
+    return out
+
+
 _PATHS: dict[Kind, str] = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
 
 
@@ -188,7 +202,7 @@ class Gateway:
                 if plan.tier is not None:
                     self.metrics.routed.labels(plan.tier).inc()
                 stream = kind != "embeddings" and body.get("stream") is True
-                return await self.proxy.forward(path, plan, body, raw, stream)
+                return await self.proxy.forward(path, plan, body, raw, stream, _trace_headers(scope))
             except InferenceError as e:
                 return self._error(e)
 

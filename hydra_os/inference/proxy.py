@@ -110,8 +110,10 @@ class Proxy:
 
     # ---- the retry loop -----------------------------------------------------------------
     async def forward(
-        self, path: str, plan: Plan, body: dict[str, Any], raw: bytes, stream: bool
+        self, path: str, plan: Plan, body: dict[str, Any], raw: bytes, stream: bool,
+        trace: dict[str, str] | None = None,
     ) -> Reply | StreamReply:
+        """``trace``: the client's ``x-request-id`` / ``traceparent`` / ``tracestate``, sent on upstream."""
         failures: list[str] = []
         notes: list[str] = []
         tried: set[str] = set()
@@ -152,8 +154,8 @@ class Proxy:
                 m = self._take(ep)
                 try:
                     if stream:
-                        return await self._stream(ep, m, path, data, route)
-                    return await self._once(ep, m, path, data, route)
+                        return await self._stream(ep, m, path, data, route, trace)
+                    return await self._once(ep, m, path, data, route, trace)
                 except UpstreamFailure as f:
                     self._release(ep, m)
                     self._failed(ep, m, f)
@@ -177,10 +179,14 @@ class Proxy:
         elif f.kind == "http_5xx":
             self.cooldowns.strike(ep, f.detail, self.cfg.cool_after_5xx)
 
-    async def _send(self, ep: EndpointInfo, path: str, data: bytes) -> aiohttp.ClientResponse:
+    async def _send(self, ep: EndpointInfo, path: str, data: bytes,
+                    trace: dict[str, str] | None) -> aiohttp.ClientResponse:
         assert self.session is not None, "proxy not started"
+        headers = self.headers_for(ep)
+        if trace:
+            headers.update(trace)
         try:
-            return await self.session.post(ep.base_url + path, data=data, headers=self.headers_for(ep))
+            return await self.session.post(ep.base_url + path, data=data, headers=headers)
         except aiohttp.ClientConnectorError as e:
             raise UpstreamFailure("connect", str(e.os_error or e)) from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
@@ -197,12 +203,13 @@ class Proxy:
         self.metrics.requests.labels(ep.id, ep.model, "rejected").inc()
         if resp.status < 500:  # the engine's own validation: passed through as it is
             return Reply(resp.status, payload, resp.headers.get("Content-Type", "application/json"),
-                         {"x-hydra-route": route})
+                         _answer_headers(resp, route))
         msg = v.message or f"the endpoint {ep.id} refused the request (HTTP {resp.status})"
         err = ContextLengthError(msg, param=_PROMPT_FIELD.get(path)) if v.context else RejectedError(msg)
-        return Reply(400, json.dumps(err.to_body()).encode(), headers={"x-hydra-route": route})
+        return Reply(400, json.dumps(err.to_body()).encode(), headers=_answer_headers(resp, route))
 
-    async def _once(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str) -> Reply:
+    async def _once(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str,
+                    trace: dict[str, str] | None) -> Reply:
         t0 = time.perf_counter()
         limit = self.cfg.response_timeout
         try:
@@ -210,7 +217,7 @@ class Proxy:
                 # one bound for the whole answer: engines send a non-streamed answer's headers only when
                 # generation ends, so first_byte_timeout would cut every long generation
                 async with asyncio.timeout(limit):
-                    resp = await self._send(ep, path, data)
+                    resp = await self._send(ep, path, data, trace)
                     payload = await resp.read()
             except TimeoutError:
                 raise UpstreamFailure("timeout", f"no whole answer within {limit:g}s (response_timeout)") from None
@@ -237,7 +244,7 @@ class Proxy:
             if n:
                 self._tps(st, m, n / dt)
         ctype = resp.headers.get("Content-Type", "application/json")
-        return Reply(resp.status, payload, ctype, {"x-hydra-route": route})
+        return Reply(resp.status, payload, ctype, _answer_headers(resp, route))
 
     def _tps(self, st: Any, m: EndpointMetrics, tps: float) -> None:
         st.observe_tps(tps, self.cfg.ewma_alpha)
@@ -245,14 +252,15 @@ class Proxy:
         m.tps_ewma.set(st.ewma_tps)
 
     async def _stream(
-        self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str
+        self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str,
+        trace: dict[str, str] | None,
     ) -> Reply | StreamReply:
         t0 = time.perf_counter()
         resp: aiohttp.ClientResponse | None = None
         try:
             try:
                 async with asyncio.timeout(self.cfg.first_byte_timeout):
-                    resp = await self._send(ep, path, data)
+                    resp = await self._send(ep, path, data, trace)
                     if resp.status >= 400:
                         refused = self._refused(ep, m, path, resp, await resp.read(), route)
                         self._release(ep, m)
@@ -278,7 +286,7 @@ class Proxy:
         st.observe_ttft(ttft * 1000, self.cfg.ewma_alpha)
         m.ttft.observe(ttft)
         ctype = resp.headers.get("Content-Type", "text/event-stream")
-        headers = {**_STREAM_HEADERS, "x-hydra-route": route}
+        headers = {**_STREAM_HEADERS, **_answer_headers(resp, route)}
         return StreamReply(resp.status, _Relay(self, ep, m, resp, first, t0 + ttft), ctype, headers)
 
 
@@ -374,6 +382,17 @@ class _Relay:
     async def aclose(self) -> None:
         if not self.settled:
             self._settle(False)
+
+
+def _answer_headers(resp: aiohttp.ClientResponse, route: str) -> dict[str, str]:
+    """``x-hydra-route`` and what the client may want from the engine's own headers: its request id
+    and rate-limit state (``x-ratelimit-*``, as OpenAI and hosted APIs send them)."""
+    out = {"x-hydra-route": route}
+    for name, value in resp.headers.items():
+        low = name.lower()
+        if low == "x-request-id" or low.startswith("x-ratelimit-"):
+            out[low] = value
+    return out
 
 
 def _check_fits(path: str, plan: Plan) -> None:

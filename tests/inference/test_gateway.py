@@ -223,3 +223,17 @@ async def test_one_model_is_retrieved_like_openai(bus: Bus, hot: bool) -> None:
         async with h.client(token=None) as c:
             r = await c.get("/v1/models/qwen-8b")
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_request_ids_and_trace_context_pass_through(bus: Bus, stream: bool) -> None:
+    async with gateway_harness(bus, THREE_TIERS[1:2], hot=True) as h, h.client() as c:
+        tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        r = await c.post("/v1/chat/completions", headers={"x-request-id": "client-42", "traceparent": tp},
+                         json={"model": "qwen-8b", "messages": [{"role": "user", "content": "hi"}], "stream": stream})
+        assert r.status_code == 200
+        sent = {k.lower(): v for k, v in h.backends["mid"].log[-1]["headers"].items()}
+        assert sent["x-request-id"] == "client-42" and sent["traceparent"] == tp
+        # the engine's own request id and rate-limit state come back to the client
+        assert r.headers["x-request-id"] == "standin-req-1"
+        assert r.headers["x-ratelimit-remaining-requests"] == "99"

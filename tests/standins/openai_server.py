@@ -171,7 +171,8 @@ class StandinServer(AioStandin):
     async def _stream(self, request: web.Request, body: dict[str, Any], chat: bool, n: int, prompt_tokens: int,
                       interval: float, die_after: int | None, entry: dict[str, Any],
                       stall_after: int | None = None) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        resp = web.StreamResponse(headers={**_ANSWER_HEADERS, "Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
         await resp.prepare(request)
         cid = "cmpl-" + uuid.uuid4().hex[:12]
         model = body.get("model")
