@@ -241,7 +241,8 @@ class Gateway:
     def explain(self, body: dict[str, Any], kind: Kind = "chat") -> dict[str, Any]:
         """What the router would do with ``body``, without sending anything or touching stickiness."""
         plan: Plan = self.router.plan(kind, body)
-        out: dict[str, Any] = {"model": plan.requested, "reason": plan.reason, "needed_tokens": plan.needed_tokens}
+        out: dict[str, Any] = {"model": plan.requested, "reason": plan.reason, "needed_tokens": plan.needed_tokens,
+                               "wanted_tokens": plan.wanted_tokens}
         if plan.classification is not None:
             c = plan.classification
             out.update(tier=c.tier, score=c.score, features={k: getattr(c.features, k) for k in c.features.__slots__})

@@ -102,6 +102,15 @@ def test_node_routes_cap_bodies_and_name_the_auth_scheme(node: DaemonProc) -> No
         r = c.post("/v1/tasks", content=b'{"kind": "' + b"x" * 70000 + b'"}',
                    headers={"content-type": "application/json"})
         assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: the bytes read are counted
+            yield b'{"kind": "'
+            for _ in range(20):
+                yield b"x" * 4096
+            yield b'"}'
+
+        r = c.post("/v1/tasks", content=chunked(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
         assert c.get("/v1/schedule/stored").status_code == 200  # not taken for a job id
     r = httpx.get(node.api_url + "/v1/status")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
