@@ -3,8 +3,10 @@
 Routes (bare Starlette routes for speed; the node's bearer token is checked unless
 ``inference.require_auth`` is false, so clients use the token as their OpenAI API key):
 ``POST /v1/chat/completions``, ``POST /v1/completions``, ``POST /v1/embeddings``, ``GET /v1/models``,
-``GET /metrics``. Every routed answer carries ``x-hydra-route: tier=...; endpoint=...; model=...;
-reason=...``. Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``.
+``GET /v1/models/{model}``, ``GET /metrics``. The token is checked from the headers before the body is
+read, and bodies are capped (``api.max_body_bytes``, 413). Every routed answer carries
+``x-hydra-route: tier=...; endpoint=...; model=...; reason=...``. Errors use OpenAI's shape
+``{"error": {"message", "type", "param", "code"}}``.
 
 It also announces the static endpoints from ``inference.endpoints`` into the registry and answers the
 node RPC verb ``route-explain`` (``hydra route explain``).
