@@ -59,22 +59,21 @@ def _answer(description: str, schema: str, headers: dict[str, Any] | None = None
     return out
 
 
-def document_errors(schema: dict[str, Any], *, auth: bool = True) -> None:
+def document_errors(schema: dict[str, Any]) -> None:
     """Add the answers every route may give (see the module doc) to each operation of ``schema``."""
     comps = schema.setdefault("components", {})
     schemas = comps.setdefault("schemas", {})
     schemas.setdefault("HTTPError", HTTP_ERROR)
     schemas.setdefault("OpenAIError", OPENAI_ERROR)
-    if auth:
-        scheme = {"type": "http", "scheme": "bearer", "description": "The token from the node's api-token file."}
-        comps.setdefault("securitySchemes", {}).setdefault("HTTPBearer", scheme)
+    scheme = {"type": "http", "scheme": "bearer", "description": "The token from the node's api-token file."}
+    comps.setdefault("securitySchemes", {}).setdefault("HTTPBearer", scheme)
     www = {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}
     for path, item in schema.get("paths", {}).items():
         for op in item.values():
             if not isinstance(op, dict) or "responses" not in op:
                 continue
             responses = op["responses"]
-            if auth and path not in _OPEN:
+            if path not in _OPEN:
                 op.setdefault("security", [{"HTTPBearer": []}])
                 responses.setdefault("401", _answer("Missing or wrong bearer token.", "HTTPError", www))
             if "requestBody" in op:

@@ -1,4 +1,4 @@
-"""Request body caps (``api.max_body_bytes``) for the node API.
+"""Request body caps (``api.max_body_bytes``) for the node API, and no body read for a stranger.
 
 Two users: the gateway's hot paths read their bodies themselves (:mod:`hydra_os.inference.asgi`) and
 call :func:`declared_length` / :func:`too_large_message`; every other route is behind
@@ -56,6 +56,18 @@ async def send_too_large(send: Send, limit: int, *, close: bool) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+_UNAUTHORIZED = json.dumps({"detail": "missing or wrong bearer token"}).encode()
+
+
+async def send_unauthorized(send: Send) -> None:
+    """The 401 the node routes' auth dependency answers, sent without reading the request."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(_UNAUTHORIZED)).encode()),
+               (b"www-authenticate", b"Bearer")]
+    await send({"type": "http.response.start", "status": 401, "headers": headers})
+    await send({"type": "http.response.body", "body": _UNAUTHORIZED, "more_body": False})
+
+
 class _TooLarge(Exception):
     pass
 
@@ -63,18 +75,30 @@ class _TooLarge(Exception):
 class BodyLimit:
     """ASGI wrapper: HTTP requests whose body passes ``limit`` bytes get 413 (OpenAI's error shape).
 
+    With ``allows`` (the bearer-token test on the headers), a request that may carry a body (any
+    method but GET/HEAD/OPTIONS) without the token is answered 401 before a byte of it is read:
+    FastAPI reads and parses a body before it runs a route's auth dependency, so without this a
+    client without the token could make the node read and parse ``limit`` bytes per request. Every
+    node route that takes a body needs the token (the gateway's open routes, when
+    ``inference.require_auth`` is false, are served ahead of FastAPI and never get here).
+
     With a ``Content-Length`` over the cap the app is never called. Otherwise ``receive`` is counted;
     when the count passes the cap the app's read fails (FastAPI turns that into an error response,
     which is dropped here) and the 413 is sent instead, unless the app had already started answering.
     """
 
-    def __init__(self, app: App, limit: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(self, app: App, limit: int = DEFAULT_MAX_BODY,
+                 allows: Callable[[Scope], bool] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.allows = allows
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.allows is not None and scope["method"] not in _BODILESS and not self.allows(scope):
+            await send_unauthorized(send)
             return
         n = declared_length(scope)
         if n is not None and n > self.limit:

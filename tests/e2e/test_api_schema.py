@@ -6,6 +6,8 @@ deadline (the box may be loaded)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,7 @@ from schemathesis import GenerationMode, checks
 
 from tests.helpers import DaemonProc, daemon_env
 from tests.inference.test_gateway_e2e import Standin
+from tests.inference.test_gateway_limits import post_head, raw_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 EXAMPLES = 6  # per operation and mode: a few hundred requests in all
@@ -116,6 +119,13 @@ def test_node_routes_cap_bodies_and_name_the_auth_scheme(node: DaemonProc) -> No
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     r = httpx.post(node.api_url + "/v1/chat/completions", json={})
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+
+
+def test_no_body_is_read_from_a_client_without_the_token(node: DaemonProc) -> None:
+    # announces 60 KB (under the cap), sends 10 bytes: the 401 must not wait for the rest
+    status, headers, body = asyncio.run(raw_request(node.api_url, post_head(60_000, None, "/v1/tasks"), b'{"kind": '))
+    assert status == 401 and headers["www-authenticate"] == "Bearer"
+    assert json.loads(body) == {"detail": "missing or wrong bearer token"}
 
 
 def test_the_schema_declares_security_and_errors(node: DaemonProc) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 
@@ -16,9 +16,9 @@ BACKEND = [("mid", "qwen-8b", "standard", {"context_length": 32768})]
 LIMIT = 64 * 1024
 
 
-async def _raw(h: Harness, head: str, part: bytes) -> tuple[int, dict[str, str], bytes]:
+async def raw_request(url: str, head: str, part: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send ``head`` and only ``part`` of the body it announces; read the answer without sending the rest."""
-    port = int(h.url.rsplit(":", 1)[1])
+    port = int(url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(head.encode() + b"\r\n" + part)
@@ -35,9 +35,13 @@ async def _raw(h: Harness, head: str, part: bytes) -> tuple[int, dict[str, str],
         writer.close()
 
 
-def _head(length: int, token: str | None) -> str:
+def _raw(h: Harness, head: str, part: bytes) -> Awaitable[tuple[int, dict[str, str], bytes]]:
+    return raw_request(h.url, head, part)
+
+
+def post_head(length: int, token: str | None, path: str = "/v1/chat/completions") -> str:
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    return (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{auth}"
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{auth}"
             f"Content-Length: {length}\r\n")
 
 
@@ -45,11 +49,11 @@ def _head(length: int, token: str | None) -> str:
 async def test_no_token_is_refused_before_the_body_is_read(bus: Bus, hot: bool) -> None:
     async with gateway_harness(bus, BACKEND, hot=hot, max_body=LIMIT) as h:
         # announces 50 KB (under the cap), sends 10 bytes: the 401 must not wait for the rest
-        status, headers, body = await _raw(h, _head(50_000, None), b'{"model": ')
+        status, headers, body = await _raw(h, post_head(50_000, None), b'{"model": ')
         assert status == 401
         assert headers["www-authenticate"] == "Bearer"
         assert json.loads(body)["error"]["code"] == "invalid_api_key"
-        status, _, _ = await _raw(h, _head(50_000, "wrong-token"), b"{")
+        status, _, _ = await _raw(h, post_head(50_000, "wrong-token"), b"{")
         assert status == 401
         assert h.backends["mid"].log == []
 
@@ -58,7 +62,7 @@ async def test_no_token_is_refused_before_the_body_is_read(bus: Bus, hot: bool) 
 async def test_bodies_over_the_cap_get_413_in_openai_shape(bus: Bus, hot: bool) -> None:
     async with gateway_harness(bus, BACKEND, hot=hot, max_body=LIMIT) as h:
         # a Content-Length over the cap: refused before any of it is read, connection closed
-        status, headers, body = await _raw(h, _head(150 * 1024 * 1024, TOKEN), b"{")
+        status, headers, body = await _raw(h, post_head(150 * 1024 * 1024, TOKEN), b"{")
         assert status == 413 and headers["connection"] == "close"
         err = json.loads(body)["error"]
         assert err["code"] == "request_too_large" and err["type"] == "invalid_request_error"
