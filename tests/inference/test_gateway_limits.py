@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Awaitable
 import pytest
 
 from hydra_os.bus.client import Bus
+from hydra_os.config import load_settings
+from hydra_os.errors import ConfigError
 from tests.inference.gateway_harness import TOKEN, Harness, gateway_harness
 
 BACKEND = [("mid", "qwen-8b", "standard", {"context_length": 32768})]
@@ -84,3 +86,11 @@ async def test_bodies_over_the_cap_get_413_in_openai_shape(bus: Bus, hot: bool) 
             r = await c.post("/v1/chat/completions", content=chunked(payload, 1))
             assert r.status_code == 200, r.text
         assert len(h.backends["mid"].log) == 1
+
+
+@pytest.mark.parametrize("value", ["10", "4294967296", "lots"])
+def test_max_body_bytes_is_validated(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HYDRA_CONFIG", raising=False)
+    monkeypatch.setenv("HYDRA_API__MAX_BODY_BYTES", value)
+    with pytest.raises(ConfigError, match=r"api\.max_body_bytes"):
+        load_settings(None)
