@@ -27,6 +27,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from hydra_os.api.limits import DEFAULT_MAX_BODY
 from hydra_os.bus.names import valid_node_id
 from hydra_os.errors import ConfigError
 from hydra_os.healing.config import HealingConfig
@@ -164,6 +165,10 @@ class ApiConfig(_Section):
         default=None, description="Bearer token file; default <state_dir>/api-token, generated on first run."
     )
     advertise_url: str | None = Field(default=None, description="URL other nodes use to reach this API.")
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY, ge=1024, le=1 << 30,
+        description="Largest request body any route accepts (bytes); larger ones get 413.",
+    )
 
 
 class LogConfig(_Section):

@@ -245,7 +245,7 @@ class Daemon:
                 await c.start()
                 self._push_stop(f"component {c.name}", c.stop)
 
-            app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra)
+            app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra, max_body=s.api.max_body_bytes)
             if ctx.hot_routes:
                 from hydra_os.inference.asgi import HotPaths
 

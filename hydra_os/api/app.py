@@ -8,10 +8,13 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 
 from hydra_os import __version__
+from hydra_os.api.auth import BearerToken
+from hydra_os.api.docs import document_errors, validation_shape
+from hydra_os.api.limits import DEFAULT_MAX_BODY, BodyLimit
 from hydra_os.errors import StartupError
 from hydra_os.node.info import NodeInfo
 
@@ -31,9 +34,10 @@ class DaemonView(Protocol):
 
 def create_app(
     daemon: DaemonView,
-    auth: Any,
+    auth: BearerToken,
     extra_routers: list[APIRouter] | None = None,
     openapi_extra: list[Callable[[], dict[str, Any]]] | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> FastAPI:
     app = FastAPI(
         title="Hydra OS",
@@ -64,16 +68,19 @@ def create_app(
         return daemon.nodes()
 
     app.include_router(v1)
+    # the one body cap of every FastAPI route (api.max_body_bytes); no body is read without the token
+    app.add_middleware(BodyLimit, limit=max_body, allows=auth.allows_scope)
+    app.add_exception_handler(HTTPException, validation_shape)  # 422 bodies in their documented shape
     for r in extra_routers or []:
         app.include_router(r)
-    if openapi_extra:
-        _merge_openapi(app, openapi_extra)
+    _merge_openapi(app, openapi_extra or [])
     return app
 
 
 def _merge_openapi(app: FastAPI, extra: list[Callable[[], dict[str, Any]]]) -> None:
     """``/openapi.json`` = FastAPI's own schema plus the path items and component schemas ``extra``
-    builds, all made on the first request for it (as FastAPI makes its own)."""
+    builds, with the answers every route may give (:func:`document_errors`), all made on the first
+    request for it (as FastAPI makes its own)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -82,6 +89,7 @@ def _merge_openapi(app: FastAPI, extra: list[Callable[[], dict[str, Any]]]) -> N
                 schema.setdefault("paths", {}).update(doc.get("paths", {}))
                 comps = schema.setdefault("components", {}).setdefault("schemas", {})
                 comps.update(doc.get("components", {}).get("schemas", {}))
+            document_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loguru import logger
 
@@ -57,8 +57,9 @@ class BearerToken:
                 return scheme.lower() == b"bearer" and self.allows(creds.strip())
         return False
 
-    async def __call__(self, request: Request) -> None:
-        creds: HTTPAuthorizationCredentials | None = await _bearer(request)
+    # ``Depends(_bearer)`` (not a call inside) so FastAPI knows the scheme: every route behind this
+    # check declares ``security: HTTPBearer`` in /openapi.json
+    async def __call__(self, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:  # noqa: B008
         if creds is None or not self.allows(creds.credentials.encode()):
             raise HTTPException(
                 status_code=status.HTTP_401_UNAUTHORIZED,

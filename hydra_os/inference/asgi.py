@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from hydra_os.api.limits import DEFAULT_MAX_BODY, App, Receive, Scope, Send, declared_length, send_too_large
 
 
 def _headers(content_type: str, extra: Mapping[str, str], length: int | None) -> list[tuple[bytes, bytes]]:
@@ -89,28 +85,57 @@ class StreamReply:
 
 
 Handler = Callable[[Scope, bytes], Awaitable[Reply | StreamReply]]
+Guard = Callable[[Scope], Reply | None]
 
 
 class Endpoint:
-    """``Route(path, Endpoint(handler))``: the handler gets the scope and the whole body."""
+    """``Route(path, Endpoint(handler))``: the handler gets the scope and the whole body.
 
-    def __init__(self, handler: Handler) -> None:
+    ``guard`` (the bearer-token check) sees the headers before a byte of the body is read and may
+    answer instead of the handler; a body over ``max_body`` bytes is refused with 413 as soon as its
+    ``Content-Length`` (then the connection is closed) or the bytes read so far say so. The body's
+    chunks are collected in a list and joined once (linear in the body size).
+    """
+
+    def __init__(self, handler: Handler, *, guard: Guard | None = None, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.handler = handler
+        self.guard = guard
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        more = True
-        while more:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return
-            body += msg.get("body", b"")
-            more = msg.get("more_body", False)
+        if self.guard is not None and (refused := self.guard(scope)) is not None:
+            await refused.send(send, receive)
+            return
+        limit = self.max_body
+        declared = declared_length(scope)
+        if declared is not None and declared > limit:
+            await send_too_large(send, limit, close=True)
+            return
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            return
+        body: bytes = msg.get("body", b"")
+        if msg.get("more_body", False):  # rare for JSON requests: most arrive in one message
+            chunks = [body]
+            size = len(body)
+            more = True
+            while more:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    return
+                chunk = msg.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await send_too_large(send, limit, close=False)
+                    return
+                chunks.append(chunk)
+                more = msg.get("more_body", False)
+            body = b"".join(chunks)
+        elif len(body) > limit:
+            await send_too_large(send, limit, close=False)
+            return
         reply = await self.handler(scope, body)
         await reply.send(send, receive)
-
-
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class HotPaths:

@@ -61,7 +61,17 @@ class RouterConfig(_Section):
     max_tries: int = Field(default=3, ge=1, le=10, description="Attempts per request across endpoints and tiers.")
     connect_timeout: float = Field(default=2.0, gt=0, description="Seconds to connect to an endpoint.")
     first_byte_timeout: float = Field(
-        default=60.0, gt=0, description="Seconds until the endpoint's first byte (whole body when not streaming)."
+        default=60.0, gt=0, le=3600, description="Seconds until a streamed answer's first byte."
+    )
+    response_timeout: float = Field(
+        default=600.0, gt=0, le=86400,
+        description="Seconds for a whole non-streamed answer (engines send its headers only when generation "
+        "ends, so its first byte is its last).",
+    )
+    cool_after_5xx: int = Field(
+        default=3, ge=1, le=100,
+        description="5xx answers in a row (different requests, no success between) before an endpoint cools "
+        "down; connect errors and timeouts cool it at once, request faults never.",
     )
     read_timeout: float = Field(default=300.0, gt=0, description="Seconds allowed between streamed chunks.")
     cooldown_base: float = Field(default=1.0, gt=0, description="First cooldown of a failing endpoint (seconds).")
@@ -90,6 +100,11 @@ class InferenceConfig(_Section):
         default_factory=dict,
         description="Tier -> model ids (or aliases) for hydra/auto; a tier not listed here uses the "
         "endpoints announced with that tier.",
+    )
+    embedding_model: str | None = Field(
+        default=None, min_length=1,
+        description="The model (id or alias) hydra/auto means on /v1/embeddings; never another, since vectors of "
+        "two models do not mix. Unset: the one embedding model served, pinned for the gateway's life.",
     )
     require_auth: bool = Field(
         default=True,

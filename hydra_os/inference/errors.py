@@ -5,6 +5,8 @@ Hierarchy::
     HydraError
     └── InferenceError              base; ``status``, ``type``, ``param``, ``code`` for the wire
         ├── BadRequestError         malformed body: 400, names the field (``param``)
+        │   ├── ContextLengthError  the prompt fits no endpoint's context: 400, code ``context_length_exceeded``
+        │   └── RejectedError       the endpoint refused the request as invalid (a 5xx saying so): 400
         ├── AuthError               missing or wrong bearer token: 401
         ├── ModelNotFoundError      unknown model or alias: 404, code ``model_not_found``
         ├── BusyError               every endpoint busy and the wait queue full or timed out: 429 + Retry-After
@@ -38,6 +40,14 @@ class BadRequestError(InferenceError):
     status = 400
     type = "invalid_request_error"
     exit_code = 2
+
+
+class ContextLengthError(BadRequestError):
+    code = "context_length_exceeded"  # what OpenAI answers; SDKs and LangChain look for it
+
+
+class RejectedError(BadRequestError):
+    code = "request_rejected"
 
 
 class AuthError(InferenceError):
@@ -75,4 +85,4 @@ class UpstreamFailure(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind  # connect | timeout | http_5xx | http_429 | protocol
         self.detail = detail
-        self.cool_down = cool_down
+        self.cool_down = cool_down  # False: http_429 (busy), http_5xx (counted, cools only when repeated)

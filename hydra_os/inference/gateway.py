@@ -3,8 +3,10 @@
 Routes (bare Starlette routes for speed; the node's bearer token is checked unless
 ``inference.require_auth`` is false, so clients use the token as their OpenAI API key):
 ``POST /v1/chat/completions``, ``POST /v1/completions``, ``POST /v1/embeddings``, ``GET /v1/models``,
-``GET /metrics``. Every routed answer carries ``x-hydra-route: tier=...; endpoint=...; model=...;
-reason=...``. Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``.
+``GET /v1/models/{model}``, ``GET /metrics``. The token is checked from the headers before the body is
+read, and bodies are capped (``api.max_body_bytes``, 413). Every routed answer carries
+``x-hydra-route: tier=...; endpoint=...; model=...; reason=...``. Errors use OpenAI's shape
+``{"error": {"message", "type", "param", "code"}}``.
 
 It also announces the static endpoints from ``inference.endpoints`` into the registry and answers the
 node RPC verb ``route-explain`` (``hydra route explain``).
@@ -22,12 +24,13 @@ from fastapi import APIRouter
 from loguru import logger
 
 from hydra_os.api.auth import BearerToken
+from hydra_os.api.limits import DEFAULT_MAX_BODY, Scope
 from hydra_os.config import read_secret_file
 from hydra_os.inference.admission import WaitQueue
-from hydra_os.inference.asgi import Endpoint, Reply, Scope, StreamReply
+from hydra_os.inference.asgi import Endpoint, Handler, Reply, StreamReply
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
-from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError
+from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError, ModelNotFoundError
 from hydra_os.inference.health import Cooldowns, cancel
 from hydra_os.inference.metrics import GatewayMetrics
 from hydra_os.inference.proxy import Proxy, route_header
@@ -36,6 +39,20 @@ from hydra_os.inference.requests import parse
 from hydra_os.inference.router import Kind, Plan, Router
 from hydra_os.inference.selection import NoPick, Pick, Selector
 
+_TRACE = frozenset({b"x-request-id", b"traceparent", b"tracestate"})  # passed on to the endpoint
+
+
+def _trace_headers(scope: Scope) -> dict[str, str] | None:
+    """The client's request id and W3C trace context, for the upstream request (None: none sent)."""
+    out = None
+    for name, value in scope["headers"]:
+        if name in _TRACE:
+            if out is None:
+                out = {}
+            out[name.decode()] = value.decode("latin-1")
+    return out
+
+
 _PATHS: dict[Kind, str] = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
 
 
@@ -43,8 +60,9 @@ class Gateway:
     name = "gateway"
 
     def __init__(self, config: InferenceConfig, registry: EndpointRegistry, node_id: str,
-                 auth: BearerToken | None = None) -> None:
+                 auth: BearerToken | None = None, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.config = config
+        self.max_body = max_body
         self.registry = registry
         self.node_id = node_id
         self.auth = auth if config.require_auth else None
@@ -145,38 +163,48 @@ class Gateway:
     def hot_paths(self) -> dict[tuple[str, str], Endpoint]:
         """``(method, path) -> Endpoint`` for :class:`~hydra_os.inference.asgi.HotPaths` (ahead of FastAPI)."""
         if self._endpoints is None:
-            self._endpoints = {
-                ("POST", "/v1/chat/completions"): Endpoint(self._handler("chat")),
-                ("POST", "/v1/completions"): Endpoint(self._handler("completions")),
-                ("POST", "/v1/embeddings"): Endpoint(self._handler("embeddings")),
-                ("GET", "/v1/models"): Endpoint(self._models),
-                ("GET", "/metrics"): Endpoint(self._metrics),
+            guard = self._guard if self.auth is not None else None
+            handlers: dict[tuple[str, str], Handler] = {
+                ("POST", "/v1/chat/completions"): self._handler("chat"),
+                ("POST", "/v1/completions"): self._handler("completions"),
+                ("POST", "/v1/embeddings"): self._handler("embeddings"),
+                ("GET", "/v1/models"): self._models,
+                ("GET", "/metrics"): self._metrics,
             }
+            self._endpoints = {k: Endpoint(h, guard=guard, max_body=self.max_body) for k, h in handlers.items()}
         return self._endpoints
 
     def routes(self) -> APIRouter:
-        """The same endpoints as plain routes, for a node API without the :class:`HotPaths` front."""
+        """The same endpoints as plain routes, for a node API without the :class:`HotPaths` front, and
+        ``GET /v1/models/{model}`` (a path parameter, so not a hot path; clients call it once per model)."""
         r = APIRouter()
         for (method, path), ep in self.hot_paths().items():
             r.add_route(path, ep, methods=[method], include_in_schema=False)  # type: ignore[arg-type]
+        guard = self._guard if self.auth is not None else None
+        one = Endpoint(self._model, guard=guard, max_body=self.max_body)
+        # ":path": model ids may hold slashes (hydra/auto, org/model)
+        r.add_route("/v1/models/{model:path}", one, methods=["GET"], include_in_schema=False)  # type: ignore[arg-type]
         return r
 
-    async def _check(self, scope: Scope) -> None:
-        if self.auth is not None and not self.auth.allows_scope(scope):
-            raise AuthError("missing or wrong API key: send the node's API token as 'Authorization: Bearer <token>'")
+    def _guard(self, scope: Scope) -> Reply | None:
+        """The bearer-token check, from the headers alone (before the body is read)."""
+        assert self.auth is not None
+        if self.auth.allows_scope(scope):
+            return None
+        return self._error(AuthError(
+            "missing or wrong API key: send the node's API token as 'Authorization: Bearer <token>'"))
 
     def _handler(self, kind: Kind) -> Callable[[Scope, bytes], Awaitable[Reply | StreamReply]]:
         path = _PATHS[kind]
 
         async def handle(scope: Scope, raw: bytes) -> Reply | StreamReply:
             try:
-                await self._check(scope)
                 body = parse(kind, raw)
                 plan = self.router.plan(kind, body)
                 if plan.tier is not None:
                     self.metrics.routed.labels(plan.tier).inc()
                 stream = kind != "embeddings" and body.get("stream") is True
-                return await self.proxy.forward(path, plan, body, raw, stream)
+                return await self.proxy.forward(path, plan, body, raw, stream, _trace_headers(scope))
             except InferenceError as e:
                 return self._error(e)
 
@@ -184,39 +212,46 @@ class Gateway:
 
     def _error(self, e: InferenceError) -> Reply:
         self.metrics.client_errors.labels(str(e.status)).inc()
-        headers = {"retry-after": str(e.retry_after)} if isinstance(e, BusyError) else None
+        headers: dict[str, str] | None = None
+        if isinstance(e, BusyError):
+            headers = {"retry-after": str(e.retry_after)}
+        elif isinstance(e, AuthError):
+            headers = {"www-authenticate": "Bearer"}  # as the node's other routes answer (RFC 6750)
         if e.status >= 500:
             logger.warning("gateway: {}", e)
         return Reply(e.status, json.dumps(e.to_body()).encode(), headers=headers)
 
     async def _models(self, scope: Scope, _: bytes) -> Reply:
-        try:
-            await self._check(scope)
-        except InferenceError as e:
-            return self._error(e)
         now = int(time.time())
         data = [{"id": n, "object": "model", "created": now, "owned_by": "hydra"} for n in self.router.model_names()]
         return Reply(200, json.dumps({"object": "list", "data": data}).encode())
 
+    async def _model(self, scope: Scope, _: bytes) -> Reply:
+        """OpenAI's ``GET /v1/models/{model}``: the model object, or 404 ``model_not_found``."""
+        name = scope["path_params"]["model"]
+        if name not in self.router.model_names():
+            return self._error(ModelNotFoundError(
+                f"the model {name!r} does not exist or no endpoint serves it; GET /v1/models lists what is served",
+                param="model"))
+        body = {"id": name, "object": "model", "created": int(time.time()), "owned_by": "hydra"}
+        return Reply(200, json.dumps(body).encode())
+
     async def _metrics(self, scope: Scope, _: bytes) -> Reply:
-        try:
-            await self._check(scope)
-        except InferenceError as e:
-            return self._error(e)
         return Reply(200, self.metrics.render(), self.metrics.content_type)
 
     # ---- explain (RPC) -------------------------------------------------------------------
     def explain(self, body: dict[str, Any], kind: Kind = "chat") -> dict[str, Any]:
         """What the router would do with ``body``, without sending anything or touching stickiness."""
         plan: Plan = self.router.plan(kind, body)
-        out: dict[str, Any] = {"model": plan.requested, "reason": plan.reason, "needed_tokens": plan.needed_tokens}
+        out: dict[str, Any] = {"model": plan.requested, "reason": plan.reason, "needed_tokens": plan.needed_tokens,
+                               "wanted_tokens": plan.wanted_tokens}
         if plan.classification is not None:
             c = plan.classification
             out.update(tier=c.tier, score=c.score, features={k: getattr(c.features, k) for k in c.features.__slots__})
         tried: list[dict[str, Any]] = []
         for g in plan.groups:
             res = self.selector.choose(g.endpoints, needed_tokens=plan.needed_tokens, sticky_key=plan.sticky_key,
-                                       remember=False)
+                                       remember=False, wanted_tokens=plan.wanted_tokens)
             if isinstance(res, Pick):
                 reason = f"{plan.reason} / {res.reason}" if plan.reason else res.reason
                 out.update(endpoint=res.endpoint.id, upstream_model=res.endpoint.model,

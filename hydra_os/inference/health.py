@@ -1,7 +1,8 @@
 """Cooldown with exponential backoff, and the health probe that brings endpoints back.
 
-An endpoint whose attempt failed before the first byte (connect error, timeout, 5xx) is taken out of
-rotation at once. It comes back only through a probe (``GET <base_url>/models`` answering 200), never
+An endpoint whose attempt failed before the first byte (connect error, timeout) is taken out of
+rotation at once; one answering 5xx (not a request fault, see :mod:`faults`) after ``cool_after_5xx``
+such answers in a row. It comes back only through a probe (``GET <base_url>/models`` answering 200), never
 through a user request: the probe first runs ``cooldown_base`` seconds after the failure, and each
 failed probe doubles the wait up to ``cooldown_max``.
 """
@@ -60,9 +61,19 @@ class Cooldowns:
             self.on_change(ep, True)
         return wait
 
+    def strike(self, ep: EndpointInfo, detail: str, limit: int) -> None:
+        """A 5xx that was not the request's fault: the endpoint cools at the ``limit``-th in a row."""
+        st = self.selector.stats_for(ep.id)
+        st.errors_5xx += 1
+        st.last_error = f"http_5xx: {detail}"
+        if st.errors_5xx >= limit:
+            st.errors_5xx = 0
+            self.fail(ep, "http_5xx", f"{detail} ({limit} in a row)")
+
     def succeed(self, ep: EndpointInfo) -> None:
         st = self.selector.stats_for(ep.id)
         st.failures = 0
+        st.errors_5xx = 0
 
     def recover(self, ep: EndpointInfo) -> None:
         st = self.selector.stats_for(ep.id)

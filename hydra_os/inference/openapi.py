@@ -13,26 +13,10 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from hydra_os.api.docs import OPENAI_ERROR
 from hydra_os.inference.requests import ChatRequest, CompletionRequest, EmbeddingRequest
 
 _REF = "#/components/schemas/{model}"
-
-_ERROR = {
-    "type": "object",
-    "description": "OpenAI's error shape.",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": {"type": ["string", "null"], "description": "the field at fault, e.g. messages.1.role"},
-                "code": {"type": ["string", "null"]},
-            },
-            "required": ["message", "type"],
-        }
-    },
-}
 
 _ROUTE_HEADER = {
     "x-hydra-route": {
@@ -46,12 +30,16 @@ def _errors(*codes: int) -> dict[str, Any]:
     what = {
         400: "Malformed body; `error.param` names the field.",
         401: "Missing or wrong bearer token (send the node's API token as the OpenAI API key).",
-        404: "No model, alias or tier by that name.",
+        413: "The body is larger than api.max_body_bytes.",
+        404: "No model or alias by that name is served (`error.code` model_not_found).",
         429: "Every endpoint busy and the wait queue full or timed out; see Retry-After.",
         503: "No endpoint could serve the request within the configured tries.",
     }
     ref = {"$ref": _REF.format(model="OpenAIError")}
-    return {str(c): {"description": what[c], "content": {"application/json": {"schema": ref}}} for c in codes}
+    out = {str(c): {"description": what[c], "content": {"application/json": {"schema": ref}}} for c in codes}
+    if 401 in codes:
+        out["401"]["headers"] = {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}
+    return out
 
 
 def _generate(summary: str, model: str, note: str) -> dict[str, Any]:
@@ -73,7 +61,7 @@ def _generate(summary: str, model: str, note: str) -> dict[str, Any]:
                         "text/event-stream": {"schema": {"type": "string"}},
                     },
                 },
-                **_errors(400, 401, 404, 429, 503),
+                **_errors(400, 401, 404, 413, 429, 503),
             },
             "security": [{"HTTPBearer": []}],
         }
@@ -86,7 +74,7 @@ def openapi_extra() -> dict[str, Any]:
         [(ChatRequest, "validation"), (CompletionRequest, "validation"), (EmbeddingRequest, "validation")],
         ref_template=_REF,
     )
-    schemas: dict[str, Any] = {**defs["$defs"], "OpenAIError": _ERROR}
+    schemas: dict[str, Any] = {**defs["$defs"], "OpenAIError": OPENAI_ERROR}
     gen = (
         "`model` may name a model, an alias from config, or `hydra/auto` (a tier chosen by the request's "
         "complexity). With `stream: true` the answer is server-sent events, relayed chunk by chunk."
@@ -101,6 +89,16 @@ def openapi_extra() -> dict[str, Any]:
                 "tags": ["inference"],
                 "summary": "Models, aliases and tiers this gateway can route to",
                 "responses": {"200": {"description": "OpenAI's model list"}, **_errors(401)},
+                "security": [{"HTTPBearer": []}],
+            }
+        },
+        "/v1/models/{model}": {
+            "get": {
+                "tags": ["inference"],
+                "summary": "One model, alias or hydra/auto (OpenAI's model object)",
+                "parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "A model id, an alias or hydra/auto (may contain '/')."}],
+                "responses": {"200": {"description": "OpenAI's model object"}, **_errors(401, 404)},
                 "security": [{"HTTPBearer": []}],
             }
         },

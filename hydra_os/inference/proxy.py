@@ -1,12 +1,14 @@
 """The hot path: send a planned request to an endpoint, falling back before the first byte.
 
 For each attempt the :class:`Selector` picks an endpoint of the current group; a connect error, a
-timeout before the first byte, a 5xx or a dropped connection before the first byte cools that endpoint
-down (:class:`Cooldowns`) and the next endpoint is tried, then the next group (tier), at most
-``max_tries`` attempts. When every eligible endpoint is at its in-flight limit the request waits in the
-:class:`WaitQueue`. Bytes are passed through as they come (the body is only re-serialised when
-``model`` must be rewritten for the upstream); a streaming client that goes away closes the upstream
-connection, which is how OpenAI-compatible engines learn to abort the generation.
+timeout, or a dropped connection before the first byte cools that endpoint down (:class:`Cooldowns`),
+a 5xx counts towards a cooldown, and the next endpoint is tried, then the next group (tier), at most
+``max_tries`` attempts. An error answer that says the request is at fault goes back to the client and
+leaves the endpoint alone (:mod:`faults` has the rule). When every eligible endpoint is at its
+in-flight limit the request waits in the :class:`WaitQueue`. Bytes are passed through as they come
+(the body is only re-serialised when ``model`` must be rewritten for the upstream); a streaming
+client that goes away closes the upstream connection, which is how OpenAI-compatible engines learn
+to abort the generation.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from hydra_os.inference.admission import WaitQueue
 from hydra_os.inference.asgi import Reply, StreamReply
 from hydra_os.inference.config import RouterConfig
 from hydra_os.inference.endpoint import EndpointInfo
-from hydra_os.inference.errors import NoEndpointError, UpstreamFailure
+from hydra_os.inference.errors import ContextLengthError, NoEndpointError, RejectedError, UpstreamFailure
+from hydra_os.inference.faults import Blame, judge
 from hydra_os.inference.health import Cooldowns
 from hydra_os.inference.metrics import EndpointMetrics, GatewayMetrics
 from hydra_os.inference.router import Plan
@@ -34,6 +37,7 @@ from hydra_os.inference.selection import NoPick, Selector
 _USAGE_RE = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
 _TOKEN_RE = re.compile(rb'"(?:content|text)"\s*:\s*"(?!")')
 _STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_PROMPT_FIELD = {"/chat/completions": "messages", "/completions": "prompt", "/embeddings": "input"}
 
 
 def route_header(tier: str | None, ep: EndpointInfo, reason: str) -> str:
@@ -106,8 +110,10 @@ class Proxy:
 
     # ---- the retry loop -----------------------------------------------------------------
     async def forward(
-        self, path: str, plan: Plan, body: dict[str, Any], raw: bytes, stream: bool
+        self, path: str, plan: Plan, body: dict[str, Any], raw: bytes, stream: bool,
+        trace: dict[str, str] | None = None,
     ) -> Reply | StreamReply:
+        """``trace``: the client's ``x-request-id`` / ``traceparent`` / ``tracestate``, sent on upstream."""
         failures: list[str] = []
         notes: list[str] = []
         tried: set[str] = set()
@@ -119,7 +125,8 @@ class Proxy:
             while attempts < self.cfg.max_tries and gi < len(plan.groups):
                 group = plan.groups[gi]
                 res = self.selector.choose(group.endpoints, needed_tokens=plan.needed_tokens,
-                                           sticky_key=plan.sticky_key, exclude=tried)
+                                           sticky_key=plan.sticky_key, exclude=tried,
+                                           wanted_tokens=plan.wanted_tokens)
                 if isinstance(res, NoPick):
                     if res.busy:
                         if waiter is None:
@@ -147,8 +154,8 @@ class Proxy:
                 m = self._take(ep)
                 try:
                     if stream:
-                        return await self._stream(ep, m, path, data, route)
-                    return await self._once(ep, m, path, data, route)
+                        return await self._stream(ep, m, path, data, route, trace)
+                    return await self._once(ep, m, path, data, route, trace)
                 except UpstreamFailure as f:
                     self._release(ep, m)
                     self._failed(ep, m, f)
@@ -157,6 +164,8 @@ class Proxy:
             if waiter is not None:  # gave up waiting (deadline, or the client left): pass on a wake-up
                 self.queue.leave(waiter, used=False)
                 self.metrics.queue_depth.set(len(self.queue))
+        if attempts == 0:
+            _check_fits(path, plan)
         why = "; ".join(failures + notes) or "no endpoints"
         raise NoEndpointError(
             f"no endpoint could serve {plan.requested!r} within {self.cfg.max_tries} tries ({why})"
@@ -167,54 +176,75 @@ class Proxy:
         self.metrics.errors.labels(ep.id, ep.model, f.kind).inc()
         if f.cool_down:
             self.cooldowns.fail(ep, f.kind, f.detail)
+        elif f.kind == "http_5xx":
+            self.cooldowns.strike(ep, f.detail, self.cfg.cool_after_5xx)
 
-    async def _send(self, ep: EndpointInfo, path: str, data: bytes) -> aiohttp.ClientResponse:
+    async def _send(self, ep: EndpointInfo, path: str, data: bytes,
+                    trace: dict[str, str] | None) -> aiohttp.ClientResponse:
         assert self.session is not None, "proxy not started"
+        headers = self.headers_for(ep)
+        if trace:
+            headers.update(trace)
         try:
-            resp = await self.session.post(ep.base_url + path, data=data, headers=self.headers_for(ep))
+            return await self.session.post(ep.base_url + path, data=data, headers=headers)
         except aiohttp.ClientConnectorError as e:
             raise UpstreamFailure("connect", str(e.os_error or e)) from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
             raise UpstreamFailure("protocol", f"{type(e).__name__}: {e}") from None
-        if resp.status >= 500 or resp.status == 429:
-            resp.release()
-            kind = "http_429" if resp.status == 429 else "http_5xx"
-            raise UpstreamFailure(kind, f"HTTP {resp.status}", cool_down=resp.status != 429)
-        return resp
 
-    async def _once(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str) -> Reply:
+    def _refused(self, ep: EndpointInfo, m: EndpointMetrics, path: str, resp: aiohttp.ClientResponse,
+                 payload: bytes, route: str) -> Reply:
+        """An error answer: the client's (returned, endpoint kept) or the endpoint's (raised); see faults."""
+        v = judge(resp.status, payload)
+        if v.blame is Blame.BUSY:
+            raise UpstreamFailure("http_429", "HTTP 429", cool_down=False)
+        if v.blame is Blame.ENDPOINT:
+            raise UpstreamFailure("http_5xx", f"HTTP {resp.status} {v.message[:200]}".rstrip(), cool_down=False)
+        self.metrics.requests.labels(ep.id, ep.model, "rejected").inc()
+        if resp.status < 500:  # the engine's own validation: passed through as it is
+            return Reply(resp.status, payload, resp.headers.get("Content-Type", "application/json"),
+                         _answer_headers(resp, route))
+        msg = v.message or f"the endpoint {ep.id} refused the request (HTTP {resp.status})"
+        err = ContextLengthError(msg, param=_PROMPT_FIELD.get(path)) if v.context else RejectedError(msg)
+        return Reply(400, json.dumps(err.to_body()).encode(), headers=_answer_headers(resp, route))
+
+    async def _once(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str,
+                    trace: dict[str, str] | None) -> Reply:
         t0 = time.perf_counter()
+        limit = self.cfg.response_timeout
         try:
             try:
-                async with asyncio.timeout(self.cfg.first_byte_timeout):
-                    resp = await self._send(ep, path, data)
+                # one bound for the whole answer: engines send a non-streamed answer's headers only when
+                # generation ends, so first_byte_timeout would cut every long generation
+                async with asyncio.timeout(limit):
+                    resp = await self._send(ep, path, data, trace)
                     payload = await resp.read()
             except TimeoutError:
-                raise UpstreamFailure("timeout", f"no answer within {self.cfg.first_byte_timeout:g}s") from None
+                raise UpstreamFailure("timeout", f"no whole answer within {limit:g}s (response_timeout)") from None
             except aiohttp.ClientError as e:
                 raise UpstreamFailure("protocol", f"{type(e).__name__}: {e}") from None
+            refused = self._refused(ep, m, path, resp, payload, route) if resp.status >= 400 else None
         except UpstreamFailure:
             raise
         except BaseException:
             self._release(ep, m)
             raise
-        dt = time.perf_counter() - t0
         self._release(ep, m)
+        if refused is not None:
+            return refused
+        dt = time.perf_counter() - t0
         st = self.selector.stats_for(ep.id)
         st.observe_ttft(dt * 1000, self.cfg.ewma_alpha)
-        if resp.status < 400:
-            m.ok.inc()
-            self.cooldowns.succeed(ep)
-            u = _USAGE_RE.search(payload)
-            if u is not None and dt > 0:
-                n = int(u.group(1))
-                m.tokens.inc(n)
-                if n:
-                    self._tps(st, m, n / dt)
-        else:
-            self.metrics.requests.labels(ep.id, ep.model, "rejected").inc()
+        m.ok.inc()
+        self.cooldowns.succeed(ep)
+        u = _USAGE_RE.search(payload)
+        if u is not None and dt > 0:
+            n = int(u.group(1))
+            m.tokens.inc(n)
+            if n:
+                self._tps(st, m, n / dt)
         ctype = resp.headers.get("Content-Type", "application/json")
-        return Reply(resp.status, payload, ctype, {"x-hydra-route": route})
+        return Reply(resp.status, payload, ctype, _answer_headers(resp, route))
 
     def _tps(self, st: Any, m: EndpointMetrics, tps: float) -> None:
         st.observe_tps(tps, self.cfg.ewma_alpha)
@@ -222,20 +252,19 @@ class Proxy:
         m.tps_ewma.set(st.ewma_tps)
 
     async def _stream(
-        self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str
+        self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str,
+        trace: dict[str, str] | None,
     ) -> Reply | StreamReply:
         t0 = time.perf_counter()
         resp: aiohttp.ClientResponse | None = None
         try:
             try:
                 async with asyncio.timeout(self.cfg.first_byte_timeout):
-                    resp = await self._send(ep, path, data)
-                    if resp.status >= 400:  # a client error from upstream: pass it through as it is
-                        payload = await resp.read()
+                    resp = await self._send(ep, path, data, trace)
+                    if resp.status >= 400:
+                        refused = self._refused(ep, m, path, resp, await resp.read(), route)
                         self._release(ep, m)
-                        self.metrics.requests.labels(ep.id, ep.model, "rejected").inc()
-                        ctype = resp.headers.get("Content-Type", "application/json")
-                        return Reply(resp.status, payload, ctype, {"x-hydra-route": route})
+                        return refused
                     first = await resp.content.readany()
             except TimeoutError:
                 raise UpstreamFailure("timeout", f"no first byte within {self.cfg.first_byte_timeout:g}s") from None
@@ -257,7 +286,7 @@ class Proxy:
         st.observe_ttft(ttft * 1000, self.cfg.ewma_alpha)
         m.ttft.observe(ttft)
         ctype = resp.headers.get("Content-Type", "text/event-stream")
-        headers = {**_STREAM_HEADERS, "x-hydra-route": route}
+        headers = {**_STREAM_HEADERS, **_answer_headers(resp, route)}
         return StreamReply(resp.status, _Relay(self, ep, m, resp, first, t0 + ttft), ctype, headers)
 
 
@@ -353,6 +382,29 @@ class _Relay:
     async def aclose(self) -> None:
         if not self.settled:
             self._settle(False)
+
+
+def _answer_headers(resp: aiohttp.ClientResponse, route: str) -> dict[str, str]:
+    """``x-hydra-route`` and what the client may want from the engine's own headers: its request id
+    and rate-limit state (``x-ratelimit-*``, as OpenAI and hosted APIs send them)."""
+    out = {"x-hydra-route": route}
+    for name, value in resp.headers.items():
+        low = name.lower()
+        if low == "x-request-id" or low.startswith("x-ratelimit-"):
+            out[low] = value
+    return out
+
+
+def _check_fits(path: str, plan: Plan) -> None:
+    """OpenAI's 400 ``context_length_exceeded`` when the prompt is longer than every endpoint's context
+    (not a 503: no endpoint will ever serve it). Only on the way to an error, so off the hot path."""
+    largest = max((ep.context_length for g in plan.groups for ep in g.endpoints), default=0)
+    if largest and plan.needed_tokens > largest:
+        raise ContextLengthError(
+            f"the prompt (about {plan.needed_tokens} tokens) is longer than the context of every endpoint that "
+            f"serves {plan.requested!r} (the largest holds {largest} tokens); shorten the messages",
+            param=_PROMPT_FIELD.get(path),
+        )
 
 
 def _rewrite(body: dict[str, Any], model: str) -> bytes:

@@ -63,6 +63,25 @@ _EXPECTED = {
 }
 
 
+def _no_lone_surrogates(value: Any, where: str) -> None:
+    """JSON may carry a lone UTF-16 surrogate (``"\\ud800"``); it is not text (it cannot be encoded,
+    forwarded or hashed), so such a string is the client's error, named by its field."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            field = where or "(body)"
+            raise BadRequestError(f"{field}: contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not "
+                                  "text; send valid Unicode", param=field) from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_lone_surrogates(k, where)
+            _no_lone_surrogates(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _no_lone_surrogates(v, f"{where}.{i}")
+
+
 def parse(kind: Kind, raw: bytes) -> dict[str, Any]:
     """The request body as a dict, validated; raises :class:`BadRequestError` naming the field."""
     try:
@@ -71,6 +90,8 @@ def parse(kind: Kind, raw: bytes) -> dict[str, Any]:
         raise BadRequestError(f"the request body is not valid JSON: {e}") from None
     if not isinstance(body, dict):
         raise BadRequestError("the request body must be a JSON object")
+    if b"\\ud" in raw or b"\\uD" in raw:  # a \uDxxx escape: maybe a lone surrogate (rare; checked in full)
+        _no_lone_surrogates(body, "")
     try:
         _MODELS[kind].model_validate(body)
     except ValidationError as e:

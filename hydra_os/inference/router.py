@@ -17,7 +17,7 @@ from typing import Any, Literal
 from hydra_os.inference.classifier import Classification, classify_body, content_text
 from hydra_os.inference.config import AUTO_MODEL, InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, Tier
-from hydra_os.inference.errors import ModelNotFoundError
+from hydra_os.inference.errors import BadRequestError, ModelNotFoundError
 from hydra_os.inference.selection import conversation_key
 
 Kind = Literal["chat", "completions", "embeddings"]
@@ -45,9 +45,13 @@ class Plan:
     requested: str
     groups: list[Group]
     reason: str
-    needed_tokens: int
+    needed_tokens: int  # the prompt's estimated tokens: an endpoint with less context cannot serve it
     sticky_key: str | None
     classification: Classification | None = None
+    wanted_tokens: int = 0  # prompt + max_tokens: endpoints with this much context are preferred
+
+    def __post_init__(self) -> None:
+        self.wanted_tokens = max(self.wanted_tokens, self.needed_tokens)
 
     @property
     def tier(self) -> Tier | None:
@@ -75,6 +79,7 @@ class Router:
         self.config = config
         self._endpoints = endpoints
         self._usable = usable  # e.g. False for endpoints needing an API key this gateway lacks
+        self._embedding_model = config.embedding_model  # pinned on first use when not configured
 
     def _suits(self, ep: EndpointInfo, kind: Kind, auto: bool) -> bool:
         if kind == "embeddings":
@@ -99,16 +104,36 @@ class Router:
         aliases = {a for a, m in self.config.aliases.items() if m in served}
         return [*sorted(served | aliases), AUTO_MODEL]
 
+    def _auto_embedding(self, pool: list[EndpointInfo]) -> str:
+        """The one model ``hydra/auto`` embeds with: ``inference.embedding_model``, else the only embedding
+        model served, pinned from then on. Never a fallback to another model: its vectors would not
+        match the ones already stored (another model, another length, another space)."""
+        if self._embedding_model is None:
+            models = sorted({ep.model for ep in pool})
+            if len(models) != 1:
+                served = ", ".join(models) or "none"
+                raise BadRequestError(
+                    f"hydra/auto for embeddings needs one model: set inference.embedding_model or name one "
+                    f"(embedding models served: {served})", param="model")
+            self._embedding_model = models[0]
+        return self.config.aliases.get(self._embedding_model, self._embedding_model)
+
     def plan(self, kind: Kind, body: Mapping[str, Any]) -> Plan:
         requested = body["model"]
         auto = requested == AUTO_MODEL
         pool = [ep for ep in self._endpoints() if self._suits(ep, kind, auto)]
+        # max_tokens is an upper bound, not a need: an endpoint whose context holds the prompt can serve
+        # it (engines stop at the context's end); ones that hold prompt + max_tokens are preferred
         mt = body.get("max_tokens", body.get("max_completion_tokens"))
-        needed = estimate_tokens(body) + (mt if isinstance(mt, int) and kind != "embeddings" else 0)
+        needed = estimate_tokens(body)
+        wanted = needed + (mt if isinstance(mt, int) and kind != "embeddings" else 0)
         sticky = conversation_key(body) if kind != "embeddings" else None
         if auto:
             if kind == "embeddings":
-                return Plan(requested, [Group(None, pool)], "any embedding endpoint", needed, None)
+                target = self._auto_embedding(pool)
+                members = [ep for ep in pool if ep.model == target or target in ep.aliases]
+                return Plan(requested, [Group(None, members, f"embedding model {target}")],
+                            f"hydra/auto embeddings -> {target}", needed, None)
             c = classify_body(body)
             groups = [Group(t, self.tier_members(t, pool)) for t in FALLBACK[c.tier]]
             if kind == "chat":  # base models only when nothing with a chat template can answer
@@ -116,7 +141,7 @@ class Router:
                         and self._usable(ep)]
                 if base:
                     groups.append(Group(None, base, "base models (last resort)"))
-            return Plan(requested, groups, c.reason, needed, sticky, classification=c)
+            return Plan(requested, groups, c.reason, needed, sticky, classification=c, wanted_tokens=wanted)
         target = self.config.aliases.get(requested, requested)
         members = [ep for ep in pool if ep.model == target or target in ep.aliases]
         if not members:
@@ -126,5 +151,5 @@ class Router:
                 param="model",
             )
         reason = f"alias {requested} -> {target}" if target != requested else "model named in request"
-        return Plan(requested, [Group(None, members)], reason, needed, sticky)
+        return Plan(requested, [Group(None, members)], reason, needed, sticky, wanted_tokens=wanted)
 

@@ -2,10 +2,10 @@
 
 This gateway's own view of each endpoint lives in :class:`EndpointStats` (in-flight requests, EWMA of
 time to first byte and of output tokens/s, failures and cooldown). :class:`Selector` filters the
-candidates (healthy per the announcement, not cooling down, context long enough, not at its in-flight
-limit), keeps a conversation on the endpoint that served it while that endpoint is eligible (prefix
-caches stay warm), and otherwise samples two eligible endpoints and takes the less loaded: load is
-``(in_flight + 1) * (ewma_ttft_ms + 1)``.
+candidates (healthy per the announcement, not cooling down, context long enough for the prompt, not at
+its in-flight limit; those whose context also holds ``max_tokens`` first), keeps a conversation on
+the endpoint that served it while that endpoint is eligible (prefix caches stay warm), and otherwise
+samples two eligible endpoints and takes the less loaded: load is ``(in_flight + 1) * (ewma_ttft_ms + 1)``.
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ _UNHEALTHY = frozenset({"down", "starting"})
 class EndpointStats:
     """Mutable per-endpoint state of this gateway. Cheap to touch on the hot path."""
 
-    __slots__ = ("cooldown_until", "cooling", "ewma_tps", "ewma_ttft_ms", "failures", "in_flight", "last_error")
+    __slots__ = ("cooldown_until", "cooling", "errors_5xx", "ewma_tps", "ewma_ttft_ms", "failures", "in_flight",
+                 "last_error")
 
     def __init__(self) -> None:
         self.in_flight = 0
         self.ewma_ttft_ms: float | None = None
         self.ewma_tps: float | None = None
         self.failures = 0  # consecutive
+        self.errors_5xx = 0  # 5xx answers in a row (endpoint faults that cool only when repeated)
         self.cooling = False  # out of rotation until a health probe succeeds
         self.cooldown_until = 0.0  # monotonic time of the next probe
         self.last_error: str | None = None
@@ -123,8 +125,10 @@ class Selector:
         sticky_key: str | None,
         exclude: frozenset[str] | set[str] = frozenset(),
         remember: bool = True,
+        wanted_tokens: int = 0,
     ) -> Pick | NoPick:
         eligible: list[EndpointInfo] = []
+        roomy: list[EndpointInfo] = []  # eligible ones whose context also holds the requested max_tokens
         busy = short = unhealthy = 0
         for ep in candidates:
             if ep.id in exclude:
@@ -138,6 +142,10 @@ class Selector:
                 busy += 1
             else:
                 eligible.append(ep)
+                if ep.context_length >= wanted_tokens:
+                    roomy.append(ep)
+        if roomy and len(roomy) < len(eligible):
+            eligible = roomy
         if not eligible:
             parts = []
             if busy:

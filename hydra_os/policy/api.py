@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hydra_os.api.docs import CONFLICT
+from hydra_os.api.params import ApprovalId, WindowId
 from hydra_os.errors import BusError, HydraError, NotFoundError
 from hydra_os.policy.approvals import OPEN_STATES, ApprovalStore
 from hydra_os.policy.durations import parse_duration
@@ -87,14 +89,14 @@ def build_router(service: PolicyService, auth: Callable[..., Any] | None) -> API
         return [r.model_dump(mode="json") for r in recs]
 
     @r.get("/approvals/{approval_id}")
-    async def approval(approval_id: str) -> dict[str, Any]:
+    async def approval(approval_id: ApprovalId) -> dict[str, Any]:
         try:
             return (await store().get(approval_id)).model_dump(mode="json")
         except HydraError as e:
             raise _http(e) from None
 
-    @r.post("/approvals/{approval_id}/approve")
-    async def approve(approval_id: str, body: Verdict | None = None) -> dict[str, Any]:
+    @r.post("/approvals/{approval_id}/approve", responses=CONFLICT)
+    async def approve(approval_id: ApprovalId, body: Verdict | None = None) -> dict[str, Any]:
         v = body or Verdict()
         try:
             rec, changed = await store().approve(approval_id, by, v.expect_hash, v.note)
@@ -102,8 +104,8 @@ def build_router(service: PolicyService, auth: Callable[..., Any] | None) -> API
             raise _http(e) from None
         return {"approval": rec.model_dump(mode="json"), "changed": changed}
 
-    @r.post("/approvals/{approval_id}/deny")
-    async def deny(approval_id: str, body: Verdict | None = None) -> dict[str, Any]:
+    @r.post("/approvals/{approval_id}/deny", responses=CONFLICT)
+    async def deny(approval_id: ApprovalId, body: Verdict | None = None) -> dict[str, Any]:
         v = body or Verdict()
         try:
             rec, changed = await store().deny(approval_id, by, v.note)
@@ -125,7 +127,7 @@ def build_router(service: PolicyService, auth: Callable[..., Any] | None) -> API
         return w.model_dump()
 
     @r.delete("/maintenance/{window_id}")
-    async def stop_maintenance(window_id: str) -> dict[str, Any]:
+    async def stop_maintenance(window_id: WindowId) -> dict[str, Any]:
         if service.maintenance is None:
             raise HTTPException(503, "the policy service is not started yet")
         try:

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 
+from hydra_os.api.docs import CONFLICT
+from hydra_os.api.params import JobId
 from hydra_os.errors import BusError, HydraError
 from hydra_os.scheduler.errors import InvalidJobError, JobExistsError, JobNotFoundError
 from hydra_os.scheduler.store import ScheduleStore, add_job, dump, parse_job
@@ -27,7 +29,8 @@ def schedule_router(store: ScheduleStore, tz: str, auth: Any) -> APIRouter:
     deps = [Depends(auth)] if auth is not None else []
     r = APIRouter(prefix="/v1", tags=["schedule"], dependencies=deps)
 
-    @r.post("/schedule", status_code=201, summary="Add a recurring job (cron or every_s); says when it runs next")
+    @r.post("/schedule", status_code=201, summary="Add a recurring job (cron or every_s); says when it runs next",
+            responses=CONFLICT)
     async def add(
         job: Annotated[dict[str, Any], Body(description="A job: id, kind, params, cron or every_s, priority...")],
         title: Annotated[str, Query(max_length=300, description="What it is for, in words.")] = "",
@@ -38,17 +41,17 @@ def schedule_router(store: ScheduleStore, tz: str, auth: Any) -> APIRouter:
         except HydraError as e:
             raise _http(e) from None
 
-    @r.delete("/schedule/{job_id}", summary="Remove a recurring job added at run time")
-    async def remove(job_id: str) -> dict[str, Any]:
-        try:
-            return dump(await store.remove(job_id))
-        except HydraError as e:
-            raise _http(e) from None
-
     @r.get("/schedule/stored", summary="Recurring jobs added at run time, as stored (any node can answer)")
     async def stored() -> dict[str, Any]:
         try:
             return {i: dump(s) for i, s in (await store.all()).items()}
+        except HydraError as e:
+            raise _http(e) from None
+
+    @r.delete("/schedule/{job_id}", summary="Remove a recurring job added at run time")
+    async def remove(job_id: JobId) -> dict[str, Any]:
+        try:
+            return dump(await store.remove(job_id))
         except HydraError as e:
             raise _http(e) from None
 

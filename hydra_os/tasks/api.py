@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
+from hydra_os.api.docs import CONFLICT
+from hydra_os.api.params import TaskId
 from hydra_os.errors import BusError, HydraError
 from hydra_os.tasks.checkpoints import CheckpointStore
 from hydra_os.tasks.errors import InvalidTaskError, TaskNotFoundError, TaskStateError
@@ -51,7 +53,7 @@ def tasks_router(queue: TaskQueue, auth: Any, schedule: ScheduleReader | None = 
             raise _http(e) from None
 
     @r.get("/tasks/{task_id}", summary="One task with its history and step checkpoints")
-    async def show(task_id: str) -> dict[str, Any]:
+    async def show(task_id: TaskId) -> dict[str, Any]:
         try:
             task = await queue.get(task_id)
             steps = await CheckpointStore(queue.store, task_id).all()
@@ -61,15 +63,18 @@ def tasks_router(queue: TaskQueue, auth: Any, schedule: ScheduleReader | None = 
                 "checkpoints": [c.model_dump(mode="json") for c in
                                 sorted(steps.values(), key=lambda c: c.finished_at)]}
 
-    @r.post("/tasks/{task_id}/cancel", summary="Cancel a task that has not finished", response_model=Task)
-    async def cancel(task_id: str) -> Task:
+    @r.post("/tasks/{task_id}/cancel", summary="Cancel a task that has not finished", response_model=Task,
+            responses=CONFLICT)
+    async def cancel(task_id: TaskId) -> Task:
         try:
             return await queue.cancel(task_id)
         except HydraError as e:
             raise _http(e) from None
 
-    @r.post("/tasks/{task_id}/retry", summary="Queue a failed or cancelled task again", response_model=Task)
-    async def retry(task_id: str, fresh: Annotated[bool, Query(description="Drop its checkpoints.")] = False) -> Task:
+    @r.post("/tasks/{task_id}/retry", summary="Queue a failed or cancelled task again", response_model=Task,
+            responses=CONFLICT)
+    async def retry(task_id: TaskId,
+                    fresh: Annotated[bool, Query(description="Drop its checkpoints.")] = False) -> Task:
         try:
             return await queue.retry(task_id, fresh=fresh)
         except HydraError as e:

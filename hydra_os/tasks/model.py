@@ -67,6 +67,9 @@ class HistoryEntry(BaseModel):
     detail: str | None = None
 
 
+LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: later ones are not dates Python (or anyone) can show
+
+
 class TaskSpec(BaseModel):
     """What a caller asks for. Validated on construction; errors name the field."""
 
@@ -75,7 +78,10 @@ class TaskSpec(BaseModel):
     kind: str = Field(description="Task kind, e.g. 'research.topic'.")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters for the kind's handler (JSON).")
     priority: int = Field(default=1, description="0 low, 1 normal, 2 high, 3 urgent (or the name).")
-    not_before: float | None = Field(default=None, description="Earliest start, Unix time or ISO 8601 with zone.")
+    not_before: float | None = Field(
+        default=None, ge=0, le=LATEST_TIME, allow_inf_nan=False,
+        description="Earliest start, Unix time or ISO 8601 with zone (up to year 9999).",
+    )
     window: Literal["overnight"] | None = Field(default=None, description="Only run inside this window.")
     gpu_vram_mb: int = Field(default=0, ge=0, le=10_000_000, description="VRAM the task needs on its node (MB).")
     idempotency_key: str | None = Field(

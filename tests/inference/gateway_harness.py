@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from hydra_os.api.app import bind_socket, make_server
 from hydra_os.api.auth import require_token
+from hydra_os.api.limits import DEFAULT_MAX_BODY
 from hydra_os.bus.client import Bus
 from hydra_os.inference.asgi import HotPaths
 from hydra_os.inference.config import InferenceConfig
@@ -49,6 +50,7 @@ async def gateway_harness(
     backends: list[tuple[str, str, str, dict[str, Any]]],
     endpoints_extra: list[dict[str, Any]] | None = None,
     hot: bool = False,
+    max_body: int = DEFAULT_MAX_BODY,
     **config: Any,
 ) -> AsyncIterator[Harness]:
     """``backends``: (name, model, tier, extra endpoint config) each served by its own stand-in;
@@ -64,7 +66,7 @@ async def gateway_harness(
     cfg = InferenceConfig.model_validate({"endpoints": eps, "router": router_cfg, **config})
     registry = EndpointRegistry(bus, "gw", refresh_interval=0.5, gone_after=2.0)
     await registry.start()
-    gw = Gateway(cfg, registry, "gw", auth=require_token(TOKEN))
+    gw = Gateway(cfg, registry, "gw", auth=require_token(TOKEN), max_body=max_body)
     await gw.start()
     app = FastAPI()
     app.include_router(gw.routes())

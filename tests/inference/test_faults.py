@@ -55,7 +55,8 @@ async def test_connect_error_falls_back_and_cools_down_until_a_probe_succeeds(bu
 
 async def test_5xx_then_recovery_through_the_probe_not_a_user_request(bus: Bus) -> None:
     backends = [("a", "m", "fast", {}), ("b", "m", "fast", {})]
-    async with gateway_harness(bus, backends, router={"cooldown_base": 1.0}) as h, h.client() as c, \
+    async with gateway_harness(bus, backends, router={"cooldown_base": 1.0, "cool_after_5xx": 1}) as h, \
+            h.client() as c, \
             EndpointRegistry(bus, "other-gateway", refresh_interval=0.5, gone_after=2.0) as other:
         await _until(lambda: (e := other.get("gw.a")) is not None and e.health == "healthy")
         h.backends["a"].script.extend([{"status": 503}])

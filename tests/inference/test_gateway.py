@@ -191,3 +191,49 @@ async def test_hot_paths_ahead_of_fastapi_answer_exactly_as_the_routes_do(bus: B
             assert (await c.get("/metrics")).status_code == 200
     assert [a[0] for a in plain] == [200, 200, 404, 400, 401, 200]
     assert hot == plain
+
+
+async def test_a_lone_surrogate_is_a_400_naming_the_field(bus: Bus) -> None:
+    async with gateway_harness(bus, THREE_TIERS[1:2], hot=True) as h, h.client() as c:
+        raw = b'{"model": "qwen-8b", "messages": [{"role": "user", "content": "hi \\ud800 there"}]}'
+        r = await c.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["param"] == "messages.0.content" and "surrogate" in err["message"]
+        # a surrogate pair (an emoji escaped as JSON does) is text and is served
+        raw = b'{"model": "qwen-8b", "messages": [{"role": "user", "content": "hi \\ud83d\\ude00"}]}'
+        r = await c.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text
+        assert len(h.backends["mid"].log) == 1
+
+
+@pytest.mark.parametrize("hot", [True, False])
+async def test_one_model_is_retrieved_like_openai(bus: Bus, hot: bool) -> None:
+    async with gateway_harness(bus, THREE_TIERS[1:2], hot=hot, aliases={"chat": "qwen-8b"}) as h:
+        client = openai.AsyncOpenAI(base_url=h.url + "/v1", api_key=TOKEN, max_retries=0)
+        try:
+            for name in ("qwen-8b", "qwen", "chat", "hydra/auto"):
+                m = await client.models.retrieve(name)
+                assert m.id == name and m.object == "model"
+            with pytest.raises(openai.NotFoundError) as ei:
+                await client.models.retrieve("gpt-9")
+            assert ei.value.code == "model_not_found"
+        finally:
+            await client.close()
+        async with h.client(token=None) as c:
+            r = await c.get("/v1/models/qwen-8b")
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_request_ids_and_trace_context_pass_through(bus: Bus, stream: bool) -> None:
+    async with gateway_harness(bus, THREE_TIERS[1:2], hot=True) as h, h.client() as c:
+        tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        r = await c.post("/v1/chat/completions", headers={"x-request-id": "client-42", "traceparent": tp},
+                         json={"model": "qwen-8b", "messages": [{"role": "user", "content": "hi"}], "stream": stream})
+        assert r.status_code == 200
+        sent = {k.lower(): v for k, v in h.backends["mid"].log[-1]["headers"].items()}
+        assert sent["x-request-id"] == "client-42" and sent["traceparent"] == tp
+        # the engine's own request id and rate-limit state come back to the client
+        assert r.headers["x-request-id"] == "standin-req-1"
+        assert r.headers["x-ratelimit-remaining-requests"] == "99"

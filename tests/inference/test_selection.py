@@ -102,7 +102,7 @@ def test_router_plans() -> None:
     assert [e.id for e in plan.groups[2].endpoints] == ["n.h"]  # heavy mapped by config, through the alias
     plan = router.plan("chat", {"model": "big", "messages": [{"role": "user", "content": "x"}], "max_tokens": 100})
     assert plan.reason == "alias big -> llama" and plan.groups[0].endpoints[0].id == "n.h"
-    assert plan.needed_tokens == 101
+    assert plan.needed_tokens == 1 and plan.wanted_tokens == 101  # max_tokens: room preferred, not needed
     assert router.plan("completions", {"model": "base", "prompt": "x"}).groups[0].endpoints[0].id == "n.base"
     with pytest.raises(ModelNotFoundError):
         router.plan("chat", {"model": "emb", "messages": [{"role": "user", "content": "x"}]})

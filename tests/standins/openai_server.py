@@ -6,9 +6,13 @@ include_usage`` honoured) and ``/v1/embeddings``. Behaviour is scripted over HTT
 drive it from outside the process:
 
 - ``POST /_control {"defaults": {...}}`` sets the behaviour of every request: ``tokens`` (chunks to
-  stream), ``token_interval`` (seconds between chunks), ``first_byte_delay`` (seconds before anything).
+  stream), ``token_interval`` (seconds between chunks), ``first_byte_delay`` (seconds before anything),
+  ``body_delay`` (non-streamed: send the headers at once, the body this many seconds later),
+  ``text_only`` (a chat message with an image part gets llama-server's 500 "image input is not
+  supported", as a text-only llama-server answers), ``dims`` (length of each embedding vector).
 - ``POST /_control {"script": [{...}, ...]}`` queues one action per coming request: ``{"status": 503}``
-  (answer that status at once), ``{"delay": 5}`` (sleep before the first byte), ``{"drop": true}``
+  (answer that status at once; with ``"message"`` and ``"type"``: that error body),
+  ``{"delay": 5}`` (sleep before the first byte), ``{"drop": true}``
   (close the connection without answering), ``{"die_after": 2}`` (stream 2 chunks then cut the
   connection), ``{"stall_after": 2}`` (stream 2 chunks then send nothing more, connection open), or
   any of the defaults' keys for that request only.
@@ -35,7 +39,12 @@ from aiohttp import web
 
 from tests.standins.aio import AioStandin
 
-_DEFAULTS: dict[str, Any] = {"tokens": 8, "token_interval": 0.0, "first_byte_delay": 0.0}
+_DEFAULTS: dict[str, Any] = {"tokens": 8, "token_interval": 0.0, "first_byte_delay": 0.0, "body_delay": 0.0,
+                             "text_only": False, "dims": 3}
+# what a text-only llama-server answers to an image part (HTTP 500, its error shape)
+_NO_IMAGES = {"error": {"code": 500, "type": "server_error",
+                        "message": "image input is not supported - hint: if this is unexpected, you may need to "
+                                   "provide the mmproj"}}
 
 
 @dataclass
@@ -97,11 +106,16 @@ class StandinServer(AioStandin):
                  "auth": request.headers.get("Authorization")}
         self.log.append(entry)
         action = self.script.pop(0) if self.script else {}
+        if action.get("drop"):
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
         if "status" in action:
-            return _error(int(action["status"]))
+            return _error(action)
         inputs = body.get("input")
         items = inputs if isinstance(inputs, list) else [inputs]
-        data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, float(len(str(x)))]}
+        dims = int(action.get("dims", self.defaults["dims"]))
+        data = [{"object": "embedding", "index": i, "embedding": [0.1] * (dims - 1) + [float(len(str(x)))]}
                 for i, x in enumerate(items)]
         n = sum(len(str(x).split()) for x in items)
         return web.json_response({"object": "list", "data": data, "model": body.get("model"),
@@ -114,7 +128,7 @@ class StandinServer(AioStandin):
         stream = bool(body.get("stream"))
         entry: dict[str, Any] = {"path": request.path, "model": body.get("model"), "stream": stream,
                                  "cancelled": False, "finished": False, "auth": request.headers.get("Authorization"),
-                                 "body": body}
+                                 "body": body, "headers": dict(request.headers)}
         self.log.append(entry)
         cfg = dict(self.defaults)
         action = self.script.pop(0) if self.script else {}
@@ -125,7 +139,9 @@ class StandinServer(AioStandin):
                 request.transport.close()
                 return web.Response(status=500)
             if "status" in action:
-                return _error(int(action["status"]))
+                return _error(action)
+            if cfg["text_only"] and chat and _has_image(body):
+                return web.json_response(_NO_IMAGES, status=500)
             delay = float(action.get("delay", cfg["first_byte_delay"]))
             if delay:
                 await asyncio.sleep(delay)
@@ -134,8 +150,18 @@ class StandinServer(AioStandin):
             prompt_tokens = _count_prompt(body)
             if not stream:
                 text = " ".join(f"{self.name}-t{i}" for i in range(n))
+                answer = json.dumps(_full(body.get("model"), chat, text, prompt_tokens, n)).encode()
+                if cfg["body_delay"]:  # headers now, the body later (what a proxy in front of an engine may do)
+                    resp = web.StreamResponse(headers=_ANSWER_HEADERS)
+                    resp.content_length = len(answer)
+                    await resp.prepare(request)
+                    await asyncio.sleep(float(cfg["body_delay"]))
+                    await resp.write(answer)
+                    await resp.write_eof()
+                    entry["finished"] = True
+                    return resp
                 entry["finished"] = True
-                return web.json_response(_full(body.get("model"), chat, text, prompt_tokens, n))
+                return web.Response(body=answer, headers=_ANSWER_HEADERS)
             return await self._stream(request, body, chat, n, prompt_tokens, float(cfg["token_interval"]),
                                       action.get("die_after"), entry, action.get("stall_after"))
         except asyncio.CancelledError:
@@ -145,7 +171,8 @@ class StandinServer(AioStandin):
     async def _stream(self, request: web.Request, body: dict[str, Any], chat: bool, n: int, prompt_tokens: int,
                       interval: float, die_after: int | None, entry: dict[str, Any],
                       stall_after: int | None = None) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        resp = web.StreamResponse(headers={**_ANSWER_HEADERS, "Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
         await resp.prepare(request)
         cid = "cmpl-" + uuid.uuid4().hex[:12]
         model = body.get("model")
@@ -176,9 +203,22 @@ class StandinServer(AioStandin):
         return resp
 
 
-def _error(status: int) -> web.Response:
-    return web.json_response({"error": {"message": f"scripted failure {status}", "type": "server_error",
-                                        "param": None, "code": None}}, status=status)
+# an engine's own request id and rate-limit headers (the gateway passes them back to the client)
+_ANSWER_HEADERS = {"Content-Type": "application/json", "x-request-id": "standin-req-1",
+                   "x-ratelimit-remaining-requests": "99"}
+
+
+def _error(action: dict[str, Any]) -> web.Response:
+    status = int(action["status"])
+    err = {"message": action.get("message", f"scripted failure {status}"), "type": action.get("type", "server_error"),
+           "param": None, "code": None}
+    return web.json_response({"error": err}, status=status)
+
+
+def _has_image(body: dict[str, Any]) -> bool:
+    return any(isinstance(m, dict) and isinstance(m.get("content"), list)
+               and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
+               for m in body.get("messages") or [])
 
 
 def _count_prompt(body: dict[str, Any]) -> int:

@@ -143,7 +143,8 @@ def test_runtime_jobs_from_cli_and_api_survive_leader_failover_no_slot_twice(
         assert r.status_code == 201 and r.json()["source"] == "api", r.text
         assert c.post("/v1/schedule", json=tock).status_code == 409
         bad = c.post("/v1/schedule", json={"id": "x", "kind": "test.tick", "cron": "every monday"})
-        assert bad.status_code == 422 and bad.json()["detail"].startswith("cron:")
+        assert bad.status_code == 422 and bad.json()["detail"][0]["msg"].startswith("cron:")  # the documented shape
+        assert bad.json()["detail"][0]["loc"] == ["body", "cron"]
         assert c.post("/v1/schedule", json={"id": "health", "kind": "a.b", "every_s": 5}).status_code == 422
     r = cli(nats_proc, "schedule", "add", "bad", "--kind", "test.tick")
     assert r.returncode == 2 and "exactly one of 'cron' or 'every_s'" in r.stderr and "Traceback" not in r.stderr
