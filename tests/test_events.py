@@ -13,7 +13,7 @@ from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.config import BusConfig
 from hydra_os.events import Event, EventLog
-from hydra_os.policy.audit import StoredEvent, read_events, stream_first_seq, verify_chains
+from hydra_os.policy.audit import StoredEvent, StreamFacts, read_events, stream_facts, verify_chains
 from hydra_os.policy.receipts import Receipts
 from tests.helpers import NatsProc, free_port
 
@@ -74,8 +74,8 @@ async def _settle(log: EventLog, receipts: Receipts | None = None, timeout: floa
     raise AssertionError(f"outbox still holds {log.queued} event(s)")
 
 
-def _verify(events: list[StoredEvent], first_seq: int) -> None:
-    reports = verify_chains(events, stream_first_seq=first_seq)
+def _verify(events: list[StoredEvent], stream: StreamFacts) -> None:
+    reports = verify_chains(events, stream=stream)
     problems = [p for r in reports.values() for p in r.problems]
     assert problems == [], problems
 
@@ -112,7 +112,7 @@ async def test_receipts_during_a_freeze_and_a_restart_keep_one_chain(tmp_path: P
             await _settle(log, receipts)
             events = await read_events(bus, node="n1")
             assert [e.event.data["n"] for e in events if e.event] == list(range(sent))  # none lost, none twice
-            _verify(events, await stream_first_seq(bus))
+            _verify(events, await stream_facts(bus))
             assert log.head == events[-1].event.hash if events[-1].event else False
     finally:
         srv.stop()
@@ -142,7 +142,7 @@ async def test_the_outbox_survives_a_restart_of_the_daemon(tmp_path: Path) -> No
             assert four is not None
             events = await read_events(bus, node="n1")
             assert [e.event.type for e in events if e.event] == ["t.one", "t.two", "t.three", "t.four"]
-            _verify(events, await stream_first_seq(bus))
+            _verify(events, await stream_facts(bus))
             await log2.stop()
         assert outbox.read_text() == ""  # emptied once everything was delivered
     finally:
