@@ -88,9 +88,11 @@ class Features:
 @dataclass(frozen=True, slots=True)
 class Classification:
     tier: Tier
-    score: float
+    score: float  # the rule score
     reason: str
     features: Features
+    probs: Mapping[Tier, float] | None = None  # the learned model's probabilities, when it decided
+    decided_by: str = "rules"  # "rules" | "model" | "model+rule" (a hard rule overrode the model)
 
 
 def content_text(content: Any) -> str:
@@ -108,6 +110,12 @@ def content_text(content: Any) -> str:
 
 def extract(body: Mapping[str, Any]) -> Features:
     """Features of a chat (``messages``) or completions (``prompt``) request body."""
+    return read(body)[0]
+
+
+def read(body: Mapping[str, Any]) -> tuple[Features, str]:
+    """The rule features of ``body`` and the scanned text of its newest user turn (what the learned
+    model's lexical features are taken from)."""
     messages = body.get("messages")
     if isinstance(messages, list):
         total = 0
@@ -144,14 +152,15 @@ def extract(body: Mapping[str, Any]) -> Features:
         clauses=scan.count(",") + scan.count(";") + len(_LIST_ITEM.findall(scan)),
         simple=_SIMPLE.match(scan) is not None,
         max_tokens=mt if isinstance(mt, int) and not isinstance(mt, bool) else None,
-    )
+    ), scan
 
 
 STANDARD_AT = 1.0
 HEAVY_AT = 3.5
 
 
-def classify(f: Features) -> Classification:
+def rule_parts(f: Features) -> list[tuple[float, str]]:
+    """The rules' (weight, name) contributions; their sum is the rule score."""
     parts: list[tuple[float, str]] = []
     if f.heavy_cues:
         parts.append((1.4 * min(f.heavy_cues, 4), f"{f.heavy_cues} reasoning cue{'s' if f.heavy_cues > 1 else ''}"))
@@ -185,6 +194,12 @@ def classify(f: Features) -> Classification:
             parts.append((-2.0, f"max_tokens {f.max_tokens}"))
     if f.simple and f.ask_words <= 10:
         parts.append((-1.0, "short simple ask"))
+    return parts
+
+
+def classify(f: Features) -> Classification:
+    """The rules alone (the fallback when no learned model is loaded, and a feature of the model)."""
+    parts = rule_parts(f)
     score = sum(w for w, _ in parts)
     tier: Tier = "fast" if score < STANDARD_AT else "standard" if score < HEAVY_AT else "heavy"
     top = [name for w, name in sorted(parts, key=lambda p: -abs(p[0])) if (w > 0) == (tier != "fast")][:3]
