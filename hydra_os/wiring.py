@@ -38,7 +38,7 @@ def build_components(ctx: NodeContext) -> list[Component]:
     if registry is not None and ctx.has_role("gateway"):
         from hydra_os.inference.gateway import Gateway
 
-        gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth)
+        gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth, state_dir=ctx.state_dir)
         ctx.routers.append(gateway.routes())
         ctx.hot_routes.update(gateway.hot_paths())
         from hydra_os.inference.openapi import openapi_extra

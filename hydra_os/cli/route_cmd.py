@@ -1,4 +1,6 @@
-"""``hydra route explain "prompt"``: what the gateway would do with a request, without sending it."""
+"""``hydra route``: ``explain "prompt"`` (what the gateway would do with a request, without sending it),
+``stats`` (how often each tier hydra/auto chose was overridden) and ``retrain`` (new weights from the
+shipped data plus the owner's overrides, into the state dir, which the gateway then prefers)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,13 @@ import typer
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
+from hydra_os.inference.auto_classifier import state_weights
+from hydra_os.inference.config import TIERS
+from hydra_os.inference.route_log import labelled_from_records, read_records, records_path, stats
+from hydra_os.inference.route_train import cross_validate, shipped_rows, train, write_weights
 from hydra_os.node import rpc
 
-app = typer.Typer(help="The inference router: explain routing decisions.", no_args_is_help=True)
+app = typer.Typer(help="The inference router: explain, override stats, retrain.", no_args_is_help=True)
 
 
 @app.command("explain")
@@ -50,11 +56,56 @@ def explain(
     console.print(f"[bold]tier[/]      {out.get('tier') or '-'}", highlight=False)
     console.print(f"[bold]endpoint[/]  {out.get('endpoint') or 'none available'}", highlight=False)
     console.print(f"[bold]reason[/]    {out.get('reason') or '-'}", highlight=False, markup=False)
+    if out.get("probs"):
+        probs = ", ".join(f"{t} {p:.2f}" for t, p in out["probs"].items())
+        console.print(f"[bold]model[/]     {probs} ({out.get('weights')} weights, decided by {out.get('decided_by')})",
+                      highlight=False, markup=False)
     if "score" in out:
-        console.print(f"[bold]score[/]     {out['score']}", highlight=False)
+        console.print(f"[bold]score[/]     {out['score']} (rules)", highlight=False)
         feats = ", ".join(f"{k}={v}" for k, v in out["features"].items())
         console.print(f"[bold]features[/]  {feats}", highlight=False, markup=False)
     for s in out.get("skipped", []):
         console.print(f"[bold]skipped[/]   {s['group']}: {s['why']}", highlight=False, markup=False)
     if "x_hydra_route" in out:
         console.print(f"x-hydra-route: {out['x_hydra_route']}", highlight=False, markup=False)
+
+
+@app.command("stats")
+def stats_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """How often hydra/auto chose each tier on this node, and how often the owner overrode it."""
+    state_dir = state(ctx).settings().node.state_dir
+    st = stats(read_records(state_dir))
+    if as_json:
+        console.print_json(json.dumps({t: {"routed": s.routed, "overridden_up": s.overridden_up,
+                                            "overridden_down": s.overridden_down} for t, s in st.items()}))
+        return
+    console.print(f"records: {records_path(state_dir)}", highlight=False, markup=False)
+    console.print(f"{'tier':<9} {'routed':>7} {'up':>5} {'down':>5} {'overridden':>11}", highlight=False)
+    for t in TIERS:
+        s = st[t]
+        console.print(f"{t:<9} {s.routed:>7} {s.overridden_up:>5} {s.overridden_down:>5} {s.override_rate:>10.1%}",
+                      highlight=False)
+
+
+@app.command("retrain")
+def retrain_cmd(
+    ctx: typer.Context,
+    cv: Annotated[bool, typer.Option("--cv", help="Also report 5-fold cross-validation (slower).")] = False,
+) -> None:
+    """Train new hydra/auto weights from the shipped data plus this node's overrides and feedback, into
+    <state_dir>/router/route_weights.json (the gateway picks them up within seconds)."""
+    state_dir = state(ctx).settings().node.state_dir
+    own = labelled_from_records(read_records(state_dir))
+    rows = shipped_rows() + own
+    model = train(rows)
+    out = state_weights(state_dir)
+    write_weights(model, out)
+    console.print(f"wrote {out}: {len(rows)} examples ({len(own)} from overrides), {len(model.names)} terms",
+                  highlight=False, markup=False)
+    if cv:
+        r = cross_validate(rows)
+        console.print(f"cross-validated accuracy {r['accuracy']:.3f}, heavy recall {r['heavy_recall']:.3f}, "
+                      f"fast->heavy {r['fast_to_heavy']}, heavy->fast {r['heavy_to_fast']}", highlight=False)

@@ -60,7 +60,8 @@ class AutoClassifier:
     def classify(self, body: Mapping[str, Any]) -> Classification:
         f, ask = read(body)
         if self.model is None:
-            return classify(f)
+            c = classify(f)
+            return Classification(c.tier, c.score, c.reason, f, ask=ask)
         d = self.model.decide(lexical(ask, f))
         tier: Tier = TIERS[d.tier_index]
         probs = {t: round(float(p), 3) for t, p in zip(TIERS, d.probs, strict=True)}
@@ -77,4 +78,5 @@ class AutoClassifier:
         rules = [name for w, name in sorted(rule_parts(f), key=lambda p: -abs(p[0])) if w > 0][:2]
         if rules:
             reason += f"; rules: {', '.join(rules)}"
-        return Classification(tier, score, reason, f, probs=probs, decided_by="model+rule" if hard else "model")
+        return Classification(tier, score, reason, f, probs=probs,
+                              decided_by="model+rule" if hard else "model", ask=ask)

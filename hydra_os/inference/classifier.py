@@ -1,11 +1,12 @@
 """Complexity classifier for ``hydra/auto``: cheap deterministic features -> ``fast`` / ``standard`` / ``heavy``.
 
-No model runs here: a handful of precompiled regular expressions over the newest user turn (at most
+The rules: a handful of precompiled regular expressions over the newest user turn (at most
 ``_SCAN`` characters of it), plus lengths, conversation depth and the requested ``max_tokens``. The
 features add up to a score; two thresholds cut it into tiers. The reason names the features that
 counted most, so ``x-hydra-route`` and ``hydra route explain`` can say why.
 
-Accuracy on the labelled set in ``tests/data/prompts.jsonl`` is reported by ``bench/router.py``.
+These rules route on their own only when no learned weights load; otherwise their features (and
+score) are inputs of the learned model in :mod:`auto_classifier`, which routes ``hydra/auto``.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Classification:
     features: Features
     probs: Mapping[Tier, float] | None = None  # the learned model's probabilities, when it decided
     decided_by: str = "rules"  # "rules" | "model" | "model+rule" (a hard rule overrode the model)
+    ask: str = ""  # the scanned newest user turn (for the route records)
 
 
 def content_text(content: Any) -> str:
@@ -208,4 +210,7 @@ def classify(f: Features) -> Classification:
 
 
 def classify_body(body: Mapping[str, Any]) -> Classification:
-    return classify(extract(body))
+    """The rules alone on a request body (the learned router is :mod:`auto_classifier`)."""
+    f, ask = read(body)
+    c = classify(f)
+    return Classification(c.tier, c.score, c.reason, f, ask=ask)

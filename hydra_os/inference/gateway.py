@@ -16,6 +16,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -25,6 +26,8 @@ from hydra_os.api.auth import BearerToken
 from hydra_os.config import read_secret_file
 from hydra_os.inference.admission import WaitQueue
 from hydra_os.inference.asgi import Endpoint, Reply, Scope, StreamReply
+from hydra_os.inference.auto_classifier import AutoClassifier, state_weights
+from hydra_os.inference.classifier import read
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError
@@ -33,6 +36,7 @@ from hydra_os.inference.metrics import GatewayMetrics
 from hydra_os.inference.proxy import Proxy, route_header
 from hydra_os.inference.registry import EndpointRegistry
 from hydra_os.inference.requests import parse
+from hydra_os.inference.route_log import RouteLog, records_path
 from hydra_os.inference.router import Kind, Plan, Router
 from hydra_os.inference.selection import NoPick, Pick, Selector
 
@@ -43,7 +47,7 @@ class Gateway:
     name = "gateway"
 
     def __init__(self, config: InferenceConfig, registry: EndpointRegistry, node_id: str,
-                 auth: BearerToken | None = None) -> None:
+                 auth: BearerToken | None = None, state_dir: Path | None = None) -> None:
         self.config = config
         self.registry = registry
         self.node_id = node_id
@@ -57,7 +61,12 @@ class Gateway:
                                    on_change=self._cooling_changed)
         self._keys: dict[str, str] = {}
         self.static = [self._static_info(i, s) for i, s in enumerate(config.endpoints)]
-        self.router = Router(config, registry.endpoints, usable=self._usable)
+        self.state_dir = state_dir
+        self.router = Router(config, registry.endpoints, usable=self._usable,
+                             classifier=AutoClassifier.load(state_dir))
+        self.route_log = (RouteLog(records_path(state_dir), override_window=rc.override_window)
+                          if state_dir is not None and rc.route_records else None)
+        self._weights_mtime = self._mtime()
         self.proxy = Proxy(rc, self.selector, self.cooldowns, self.queue, self.metrics, self.headers_for)
         self._by_id = {i.id: i for i in self.static}
         self._background: set[asyncio.Task[None]] = set()
@@ -121,6 +130,10 @@ class Gateway:
         self._probe_task = asyncio.create_task(
             self.cooldowns.run(session, self.registry.get, self.headers_for), name="gateway-probe"
         )
+        if self.route_log is not None:
+            await self.route_log.start()
+        if self.state_dir is not None:
+            self._background.add(asyncio.create_task(self._watch_weights(), name="gateway-route-weights"))
         self._started = True
 
     async def stop(self) -> None:
@@ -128,6 +141,8 @@ class Gateway:
         self._probe_task = None
         for t in list(self._background):
             await cancel(t)
+        if self.route_log is not None:
+            await self.route_log.stop()
         if self._started:
             for info in self.static:
                 await self.registry.withdraw(info.id)
@@ -175,12 +190,42 @@ class Gateway:
                 plan = self.router.plan(kind, body)
                 if plan.tier is not None:
                     self.metrics.routed.labels(plan.tier).inc()
+                if self.route_log is not None:
+                    self._record(plan, body)
                 stream = kind != "embeddings" and body.get("stream") is True
                 return await self.proxy.forward(path, plan, body, raw, stream)
             except InferenceError as e:
                 return self._error(e)
 
         return handle
+
+    def _record(self, plan: Plan, body: dict[str, Any]) -> None:
+        """Note a hydra/auto decision, or a named-model retry of a turn hydra/auto routed (no I/O here)."""
+        assert self.route_log is not None
+        c = plan.classification
+        if c is not None:
+            self.route_log.auto(plan.sticky_key, c.ask, c.tier, c.decided_by)
+        elif plan.named_tier is not None and self.route_log.knows(plan.sticky_key):
+            self.route_log.named(plan.sticky_key, read(body)[1], plan.named_tier, plan.requested)
+
+    # ---- retrained weights -----------------------------------------------------------------
+    def _mtime(self) -> float | None:
+        if self.state_dir is None:
+            return None
+        try:
+            return state_weights(self.state_dir).stat().st_mtime
+        except OSError:
+            return None
+
+    async def _watch_weights(self, interval: float = 10.0) -> None:
+        """Pick up weights written by 'hydra route retrain' without a restart."""
+        while True:
+            await asyncio.sleep(interval)
+            mtime = await asyncio.to_thread(self._mtime)
+            if mtime != self._weights_mtime:
+                self._weights_mtime = mtime
+                self.router.classifier = await asyncio.to_thread(AutoClassifier.load, self.state_dir)
+                logger.info("gateway: hydra/auto now routes with the {} weights", self.router.classifier.source)
 
     def _error(self, e: InferenceError) -> Reply:
         self.metrics.client_errors.labels(str(e.status)).inc()
@@ -212,7 +257,8 @@ class Gateway:
         out: dict[str, Any] = {"model": plan.requested, "reason": plan.reason, "needed_tokens": plan.needed_tokens}
         if plan.classification is not None:
             c = plan.classification
-            out.update(tier=c.tier, score=c.score, features={k: getattr(c.features, k) for k in c.features.__slots__})
+            out.update(tier=c.tier, score=c.score, features={k: getattr(c.features, k) for k in c.features.__slots__},
+                       probs=c.probs, decided_by=c.decided_by, weights=self.router.classifier.source)
         tried: list[dict[str, Any]] = []
         for g in plan.groups:
             res = self.selector.choose(g.endpoints, needed_tokens=plan.needed_tokens, sticky_key=plan.sticky_key,

@@ -16,6 +16,7 @@ is a regex pass and a few hundred set operations.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ def tokens(text: str) -> list[str]:
 def terms_of(words: list[str]) -> set[str]:
     ws = words[:_MAX_WORDS]
     out = {f"w:{w}" for w in ws}
-    out.update(f"b:{a}_{b}" for a, b in zip(ws, ws[1:], strict=False))
+    out.update(f"b:{a}_{b}" for a, b in itertools.pairwise(ws))
     out.update(f"p:{w[:_PREFIX]}" for w in ws if len(w) > _PREFIX)
     if ws:
         out.add(f"f:{ws[0]}")

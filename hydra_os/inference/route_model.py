@@ -41,7 +41,15 @@ _DENSE_NAMES = {
 
 
 def feature_label(name: str) -> str:
-    """A short, header-safe name of a feature, for explanations."""
+    """A short, header-safe name of a feature, for explanations. A dense feature that counted by being
+    below its average is named with a leading ``!`` ("low maths symbols", "not >120 words")."""
+    if name.startswith("!"):
+        base = name[1:]
+        if base == "len:log_words":
+            return "short ask"
+        return f"not {feature_label(base)}" if base.startswith("len:words") else f"low {feature_label(base)}"
+    if name == "len:log_words":
+        return "long ask"
     kind, _, value = name.partition(":")
     if kind == "w":
         return f"'{value}'"
@@ -110,7 +118,7 @@ class RouteModel:
         rival = max((j for j in range(len(TIERS)) if j != k), key=lambda j: z[j])
         parts = [(float(self.w_terms[i, k] - self.w_terms[i, rival]), self.names[i]) for i in idx]
         diff = d * (self.w_dense[:, k] - self.w_dense[:, rival])
-        parts += [(float(v), DENSE[i]) for i, v in enumerate(diff) if v > 0]
+        parts += [(float(v), DENSE[i] if d[i] > 0 else "!" + DENSE[i]) for i, v in enumerate(diff) if v > 0]
         parts = sorted((c for c in parts if c[0] > 0), key=lambda c: -c[0])[:top]
         return Decision(k, p, parts)
 
@@ -172,9 +180,10 @@ def vocabulary(examples: Iterable[Lexical], min_docs: int) -> dict[str, int]:
     return {t: i for i, t in enumerate(sorted(t for t, c in counts.items() if c >= min_docs))}
 
 
-def fit(examples: Sequence[Lexical], labels: Sequence[int], cfg: FitConfig = FitConfig()) -> RouteModel:
+def fit(examples: Sequence[Lexical], labels: Sequence[int], cfg: FitConfig | None = None) -> RouteModel:
     """Weighted multinomial logistic regression by full-batch Adam from zero weights: no randomness, so
     the same examples in the same order give the same weights."""
+    cfg = cfg or FitConfig()
     terms = vocabulary(examples, cfg.min_docs)
     n, t, d, k = len(examples), len(terms), len(DENSE), len(TIERS)
     dense = np.asarray([lx.dense for lx in examples], dtype=np.float64)

@@ -25,6 +25,7 @@ from hydra_os.inference.route_features import Lexical, lexical
 from hydra_os.inference.route_model import FitConfig, RouteModel, fit
 
 Row = Mapping[str, Any]
+DEFAULT_FIT = FitConfig()
 
 
 def parse_rows(text: str, where: str) -> list[dict[str, Any]]:
@@ -59,7 +60,7 @@ def examples(rows: Sequence[Row]) -> tuple[list[Lexical], list[int]]:
     return xs, ys
 
 
-def train(rows: Sequence[Row], cfg: FitConfig = FitConfig()) -> RouteModel:
+def train(rows: Sequence[Row], cfg: FitConfig = DEFAULT_FIT) -> RouteModel:
     xs, ys = examples(rows)
     return fit(xs, ys, cfg)
 
@@ -92,7 +93,7 @@ def folds(rows: Sequence[Row], k: int, seed: int) -> list[int]:
     return out
 
 
-def cross_validate(rows: Sequence[Row], k: int = 5, seed: int = 0, cfg: FitConfig = FitConfig()) -> dict[str, Any]:
+def cross_validate(rows: Sequence[Row], k: int = 5, seed: int = 0, cfg: FitConfig = DEFAULT_FIT) -> dict[str, Any]:
     """Pooled predictions of k models, each trained without its fold (vocabulary and scaling included)."""
     fold_of = folds(rows, k, seed)
     pairs: list[tuple[Tier, Tier]] = []

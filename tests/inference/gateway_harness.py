@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ async def gateway_harness(
     backends: list[tuple[str, str, str, dict[str, Any]]],
     endpoints_extra: list[dict[str, Any]] | None = None,
     hot: bool = False,
+    state_dir: Path | None = None,
     **config: Any,
 ) -> AsyncIterator[Harness]:
     """``backends``: (name, model, tier, extra endpoint config) each served by its own stand-in;
@@ -64,7 +66,7 @@ async def gateway_harness(
     cfg = InferenceConfig.model_validate({"endpoints": eps, "router": router_cfg, **config})
     registry = EndpointRegistry(bus, "gw", refresh_interval=0.5, gone_after=2.0)
     await registry.start()
-    gw = Gateway(cfg, registry, "gw", auth=require_token(TOKEN))
+    gw = Gateway(cfg, registry, "gw", auth=require_token(TOKEN), state_dir=state_dir)
     await gw.start()
     app = FastAPI()
     app.include_router(gw.routes())
