@@ -182,43 +182,49 @@ def vocabulary(examples: Iterable[Lexical], min_docs: int) -> dict[str, int]:
 
 def fit(examples: Sequence[Lexical], labels: Sequence[int], cfg: FitConfig | None = None) -> RouteModel:
     """Weighted multinomial logistic regression by full-batch Adam from zero weights: no randomness, so
-    the same examples in the same order give the same weights."""
+    the same examples in the same order give the same weights. The term part of the design matrix is
+    sparse (a prompt has tens of the thousands of terms), so products with it are bincounts over the
+    (row, term) pairs rather than dense matrix products."""
     cfg = cfg or FitConfig()
     terms = vocabulary(examples, cfg.min_docs)
-    n, t, d, k = len(examples), len(terms), len(DENSE), len(TIERS)
+    n, t, k = len(examples), len(terms), len(TIERS)
     dense = np.asarray([lx.dense for lx in examples], dtype=np.float64)
     mean = dense.mean(axis=0)
     scale = dense.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    x = np.zeros((n, t + d), dtype=np.float64)
-    for r, lx in enumerate(examples):
-        for term in lx.terms:
-            if (i := terms.get(term)) is not None:
-                x[r, i] = 1.0
-    x[:, t:] = (dense - mean) / scale
+    xd = (dense - mean) / scale
+    pairs = sorted((r, i) for r, lx in enumerate(examples) for term in lx.terms if (i := terms.get(term)) is not None)
+    rows = np.asarray([r for r, _ in pairs], dtype=np.intp)
+    cols = np.asarray([i for _, i in pairs], dtype=np.intp)
     y = np.zeros((n, k), dtype=np.float64)
     y[np.arange(n), np.asarray(labels)] = 1.0
     sw = np.asarray(cfg.class_weight, dtype=np.float64)[np.asarray(labels)]
     sw = sw / sw.sum()
-    w = np.zeros((t + d, k), dtype=np.float64)
+    wt = np.zeros((t, k), dtype=np.float64)
+    wd = np.zeros((len(DENSE), k), dtype=np.float64)
     b = np.zeros(k, dtype=np.float64)
-    m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
+    params = [wt, wd, b]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, cfg.iterations + 1):
-        g = (softmax(x @ w + b) - y) * sw[:, None]
-        gw = x.T @ g + cfg.l2 * w
-        gb = g.sum(axis=0)
-        m_w = beta1 * m_w + (1 - beta1) * gw
-        v_w = beta2 * v_w + (1 - beta2) * gw * gw
-        m_b = beta1 * m_b + (1 - beta1) * gb
-        v_b = beta2 * v_b + (1 - beta2) * gb * gb
+        z = xd @ wd + b
+        for c in range(k):
+            z[:, c] += np.bincount(rows, weights=wt[cols, c], minlength=n)
+        g = (softmax(z) - y) * sw[:, None]
+        gt = np.stack([np.bincount(cols, weights=g[rows, c], minlength=t) for c in range(k)], axis=1)
+        grads = [gt + cfg.l2 * wt, xd.T @ g + cfg.l2 * wd, g.sum(axis=0)]
         c1, c2 = 1 - beta1**step, 1 - beta2**step
-        w -= cfg.learning_rate * (m_w / c1) / (np.sqrt(v_w / c2) + eps)
-        b -= cfg.learning_rate * (m_b / c1) / (np.sqrt(v_b / c2) + eps)
+        for p, gr, mp, vp in zip(params, grads, m, v, strict=True):
+            mp *= beta1
+            mp += (1 - beta1) * gr
+            vp *= beta2
+            vp += (1 - beta2) * gr * gr
+            p -= cfg.learning_rate * (mp / c1) / (np.sqrt(vp / c2) + eps)
     names = [""] * t
     for term, i in terms.items():
         names[i] = term
-    return RouteModel(names=names, terms=terms, mean=mean, scale=scale, w_terms=w[:t], w_dense=w[t:], bias=b,
+    return RouteModel(names=names, terms=terms, mean=mean, scale=scale, w_terms=wt, w_dense=wd, bias=b,
                       cost=np.asarray(cfg.cost, dtype=np.float64),
                       meta={"examples": n, "l2": cfg.l2, "iterations": cfg.iterations,
                             "class_weight": list(cfg.class_weight)})

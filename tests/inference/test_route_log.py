@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hydra_os.bus.client import Bus
 from hydra_os.inference.auto_classifier import AutoClassifier, state_weights
 from hydra_os.inference.route_log import (
@@ -23,8 +25,8 @@ from tests.inference.test_gateway import THREE_TIERS, _route
 
 
 def _hydra(args: list[str], state_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hydra_os", *args], env=daemon_env(HYDRA_NODE__STATE_DIR=str(state_dir)),
-                          cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    env = daemon_env(HYDRA_NODE__STATE_DIR=str(state_dir))
+    return subprocess.run([sys.executable, "-m", "hydra_os", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
 
 
 async def test_a_retry_with_a_larger_model_is_recorded_as_an_override(bus: Bus, tmp_path: Path) -> None:
@@ -77,6 +79,7 @@ async def test_the_log_rotates_and_survives_a_torn_line(tmp_path: Path) -> None:
     assert not log.named("c", "q", "heavy", "big")
 
 
+@pytest.mark.timeout(900)  # a real training run; the test box is shared
 def test_stats_and_retrain_commands_learn_from_overrides(tmp_path: Path) -> None:
     prompt = "zorblax the quenfrith manifold"  # words no shipped prompt has
     recs = [

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from hydra_os.inference.auto_classifier import AutoClassifier
 from hydra_os.inference.classifier import read
@@ -39,6 +40,7 @@ def test_training_is_deterministic_and_round_trips() -> None:
     assert folds(rows, 5, 0) == folds(rows, 5, 0) and sorted(set(folds(rows, 5, 0))) == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.timeout(900)  # a real training run; the test box is shared
 def test_the_shipped_weights_are_what_the_training_script_writes() -> None:
     r = subprocess.run([sys.executable, "scripts/train_router.py", "--check"], cwd=REPO, capture_output=True,
                        text=True, timeout=900, check=False)
