@@ -26,7 +26,8 @@ from tests.inference.test_gateway import THREE_TIERS, _route
 
 def _hydra(args: list[str], state_dir: Path) -> subprocess.CompletedProcess[str]:
     env = daemon_env(HYDRA_NODE__STATE_DIR=str(state_dir))
-    return subprocess.run([sys.executable, "-m", "hydra_os", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run([sys.executable, "-m", "hydra_os", *args], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=600, check=False)
 
 
 async def test_a_retry_with_a_larger_model_is_recorded_as_an_override(bus: Bus, tmp_path: Path) -> None:
