@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -135,7 +136,9 @@ class RouteLog:
         with contextlib.suppress(FileNotFoundError):
             if self.path.stat().st_size > self.max_bytes:
                 self.path.replace(self.path.with_name(FILE + ".1"))
-        with self.path.open("a", encoding="utf-8") as f:
+        # the records hold prompt text: owner-only, like the rest of the state dir's secrets
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with open(fd, "a", encoding="utf-8") as f:
             f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in batch))
 
 

@@ -46,6 +46,7 @@ async def test_a_retry_with_a_larger_model_is_recorded_as_an_override(bus: Bus, 
         assert h.gateway.route_log is not None
         await h.gateway.route_log.flush()
     recs = list(read_records(tmp_path))
+    assert records_path(tmp_path).stat().st_mode & 0o777 == 0o600  # prompt text: owner-only
     assert [r["event"] for r in recs] == ["auto", "override"]
     assert recs[0]["id"] == recs[1]["id"] and recs[0]["text"] == "what port does grafana listen on?"
     assert recs[1]["from"] == auto_tier and recs[1]["to"] == "heavy" and recs[1]["model"] == "llama-70b"
