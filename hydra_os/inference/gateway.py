@@ -47,7 +47,8 @@ class Gateway:
     name = "gateway"
 
     def __init__(self, config: InferenceConfig, registry: EndpointRegistry, node_id: str,
-                 auth: BearerToken | None = None, state_dir: Path | None = None) -> None:
+                 auth: BearerToken | None = None, state_dir: Path | None = None,
+                 weights_interval: float = 10.0) -> None:
         self.config = config
         self.registry = registry
         self.node_id = node_id
@@ -62,6 +63,7 @@ class Gateway:
         self._keys: dict[str, str] = {}
         self.static = [self._static_info(i, s) for i, s in enumerate(config.endpoints)]
         self.state_dir = state_dir
+        self.weights_interval = weights_interval  # how often retrained weights are looked for
         self.router = Router(config, registry.endpoints, usable=self._usable,
                              classifier=AutoClassifier.load(state_dir))
         self.route_log = (RouteLog(records_path(state_dir), override_window=rc.override_window)
@@ -217,10 +219,10 @@ class Gateway:
         except OSError:
             return None
 
-    async def _watch_weights(self, interval: float = 10.0) -> None:
+    async def _watch_weights(self) -> None:
         """Pick up weights written by 'hydra route retrain' without a restart."""
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.weights_interval)
             mtime = await asyncio.to_thread(self._mtime)
             if mtime != self._weights_mtime:
                 self._weights_mtime = mtime

@@ -51,6 +51,7 @@ async def gateway_harness(
     endpoints_extra: list[dict[str, Any]] | None = None,
     hot: bool = False,
     state_dir: Path | None = None,
+    weights_interval: float = 10.0,
     **config: Any,
 ) -> AsyncIterator[Harness]:
     """``backends``: (name, model, tier, extra endpoint config) each served by its own stand-in;
@@ -66,7 +67,8 @@ async def gateway_harness(
     cfg = InferenceConfig.model_validate({"endpoints": eps, "router": router_cfg, **config})
     registry = EndpointRegistry(bus, "gw", refresh_interval=0.5, gone_after=2.0)
     await registry.start()
-    gw = Gateway(cfg, registry, "gw", auth=require_token(TOKEN), state_dir=state_dir)
+    gw = Gateway(cfg, registry, "gw", auth=require_token(TOKEN), state_dir=state_dir,
+                 weights_interval=weights_interval)
     await gw.start()
     app = FastAPI()
     app.include_router(gw.routes())

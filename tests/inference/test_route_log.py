@@ -3,6 +3,7 @@ counted by ``hydra route stats`` and learned from by ``hydra route retrain``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from hydra_os.inference.route_log import (
     records_path,
     stats,
 )
+from hydra_os.inference.route_model import FitConfig
+from hydra_os.inference.route_train import train, write_weights
 from tests.helpers import REPO, daemon_env
 from tests.inference.gateway_harness import gateway_harness
 from tests.inference.test_gateway import THREE_TIERS, _route
@@ -54,6 +57,28 @@ async def test_a_retry_with_a_larger_model_is_recorded_as_an_override(bus: Bus, 
     assert st[auto_tier].routed == 1 and st[auto_tier].overridden_up == 1 and st[auto_tier].override_rate == 1.0
     assert labelled_from_records(iter(recs)) == [
         {"id": f"rec-{recs[0]['id']}", "tier": "heavy", "prompt": "what port does grafana listen on?"}]
+
+
+async def test_the_gateway_switches_to_retrained_weights_without_a_restart(bus: Bus, tmp_path: Path) -> None:
+    body = {"model": "hydra/auto", "messages": [{"role": "user", "content": "zebra my chapter summaries"}]}
+    async with gateway_harness(bus, THREE_TIERS, state_dir=tmp_path, weights_interval=0.05) as h, \
+            h.client() as c:
+        out = h.gateway.explain(body)
+        assert out["weights"] == "shipped" and out["decided_by"] == "model" and set(out["probs"]) == {
+            "fast", "standard", "heavy"}
+        toy = [{"tier": "heavy", "prompt": "zebra my notes and timeline"},
+               {"tier": "heavy", "prompt": "zebra the budget sheets please"},
+               {"tier": "fast", "prompt": "hi there"}, {"tier": "fast", "prompt": "thanks a lot"},
+               {"tier": "standard", "prompt": "explain what a flake is"},
+               {"tier": "standard", "prompt": "explain how a hash map works"}]
+        write_weights(train(toy, FitConfig(iterations=300)), state_weights(tmp_path))
+        async with asyncio.timeout(30):  # the watcher looks every 0.05 s
+            while h.gateway.explain(body)["weights"] != "state":  # noqa: ASYNC110 (a file the gateway polls)
+                await asyncio.sleep(0.05)
+        r = await c.post("/v1/chat/completions", json=body)
+        route = _route(r.headers)
+        assert route["tier"] == "heavy" and route["reason"].startswith("model heavy p=")
+        assert "'zebra'" in route["reason"]  # the feature that decided, in the header
 
 
 async def test_records_off_writes_nothing(bus: Bus, tmp_path: Path) -> None:
