@@ -8,6 +8,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
@@ -53,21 +54,24 @@ def explain(
     if as_json:
         console.print_json(json.dumps(out))
         return
-    console.print(f"[bold]tier[/]      {out.get('tier') or '-'}", highlight=False)
-    console.print(f"[bold]endpoint[/]  {out.get('endpoint') or 'none available'}", highlight=False)
-    console.print(f"[bold]reason[/]    {out.get('reason') or '-'}", highlight=False, markup=False)
+    _line("tier", out.get("tier") or "-")
+    _line("endpoint", out.get("endpoint") or "none available")
+    _line("reason", out.get("reason") or "-")
     if out.get("probs"):
         probs = ", ".join(f"{t} {p:.2f}" for t, p in out["probs"].items())
-        console.print(f"[bold]model[/]     {probs} ({out.get('weights')} weights, decided by {out.get('decided_by')})",
-                      highlight=False, markup=False)
+        _line("model", f"{probs} ({out.get('weights')} weights, decided by {out.get('decided_by')})")
     if "score" in out:
-        console.print(f"[bold]score[/]     {out['score']} (rules)", highlight=False)
-        feats = ", ".join(f"{k}={v}" for k, v in out["features"].items())
-        console.print(f"[bold]features[/]  {feats}", highlight=False, markup=False)
+        _line("score", f"{out['score']} (rules)")
+        _line("features", ", ".join(f"{k}={v}" for k, v in out["features"].items()))
     for s in out.get("skipped", []):
-        console.print(f"[bold]skipped[/]   {s['group']}: {s['why']}", highlight=False, markup=False)
+        _line("skipped", f"{s['group']}: {s['why']}")
     if "x_hydra_route" in out:
         console.print(f"x-hydra-route: {out['x_hydra_route']}", highlight=False, markup=False)
+
+
+def _line(label: str, value: str) -> None:
+    """A bold label and a value printed as it is (a prompt's words may look like rich markup)."""
+    console.print(f"[bold]{label:<9}[/] {escape(value)}", highlight=False)
 
 
 @app.command("stats")
