@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from hydra_os.inference.auto_classifier import AutoClassifier  # noqa: E402
 from hydra_os.inference.classifier import classify_body  # noqa: E402
+from hydra_os.inference.route_log import RouteLog  # noqa: E402
 from hydra_os.inference.route_train import (  # noqa: E402
     cross_validate,
     data_file,
@@ -261,6 +262,10 @@ def classifier_report(cv: bool = True) -> dict[str, Any]:
     every = [r for rows in sets.values() for r in rows]
     report["timing_model"] = _timing(auto.classify, every, 5)
     report["timing_rules"] = _timing(classify_body, every, 5)
+    # what the gateway adds per hydra/auto request for the route records (the write is batched off it)
+    log = RouteLog(Path(tempfile.mkdtemp(prefix="hydra-bench-")) / "routes.jsonl")
+    asks = [auto.classify(r) for r in every]
+    report["timing_record"] = _timing(lambda c: log.auto("conversation-key", c.ask, c.tier, c.decided_by), asks, 5)
     load = []
     for _ in range(5):
         t0 = time.perf_counter()
@@ -273,7 +278,8 @@ def classifier_report(cv: bool = True) -> dict[str, Any]:
 def print_classifier(c: dict[str, Any]) -> None:
     m, r = c["timing_model"], c["timing_rules"]
     print(f"\nclassification per request: model p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms; rules alone p50 "
-          f"{r['p50_ms']} ms, p99 {r['p99_ms']} ms (n={m['n']}); loading the weights {c['load_ms_p50']} ms")
+          f"{r['p50_ms']} ms, p99 {r['p99_ms']} ms (n={m['n']}); loading the weights {c['load_ms_p50']} ms; "
+          f"route record p50 {c['timing_record']['p50_ms']} ms")
     print(f"{'set':<28} {'n':>4} {'model acc':>9} {'heavy rec':>9} {'f->h':>4} {'h->f':>4} {'rules acc':>9} "
           f"{'rules heavy rec':>15}")
     rows = [(k, v["model"], v["rules"]) for k, v in c["sets"].items()]
