@@ -45,6 +45,7 @@ def build_components(ctx: NodeContext) -> list[Component]:
 
         ctx.openapi_extra.append(openapi_extra)  # built on the first /openapi.json, not at start-up
         ctx.rpc.handle("route-explain", gateway.rpc_explain)
+        ctx.rpc.handle("route-feedback", gateway.rpc_feedback)
         components.append(gateway)
     if ctx.has_role("gpu"):
         from hydra_os.inference.manager import ModelManager

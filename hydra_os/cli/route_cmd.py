@@ -1,6 +1,7 @@
-"""``hydra route``: ``explain "prompt"`` (what the gateway would do with a request, without sending it),
-``stats`` (how often each tier hydra/auto chose was overridden) and ``retrain`` (new weights from the
-shipped data plus the owner's overrides, into the state dir, which the gateway then prefers)."""
+"""``hydra route``: ``explain "prompt"`` (what the gateway would do with a request, without sending
+it), ``feedback TURN TIER`` (which tier an answer needed), ``stats`` (how often each tier hydra/auto
+chose was overridden) and ``retrain`` (new weights from the shipped data plus the owner's overrides, into
+the state dir, which the gateway then prefers)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from hydra_os.inference.route_log import labelled_from_records, read_records, re
 from hydra_os.inference.route_train import cross_validate, shipped_rows, train, write_weights
 from hydra_os.node import rpc
 
-app = typer.Typer(help="The inference router: explain, override stats, retrain.", no_args_is_help=True)
+app = typer.Typer(help="The inference router: explain, feedback, override stats, retrain.", no_args_is_help=True)
 
 
 @app.command("explain")
@@ -72,6 +73,27 @@ def explain(
 def _line(label: str, value: str) -> None:
     """A bold label and a value printed as it is (a prompt's words may look like rich markup)."""
     console.print(f"[bold]{label:<9}[/] {escape(value)}", highlight=False)
+
+
+@app.command("feedback")
+def feedback_cmd(
+    ctx: typer.Context,
+    turn: Annotated[str, typer.Argument(help="The x-hydra-turn header of the hydra/auto answer.")],
+    tier: Annotated[str, typer.Argument(help="The tier the answer needed: fast, standard or heavy.")],
+    node: Annotated[str | None, typer.Option("--node", "-n", help="Gateway node that answered.")] = None,
+) -> None:
+    """Tell the router which tier an answer it routed should have had (learned by 'hydra route retrain')."""
+    if tier not in TIERS:
+        fail(f"TIER must be one of {', '.join(TIERS)}, got {tier!r}")
+    settings = state(ctx).settings()
+    target = node or settings.node.id
+
+    async def send(bus: Bus) -> dict[str, Any]:
+        return await rpc.call(bus, target, "route-feedback", {"turn": turn, "tier": tier})
+
+    out = with_bus(settings, send)
+    was = f" (hydra/auto had chosen {out['was']})" if out.get("was") else ""
+    console.print(f"recorded: turn {out['turn']} wanted {out['tier']}{was}", highlight=False, markup=False)
 
 
 @app.command("stats")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,7 +29,7 @@ from hydra_os.inference.admission import WaitQueue
 from hydra_os.inference.asgi import Endpoint, Reply, Scope, StreamReply
 from hydra_os.inference.auto_classifier import AutoClassifier, state_weights
 from hydra_os.inference.classifier import read
-from hydra_os.inference.config import InferenceConfig
+from hydra_os.inference.config import TIERS, InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError
 from hydra_os.inference.health import Cooldowns, cancel
@@ -192,23 +193,41 @@ class Gateway:
                 plan = self.router.plan(kind, body)
                 if plan.tier is not None:
                     self.metrics.routed.labels(plan.tier).inc()
-                if self.route_log is not None:
-                    self._record(plan, body)
+                turn = self._record(plan, body) if self.route_log is not None else None
                 stream = kind != "embeddings" and body.get("stream") is True
-                return await self.proxy.forward(path, plan, body, raw, stream)
+                reply = await self.proxy.forward(path, plan, body, raw, stream)
+                if turn is not None:  # the handle for feedback on this answer (route-feedback)
+                    reply.headers = {**reply.headers, "x-hydra-turn": turn}
+                return reply
             except InferenceError as e:
                 return self._error(e)
 
         return handle
 
-    def _record(self, plan: Plan, body: dict[str, Any]) -> None:
-        """Note a hydra/auto decision, or a named-model retry of a turn hydra/auto routed (no I/O here)."""
+    def _record(self, plan: Plan, body: dict[str, Any]) -> str | None:
+        """Note a hydra/auto decision (returns its turn id), or a named-model retry of a turn hydra/auto
+        routed (no I/O here)."""
         assert self.route_log is not None
         c = plan.classification
         if c is not None:
-            self.route_log.auto(plan.sticky_key, c.ask, c.tier, c.decided_by)
-        elif plan.named_tier is not None and self.route_log.knows(plan.sticky_key):
+            return self.route_log.auto(plan.sticky_key, c.ask, c.tier, c.decided_by)
+        if plan.named_tier is not None and self.route_log.knows(plan.sticky_key):
             self.route_log.named(plan.sticky_key, read(body)[1], plan.named_tier, plan.requested)
+        return None
+
+    async def rpc_feedback(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Node RPC ``route-feedback``: {"turn": <x-hydra-turn>, "tier": the tier the answer wanted}."""
+        turn, tier = params.get("turn"), params.get("tier")
+        if not isinstance(turn, str) or not re.fullmatch(r"[0-9a-f]{20}", turn):
+            raise BadRequestError("route-feedback: 'turn' must be the x-hydra-turn header of a hydra/auto answer "
+                                  "(20 hex digits)", param="turn")
+        if tier not in TIERS:
+            raise BadRequestError(f"route-feedback: 'tier' must be one of {', '.join(TIERS)}", param="tier")
+        if self.route_log is None:
+            raise BadRequestError("route-feedback: route records are off on this node "
+                                  "(inference.router.route_records = false)")
+        was = self.route_log.feedback(turn, tier)
+        return {"recorded": True, "turn": turn, "was": was, "tier": tier}
 
     # ---- retrained weights -----------------------------------------------------------------
     def _mtime(self) -> float | None:

@@ -9,7 +9,9 @@ An append-only JSONL file, ``<state_dir>/router/routes.jsonl``, one object per l
   (same ``id``: a hash of the conversation prefix and the turn) was sent again within
   ``override_window`` seconds naming a model of another tier: the owner retried with a larger (or
   smaller) model, so ``to`` is the better label;
-- ``{"event": "feedback", "id", "t", "from", "to"}`` — explicit feedback on an answer (same meaning).
+- ``{"event": "feedback", "id", "t", "from", "to"}`` — explicit feedback on an answer (same meaning),
+  through the node RPC ``route-feedback`` (``hydra route feedback TURN TIER``); ``TURN`` is the
+  ``x-hydra-turn`` header of the ``hydra/auto`` answer.
 
 The request path only appends a dict to a list and touches a bounded LRU; a background task writes
 the list every second in a thread. When the file passes ``max_bytes`` it is rotated to
@@ -66,12 +68,14 @@ class RouteLog:
         self._task: asyncio.Task[None] | None = None
 
     # ---- the request path (no I/O) --------------------------------------------------------------
-    def auto(self, conversation: str | None, ask: str, tier: Tier, by: str) -> None:
+    def auto(self, conversation: str | None, ask: str, tier: Tier, by: str) -> str:
+        """Note a hydra/auto decision; returns the turn id (sent back as ``x-hydra-turn``)."""
         tid = turn_id(conversation, ask)
         now = time.time()
         self._remember(tid, conversation, tier, now)
         self._pending.append({"event": "auto", "id": tid, "t": round(now, 3), "tier": tier, "by": by,
                               "text": ask[:TEXT_LIMIT]})
+        return tid
 
     def knows(self, conversation: str | None) -> bool:
         """Whether some turn of this conversation was routed by hydra/auto recently (cheap pre-check)."""
@@ -90,9 +94,13 @@ class RouteLog:
         self._remember(tid, conversation, tier, now)  # a second retry compares with this one
         return True
 
-    def feedback(self, tid: str, was: Tier, better: Tier) -> None:
-        self._pending.append({"event": "feedback", "id": tid, "t": round(time.time(), 3), "from": was,
-                              "to": better})
+    def feedback(self, tid: str, better: Tier) -> Tier | None:
+        """The owner says turn ``tid`` wanted tier ``better``. Returns the tier hydra/auto chose when the
+        turn is still remembered here (the record is kept either way: the file has the decision)."""
+        seen = self._recent.get(tid)
+        self._pending.append({"event": "feedback", "id": tid, "t": round(time.time(), 3),
+                              "from": seen[0] if seen else None, "to": better})
+        return seen[0] if seen else None
 
     def _remember(self, tid: str, conversation: str | None, tier: Tier, now: float) -> None:
         if tid not in self._recent and conversation is not None:

@@ -13,6 +13,7 @@ import pytest
 
 from hydra_os.bus.client import Bus
 from hydra_os.inference.auto_classifier import AutoClassifier, state_weights
+from hydra_os.inference.errors import BadRequestError
 from hydra_os.inference.route_log import (
     RouteLog,
     labelled_from_records,
@@ -79,6 +80,29 @@ async def test_the_gateway_switches_to_retrained_weights_without_a_restart(bus: 
         route = _route(r.headers)
         assert route["tier"] == "heavy" and route["reason"].startswith("model heavy p=")
         assert "'zebra'" in route["reason"]  # the feature that decided, in the header
+
+
+async def test_feedback_on_an_answer_by_its_turn_header(bus: Bus, tmp_path: Path) -> None:
+    async with gateway_harness(bus, THREE_TIERS, state_dir=tmp_path) as h, h.client() as c:
+        body = {"model": "hydra/auto", "messages": [{"role": "user", "content": "what port does ssh use"}]}
+        r = await c.post("/v1/chat/completions", json=body)
+        turn = r.headers["x-hydra-turn"]
+        chosen = _route(r.headers)["tier"]
+        r = await c.post("/v1/chat/completions", json={**body, "stream": True})
+        assert r.headers["x-hydra-turn"] == turn  # the same turn, streamed: the same handle
+        out = await h.gateway.rpc_feedback({"turn": turn, "tier": "heavy"})
+        assert out == {"recorded": True, "turn": turn, "was": chosen, "tier": "heavy"}
+        for bad, param in (({"turn": "x", "tier": "heavy"}, "turn"), ({"turn": turn, "tier": "huge"}, "tier")):
+            with pytest.raises(BadRequestError) as e:
+                await h.gateway.rpc_feedback(bad)
+            assert e.value.param == param
+        named = await c.post("/v1/chat/completions", json={**body, "model": "gemma-small"})
+        assert "x-hydra-turn" not in named.headers  # only hydra/auto answers get one
+        assert h.gateway.route_log is not None
+        await h.gateway.route_log.flush()
+    recs = list(read_records(tmp_path))
+    assert recs[-1] == {**recs[-1], "event": "feedback", "id": turn, "from": chosen, "to": "heavy"}
+    assert stats(iter(recs))[chosen].overridden_up == 1
 
 
 async def test_records_off_writes_nothing(bus: Bus, tmp_path: Path) -> None:
