@@ -6,7 +6,8 @@ Two kinds, both named so the explanation can say which decided:
   poor man's stemmer: "reconcile", "reconciling" and "reconciliation" share ``p:recon``) and the
   opening word (``f:``). Only terms in the model's vocabulary count; the rest are dropped.
 - *dense* values: length buckets (one-hot, so a linear model can treat 5 and 50 words differently),
-  counts of questions, lines and code/maths markers, and the rule features of :mod:`classifier`
+  counts of questions, lines and code/maths markers (all of the newest user turn: the system prompt and
+  earlier turns only count through the number of turns), and the rule features of :mod:`classifier`
   (reasoning cues, action verbs, the rule score ...), so the rules stay inputs and the model learns how
   much each is worth.
 
@@ -16,6 +17,7 @@ is a regex pass and a few hundred set operations.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -38,7 +40,7 @@ DENSE: tuple[str, ...] = (
     f"len:words>{_WORD_BUCKETS[-1]}",
     "len:log_words",
     "len:lines",
-    "len:log_prompt_tokens",
+    "len:log_ask_chars",
     "ask:questions",
     "ask:numbers",
     "ask:math_symbols",
@@ -91,12 +93,14 @@ def lexical(ask: str, f: Features) -> Lexical:
     """Features of ``ask`` (the scanned newest user turn) given the rule features ``f`` of the request."""
     words = tokens(ask)
     n = len(words)
-    score = sum(w for w, _ in rule_parts(f))
+    # the rule score of the ask alone: the rules' whole-prompt parts (prompt tokens, turns) left out
+    score = sum(w for w, _ in rule_parts(dataclasses.replace(f, est_tokens=len(ask) // 4 + 1, user_turns=1)))
     dense = (
         *_bucket(n),
         math.log1p(n),
         math.log1p(ask.count("\n")),
-        math.log1p(f.est_tokens),
+        math.log1p(len(ask)),  # the ask, not the whole prompt: a system prompt or pasted context is not
+        # a harder question (the hard rule in auto_classifier keeps very long prompts off the fast tier)
         float(min(len(_QUESTION.findall(ask)), 5)),
         math.log1p(len(_NUMBER.findall(ask))),
         math.log1p(len(_MATH_SYMBOL.findall(ask))),

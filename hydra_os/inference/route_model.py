@@ -31,7 +31,7 @@ Array = npt.NDArray[np.float64]
 DEFAULT_COST: tuple[tuple[float, ...], ...] = ((0.0, 1.0, 10.0), (1.0, 0.0, 1.0), (10.0, 3.0, 0.0))
 
 _DENSE_NAMES = {
-    "len:log_words": "length", "len:lines": "lines", "len:log_prompt_tokens": "prompt size",
+    "len:log_words": "length", "len:lines": "lines", "len:log_ask_chars": "ask size",
     "ask:questions": "question marks", "ask:numbers": "numbers", "ask:math_symbols": "maths symbols",
     "conv:turns": "turns", "rule:heavy_cues": "reasoning cues", "rule:standard_cues": "explain/write cues",
     "rule:actions": "action verbs", "rule:clauses": "clauses", "rule:code_block": "code in prompt",

@@ -92,3 +92,16 @@ def test_the_model_explains_itself() -> None:
     assert c.tier == "heavy" and c.reason.startswith(f"model heavy p={c.probs['heavy']:.2f} by ")
     assert "; rules: " in c.reason  # the rule features that fired are named too
     assert c.reason.isascii() and "/" not in c.reason  # header-safe, and ' / ' separates header parts
+
+
+def test_a_system_prompt_or_context_does_not_make_a_question_harder() -> None:
+    """Memory context or a long system prompt is not a harder question: the tier follows the ask (up to
+    the hard rule that keeps prompts over ~3,000 tokens off the fast tier)."""
+    context = "You are a helpful assistant. What you know: " + "The owner runs NixOS on atlas with two 3090s. " * 60
+    for ask in ("thanks!", "what port does ssh use", "explain how zfs snapshots work"):
+        bare = AUTO.classify({"messages": [{"role": "user", "content": ask}]})
+        with_context = AUTO.classify({"messages": [{"role": "system", "content": context},
+                                                   {"role": "user", "content": ask}]})
+        assert with_context.tier == bare.tier and with_context.probs == bare.probs, ask
+    huge = AUTO.classify({"messages": [{"role": "system", "content": context * 6}, {"role": "user", "content": "hi"}]})
+    assert huge.tier == "standard" and "prompt tokens (rule over model fast" in huge.reason
