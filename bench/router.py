@@ -11,8 +11,10 @@ Measures:
 - 64 concurrent streaming clients, a fixed time per target in each of ``--rounds`` rounds (targets
   interleaved, after a warm-up): requests/s and time to first token (p50 of the pooled samples, and
   added over direct; the per-round p50s are in the JSON);
-- classification time per request (p50) over the labelled prompt set, and the classifier's accuracy
-  and confusion matrix (train split = what it was tuned on, test split = held out).
+- the hydra/auto classifier (``--classifier-only`` runs just this): time per classification, accuracy,
+  heavy recall and confusion on the held-out set (tests/data/route_heldout.jsonl), the rules-era test
+  split, the training data itself, and 5-fold cross-validation on the training data; the rules alone
+  beside it.
 
 Prints a table and writes bench/results/router.json.
 
@@ -41,7 +43,16 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from hydra_os.inference.auto_classifier import AutoClassifier  # noqa: E402
 from hydra_os.inference.classifier import classify_body  # noqa: E402
+from hydra_os.inference.route_log import RouteLog  # noqa: E402
+from hydra_os.inference.route_train import (  # noqa: E402
+    cross_validate,
+    data_file,
+    evaluate,
+    parse_rows,
+    shipped_rows,
+)
 from tests.helpers import DaemonProc, daemon_env, free_port, wait_for  # noqa: E402
 
 MODEL = "bench-model"
@@ -222,26 +233,66 @@ def rounds(targets: dict[str, tuple[str, dict[str, str]]], clients: int, duratio
     return out
 
 
-def classifier_report() -> dict[str, Any]:
-    rows = [json.loads(x) for x in (REPO / "tests/data/prompts.jsonl").read_text().splitlines() if x.strip()]
-    tiers = ["fast", "standard", "heavy"]
-    report: dict[str, Any] = {}
-    for split in ("train", "test", "all"):
-        sel = [r for r in rows if split == "all" or r["split"] == split]
-        cm = {a: dict.fromkeys(tiers, 0) for a in tiers}
-        for r in sel:
-            cm[r["tier"]][classify_body(r).tier] += 1
-        report[split] = {"n": len(sel), "accuracy": round(sum(cm[t][t] for t in tiers) / len(sel), 4),
-                         "confusion": cm}
+def _timing(classify: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, float]:
     times = []
-    for _ in range(20):
+    for _ in range(repeat):
         for r in rows:
             t0 = time.perf_counter()
-            classify_body(r)
+            classify(r)
             times.append((time.perf_counter() - t0) * 1000)
-    report["classify_ms_p50"] = round(statistics.median(times), 4)
-    report["classify_ms_p99"] = round(pct(times, 99), 4)
+    return {"p50_ms": round(statistics.median(times), 4), "p99_ms": round(pct(times, 99), 4), "n": len(times)}
+
+
+def classifier_report(cv: bool = True) -> dict[str, Any]:
+    """hydra/auto (the shipped weights) and the rules alone on each labelled set, the cross-validated
+    figure on the training data, and the time per classification."""
+    auto = AutoClassifier.load()
+    rules_set = parse_rows(data_file("prompts.jsonl"), "prompts.jsonl")
+    sets = {
+        "heldout": parse_rows((REPO / "tests/data/route_heldout.jsonl").read_text(), "route_heldout.jsonl"),
+        "rules_set_test": [r for r in rules_set if r["split"] == "test"],
+        "train (fit, not held out)": shipped_rows(),
+    }
+    report: dict[str, Any] = {"weights": auto.source, "sets": {}}
+    for name, rows in sets.items():
+        report["sets"][name] = {"model": evaluate(lambda r: auto.classify(r).tier, rows),
+                                "rules": evaluate(lambda r: classify_body(r).tier, rows)}
+    if cv:
+        report["train_cv5"] = cross_validate(shipped_rows())
+    every = [r for rows in sets.values() for r in rows]
+    report["timing_model"] = _timing(auto.classify, every, 5)
+    report["timing_rules"] = _timing(classify_body, every, 5)
+    # what the gateway adds per hydra/auto request for the route records (the write is batched off it)
+    log = RouteLog(Path(tempfile.mkdtemp(prefix="hydra-bench-")) / "routes.jsonl")
+    asks = [auto.classify(r) for r in every]
+    report["timing_record"] = _timing(lambda c: log.auto("conversation-key", c.ask, c.tier, c.decided_by), asks, 5)
+    load = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        AutoClassifier.load()
+        load.append((time.perf_counter() - t0) * 1000)
+    report["load_ms_p50"] = round(statistics.median(load), 2)
     return report
+
+
+def print_classifier(c: dict[str, Any]) -> None:
+    m, r = c["timing_model"], c["timing_rules"]
+    print(f"\nclassification per request: model p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms; rules alone p50 "
+          f"{r['p50_ms']} ms, p99 {r['p99_ms']} ms (n={m['n']}); loading the weights {c['load_ms_p50']} ms; "
+          f"route record p50 {c['timing_record']['p50_ms']} ms")
+    print(f"{'set':<28} {'n':>4} {'model acc':>9} {'heavy rec':>9} {'f->h':>4} {'h->f':>4} {'rules acc':>9} "
+          f"{'rules heavy rec':>15}")
+    rows = [(k, v["model"], v["rules"]) for k, v in c["sets"].items()]
+    if "train_cv5" in c:
+        rows.append(("train, 5-fold CV", c["train_cv5"], None))
+    for name, mo, ru in rows:
+        tail = f" {ru['accuracy']:>9.3f} {ru['heavy_recall']:>15.3f}" if ru else ""
+        print(f"{name:<28} {mo['n']:>4} {mo['accuracy']:>9.3f} {mo['heavy_recall']:>9.3f} {mo['fast_to_heavy']:>4} "
+              f"{mo['heavy_to_fast']:>4}{tail}")
+    for name, mo, _ in rows:
+        cm = mo["confusion"]
+        print(f"confusion {name} (rows = label; columns = routed fast/standard/heavy): " + "; ".join(
+            f"{t} {cm[t]['fast']}/{cm[t]['standard']}/{cm[t]['heavy']}" for t in cm))
 
 
 def main() -> None:
@@ -255,7 +306,17 @@ def main() -> None:
     ap.add_argument("--litellm", type=Path, default=Path("/work/bench-venv"), help="venv with litellm[proxy]")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="LiteLLM workers (one per core)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "router.json")
+    ap.add_argument("--classifier-only", action="store_true",
+                    help="only the classifier section (accuracy, cross-validation, timing), written to "
+                         "bench/results/router_classifier.json")
     a = ap.parse_args()
+    if a.classifier_only:
+        c = classifier_report()
+        print_classifier(c)
+        out = REPO / "bench" / "results" / "router_classifier.json"
+        out.write_text(json.dumps(c, indent=2) + "\n")
+        print(f"\nwrote {out}")
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="hydra-bench-"))
     backend = Backend(a.tokens, a.token_interval)
@@ -331,13 +392,7 @@ def main() -> None:
           "logic; hydra minus floor = the gateway's own cost")
     if "hydra_vs_litellm_rps" in result:
         print(f"hydra / litellm streaming requests/s: {result['hydra_vs_litellm_rps']}x")
-    c = result["classifier"]
-    print(f"\nclassification: p50 {c['classify_ms_p50']} ms, p99 {c['classify_ms_p99']} ms per request")
-    for split in ("train", "test", "all"):
-        print(f"accuracy {split:<5} n={c[split]['n']:<4} {c[split]['accuracy']:.3f}")
-    print("confusion (all; rows = label, columns = predicted fast/standard/heavy):")
-    for t, row in c["all"]["confusion"].items():
-        print(f"  {t:<8} {row['fast']:>4} {row['standard']:>4} {row['heavy']:>4}")
+    print_classifier(result["classifier"])
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {a.out}")

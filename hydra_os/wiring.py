@@ -39,13 +39,14 @@ def build_components(ctx: NodeContext) -> list[Component]:
         from hydra_os.inference.gateway import Gateway
 
         gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth,
-                          max_body=ctx.settings.api.max_body_bytes)
+                          max_body=ctx.settings.api.max_body_bytes, state_dir=ctx.state_dir)
         ctx.routers.append(gateway.routes())
         ctx.hot_routes.update(gateway.hot_paths())
         from hydra_os.inference.openapi import openapi_extra
 
         ctx.openapi_extra.append(openapi_extra)  # built on the first /openapi.json, not at start-up
         ctx.rpc.handle("route-explain", gateway.rpc_explain)
+        ctx.rpc.handle("route-feedback", gateway.rpc_feedback)
         components.append(gateway)
     if ctx.has_role("gpu"):
         from hydra_os.inference.manager import ModelManager

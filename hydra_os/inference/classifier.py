@@ -1,11 +1,12 @@
 """Complexity classifier for ``hydra/auto``: cheap deterministic features -> ``fast`` / ``standard`` / ``heavy``.
 
-No model runs here: a handful of precompiled regular expressions over the newest user turn (at most
+The rules: a handful of precompiled regular expressions over the newest user turn (at most
 ``_SCAN`` characters of it), plus lengths, conversation depth and the requested ``max_tokens``. The
 features add up to a score; two thresholds cut it into tiers. The reason names the features that
 counted most, so ``x-hydra-route`` and ``hydra route explain`` can say why.
 
-Accuracy on the labelled set in ``tests/data/prompts.jsonl`` is reported by ``bench/router.py``.
+These rules route on their own only when no learned weights load; otherwise their features (and
+score) are inputs of the learned model in :mod:`auto_classifier`, which routes ``hydra/auto``.
 """
 
 from __future__ import annotations
@@ -88,9 +89,12 @@ class Features:
 @dataclass(frozen=True, slots=True)
 class Classification:
     tier: Tier
-    score: float
+    score: float  # the rule score
     reason: str
     features: Features
+    probs: Mapping[Tier, float] | None = None  # the learned model's probabilities, when it decided
+    decided_by: str = "rules"  # "rules" | "model" | "model+rule" (a hard rule overrode the model)
+    ask: str = ""  # the scanned newest user turn (for the route records)
 
 
 def content_text(content: Any) -> str:
@@ -108,6 +112,12 @@ def content_text(content: Any) -> str:
 
 def extract(body: Mapping[str, Any]) -> Features:
     """Features of a chat (``messages``) or completions (``prompt``) request body."""
+    return read(body)[0]
+
+
+def read(body: Mapping[str, Any]) -> tuple[Features, str]:
+    """The rule features of ``body`` and the scanned text of its newest user turn (what the learned
+    model's lexical features are taken from)."""
     messages = body.get("messages")
     if isinstance(messages, list):
         total = 0
@@ -144,14 +154,15 @@ def extract(body: Mapping[str, Any]) -> Features:
         clauses=scan.count(",") + scan.count(";") + len(_LIST_ITEM.findall(scan)),
         simple=_SIMPLE.match(scan) is not None,
         max_tokens=mt if isinstance(mt, int) and not isinstance(mt, bool) else None,
-    )
+    ), scan
 
 
 STANDARD_AT = 1.0
 HEAVY_AT = 3.5
 
 
-def classify(f: Features) -> Classification:
+def rule_parts(f: Features) -> list[tuple[float, str]]:
+    """The rules' (weight, name) contributions; their sum is the rule score."""
     parts: list[tuple[float, str]] = []
     if f.heavy_cues:
         parts.append((1.4 * min(f.heavy_cues, 4), f"{f.heavy_cues} reasoning cue{'s' if f.heavy_cues > 1 else ''}"))
@@ -185,6 +196,12 @@ def classify(f: Features) -> Classification:
             parts.append((-2.0, f"max_tokens {f.max_tokens}"))
     if f.simple and f.ask_words <= 10:
         parts.append((-1.0, "short simple ask"))
+    return parts
+
+
+def classify(f: Features) -> Classification:
+    """The rules alone (the fallback when no learned model is loaded, and a feature of the model)."""
+    parts = rule_parts(f)
     score = sum(w for w, _ in parts)
     tier: Tier = "fast" if score < STANDARD_AT else "standard" if score < HEAVY_AT else "heavy"
     top = [name for w, name in sorted(parts, key=lambda p: -abs(p[0])) if (w > 0) == (tier != "fast")][:3]
@@ -193,4 +210,7 @@ def classify(f: Features) -> Classification:
 
 
 def classify_body(body: Mapping[str, Any]) -> Classification:
-    return classify(extract(body))
+    """The rules alone on a request body (the learned router is :mod:`auto_classifier`)."""
+    f, ask = read(body)
+    c = classify(f)
+    return Classification(c.tier, c.score, c.reason, f, ask=ask)

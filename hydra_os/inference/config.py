@@ -83,6 +83,15 @@ class RouterConfig(_Section):
     retry_after: int = Field(default=1, ge=1, description="Retry-After seconds sent with 429.")
     sticky_entries: int = Field(default=10000, gt=0, description="Conversations remembered for stickiness.")
     ewma_alpha: float = Field(default=0.2, gt=0, le=1, description="Weight of the newest latency sample.")
+    route_records: bool = Field(
+        default=True,
+        description="Append hydra/auto decisions (with the newest user turn's text) and overrides to "
+        "<state_dir>/router/routes.jsonl, for 'hydra route stats' and 'hydra route retrain'.",
+    )
+    override_window: float = Field(
+        default=1800.0, gt=0, description="Seconds after a hydra/auto answer in which a retry naming a model "
+        "of another tier counts as an override.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RouterConfig:

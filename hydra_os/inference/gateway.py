@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -28,7 +30,9 @@ from hydra_os.api.limits import DEFAULT_MAX_BODY, Scope
 from hydra_os.config import read_secret_file
 from hydra_os.inference.admission import WaitQueue
 from hydra_os.inference.asgi import Endpoint, Handler, Reply, StreamReply
-from hydra_os.inference.config import InferenceConfig
+from hydra_os.inference.auto_classifier import AutoClassifier, state_weights
+from hydra_os.inference.classifier import read
+from hydra_os.inference.config import TIERS, InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError, ModelNotFoundError
 from hydra_os.inference.health import Cooldowns, cancel
@@ -36,6 +40,7 @@ from hydra_os.inference.metrics import GatewayMetrics
 from hydra_os.inference.proxy import Proxy, route_header
 from hydra_os.inference.registry import EndpointRegistry
 from hydra_os.inference.requests import parse
+from hydra_os.inference.route_log import RouteLog, records_path
 from hydra_os.inference.router import Kind, Plan, Router
 from hydra_os.inference.selection import NoPick, Pick, Selector
 
@@ -60,7 +65,8 @@ class Gateway:
     name = "gateway"
 
     def __init__(self, config: InferenceConfig, registry: EndpointRegistry, node_id: str,
-                 auth: BearerToken | None = None, max_body: int = DEFAULT_MAX_BODY) -> None:
+                 auth: BearerToken | None = None, max_body: int = DEFAULT_MAX_BODY, state_dir: Path | None = None,
+                 weights_interval: float = 10.0) -> None:
         self.config = config
         self.max_body = max_body
         self.registry = registry
@@ -75,7 +81,13 @@ class Gateway:
                                    on_change=self._cooling_changed)
         self._keys: dict[str, str] = {}
         self.static = [self._static_info(i, s) for i, s in enumerate(config.endpoints)]
-        self.router = Router(config, registry.endpoints, usable=self._usable)
+        self.state_dir = state_dir
+        self.weights_interval = weights_interval  # how often retrained weights are looked for
+        self.router = Router(config, registry.endpoints, usable=self._usable,
+                             classifier=AutoClassifier.load(state_dir))
+        self.route_log = (RouteLog(records_path(state_dir), override_window=rc.override_window)
+                          if state_dir is not None and rc.route_records else None)
+        self._weights_mtime = self._mtime()
         self.proxy = Proxy(rc, self.selector, self.cooldowns, self.queue, self.metrics, self.headers_for)
         self._by_id = {i.id: i for i in self.static}
         self._background: set[asyncio.Task[None]] = set()
@@ -139,6 +151,10 @@ class Gateway:
         self._probe_task = asyncio.create_task(
             self.cooldowns.run(session, self.registry.get, self.headers_for), name="gateway-probe"
         )
+        if self.route_log is not None:
+            await self.route_log.start()
+        if self.state_dir is not None:
+            self._background.add(asyncio.create_task(self._watch_weights(), name="gateway-route-weights"))
         self._started = True
 
     async def stop(self) -> None:
@@ -146,6 +162,8 @@ class Gateway:
         self._probe_task = None
         for t in list(self._background):
             await cancel(t)
+        if self.route_log is not None:
+            await self.route_log.stop()
         if self._started:
             for info in self.static:
                 await self.registry.withdraw(info.id)
@@ -203,12 +221,60 @@ class Gateway:
                 plan = self.router.plan(kind, body)
                 if plan.tier is not None:
                     self.metrics.routed.labels(plan.tier).inc()
+                turn = self._record(plan, body) if self.route_log is not None else None
                 stream = kind != "embeddings" and body.get("stream") is True
-                return await self.proxy.forward(path, plan, body, raw, stream, _trace_headers(scope))
+                reply = await self.proxy.forward(path, plan, body, raw, stream, _trace_headers(scope))
+                if turn is not None:  # the handle for feedback on this answer (route-feedback)
+                    reply.headers = {**reply.headers, "x-hydra-turn": turn}
+                return reply
             except InferenceError as e:
                 return self._error(e)
 
         return handle
+
+    def _record(self, plan: Plan, body: dict[str, Any]) -> str | None:
+        """Note a hydra/auto decision (returns its turn id), or a named-model retry of a turn hydra/auto
+        routed (no I/O here)."""
+        assert self.route_log is not None
+        c = plan.classification
+        if c is not None:
+            return self.route_log.auto(plan.sticky_key, c.ask, c.tier, c.decided_by)
+        if plan.named_tier is not None and self.route_log.knows(plan.sticky_key):
+            self.route_log.named(plan.sticky_key, read(body)[1], plan.named_tier, plan.requested)
+        return None
+
+    async def rpc_feedback(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Node RPC ``route-feedback``: {"turn": <x-hydra-turn>, "tier": the tier the answer wanted}."""
+        turn, tier = params.get("turn"), params.get("tier")
+        if not isinstance(turn, str) or not re.fullmatch(r"[0-9a-f]{20}", turn):
+            raise BadRequestError("route-feedback: 'turn' must be the x-hydra-turn header of a hydra/auto answer "
+                                  "(20 hex digits)", param="turn")
+        if tier not in TIERS:
+            raise BadRequestError(f"route-feedback: 'tier' must be one of {', '.join(TIERS)}", param="tier")
+        if self.route_log is None:
+            raise BadRequestError("route-feedback: route records are off on this node "
+                                  "(inference.router.route_records = false)")
+        was = self.route_log.feedback(turn, tier)
+        return {"recorded": True, "turn": turn, "was": was, "tier": tier}
+
+    # ---- retrained weights -----------------------------------------------------------------
+    def _mtime(self) -> float | None:
+        if self.state_dir is None:
+            return None
+        try:
+            return state_weights(self.state_dir).stat().st_mtime
+        except OSError:
+            return None
+
+    async def _watch_weights(self) -> None:
+        """Pick up weights written by 'hydra route retrain' without a restart."""
+        while True:
+            await asyncio.sleep(self.weights_interval)
+            mtime = await asyncio.to_thread(self._mtime)
+            if mtime != self._weights_mtime:
+                self._weights_mtime = mtime
+                self.router.classifier = await asyncio.to_thread(AutoClassifier.load, self.state_dir)
+                logger.info("gateway: hydra/auto now routes with the {} weights", self.router.classifier.source)
 
     def _error(self, e: InferenceError) -> Reply:
         self.metrics.client_errors.labels(str(e.status)).inc()
@@ -247,7 +313,8 @@ class Gateway:
                                "wanted_tokens": plan.wanted_tokens}
         if plan.classification is not None:
             c = plan.classification
-            out.update(tier=c.tier, score=c.score, features={k: getattr(c.features, k) for k in c.features.__slots__})
+            out.update(tier=c.tier, score=c.score, features={k: getattr(c.features, k) for k in c.features.__slots__},
+                       probs=c.probs, decided_by=c.decided_by, weights=self.router.classifier.source)
         tried: list[dict[str, Any]] = []
         for g in plan.groups:
             res = self.selector.choose(g.endpoints, needed_tokens=plan.needed_tokens, sticky_key=plan.sticky_key,

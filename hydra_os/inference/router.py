@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hydra_os.inference.classifier import Classification, classify_body, content_text
+from hydra_os.inference.auto_classifier import AutoClassifier
+from hydra_os.inference.classifier import Classification, content_text
 from hydra_os.inference.config import AUTO_MODEL, InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, Tier
 from hydra_os.inference.errors import BadRequestError, ModelNotFoundError
@@ -48,6 +49,7 @@ class Plan:
     needed_tokens: int  # the prompt's estimated tokens: an endpoint with less context cannot serve it
     sticky_key: str | None
     classification: Classification | None = None
+    named_tier: Tier | None = None  # a named model's tier (for noticing an override of hydra/auto)
     wanted_tokens: int = 0  # prompt + max_tokens: endpoints with this much context are preferred
 
     def __post_init__(self) -> None:
@@ -75,8 +77,10 @@ class Router:
         config: InferenceConfig,
         endpoints: Callable[[], list[EndpointInfo]],
         usable: Callable[[EndpointInfo], bool] = lambda _: True,
+        classifier: AutoClassifier | None = None,
     ) -> None:
         self.config = config
+        self.classifier = classifier if classifier is not None else AutoClassifier.load()
         self._endpoints = endpoints
         self._usable = usable  # e.g. False for endpoints needing an API key this gateway lacks
         self._embedding_model = config.embedding_model  # pinned on first use when not configured
@@ -134,7 +138,7 @@ class Router:
                 members = [ep for ep in pool if ep.model == target or target in ep.aliases]
                 return Plan(requested, [Group(None, members, f"embedding model {target}")],
                             f"hydra/auto embeddings -> {target}", needed, None)
-            c = classify_body(body)
+            c = self.classifier.classify(body)
             groups = [Group(t, self.tier_members(t, pool)) for t in FALLBACK[c.tier]]
             if kind == "chat":  # base models only when nothing with a chat template can answer
                 base = [ep for ep in self._endpoints() if ep.completions_only and not ep.embeddings
@@ -151,5 +155,14 @@ class Router:
                 param="model",
             )
         reason = f"alias {requested} -> {target}" if target != requested else "model named in request"
-        return Plan(requested, [Group(None, members)], reason, needed, sticky, wanted_tokens=wanted)
+        return Plan(requested, [Group(None, members)], reason, needed, sticky,
+                    wanted_tokens=wanted, named_tier=self.tier_of(requested, target, members))
+
+    def tier_of(self, requested: str, target: str, members: list[EndpointInfo]) -> Tier | None:
+        """The tier a named model belongs to: by ``inference.tiers``, else its endpoints' common tier."""
+        for tier, names in self.config.tiers.items():
+            if requested in names or target in names:
+                return tier
+        tiers = {ep.tier for ep in members}
+        return tiers.pop() if len(tiers) == 1 else None
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -51,6 +52,8 @@ async def gateway_harness(
     endpoints_extra: list[dict[str, Any]] | None = None,
     hot: bool = False,
     max_body: int = DEFAULT_MAX_BODY,
+    state_dir: Path | None = None,
+    weights_interval: float = 10.0,
     **config: Any,
 ) -> AsyncIterator[Harness]:
     """``backends``: (name, model, tier, extra endpoint config) each served by its own stand-in;
@@ -66,7 +69,8 @@ async def gateway_harness(
     cfg = InferenceConfig.model_validate({"endpoints": eps, "router": router_cfg, **config})
     registry = EndpointRegistry(bus, "gw", refresh_interval=0.5, gone_after=2.0)
     await registry.start()
-    gw = Gateway(cfg, registry, "gw", auth=require_token(TOKEN), max_body=max_body)
+    gw = Gateway(cfg, registry, "gw", auth=require_token(TOKEN), max_body=max_body, state_dir=state_dir,
+                 weights_interval=weights_interval)
     await gw.start()
     app = FastAPI()
     app.include_router(gw.routes())

@@ -83,7 +83,7 @@ async def test_hydra_auto_routes_by_complexity(bus: Bus) -> None:
         assert r.status_code == 200, r.text
         route = _route(r.headers)
         assert route["tier"] == "heavy" and route["endpoint"] == "gw.big"
-        assert "cue" in route["reason"]
+        assert route["reason"].startswith("model heavy p=") and "cue" in route["reason"]
         assert h.backends["big"].log[-1]["model"] == "llama-70b"  # hydra/auto rewritten to the real model
         big = {"model": "hydra/auto", "max_tokens": 6000, "messages": [{"role": "user", "content": "a story"}]}
         r = await c.post("/v1/chat/completions", json=big)

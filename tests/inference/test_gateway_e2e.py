@@ -86,13 +86,15 @@ def test_openai_sdk_through_a_real_daemon_and_route_explain(tmp_path: Path, stan
         assert {"/v1/completions", "/v1/embeddings", "/v1/models", "/metrics", "/v1/status"} <= set(spec["paths"])
         # hydra route explain: the same decision, nothing sent
         before = len(httpx.get(standin.url.removesuffix("/v1") + "/_log").json())
-        cli_env = {**env, "HYDRA_NODE__STATE_DIR": str(d.state_dir), "HYDRA_NODE__ID": "gw1"}
+        cli_env = {**env, "HYDRA_NODE__STATE_DIR": str(d.state_dir), "HYDRA_NODE__ID": "gw1", "COLUMNS": "300"}
         out = subprocess.run(
             [sys.executable, "-m", "hydra_os", "route", "explain", "Explain how a hash map works."],
             env=cli_env, capture_output=True, text=True, timeout=30, cwd=str(REPO),
         )
         assert out.returncode == 0, out.stderr
         assert "standard" in out.stdout and "gw1.qwen3-8b" in out.stdout and "explain/write ask" in out.stdout
+        assert "shipped weights, decided by model" in out.stdout and "reason    model standard p=" in out.stdout
+        assert "[bold]" not in out.stdout  # labels are styled, not printed as markup
         assert len(httpx.get(standin.url.removesuffix("/v1") + "/_log").json()) == before
         bad = subprocess.run(
             [sys.executable, "-m", "hydra_os", "route", "explain", "--model", "nope", "hi"],
