@@ -98,6 +98,7 @@ async def test_close_to_the_torch_minilm() -> None:
         await onnx.close()
         await torch.close()
     cosines = [_cos(x, y) for x, y in zip(a, b, strict=True)]
-    assert min(cosines) > 0.98, min(cosines)
-    assert sorted(cosines)[len(cosines) // 2] > 0.99
+    # measured (bench/results/embedder.json): cosine >= 0.999, max |difference| ~0.01 per component
+    assert min(cosines) > 0.995, min(cosines)
+    assert sorted(cosines)[len(cosines) // 2] > 0.998
     assert onnx.model != torch.model
