@@ -133,8 +133,8 @@ async def check_embedder(embedder: Embedder) -> None:
     must report an error, not serve a memory that cannot remember or search.
 
     The torch MiniLM is only looked up (loading torch costs seconds and hundreds of MB, which stays
-    deferred to the first embedding); every other embedder embeds one sentence and is checked for
-    a unit vector of its dimension.
+    deferred to the first embedding); every other embedder embeds one sentence, which must come
+    back as one vector of the embedder's dimension.
     """
     if isinstance(embedder, DeferredMiniLM):
         why = minilm_available()
