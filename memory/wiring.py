@@ -77,11 +77,12 @@ async def open_core(cfg: CoreConfig, state_dir: Path) -> BlockBackendBase:
 
 
 class DeferredMiniLM:
-    """The local MiniLM embedder, built on first use.
+    """The torch MiniLM embedder (``embed.backend = "minilm"``), built on first use.
 
     Loading it imports torch (seconds of CPU, hundreds of MB), so a memory node that has not embedded
-    anything yet has not paid for it, and core blocks, the graph and learnings work even where the
-    ``embed-local`` extra is missing (archival then fails with the extra's install hint).
+    anything yet has not paid for it. Offline CLI commands on core blocks, the graph and learnings
+    work even where the ``embed-local`` extra is missing (archival then fails with the extra's
+    install hint); a memory node reports the missing extra at open (:func:`check_embedder`).
     """
 
     def __init__(self, cfg: EmbedConfig) -> None:
