@@ -37,6 +37,7 @@ from memory.errors import MemoryBackendError
 MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8"
 DIM = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
+CLOSE_WAIT_S = 60.0  # a load or one batch on a loaded CPU takes seconds
 _RUNTIME = ("onnxruntime", "tokenizers", "numpy")
 _FIX = "reinstall hydra-os (pip install -e .): it is a base dependency"
 
@@ -208,3 +209,8 @@ class OnnxEmbedder:
 
     async def close(self) -> None:
         self._worker.close()
+        # onnxruntime aborts the whole process ("terminate called without an active exception") when
+        # the interpreter exits while another thread creates or runs a session: wait for the call in
+        # progress (seconds; queued calls are not started), bounded so a stop cannot hang on it
+        if not await asyncio.to_thread(self._worker.join, CLOSE_WAIT_S):
+            raise MemoryBackendError(f"embedder onnx: the model call in progress outlived {CLOSE_WAIT_S:.0f}s")
