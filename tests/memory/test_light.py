@@ -12,7 +12,8 @@ import pytest
 from memory.embed.minilm import minilm_available
 from tests.helpers import REPO
 
-HEAVY = ["numpy", "qdrant_edge", "qdrant_client", "ladybug", "neo4j", "torch", "sentence_transformers", "letta_client"]
+HEAVY = ["numpy", "qdrant_edge", "qdrant_client", "ladybug", "neo4j", "torch", "sentence_transformers", "letta_client",
+         "onnxruntime", "tokenizers"]
 
 
 def _modules_after(code: str) -> list[str]:
@@ -70,3 +71,43 @@ def test_exit_does_not_wait_for_a_model_load() -> None:
     # Nothing waited for the load: neither asyncio.run (no default-executor thread) nor the
     # interpreter's exit (the worker is a daemon thread), so the model was still not loaded.
     assert lines == ["loop-closed", "at-exit loaded=False"], out.stdout
+
+
+_ONNX_EXIT = """
+import asyncio, sys
+from memory.embed.onnx import OnnxEmbedder
+
+async def main(phase):
+    emb = OnnxEmbedder(threads=2)  # an intra-op thread pool: what aborts when torn down mid-call
+    task = asyncio.create_task(emb.embed(["a sentence about the owner's NAS and its disks"] * 256))
+    while phase == "loading" and "onnxruntime" not in sys.modules:  # the session is being created next
+        await asyncio.sleep(0.001)
+    while phase in ("running", "queued") and not emb.loaded:  # the session exists: the batch runs now
+        await asyncio.sleep(0.001)
+    if phase[0].isdigit():  # a moment into the call, wherever it is then (import, load, tokenize, run)
+        await asyncio.sleep(float(phase))
+    queued = asyncio.create_task(emb.embed(["queued behind it"])) if phase == "queued" else None
+    await asyncio.sleep(0)
+    task.cancel()
+    await emb.close()
+    if queued is not None:
+        try:
+            await queued
+        except Exception as err:
+            print("queued:", err, flush=True)
+
+asyncio.run(main(sys.argv[1]))
+print("exited", flush=True)
+"""
+
+
+@pytest.mark.parametrize("phase", ["loading", "running", "queued", "0.6", "1.0"])
+def test_onnx_stop_mid_call_exits_cleanly(phase: str) -> None:
+    """onnxruntime aborts the process ("terminate called without an active exception") when the
+    interpreter exits while another thread creates or runs a session: close() waits for the call in
+    progress and starts no queued one."""
+    out = subprocess.run([sys.executable, "-c", _ONNX_EXIT, phase], cwd=str(REPO), capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "terminate" not in out.stderr, out.stderr
+    want = ["queued: embedder onnx: closed", "exited"] if phase == "queued" else ["exited"]
+    assert out.stdout.splitlines() == want, out.stdout

@@ -15,10 +15,11 @@ let
     "setuptools" "wheel" "nats-py" "pydantic" "pydantic-settings" "fastapi" "uvicorn" "typer" "rich"
     "loguru" "httpx" "psutil" "nvidia-ml-py" "prometheus-client" "aiohttp" "httptools" "qdrant-client"
     "neo4j" "numpy" "apscheduler" "sqlalchemy" "uvloop" "trafilatura" "feedparser" "lxml-html-clean"
+    "onnxruntime" "tokenizers" "python-dotenv" "nkeys"
   ]) // {
     buildPythonApplication = args: args;
     # a wheel package: its arguments, plus the derivation-like name the dependency list reports
-    buildPythonPackage = args: args // { name = args.pname; };
+    buildPythonPackage = args: args // { name = args.pname; inherit args; };
     python.pythonVersion = pythonVersion;
   };
   # what nixpkgs' callPackage would pass to modules/wheels.nix (with the override given)
@@ -29,11 +30,15 @@ let
     openssl = pkgs.fakeDrv { name = "openssl-3.4.1"; pname = "openssl"; };
     stdenv.cc.cc.lib = pkgs.fakeDrv { name = "gcc-14.2.1.20250322-lib"; pname = "gcc"; };
   } // overrides);
-  app = import packageFile { inherit lib python3Packages callPackage; inherit (pkgs) nats-server; };
+  fetchurl = args: args;
+  app = import packageFile { inherit lib python3Packages callPackage fetchurl; inherit (pkgs) nats-server; };
+  wheelOf = d: { inherit (d.args) pname version format pythonImportsCheck; inherit (d.args.src) url sha256;
+                 dependencies = map (x: x.name) d.args.dependencies; };
 in
 {
   inherit (app) pname version pythonRemoveDeps makeWrapperArgs pythonImportsCheck;
   dependencies = map (d: d.name) app.dependencies;
+  embedderWheels = map wheelOf (builtins.attrValues app.passthru.embedderWheels);
   mainProgram = app.meta.mainProgram;
   unavailable = builtins.attrNames app.passthru.unavailable;
   wheels = builtins.mapAttrs (_: w: {
