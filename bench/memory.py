@@ -38,7 +38,7 @@ from bench.realtalk import REALTALK, Dataset, from_locomo, load_realtalk
 from memory.archival import ArchivalConfig, open_archival
 from memory.embed import HashingEmbedder, MiniLMEmbedder, minilm_available
 from memory.graph import GraphConfig, open_graph
-from memory.protocols import Embedder, Passage, PassageIn, RelationIn
+from memory.protocols import Embedder, Passage, PassageIn, RelationIn, Role
 
 MODES = ("vector", "bm25", "hybrid")
 
@@ -81,7 +81,9 @@ async def retrieval(ds: Dataset, embedder: Embedder, root: Path, cfg: ArchivalCo
     cfg = cfg.model_copy(update={"path": root / f"conv-{abs(hash((ds.name, embedder.model, tag)))}"})
     store = await open_archival(cfg, embedder, root)
     t0 = time.perf_counter()
-    res = await store.add([PassageIn(id=t.id, text=t.text, created_at=t.at, session=t.session) for t in ds.turns])
+    res = await store.add(
+        [PassageIn(id=t.id, text=t.text, created_at=t.at, session=t.session, role=Role(t.role)) for t in ds.turns]
+    )
     ingest_s = time.perf_counter() - t0
     alias = {t.id: r.id if r.status == "duplicate" else t.id for t, r in zip(ds.turns, res, strict=True)}
     per: dict[str, dict[str, dict[str, list[float]]]] = {}
@@ -95,7 +97,7 @@ async def retrieval(ds: Dataset, embedder: Embedder, root: Path, cfg: ArchivalCo
         ev = {alias.get(e, e) for e in q.evidence}
         for mode in MODES:
             t = time.perf_counter()
-            hits = await store.search(q.question, limit=10, mode=mode)
+            hits = await store.search(q.question, limit=10, mode=mode, asked_at=ds.asked_at)
             lat[mode].append((time.perf_counter() - t) * 1000)
             ids = [h.passage.id for h in hits]
             if ev:

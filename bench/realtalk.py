@@ -1,6 +1,6 @@
 """The retrieval bench's datasets in one shape: the hand-written realtalk sets and the synthetic one.
 
-``bench/data/realtalk_*.json`` are hand-written owner–assistant conversations (see
+``bench/data/realtalk_*.json`` are hand-written owner-assistant conversations (see
 ``bench/data/README.md``); ``bench/locomo_synth.py`` generates the synthetic LoCoMo-shaped set. Both
 become a :class:`Dataset`: turns (id, role, text, time, session) and questions with evidence ids,
 so ``bench/memory.py`` and ``tests/memory/test_realtalk.py`` run them through the same code.

@@ -75,6 +75,38 @@ class ArchivalConfig(BaseModel):
         le=1000,
         description="Hybrid: how many top fused hits (at least 2 x limit) are checked for knowledge updates.",
     )
+    bm25_weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=4.0,
+        description="Hybrid: weight of the BM25 ranking in the fusion (the vector ranking has weight 1).",
+    )
+    time_weight: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=8.0,
+        description="Hybrid: weight of the ranking of passages inside the dates or periods the query names "
+        "(\"on December 26th\", \"last week\"; memory.archival.when); 0 = off.",
+    )
+    echo_cosine: float = Field(
+        default=0.6,
+        gt=0.0,
+        le=1.0,
+        description="An assistant turn at least this similar (cosine) to an owner turn of the same session said just "
+        "before it is stored as its echo (Passage.echo_of); 1.0 = nearly off.",
+    )
+    echo_window_s: float = Field(
+        default=900.0,
+        ge=0.0,
+        description="How far back (seconds) an assistant turn's echoed owner turn may be.",
+    )
+    echo_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Hybrid: an echo's fused score is credited to the owner turn it restates and its own is "
+        "multiplied by this (1.0 = echoes rank as their words earn).",
+    )
     bm25_avg_len: float = Field(
         default=24.0,
         gt=0,

@@ -9,6 +9,12 @@ lock so dedup decisions and writes never interleave.
 - Near-duplicates (see :mod:`memory.archival.dedup`) are stored, marked ``linked`` and pointed at
   their canonical passage (``near_duplicate_of``); search never returns them, so a group shows once,
   while ``get``, export and import keep them.
+- Conversation turns carry their speaker (``role``). An assistant turn that restates an owner turn of
+  the same session said just before it (cosine >= ``echo_cosine``) is stored as its echo
+  (``echo_of``); hybrid search credits the echo's rank to the owner turn and lowers the echo's own,
+  so the owner's words are found and the restatement does not crowd other evidence out.
+- A query that names dates or periods ("on December 26th", "last week", :mod:`memory.archival.when`)
+  adds a ranking of the passages said then (``time_weight``), read against ``asked_at``.
 - The embedding model the vectors come from is recorded with the store. A query or write with
   another embedder raises :class:`EmbeddingModelMismatchError`; ``reindex`` re-embeds everything
   into a fresh generation and switches over atomically.
@@ -18,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,9 +33,10 @@ from memory.archival.bm25 import Bm25Encoder
 from memory.archival.config import ArchivalConfig
 from memory.archival.dedup import content_hash, jaccard, passage_id_for, point_id, words
 from memory.archival.engine import Engine, Found, PointData, StoreMeta
-from memory.archival.fusion import rrf
+from memory.archival.fusion import fold_echoes, rrf
 from memory.archival.intent import temporal_intent
 from memory.archival.updates import Candidate, order_updates
+from memory.archival.when import TimeWindow, time_windows
 from memory.errors import EmbeddingModelMismatchError, MemoryInputError, MemoryNotFoundError
 from memory.protocols import (
     AddResult,
@@ -37,6 +44,7 @@ from memory.protocols import (
     Page,
     Passage,
     PassageIn,
+    Role,
     SearchFilters,
     SearchHit,
     SearchMode,
@@ -52,7 +60,8 @@ def _stable(found: list[Found]) -> list[Found]:
     return sorted(found, key=lambda f: (-f.score, f.payload["pid"]))
 
 
-_FUSION_FIELDS = ("pid", "created_at", "source")
+_FUSION_FIELDS = ("pid", "created_at", "source", "echo_of")
+_MAX_WINDOWS = 3  # time phrases of one query that get their own filtered query
 
 
 def _created(f: Found) -> datetime:
@@ -71,6 +80,8 @@ def _passage(f: Found, *, with_vector: bool = False) -> Passage:
         embedding_model=p["embedding_model"],
         near_duplicate_of=p.get("near_duplicate_of"),
         vector=list(f.dense) if with_vector and f.dense is not None else None,
+        role=p.get("role"),  # absent in passages stored before roles existed
+        echo_of=p.get("echo_of"),
     )
 
 
@@ -144,6 +155,9 @@ class QdrantArchivalStore:
 
         vecs = await self._embedder.embed([batch[i].text for i in fresh])
         links = await self._near_duplicates([batch[i].text for i in fresh], vecs)
+        echoes = await asyncio.to_thread(
+            self._echoes, [batch[i] for i in fresh], [seen[hashes[i]] for i in fresh], vecs, links
+        )
         model = self._embedder.model
         points: list[PointData] = []
         for j, i in enumerate(fresh):
@@ -169,6 +183,8 @@ class QdrantArchivalStore:
                         "dup": "linked" if linked_to is not None else "canonical",
                         "near_duplicate_of": linked_to,
                         "embedding_model": model,
+                        "role": str(p.role) if p.role is not None else None,
+                        "echo_of": echoes[j],
                     },
                 )
             )
@@ -179,6 +195,44 @@ class QdrantArchivalStore:
             )
         await asyncio.to_thread(self._engine.upsert, points)
         return [r for r in results if r is not None]
+
+    def _echoes(
+        self,
+        items: list[PassageIn],
+        pids: list[str],
+        vecs: list[list[float]],
+        links: list[tuple[str, str] | None],
+    ) -> list[str | None]:
+        """Per item: the id of the owner turn this assistant turn restates, or None (sync).
+
+        Candidates are owner turns of the same source and session said at most ``echo_window_s``
+        before it: earlier items of this batch (not near-duplicates, which search never returns)
+        and stored passages. The most similar one at cosine >= ``echo_cosine`` is the echoed turn."""
+        out: list[str | None] = [None] * len(items)
+        if not any(p.role == Role.ASSISTANT for p in items):
+            return out
+        mat = np.asarray(vecs, dtype=np.float32)
+        window = timedelta(seconds=self._cfg.echo_window_s)
+        for j, p in enumerate(items):
+            if p.role != Role.ASSISTANT:
+                continue
+            best: tuple[float, str] | None = None
+            for k, q in enumerate(items[:j]):
+                if (
+                    q.role == Role.USER and links[k] is None and q.source == p.source and q.session == p.session
+                    and p.created_at - window <= q.created_at <= p.created_at
+                ):
+                    best = max(best or (-1.0, ""), (float(mat[j] @ mat[k]), pids[k]))
+            if self._engine.meta is not None:
+                flt = SearchFilters(
+                    source=p.source, session=p.session, role=Role.USER,
+                    since=p.created_at - window, until=p.created_at + timedelta(microseconds=1),
+                )
+                for f in self._engine.query("dense", [vecs[j]], 1, flt, True, ("pid",))[0]:
+                    best = max(best or (-1.0, ""), (f.score, f.payload["pid"]))
+            if best is not None and best[0] >= self._cfg.echo_cosine:
+                out[j] = best[1]
+        return out
 
     async def _near_duplicates(self, texts: list[str], vecs: list[list[float]]) -> list[tuple[str, str] | None]:
         """Per text: ("store", canonical pid), ("batch", index of an earlier text here), or None."""
@@ -212,11 +266,14 @@ class QdrantArchivalStore:
         limit: int = 10,
         filters: SearchFilters | None = None,
         mode: SearchMode = "hybrid",
+        asked_at: datetime | None = None,
     ) -> list[SearchHit]:
         if not query.strip():
             raise MemoryInputError("query: expected non-empty text")
         if not 1 <= limit <= 1000:
             raise MemoryInputError(f"limit: expected 1-1000, got {limit}")
+        if asked_at is not None and asked_at.tzinfo is None:
+            raise MemoryInputError("asked_at: expected a timezone-aware datetime")
         if mode not in ("hybrid", "vector", "bm25"):
             raise MemoryInputError(f"mode: expected hybrid, vector or bm25, got {mode!r}")
         self._check_model()
@@ -236,7 +293,8 @@ class QdrantArchivalStore:
         qvec = (await self._embedder.embed([query]))[0]
         # both queries, the fusion and the update ordering in one worker-thread hop: nothing here
         # needs the event loop, and each hop costs a loop round trip
-        return await asyncio.to_thread(self._hybrid, query, qvec, qs, n, filters, limit)
+        windows = time_windows(query, asked_at) if self._cfg.time_weight > 0 else []
+        return await asyncio.to_thread(self._hybrid, query, qvec, qs, n, filters, limit, windows)
 
     @staticmethod
     def _hit(
@@ -254,23 +312,31 @@ class QdrantArchivalStore:
         n: int,
         filters: SearchFilters | None,
         limit: int,
+        windows: list[TimeWindow],
     ) -> list[SearchHit]:
-        """Vector + BM25 candidates fused by reciprocal rank, then knowledge updates ordered (sync)."""
+        """Vector + BM25 (+ time-window) candidates fused by weighted reciprocal rank, echoes folded
+        into the owner turns they restate, then knowledge updates ordered (sync)."""
         # candidates carry only what fusion needs; the hits' full payloads come with the head below
         dense = _stable(self._engine.query("dense", [qvec], n, filters, True, _FUSION_FIELDS)[0])
         sparse = _stable(self._engine.query("bm25", [qs], n, filters, True, _FUSION_FIELDS)[0]) if qs[0] else []
-        by_id = {f.id: f for f in (*dense, *sparse)}
-        rankings = [[f.id for f in dense], [f.id for f in sparse]]
-        weights = [1.0, 1.0]
+        timed = self._in_windows(qvec, n, filters, windows)
+        by_id = {f.id: f for f in (*dense, *sparse, *timed)}
+        rankings = [[f.id for f in dense], [f.id for f in sparse], [f.id for f in timed]]
+        weights = [1.0, self._cfg.bm25_weight, self._cfg.time_weight]
         intent = temporal_intent(query)
+        if windows and intent != "current":
+            intent = "past"  # a question about a stated time: no recency prior, no update ordering
         recency = {"current": self._cfg.recency_weight_current, "past": 0.0, None: self._cfg.recency_weight}[intent]
         if recency > 0:
             newest = sorted(by_id, key=lambda i: (by_id[i].payload["created_at"], by_id[i].payload["pid"]))[::-1]
             rankings.append(newest)
             weights.append(recency)
         fused = rrf(rankings, self._cfg.rrf_k, weights)
+        pids = {i: f.payload["pid"] for i, f in by_id.items()}
+        fold_echoes(fused, {i: f.payload.get("echo_of") for i, f in by_id.items()}, pids, self._cfg.echo_weight,
+                    credit_absent=filters is None)
         # ties broken by passage id, so a store and its restored copy answer identically
-        order = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))
+        order = sorted(fused, key=lambda i: (-fused[i], pids[i]))
         head = order[: max(self._cfg.update_window, 2 * limit)]
         moved: dict[str, str] = {}
         ordering = len(head) > 1 and intent != "past"  # "what did I use before?" wants the older passage as ranked
@@ -285,12 +351,28 @@ class QdrantArchivalStore:
                     for k, f in enumerate(found)
                 }
                 head, moved = order_updates(head, cands, self._cfg.update_cosine, self._cfg.update_margin)
-        pid = {i: by_id[i].payload["pid"] for i in head}
         return [
-            self._hit(full[i], fused[i], dense, sparse, pid.get(moved[i]) if i in moved else None)
+            self._hit(full[i], fused[i], dense, sparse, pids.get(moved[i]) if i in moved else None)
             for i in head[:limit]
             if i in full  # a passage deleted between the two reads is left out
         ]
+
+    def _in_windows(
+        self, qvec: list[float], n: int, filters: SearchFilters | None, windows: list[TimeWindow]
+    ) -> list[Found]:
+        """The passages said inside the query's time windows, most similar to the query first (sync)."""
+        best: dict[str, Found] = {}
+        base = filters or SearchFilters()
+        for w in windows[:_MAX_WINDOWS]:
+            since = max(t for t in (base.since, w.start) if t is not None)
+            until = min(t for t in (base.until, w.end) if t is not None)
+            if since >= until:  # the caller's own time filter excludes this window
+                continue
+            flt = base.model_copy(update={"since": since, "until": until})
+            for f in self._engine.query("dense", [qvec], n, flt, True, _FUSION_FIELDS)[0]:
+                if f.id not in best or f.score > best[f.id].score:
+                    best[f.id] = f
+        return _stable(list(best.values()))
 
     async def get(self, passage_id: str) -> Passage:
         if self._engine.meta is not None:
@@ -344,6 +426,8 @@ class QdrantArchivalStore:
                 "dup": "linked" if p.near_duplicate_of is not None else "canonical",
                 "near_duplicate_of": p.near_duplicate_of,
                 "embedding_model": model,
+                "role": str(p.role) if p.role is not None else None,
+                "echo_of": p.echo_of,
             },
         )
 
