@@ -156,8 +156,9 @@ class Embedder(Protocol):
 
 
 class Role(StrEnum):
-    """Who said a conversation passage. Search ranks an assistant turn that only restates an earlier
-    owner turn of its session (an echo, ``Passage.echo_of``) below that owner turn."""
+    """Who said a conversation passage. An assistant turn is linked to the owner turn it answers
+    (``Passage.reply_to``); search credits the reply's rank to that owner turn, and ranks a reply that
+    only restates it (``Passage.echo``) lower."""
 
     USER = "user"
     ASSISTANT = "assistant"
@@ -197,9 +198,10 @@ class Passage(_Model):
     vector: list[float] | None = None
     # optional, so passages stored or exported before these fields existed still load
     role: Role | None = Field(default=None, description="chat turns: who said it")
-    echo_of: str | None = Field(
-        default=None, description="assistant turns: id of the owner turn of the same session this one restates"
+    reply_to: str | None = Field(
+        default=None, description="assistant turns: id of the owner turn of the same session it answers"
     )
+    echo: bool = Field(default=False, description="assistant turns: it mostly restates the owner turn it answers")
 
 
 class AddResult(_Model):

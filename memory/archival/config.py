@@ -81,6 +81,20 @@ class ArchivalConfig(BaseModel):
         le=4.0,
         description="Hybrid: weight of the BM25 ranking in the fusion (the vector ranking has weight 1).",
     )
+    bm25_coverage: bool = Field(
+        default=True,
+        description="Hybrid: scale each BM25 hit's vote by the share of the query's (IDF-weighted) words it "
+        "matches (memory.archival.fusion.lexical_coverage), so partial matches on common words barely count.",
+    )
+    hop_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=4.0,
+        description="Hybrid: weight of a second BM25 ranking whose query adds the words of the best "
+        "``hop_from`` fused hits to the query's own (a second hop: \"the company Lena works for\" finds "
+        "\"Lena joined Cobalt Games\", the second hop \"Cobalt Games has its headquarters in Oslo\"); 0 = off.",
+    )
+    hop_from: int = Field(default=2, ge=1, le=10, description="Hybrid: how many top hits seed the second hop.")
     time_weight: float = Field(
         default=2.0,
         ge=0.0,
@@ -92,19 +106,19 @@ class ArchivalConfig(BaseModel):
         default=0.6,
         gt=0.0,
         le=1.0,
-        description="An assistant turn at least this similar (cosine) to an owner turn of the same session said just "
-        "before it is stored as its echo (Passage.echo_of); 1.0 = nearly off.",
+        description="An assistant turn at least this similar (cosine) to the owner turn it answers is stored as an "
+        "echo of it (Passage.echo); 1.0 = nearly off.",
     )
     echo_window_s: float = Field(
         default=900.0,
         ge=0.0,
-        description="How far back (seconds) an assistant turn's echoed owner turn may be.",
+        description="How far back (seconds) the owner turn an assistant turn answers may be (Passage.reply_to).",
     )
     echo_weight: float = Field(
         default=0.5,
         ge=0.0,
         le=1.0,
-        description="Hybrid: an echo's fused score is credited to the owner turn it restates and its own is "
+        description="Hybrid: a reply's fused score is credited to the owner turn it answers; an echo's own is "
         "multiplied by this (1.0 = echoes rank as their words earn).",
     )
     bm25_avg_len: float = Field(

@@ -9,9 +9,9 @@ embedded ``qdrant-edge-py`` (:mod:`memory.archival.edge`) and ``qdrant-client``
 Payload keys: ``pid`` (passage id), ``text``, ``source``, ``tags``, ``session``, ``created_at``
 (RFC 3339, UTC), ``text_hash``, ``dup`` (``canonical``, or ``linked`` for a near-duplicate hidden from search; a
 keyword rather than a bool because qdrant-edge-py 0.9 matches nothing for a bool ``MatchValue``),
-``near_duplicate_of``, ``embedding_model``; since the realtalk work also ``role`` (user/assistant/system) and
-``echo_of`` (an assistant turn's restated owner turn). Those two may be absent in passages written before, and
-are read as None.
+``near_duplicate_of``, ``embedding_model``; and for chat turns ``role`` (user/assistant/system), ``reply_to``
+(the owner turn an assistant turn answers) and ``echo`` (it mostly restates it). Passages written before these
+existed lack them and read as None / False.
 """
 
 from __future__ import annotations
