@@ -40,12 +40,12 @@ class ArchivalConfig(BaseModel):
         description="Hybrid: how many hits each method contributes before fusion (at least limit).",
     )
     recency_weight: float = Field(
-        default=0.5,
+        default=0.0,
         ge=0.0,
         le=1.0,
-        description="Hybrid: weight of a third, newest-first ranking of the candidates in the fusion (0 = off); "
-        "a recency prior that favours current facts (bench/memory.py: knowledge-update ordering 0.60 -> 0.93, "
-        "no loss in the other categories).",
+        description="Hybrid: weight of a newest-first ranking of the candidates in the fusion for queries with no "
+        "temporal intent (0 = off, the default: on hand-written conversation a prior for every query costs single- "
+        "and multi-hop recall; queries about the present use recency_weight_current).",
     )
     recency_weight_current: float = Field(
         default=1.0,
@@ -76,7 +76,7 @@ class ArchivalConfig(BaseModel):
         description="Hybrid: how many top fused hits (at least 2 x limit) are checked for knowledge updates.",
     )
     bm25_weight: float = Field(
-        default=1.0,
+        default=0.5,
         ge=0.0,
         le=4.0,
         description="Hybrid: weight of the BM25 ranking in the fusion (the vector ranking has weight 1).",
@@ -103,7 +103,7 @@ class ArchivalConfig(BaseModel):
         "(\"on December 26th\", \"last week\"; memory.archival.when); 0 = off.",
     )
     echo_cosine: float = Field(
-        default=0.6,
+        default=0.4,
         gt=0.0,
         le=1.0,
         description="An assistant turn at least this similar (cosine) to the owner turn it answers is stored as an "
@@ -115,7 +115,7 @@ class ArchivalConfig(BaseModel):
         description="How far back (seconds) the owner turn an assistant turn answers may be (Passage.reply_to).",
     )
     echo_weight: float = Field(
-        default=0.5,
+        default=0.3,
         ge=0.0,
         le=1.0,
         description="Hybrid: a reply's fused score is credited to the owner turn it answers; an echo's own is "
