@@ -123,6 +123,9 @@ def _days(text: str, today: date) -> list[_Hit]:
     return out
 
 
+_DAY_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?\s+$", re.IGNORECASE)
+
+
 def _months(text: str, today: date) -> list[_Hit]:
     out: list[_Hit] = []
     part = (
@@ -130,8 +133,10 @@ def _months(text: str, today: date) -> list[_Hit]:
         r"(?P<week>first|1st|second|2nd|third|3rd|fourth|4th|last)\s+week\s+of)"
     )
     pat = rf"\b(?:(?:in|during|over|throughout|since|of|from|by)\s+(?:the\s+)?(?:month\s+of\s+)?|{part}[\s-]+)" \
-        rf"{_MONTH}(?!\s*\d)\b{_YEAR}"
+        rf"{_MONTH}(?!\s*\d{{1,2}}\b)\b{_YEAR}"
     for m in re.finditer(pat, text, re.IGNORECASE):
+        if _DAY_BEFORE.search(text[: m.start()]):  # "the 30th of February": a day that is no date
+            continue
         start, end = _month_span(_MONTHS[m["month"].lower()], m["year"], today)
         p = (m["part"] or "").lower()
         if m["week"]:
