@@ -326,13 +326,12 @@ class QdrantArchivalStore:
         sparse: list[Found] = []
         coverage: dict[str, float] | None = None
         if qs[0]:
-            # the query and each of its terms alone, in one batch: the terms' best scores are what a
-            # hit matching every word would score, the yardstick of lexical_coverage
-            terms = [([t], [1.0]) for t in qs[0]] if self._cfg.bm25_coverage else []
-            got = self._engine.query("bm25", [qs, *terms], n, filters, True, _FUSION_FIELDS)
-            sparse = _stable(got[0])
-            if terms:
-                best = [r[0].score if r else 0.0 for r in got[1:]]
+            sparse = _stable(self._engine.query("bm25", [qs], n, filters, True, _FUSION_FIELDS)[0])
+            if self._cfg.bm25_coverage and sparse:
+                # each query term alone, best hit only, in one batch: the terms' best scores are what a
+                # hit matching every word would score, the yardstick of lexical_coverage
+                terms: list[list[float] | tuple[list[int], list[float]]] = [([t], [1.0]) for t in qs[0]]
+                best = [r[0].score if r else 0.0 for r in self._engine.query("bm25", terms, 1, filters, True, ("pid",))]
                 coverage = lexical_coverage({f.id: f.score for f in sparse}, best)
         timed = self._in_windows(qvec, n, filters, windows)
         by_id = {f.id: f for f in (*dense, *sparse, *timed)}
