@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hydra_os.bus.client import Bus
 from hydra_os.component import NodeContext
@@ -39,7 +39,7 @@ from memory.errors import (
 from memory.extract import ChatExtractor, MemoryWriter
 from memory.graph import open_graph
 from memory.learnings import LearningsLog
-from memory.protocols import Embedder, MemoryStack
+from memory.protocols import Embedder, MemoryStack, Role
 from memory.service import MemoryClient, MemoryService
 
 
@@ -323,6 +323,8 @@ class RememberRequest(BaseModel):
     tags: list[str] = Field(default_factory=list)
     session: str | None = None
     extract: bool = Field(default=True, description="also extract entities/relations when a model is configured")
+    role: Role | None = Field(default=None, description="a chat turn's speaker: user, assistant or system")
+    at: AwareDatetime | None = Field(default=None, description="when it was said (RFC 3339 with offset); default now")
 
 
 def _http_error(e: MemoryLayerError) -> HTTPException:
@@ -365,7 +367,8 @@ def memory_router(ctx: NodeContext) -> APIRouter:
         writer = MemoryWriter(await stack(), extractor, owner=ctx.settings.owner.name)
         try:
             done = await writer.remember(
-                req.text, source=req.source, tags=req.tags, session=req.session, extract=req.extract
+                req.text, source=req.source, tags=req.tags, session=req.session, extract=req.extract,
+                role=req.role, at=req.at,
             )
         except MemoryLayerError as e:
             raise _http_error(e) from None
@@ -373,10 +376,12 @@ def memory_router(ctx: NodeContext) -> APIRouter:
 
     @router.get("/search")
     async def search(
-        q: str = Query(min_length=1), limit: int = Query(default=10, ge=1, le=100)
+        q: str = Query(min_length=1),
+        limit: int = Query(default=10, ge=1, le=100),
+        asked_at: AwareDatetime | None = None,  # what relative dates in q ("last week") are read against
     ) -> list[dict[str, Any]]:
         try:
-            hits = await (await stack()).archival.search(q, limit=limit)
+            hits = await (await stack()).archival.search(q, limit=limit, asked_at=asked_at)
         except MemoryLayerError as e:
             raise _http_error(e) from None
         return [h.model_dump(mode="json") for h in hits]

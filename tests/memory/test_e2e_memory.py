@@ -60,6 +60,15 @@ def test_owner_and_client_daemons_cli_export_import(tmp_path: Path, nats_proc: N
             assert c.post("/v1/memory/remember", json={"text": ""}).status_code == 422
             hits = c.get("/v1/memory/search", params={"q": "where does chapter 3 end"}).json()
             assert hits[0]["passage"]["text"] == "Starfall chapter 3 ends at the station."
+            # a chat turn with its speaker, conversation and time; a date in the question finds it
+            r = c.post("/v1/memory/remember", json={"text": "swapped the dying disk in attic", "role": "user",
+                                                    "session": "conv-9", "at": "2025-12-26T16:30:00+00:00"})
+            assert r.status_code == 200, r.text
+            assert c.post("/v1/memory/remember", json={"text": "x", "role": "owner"}).status_code == 422
+            hits = c.get("/v1/memory/search", params={"q": "what did I do on December 26th?",
+                                                      "asked_at": "2026-03-01T00:00:00+00:00"}).json()
+            assert hits[0]["passage"]["text"] == "swapped the dying disk in attic", hits
+            assert hits[0]["passage"]["role"] == "user" and hits[0]["passage"]["session"] == "conv-9"
 
         ok(cli, "memory", "core", "edit", "owner", "--append", "Name: Sam")
         ok(cli, "memory", "remember", "Sam switched to helix", "--fact", "Sam", "prefers_editor", "helix")
