@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from hydra_os.bus.names import valid_node_id
+from hydra_os.durations import Seconds
 from hydra_os.errors import ConfigError
 from hydra_os.healing.config import HealingConfig
 from hydra_os.inference.config import InferenceConfig
@@ -98,9 +99,9 @@ class BusConfig(_Section):
     server_binary: Path | None = Field(default=None, description="Embedded server: nats-server to run.")
     token_file: Path | None = Field(default=None, description="File holding a NATS auth token.")
     creds_file: Path | None = Field(default=None, description="NATS user credentials (.creds) file.")
-    connect_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for the first connection.")
-    reconnect_wait: float = Field(default=0.5, gt=0, description="Seconds between reconnect attempts.")
-    request_timeout: float = Field(default=2.0, gt=0, description="Default timeout of bus requests.")
+    connect_timeout: Seconds = Field(default=2.0, description="Seconds to wait for the first connection.")
+    reconnect_wait: Seconds = Field(default=0.5, description="Seconds between reconnect attempts.")
+    request_timeout: Seconds = Field(default=2.0, description="Default timeout of bus requests.")
     replicas: int = Field(
         default=1, ge=1, le=5, description="JetStream replicas of Hydra's streams and buckets (3 on a 3-node cluster)."
     )
@@ -123,8 +124,8 @@ class BusConfig(_Section):
 
 
 class MembershipConfig(_Section):
-    heartbeat_interval: float = Field(default=1.0, gt=0, description="Seconds between heartbeats.")
-    gone_after: float = Field(default=3.0, gt=0, description="Seconds without a heartbeat before a node is gone.")
+    heartbeat_interval: Seconds = Field(default=1.0, description="Seconds between heartbeats.")
+    gone_after: Seconds = Field(default=3.0, description="Seconds without a heartbeat before a node is gone.")
 
     @model_validator(mode="after")
     def _check(self) -> MembershipConfig:
@@ -267,6 +268,11 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {cfg_path} is not valid TOML: {e}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"config file {cfg_path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                "save it as UTF-8"
+            ) from None
         except OSError as e:
             raise ConfigError(f"cannot read config file {cfg_path}: {e.strerror}") from None
 
