@@ -12,6 +12,8 @@ Hierarchy (all subclass :class:`hydra_os.errors.HydraError`; ``str(err)`` is one
     │                                names both and points at ``hydra memory reindex`` (exit 2)
     ├── MemoryBackendError           a backend (Qdrant, Ladybug, Neo4j, Letta, embedder) failed; library
     │                                errors are translated into this at the boundary
+    │   └── MemoryStoreDownError     one store could not be opened (a damaged file, a server down); the
+    │                                message names the file and how to restore it; the others still serve
     └── MemoryUnavailableError       the memory service cannot be reached over the bus (also BusError)
 
 Errors cross the bus by name: the service replies ``{"error": {"type": <class name>, "message": ...}}``
@@ -61,6 +63,10 @@ class MemoryBackendError(MemoryLayerError):
     """A storage or model backend failed (its library error translated, message readable)."""
 
 
+class MemoryStoreDownError(MemoryBackendError):
+    """One store (core, archival, graph, learnings) could not be opened; the rest of memory serves."""
+
+
 class MemoryUnavailableError(MemoryLayerError, BusError):
     """No memory service answered on the bus."""
 
@@ -78,6 +84,7 @@ _WIRE: dict[str, type[MemoryLayerError]] = {
         MemoryNotFoundError,
         EmbeddingModelMismatchError,
         MemoryBackendError,
+        MemoryStoreDownError,
         MemoryUnavailableError,
     )
 }

@@ -26,6 +26,7 @@ from memory.archival.bm25 import Bm25Encoder
 from memory.core.atomic import fsync_dir
 from memory.errors import BackupFormatError, MemoryBackendError, MemoryInputError, MemoryNotFoundError
 from memory.protocols import Learning, LearningIn, Page, utcnow
+from memory.store_down import restore_hint
 
 
 def _text(e: Learning) -> str:
@@ -82,7 +83,8 @@ class LearningsLog:
                 entries.append(Learning.model_validate_json(line))
             except ValidationError as e:
                 raise MemoryBackendError(
-                    f"learnings log {self.path} line {n} is unreadable: {e.errors()[0]['msg']}"
+                    f"learnings log {self.path} line {n} is unreadable ({e.errors()[0]['msg']}); "
+                    f"{restore_hint(self.path)}"
                 ) from e
         return entries
 
@@ -94,8 +96,16 @@ class LearningsLog:
         created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, b"".join(lines))
-            os.fsync(fd)
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(b"".join(lines))
+                while view:  # a write can be short (a full disk): finish it, or fail below
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError:
+                # never leave a torn line that the next append would glue onto (an unreadable log)
+                os.ftruncate(fd, size)
+                raise
         finally:
             os.close(fd)
         if created:

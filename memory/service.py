@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -53,6 +53,7 @@ from memory.protocols import (
     SearchHit,
     SearchMode,
 )
+from memory.store_down import StoreName, store_states
 
 M = TypeVar("M")
 Params = dict[str, Any]
@@ -82,6 +83,14 @@ def _dump(value: Any) -> Any:
     return value
 
 
+async def _count(items: Awaitable[list[Any]]) -> int:
+    return len(await items)
+
+
+async def _labels(blocks: Awaitable[list[Block]]) -> list[str]:
+    return [b.label for b in await blocks]
+
+
 def _code(err: merr.MemoryLayerError) -> str:
     if isinstance(err, merr.MemoryInputError | merr.EmbeddingModelMismatchError):
         return "400"
@@ -98,6 +107,7 @@ class MemoryService:
         node_id: str,
         embedder: Embedder | None = None,
         optimizer: BackgroundOptimizer | None = None,
+        down: Mapping[StoreName, str] | None = None,
     ) -> None:
         self.bus = bus
         self.stack = stack
@@ -107,7 +117,12 @@ class MemoryService:
         # and imports, reindexes and every `kick_after` added passages kick it. Without one (tests,
         # a bare service) `archival.optimize` runs it in the request.
         self.optimizer = optimizer
+        self.down = down if down is not None else {}  # the stores that are StoreDown stand-ins, and why
         self._service: Service | None = None
+        self.handlers = self._handlers()
+
+    def refresh(self) -> None:
+        """Serve the stack's current stores (after one that was down was opened again)."""
         self.handlers = self._handlers()
 
     def _handlers(self) -> dict[str, Handler]:
@@ -115,14 +130,20 @@ class MemoryService:
         core, arch, graph, lrn = s.core, s.archival, s.graph, s.learnings
 
         async def info(p: Params) -> Any:
+            down = dict(self.down)  # a store that is down answers nothing; the others still report
+
+            async def part(name: StoreName, read: Callable[[], Awaitable[Any]]) -> Any:
+                return None if name in down else await read()
+
             return {
                 "node": self.node_id,
                 "embedding_model": arch.embedding_model,
                 "configured_embedder": self.embedder.model if self.embedder else None,
-                "passages": await arch.count(),
-                "graph": await graph.counts(),
-                "learnings": len(await lrn.list_learnings()),
-                "blocks": [b.label for b in await core.list_blocks()],
+                "stores": store_states(down),
+                "passages": await part(StoreName.ARCHIVAL, arch.count),
+                "graph": await part(StoreName.GRAPH, graph.counts),
+                "learnings": await part(StoreName.LEARNINGS, lambda: _count(lrn.list_learnings())),
+                "blocks": await part(StoreName.CORE, lambda: _labels(core.list_blocks())),
             }
 
         async def reindex(p: Params) -> Any:
@@ -241,11 +262,12 @@ class MemoryService:
             metadata={"node": self.node_id},
         )
         group = self._service.add_group(name=names.MEMORY_PREFIX)
-        for verb, handler in self.handlers.items():
-            await group.add_endpoint(name=verb.replace(".", "_"), subject=verb, handler=self._wrap(verb, handler))
+        for verb in self.handlers:
+            await group.add_endpoint(name=verb.replace(".", "_"), subject=verb, handler=self._wrap(verb))
 
-    def _wrap(self, verb: str, handler: Handler) -> Callable[[Request], Awaitable[None]]:
+    def _wrap(self, verb: str) -> Callable[[Request], Awaitable[None]]:
         async def endpoint(req: Request) -> None:
+            handler = self.handlers[verb]  # looked up per call: refresh() swaps in a reopened store
             try:
                 try:
                     params = json.loads(req.data) if req.data else {}

@@ -41,6 +41,7 @@ from loguru import logger
 from memory.archival.engine import DENSE, INDEXED_KEYWORDS, SPARSE, Found, PointData, StoreMeta
 from memory.errors import MemoryBackendError
 from memory.protocols import SearchFilters
+from memory.store_down import restore_hint
 
 COMPLETE = "COMPLETE"
 _GEN_NAME = re.compile(r"gen-\d{4,}")
@@ -100,13 +101,14 @@ def _load_generation(gen: Path) -> tuple[StoreMeta, qe.EdgeShard]:
         meta = StoreMeta(raw["embedding_model"], int(raw["dim"]), int(raw["generation"]))
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise MemoryBackendError(
-            f"archival store: {meta_file} is unreadable ({err}); restore it from a backup "
-            "(`hydra memory import`) into an empty store"
+            f"archival store: {meta_file} is unreadable ({err}); {restore_hint(meta_file)}"
         ) from err
     try:
         return meta, qe.EdgeShard.load(str(gen / "shard"))
     except Exception as err:  # the binding raises plain Exception subclasses
-        raise MemoryBackendError(f"archival store: {gen / 'shard'} cannot be opened: {err}") from err
+        raise MemoryBackendError(
+            f"archival store: {gen / 'shard'} cannot be opened ({err}); {restore_hint(gen / 'shard')}"
+        ) from err
 
 
 class EdgeEngine:

@@ -17,6 +17,7 @@ import ladybug as lb
 
 from memory.errors import MemoryBackendError
 from memory.graph.cypher import Row, dialect
+from memory.store_down import restore_hint
 
 _SCHEMA = (
     "CREATE NODE TABLE IF NOT EXISTS Entity(key STRING, name STRING, type STRING, aliases STRING[], "
@@ -38,7 +39,7 @@ class LadybugBackend:
             for stmt in _SCHEMA:
                 self._conn.execute(stmt)
         except RuntimeError as err:
-            raise MemoryBackendError(f"graph (ladybug {path}): cannot open: {err}") from err
+            raise MemoryBackendError(f"graph (ladybug {path}): cannot open ({err}); {restore_hint(path)}") from err
         self._open = True
 
     def _rows(self, result: Any) -> list[Row]:
