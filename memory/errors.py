@@ -15,6 +15,8 @@ Hierarchy (all subclass :class:`hydra_os.errors.HydraError`; ``str(err)`` is one
     │   └── MemoryStoreDownError     one store could not be opened (a damaged file, a server down); the
     │                                message names the file and how to restore it; the others still serve
     └── MemoryUnavailableError       the memory service cannot be reached over the bus (also BusError)
+        └── MemoryOutcomeUnknownError a write got no answer in time: it may have been applied; a retry
+                                     with the same request id is applied at most once
 
 Errors cross the bus by name: the service replies ``{"error": {"type": <class name>, "message": ...}}``
 and the client raises the same class again (see :func:`error_from_wire`).
@@ -73,6 +75,18 @@ class MemoryUnavailableError(MemoryLayerError, BusError):
     exit_code = 2
 
 
+class MemoryOutcomeUnknownError(MemoryUnavailableError):
+    """A write sent over the bus got no reply in time: it may or may not have been applied.
+
+    Not "failed": the memory node may have applied it and lost the reply. ``request_id`` is the id it
+    was sent with; retrying with it (``MemoryClient.call(..., request_id=...)``) is applied at most once.
+    """
+
+    def __init__(self, message: str, request_id: str = "") -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
 _WIRE: dict[str, type[MemoryLayerError]] = {
     cls.__name__: cls
     for cls in (
@@ -86,6 +100,7 @@ _WIRE: dict[str, type[MemoryLayerError]] = {
         MemoryBackendError,
         MemoryStoreDownError,
         MemoryUnavailableError,
+        MemoryOutcomeUnknownError,
     )
 }
 
