@@ -45,7 +45,8 @@ class HealingService:
             self.supervisor.add(ChildProcess(spec, ctx.state_dir / "children"))
         self.gpu = GpuHealthProbe()
         self.hctx = HealingContext(cfg, ctx.node_id, ctx.state_dir, bus=ctx.bus, supervisor=self.supervisor,
-                                   gpu=self.gpu)
+                                   gpu=self.gpu,
+                                   scheduler_store=ctx.state_dir / ctx.settings.tasks.scheduler.job_store)
         self.notifier = build_notifier(ctx.settings.notify, ctx.state_dir)
         self.healer = Healer(
             self.hctx, gate, IncidentStore(ctx.state_dir / "healing" / "incidents.json", keep=cfg.incidents_kept),
