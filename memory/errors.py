@@ -12,8 +12,9 @@ Hierarchy (all subclass :class:`hydra_os.errors.HydraError`; ``str(err)`` is one
     │                                names both and points at ``hydra memory reindex`` (exit 2)
     ├── MemoryBackendError           a backend (Qdrant, Ladybug, Neo4j, Letta, embedder) failed; library
     │                                errors are translated into this at the boundary
-    │   └── MemoryStoreDownError     one store could not be opened (a damaged file, a server down); the
-    │                                message names the file and how to restore it; the others still serve
+    │   ├── MemoryStoreDownError     one store could not be opened (a damaged file, a server down); the
+    │   │                            message names the file and how to restore it; the others still serve
+    │   └── MemoryDiskSpaceError     too little free disk for a memory-mapped store to grow: refused, not crashed
     └── MemoryUnavailableError       the memory service cannot be reached over the bus (also BusError)
         └── MemoryOutcomeUnknownError a write got no answer in time: it may have been applied; a retry
                                      with the same request id is applied at most once
@@ -69,6 +70,10 @@ class MemoryStoreDownError(MemoryBackendError):
     """One store (core, archival, graph, learnings) could not be opened; the rest of memory serves."""
 
 
+class MemoryDiskSpaceError(MemoryBackendError):
+    """The archival store's filesystem is below its free-space margin: writes (and opening) are refused."""
+
+
 class MemoryUnavailableError(MemoryLayerError, BusError):
     """No memory service answered on the bus."""
 
@@ -99,6 +104,7 @@ _WIRE: dict[str, type[MemoryLayerError]] = {
         EmbeddingModelMismatchError,
         MemoryBackendError,
         MemoryStoreDownError,
+        MemoryDiskSpaceError,
         MemoryUnavailableError,
         MemoryOutcomeUnknownError,
     )

@@ -31,6 +31,7 @@ from memory.embed.config import EmbedConfig
 from memory.errors import (
     EmbeddingModelMismatchError,
     MemoryBackendError,
+    MemoryDiskSpaceError,
     MemoryInputError,
     MemoryLayerError,
     MemoryNotFoundError,
@@ -385,6 +386,8 @@ def _http_error(e: MemoryLayerError) -> HTTPException:
         code = 404
     elif isinstance(e, MemoryUnavailableError | MemoryStoreDownError):
         code = 503
+    elif isinstance(e, MemoryDiskSpaceError):
+        code = 507  # Insufficient Storage: memory is read-only until space is freed
     else:
         code = 502
     return HTTPException(code, detail=str(e))

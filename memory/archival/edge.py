@@ -39,7 +39,7 @@ import qdrant_edge as qe
 from loguru import logger
 
 from memory.archival.engine import DENSE, INDEXED_KEYWORDS, SPARSE, Found, PointData, StoreMeta
-from memory.errors import MemoryBackendError
+from memory.errors import MemoryBackendError, MemoryDiskSpaceError
 from memory.protocols import SearchFilters
 from memory.store_down import restore_hint
 
@@ -112,10 +112,19 @@ def _load_generation(gen: Path) -> tuple[StoreMeta, qe.EdgeShard]:
 
 
 class EdgeEngine:
-    """An EdgeShard per generation; thread-safe for concurrent reads (the shard locks internally)."""
+    """An EdgeShard per generation; thread-safe for concurrent reads (the shard locks internally).
 
-    def __init__(self, root: Path) -> None:
+    qdrant-edge writes through memory maps (vector chunks and WAL segments of 32 MiB, index pages),
+    so a full filesystem is a SIGBUS that kills the process, at a write or already when a shard is
+    loaded (recovery touches its chunks), not an error. Every operation that can grow those files
+    (open, create, upsert, optimise) first checks that the filesystem keeps ``min_free_bytes`` and
+    otherwise raises :class:`MemoryDiskSpaceError`: the store is read-only (or, at open, down and
+    retried) while the rest of the node runs.
+    """
+
+    def __init__(self, root: Path, min_free_bytes: int = 0) -> None:
         self._root = root
+        self._min_free = min_free_bytes
         self._root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._shard: qe.EdgeShard | None = None
@@ -138,6 +147,7 @@ class EdgeEngine:
             if not live:
                 return  # a new store: no generation yet
         gen = self._root / live
+        self._check_space("open")
         self.meta, self._shard = _load_generation(gen)
         if recovered:
             logger.warning("archival store: {} named {!r}; recovered the newest complete generation {}",
@@ -173,7 +183,23 @@ class EdgeEngine:
         shard.flush()
         _atomic_write(gen / COMPLETE, "")
 
+    def _check_space(self, what: str) -> None:
+        if self._min_free <= 0:
+            return
+        try:
+            free = shutil.disk_usage(self._root).free
+        except OSError as err:
+            raise MemoryBackendError(f"archival store: cannot stat {self._root}: {err.strerror}") from err
+        if free < self._min_free:
+            mib = 1024 * 1024
+            raise MemoryDiskSpaceError(
+                f"archival store: {what} refused: {free // mib} MiB free on the filesystem of {self._root}, below "
+                f"memory.archival.min_free_mb ({self._min_free // mib} MiB); its memory-mapped files would crash "
+                "the daemon (SIGBUS) on a full disk; free space there (the store serves reads meanwhile)"
+            )
+
     def _new_shard(self, meta: StoreMeta) -> tuple[Path, qe.EdgeShard]:
+        self._check_space("creating a generation")
         gen = self._root / f"gen-{meta.generation:04d}"
         shutil.rmtree(gen, ignore_errors=True)
         gen.mkdir(parents=True)
@@ -209,6 +235,7 @@ class EdgeEngine:
 
     def upsert_next(self, points: list[PointData]) -> None:
         assert self._next is not None
+        self._check_space("reindex write")
         self._next[1].update(qe.UpdateOperation.upsert_points([self._point(p) for p in points]))
 
     def commit_generation(self) -> None:
@@ -245,6 +272,7 @@ class EdgeEngine:
         return qe.Point(uuid.UUID(p.id), {DENSE: p.dense, SPARSE: qe.SparseVector(p.sparse[0], p.sparse[1])}, p.payload)
 
     def upsert(self, points: list[PointData]) -> None:
+        self._check_space("write")
         try:
             self.shard.update(qe.UpdateOperation.upsert_points([self._point(p) for p in points]))
         except Exception as err:
@@ -302,6 +330,7 @@ class EdgeEngine:
         return [_found(r, with_vectors) for r in recs], (str(nxt) if nxt is not None else None)
 
     def optimize(self) -> None:
+        self._check_space("optimisation")
         self.shard.optimize()
 
     def close(self) -> None:
