@@ -73,19 +73,19 @@ class LearningsLog:
         except OSError as e:
             raise MemoryBackendError(f"cannot read learnings log {self.path}: {e.strerror}") from e
         end = data.rfind(b"\n") + 1
-        if end != len(data):  # an append cut short by a crash: never acknowledged, drop it
-            with self.path.open("r+b") as f:
-                f.truncate(end)
-                os.fsync(f.fileno())
         entries = []
         for n, line in enumerate(data[:end].splitlines(), 1):
             try:
                 entries.append(Learning.model_validate_json(line))
-            except ValidationError as e:
+            except ValidationError as e:  # refused before anything is written: a damaged log stays as it is
                 raise MemoryBackendError(
                     f"learnings log {self.path} line {n} is unreadable ({e.errors()[0]['msg']}); "
                     f"{restore_hint(self.path)}"
                 ) from e
+        if end != len(data):  # an append cut short by a crash: never acknowledged (see _append_lines), drop it
+            with self.path.open("r+b") as f:
+                f.truncate(end)
+                os.fsync(f.fileno())
         return entries
 
     def _require_open(self) -> None:

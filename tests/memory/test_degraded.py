@@ -21,6 +21,7 @@ from hydra_os.bus.embedded import EmbeddedNats
 from memory.errors import MemoryStoreDownError
 from memory.protocols import Entity, LearningIn, MemoryStack, PassageIn
 from memory.service import MemoryClient
+from memory.store_down import StoreName
 from memory.wiring import MemoryComponent, open_local
 from tests.helpers import REPO, daemon_env
 from tests.memory.conftest import hashing_config
@@ -146,3 +147,18 @@ async def test_a_restored_file_brings_its_store_back(tmp_path: Path, bus: Bus) -
         assert [e.id for e in await stack.learnings.list_learnings()] == ["L-0001", "L-0002", "L-0003"]
     finally:
         await comp.stop()
+
+
+async def test_a_damaged_learnings_log_with_a_torn_tail_is_left_byte_for_byte(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    await _fill(state)
+    f = _corrupt_learnings(state / "memory")
+    with f.open("ab") as fh:
+        fh.write(b'{"id": "L-0004", "contex')  # and an unacknowledged append cut short
+    before = f.read_bytes()
+    mem = await open_local(hashing_config(), state)
+    try:
+        assert StoreName.LEARNINGS in mem.down and "line 2" in mem.down[StoreName.LEARNINGS]
+    finally:
+        await mem.close()
+    assert f.read_bytes() == before
