@@ -80,3 +80,30 @@ def test_the_daemon_prints_every_stack_on_a_fatal_signal(tmp_path: Path) -> None
     assert d.proc.returncode == -signal.SIGBUS
     log = d.logs()
     assert "Fatal Python error: Bus error" in log and "Current thread" in log
+
+
+async def test_a_learnings_append_on_a_full_disk_fails_whole_and_leaves_no_torn_line(small_fs: Path) -> None:
+    from memory.errors import MemoryBackendError
+    from memory.learnings import LearningsLog
+    from memory.protocols import LearningIn
+
+    log_path = small_fs / "learnings.jsonl"
+    log = await LearningsLog(log_path).open()
+    await log.add(LearningIn(context="c", learning="first"))
+    size = log_path.stat().st_size
+    filler = small_fs / "filler"
+    with filler.open("wb", buffering=0) as f:  # fill up, leaving a couple of pages: the next big write is cut short
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass
+    filler_size = filler.stat().st_size
+    os.truncate(filler, filler_size - 8192)
+    with pytest.raises(MemoryBackendError, match="cannot append"):
+        await log.add(LearningIn(context="c", learning="x" * 200_000))
+    assert log_path.stat().st_size == size  # cut back: no torn line
+    filler.unlink()
+    await log.add(LearningIn(context="c", learning="after"))
+    reopened = await LearningsLog(log_path).open()
+    assert [e.learning for e in await reopened.list_learnings()] == ["first", "after"]
