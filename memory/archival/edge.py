@@ -39,7 +39,8 @@ import qdrant_edge as qe
 from loguru import logger
 
 from memory.archival.engine import DENSE, INDEXED_KEYWORDS, SPARSE, Found, PointData, StoreMeta
-from memory.errors import MemoryBackendError, MemoryDiskSpaceError
+from memory.diskspace import require_free
+from memory.errors import MemoryBackendError
 from memory.protocols import SearchFilters
 from memory.store_down import restore_hint
 
@@ -184,19 +185,7 @@ class EdgeEngine:
         _atomic_write(gen / COMPLETE, "")
 
     def _check_space(self, what: str) -> None:
-        if self._min_free <= 0:
-            return
-        try:
-            free = shutil.disk_usage(self._root).free
-        except OSError as err:
-            raise MemoryBackendError(f"archival store: cannot stat {self._root}: {err.strerror}") from err
-        if free < self._min_free:
-            mib = 1024 * 1024
-            raise MemoryDiskSpaceError(
-                f"archival store: {what} refused: {free // mib} MiB free on the filesystem of {self._root}, below "
-                f"memory.archival.min_free_mb ({self._min_free // mib} MiB); its memory-mapped files would crash "
-                "the daemon (SIGBUS) on a full disk; free space there (the store serves reads meanwhile)"
-            )
+        require_free(self._root, self._min_free, f"archival store: {what}", "memory.archival.min_free_mb")
 
     def _new_shard(self, meta: StoreMeta) -> tuple[Path, qe.EdgeShard]:
         self._check_space("creating a generation")

@@ -15,6 +15,7 @@ from typing import Any
 
 import ladybug as lb
 
+from memory.diskspace import MIB, require_free
 from memory.errors import MemoryBackendError
 from memory.graph.cypher import Row, dialect
 from memory.store_down import restore_hint
@@ -30,8 +31,10 @@ _SCHEMA = (
 class LadybugBackend:
     name = "ladybug"
 
-    def __init__(self, path: Path, buffer_pool_mb: int = 256) -> None:
+    def __init__(self, path: Path, buffer_pool_mb: int = 256, min_free_mb: int = 0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._min_free = min_free_mb * MIB
         self._lock = threading.Lock()
         try:
             self._db = lb.Database(str(path), buffer_pool_size=buffer_pool_mb * 1024 * 1024)
@@ -54,6 +57,8 @@ class LadybugBackend:
                 raise MemoryBackendError(f"graph (ladybug): query failed: {err}") from err
 
     def write(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        require_free(self._path.parent, self._min_free, f"graph (ladybug {self._path}): write",
+                     "memory.graph.min_free_mb")
         with self._lock:
             try:
                 self._conn.execute("BEGIN TRANSACTION")

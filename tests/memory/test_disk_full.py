@@ -40,7 +40,7 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
 
 
 def _proc(root: Path, min_free_mb: int, *args: str) -> tuple[int, dict[str, Any]]:
-    r = subprocess.run([sys.executable, "-m", "tests.memory.archival_disk_proc", str(root), str(min_free_mb), *args],
+    r = subprocess.run([sys.executable, "-m", "tests.memory.disk_proc", str(root), str(min_free_mb), *args],
                        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
     return r.returncode, (json.loads(lines[-1]) if lines else {"stderr": r.stderr[-2000:]})
@@ -66,6 +66,26 @@ def test_control_without_the_margin_a_full_disk_is_a_sigbus(small_fs: Path) -> N
     """What the margin prevents (the defect as found): margin 0, the same filesystem filled up."""
     rc, out = _proc(small_fs / "archival", 0, "fill-add", "0")
     assert rc == -7, (rc, out)  # SIGBUS
+
+
+def test_graph_writes_are_refused_below_the_margin_and_the_graph_still_opens(small_fs: Path) -> None:
+    rc, out = _proc(small_fs, 32, "graph-fill-add", "16")
+    assert rc == 0, out  # closed normally (no abort)
+    assert out["type"] == "MemoryDiskSpaceError" and "memory.graph.min_free_mb" in out["error"]
+    assert out["entities"] == 1
+    (small_fs / "filler").unlink()
+    rc, after = _proc(small_fs, 32, "graph-open")
+    assert rc == 0 and after == {"entities": 1}, after
+
+
+def test_control_without_the_margin_a_full_disk_damages_the_graph(small_fs: Path) -> None:
+    """What the margin prevents: the write fails, Ladybug aborts the process at close, and after space
+    is freed the graph does not open (its WAL is torn)."""
+    rc, out = _proc(small_fs, 0, "graph-fill-add", "0")
+    assert rc != 0, out
+    (small_fs / "filler").unlink()
+    rc, after = _proc(small_fs, 0, "graph-open")
+    assert "open_error" in after and "WAL" in after["open_error"], after
 
 
 def test_the_daemon_prints_every_stack_on_a_fatal_signal(tmp_path: Path) -> None:

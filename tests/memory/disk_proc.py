@@ -1,7 +1,10 @@
-"""Child process for the full-disk tests: the real archival store, in its own process (a SIGBUS kills
-only this one).
+"""Child process for the full-disk tests: the real archival store (or graph), in its own process (a
+SIGBUS or an abort kills only this one).
 
-``python -m tests.memory.archival_disk_proc ROOT MIN_FREE_MB open|fill-add [LEAVE_MB]``: ``fill-add``
+``python -m tests.memory.disk_proc DIR MIN_FREE_MB graph-fill-add|graph-open [LEAVE_MB]``: the same for
+the Ladybug graph in ``DIR``.
+
+``python -m tests.memory.disk_proc ROOT MIN_FREE_MB open|fill-add [LEAVE_MB]``: ``fill-add``
 stores a batch, fills the filesystem with ``ROOT/../filler`` until ``LEAVE_MB`` are left, then tries
 another batch. Prints one JSON line: what is stored, the error (if any), whether reads still work."""
 
@@ -18,7 +21,8 @@ from typing import Any
 from memory.archival import ArchivalConfig, open_archival
 from memory.embed import HashingEmbedder
 from memory.errors import MemoryLayerError
-from memory.protocols import PassageIn
+from memory.graph import GraphConfig, open_graph
+from memory.protocols import Entity, PassageIn
 
 
 def _batch(i: int) -> list[PassageIn]:
@@ -40,7 +44,33 @@ def fill(filler: Path, leave: int) -> None:
                 return
 
 
+async def graph(root: Path, min_free_mb: int, action: str) -> None:
+    out: dict[str, Any] = {}
+    cfg = GraphConfig(min_free_mb=min_free_mb, buffer_pool_mb=64)
+    try:
+        g = await open_graph(cfg, root)
+    except MemoryLayerError as e:
+        print(json.dumps({"open_error": str(e), "type": type(e).__name__}), flush=True)
+        return
+    try:
+        if action == "graph-fill-add":
+            await g.upsert_entity(Entity(name="first", type="thing"))
+            fill(root / "filler", int(sys.argv[4]) * 1024 * 1024)
+            try:
+                for i in range(500):
+                    await g.upsert_entity(Entity(name=f"e{i}" + "x" * 500, type="thing"))
+            except MemoryLayerError as e:
+                out.update(error=str(e), type=type(e).__name__)
+        out["entities"] = (await g.counts())["entities"]
+    finally:
+        await g.close()
+    print(json.dumps(out), flush=True)
+
+
 async def main(root: Path, min_free_mb: int, action: str) -> None:
+    if action.startswith("graph"):
+        await graph(root, min_free_mb, action)
+        return
     out: dict[str, Any] = {}
     cfg = ArchivalConfig(backend="edge", path=root, min_free_mb=min_free_mb)
     try:
