@@ -20,6 +20,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats.errors
@@ -121,6 +122,7 @@ class MemoryService:
         embedder: Embedder | None = None,
         optimizer: BackgroundOptimizer | None = None,
         down: Mapping[StoreName, str] | None = None,
+        requests_path: Path | None = None,
     ) -> None:
         self.bus = bus
         self.stack = stack
@@ -132,7 +134,7 @@ class MemoryService:
         self.optimizer = optimizer
         self.down = down if down is not None else {}  # the stores that are StoreDown stand-ins, and why
         self._service: Service | None = None
-        self.recent = RecentRequests()  # outcomes of recent writes by request id, for retries
+        self.recent = RecentRequests(path=requests_path)  # outcomes of recent writes by request id, for retries
         self.handlers = self._handlers()
 
     def refresh(self) -> None:
@@ -268,6 +270,9 @@ class MemoryService:
         return h
 
     async def start(self) -> None:
+        loaded = await asyncio.to_thread(self.recent.load, asyncio.get_running_loop())
+        if loaded:
+            logger.info("memory service: {} recent write request ids remembered from before", loaded)
         self._service = await add_service(
             self.bus.nc,
             name=names.MEMORY_SERVICE_NAME,
@@ -307,6 +312,10 @@ class MemoryService:
             out = await self._outcome(verb, data)
         finally:  # also when cancelled: a repeat waiting on it must not hang
             self.recent.settle(rid, fut, out)
+        try:
+            await asyncio.to_thread(self.recent.save, rid)
+        except OSError as e:  # the write itself succeeded: a lost id only weakens a retry across a restart
+            logger.warning("memory service: cannot record request id {}: {}", rid, e.strerror)
         return out
 
     async def _outcome(self, verb: str, data: bytes) -> Outcome:

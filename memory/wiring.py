@@ -317,7 +317,7 @@ class MemoryComponent:
         await self._start_optimizer()
         self.service = MemoryService(
             self.bus, self.local.stack, self.node_id, self.local.embedder, optimizer=self.optimizer,
-            down=self.local.down,
+            down=self.local.down, requests_path=self.state_dir / "memory" / "requests.jsonl",
         )
         await self.service.start()
 

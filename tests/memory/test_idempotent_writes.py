@@ -110,3 +110,28 @@ async def test_a_request_id_reused_for_another_write_is_refused(
     await client.call("core.append", {"label": "owner", "text": "A."}, request_id="req-3", timeout=30)
     with pytest.raises(MemoryInputError, match="already used for a different request"):
         await client.call("core.append", {"label": "owner", "text": "B."}, request_id="req-3", timeout=30)
+
+
+async def test_a_retry_across_a_restart_of_the_memory_node_is_applied_once(
+    memory_daemon: tuple[DaemonProc, MemoryClient],
+) -> None:
+    d, client = memory_daemon
+    _pause(d, True)
+    try:
+        with pytest.raises(MemoryOutcomeUnknownError):
+            await client.call("core.append", {"label": "owner", "text": "Owns a boat."}, request_id="req-4")
+    finally:
+        _pause(d, False)
+    await _until_present(client, "Owns a boat.")
+    d.kill9()  # the memory node dies before the caller retries
+    d.start(timeout=60)
+    for _ in range(300):
+        try:
+            await client.call("info", timeout=2)
+            break
+        except Exception:
+            await asyncio.sleep(0.2)
+    again = await client.call("core.append", {"label": "owner", "text": "Owns a boat."}, request_id="req-4",
+                              timeout=30)
+    assert again["value"].count("Owns a boat.") == 1
+    assert (await _owner(client)).count("Owns a boat.") == 1
