@@ -18,8 +18,9 @@ is retried until it is acknowledged (or ``--give-up-s``), in two modes per scena
 for), ``new-id`` retries as a fresh write (what a caller did before request ids). Counts per mode:
 ``attempted`` writes, ``acknowledged`` (a reply came), ``unknown`` (still no reply at give-up),
 ``present`` after (read back once the daemon is calm), ``duplicated`` (present more than once) and
-``lost`` (acknowledged but absent). The id table lives in the memory node's RAM, so a same-id retry
-that spans a kill -9 may still apply twice: that is what the kill9 same-id row measures.
+``lost`` (acknowledged but absent). The memory node records each id right after its write (fsync)
+and reloads them at start; a kill -9 between the write and that record can still let a same-id retry
+apply twice: that is what the kill9 same-id row measures.
 
 Prints a table and writes bench/results/chaos.json. Nothing else ran beside it on purpose, but the
 machine is shared (2 cores, other agents' work): figures are counts, not timings.
