@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from hydra_os.api.limits import DEFAULT_MAX_BODY
 from hydra_os.bus.names import valid_node_id
+from hydra_os.durations import Seconds
 from hydra_os.errors import ConfigError
 from hydra_os.healing.config import HealingConfig
 from hydra_os.inference.config import InferenceConfig
@@ -111,13 +112,13 @@ class BusConfig(_Section):
     tls_ca_file: Path | None = Field(default=None, description="CA bundle that signs the NATS servers' certificates.")
     tls_cert_file: Path | None = Field(default=None, description="Client certificate for NATS TLS (mutual TLS).")
     tls_key_file: Path | None = Field(default=None, description="Private key of bus.tls_cert_file.")
-    connect_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for the first connection.")
-    reconnect_wait: float = Field(default=0.5, gt=0, description="Seconds between reconnect attempts.")
-    request_timeout: float = Field(default=2.0, gt=0, description="Default timeout of bus requests.")
-    probe_interval: float = Field(
+    connect_timeout: Seconds = Field(default=2.0, description="Seconds to wait for the first connection.")
+    reconnect_wait: Seconds = Field(default=0.5, description="Seconds between reconnect attempts.")
+    request_timeout: Seconds = Field(default=2.0, description="Default timeout of bus requests.")
+    probe_interval: Seconds = Field(
         default=2.0, ge=0.1, le=60, description="Seconds between bus probes (a round trip feeding readiness)."
     )
-    probe_timeout: float = Field(default=3.0, ge=0.1, le=60, description="Seconds a bus probe may take.")
+    probe_timeout: Seconds = Field(default=3.0, ge=0.1, le=60, description="Seconds a bus probe may take.")
     replicas: int = Field(
         default=1, ge=1, le=5, description="JetStream replicas of Hydra's streams and buckets (3 on a 3-node cluster)."
     )
@@ -146,8 +147,8 @@ class BusConfig(_Section):
 
 
 class MembershipConfig(_Section):
-    heartbeat_interval: float = Field(default=1.0, gt=0, description="Seconds between heartbeats.")
-    gone_after: float = Field(default=3.0, gt=0, description="Seconds without a heartbeat before a node is gone.")
+    heartbeat_interval: Seconds = Field(default=1.0, description="Seconds between heartbeats.")
+    gone_after: Seconds = Field(default=3.0, description="Seconds without a heartbeat before a node is gone.")
 
     @model_validator(mode="after")
     def _check(self) -> MembershipConfig:
@@ -294,6 +295,11 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {cfg_path} is not valid TOML: {e}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"config file {cfg_path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                "save it as UTF-8"
+            ) from None
         except OSError as e:
             raise ConfigError(f"cannot read config file {cfg_path}: {e.strerror}") from None
 

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hydra_os.durations import Seconds
 from hydra_os.healing.errors import NotifyError
 
 Priority = Literal["min", "low", "default", "high", "urgent"]
@@ -59,7 +60,7 @@ class NotifyConfig(BaseModel):
         default=None,
         description="File with a bearer token (ntfy access token tk_..., or the webhook's token).",
     )
-    timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for the HTTP receiver.")
+    timeout: Seconds = Field(default=5.0, description="Seconds to wait for the HTTP receiver.")
 
     @model_validator(mode="after")
     def _check(self) -> NotifyConfig:

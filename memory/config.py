@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hydra_os.durations import Seconds
 from memory.archival.config import ArchivalConfig
 from memory.context_config import ContextConfig
 from memory.embed.config import EmbedConfig
@@ -37,7 +38,7 @@ class CoreConfig(_Section):
     letta_tag: str = Field(
         default="hydra", min_length=1, description="letta: tag marking Hydra's blocks on the server."
     )
-    timeout_s: float = Field(default=10.0, gt=0, description="letta: per-request timeout in seconds.")
+    timeout_s: Seconds = Field(default=10.0, description="letta: per-request timeout in seconds.")
 
     @model_validator(mode="after")
     def _check(self) -> CoreConfig:
@@ -54,16 +55,16 @@ class ExtractConfig(_Section):
     )
     model: str = Field(default="hydra/auto", description="Model to ask; hydra/auto lets the router choose.")
     api_key_file: Path | None = Field(default=None, description="File holding the bearer token for the endpoint.")
-    timeout_s: float = Field(default=60.0, gt=0, description="Timeout of the one extraction call per write.")
+    timeout_s: Seconds = Field(default=60.0, description="Timeout of the one extraction call per write.")
     max_chars: int = Field(
         default=8000, ge=100, le=200_000, description="Longer text is cut to this before extraction."
     )
 
 
 class ServiceConfig(_Section):
-    request_timeout_s: float = Field(default=10.0, gt=0, description="Client: timeout of ordinary memory requests.")
-    optimize_interval_s: float = Field(
-        default=300.0, gt=0, description="Memory node: seconds between background archival index optimisations."
+    request_timeout_s: Seconds = Field(default=10.0, description="Client: timeout of ordinary memory requests.")
+    optimize_interval_s: Seconds = Field(
+        default=300.0, description="Memory node: seconds between background archival index optimisations."
     )
     optimize_after_writes: int = Field(
         default=1000, ge=1, description="Memory node: passages added over the bus that kick an optimisation early."

@@ -12,7 +12,12 @@ Hierarchy (all subclass :class:`hydra_os.errors.HydraError`; ``str(err)`` is one
     │                                names both and points at ``hydra memory reindex`` (exit 2)
     ├── MemoryBackendError           a backend (Qdrant, Ladybug, Neo4j, Letta, embedder) failed; library
     │                                errors are translated into this at the boundary
+    │   ├── MemoryStoreDownError     one store could not be opened (a damaged file, a server down); the
+    │   │                            message names the file and how to restore it; the others still serve
+    │   └── MemoryDiskSpaceError     too little free disk for a memory-mapped store to grow: refused, not crashed
     └── MemoryUnavailableError       the memory service cannot be reached over the bus (also BusError)
+        └── MemoryOutcomeUnknownError a write got no answer in time: it may have been applied; a retry
+                                     with the same request id is applied at most once
 
 Errors cross the bus by name: the service replies ``{"error": {"type": <class name>, "message": ...}}``
 and the client raises the same class again (see :func:`error_from_wire`).
@@ -61,10 +66,30 @@ class MemoryBackendError(MemoryLayerError):
     """A storage or model backend failed (its library error translated, message readable)."""
 
 
+class MemoryStoreDownError(MemoryBackendError):
+    """One store (core, archival, graph, learnings) could not be opened; the rest of memory serves."""
+
+
+class MemoryDiskSpaceError(MemoryBackendError):
+    """The archival store's filesystem is below its free-space margin: writes (and opening) are refused."""
+
+
 class MemoryUnavailableError(MemoryLayerError, BusError):
     """No memory service answered on the bus."""
 
     exit_code = 2
+
+
+class MemoryOutcomeUnknownError(MemoryUnavailableError):
+    """A write sent over the bus got no reply in time: it may or may not have been applied.
+
+    Not "failed": the memory node may have applied it and lost the reply. ``request_id`` is the id it
+    was sent with; retrying with it (``MemoryClient.call(..., request_id=...)``) is applied at most once.
+    """
+
+    def __init__(self, message: str, request_id: str = "") -> None:
+        super().__init__(message)
+        self.request_id = request_id
 
 
 _WIRE: dict[str, type[MemoryLayerError]] = {
@@ -78,7 +103,10 @@ _WIRE: dict[str, type[MemoryLayerError]] = {
         MemoryNotFoundError,
         EmbeddingModelMismatchError,
         MemoryBackendError,
+        MemoryStoreDownError,
+        MemoryDiskSpaceError,
         MemoryUnavailableError,
+        MemoryOutcomeUnknownError,
     )
 }
 

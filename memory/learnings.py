@@ -26,6 +26,7 @@ from memory.archival.bm25 import Bm25Encoder
 from memory.core.atomic import fsync_dir
 from memory.errors import BackupFormatError, MemoryBackendError, MemoryInputError, MemoryNotFoundError
 from memory.protocols import Learning, LearningIn, Page, utcnow
+from memory.store_down import restore_hint
 
 
 def _text(e: Learning) -> str:
@@ -72,18 +73,19 @@ class LearningsLog:
         except OSError as e:
             raise MemoryBackendError(f"cannot read learnings log {self.path}: {e.strerror}") from e
         end = data.rfind(b"\n") + 1
-        if end != len(data):  # an append cut short by a crash: never acknowledged, drop it
-            with self.path.open("r+b") as f:
-                f.truncate(end)
-                os.fsync(f.fileno())
         entries = []
         for n, line in enumerate(data[:end].splitlines(), 1):
             try:
                 entries.append(Learning.model_validate_json(line))
-            except ValidationError as e:
+            except ValidationError as e:  # refused before anything is written: a damaged log stays as it is
                 raise MemoryBackendError(
-                    f"learnings log {self.path} line {n} is unreadable: {e.errors()[0]['msg']}"
+                    f"learnings log {self.path} line {n} is unreadable ({e.errors()[0]['msg']}); "
+                    f"{restore_hint(self.path)}"
                 ) from e
+        if end != len(data):  # an append cut short by a crash: never acknowledged (see _append_lines), drop it
+            with self.path.open("r+b") as f:
+                f.truncate(end)
+                os.fsync(f.fileno())
         return entries
 
     def _require_open(self) -> None:
@@ -94,8 +96,16 @@ class LearningsLog:
         created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, b"".join(lines))
-            os.fsync(fd)
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(b"".join(lines))
+                while view:  # a write can be short (a full disk): finish it, or fail below
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError:
+                # never leave a torn line that the next append would glue onto (an unreadable log)
+                os.ftruncate(fd, size)
+                raise
         finally:
             os.close(fd)
         if created:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats.errors
@@ -33,6 +35,7 @@ from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from memory import errors as merr
 from memory.archival.maintenance import BackgroundOptimizer
+from memory.idempotency import REQUEST_ID_HEADER, Outcome, RecentRequests, request_digest
 from memory.protocols import (
     AddResult,
     Block,
@@ -53,11 +56,19 @@ from memory.protocols import (
     SearchHit,
     SearchMode,
 )
+from memory.store_down import StoreName, store_states
 
 M = TypeVar("M")
 Params = dict[str, Any]
 Handler = Callable[[Params], Awaitable[Any]]
 LONG_TIMEOUT = 3600.0
+WRITE_VERBS = frozenset({
+    "core.create", "core.append", "core.replace", "core.rewrite", "core.import",
+    "archival.add", "archival.import", "archival.reindex",
+    "graph.upsert_entity", "graph.upsert_relation", "graph.import",
+    "learnings.add", "learnings.import",
+})
+"""Verbs that change memory: the client sends each with a request id, the service applies it once."""
 
 
 def _arg(params: Params, name: str, tp: Any, default: Any = ...) -> Any:
@@ -82,6 +93,18 @@ def _dump(value: Any) -> Any:
     return value
 
 
+async def _count(items: Awaitable[list[Any]]) -> int:
+    return len(await items)
+
+
+async def _labels(blocks: Awaitable[list[Block]]) -> list[str]:
+    return [b.label for b in await blocks]
+
+
+def _error_outcome(err: merr.MemoryLayerError) -> Outcome:
+    return Outcome(json.dumps(merr.error_to_wire(err)).encode(), _code(err), str(err))
+
+
 def _code(err: merr.MemoryLayerError) -> str:
     if isinstance(err, merr.MemoryInputError | merr.EmbeddingModelMismatchError):
         return "400"
@@ -98,6 +121,8 @@ class MemoryService:
         node_id: str,
         embedder: Embedder | None = None,
         optimizer: BackgroundOptimizer | None = None,
+        down: Mapping[StoreName, str] | None = None,
+        requests_path: Path | None = None,
     ) -> None:
         self.bus = bus
         self.stack = stack
@@ -107,7 +132,13 @@ class MemoryService:
         # and imports, reindexes and every `kick_after` added passages kick it. Without one (tests,
         # a bare service) `archival.optimize` runs it in the request.
         self.optimizer = optimizer
+        self.down = down if down is not None else {}  # the stores that are StoreDown stand-ins, and why
         self._service: Service | None = None
+        self.recent = RecentRequests(path=requests_path)  # outcomes of recent writes by request id, for retries
+        self.handlers = self._handlers()
+
+    def refresh(self) -> None:
+        """Serve the stack's current stores (after one that was down was opened again)."""
         self.handlers = self._handlers()
 
     def _handlers(self) -> dict[str, Handler]:
@@ -115,14 +146,20 @@ class MemoryService:
         core, arch, graph, lrn = s.core, s.archival, s.graph, s.learnings
 
         async def info(p: Params) -> Any:
+            down = dict(self.down)  # a store that is down answers nothing; the others still report
+
+            async def part(name: StoreName, read: Callable[[], Awaitable[Any]]) -> Any:
+                return None if name in down else await read()
+
             return {
                 "node": self.node_id,
                 "embedding_model": arch.embedding_model,
                 "configured_embedder": self.embedder.model if self.embedder else None,
-                "passages": await arch.count(),
-                "graph": await graph.counts(),
-                "learnings": len(await lrn.list_learnings()),
-                "blocks": [b.label for b in await core.list_blocks()],
+                "stores": store_states(down),
+                "passages": await part(StoreName.ARCHIVAL, arch.count),
+                "graph": await part(StoreName.GRAPH, graph.counts),
+                "learnings": await part(StoreName.LEARNINGS, lambda: _count(lrn.list_learnings())),
+                "blocks": await part(StoreName.CORE, lambda: _labels(core.list_blocks())),
             }
 
         async def reindex(p: Params) -> Any:
@@ -234,6 +271,9 @@ class MemoryService:
         return h
 
     async def start(self) -> None:
+        loaded = await asyncio.to_thread(self.recent.load, asyncio.get_running_loop())
+        if loaded:
+            logger.info("memory service: {} recent write request ids remembered from before", loaded)
         self._service = await add_service(
             self.bus.nc,
             name=names.MEMORY_SERVICE_NAME,
@@ -242,30 +282,59 @@ class MemoryService:
             metadata={"node": self.node_id},
         )
         group = self._service.add_group(name=names.MEMORY_PREFIX)
-        for verb, handler in self.handlers.items():
-            await group.add_endpoint(name=verb.replace(".", "_"), subject=verb, handler=self._wrap(verb, handler))
+        for verb in self.handlers:
+            await group.add_endpoint(name=verb.replace(".", "_"), subject=verb, handler=self._wrap(verb))
 
-    def _wrap(self, verb: str, handler: Handler) -> Callable[[Request], Awaitable[None]]:
+    def _wrap(self, verb: str) -> Callable[[Request], Awaitable[None]]:
         async def endpoint(req: Request) -> None:
-            try:
-                try:
-                    params = json.loads(req.data) if req.data else {}
-                except json.JSONDecodeError as e:
-                    raise merr.MemoryInputError(f"request body: not JSON ({e})") from None
-                if not isinstance(params, dict):
-                    raise merr.MemoryInputError("request body: expected a JSON object of parameters")
-                result = _dump(await handler(params))
-            except merr.MemoryLayerError as e:
-                await req.respond_error(_code(e), str(e), data=json.dumps(merr.error_to_wire(e)).encode())
-                return
-            except Exception as e:
-                logger.exception("memory service {} failed", verb)
-                wire = {"type": "MemoryBackendError", "message": f"{verb} failed on the memory node: {e}"}
-                await req.respond_error("500", wire["message"], data=json.dumps(wire).encode())
-                return
-            await req.respond(json.dumps({"result": result}).encode())
+            rid = (req.headers or {}).get(REQUEST_ID_HEADER) if verb in WRITE_VERBS else None
+            if rid is None:
+                out = await self._outcome(verb, req.data)
+            else:
+                out = await self._idempotent(verb, rid, req.data)
+            if out.code is None:
+                await req.respond(out.body)
+            else:
+                await req.respond_error(out.code, out.message, data=out.body)
 
         return endpoint
+
+    async def _idempotent(self, verb: str, rid: str, data: bytes) -> Outcome:
+        """Run a write once per request id; a repeat gets the first run's reply."""
+        try:
+            first, fut = self.recent.claim(rid, request_digest(verb, data))
+        except merr.MemoryInputError as e:
+            return _error_outcome(e)
+        if not first:
+            logger.info("memory service {}: request {} repeated; answering with the first outcome", verb, rid)
+            return await asyncio.shield(fut)
+        out = Outcome(b"", "500", f"{verb} was interrupted on the memory node")
+        try:
+            out = await self._outcome(verb, data)
+        finally:  # also when cancelled: a repeat waiting on it must not hang
+            self.recent.settle(rid, fut, out)
+        try:
+            await asyncio.to_thread(self.recent.save, rid)
+        except OSError as e:  # the write itself succeeded: a lost id only weakens a retry across a restart
+            logger.warning("memory service: cannot record request id {}: {}", rid, e.strerror)
+        return out
+
+    async def _outcome(self, verb: str, data: bytes) -> Outcome:
+        try:
+            try:
+                params = json.loads(data) if data else {}
+            except json.JSONDecodeError as e:
+                raise merr.MemoryInputError(f"request body: not JSON ({e})") from None
+            if not isinstance(params, dict):
+                raise merr.MemoryInputError("request body: expected a JSON object of parameters")
+            result = _dump(await self.handlers[verb](params))  # per call: refresh() swaps in a reopened store
+        except merr.MemoryLayerError as e:
+            return _error_outcome(e)
+        except Exception as e:
+            logger.exception("memory service {} failed", verb)
+            wire = {"type": "MemoryBackendError", "message": f"{verb} failed on the memory node: {e}"}
+            return Outcome(json.dumps(wire).encode(), "500", wire["message"])
+        return Outcome(json.dumps({"result": result}).encode())
 
     async def stop(self) -> None:
         service, self._service = self._service, None
@@ -296,16 +365,31 @@ class MemoryClient:
         self.timeout = timeout
         self.embedding_model = ""
 
-    async def call(self, verb: str, params: Params | None = None, timeout: float | None = None) -> Any:
+    async def call(
+        self, verb: str, params: Params | None = None, timeout: float | None = None, *, request_id: str | None = None
+    ) -> Any:
+        """One request. A write carries ``request_id`` (a fresh one when not given): sending it again with
+        the same id is applied once. A write that times out raises :class:`MemoryOutcomeUnknownError`."""
         subject = names.memory_rpc(verb)
         wait = timeout or self.timeout
+        headers = None
+        if verb in WRITE_VERBS:
+            request_id = request_id or uuid.uuid4().hex
+            headers = {REQUEST_ID_HEADER: request_id}
+        payload = json.dumps(_dump_params(params or {})).encode()
         try:
-            msg = await self.bus.nc.request(subject, json.dumps(_dump_params(params or {})).encode(), timeout=wait)
+            msg = await self.bus.nc.request(subject, payload, timeout=wait, headers=headers)
         except nats.errors.NoRespondersError:
             raise merr.MemoryUnavailableError(
                 f"no memory service answers on {subject}: is a node with the 'memory' role running on this bus?"
             ) from None
         except nats.errors.TimeoutError:
+            if request_id is not None:
+                raise merr.MemoryOutcomeUnknownError(
+                    f"the memory service did not answer {verb} within {wait:g}s: the write may or may not have "
+                    f"been applied; retrying with the same request id {request_id} is safe (applied at most once)",
+                    request_id=request_id,
+                ) from None
             raise merr.MemoryUnavailableError(f"the memory service did not answer {verb} within {wait:g}s") from None
         headers = msg.headers or {}
         if "Nats-Service-Error-Code" in headers:

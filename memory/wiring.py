@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from loguru import logger
@@ -31,16 +31,19 @@ from memory.embed.config import EmbedConfig
 from memory.errors import (
     EmbeddingModelMismatchError,
     MemoryBackendError,
+    MemoryDiskSpaceError,
     MemoryInputError,
     MemoryLayerError,
     MemoryNotFoundError,
+    MemoryStoreDownError,
     MemoryUnavailableError,
 )
 from memory.extract import ChatExtractor, MemoryWriter
 from memory.graph import open_graph
 from memory.learnings import LearningsLog
-from memory.protocols import Embedder, MemoryStack, Role
+from memory.protocols import ArchivalStore, CoreMemory, Embedder, GraphStore, Learnings, MemoryStack, Role
 from memory.service import MemoryClient, MemoryService
+from memory.store_down import StoreDown, StoreName, store_states
 
 
 def _secret(path: Path | None, what: str) -> str | None:
@@ -156,11 +159,54 @@ async def check_embedder(embedder: Embedder) -> None:
 
 @dataclass
 class LocalMemory:
-    """Opened local stores plus the embedder they use. ``close()`` is idempotent."""
+    """Opened local stores plus the embedder they use. ``close()`` is idempotent.
+
+    A store that could not be opened is a :class:`StoreDown` in ``stack`` and its reason is in
+    ``down``; :meth:`reopen` tries it again.
+    """
 
     stack: MemoryStack
     embedder: Embedder
+    cfg: MemoryConfig
+    state_dir: Path
+    create_defaults: bool = True
+    down: dict[StoreName, str] = field(default_factory=dict)
     _closed: bool = field(default=False, repr=False)
+
+    async def reopen(self, name: StoreName) -> bool:
+        """Open one store (again); on failure it stays a StoreDown with the reason. True when open."""
+        try:
+            store = await self._open(name)
+        except Exception as e:  # any failure of this one store: report it, keep the others serving
+            reason = str(e) if isinstance(e, HydraError) else f"{type(e).__name__}: {e}"
+            if self.down.get(name) != reason:
+                logger.error("memory: the {} store is down: {}", name, reason)
+            self.down[name] = reason
+            setattr(self.stack, name.value, StoreDown(name, reason))
+            return False
+        old = getattr(self.stack, name.value)
+        setattr(self.stack, name.value, store)
+        await old.close()
+        if self.down.pop(name, None) is not None:
+            logger.info("memory: the {} store is open again", name)
+        return True
+
+    async def _open(self, name: StoreName) -> Any:
+        cfg, state_dir = self.cfg, self.state_dir
+        if name is StoreName.CORE:
+            core = await open_core(cfg.core, state_dir)
+            if self.create_defaults:
+                try:
+                    await core.ensure_blocks(DEFAULT_BLOCKS)
+                except BaseException:
+                    await core.close()
+                    raise
+            return core
+        if name is StoreName.ARCHIVAL:
+            return await open_archival(cfg.archival, self.embedder, state_dir)
+        if name is StoreName.GRAPH:
+            return await open_graph(cfg.graph, state_dir)
+        return await LearningsLog(cfg.learnings_path or state_dir / "memory" / "learnings.jsonl").open()
 
     async def close(self) -> None:
         if self._closed:
@@ -170,22 +216,31 @@ class LocalMemory:
         await self.embedder.close()
 
 
+def _all_down(reason: str) -> MemoryStack:
+    return MemoryStack(
+        core=cast(CoreMemory, StoreDown(StoreName.CORE, reason)),
+        archival=cast(ArchivalStore, StoreDown(StoreName.ARCHIVAL, reason)),
+        graph=cast(GraphStore, StoreDown(StoreName.GRAPH, reason)),
+        learnings=cast(Learnings, StoreDown(StoreName.LEARNINGS, reason)),
+    )
+
+
 async def open_local(cfg: MemoryConfig, state_dir: Path, *, create_defaults: bool = True) -> LocalMemory:
-    """Open every store under ``state_dir``; with ``create_defaults`` the default core blocks exist after."""
-    async with contextlib.AsyncExitStack() as undo:  # closes what was opened if a later store fails
-        core = await open_core(cfg.core, state_dir)
-        undo.push_async_callback(core.close)
-        if create_defaults:
-            await core.ensure_blocks(DEFAULT_BLOCKS)
-        embedder = await _embedder(cfg)
-        undo.push_async_callback(embedder.close)
-        archival = await open_archival(cfg.archival, embedder, state_dir)
-        undo.push_async_callback(archival.close)
-        graph = await open_graph(cfg.graph, state_dir)
-        undo.push_async_callback(graph.close)
-        learnings = await LearningsLog(cfg.learnings_path or state_dir / "memory" / "learnings.jsonl").open()
-        undo.pop_all()
-    return LocalMemory(MemoryStack(core=core, archival=archival, graph=graph, learnings=learnings), embedder)
+    """Open every store under ``state_dir``; with ``create_defaults`` the default core blocks exist after.
+
+    Each store opens on its own: one that fails (a damaged file, a server down) is left as a
+    :class:`StoreDown` named in ``LocalMemory.down`` and the others serve. Only an embedder that
+    cannot be built fails the whole call.
+    """
+    embedder = await _embedder(cfg)
+    mem = LocalMemory(_all_down("not opened yet"), embedder, cfg, state_dir, create_defaults)
+    try:
+        for name in StoreName:
+            await mem.reopen(name)
+    except BaseException:
+        await mem.close()
+        raise
+    return mem
 
 
 def make_extractor(cfg: ExtractConfig) -> ChatExtractor | None:
@@ -209,9 +264,11 @@ class MemoryComponent:
 
     ``start()`` returns at once and the stores open in the background (loading an embedding model
     can take seconds), so the node is ready without waiting for memory; until the service is up,
-    clients get MemoryUnavailableError. If opening fails (a Letta or Qdrant server down, a missing
-    extra, an embedder that cannot embed: :func:`check_embedder`) the error shows in ``status()``
-    and opening is retried with backoff.
+    clients get MemoryUnavailableError. Each store opens on its own: one that fails (a damaged file,
+    a Letta or Qdrant server down) is reported in ``status()`` (state ``degraded``), its calls answer
+    with the reason, the others serve, and it is retried with backoff. Only an embedder that cannot
+    be built or cannot embed (:func:`check_embedder`) keeps the whole service down (retried with
+    backoff too).
     """
 
     name = "memory"
@@ -231,10 +288,14 @@ class MemoryComponent:
 
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._open_loop(), name="memory-open")
+            self._task = asyncio.create_task(self._run(), name="memory-open")
 
     async def wait_serving(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._serving.wait(), timeout)
+
+    async def _run(self) -> None:
+        await self._open_loop()
+        await self._reopen_loop()
 
     async def _open_loop(self) -> None:
         delay = 1.0
@@ -254,16 +315,40 @@ class MemoryComponent:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 60.0)
 
-    async def _open(self) -> None:
-        self.local = await open_local(self.cfg, self.state_dir)
-        await check_embedder(self.local.embedder)
-        # the daemon owns index optimisation: periodic, and kicked by imports, reindexes and bulk adds
+    async def _reopen_loop(self) -> None:
+        """Retry the stores that are down, with backoff, until all are open."""
+        delay = 1.0
+        while self.local is not None and self.local.down:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+            for name in list(self.local.down):
+                if await self.local.reopen(name) and name is StoreName.ARCHIVAL:
+                    await self._start_optimizer()
+            if self.service is not None:
+                self.service.refresh()
+
+    async def _start_optimizer(self) -> None:
+        """The daemon owns index optimisation: periodic, and kicked by imports, reindexes and bulk adds."""
+        assert self.local is not None
+        if self.optimizer is not None:
+            await self.optimizer.stop()
+            self.optimizer = None
+        if StoreName.ARCHIVAL in self.local.down:
+            return
         self.optimizer = BackgroundOptimizer(
             self.local.stack.archival, self.cfg.service.optimize_interval_s, self.cfg.service.optimize_after_writes
         )
         await self.optimizer.start()
+        if self.service is not None:
+            self.service.optimizer = self.optimizer
+
+    async def _open(self) -> None:
+        self.local = await open_local(self.cfg, self.state_dir)
+        await check_embedder(self.local.embedder)
+        await self._start_optimizer()
         self.service = MemoryService(
-            self.bus, self.local.stack, self.node_id, self.local.embedder, optimizer=self.optimizer
+            self.bus, self.local.stack, self.node_id, self.local.embedder, optimizer=self.optimizer,
+            down=self.local.down, requests_path=self.state_dir / "memory" / "requests.jsonl",
         )
         await self.service.start()
 
@@ -288,7 +373,11 @@ class MemoryComponent:
         await self._close()
 
     def status(self) -> dict[str, Any]:
-        state = "serving" if self._serving.is_set() else ("error" if self.error else "opening")
+        down = self.local.down if self.local is not None else {}
+        if self._serving.is_set():
+            state = "degraded" if down else "serving"
+        else:
+            state = "error" if self.error else "opening"
         out: dict[str, Any] = {
             "state": state,
             "core_backend": self.cfg.core.backend,
@@ -299,11 +388,12 @@ class MemoryComponent:
         if self.error:
             out["error"] = self.error
             out["attempts"] = self.attempts
-        if self.local is not None and state == "serving":
+        if self.local is not None and self._serving.is_set():
+            out["stores"] = store_states(down)
             stored, configured = self.local.stack.archival.embedding_model, self.local.embedder.model
             out["embedding_model"] = stored
             out["embedder_model"] = configured
-            if stored != configured:  # e.g. a store built by the torch MiniLM, before the ONNX default
+            if stored and stored != configured:  # e.g. a store built by the torch MiniLM, before the ONNX default
                 out["warning"] = (f"the archival store holds vectors from {stored!r}, the embedder is {configured!r}: "
                                   "run `hydra memory reindex`")
             out["optimizer_runs"] = self.optimizer.runs if self.optimizer else 0
@@ -332,8 +422,10 @@ def _http_error(e: MemoryLayerError) -> HTTPException:
         code = 422
     elif isinstance(e, MemoryNotFoundError):
         code = 404
-    elif isinstance(e, MemoryUnavailableError):
+    elif isinstance(e, MemoryUnavailableError | MemoryStoreDownError):
         code = 503
+    elif isinstance(e, MemoryDiskSpaceError):
+        code = 507  # Insufficient Storage: memory is read-only until space is freed
     else:
         code = 502
     return HTTPException(code, detail=str(e))

@@ -451,3 +451,20 @@ def reindex(ctx: typer.Context, offline: Offline = False) -> None:
 
         n, model = _run(ctx, offline, go)
     console.print(f"reindexed {n} passages with {model}", highlight=False)
+
+
+@app.command("status")
+def status(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """Each memory store's state (ok, or down with the damaged file and how to restore it)."""
+
+    async def go(m: Mem) -> Any:
+        return await m.client.call("info")
+
+    info = _run(ctx, False, go)
+    if as_json:
+        _print_json(info)
+        return
+    console.print(f"memory node {info['node']}, embedding model {info['embedding_model'] or '-'}", highlight=False)
+    for name, st in info["stores"].items():
+        line = f"  {name}: {st['state']}" + (f" — {st['error']}" if st.get("error") else "")
+        console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -57,6 +58,9 @@ def run(
     if bus_url is not None:
         overrides["bus"] = {"url": bus_url}
     settings = state(ctx).settings(**overrides)
+    # a crash in native code (a SIGBUS from a memory-mapped store on a full disk, a segfault in a
+    # binding) prints every thread's Python stack to stderr (the journal) instead of dying silently
+    faulthandler.enable()
     setup_logging(settings)
     from hydra_os.daemon import Daemon
 

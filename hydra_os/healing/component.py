@@ -53,7 +53,8 @@ class HealingService:
         model_dirs = [m.path for m in ctx.settings.models.entries if m.path is not None]
         self.hctx = HealingContext(cfg, ctx.node_id, ctx.state_dir, bus=ctx.bus, supervisor=self.supervisor,
                                    gpu=self.gpu, peers=ctx.membership,
-                                   disks=default_disks(cfg, ctx.state_dir, model_dirs))
+                                   disks=default_disks(cfg, ctx.state_dir, model_dirs),
+                                   scheduler_store=ctx.state_dir / ctx.settings.tasks.scheduler.job_store)
         self.notifier = build_notifier(ctx.settings.notify, ctx.state_dir)
         self.healer = Healer(
             self.hctx, gate, IncidentStore(ctx.state_dir / "healing" / "incidents.json", keep=cfg.incidents_kept),

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hydra_os.durations import Seconds
 from hydra_os.nixos.config import NixosConfig
 
 
@@ -20,7 +21,7 @@ class HttpTarget(_Section):
     expect_status: list[int] = Field(
         default_factory=lambda: list(range(200, 400)), description="Status codes that count as up."
     )
-    timeout_s: float = Field(default=3.0, gt=0, description="Seconds before it counts as down.")
+    timeout_s: Seconds = Field(default=3.0, description="Seconds before it counts as down.")
     depends_on: list[str] = Field(default_factory=list, description="Targets it needs (for grouping).")
 
     @field_validator("url")
@@ -36,7 +37,7 @@ class ModelTarget(_Section):
     base_url: str = Field(description="OpenAI-compatible base URL ending in /v1.")
     model: str = Field(description="Model id to put in the request.")
     completions_only: bool = Field(default=False, description="Use /completions instead of /chat/completions.")
-    timeout_s: float = Field(default=20.0, gt=0, description="Seconds the one-token completion may take.")
+    timeout_s: Seconds = Field(default=20.0, description="Seconds the one-token completion may take.")
     process: str | None = Field(default=None, description="Supervised child serving it (restart fixup).")
     depends_on: list[str] = Field(default_factory=list, description="Targets it needs (for grouping).")
 
@@ -61,15 +62,15 @@ class ChildSpec(_Section):
     argv: list[str] = Field(min_length=1, description="Argument list (no shell).")
     kind: Literal["engine", "process"] = Field(default="process", description="'engine' for model engines.")
     health_url: str | None = Field(default=None, description="GET this; 2xx = healthy. Unset: alive = healthy.")
-    start_timeout_s: float = Field(default=30.0, gt=0, description="Seconds to become healthy after start.")
+    start_timeout_s: Seconds = Field(default=30.0, description="Seconds to become healthy after start.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     cwd: Path | None = Field(default=None, description="Working directory.")
 
 
 class HealingConfig(_Section):
     enabled: bool = Field(default=True, description="Run the healer on this node.")
-    interval_s: float = Field(default=10.0, gt=0, description="Seconds between full check rounds.")
-    check_timeout_s: float = Field(default=30.0, gt=0, description="Limit for one check's run.")
+    interval_s: Seconds = Field(default=10.0, description="Seconds between full check rounds.")
+    check_timeout_s: Seconds = Field(default=30.0, description="Limit for one check's run.")
     disabled_checks: list[str] = Field(default_factory=list, description="Check names not to run.")
     disabled_fixups: list[str] = Field(default_factory=list, description="Fixup names never to use.")
     systemctl: str = Field(default="systemctl", description="systemctl executable (name or path).")
@@ -90,16 +91,16 @@ class HealingConfig(_Section):
     )
     gpu_max_temp_c: int = Field(default=85, gt=0, le=130, description="GPU temperature that counts as overheating.")
     check_bus: bool = Field(default=True, description="Check the bus answers a PING.")
-    bus_timeout_s: float = Field(default=2.0, gt=0, description="Seconds the bus has to answer.")
+    bus_timeout_s: Seconds = Field(default=2.0, description="Seconds the bus has to answer.")
     dependencies: dict[str, list[str]] = Field(
         default_factory=dict, description="target -> targets it depends on (one incident per root cause)."
     )
     children: list[ChildSpec] = Field(default_factory=list, description="Processes the daemon supervises.")
-    watch_interval_s: float = Field(
-        default=0.2, gt=0, description="Supervisor: seconds between liveness looks at its children."
+    watch_interval_s: Seconds = Field(
+        default=0.2, description="Supervisor: seconds between liveness looks at its children."
     )
-    probe_interval_s: float = Field(
-        default=1.0, gt=0, description="Supervisor: seconds between health probes of running children."
+    probe_interval_s: Seconds = Field(
+        default=1.0, description="Supervisor: seconds between health probes of running children."
     )
     probe_failures: int = Field(default=2, ge=1, description="Supervisor: failed probes in a row = unhealthy.")
     nixos: NixosConfig = Field(default_factory=NixosConfig, description="NixOS paths and the safe switch.")

@@ -21,6 +21,7 @@ class HealingContext:
     bus: Bus | None = None
     supervisor: ProcessSupervisor | None = None
     gpu: GpuHealthProbe | None = None
+    scheduler_store: Path | None = None  # the scheduler's APScheduler job store (SQLite), if this node has one
     models: ModelsView | None = None
     peers: PeersView | None = None
     uptime: UptimeLog | None = None

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hydra_os.durations import Seconds
 from hydra_os.inference.endpoint import EngineKind, Tier
 
 AUTO_MODEL = "hydra/auto"
@@ -59,12 +60,12 @@ class StaticEndpoint(_Section):
 
 class RouterConfig(_Section):
     max_tries: int = Field(default=3, ge=1, le=10, description="Attempts per request across endpoints and tiers.")
-    connect_timeout: float = Field(default=2.0, gt=0, description="Seconds to connect to an endpoint.")
-    first_byte_timeout: float = Field(
-        default=60.0, gt=0, le=3600, description="Seconds until a streamed answer's first byte."
+    connect_timeout: Seconds = Field(default=2.0, description="Seconds to connect to an endpoint.")
+    first_byte_timeout: Seconds = Field(
+        default=60.0, le=3600, description="Seconds until a streamed answer's first byte."
     )
-    response_timeout: float = Field(
-        default=600.0, gt=0, le=86400,
+    response_timeout: Seconds = Field(
+        default=600.0, le=86400,
         description="Seconds for a whole non-streamed answer (engines send its headers only when generation "
         "ends, so its first byte is its last).",
     )
@@ -73,13 +74,13 @@ class RouterConfig(_Section):
         description="5xx answers in a row (different requests, no success between) before an endpoint cools "
         "down; connect errors and timeouts cool it at once, request faults never.",
     )
-    read_timeout: float = Field(default=300.0, gt=0, description="Seconds allowed between streamed chunks.")
-    cooldown_base: float = Field(default=1.0, gt=0, description="First cooldown of a failing endpoint (seconds).")
-    cooldown_max: float = Field(default=60.0, gt=0, description="Longest cooldown (exponential backoff cap).")
-    probe_interval: float = Field(default=0.5, gt=0, description="How often cooled-down endpoints are probed.")
+    read_timeout: Seconds = Field(default=300.0, description="Seconds allowed between streamed chunks.")
+    cooldown_base: Seconds = Field(default=1.0, description="First cooldown of a failing endpoint (seconds).")
+    cooldown_max: Seconds = Field(default=60.0, description="Longest cooldown (exponential backoff cap).")
+    probe_interval: Seconds = Field(default=0.5, description="How often cooled-down endpoints are probed.")
     max_in_flight: int = Field(default=64, gt=0, description="Requests per endpoint at once before it is busy.")
     queue_size: int = Field(default=256, ge=0, description="Requests that may wait when every endpoint is busy.")
-    queue_timeout: float = Field(default=30.0, gt=0, description="Seconds a request waits before 429.")
+    queue_timeout: Seconds = Field(default=30.0, description="Seconds a request waits before 429.")
     retry_after: int = Field(default=1, ge=1, description="Retry-After seconds sent with 429.")
     sticky_entries: int = Field(default=10000, gt=0, description="Conversations remembered for stickiness.")
     ewma_alpha: float = Field(default=0.2, gt=0, le=1, description="Weight of the newest latency sample.")

@@ -31,6 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hydra_os.durations import Seconds, SecondsOrZero
 from hydra_os.inference.endpoint import Tier
 
 ManagedEngine = Literal["vllm", "tabbyapi", "llama-server"]
@@ -83,11 +84,11 @@ class ModelSpec(_Strict):
         description="Start/stop this systemd unit instead of a child process (unit must use 'port').",
     )
     autostart: bool = Field(default=False, description="Start when the daemon starts.")
-    start_timeout_s: float = Field(
-        default=600.0, gt=0, description="Seconds to wait for the engine to be ready."
+    start_timeout_s: Seconds = Field(
+        default=600.0, description="Seconds to wait for the engine to be ready."
     )
-    stop_grace_s: float = Field(
-        default=20.0, ge=0, description="Seconds between SIGTERM and SIGKILL on stop."
+    stop_grace_s: SecondsOrZero = Field(
+        default=20.0, description="Seconds between SIGTERM and SIGKILL on stop."
     )
     completions_only: bool = Field(
         default=False, description="Base model without a chat template: route through /v1/completions only."
@@ -144,7 +145,7 @@ class OllamaSource(_Strict):
         default_factory=dict, description="Per-model tier, e.g. {'llama3:70b' = 'heavy'}."
     )
     context_length: int = Field(default=4096, gt=0, description="Context length announced for its models.")
-    interval_s: float = Field(default=10.0, gt=0, description="Seconds between discoveries.")
+    interval_s: Seconds = Field(default=10.0, description="Seconds between discoveries.")
 
     @field_validator("url")
     @classmethod
@@ -166,7 +167,7 @@ class ModelsConfig(_Strict):
         default=None, description="Host put in announced URLs; default bind_host (127.0.0.1 if 0.0.0.0)."
     )
     vram_headroom_mb: int = Field(default=512, ge=0, description="VRAM left free on each GPU when placing.")
-    health_interval_s: float = Field(default=2.0, gt=0, description="Seconds between engine health checks.")
+    health_interval_s: Seconds = Field(default=2.0, description="Seconds between engine health checks.")
     vllm_command: list[str] = Field(default_factory=lambda: ["vllm"], description="Argv prefix for vLLM.")
     llama_server_command: list[str] = Field(
         default_factory=lambda: ["llama-server"], description="Argv prefix for llama.cpp's llama-server."

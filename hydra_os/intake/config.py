@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hydra_os.durations import Seconds
 from pipelines.briefing.config import BriefingConfig
 from pipelines.research.config import ResearchConfig
 
@@ -23,7 +24,7 @@ class IntakeConfig(BaseModel):
     model: str = Field(
         default="hydra/auto", min_length=1, description="Model to ask; hydra/auto lets the router choose."
     )
-    timeout_s: float = Field(default=120.0, gt=0, description="Seconds one chat call may take.")
+    timeout_s: Seconds = Field(default=120.0, description="Seconds one chat call may take.")
     model_classification: bool = Field(
         default=True, description="Ask the model to classify requests the rules are unsure about (when one is up)."
     )

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hydra_os.durations import Seconds, SecondsOrZero
+
 
 class NixosConfig(BaseModel):
     """Paths are configurable so tests (and containers) can point them at a temp dir."""
@@ -25,9 +27,8 @@ class NixosConfig(BaseModel):
         default=None,
         description="What the safe switch builds, e.g. '/etc/nixos#gpu1' (nixos-rebuild --flake).",
     )
-    gate_settle_s: float = Field(
+    gate_settle_s: SecondsOrZero = Field(
         default=2.0,
-        ge=0,
         description="Seconds to let services settle after activation before the health gate.",
     )
     helper_unit: bool = Field(
@@ -38,7 +39,7 @@ class NixosConfig(BaseModel):
     helper_result_dir: Path = Field(
         default=Path("/run/hydra-os-nixos"), description="Where the helper unit writes its JSON results."
     )
-    build_timeout_s: float = Field(default=3600.0, gt=0, description="Limit for the build step.")
-    activate_timeout_s: float = Field(
-        default=600.0, gt=0, description="Limit for each switch-to-configuration run."
+    build_timeout_s: Seconds = Field(default=3600.0, description="Limit for the build step.")
+    activate_timeout_s: Seconds = Field(
+        default=600.0, description="Limit for each switch-to-configuration run."
     )

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hydra_os.durations import Seconds, SecondsOrZero
+
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -43,11 +45,11 @@ class PolicyConfig(_Section):
     file: Path | None = Field(
         default=None, description="The owner's policy file (TOML). Unset: the built-in defaults only."
     )
-    reload_interval: float = Field(
-        default=2.0, gt=0, description="Seconds between checks of the policy file for changes (hot reload)."
+    reload_interval: Seconds = Field(
+        default=2.0, description="Seconds between checks of the policy file for changes (hot reload)."
     )
-    approval_expiry: float = Field(
-        default=24 * 3600.0, gt=0, description="Seconds an ASK_FIRST action waits; expiry = denied."
+    approval_expiry: Seconds = Field(
+        default=24 * 3600.0, description="Seconds an ASK_FIRST action waits; expiry = denied."
     )
     hourly_budget: int = Field(
         default=30, ge=0, description="Automatic actions per node per rolling hour; beyond it they ASK_FIRST."
@@ -55,10 +57,10 @@ class PolicyConfig(_Section):
     max_attempts: int = Field(
         default=3, ge=1, description="Attempts per target per attempt_window; then ASK_FIRST."
     )
-    attempt_window: float = Field(default=900.0, gt=0, description="Seconds the attempt count looks back.")
-    backoff_base: float = Field(default=2.0, ge=0, description="Seconds to wait after the first attempt.")
-    backoff_factor: float = Field(default=2.0, ge=1, description="Wait multiplier per further attempt.")
-    backoff_max: float = Field(default=300.0, ge=0, description="Longest wait between attempts, seconds.")
+    attempt_window: Seconds = Field(default=900.0, description="Seconds the attempt count looks back.")
+    backoff_base: SecondsOrZero = Field(default=2.0, description="Seconds to wait after the first attempt.")
+    backoff_factor: float = Field(default=2.0, ge=1, le=100, description="Wait multiplier per further attempt.")
+    backoff_max: SecondsOrZero = Field(default=300.0, description="Longest wait between attempts, seconds.")
     flap_history: int = Field(default=10, ge=3, le=100, description="States flap detection looks at.")
     flap_high: float = Field(
         default=0.5, gt=0, le=1, description="Share of state changes in the history that starts flapping."
@@ -66,12 +68,12 @@ class PolicyConfig(_Section):
     flap_low: float = Field(
         default=0.25, ge=0, lt=1, description="Share of changes under which flapping stops."
     )
-    execute_timeout: float = Field(default=600.0, gt=0, description="Seconds an executor may run.")
-    expiry_sweep_interval: float = Field(
-        default=5.0, gt=0, description="Seconds between sweeps that mark overdue approvals expired."
+    execute_timeout: Seconds = Field(default=600.0, description="Seconds an executor may run.")
+    expiry_sweep_interval: Seconds = Field(
+        default=5.0, description="Seconds between sweeps that mark overdue approvals expired."
     )
-    approval_retention: float = Field(
-        default=7 * 24 * 3600.0, gt=0, description="Seconds finished approvals stay listed before pruning."
+    approval_retention: Seconds = Field(
+        default=7 * 24 * 3600.0, description="Seconds finished approvals stay listed before pruning."
     )
     maintenance: list[MaintenanceWindowConfig] = Field(
         default_factory=list, description="Recurring maintenance windows (nothing restarted, nothing alerts)."

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hydra_os.durations import Seconds
+
 _JOB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -30,11 +32,11 @@ class JobDef(_Model):
     cron: str | None = Field(
         default=None, description="Five-field crontab ('m h dom mon dow') in the owner's time zone."
     )
-    every_s: float | None = Field(default=None, ge=1, description="Fixed interval in seconds (instead of cron).")
+    every_s: Seconds | None = Field(default=None, ge=1, description="Fixed interval in seconds (instead of cron).")
     window: Literal["overnight"] | None = Field(default=None, description="Run the task only inside this window.")
     gpu_vram_mb: int = Field(default=0, ge=0, description="VRAM the task needs (MB).")
-    misfire_grace_s: float = Field(
-        default=3600, gt=0, description="A slot missed by up to this much (down, leader change) still runs once."
+    misfire_grace_s: Seconds = Field(
+        default=3600, description="A slot missed by up to this much (down, leader change) still runs once."
     )
 
     @field_validator("id")
@@ -68,11 +70,11 @@ class JobDef(_Model):
 
 
 class SchedulerConfig(_Model):
-    lease_s: float = Field(default=3.0, gt=0, description="Leadership is taken over after this long without renewal.")
-    renew_s: float = Field(default=1.0, gt=0, description="How often the leader renews its lock.")
-    poll_s: float = Field(default=0.5, gt=0, description="How often a follower checks the lock.")
+    lease_s: Seconds = Field(default=3.0, description="Leadership is taken over after this long without renewal.")
+    renew_s: Seconds = Field(default=1.0, description="How often the leader renews its lock.")
+    poll_s: Seconds = Field(default=0.5, description="How often a follower checks the lock.")
     job_store: str = Field(default="scheduler.sqlite", description="APScheduler SQLite job store, in the state dir.")
-    health_interval_s: float = Field(default=60.0, gt=0, description="Health loop: how often a health sweep runs.")
+    health_interval_s: Seconds = Field(default=60.0, description="Health loop: how often a health sweep runs.")
     health_kind: str = Field(default="health.sweep", description="Task kind of the health loop.")
     briefing_kind: str = Field(default="briefing.morning", description="Task kind of the morning briefing.")
     briefing_lead_min: int = Field(

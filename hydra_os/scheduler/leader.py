@@ -8,6 +8,10 @@
   that revision (compare-and-set, so exactly one follower wins). The bucket's TTL removes a dead
   leader's key as a backstop; a node stopping cleanly deletes it so a follower takes over at once.
 - A leader that cannot renew for ``lease_s - renew_s`` steps down before a follower may take over.
+- A node whose leader duties fail to start (``on_elected`` raises: a corrupt job store, say) gives the
+  lock up and sits out of the election for ``start_backoff_s``, doubling per failure up to
+  ``start_backoff_max_s`` and reset by a successful start, so a healthy peer leads instead of the
+  broken node re-winning the free lock twice a second. ``start_error`` says why (status, healing).
 
 A new leader is elected within about ``lease_s + poll_s`` of the old one dying (3.5 s by default).
 """
@@ -36,6 +40,7 @@ class LeaderLock:
     def __init__(
         self, bus: Bus, node_id: str, *, lease_s: float = 3.0, renew_s: float = 1.0, poll_s: float = 0.5,
         on_elected: Hook | None = None, on_lost: Hook | None = None, key: str = names.SCHEDULER_LEADER_KEY,
+        start_backoff_s: float = 2.0, start_backoff_max_s: float = 60.0,
     ) -> None:
         self.bus = bus
         self.node_id = node_id
@@ -52,6 +57,10 @@ class LeaderLock:
         self._last_ok = 0.0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.start_backoff_s, self.start_backoff_max_s = start_backoff_s, start_backoff_max_s
+        self.start_failures = 0  # consecutive failed starts as leader
+        self.start_error: str | None = None
+        self._sit_out_until = 0.0
 
     def _value(self) -> bytes:
         return json.dumps({"node": self.node_id, "token": self.token, "since": self.since, "at": time.time()}).encode()
@@ -66,7 +75,7 @@ class LeaderLock:
             try:
                 if self.is_leader:
                     await self._renew(kv)
-                else:
+                elif time.monotonic() >= self._sit_out_until:
                     await self._try_acquire(kv)
             except asyncio.CancelledError:
                 raise
@@ -111,8 +120,20 @@ class LeaderLock:
             try:
                 await self.on_elected()
             except Exception as e:
-                logger.error("scheduler failed to start as leader: {}; giving leadership up", e)
+                self._start_failed(f"{type(e).__name__}: {e}")
                 await self._lose("start failed", release=True)
+                return
+        self.start_failures, self.start_error = 0, None
+
+    def _start_failed(self, error: str) -> None:
+        self.start_failures += 1
+        pause = min(self.start_backoff_s * 2 ** (self.start_failures - 1), self.start_backoff_max_s)
+        self._sit_out_until = time.monotonic() + pause
+        if error != self.start_error:  # one line per distinct cause, not one per retry
+            logger.error("scheduler failed to start as leader: {}; sitting out of the election", error)
+        else:
+            logger.debug("scheduler failed to start as leader again ({} times)", self.start_failures)
+        self.start_error = error
 
     async def _renew(self, kv: Any) -> None:
         try:
@@ -149,7 +170,13 @@ class LeaderLock:
             await self._lose("stopping", release=True)
 
     def status(self) -> dict[str, Any]:
-        return {"is_leader": self.is_leader, "leader": self.leader, "since": self.since, "elections": self.elections}
+        out: dict[str, Any] = {
+            "is_leader": self.is_leader, "leader": self.leader, "since": self.since, "elections": self.elections,
+        }
+        if self.start_error is not None:
+            out["start_error"] = self.start_error
+            out["start_failures"] = self.start_failures
+        return out
 
 
 async def current_leader(bus: Bus) -> dict[str, Any] | None:

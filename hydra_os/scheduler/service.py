@@ -28,6 +28,7 @@ from loguru import logger
 from hydra_os.bus import names
 from hydra_os.config import Settings
 from hydra_os.events import EventLog
+from hydra_os.scheduler.errors import JobStoreError, job_store_damage
 from hydra_os.scheduler.leader import LeaderLock
 from hydra_os.scheduler.store import ScheduleStore, StoredJob
 from hydra_os.tasks.config import TasksConfig
@@ -139,7 +140,12 @@ class SchedulerService:
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=self.tz,
         )
-        aps.start(paused=True)
+        try:
+            aps.start(paused=True)
+        except Exception as e:  # SQLAlchemy's DatabaseError for a corrupt file ("file is not a database")
+            with contextlib.suppress(Exception):
+                aps.shutdown(wait=False)
+            raise JobStoreError(job_store_damage(self.store_path, e)) from e
         wanted = set(self.jobs)
         for stored in aps.get_jobs():
             if stored.id not in wanted:

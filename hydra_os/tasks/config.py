@@ -6,6 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hydra_os.durations import Seconds, SecondsOrZero
 from hydra_os.scheduler.config import SchedulerConfig
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -15,25 +16,25 @@ class TasksConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     concurrency: int = Field(default=8, ge=1, le=1024, description="Tasks one worker node runs at once.")
-    ack_wait_s: float = Field(
+    ack_wait_s: Seconds = Field(
         default=30.0, ge=0.5, description="A task whose worker stops heartbeating is redelivered after this long."
     )
     max_failures: int = Field(default=3, ge=1, le=100, description="Handler failures before a task is failed.")
-    backoff_base_s: float = Field(default=5.0, gt=0, description="First retry delay; doubles per failure.")
-    backoff_max_s: float = Field(default=600.0, gt=0, description="Longest retry delay.")
-    short_defer_s: float = Field(
-        default=30.0, ge=0,
+    backoff_base_s: Seconds = Field(default=5.0, description="First retry delay; doubles per failure.")
+    backoff_max_s: Seconds = Field(default=600.0, description="Longest retry delay.")
+    short_defer_s: SecondsOrZero = Field(
+        default=30.0,
         description="A task due within this long waits in the stream (nak with delay); later ones in the pending set.",
     )
-    resource_recheck_s: float = Field(default=2.0, gt=0, description="Recheck delay when this node lacks VRAM.")
-    unknown_kind_recheck_s: float = Field(
-        default=30.0, gt=0, description="Recheck delay for a task kind no worker here handles."
+    resource_recheck_s: Seconds = Field(default=2.0, description="Recheck delay when this node lacks VRAM.")
+    unknown_kind_recheck_s: Seconds = Field(
+        default=30.0, description="Recheck delay for a task kind no worker here handles."
     )
-    release_interval_s: float = Field(default=1.0, gt=0, description="How often workers release due pending tasks.")
-    enqueue_grace_s: float = Field(
-        default=10.0, gt=0, description="An enqueue not finished within this long is completed by a worker."
+    release_interval_s: Seconds = Field(default=1.0, description="How often workers release due pending tasks.")
+    enqueue_grace_s: Seconds = Field(
+        default=10.0, description="An enqueue not finished within this long is completed by a worker."
     )
-    poll_s: float = Field(default=1.0, gt=0, description="Idle workers poll the queue at least this often.")
+    poll_s: Seconds = Field(default=1.0, description="Idle workers poll the queue at least this often.")
     max_ack_pending: int = Field(default=20000, ge=100, description="Tasks delivered but not yet acked, cluster-wide.")
     kind_modules: list[str] = Field(
         default_factory=list, description="Python modules whose register(registry) adds task kinds on workers."

@@ -46,7 +46,7 @@ async def open_archival(cfg: ArchivalConfig, embedder: Embedder, state_dir: Path
         from memory.archival.edge import EdgeEngine
 
         root = cfg.path or state_dir / "memory" / "archival"
-        engine = await asyncio.to_thread(EdgeEngine, root)
+        engine = await asyncio.to_thread(EdgeEngine, root, cfg.min_free_mb * 1024 * 1024)
         return QdrantArchivalStore(engine, embedder, cfg)
 
     from memory.archival.server import ServerEngine, make_client

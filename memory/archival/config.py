@@ -139,6 +139,12 @@ class ArchivalConfig(BaseModel):
         description="...and only if its word sets overlap this much (Jaccard), so a changed fact is never folded away.",
     )
     batch_size: int = Field(default=256, ge=1, le=10_000, description="Passages embedded and written per batch.")
+    min_free_mb: int = Field(
+        default=256, ge=0, le=1_000_000,
+        description="edge: free space (MiB) its filesystem must keep; below it the store refuses writes and opening, "
+        "because qdrant-edge writes through memory maps (32 MiB vector chunks and WAL segments) and a full disk "
+        "kills the process with SIGBUS instead of raising an error.",
+    )
 
     @model_validator(mode="after")
     def _check_backend(self) -> ArchivalConfig:

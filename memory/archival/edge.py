@@ -5,9 +5,18 @@ Layout under the store directory::
     CURRENT            the name of the live generation directory (replaced atomically)
     gen-0001/meta.json embedding model + dimension of that generation
     gen-0001/shard/    the EdgeShard (segments + WAL)
+    gen-0001/COMPLETE  written once the generation is fully built and flushed, before ``CURRENT``
+                       may name it
 
 A reindex builds ``gen-0002`` beside the live one and flips ``CURRENT``; a crash before the flip
-leaves the old generation live and the half-built one is removed at the next open.
+leaves the old generation live.
+
+Start-up never deletes a generation it cannot prove superseded. Only once ``CURRENT`` names a
+generation that opens are the others removed: while ``CURRENT`` names generation L every write goes
+to L, so an older one was replaced by L and a newer one is an unfinished (or unflipped) copy of L.
+If ``CURRENT`` is missing, empty or names no generation, the newest ``COMPLETE`` generation is
+recovered (``CURRENT`` rewritten, nothing removed); with none complete, opening is refused with one
+line naming the file and nothing is touched. A store without any generation is new and empty.
 
 Index optimisation (building HNSW, merging segments) is ``EdgeShard.optimize()``; it blocks, so the
 store exposes it as ``optimize()`` for the daemon to run in the background (see
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 import uuid
@@ -26,10 +36,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import qdrant_edge as qe
+from loguru import logger
 
 from memory.archival.engine import DENSE, INDEXED_KEYWORDS, SPARSE, Found, PointData, StoreMeta
+from memory.diskspace import require_free
 from memory.errors import MemoryBackendError
 from memory.protocols import SearchFilters
+from memory.store_down import restore_hint
+
+COMPLETE = "COMPLETE"
+_GEN_NAME = re.compile(r"gen-\d{4,}")
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -81,11 +97,37 @@ def _found(p: Any, with_vectors: bool) -> Found:
     return Found(str(p.id), float(getattr(p, "score", 0.0) or 0.0), dict(p.payload or {}), dense, sparse)
 
 
-class EdgeEngine:
-    """An EdgeShard per generation; thread-safe for concurrent reads (the shard locks internally)."""
+def _load_generation(gen: Path) -> tuple[StoreMeta, qe.EdgeShard]:
+    meta_file = gen / "meta.json"
+    try:
+        raw = json.loads(meta_file.read_bytes())
+        meta = StoreMeta(raw["embedding_model"], int(raw["dim"]), int(raw["generation"]))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise MemoryBackendError(
+            f"archival store: {meta_file} is unreadable ({err}); {restore_hint(meta_file)}"
+        ) from err
+    try:
+        return meta, qe.EdgeShard.load(str(gen / "shard"))
+    except Exception as err:  # the binding raises plain Exception subclasses
+        raise MemoryBackendError(
+            f"archival store: {gen / 'shard'} cannot be opened ({err}); {restore_hint(gen / 'shard')}"
+        ) from err
 
-    def __init__(self, root: Path) -> None:
+
+class EdgeEngine:
+    """An EdgeShard per generation; thread-safe for concurrent reads (the shard locks internally).
+
+    qdrant-edge writes through memory maps (vector chunks and WAL segments of 32 MiB, index pages),
+    so a full filesystem is a SIGBUS that kills the process, at a write or already when a shard is
+    loaded (recovery touches its chunks), not an error. Every operation that can grow those files
+    (open, create, upsert, optimise) first checks that the filesystem keeps ``min_free_bytes`` and
+    otherwise raises :class:`MemoryDiskSpaceError`: the store is read-only (or, at open, down and
+    retried) while the rest of the node runs.
+    """
+
+    def __init__(self, root: Path, min_free_bytes: int = 0) -> None:
         self._root = root
+        self._min_free = min_free_bytes
         self._root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._shard: qe.EdgeShard | None = None
@@ -97,21 +139,58 @@ class EdgeEngine:
 
     def _open_current(self) -> None:
         current = self._root / "CURRENT"
-        live = current.read_text().strip() if current.exists() else None
-        for d in self._root.glob("gen-*"):
-            if d.name != live:  # half-built or superseded generations
-                shutil.rmtree(d, ignore_errors=True)
-        if live is None:
-            return
-        gen = self._root / live
         try:
-            raw = json.loads((gen / "meta.json").read_text())
-            self.meta = StoreMeta(raw["embedding_model"], int(raw["dim"]), int(raw["generation"]))
-            self._shard = qe.EdgeShard.load(str(gen / "shard"))
-        except (OSError, ValueError, KeyError) as err:
-            raise MemoryBackendError(f"archival store {gen}: cannot open: {err}") from err
+            live = current.read_text().strip() if current.exists() else ""
+        except (OSError, UnicodeDecodeError) as err:
+            raise MemoryBackendError(f"archival store: cannot read {current}: {err}") from err
+        gens = sorted(d.name for d in self._root.glob("gen-*") if d.is_dir() and _GEN_NAME.fullmatch(d.name))
+        recovered = not _GEN_NAME.fullmatch(live) or live not in gens
+        if recovered:
+            named, live = live, self._recover(current, live, gens)
+            if not live:
+                return  # a new store: no generation yet
+        gen = self._root / live
+        self._check_space("open")
+        self.meta, self._shard = _load_generation(gen)
+        if recovered:
+            logger.warning("archival store: {} named {!r}; recovered the newest complete generation {}",
+                           current, named, live)
+            _atomic_write(current, live)
+            return  # removes nothing: the next open, with CURRENT valid again, tidies up
+        if not (gen / COMPLETE).exists():  # a store written before the marker existed: live means complete
+            _atomic_write(gen / COMPLETE, "")
+        for name in gens:  # provably superseded (older) or an unfinished copy of the live one (newer)
+            if name != live:
+                shutil.rmtree(self._root / name, ignore_errors=True)
+
+    def _recover(self, current: Path, named: str, gens: list[str]) -> str:
+        """``CURRENT`` names no generation: the newest complete one, or refuse (touching nothing)."""
+        if not gens:
+            if named:
+                raise MemoryBackendError(
+                    f"archival store: {current} names {named!r} but no generation exists in {self._root}; "
+                    "restore the directory from a backup, or remove CURRENT to start an empty store"
+                )
+            return ""
+        complete = [g for g in gens if (self._root / g / COMPLETE).exists()]
+        if not complete and len(gens) == 1:
+            complete = gens  # the only generation there is (from before the marker existed)
+        if not complete:
+            raise MemoryBackendError(
+                f"archival store: {current} is {'missing' if not current.exists() else repr(named)} and none of "
+                f"{', '.join(gens)} is marked complete; write the name of the right generation into {current} "
+                "(or restore from a backup)"
+            )
+        return max(complete, key=lambda g: int(g.split("-", 1)[1]))
+    def _mark_complete(self, gen: Path, shard: qe.EdgeShard) -> None:
+        shard.flush()
+        _atomic_write(gen / COMPLETE, "")
+
+    def _check_space(self, what: str) -> None:
+        require_free(self._root, self._min_free, f"archival store: {what}", "memory.archival.min_free_mb")
 
     def _new_shard(self, meta: StoreMeta) -> tuple[Path, qe.EdgeShard]:
+        self._check_space("creating a generation")
         gen = self._root / f"gen-{meta.generation:04d}"
         shutil.rmtree(gen, ignore_errors=True)
         gen.mkdir(parents=True)
@@ -135,7 +214,7 @@ class EdgeEngine:
     def create(self, meta: StoreMeta) -> None:
         with self._lock:
             gen, shard = self._new_shard(meta)
-            shard.flush()
+            self._mark_complete(gen, shard)
             _atomic_write(self._root / "CURRENT", gen.name)
             self._shard, self.meta = shard, meta
 
@@ -147,13 +226,14 @@ class EdgeEngine:
 
     def upsert_next(self, points: list[PointData]) -> None:
         assert self._next is not None
+        self._check_space("reindex write")
         self._next[1].update(qe.UpdateOperation.upsert_points([self._point(p) for p in points]))
 
     def commit_generation(self) -> None:
         with self._lock:
             assert self._next is not None
             gen, shard, meta = self._next
-            shard.flush()
+            self._mark_complete(gen, shard)
             _atomic_write(self._root / "CURRENT", gen.name)
             old, self._shard, self.meta, self._next = self._shard, shard, meta, None
             if old is not None:
@@ -183,6 +263,7 @@ class EdgeEngine:
         return qe.Point(uuid.UUID(p.id), {DENSE: p.dense, SPARSE: qe.SparseVector(p.sparse[0], p.sparse[1])}, p.payload)
 
     def upsert(self, points: list[PointData]) -> None:
+        self._check_space("write")
         try:
             self.shard.update(qe.UpdateOperation.upsert_points([self._point(p) for p in points]))
         except Exception as err:
@@ -240,6 +321,7 @@ class EdgeEngine:
         return [_found(r, with_vectors) for r in recs], (str(nxt) if nxt is not None else None)
 
     def optimize(self) -> None:
+        self._check_space("optimisation")
         self.shard.optimize()
 
     def close(self) -> None:

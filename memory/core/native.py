@@ -18,6 +18,7 @@ from memory.core.atomic import atomic_write, remove_stale_tmp
 from memory.core.blocks import BlockBackendBase
 from memory.errors import MemoryBackendError
 from memory.protocols import Block, BlockEdit
+from memory.store_down import restore_hint
 
 FORMAT_VERSION = 1
 
@@ -80,7 +81,11 @@ def _decode(path: Path) -> tuple[Block, list[BlockEdit]]:
         block = Block.model_validate(doc["block"])
         history = [BlockEdit.model_validate(h) for h in doc["history"]]
     except (OSError, ValueError, KeyError, TypeError, ValidationError, AttributeError) as e:
-        raise MemoryBackendError(f"core block file {path} is unreadable: {str(e).splitlines()[0]}") from None
+        raise MemoryBackendError(
+            f"core block file {path} is unreadable ({str(e).splitlines()[0]}); {restore_hint(path)}"
+        ) from None
     if path.stem != block.label:
-        raise MemoryBackendError(f"core block file {path} holds block {block.label!r}; rename or remove it")
+        raise MemoryBackendError(
+            f"core block file {path} holds block {block.label!r}; rename it to {block.label}.json or move it aside"
+        )
     return block, history

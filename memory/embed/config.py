@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hydra_os.durations import Seconds
+
 
 class EmbedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -40,5 +42,5 @@ class EmbedConfig(BaseModel):
     api_key_file: Path | None = Field(
         default=None, description="openai: file holding the bearer token (never the token itself)."
     )
-    timeout_s: float = Field(default=30.0, gt=0, description="openai: per-request timeout in seconds.")
+    timeout_s: Seconds = Field(default=30.0, description="openai: per-request timeout in seconds.")
     dim: int = Field(default=384, ge=8, le=65536, description="hashing: vector size.")

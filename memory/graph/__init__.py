@@ -37,7 +37,7 @@ async def open_graph(cfg: GraphConfig, state_dir: Path) -> CypherGraphStore:
         from memory.graph.ladybug_backend import LadybugBackend
 
         path = cfg.path or state_dir / "memory" / "graph.lbug"
-        backend = await asyncio.to_thread(LadybugBackend, path, cfg.buffer_pool_mb)
+        backend = await asyncio.to_thread(LadybugBackend, path, cfg.buffer_pool_mb, cfg.min_free_mb)
     else:
         from memory.graph.neo4j_backend import Neo4jBackend
 

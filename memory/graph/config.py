@@ -39,6 +39,11 @@ class GraphConfig(BaseModel):
         description="Relation types a subject holds at most one current value of; a new value closes the old fact.",
     )
     buffer_pool_mb: int = Field(default=256, ge=16, le=65536, description="ladybug: buffer pool size in MiB.")
+    min_free_mb: int = Field(
+        default=64, ge=0, le=1_000_000,
+        description="ladybug: free space (MiB) its filesystem must keep; below it writes are refused, because "
+        "a write that hits a full disk leaves a torn WAL that keeps the graph from opening.",
+    )
 
     @model_validator(mode="after")
     def _check_backend(self) -> GraphConfig:

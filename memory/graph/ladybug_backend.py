@@ -15,8 +15,10 @@ from typing import Any
 
 import ladybug as lb
 
+from memory.diskspace import MIB, require_free
 from memory.errors import MemoryBackendError
 from memory.graph.cypher import Row, dialect
+from memory.store_down import restore_hint
 
 _SCHEMA = (
     "CREATE NODE TABLE IF NOT EXISTS Entity(key STRING, name STRING, type STRING, aliases STRING[], "
@@ -29,8 +31,10 @@ _SCHEMA = (
 class LadybugBackend:
     name = "ladybug"
 
-    def __init__(self, path: Path, buffer_pool_mb: int = 256) -> None:
+    def __init__(self, path: Path, buffer_pool_mb: int = 256, min_free_mb: int = 0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._min_free = min_free_mb * MIB
         self._lock = threading.Lock()
         try:
             self._db = lb.Database(str(path), buffer_pool_size=buffer_pool_mb * 1024 * 1024)
@@ -38,7 +42,7 @@ class LadybugBackend:
             for stmt in _SCHEMA:
                 self._conn.execute(stmt)
         except RuntimeError as err:
-            raise MemoryBackendError(f"graph (ladybug {path}): cannot open: {err}") from err
+            raise MemoryBackendError(f"graph (ladybug {path}): cannot open ({err}); {restore_hint(path)}") from err
         self._open = True
 
     def _rows(self, result: Any) -> list[Row]:
@@ -53,6 +57,8 @@ class LadybugBackend:
                 raise MemoryBackendError(f"graph (ladybug): query failed: {err}") from err
 
     def write(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        require_free(self._path.parent, self._min_free, f"graph (ladybug {self._path}): write",
+                     "memory.graph.min_free_mb")
         with self._lock:
             try:
                 self._conn.execute("BEGIN TRANSACTION")

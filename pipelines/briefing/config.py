@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hydra_os.durations import Hours, Seconds
+
 Channel = Literal["file", "ntfy", "email", "webhook"]
 
 
@@ -20,8 +22,8 @@ class BriefingConfig(BaseModel):
     dir: Path | None = Field(default=None, description="Folder for briefing files; default <state_dir>/briefings.")
     opening: bool = Field(default=True, description="Let a model (when one is up) write a short opening paragraph.")
     max_items: int = Field(default=20, ge=1, le=500, description="Items listed per section at most.")
-    lookback_h: float = Field(
-        default=24.0, gt=0, le=24 * 30, description="Without an earlier briefing, cover this many hours back."
+    lookback_h: Hours = Field(
+        default=24.0, le=24 * 30, description="Without an earlier briefing, cover this many hours back."
     )
     public_url: str | None = Field(
         default=None, description="Base URL for links to task results; default: the API URL of the node running it."
@@ -40,7 +42,7 @@ class BriefingConfig(BaseModel):
     smtp_password_file: Path | None = Field(default=None, description="File holding the SMTP password.")
     email_from: str | None = Field(default=None, description="Sender address.")
     email_to: list[str] = Field(default_factory=list, description="Recipient addresses.")
-    timeout_s: float = Field(default=15.0, gt=0, description="Seconds per delivery attempt.")
+    timeout_s: Seconds = Field(default=15.0, description="Seconds per delivery attempt.")
 
     @field_validator("ntfy_url", "webhook_url", "public_url")
     @classmethod

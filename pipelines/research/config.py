@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hydra_os.durations import Seconds
+
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -36,7 +38,7 @@ class ResearchConfig(BaseModel):
     per_source: int = Field(default=8, ge=1, le=100, description="Results kept per source and query.")
     max_fetch: int = Field(default=12, ge=0, le=200, description="Pages fetched and read per run.")
     max_cited: int = Field(default=10, ge=1, le=50, description="Sources the report cites at most.")
-    fetch_timeout_s: float = Field(default=15.0, gt=0, description="Seconds per source request or page fetch.")
+    fetch_timeout_s: Seconds = Field(default=15.0, description="Seconds per source request or page fetch.")
     max_page_bytes: int = Field(default=3_000_000, ge=10_000, description="Pages larger than this are cut.")
     concurrency: int = Field(default=4, ge=1, le=32, description="Fetches at once.")
     user_agent: str = Field(default="hydra-os-research/0.1", description="User-Agent of every request.")

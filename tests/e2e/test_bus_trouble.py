@@ -54,6 +54,9 @@ def test_a_frozen_server_makes_the_node_unready_and_it_recovers_after(tmp_path: 
             try:
                 # while frozen: readiness says so (nats-py alone keeps calling the connection up)
                 wait_for(lambda: _readyz(d) == 503, 15, interval=0.5, what="/readyz 503 while the bus is frozen")
+                # readiness can go first (a task store refused by the frozen bus); the probe follows
+                wait_for(lambda: c.get("/v1/status").json()["bus"]["usable"] is False, 15, interval=0.5,
+                         what="the bus probe reports the frozen bus")
                 st = c.get("/v1/status").json()["bus"]
                 assert st["usable"] is False and st["probe_error"], st
                 time.sleep(max(0.0, 16 - 5))  # frozen well past every request and probe timeout
