@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from hydra_os.bus.auth import local_credentials
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state
 from hydra_os.config import Settings
@@ -113,7 +114,8 @@ async def _with_cluster_gate(sw: SafeSwitch, settings: Settings, run: Callable[[
         return await run()
     try:
         async with asyncio.timeout(BUS_CONNECT_S):
-            bus = Bus(servers, settings.bus, name="hydra-nixos-switch")
+            local = None if settings.bus.url else local_credentials(settings.node.state_dir)
+            bus = Bus(servers, settings.bus, name="hydra-nixos-switch", credentials=local)
             await bus.connect()
     except (HydraError, OSError, TimeoutError) as e:
         console.print(f"[yellow]Hydra's checks are not in the gate: no bus ({e})[/]", highlight=False)

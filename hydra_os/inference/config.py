@@ -89,8 +89,8 @@ class RouterConfig(_Section):
         description="Append hydra/auto decisions (with the newest user turn's text) and overrides to "
         "<state_dir>/router/routes.jsonl, for 'hydra route stats' and 'hydra route retrain'.",
     )
-    override_window: float = Field(
-        default=1800.0, gt=0, description="Seconds after a hydra/auto answer in which a retry naming a model "
+    override_window: Seconds = Field(
+        default=1800.0, description="Seconds after a hydra/auto answer in which a retry naming a model "
         "of another tier counts as an override.",
     )
 

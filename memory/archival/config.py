@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hydra_os.durations import SecondsOrZero
+
 
 class ArchivalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -109,9 +111,8 @@ class ArchivalConfig(BaseModel):
         description="An assistant turn at least this similar (cosine) to the owner turn it answers is stored as an "
         "echo of it (Passage.echo); 1.0 = nearly off.",
     )
-    echo_window_s: float = Field(
+    echo_window_s: SecondsOrZero = Field(
         default=900.0,
-        ge=0.0,
         description="How far back (seconds) the owner turn an assistant turn answers may be (Passage.reply_to).",
     )
     echo_weight: float = Field(

@@ -45,7 +45,7 @@ def test_switch_gate_includes_the_daemons_checks(nixsim: NixSim, tmp_path: Path)
         booted = nixsim.current()
         nixsim.describe("rev-crash", crashing_units=["webapp.service"])
         code, out = switch()
-        assert code == 1 and out["status"] == "rolled_back", out
+        assert code == 1 and out["status"] == "rolled_back", json.dumps(out)
         assert any("unit:webapp.service fails after the switch" in p for p in out["problems"]), out["problems"]
         assert nixsim.current() == booted  # the previous system runs again
         nixsim.describe("rev-ok")

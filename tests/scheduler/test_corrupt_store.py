@@ -70,6 +70,7 @@ async def test_healing_raises_one_incident_and_offers_to_move_the_file_aside(bus
     healer = Healer(hctx, gate, IncidentStore(tmp_path / "incidents.json"), LogFileNotifier(tmp_path / "notes.log"),
                     discover_checks(), discover_fixups())
     healer.register()
+    healer.started.set()  # rounds are driven by hand here; the component's start() sets this
     incidents: list[Any] = []
     for _ in range(3):
         incidents = [i for i in await healer.run_once() if i.check == "scheduler_store"]
