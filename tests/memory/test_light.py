@@ -12,7 +12,8 @@ import pytest
 from memory.embed.minilm import minilm_available
 from tests.helpers import REPO
 
-HEAVY = ["numpy", "qdrant_edge", "qdrant_client", "ladybug", "neo4j", "torch", "sentence_transformers", "letta_client"]
+HEAVY = ["numpy", "qdrant_edge", "qdrant_client", "ladybug", "neo4j", "torch", "sentence_transformers", "letta_client",
+         "onnxruntime", "tokenizers"]
 
 
 def _modules_after(code: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Wiring: the default stack (real MiniLM), and the memory component's background open and retry."""
+"""Wiring: the default stack (the real ONNX MiniLM; the torch one where installed), and the memory
+component's background open, embedder check and retry."""
 
 from __future__ import annotations
 
@@ -9,16 +10,50 @@ import pytest
 
 from hydra_os.bus.client import Bus
 from memory.config import CoreConfig, MemoryConfig
-from memory.embed import minilm_available
+from memory.embed import OnnxEmbedder, minilm_available
 from memory.protocols import PassageIn
 from memory.service import MemoryClient
 from memory.wiring import DeferredMiniLM, MemoryComponent, open_local
-from tests.memory.conftest import LettaProc, hashing_config
+from tests.memory.conftest import LettaProc, hashing_config, shadow_corrupt_model
+
+
+async def test_default_config_embeds_with_the_onnx_minilm(tmp_path: Path) -> None:
+    mem = await open_local(MemoryConfig(), tmp_path)
+    try:
+        assert isinstance(mem.embedder, OnnxEmbedder) and not mem.embedder.loaded  # nothing loaded at open
+        await mem.stack.archival.add([PassageIn(text="The owner's NAS is a Synology at 10.0.0.5"),
+                                      PassageIn(text="Mira is the heroine of the visual novel")])
+        hits = await mem.stack.archival.search("where is the network storage?", limit=1, mode="vector")
+        assert hits[0].passage.text.startswith("The owner's NAS")
+        assert mem.stack.archival.embedding_model == "all-MiniLM-L6-v2-onnx-int8"
+    finally:
+        await mem.close()
+
+
+async def test_component_reports_an_embedder_that_cannot_embed(
+    tmp_path: Path, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memory that cannot embed must say so, not report serving (and fail every remember)."""
+    monkeypatch.syspath_prepend(str(shadow_corrupt_model(tmp_path / "shadow")))
+    comp = MemoryComponent(MemoryConfig(), tmp_path / "state", bus, "n1")
+    await comp.start()
+    try:
+        for _ in range(600):
+            if comp.status().get("error"):
+                break
+            await asyncio.sleep(0.05)
+        st = comp.status()
+        assert st["state"] == "error" and st["embed_backend"] == "onnx", st
+        assert "model.onnx has sha256" in st["error"] and "reinstall hydra-os" in st["error"]
+    finally:
+        await comp.stop()
 
 
 @pytest.mark.skipif(minilm_available() is not None, reason=str(minilm_available()))
-async def test_default_config_embeds_with_minilm_on_first_use(tmp_path: Path) -> None:
-    mem = await open_local(MemoryConfig(), tmp_path)
+async def test_minilm_config_embeds_with_torch_on_first_use(tmp_path: Path) -> None:
+    cfg = MemoryConfig()
+    cfg.embed.backend = "minilm"
+    mem = await open_local(cfg, tmp_path)
     try:
         assert isinstance(mem.embedder, DeferredMiniLM) and not mem.embedder.loaded  # nothing loaded at open
         await mem.stack.archival.add([PassageIn(text="The owner's NAS is a Synology at 10.0.0.5"),

