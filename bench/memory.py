@@ -1,8 +1,9 @@
 """Memory-store numbers (issue 4, "Numbers"): retrieval quality, archival scale, graph speed.
 
-1. Retrieval on a LoCoMo-shaped conversation set (default: the SYNTHETIC seeded set from
-   bench/locomo_synth.py; ``--dataset locomo10.json`` for the real one). Every turn is a passage;
-   each question is searched with vector-only, BM25-only and hybrid (RRF) side by side.
+1. Retrieval on three conversation sets side by side: the hand-written realtalk sets
+   (bench/data/, Mara = tuning, Jonas = frozen held-out) and the SYNTHETIC seeded LoCoMo-shaped set
+   from bench/locomo_synth.py (``--dataset locomo10.json`` replaces it with the real one). Every turn
+   is a passage; each question is searched with vector-only, BM25-only and hybrid side by side.
    Evidence recall@k = share of a question's evidence turns found in the top k, averaged per
    category (unanswerable questions have no evidence and are counted, not scored). Knowledge
    update: share of questions where the current fact's turn ranks above the superseded one.
@@ -13,7 +14,7 @@
 3. Graph (embedded Ladybug): 10k relation upserts (batched), single upsert p50, 2-hop p50.
 
 Prints a table and writes bench/results/memory.json. Medians throughout.
-Run: .venv/bin/python bench/memory.py [--passages 100000] [--embedder minilm|hashing]
+Run: .venv/bin/python bench/memory.py [--skip-scale] [--sweep] [--passages 100000] [--embedder minilm|hashing]
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.locomo_synth import CITIES, COMPANIES, NAMES, UPDATES, generate, turns_of
+from bench.locomo_synth import CITIES, COMPANIES, NAMES, UPDATES, generate
+from bench.realtalk import REALTALK, Dataset, from_locomo, load_realtalk
 from memory.archival import ArchivalConfig, open_archival
 from memory.embed import HashingEmbedder, MiniLMEmbedder, minilm_available
 from memory.graph import GraphConfig, open_graph
-from memory.protocols import Embedder, Passage, PassageIn, RelationIn
+from memory.protocols import Embedder, Passage, PassageIn, RelationIn, Role
 
 MODES = ("vector", "bm25", "hybrid")
 
@@ -73,48 +75,44 @@ class CachedEmbedder:
         pass
 
 
-async def retrieval(
-    sample: dict[str, Any], embedder: Embedder, root: Path, recency: float, update_cosine: float,
-    recency_current: float,
-) -> dict[str, Any]:
-    cfg = ArchivalConfig(
-        path=root / f"conv-{embedder.model.replace('/', '_')}-{recency}-{update_cosine}-{recency_current}",
-        recency_weight=recency,
-        recency_weight_current=recency_current,
-        update_cosine=update_cosine,
-    )
+async def retrieval(ds: Dataset, embedder: Embedder, root: Path, cfg: ArchivalConfig) -> dict[str, Any]:
+    """Every turn a passage; every question searched in each mode; evidence recall per category."""
+    tag = "-".join(f"{k}{v}" for k, v in sorted(cfg.model_dump(exclude_defaults=True).items()))
+    cfg = cfg.model_copy(update={"path": root / f"conv-{abs(hash((ds.name, embedder.model, tag)))}"})
     store = await open_archival(cfg, embedder, root)
-    turns = turns_of(sample)
     t0 = time.perf_counter()
     res = await store.add(
-        [
-            PassageIn(id=dia, text=f"{spk}: {text}", created_at=when, session=dia.split(":")[0])
-            for dia, spk, text, when in turns
-        ]
+        [PassageIn(id=t.id, text=t.text, created_at=t.at, session=t.session, role=Role(t.role)) for t in ds.turns]
     )
     ingest_s = time.perf_counter() - t0
-    alias = {dia: r.id if r.status == "duplicate" else dia for (dia, *_), r in zip(turns, res, strict=True)}
+    alias = {t.id: r.id if r.status == "duplicate" else t.id for t, r in zip(ds.turns, res, strict=True)}
     per: dict[str, dict[str, dict[str, list[float]]]] = {}
     ku: dict[str, list[bool]] = {m: [] for m in MODES}
+    lat: dict[str, list[float]] = {m: [] for m in MODES}
+    misses: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
-    for q in sample["qa"]:
-        cat = str(q["category"])
-        counts[cat] = counts.get(cat, 0) + 1
-        ev = {alias.get(e, e) for e in q.get("evidence", [])}
+    await embedder.embed([q.question for q in ds.questions])  # cached: latencies below exclude the embedding
+    for q in ds.questions:
+        counts[q.category] = counts.get(q.category, 0) + 1
+        ev = {alias.get(e, e) for e in q.evidence}
         for mode in MODES:
-            hits = await store.search(q["question"], limit=10, mode=mode)
+            t = time.perf_counter()
+            hits = await store.search(q.question, limit=10, mode=mode, asked_at=ds.asked_at)
+            lat[mode].append((time.perf_counter() - t) * 1000)
             ids = [h.passage.id for h in hits]
             if ev:
                 for k in (5, 10):
                     got = len(ev & set(ids[:k])) / len(ev)
-                    per.setdefault(cat, {}).setdefault(mode, {}).setdefault(f"@{k}", []).append(got)
-            if q.get("superseded"):
+                    per.setdefault(q.category, {}).setdefault(mode, {}).setdefault(f"@{k}", []).append(got)
+                if mode == "hybrid" and not ev <= set(ids[:10]):
+                    misses.append({"id": q.id, "missing": sorted(ev - set(ids[:10])), "top5": ids[:5]})
+            if q.superseded:
                 cur = min((ids.index(e) for e in ev if e in ids), default=99)
-                old = min((ids.index(alias.get(e, e)) for e in q["superseded"] if alias.get(e, e) in ids), default=99)
+                old = min((ids.index(alias.get(e, e)) for e in q.superseded if alias.get(e, e) in ids), default=99)
                 ku[mode].append(cur < old)
     await store.close()
     table: dict[str, Any] = {}
-    for cat, modes in per.items():
+    for cat, modes in sorted(per.items()):
         table[cat] = {m: {k: round(statistics.fmean(v), 3) for k, v in ks.items()} for m, ks in modes.items()}
     overall = {}
     for mode in MODES:
@@ -122,15 +120,16 @@ async def retrieval(
         overall[mode] = {k: round(statistics.fmean(v), 3) for k, v in vals.items()}
     table["overall"] = overall
     return {
+        "dataset": ds.name,
         "embedder": embedder.model,
-        "recency_weight": recency,
-        "recency_weight_current": recency_current,
-        "update_cosine": update_cosine,
-        "turns": len(turns),
+        "config": cfg.model_dump(mode="json", exclude_defaults=True, exclude={"path"}),
+        "turns": len(ds.turns),
         "questions": counts,
         "ingest_s": round(ingest_s, 2),
         "recall": table,
         "knowledge_update_current_above_superseded": {m: round(statistics.fmean(v), 3) for m, v in ku.items() if v},
+        "search_p50_ms_query_embedding_cached": {m: round(p50(v), 2) for m, v in lat.items()},
+        "hybrid_misses_at_10": misses,
     }
 
 
@@ -308,28 +307,52 @@ async def graph_bench(root: Path, relations: int, queries: int) -> dict[str, Any
 
 def print_tables(res: dict[str, Any]) -> None:
     for r in res["retrieval"]:
-        print(f"\nRetrieval recall (embedder {r['embedder']}, recency_weight {r['recency_weight']} "
-              f"(current-intent queries {r['recency_weight_current']}), "
-              f"update_cosine {r['update_cosine']}, "
-              f"{r['turns']} turns, questions {r['questions']})")
+        print(f"\n{r['dataset']} — embedder {r['embedder']}, config {r['config'] or 'default'}, "
+              f"{r['turns']} turns, questions {r['questions']}")
         print(f"{'category':<18}" + "".join(f"{m + ' @5':>12}{m + ' @10':>13}" for m in MODES))
         for cat, modes in r["recall"].items():
             print(f"{cat:<18}" + "".join(f"{modes[m]['@5']:>12.3f}{modes[m]['@10']:>13.3f}" for m in MODES))
         print("knowledge-update current above superseded:", r["knowledge_update_current_above_superseded"])
+        print("search p50 ms (query embeddings cached):", r["search_p50_ms_query_embedding_cached"])
     if "archival" in res:
         print("\nArchival scale:", json.dumps(res["archival"], indent=1))
         print("\nGraph:", json.dumps(res["graph"], indent=1))
 
 
-async def amain(args: argparse.Namespace, sample: dict[str, Any]) -> dict[str, Any]:
+def datasets(args: argparse.Namespace) -> list[Dataset]:
+    """The hand-written sets (tuning, then the frozen held-out one) and the synthetic or given set."""
+    out = [load_realtalk(REALTALK["tuning"]), load_realtalk(REALTALK["heldout"])]
+    if args.dataset:
+        out.append(from_locomo(json.loads(Path(args.dataset).read_text())[0], args.dataset))
+    else:
+        out.append(from_locomo(generate(args.seed), f"synthetic LoCoMo-shaped, seed {args.seed}"))
+    return out
+
+
+def configs(args: argparse.Namespace) -> list[ArchivalConfig]:
+    """The default config; with ``--sweep`` also the older variants (fusion only, update ordering,
+    a flat recency prior) for comparison."""
+    out = [ArchivalConfig()]
+    if args.sweep:
+        out += [
+            ArchivalConfig(recency_weight=0.0, recency_weight_current=0.0, update_cosine=1.0),
+            ArchivalConfig(recency_weight=0.0, recency_weight_current=0.0),
+            ArchivalConfig(recency_weight_current=ArchivalConfig().recency_weight),
+        ]
+    return out
+
+
+async def amain(args: argparse.Namespace) -> dict[str, Any]:
     minilm = MiniLMEmbedder() if minilm_available() is None and args.embedder == "minilm" else None
     embedders: list[Embedder] = [HashingEmbedder(384)]
     if minilm is not None:
         embedders.insert(0, minilm)
+    sets = datasets(args)
     out: dict[str, Any] = {
-        "dataset": args.dataset or f"synthetic LoCoMo-shaped, seed {args.seed} (bench/locomo_synth.py)",
-        "synthetic_note": "template-generated turns from small pools; figures compare methods, they are not "
-        "LoCoMo scores",
+        "datasets": [{"name": d.name, **d.meta} for d in sets],
+        "synthetic_note": "the synthetic set is template-generated from small pools; its figures compare methods "
+        "and catch regressions, they are not LoCoMo scores. The realtalk sets are hand-written "
+        "(bench/data/README.md); realtalk-jonas is the frozen held-out part.",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "retrieval": [],
     }
@@ -337,18 +360,11 @@ async def amain(args: argparse.Namespace, sample: dict[str, Any]) -> dict[str, A
         root = Path(tmp)
         for emb in embedders:
             cached = CachedEmbedder(emb)
-            # update_cosine 1.0: knowledge-update ordering nearly off (fusion alone, the "before" figures);
-            # then update ordering; then a flat recency prior; then the default: the prior raised for
-            # queries that ask about the present (memory.archival.intent)
-            for recency, update, current in [
-                (0.0, 1.0, 0.0),
-                (0.0, args.update_cosine, 0.0),
-                (args.recency, args.update_cosine, args.recency),
-                (args.recency, args.update_cosine, args.recency_current),
-            ]:
-                out["retrieval"].append(await retrieval(sample, cached, root, recency, update, current))
-                print(f"retrieval done: {emb.model} recency {recency} (current {current}) update_cosine {update}",
-                      flush=True)
+            for ds in sets:
+                for cfg in configs(args):
+                    out["retrieval"].append(await retrieval(ds, cached, root, cfg))
+                    print(f"retrieval done: {ds.name} {emb.model} {cfg.model_dump(exclude_defaults=True)}",
+                          flush=True)
         if args.skip_scale:
             return out
         out["archival"] = await archival_scale(args.passages, root, args.queries, minilm)
@@ -361,22 +377,19 @@ async def amain(args: argparse.Namespace, sample: dict[str, Any]) -> dict[str, A
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="memory store benchmarks")
-    ap.add_argument("--dataset", default=None, help="LoCoMo-format JSON (list of samples); default: synthetic")
+    ap.add_argument("--dataset", default=None,
+                    help="LoCoMo-format JSON (list of samples) instead of the synthetic set; the hand-written "
+                    "realtalk sets always run")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--embedder", choices=["minilm", "hashing"], default="minilm")
-    ap.add_argument("--recency", type=float, default=0.5, help="also run hybrid with this recency weight")
-    ap.add_argument("--recency-current", type=float, default=ArchivalConfig().recency_weight_current,
-                    help="recency weight for queries that ask about the present (the default run)")
-    ap.add_argument("--update-cosine", type=float, default=ArchivalConfig().update_cosine,
-                    help="knowledge-update similarity for the hybrid runs (1.0 is also run, as 'off')")
+    ap.add_argument("--sweep", action="store_true", help="also run older hybrid variants (fusion only, ...)")
     ap.add_argument("--skip-scale", action="store_true", help="retrieval quality only (no 100k / graph runs)")
     ap.add_argument("--passages", type=int, default=100_000)
     ap.add_argument("--relations", type=int, default=10_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "memory.json"))
     args = ap.parse_args()
-    sample = json.loads(Path(args.dataset).read_text())[0] if args.dataset else generate(args.seed)
-    res = asyncio.run(amain(args, sample))
+    res = asyncio.run(amain(args))
     print_tables(res)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1) + "\n")

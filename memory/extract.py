@@ -23,7 +23,7 @@ from loguru import logger
 from pydantic import BaseModel, Field, ValidationError
 
 from memory.errors import MemoryBackendError, MemoryInputError, MemoryLayerError
-from memory.protocols import AddResult, Entity, MemoryStack, PassageIn, Relation, RelationIn, utcnow
+from memory.protocols import AddResult, Entity, MemoryStack, PassageIn, Relation, RelationIn, Role, utcnow
 
 _TYPE = re.compile(r"[^a-z0-9_]+")
 
@@ -129,11 +129,18 @@ class MemoryWriter:
         tags: list[str] | None = None,
         session: str | None = None,
         extract: bool = True,
+        role: Role | None = None,
+        at: datetime | None = None,
     ) -> RememberResult:
-        """Store a passage; with an extractor, also the entities and relations the text states."""
-        added = (await self.stack.archival.add(
-            [PassageIn(text=text, source=source, tags=tags or [], session=session)]
-        ))[0]
+        """Store a passage; with an extractor, also the entities and relations the text states.
+
+        A chat turn passes its ``role`` (an assistant turn is then linked to the owner turn it
+        answers), its conversation as ``session`` and when it was said as ``at`` (default now): search
+        reads dates in a question ("on December 26th") against that time."""
+        passage = PassageIn(
+            text=text, source=source, tags=tags or [], session=session, role=role, created_at=at or utcnow()
+        )
+        added = (await self.stack.archival.add([passage]))[0]
         if not extract or self.extractor is None:
             return RememberResult(passage=added)
         if added.status == "duplicate":

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -154,8 +155,21 @@ class Embedder(Protocol):
 # --------------------------------------------------------------------------------------------
 
 
+class Role(StrEnum):
+    """Who said a conversation passage. An assistant turn is linked to the owner turn it answers
+    (``Passage.reply_to``); search credits the reply's rank to that owner turn, and ranks a reply that
+    only restates it (``Passage.echo``) lower."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
 class PassageIn(_Model):
-    """A passage to store. ``id`` is assigned by the store unless given (import, idempotent writes)."""
+    """A passage to store. ``id`` is assigned by the store unless given (import, idempotent writes).
+
+    ``created_at`` is when it was said (a conversation turn: the session's time); search reads dates
+    in a query ("on December 26th", "last week") against it. ``role``: who said it, for chat turns."""
 
     text: str = Field(min_length=1)
     source: str = Field(
@@ -165,6 +179,7 @@ class PassageIn(_Model):
     session: str | None = None
     created_at: AwareDatetime = Field(default_factory=utcnow)
     id: str | None = None
+    role: Role | None = Field(default=None, description="chat turns: user, assistant or system; None otherwise")
 
 
 class Passage(_Model):
@@ -181,6 +196,12 @@ class Passage(_Model):
         default=None, description="id of an earlier passage this one nearly repeats (linked, not multiplied)"
     )
     vector: list[float] | None = None
+    # optional, so passages stored or exported before these fields existed still load
+    role: Role | None = Field(default=None, description="chat turns: who said it")
+    reply_to: str | None = Field(
+        default=None, description="assistant turns: id of the owner turn of the same session it answers"
+    )
+    echo: bool = Field(default=False, description="assistant turns: it mostly restates the owner turn it answers")
 
 
 class AddResult(_Model):
@@ -204,6 +225,7 @@ class SearchFilters(_Model):
     session: str | None = None
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
+    role: Role | None = Field(default=None, description="only passages said by this role")
 
 
 SearchMode = Literal["hybrid", "vector", "bm25"]
@@ -246,8 +268,11 @@ class ArchivalStore(Protocol):
         limit: int = 10,
         filters: SearchFilters | None = None,
         mode: SearchMode = "hybrid",
+        asked_at: datetime | None = None,
     ) -> list[SearchHit]:
-        """Best first. ``hybrid`` fuses vector and BM25 rankings by reciprocal rank."""
+        """Best first. ``hybrid`` fuses vector and BM25 rankings (and, when the query names a date or
+        period, the passages of that time). ``asked_at`` (default: now) is what relative dates in the
+        query ("last week", "in March") are read against."""
         ...
 
     async def get(self, passage_id: str) -> Passage:

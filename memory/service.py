@@ -203,6 +203,7 @@ class MemoryService:
                 limit=_arg(p, "limit", int, 10),
                 filters=_arg(p, "filters", SearchFilters | None, None),
                 mode=_arg(p, "mode", SearchMode, "hybrid"),
+                asked_at=_arg(p, "asked_at", AwareDatetime | None, None),
             ),
             "archival.get": lambda p: arch.get(_arg(p, "id", str)),
             "archival.count": lambda p: arch.count(),
@@ -406,11 +407,18 @@ class RemoteArchival(_Remote):
         return out
 
     async def search(
-        self, query: str, *, limit: int = 10, filters: SearchFilters | None = None, mode: SearchMode = "hybrid"
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        filters: SearchFilters | None = None,
+        mode: SearchMode = "hybrid",
+        asked_at: datetime | None = None,
     ) -> list[SearchHit]:
-        got = await self._c.call(
-            "archival.search", {"query": query, "limit": limit, "filters": filters, "mode": mode}
-        )
+        params: dict[str, Any] = {"query": query, "limit": limit, "filters": filters, "mode": mode}
+        if asked_at is not None:  # only when given, so an older memory node still accepts the request
+            params["asked_at"] = asked_at
+        got = await self._c.call("archival.search", params)
         return list(_as(list[SearchHit], got))
 
     async def get(self, passage_id: str) -> Passage:

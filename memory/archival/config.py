@@ -40,12 +40,12 @@ class ArchivalConfig(BaseModel):
         description="Hybrid: how many hits each method contributes before fusion (at least limit).",
     )
     recency_weight: float = Field(
-        default=0.5,
+        default=0.0,
         ge=0.0,
         le=1.0,
-        description="Hybrid: weight of a third, newest-first ranking of the candidates in the fusion (0 = off); "
-        "a recency prior that favours current facts (bench/memory.py: knowledge-update ordering 0.60 -> 0.93, "
-        "no loss in the other categories).",
+        description="Hybrid: weight of a newest-first ranking of the candidates in the fusion for queries with no "
+        "temporal intent (0 = off, the default: on hand-written conversation a prior for every query costs single- "
+        "and multi-hop recall; queries about the present use recency_weight_current).",
     )
     recency_weight_current: float = Field(
         default=1.0,
@@ -74,6 +74,52 @@ class ArchivalConfig(BaseModel):
         ge=1,
         le=1000,
         description="Hybrid: how many top fused hits (at least 2 x limit) are checked for knowledge updates.",
+    )
+    bm25_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=4.0,
+        description="Hybrid: weight of the BM25 ranking in the fusion (the vector ranking has weight 1).",
+    )
+    bm25_coverage: bool = Field(
+        default=True,
+        description="Hybrid: scale each BM25 hit's vote by the share of the query's (IDF-weighted) words it "
+        "matches (memory.archival.fusion.lexical_coverage), so partial matches on common words barely count.",
+    )
+    hop_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=4.0,
+        description="Hybrid: weight of a second BM25 ranking whose query adds the words of the best "
+        "``hop_from`` fused hits to the query's own (a second hop: \"the company Lena works for\" finds "
+        "\"Lena joined Cobalt Games\", the second hop \"Cobalt Games has its headquarters in Oslo\"); 0 = off.",
+    )
+    hop_from: int = Field(default=2, ge=1, le=10, description="Hybrid: how many top hits seed the second hop.")
+    time_weight: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=8.0,
+        description="Hybrid: weight of the ranking of passages inside the dates or periods the query names "
+        "(\"on December 26th\", \"last week\"; memory.archival.when); 0 = off.",
+    )
+    echo_cosine: float = Field(
+        default=0.4,
+        gt=0.0,
+        le=1.0,
+        description="An assistant turn at least this similar (cosine) to the owner turn it answers is stored as an "
+        "echo of it (Passage.echo); 1.0 = nearly off.",
+    )
+    echo_window_s: float = Field(
+        default=900.0,
+        ge=0.0,
+        description="How far back (seconds) the owner turn an assistant turn answers may be (Passage.reply_to).",
+    )
+    echo_weight: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="Hybrid: a reply's fused score is credited to the owner turn it answers; an echo's own is "
+        "multiplied by this (1.0 = echoes rank as their words earn).",
     )
     bm25_avg_len: float = Field(
         default=24.0,

@@ -56,6 +56,8 @@ def edge_filter(filters: SearchFilters | None, canonical_only: bool) -> qe.Filte
             must.append(qe.FieldCondition("source", match=qe.MatchValue(filters.source)))
         if filters.session is not None:
             must.append(qe.FieldCondition("session", match=qe.MatchValue(filters.session)))
+        if filters.role is not None:
+            must.append(qe.FieldCondition("role", match=qe.MatchValue(str(filters.role))))
         if filters.since is not None or filters.until is not None:
             must.append(
                 qe.FieldCondition(

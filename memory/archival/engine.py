@@ -9,7 +9,9 @@ embedded ``qdrant-edge-py`` (:mod:`memory.archival.edge`) and ``qdrant-client``
 Payload keys: ``pid`` (passage id), ``text``, ``source``, ``tags``, ``session``, ``created_at``
 (RFC 3339, UTC), ``text_hash``, ``dup`` (``canonical``, or ``linked`` for a near-duplicate hidden from search; a
 keyword rather than a bool because qdrant-edge-py 0.9 matches nothing for a bool ``MatchValue``),
-``near_duplicate_of``, ``embedding_model``.
+``near_duplicate_of``, ``embedding_model``; and for chat turns ``role`` (user/assistant/system), ``reply_to``
+(the owner turn an assistant turn answers) and ``echo`` (it mostly restates it). Passages written before these
+existed lack them and read as None / False.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from memory.protocols import SearchFilters
 
-INDEXED_KEYWORDS = ("pid", "source", "tags", "session", "text_hash", "dup")
+INDEXED_KEYWORDS = ("pid", "source", "tags", "session", "text_hash", "dup", "role")
 DENSE = "dense"
 SPARSE = "bm25"
 

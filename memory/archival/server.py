@@ -33,6 +33,8 @@ def client_filter(filters: SearchFilters | None, canonical_only: bool) -> models
             must.append(models.FieldCondition(key="source", match=models.MatchValue(value=filters.source)))
         if filters.session is not None:
             must.append(models.FieldCondition(key="session", match=models.MatchValue(value=filters.session)))
+        if filters.role is not None:
+            must.append(models.FieldCondition(key="role", match=models.MatchValue(value=str(filters.role))))
         if filters.since is not None or filters.until is not None:
             must.append(
                 models.FieldCondition(key="created_at", range=models.DatetimeRange(gte=filters.since, lt=filters.until))

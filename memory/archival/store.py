@@ -9,6 +9,14 @@ lock so dedup decisions and writes never interleave.
 - Near-duplicates (see :mod:`memory.archival.dedup`) are stored, marked ``linked`` and pointed at
   their canonical passage (``near_duplicate_of``); search never returns them, so a group shows once,
   while ``get``, export and import keep them.
+- Conversation turns carry their speaker (``role``). An assistant turn is stored linked to the owner
+  turn of its session it answers (``reply_to``: the latest one said at most ``echo_window_s``
+  before it), and marked an ``echo`` when it mostly restates it (cosine >= ``echo_cosine``). Hybrid
+  search credits a reply's rank to the owner turn and lowers an echo's own, so the owner's words are
+  found even when the assistant's cleaner restatement matches the question better, and the
+  restatement does not crowd other evidence out.
+- A query that names dates or periods ("on December 26th", "last week", :mod:`memory.archival.when`)
+  adds a ranking of the passages said then (``time_weight``), read against ``asked_at``.
 - The embedding model the vectors come from is recorded with the store. A query or write with
   another embedder raises :class:`EmbeddingModelMismatchError`; ``reindex`` re-embeds everything
   into a fresh generation and switches over atomically.
@@ -18,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,9 +35,10 @@ from memory.archival.bm25 import Bm25Encoder
 from memory.archival.config import ArchivalConfig
 from memory.archival.dedup import content_hash, jaccard, passage_id_for, point_id, words
 from memory.archival.engine import Engine, Found, PointData, StoreMeta
-from memory.archival.fusion import rrf
+from memory.archival.fusion import fold_replies, lexical_coverage, rrf
 from memory.archival.intent import temporal_intent
 from memory.archival.updates import Candidate, order_updates
+from memory.archival.when import TimeWindow, time_windows
 from memory.errors import EmbeddingModelMismatchError, MemoryInputError, MemoryNotFoundError
 from memory.protocols import (
     AddResult,
@@ -37,6 +46,7 @@ from memory.protocols import (
     Page,
     Passage,
     PassageIn,
+    Role,
     SearchFilters,
     SearchHit,
     SearchMode,
@@ -52,7 +62,8 @@ def _stable(found: list[Found]) -> list[Found]:
     return sorted(found, key=lambda f: (-f.score, f.payload["pid"]))
 
 
-_FUSION_FIELDS = ("pid", "created_at", "source")
+_FUSION_FIELDS = ("pid", "created_at", "source", "reply_to", "echo")
+_MAX_WINDOWS = 3  # time phrases of one query that get their own filtered query
 
 
 def _created(f: Found) -> datetime:
@@ -71,6 +82,9 @@ def _passage(f: Found, *, with_vector: bool = False) -> Passage:
         embedding_model=p["embedding_model"],
         near_duplicate_of=p.get("near_duplicate_of"),
         vector=list(f.dense) if with_vector and f.dense is not None else None,
+        role=p.get("role"),  # absent in passages stored before roles existed
+        reply_to=p.get("reply_to"),
+        echo=bool(p.get("echo", False)),
     )
 
 
@@ -144,6 +158,9 @@ class QdrantArchivalStore:
 
         vecs = await self._embedder.embed([batch[i].text for i in fresh])
         links = await self._near_duplicates([batch[i].text for i in fresh], vecs)
+        replies = await asyncio.to_thread(
+            self._replies, [batch[i] for i in fresh], [seen[hashes[i]] for i in fresh], vecs, links
+        )
         model = self._embedder.model
         points: list[PointData] = []
         for j, i in enumerate(fresh):
@@ -169,6 +186,9 @@ class QdrantArchivalStore:
                         "dup": "linked" if linked_to is not None else "canonical",
                         "near_duplicate_of": linked_to,
                         "embedding_model": model,
+                        "role": str(p.role) if p.role is not None else None,
+                        "reply_to": reply[0] if (reply := replies[j]) is not None else None,
+                        "echo": reply is not None and reply[1],
                     },
                 )
             )
@@ -179,6 +199,45 @@ class QdrantArchivalStore:
             )
         await asyncio.to_thread(self._engine.upsert, points)
         return [r for r in results if r is not None]
+
+    def _replies(
+        self,
+        items: list[PassageIn],
+        pids: list[str],
+        vecs: list[list[float]],
+        links: list[tuple[str, str] | None],
+    ) -> list[tuple[str, bool] | None]:
+        """Per item: (id of the owner turn this assistant turn answers, whether it is an echo), or None (sync).
+
+        The answered turn is the latest owner turn of the same source and session said at most
+        ``echo_window_s`` before it: among earlier items of this batch (not near-duplicates, which
+        search never returns) and stored passages. It is an echo at cosine >= ``echo_cosine``."""
+        out: list[tuple[str, bool] | None] = [None] * len(items)
+        if not any(p.role == Role.ASSISTANT for p in items):
+            return out
+        mat = np.asarray(vecs, dtype=np.float32)
+        window = timedelta(seconds=self._cfg.echo_window_s)
+        for j, p in enumerate(items):
+            if p.role != Role.ASSISTANT:
+                continue
+            # (said at, tie-break, owner pid, cosine): the latest wins, a batch item over a stored one
+            found: list[tuple[datetime, int, str, float]] = [
+                (q.created_at, 1 + k, pids[k], float(mat[j] @ mat[k]))
+                for k, q in enumerate(items[:j])
+                if q.role == Role.USER and links[k] is None and q.source == p.source and q.session == p.session
+                and p.created_at - window <= q.created_at <= p.created_at
+            ]
+            if self._engine.meta is not None:
+                flt = SearchFilters(
+                    source=p.source, session=p.session, role=Role.USER,
+                    since=p.created_at - window, until=p.created_at + timedelta(microseconds=1),
+                )
+                for f in self._engine.query("dense", [vecs[j]], 5, flt, True, ("pid", "created_at"))[0]:
+                    found.append((_created(f), 0, f.payload["pid"], f.score))
+            if found:
+                _, _, owner, cos = max(found)
+                out[j] = (owner, cos >= self._cfg.echo_cosine)
+        return out
 
     async def _near_duplicates(self, texts: list[str], vecs: list[list[float]]) -> list[tuple[str, str] | None]:
         """Per text: ("store", canonical pid), ("batch", index of an earlier text here), or None."""
@@ -212,11 +271,14 @@ class QdrantArchivalStore:
         limit: int = 10,
         filters: SearchFilters | None = None,
         mode: SearchMode = "hybrid",
+        asked_at: datetime | None = None,
     ) -> list[SearchHit]:
         if not query.strip():
             raise MemoryInputError("query: expected non-empty text")
         if not 1 <= limit <= 1000:
             raise MemoryInputError(f"limit: expected 1-1000, got {limit}")
+        if asked_at is not None and asked_at.tzinfo is None:
+            raise MemoryInputError("asked_at: expected a timezone-aware datetime")
         if mode not in ("hybrid", "vector", "bm25"):
             raise MemoryInputError(f"mode: expected hybrid, vector or bm25, got {mode!r}")
         self._check_model()
@@ -236,7 +298,8 @@ class QdrantArchivalStore:
         qvec = (await self._embedder.embed([query]))[0]
         # both queries, the fusion and the update ordering in one worker-thread hop: nothing here
         # needs the event loop, and each hop costs a loop round trip
-        return await asyncio.to_thread(self._hybrid, query, qvec, qs, n, filters, limit)
+        windows = time_windows(query, asked_at) if self._cfg.time_weight > 0 else []
+        return await asyncio.to_thread(self._hybrid, query, qvec, qs, n, filters, limit, windows)
 
     @staticmethod
     def _hit(
@@ -254,23 +317,56 @@ class QdrantArchivalStore:
         n: int,
         filters: SearchFilters | None,
         limit: int,
+        windows: list[TimeWindow],
     ) -> list[SearchHit]:
-        """Vector + BM25 candidates fused by reciprocal rank, then knowledge updates ordered (sync)."""
+        """Vector + BM25 (+ time-window) candidates fused by weighted reciprocal rank, replies folded
+        into the owner turns they answer, then knowledge updates ordered (sync)."""
         # candidates carry only what fusion needs; the hits' full payloads come with the head below
         dense = _stable(self._engine.query("dense", [qvec], n, filters, True, _FUSION_FIELDS)[0])
-        sparse = _stable(self._engine.query("bm25", [qs], n, filters, True, _FUSION_FIELDS)[0]) if qs[0] else []
-        by_id = {f.id: f for f in (*dense, *sparse)}
-        rankings = [[f.id for f in dense], [f.id for f in sparse]]
-        weights = [1.0, 1.0]
+        sparse: list[Found] = []
+        coverage: dict[str, float] | None = None
+        if qs[0]:
+            # the query and each of its terms alone, in one batch: the terms' best scores are what a
+            # hit matching every word would score, the yardstick of lexical_coverage
+            terms = [([t], [1.0]) for t in qs[0]] if self._cfg.bm25_coverage else []
+            got = self._engine.query("bm25", [qs, *terms], n, filters, True, _FUSION_FIELDS)
+            sparse = _stable(got[0])
+            if terms:
+                best = [r[0].score if r else 0.0 for r in got[1:]]
+                coverage = lexical_coverage({f.id: f.score for f in sparse}, best)
+        timed = self._in_windows(qvec, n, filters, windows)
+        by_id = {f.id: f for f in (*dense, *sparse, *timed)}
+        rankings = [[f.id for f in dense], [f.id for f in sparse], [f.id for f in timed]]
+        weights = [1.0, self._cfg.bm25_weight, self._cfg.time_weight]
         intent = temporal_intent(query)
+        if windows and intent != "current":
+            intent = "past"  # a question about a stated time: no recency prior, no update ordering
         recency = {"current": self._cfg.recency_weight_current, "past": 0.0, None: self._cfg.recency_weight}[intent]
         if recency > 0:
             newest = sorted(by_id, key=lambda i: (by_id[i].payload["created_at"], by_id[i].payload["pid"]))[::-1]
             rankings.append(newest)
             weights.append(recency)
-        fused = rrf(rankings, self._cfg.rrf_k, weights)
+        scales = [None, coverage, *([None] * (len(rankings) - 2))]
+        fused = rrf(rankings, self._cfg.rrf_k, weights, scales)
+        # a question keyed by a date is answered by what was said then, not by the best hit's neighbours
+        if self._cfg.hop_weight > 0 and qs[0] and fused and not timed:
+            seeds = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))[: self._cfg.hop_from]
+            hop = self._second_hop(qs, seeds, n, filters)
+            by_id.update((f.id, f) for f in hop if f.id not in by_id)
+            rankings.append([f.id for f in hop])
+            weights.append(self._cfg.hop_weight)
+            scales.append(None)
+            fused = rrf(rankings, self._cfg.rrf_k, weights, scales)
+        pids = {i: f.payload["pid"] for i, f in by_id.items()}
+        fold_replies(
+            fused,
+            {i: (f.payload.get("reply_to"), bool(f.payload.get("echo"))) for i, f in by_id.items()},
+            pids,
+            self._cfg.echo_weight,
+            credit_absent=filters is None,
+        )
         # ties broken by passage id, so a store and its restored copy answer identically
-        order = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))
+        order = sorted(fused, key=lambda i: (-fused[i], pids[i]))
         head = order[: max(self._cfg.update_window, 2 * limit)]
         moved: dict[str, str] = {}
         ordering = len(head) > 1 and intent != "past"  # "what did I use before?" wants the older passage as ranked
@@ -285,12 +381,43 @@ class QdrantArchivalStore:
                     for k, f in enumerate(found)
                 }
                 head, moved = order_updates(head, cands, self._cfg.update_cosine, self._cfg.update_margin)
-        pid = {i: by_id[i].payload["pid"] for i in head}
         return [
-            self._hit(full[i], fused[i], dense, sparse, pid.get(moved[i]) if i in moved else None)
+            self._hit(full[i], fused[i], dense, sparse, pids.get(moved[i]) if i in moved else None)
             for i in head[:limit]
             if i in full  # a passage deleted between the two reads is left out
         ]
+
+    def _second_hop(
+        self, qs: tuple[list[int], list[float]], seeds: list[str], n: int, filters: SearchFilters | None
+    ) -> list[Found]:
+        """BM25 over the query's words plus the seed hits' own words at half weight (sync).
+
+        Pseudo-relevance feedback, one step: the best hits name what the question only points at
+        (the company, the tool, the person), and the passages that complete the answer share those
+        words. The collection's IDF keeps the seeds' rare words (names) ahead of their common ones."""
+        terms = dict(zip(qs[0], qs[1], strict=True))
+        for f in self._engine.retrieve(seeds, False):
+            for t in self._bm25.document(f.payload["text"])[0]:
+                terms.setdefault(t, 0.5)
+        vec = (list(terms), list(terms.values()))
+        return _stable(self._engine.query("bm25", [vec], n, filters, True, _FUSION_FIELDS)[0])
+
+    def _in_windows(
+        self, qvec: list[float], n: int, filters: SearchFilters | None, windows: list[TimeWindow]
+    ) -> list[Found]:
+        """The passages said inside the query's time windows, most similar to the query first (sync)."""
+        best: dict[str, Found] = {}
+        base = filters or SearchFilters()
+        for w in windows[:_MAX_WINDOWS]:
+            since = max(t for t in (base.since, w.start) if t is not None)
+            until = min(t for t in (base.until, w.end) if t is not None)
+            if since >= until:  # the caller's own time filter excludes this window
+                continue
+            flt = base.model_copy(update={"since": since, "until": until})
+            for f in self._engine.query("dense", [qvec], n, flt, True, _FUSION_FIELDS)[0]:
+                if f.id not in best or f.score > best[f.id].score:
+                    best[f.id] = f
+        return _stable(list(best.values()))
 
     async def get(self, passage_id: str) -> Passage:
         if self._engine.meta is not None:
@@ -344,6 +471,9 @@ class QdrantArchivalStore:
                 "dup": "linked" if p.near_duplicate_of is not None else "canonical",
                 "near_duplicate_of": p.near_duplicate_of,
                 "embedding_model": model,
+                "role": str(p.role) if p.role is not None else None,
+                "reply_to": p.reply_to,
+                "echo": p.echo,
             },
         )
 

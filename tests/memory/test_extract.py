@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from memory.errors import MemoryInputError
 from memory.extract import ChatExtractor, MemoryWriter, relation_type
+from memory.protocols import Role
 from memory.wiring import LocalMemory
 from tests.helpers import REPO, free_port, wait_for
 
@@ -90,3 +92,20 @@ def test_relation_type_normalises_and_refuses_nonsense() -> None:
     assert relation_type("Works On") == "works_on" and relation_type("prefers-editor") == "prefers_editor"
     with pytest.raises(MemoryInputError, match="not a usable relation type"):
         relation_type("123")
+
+
+async def test_remember_keeps_a_chat_turns_role_session_and_time(local_mem: LocalMemory) -> None:
+    w = MemoryWriter(local_mem.stack, None)
+    at = datetime(2025, 12, 26, 16, 30, tzinfo=UTC)
+    mine = await w.remember("swapped the dying disk in attic today", session="conv-1", role=Role.USER, at=at)
+    reply = await w.remember(
+        "You replaced the dying disk in attic today.", session="conv-1", role=Role.ASSISTANT,
+        at=at + timedelta(seconds=20),
+    )
+    got = await local_mem.stack.archival.get(reply.passage.id)
+    assert (got.role, got.session, got.created_at) == (Role.ASSISTANT, "conv-1", at + timedelta(seconds=20))
+    assert got.reply_to == mine.passage.id
+    asked = datetime(2026, 3, 1, tzinfo=UTC)
+    hits = await local_mem.stack.archival.search("what did I do on December 26th?", limit=1, asked_at=asked)
+    assert hits[0].passage.id == mine.passage.id
+
