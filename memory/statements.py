@@ -35,8 +35,9 @@ def _clean(value: str) -> str:
 
 _UNITS = re.compile(r"\b(?:i (?:prefer|use|want|like)|please use|use)\s+(?:the\s+)?"
                     r"(?P<v>metric|imperial|si|us customary)(?:\s+units?)?\b", re.I)
-_NAME = re.compile(r"\b(?:call me|my name is|i'?m called|i go by)\s+(?P<v>[A-Z][\w'-]{0,30}"
-                   r"(?:\s+[A-Z][\w'-]{0,30})?)", re.I)
+# the name itself must be capitalised (case-sensitive group): "call me Sam from now on" -> Sam
+_NAME = re.compile(r"\b(?:call me|my name is|i'?m called|i go by)\s+(?P<v>(?-i:[A-Z][\w'-]{0,30}"
+                   r"(?:\s+[A-Z][\w'-]{0,30})?))", re.I)
 _LENGTH = re.compile(r"\b(?P<v>short(?:er)?|brief(?:er)?|concise|long(?:er)?|detailed|more detailed)\s+"
                      r"(?:answers|replies|responses)\b", re.I)
 _LENGTH2 = re.compile(r"\bkeep (?:it|your answers|answers) (?P<v>short|brief|concise)\b", re.I)
@@ -88,7 +89,8 @@ def preferences(text: str) -> list[Preference]:
 _PROGRESS = re.compile(
     r"\bi(?:'ve| have)?\s*(?:just\s+)?(?P<verb>finished|completed|wrapped up|started|began|drafted|shipped|"
     r"released|paused|abandoned|am (?:now )?working on|'m (?:now )?working on|rewrote|fixed)\s+"
-    r"(?P<what>.+?)\s+(?:of|on|for|in)\s+(?:the\s+|my\s+)?(?P<project>[\w][\w '-]{1,60}?)\s*$",
+    r"(?P<what>.+?)\s+(?:of|on|for|in)\s+(?:the\s+|my\s+)?(?P<project>[\w][\w '-]{1,60}?)"
+    r"\s*(?:[,;:.!?]|\s(?:and|but|so|because|which|today|yesterday|now|last|this)\b|$)",
     re.I,
 )
 _DONE = re.compile(r"\b(?:the\s+|my\s+)?(?P<project>[\w][\w '-]{1,60}?) is (?:now )?(?P<state>done|finished|"
