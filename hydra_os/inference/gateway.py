@@ -32,7 +32,7 @@ from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError, ModelNotFoundError
 from hydra_os.inference.health import Cooldowns, cancel
-from hydra_os.inference.memory_chat import MemoryChat
+from hydra_os.inference.memory_chat import MEMORY_OWNER, MemoryChat
 from hydra_os.inference.metrics import GatewayMetrics
 from hydra_os.inference.proxy import Proxy, route_header
 from hydra_os.inference.registry import EndpointRegistry
@@ -248,7 +248,10 @@ class Gateway:
 
     async def _models(self, scope: Scope, _: bytes) -> Reply:
         now = int(time.time())
-        data = [{"id": n, "object": "model", "created": now, "owned_by": "hydra"} for n in self.model_names()]
+        data = [{"id": n, "object": "model", "created": now, "owned_by": "hydra"} for n in self.router.model_names()]
+        if self.memory is not None:  # no model of their own: a client (the intake) must not count them as one
+            data += [{"id": n, "object": "model", "created": now, "owned_by": MEMORY_OWNER}
+                     for n in self.memory.model_names()]
         return Reply(200, json.dumps({"object": "list", "data": data}).encode())
 
     async def _model(self, scope: Scope, _: bytes) -> Reply:

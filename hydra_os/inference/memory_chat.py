@@ -51,6 +51,7 @@ from memory.wiring import client_stack, make_extractor
 
 Forward = Callable[[dict[str, Any], bool], Awaitable[Reply | StreamReply]]
 CONVERSATION_HEADER = b"x-hydra-conversation"
+MEMORY_OWNER = "hydra-memory"  # owned_by of the memory-aware names in /v1/models (they are no model)
 _MAX_CAPTURE = 1 << 20  # a streamed answer over 1 MiB is archived cut to that
 _UNSAFE = re.compile(r"[^\x20-\x7e]+")
 
