@@ -168,8 +168,9 @@ async def test_answers_use_the_model_with_memory_context(make_svc: MakeSvc, chat
     assert r.status == "answered" and r.answer == "Answer: where is the NAS?"
     system = chat_server.log[-1]["messages"][0]["content"]
     assert "the NAS is at 10.0.0.5" in system  # memory context went into the prompt
-    r = await ask(make_svc(None), "where is the NAS?")
-    assert r.status == "failed" and "no model is available" in r.reply
+    r = await ask(make_svc(None), "where is the NAS?")  # no model: memory quoted, nothing made up
+    assert r.status == "answered" and "quoting memory" in r.reply and "the NAS is at 10.0.0.5" in r.reply
+    assert "no model is available: quoted from memory" in r.notes
 
 
 async def test_preferences_land_in_core_memory(make_svc: MakeSvc, memory_node: LocalMemory) -> None:
