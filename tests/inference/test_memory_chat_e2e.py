@@ -155,8 +155,8 @@ def test_no_model_answers_from_memory_by_quoting(tmp_path: Path) -> None:
         assert "quoting memory" in content and today in content
         assert "I replaced the failing disk in the NAS with a WD Red." in content
         assert "passage:" in raw.headers["x-hydra-memory"]
-        chunks = list(client.chat.completions.create(
-            model="hydra/assistant", stream=True, messages=[{"role": "user", "content": "When did I replace the disk?"}]))
+        question = [{"role": "user", "content": "When did I replace the disk?"}]
+        chunks = list(client.chat.completions.create(model="hydra/assistant", stream=True, messages=question))  # type: ignore[arg-type]
         assert "WD Red" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         with pytest.raises(openai.InternalServerError):  # a raw model name still says no model (503)
             client.chat.completions.create(model="hydra/auto", messages=[{"role": "user", "content": "x"}])
