@@ -122,10 +122,12 @@ class MemoryChat:
 
     async def context(self, query: str) -> MemoryContext:
         """The memory for ``query`` within the deadline (raises MemoryLayerError or TimeoutError)."""
+        deadline = self.cfg.deadline_ms / 1000
         try:
-            return await assemble(await self._stack.get(), self.context_cfg, query,
-                                  deadline_s=self.cfg.deadline_ms / 1000)
-        except MemoryUnavailableError:
+            async with asyncio.timeout(deadline):  # opening the client (an `info` round trip) counts too
+                stack = await self._stack.get()
+                return await assemble(stack, self.context_cfg, query, deadline_s=deadline)
+        except (MemoryUnavailableError, TimeoutError):
             self._stack.reset()
             raise
 

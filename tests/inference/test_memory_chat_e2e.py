@@ -6,6 +6,7 @@ quotation of memory, through the gateway and through ``hydra ask``."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -13,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import openai
 import pytest
+from nats.aio.msg import Msg
 
 from memory.conversation import MEMORY_INTRO
-from tests.helpers import REPO, DaemonProc, daemon_env, wait_for
+from tests.helpers import REPO, DaemonProc, NatsProc, daemon_env, wait_for
 from tests.inference.test_gateway_e2e import Standin, _config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -123,8 +126,10 @@ def test_memory_in_and_out_through_hydra_assistant(tmp_path: Path, standin: Stan
         assert d.stop() == 0, d.logs()
 
 
-def test_memory_down_is_a_plain_relay_with_a_warning(tmp_path: Path, standin: Standin) -> None:
-    d = _start(tmp_path, "g1", "gateway", standin.url)  # no memory node on this bus
+def test_memory_down_is_a_plain_relay_with_a_warning(tmp_path: Path, standin: Standin, nats_proc: NatsProc) -> None:
+    cfg = _config(tmp_path / "g1.toml", standin.url)
+    env = daemon_env(HYDRA_CONFIG=str(cfg), HYDRA_NODE__ROLES="gateway", HYDRA_BUS__URL=nats_proc.url, **MEM_ENV)
+    d = DaemonProc("g1", tmp_path / "g1", env).start(timeout=60)  # no memory node on this bus
     try:
         client = openai.OpenAI(base_url=d.api_url + "/v1", api_key=d.token, max_retries=0)
         wait_for(lambda: "qwen3-8b" in {m.id for m in client.models.list()}, 10, what="endpoint announced")
@@ -135,6 +140,23 @@ def test_memory_down_is_a_plain_relay_with_a_warning(tmp_path: Path, standin: St
         assert _log(standin)[-1]["body"]["messages"] == msgs  # relayed as sent
         chunks = list(client.chat.completions.create(model="hydra/assistant", messages=msgs, stream=True))  # type: ignore[arg-type]
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("sa-t0")
+
+        async def ignore(_msg: Msg) -> None:
+            return None
+
+        async def hung() -> str:  # a memory service that takes requests and never answers
+            nc = await nats.connect(nats_proc.url)
+            try:
+                await nc.subscribe("hydra.memory.>", cb=ignore)
+                await nc.flush()
+                raw = await asyncio.to_thread(client.chat.completions.with_raw_response.create,
+                                              model="hydra/assistant", messages=msgs)
+                assert (raw.parse().choices[0].message.content or "").startswith("sa-t0")
+                return str(raw.headers["x-hydra-memory"])
+            finally:
+                await nc.close()
+
+        assert asyncio.run(hung()) == "unavailable; reason=timeout"  # bounded by deadline_ms, not the bus timeout
     finally:
         assert d.stop() == 0, d.logs()
 
