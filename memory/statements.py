@@ -29,6 +29,16 @@ class ProjectState:
     state: str
 
 
+_ASKING = re.compile(r"^(?:should|shall|can|could|would|do|does|did|is|are|will|how|what|why|when|where|which)\b",
+                     re.I)
+
+
+def _question(sentence: str) -> bool:
+    """A question states nothing ("should I use metric units?"), a request ("please use metric") does."""
+    s = sentence.strip()
+    return s.endswith("?") or bool(_ASKING.match(s))
+
+
 def _clean(value: str) -> str:
     return value.strip().strip(" .!,;:\"'").strip()
 
@@ -62,7 +72,7 @@ def preferences(text: str) -> list[Preference]:
     found: dict[str, str] = {}
     for sentence in _SENTENCE.split(text):
         s = sentence.strip()
-        if not s:
+        if not s or _question(s):
             continue
         if m := _UNITS.search(s):
             found["units"] = m.group("v").lower()
@@ -101,6 +111,8 @@ def project_states(text: str) -> list[ProjectState]:
     """Project progress the owner states: ``ProjectState("visual novel", "finished chapter 3")``."""
     out: dict[str, ProjectState] = {}
     for sentence in _SENTENCE.split(text):
+        if _question(sentence):
+            continue
         s = sentence.strip().rstrip(" .!")
         if m := _PROGRESS.search(s):
             verb = m.group("verb").lower().replace("'m", "am")

@@ -20,10 +20,12 @@ from hydra_os.intake.rules import Intent
 from hydra_os.policy.model import Action, Executor, OutcomeStatus
 from hydra_os.scheduler.config import JobDef
 from hydra_os.tasks.model import Task, TaskSpec
+from memory.archiver import keep_statements
 from memory.context import MemoryContext
 from memory.conversation import assemble, merge_system, provenance_header, quote_answer
 from memory.errors import MemoryLayerError
 from memory.extract import MemoryWriter
+from memory.protocols import utcnow
 from memory.statements import preferences
 
 if TYPE_CHECKING:
@@ -57,6 +59,12 @@ async def _answer(svc: IntakeService, intent: Intent, base: Reply, req: RequestI
             notes.extend(ctx.warnings)
         except (MemoryLayerError, HydraError, TimeoutError) as e:
             notes.append(f"answered without memory: {e or 'memory timed out'}")
+        try:  # what the owner states while asking is kept, as in a hydra/assistant chat
+            writer = MemoryWriter(await svc.memory(), None, owner=svc.settings.owner.name)
+            if await keep_statements(writer, req.text, utcnow()):
+                notes.append("kept what you said about your preferences or projects in memory")
+        except (MemoryLayerError, HydraError) as e:
+            notes.append(f"not kept in memory: {e}")
     if svc.chat is None or not await svc.chat.available():
         if ctx is not None:
             quoted = quote_answer(ctx)

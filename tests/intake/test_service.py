@@ -207,3 +207,9 @@ async def test_pipelines_clarify_and_bad_input(make_svc: MakeSvc) -> None:
         await ask(svc, "x" * 5000)
     with pytest.raises(RequestInputError, match="whitespace"):
         await ask(svc, "   \n ")
+
+
+async def test_statements_in_a_question_are_kept(make_svc: MakeSvc, memory_node: LocalMemory) -> None:
+    r = await ask(make_svc(None), "Shorter answers please. What is RAID 5")
+    assert "kept what you said about your preferences or projects in memory" in r.notes, r
+    assert "answer_length: short" in (await memory_node.stack.core.get_block("preferences")).value

@@ -34,6 +34,8 @@ def test_preference_rules_read_everyday_phrasing() -> None:
     assert preferences("My favourite editor is Helix") == [Preference("editor", "Helix")]
     assert preferences("What is the weather like in Berlin?") == []
     assert preferences("Can you convert 5 miles to km?") == []
+    assert preferences("Should I use metric units for the recipe?") == []  # a question states nothing
+    assert preferences("Do I prefer metric units") == []
 
 
 def test_project_rules_and_the_block_line() -> None:
@@ -41,6 +43,7 @@ def test_project_rules_and_the_block_line() -> None:
         ProjectState("visual novel", "finished chapter 3")]
     assert project_states("The homelab migration is on hold.") == [ProjectState("homelab migration", "on hold")]
     assert project_states("How do I finish a novel?") == []
+    assert project_states("Did I finish chapter 3 of the visual novel?") == []
     block = "visual novel: drafted chapter 2 (as of 2026-04-01)\nNAS rebuild: ordering disks (as of 2026-03-01)"
     out = project_line_update(block, ProjectState("visual novel", "finished chapter 3"), "2026-05-01", 3000)
     assert out.splitlines() == ["NAS rebuild: ordering disks (as of 2026-03-01)",
