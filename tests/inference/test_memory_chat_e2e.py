@@ -120,6 +120,14 @@ def test_memory_in_and_out_through_hydra_assistant(tmp_path: Path, standin: Stan
             bad = c.post("/v1/feedback", json={"conversation": "conv-e2e-1", "rating": "meh"})
             assert bad.status_code == 422 and "rating" in bad.text
             m = c.get("/metrics").text
+        cli_env = {**d.env, "HYDRA_NODE__STATE_DIR": str(d.state_dir), "HYDRA_NODE__ID": "m1"}
+        out = subprocess.run([sys.executable, "-m", "hydra_os", "feedback", "conv-e2e-1", "up", "--comment",
+                              "exactly the disk I meant"], env=cli_env, capture_output=True, text=True, timeout=60,
+                             cwd=str(REPO))
+        assert out.returncode == 0 and "Kept as learning L-0002" in out.stdout, out.stdout + out.stderr
+        bad = subprocess.run([sys.executable, "-m", "hydra_os", "feedback", "conv-e2e-1", "meh"], env=cli_env,
+                             capture_output=True, text=True, timeout=60, cwd=str(REPO))
+        assert bad.returncode == 2 and "meh" in bad.stderr
         assert 'hydra_memory_chat_total{outcome="injected"}' in m
         assert 'hydra_memory_chat_total{outcome="archived"}' in m
     finally:
