@@ -168,6 +168,7 @@ def memory_row(tmp: Path, backend_url: str, passages: int, embedder: str, n: int
             count = c.post("/v1/memory/context", json={"query": "disk"}).status_code
             assert count == 200
         runs = asyncio.run(_memory_runs(d.api_url + "/v1", h, n))
+        parts = _memory_parts(d, max(n // 2, 20))
     finally:
         d.stop()
     row: dict[str, Any] = {"passages": passages, "embedder": embedder, "fill_seconds": round(fill_s, 1), "n": n}
@@ -175,9 +176,26 @@ def memory_row(tmp: Path, backend_url: str, passages: int, embedder: str, n: int
         row[name_] = {"seq_p50_ms": round(statistics.median(r["seq"]), 3),
                       "ttft_p50_ms": round(statistics.median(r["ttft"]), 3),
                       "ttft_p99_ms": round(pct(r["ttft"], 99), 3)}
+    row["parts_p50_ms"] = parts
     row["added_ttft_p50_ms"] = round(row["hydra+memory"]["ttft_p50_ms"] - row["hydra"]["ttft_p50_ms"], 3)
     row["added_seq_p50_ms"] = round(row["hydra+memory"]["seq_p50_ms"] - row["hydra"]["seq_p50_ms"], 3)
     return row
+
+
+def _memory_parts(d: DaemonProc, n: int) -> dict[str, float]:
+    """Where assembly time goes: archival search alone, and the whole assembly, through the node API
+    (each one HTTP request plus the bus round trips; the gateway saves the HTTP part)."""
+    out: dict[str, list[float]] = {"search": [], "context": []}
+    with d.client() as c:
+        for i in range(n):
+            q = f"What about the {_TOPICS[i % 20]}?"
+            t0 = time.perf_counter()
+            assert c.get("/v1/memory/search", params={"q": q, "limit": 8}).status_code == 200
+            out["search"].append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            assert c.post("/v1/memory/context", json={"query": q}).status_code == 200
+            out["context"].append((time.perf_counter() - t0) * 1000)
+    return {k: round(statistics.median(v), 3) for k, v in out.items()}
 
 
 def print_memory_row(m: dict[str, Any]) -> None:
@@ -187,6 +205,10 @@ def print_memory_row(m: dict[str, Any]) -> None:
         print(f"  {k:<13} seq p50 {m[k]['seq_p50_ms']:>8.3f} ms   ttft p50 {m[k]['ttft_p50_ms']:>8.3f} ms   "
               f"ttft p99 {m[k]['ttft_p99_ms']:>8.3f} ms")
     print(f"  memory adds: ttft p50 {m['added_ttft_p50_ms']:.3f} ms, seq p50 {m['added_seq_p50_ms']:.3f} ms")
+    p = m.get("parts_p50_ms", {})
+    if p:
+        print(f"  through the node API, p50: archival search {p['search']:.3f} ms, "
+              f"whole assembly {p['context']:.3f} ms")
 
 
 def answers(url: str, headers: dict[str, str] | None = None) -> bool:
