@@ -131,8 +131,7 @@ def project_line_update(block: str, state: ProjectState, date: str, limit: int) 
     line = f"{state.project}: {state.state} (as of {date})"
     name = state.project.lower()
     lines = [ln for ln in block.splitlines() if ln.strip()]
-    kept = [ln for ln in lines if not ln.lower().split(":", 1)[0].strip().endswith(name)
-            and name not in ln.lower().split(":", 1)[0]]
+    kept = [ln for ln in lines if name not in ln.lower().split(":", 1)[0]]  # the head names the project
     out = [*kept, line]
     while len("\n".join(out)) > limit and len(out) > 1:
         out.pop(0)  # the oldest line goes first; the new state always stays
