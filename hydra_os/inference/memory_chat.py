@@ -270,6 +270,12 @@ def build_memory_chat(ctx: NodeContext) -> MemoryChat | None:
         return None
     mem = ctx.settings.memory
     cache = StackCache(lambda: client_stack(ctx.bus, mem))
-    archiver = ExchangeArchiver(cache.get, owner=ctx.settings.owner.name, extractor=make_extractor(mem.extract),
+    extractor = make_extractor(mem.extract)
+    if extractor is not None and (mem.extract.model in inf.memory.models or mem.extract.model in inf.memory.aliases):
+        # each extraction call would itself be archived and extracted: a loop without end
+        logger.warning("memory.extract.model {!r} is memory-aware: chats are archived without model extraction",
+                       mem.extract.model)
+        extractor = None
+    archiver = ExchangeArchiver(cache.get, owner=ctx.settings.owner.name, extractor=extractor,
                                 queue_size=inf.memory.queue_size)
     return MemoryChat(inf, mem.context, archiver, cache)
