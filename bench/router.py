@@ -16,9 +16,16 @@ Measures:
   split, the training data itself, and 5-fold cross-validation on the training data; the rules alone
   beside it.
 
-Prints a table and writes bench/results/router.json.
+- with ``--memory-passages N``: hydra vs hydra+memory, one daemon (gateway and memory roles) whose
+  archival store holds N passages (built before the daemon starts, with ``--memory-embedder``): the same
+  request as a plain model name and as ``hydra/assistant`` (context assembly, injection, archiving),
+  interleaved; sequential latency and one-client time to first token, p50 and the added p50.
+  ``--only-memory`` runs just that row.
+
+Prints a table and writes bench/results/router.json (``--only-memory``: bench/results/router_memory.json).
 
     .venv/bin/python bench/router.py [--seq 400] [--streams 64] [--duration 8] [--litellm /work/bench-venv]
+    .venv/bin/python bench/router.py --only-memory --memory-passages 100000 [--seq 200]
 """
 
 from __future__ import annotations
@@ -93,6 +100,126 @@ def start_hydra(tmp: Path, backend_url: str, name: str = "hydra") -> DaemonProc:
     with d.client() as c:
         wait_for(lambda: c.post("/v1/chat/completions", json=BODY).status_code == 200, 15, what="hydra routes")
     return d
+
+
+_TOPICS = ["disk", "backup", "editor", "garden", "novel", "chapter", "train", "GPU", "router", "recipe", "Lyon",
+           "metric", "kernel", "NixOS", "camera", "bread", "piano", "budget", "flight", "station"]
+
+
+async def _fill(state_dir: Path, n: int, embedder: str) -> float:
+    """N owner-like passages into a fresh archival store under ``state_dir`` (seconds it took)."""
+    from memory.protocols import PassageIn
+    from memory.wiring import open_local
+    from tests.memory.conftest import hashing_config
+
+    cfg = hashing_config()
+    cfg.embed.backend = embedder  # type: ignore[assignment]
+    t0 = time.perf_counter()
+    mem = await open_local(cfg, state_dir)
+    try:
+        for start in range(0, n, 1000):
+            batch = [PassageIn(text=f"Note {i}: the {_TOPICS[i % 20]} and the {_TOPICS[(i * 7) % 20]} came up "
+                                    f"on day {i % 365}, item {i}.", session=f"s{i // 50}")
+                     for i in range(start, min(n, start + 1000))]
+            await mem.stack.archival.add(batch)
+    finally:
+        await mem.close()
+    return time.perf_counter() - t0
+
+
+async def _ttft(url: str, headers: dict[str, str], body: dict[str, Any], s: aiohttp.ClientSession) -> float:
+    t0 = time.perf_counter()
+    async with s.post(url + "/chat/completions", json={**body, "stream": True}, headers=headers) as r:
+        assert r.status == 200, await r.text()
+        first = None
+        async for chunk in r.content.iter_any():
+            if first is None and b'"content"' in chunk:
+                first = time.perf_counter()
+    assert first is not None
+    return (first - t0) * 1000
+
+
+async def _memory_runs(url: str, headers: dict[str, str], n: int) -> dict[str, dict[str, list[float]]]:
+    bodies = {"hydra": BODY, "hydra+memory": {**BODY, "model": "hydra/assistant"}}
+    out: dict[str, dict[str, list[float]]] = {k: {"seq": [], "ttft": []} for k in bodies}
+    async with aiohttp.ClientSession() as s:
+        for i in range(n + 10):  # the first 10 warm up
+            for name, body in bodies.items():
+                q = {**body, "messages": [{"role": "user", "content": f"What about the {_TOPICS[i % 20]}?"}]}
+                t0 = time.perf_counter()
+                async with s.post(url + "/chat/completions", json=q, headers=headers) as r:
+                    await r.read()
+                    assert r.status == 200, await r.text()
+                seq = (time.perf_counter() - t0) * 1000
+                ttft = await _ttft(url, headers, q, s)
+                if i >= 10:
+                    out[name]["seq"].append(seq)
+                    out[name]["ttft"].append(ttft)
+    return out
+
+
+def memory_row(tmp: Path, backend_url: str, passages: int, embedder: str, n: int) -> dict[str, Any]:
+    """hydra vs hydra+memory on one daemon with ``passages`` in its archival store."""
+    name = "hydra-mem"
+    fill_s = asyncio.run(_fill(tmp / name, passages, embedder))
+    cfg = tmp / f"{name}.toml"
+    cfg.write_text(
+        '[node]\nroles = ["gateway", "memory"]\n[log]\nlevel = "WARNING"\n[inference.router]\nmax_in_flight = 1024\n'
+        f'[memory.embed]\nbackend = "{embedder}"\n'
+        f'[[inference.endpoints]]\nurl = "{backend_url}"\nmodel = "{MODEL}"\ntier = "fast"\n'
+    )
+    d = DaemonProc(name, tmp / name, daemon_env(HYDRA_CONFIG=str(cfg), HYDRA_LOG__LEVEL="WARNING"))
+    d.start(timeout=120)
+    try:
+        h = {"Authorization": f"Bearer {d.token}"}
+        body = {**BODY, "model": "hydra/assistant"}
+        with d.client() as c:
+            wait_for(lambda: c.post("/v1/chat/completions", json=body).headers.get("x-hydra-memory", "")
+                     .startswith("ids="), 120, what="hydra+memory injects memory")
+            count = c.post("/v1/memory/context", json={"query": "disk"}).status_code
+            assert count == 200
+        runs = asyncio.run(_memory_runs(d.api_url + "/v1", h, n))
+        parts = _memory_parts(d, max(n // 2, 20))
+    finally:
+        d.stop()
+    row: dict[str, Any] = {"passages": passages, "embedder": embedder, "fill_seconds": round(fill_s, 1), "n": n}
+    for name_, r in runs.items():
+        row[name_] = {"seq_p50_ms": round(statistics.median(r["seq"]), 3),
+                      "ttft_p50_ms": round(statistics.median(r["ttft"]), 3),
+                      "ttft_p99_ms": round(pct(r["ttft"], 99), 3)}
+    row["parts_p50_ms"] = parts
+    row["added_ttft_p50_ms"] = round(row["hydra+memory"]["ttft_p50_ms"] - row["hydra"]["ttft_p50_ms"], 3)
+    row["added_seq_p50_ms"] = round(row["hydra+memory"]["seq_p50_ms"] - row["hydra"]["seq_p50_ms"], 3)
+    return row
+
+
+def _memory_parts(d: DaemonProc, n: int) -> dict[str, float]:
+    """Where assembly time goes: archival search alone, and the whole assembly, through the node API
+    (each one HTTP request plus the bus round trips; the gateway saves the HTTP part)."""
+    out: dict[str, list[float]] = {"search": [], "context": []}
+    with d.client() as c:
+        for i in range(n):
+            q = f"What about the {_TOPICS[i % 20]}?"
+            t0 = time.perf_counter()
+            assert c.get("/v1/memory/search", params={"q": q, "limit": 8}).status_code == 200
+            out["search"].append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            assert c.post("/v1/memory/context", json={"query": q}).status_code == 200
+            out["context"].append((time.perf_counter() - t0) * 1000)
+    return {k: round(statistics.median(v), 3) for k, v in out.items()}
+
+
+def print_memory_row(m: dict[str, Any]) -> None:
+    print(f"\nhydra vs hydra+memory ({m['passages']} passages, {m['embedder']} embedder, n={m['n']} each, "
+          "one client, interleaved)")
+    for k in ("hydra", "hydra+memory"):
+        print(f"  {k:<13} seq p50 {m[k]['seq_p50_ms']:>8.3f} ms   ttft p50 {m[k]['ttft_p50_ms']:>8.3f} ms   "
+              f"ttft p99 {m[k]['ttft_p99_ms']:>8.3f} ms")
+    print(f"  memory adds: ttft p50 {m['added_ttft_p50_ms']:.3f} ms, seq p50 {m['added_seq_p50_ms']:.3f} ms")
+    p = m.get("parts_p50_ms", {})
+    if p:
+        print(f"  through the node API, p50: archival search {p['search']:.3f} ms, "
+              f"whole assembly {p['context']:.3f} ms")
 
 
 def answers(url: str, headers: dict[str, str] | None = None) -> bool:
@@ -305,7 +432,10 @@ def main() -> None:
     ap.add_argument("--token-interval", type=float, default=0.005, help="seconds between streamed chunks")
     ap.add_argument("--litellm", type=Path, default=Path("/work/bench-venv"), help="venv with litellm[proxy]")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="LiteLLM workers (one per core)")
-    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "router.json")
+    ap.add_argument("--out", type=Path, default=None, help="default bench/results/router.json")
+    ap.add_argument("--memory-passages", type=int, default=0, help="add the hydra vs hydra+memory row")
+    ap.add_argument("--memory-embedder", default="hashing", help="embedder of the memory row's store")
+    ap.add_argument("--only-memory", action="store_true", help="run only the hydra vs hydra+memory row")
     ap.add_argument("--classifier-only", action="store_true",
                     help="only the classifier section (accuracy, cross-validation, timing), written to "
                          "bench/results/router_classifier.json")
@@ -317,6 +447,23 @@ def main() -> None:
         out.write_text(json.dumps(c, indent=2) + "\n")
         print(f"\nwrote {out}")
         return
+    if a.only_memory:
+        a.memory_passages = a.memory_passages or 100_000
+        out = a.out or REPO / "bench" / "results" / "router_memory.json"
+        tmp = Path(tempfile.mkdtemp(prefix="hydra-bench-"))
+        backend = Backend(a.tokens, a.token_interval)
+        try:
+            m = memory_row(tmp, backend.url, a.memory_passages, a.memory_embedder, a.seq)
+        finally:
+            backend.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        print_memory_row(m)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"params": {k: str(v) for k, v in vars(a).items()}, "cpus": os.cpu_count(),
+                                   "memory": m}, indent=2) + "\n")
+        print(f"\nwrote {out}")
+        return
+    a.out = a.out or REPO / "bench" / "results" / "router.json"
 
     tmp = Path(tempfile.mkdtemp(prefix="hydra-bench-"))
     backend = Backend(a.tokens, a.token_interval)
@@ -363,6 +510,8 @@ def main() -> None:
         result["rows"] = rows
         if "litellm" in rows:
             result["hydra_vs_litellm_rps"] = round(rows["hydra"]["stream_rps"] / rows["litellm"]["stream_rps"], 2)
+        if a.memory_passages:
+            result["memory"] = memory_row(tmp, backend.url, a.memory_passages, a.memory_embedder, a.seq)
     finally:
         if litellm is not None:
             stop_group(litellm)
@@ -392,6 +541,8 @@ def main() -> None:
           "logic; hydra minus floor = the gateway's own cost")
     if "hydra_vs_litellm_rps" in result:
         print(f"hydra / litellm streaming requests/s: {result['hydra_vs_litellm_rps']}x")
+    if "memory" in result:
+        print_memory_row(result["memory"])
     print_classifier(result["classifier"])
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2) + "\n")

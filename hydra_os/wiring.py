@@ -37,9 +37,11 @@ def build_components(ctx: NodeContext) -> list[Component]:
         components.append(registry)
     if registry is not None and ctx.has_role("gateway"):
         from hydra_os.inference.gateway import Gateway
+        from hydra_os.inference.memory_chat import build_memory_chat
 
         gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth,
-                          max_body=ctx.settings.api.max_body_bytes, state_dir=ctx.state_dir)
+                          max_body=ctx.settings.api.max_body_bytes, state_dir=ctx.state_dir,
+                          memory=build_memory_chat(ctx))
         ctx.routers.append(gateway.routes())
         ctx.hot_routes.update(gateway.hot_paths())
         from hydra_os.inference.openapi import openapi_extra
@@ -66,9 +68,10 @@ def build_components(ctx: NodeContext) -> list[Component]:
         components.append(manager)
     # Memory: the memory node owns the stores and serves them on hydra.memory.* (they open in the
     # background); every node gets /v1/memory/* through the bus client.
-    from memory.wiring import build_memory_component, memory_router
+    from memory.wiring import build_memory_component, feedback_router, memory_router
 
     ctx.routers.append(memory_router(ctx))
+    ctx.routers.append(feedback_router(ctx))  # POST /v1/feedback: thumbs up/down as a learning
     if ctx.has_role("memory"):
         components.append(build_memory_component(ctx))
     # Task queue on every node (API routes); worker and scheduler by role. Register task kinds on

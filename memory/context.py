@@ -19,6 +19,7 @@ exact tokenizer instead.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Callable
@@ -135,55 +136,19 @@ class ContextBuilder:
         cfg = self.config
         budget = budget if budget is not None else cfg.budget_tokens
         now = now or utcnow()
-        warnings: list[str] = []
 
+        # the sections read different stores (over the bus: one round trip each): read them at once
+        wf: list[str] = []
+        wl: list[str] = []
+        wp: list[str] = []
+        blocks, (entities, facts), learnings, passages = await asyncio.gather(
+            self.stack.core.list_blocks(), self._fact_items(query, now, wf),
+            self._learning_items(query, wl), self._passage_items(query, wp))
+        warnings = wf + wl + wp  # in section order, whichever finished first
         core = [
             self._item("core", f"core:{b.label}", render_block(b), n, None, "core blocks are always in the prompt")
-            for n, b in enumerate(sort_blocks(await self.stack.core.list_blocks()), 1)
+            for n, b in enumerate(sort_blocks(blocks), 1)
         ]
-
-        entities: list[Entity] = []
-        facts: list[ContextItem] = []
-        if cfg.facts:
-            try:
-                entities = await self.mentioned_entities(query)
-                facts = await self._facts(entities, now)
-            except MemoryLayerError as e:
-                warnings.append(f"graph: {e}")
-
-        learnings: list[ContextItem] = []
-        if cfg.learnings:
-            try:
-                found = await self.stack.learnings.search(query, limit=cfg.learnings)
-                learnings = [
-                    self._item("learning", f"learning:{e.id}", f"{e.learning} — apply: {e.apply}" if e.apply
-                               else e.learning, n, None, f"learning #{n} by BM25 for the query")
-                    for n, e in enumerate(found, 1)
-                ]
-            except MemoryLayerError as e:
-                warnings.append(f"learnings: {e}")
-
-        passages: list[ContextItem] = []
-        if cfg.passages:
-            try:
-                hits = await self.stack.archival.search(query, limit=cfg.passages)
-                intent = temporal_intent(query)
-                when = {"current": "; the query asks about the present: newer statements favoured",
-                        "past": "; the query asks about the past: no recency preference", None: ""}[intent]
-                passages = [
-                    self._item(
-                        "passage", f"passage:{h.passage.id}",
-                        f"({h.passage.created_at:%Y-%m-%d}, {h.passage.source}) {h.passage.text}",
-                        n, h.score,
-                        f"passage #{n} by hybrid search (vector rank {h.vector_rank}, BM25 rank {h.bm25_rank})"
-                        + (f"; ranked above passage:{h.update_of}, the older statement it updates" if h.update_of
-                           else "")
-                        + when,
-                    )
-                    for n, h in enumerate(hits, 1)
-                ]
-            except MemoryLayerError as e:
-                warnings.append(f"archival: {e}")
 
         chosen, dropped, used = self._fit(core, {"fact": facts, "learning": learnings, "passage": passages}, budget)
         if sum(i.tokens for i in core) > budget:
@@ -192,6 +157,55 @@ class ContextBuilder:
             query=query, budget=budget, used=used, items=chosen, dropped=dropped,
             entities=[e.name for e in entities], warnings=warnings,
         )
+
+    async def _fact_items(self, query: str, now: datetime,
+                          warnings: list[str]) -> tuple[list[Entity], list[ContextItem]]:
+        if not self.config.facts:
+            return [], []
+        try:
+            entities = await self.mentioned_entities(query)
+            return entities, await self._facts(entities, now)
+        except MemoryLayerError as e:
+            warnings.append(f"graph: {e}")
+            return [], []
+
+    async def _learning_items(self, query: str, warnings: list[str]) -> list[ContextItem]:
+        if not self.config.learnings:
+            return []
+        try:
+            found = await self.stack.learnings.search(query, limit=self.config.learnings)
+        except MemoryLayerError as e:
+            warnings.append(f"learnings: {e}")
+            return []
+        return [
+            self._item("learning", f"learning:{e.id}", f"{e.learning} — apply: {e.apply}" if e.apply
+                       else e.learning, n, None, f"learning #{n} by BM25 for the query")
+            for n, e in enumerate(found, 1)
+        ]
+
+    async def _passage_items(self, query: str, warnings: list[str]) -> list[ContextItem]:
+        if not self.config.passages:
+            return []
+        try:
+            hits = await self.stack.archival.search(query, limit=self.config.passages)
+        except MemoryLayerError as e:
+            warnings.append(f"archival: {e}")
+            return []
+        intent = temporal_intent(query)
+        when = {"current": "; the query asks about the present: newer statements favoured",
+                "past": "; the query asks about the past: no recency preference", None: ""}[intent]
+        return [
+            self._item(
+                "passage", f"passage:{h.passage.id}",
+                f"({h.passage.created_at:%Y-%m-%d}, {h.passage.source}) {h.passage.text}",
+                n, h.score,
+                f"passage #{n} by hybrid search (vector rank {h.vector_rank}, BM25 rank {h.bm25_rank})"
+                + (f"; ranked above passage:{h.update_of}, the older statement it updates" if h.update_of
+                   else "")
+                + when,
+            )
+            for n, h in enumerate(hits, 1)
+        ]
 
     async def _facts(self, entities: list[Entity], now: datetime) -> list[ContextItem]:
         seen: set[str] = set()

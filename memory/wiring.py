@@ -39,6 +39,7 @@ from memory.errors import (
     MemoryUnavailableError,
 )
 from memory.extract import ChatExtractor, MemoryWriter
+from memory.feedback import Rating, record_feedback
 from memory.graph import open_graph
 from memory.learnings import LearningsLog
 from memory.protocols import ArchivalStore, CoreMemory, Embedder, GraphStore, Learnings, MemoryStack, Role
@@ -477,6 +478,34 @@ def memory_router(ctx: NodeContext) -> APIRouter:
         except MemoryLayerError as e:
             raise _http_error(e) from None
         return [h.model_dump(mode="json") for h in hits]
+
+    return router
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    conversation: str = Field(min_length=1, max_length=128,
+                              description="the conversation id (the x-hydra-conversation response header)")
+    rating: Rating = Field(description="up or down")
+    response_id: str | None = Field(default=None, max_length=128, description="the answer's id (chatcmpl-...)")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+def feedback_router(ctx: NodeContext) -> APIRouter:
+    """``POST /v1/feedback``: thumbs up/down on an answer, kept as a learning tied to its conversation."""
+    cfg: MemoryConfig = ctx.settings.memory
+    deps = [Depends(ctx.auth)] if ctx.auth is not None else []
+    router = APIRouter(prefix="/v1", tags=["memory"], dependencies=deps)
+
+    @router.post("/feedback")
+    async def feedback(req: FeedbackRequest) -> dict[str, Any]:
+        try:
+            stack = await client_stack(ctx.bus, cfg)
+            learning = await record_feedback(stack.learnings, conversation=req.conversation, rating=req.rating,
+                                             response_id=req.response_id, comment=req.comment)
+        except MemoryLayerError as e:
+            raise _http_error(e) from None
+        return learning.model_dump(mode="json")
 
     return router
 

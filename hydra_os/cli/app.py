@@ -15,6 +15,7 @@ from hydra_os.cli import (
     bus_cmd,
     config_cmd,
     doctor,
+    feedback_cmd,
     heal_cmd,
     models_cmd,
     nixos_cmd,
@@ -71,4 +72,5 @@ app.add_typer(models_cmd.app, name="models")
 policy_cmd.register(app)
 tasks_cmd.register(app)
 ask_cmd.register(app)
+feedback_cmd.register(app)
 briefing_cmd.register(app)

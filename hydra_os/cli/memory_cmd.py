@@ -357,11 +357,12 @@ def explain(
     as_json: AsJson = False,
     offline: Offline = False,
 ) -> None:
-    """Show what memory would go into the prompt for QUERY, and why."""
-    from memory.context import ContextBuilder
+    """Show what memory would go into the prompt for QUERY, and why (the ids of an x-hydra-memory header)."""
+    from memory.conversation import assemble  # the chat path's assembly, so both show the same
 
     async def go(m: Mem) -> Any:
-        return await ContextBuilder(m.stack, m.settings.memory.context).build(query, budget=budget)
+        return await assemble(m.stack, m.settings.memory.context, query, budget=budget,
+                              deadline_s=m.settings.memory.service.request_timeout_s * 3)
 
     built = _run(ctx, offline, go)
     if as_json:

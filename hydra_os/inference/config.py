@@ -101,6 +101,32 @@ class RouterConfig(_Section):
         return self
 
 
+class MemoryChatConfig(_Section):
+    """``[inference.memory]``: the memory-aware model names (memory in, the exchange archived after)."""
+
+    enabled: bool = Field(default=True, description="Serve the memory-aware model names at all.")
+    models: dict[str, str] = Field(
+        default_factory=lambda: {"hydra/assistant": AUTO_MODEL},
+        description="Memory-aware model name -> the model the router is asked for (hydra/auto or a model id).",
+    )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Aliases of inference.aliases that are memory-aware too (memory = true for them).",
+    )
+    deadline_ms: int = Field(
+        default=300, ge=10, le=10_000,
+        description="Longest wait for context assembly; past it the chat goes on without memory (warning header).",
+    )
+    budget_tokens: int | None = Field(
+        default=None, ge=50, le=1_000_000, description="Token budget of the injected memory; default memory.context.",
+    )
+    queue_size: int = Field(
+        default=256, ge=1, le=100_000,
+        description="Exchanges waiting to be archived; more are dropped (counted, logged), never waited for.",
+    )
+    header_max_chars: int = Field(default=512, ge=64, le=4096, description="Longest x-hydra-memory header value.")
+
+
 class InferenceConfig(_Section):
     endpoints: list[StaticEndpoint] = Field(
         default_factory=list, description="Static OpenAI-compatible endpoints this node announces."
@@ -121,6 +147,7 @@ class InferenceConfig(_Section):
         description="The /v1 OpenAI routes need the node's bearer token (give it to clients as their API key).",
     )
     router: RouterConfig = Field(default_factory=RouterConfig)
+    memory: MemoryChatConfig = Field(default_factory=MemoryChatConfig)
 
     @field_validator("aliases")
     @classmethod

@@ -36,6 +36,7 @@ from hydra_os.inference.config import TIERS, InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError, ModelNotFoundError
 from hydra_os.inference.health import Cooldowns, cancel
+from hydra_os.inference.memory_chat import MEMORY_OWNER, MemoryChat
 from hydra_os.inference.metrics import GatewayMetrics
 from hydra_os.inference.proxy import Proxy, route_header
 from hydra_os.inference.registry import EndpointRegistry
@@ -66,7 +67,7 @@ class Gateway:
 
     def __init__(self, config: InferenceConfig, registry: EndpointRegistry, node_id: str,
                  auth: BearerToken | None = None, max_body: int = DEFAULT_MAX_BODY, state_dir: Path | None = None,
-                 weights_interval: float = 10.0) -> None:
+                 weights_interval: float = 10.0, memory: MemoryChat | None = None) -> None:
         self.config = config
         self.max_body = max_body
         self.registry = registry
@@ -74,6 +75,9 @@ class Gateway:
         self.auth = auth if config.require_auth else None
         rc = config.router
         self.metrics = GatewayMetrics()
+        self.memory = memory  # memory-aware model names (hydra/assistant); None: every name is raw
+        if memory is not None:
+            memory.bind(self.metrics.registry)
         self.selector = Selector(max_in_flight=rc.max_in_flight, sticky_entries=rc.sticky_entries)
         self.queue = WaitQueue(size=rc.queue_size, timeout=rc.queue_timeout, retry_after=rc.retry_after)
         self.cooldowns = Cooldowns(self.selector, self.metrics, base=rc.cooldown_base, cap=rc.cooldown_max,
@@ -155,9 +159,13 @@ class Gateway:
             await self.route_log.start()
         if self.state_dir is not None:
             self._background.add(asyncio.create_task(self._watch_weights(), name="gateway-route-weights"))
+        if self.memory is not None:
+            self.memory.start()
         self._started = True
 
     async def stop(self) -> None:
+        if self.memory is not None:
+            await self.memory.stop()
         await cancel(self._probe_task)
         self._probe_task = None
         for t in list(self._background):
@@ -218,19 +226,35 @@ class Gateway:
         async def handle(scope: Scope, raw: bytes) -> Reply | StreamReply:
             try:
                 body = parse(kind, raw)
-                plan = self.router.plan(kind, body)
-                if plan.tier is not None:
-                    self.metrics.routed.labels(plan.tier).inc()
-                turn = self._record(plan, body) if self.route_log is not None else None
+                if kind == "chat" and self.memory is not None and self.memory.handles(body.get("model")):
+                    trace = _trace_headers(scope)
+
+                    async def forward(sent: dict[str, Any], stream: bool) -> Reply | StreamReply:
+                        return await self._route(kind, path, sent, json.dumps(sent).encode(), stream, trace)
+
+                    return await self.memory.handle(scope, body, forward)
                 stream = kind != "embeddings" and body.get("stream") is True
-                reply = await self.proxy.forward(path, plan, body, raw, stream, _trace_headers(scope))
-                if turn is not None:  # the handle for feedback on this answer (route-feedback)
-                    reply.headers = {**reply.headers, "x-hydra-turn": turn}
-                return reply
+                return await self._route(kind, path, body, raw, stream, _trace_headers(scope))
             except InferenceError as e:
                 return self._error(e)
 
         return handle
+
+    async def _route(self, kind: Kind, path: str, body: dict[str, Any], raw: bytes, stream: bool,
+                     trace: dict[str, str] | None) -> Reply | StreamReply:
+        plan = self.router.plan(kind, body)
+        if plan.tier is not None:
+            self.metrics.routed.labels(plan.tier).inc()
+        turn = self._record(plan, body) if self.route_log is not None else None
+        reply = await self.proxy.forward(path, plan, body, raw, stream, trace)
+        if turn is not None:  # the handle for feedback on this answer (route-feedback)
+            reply.headers = {**reply.headers, "x-hydra-turn": turn}
+        return reply
+
+    def model_names(self) -> list[str]:
+        """What ``/v1/models`` lists: the router's names and the memory-aware ones (hydra/assistant)."""
+        names = self.router.model_names()
+        return names + self.memory.model_names() if self.memory is not None else names
 
     def _record(self, plan: Plan, body: dict[str, Any]) -> str | None:
         """Note a hydra/auto decision (returns its turn id), or a named-model retry of a turn hydra/auto
@@ -290,12 +314,15 @@ class Gateway:
     async def _models(self, scope: Scope, _: bytes) -> Reply:
         now = int(time.time())
         data = [{"id": n, "object": "model", "created": now, "owned_by": "hydra"} for n in self.router.model_names()]
+        if self.memory is not None:  # no model of their own: a client (the intake) must not count them as one
+            data += [{"id": n, "object": "model", "created": now, "owned_by": MEMORY_OWNER}
+                     for n in self.memory.model_names()]
         return Reply(200, json.dumps({"object": "list", "data": data}).encode())
 
     async def _model(self, scope: Scope, _: bytes) -> Reply:
         """OpenAI's ``GET /v1/models/{model}``: the model object, or 404 ``model_not_found``."""
         name = scope["path_params"]["model"]
-        if name not in self.router.model_names():
+        if name not in self.model_names():
             return self._error(ModelNotFoundError(
                 f"the model {name!r} does not exist or no endpoint serves it; GET /v1/models lists what is served",
                 param="model"))

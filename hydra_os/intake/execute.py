@@ -20,9 +20,13 @@ from hydra_os.intake.rules import Intent
 from hydra_os.policy.model import Action, Executor, OutcomeStatus
 from hydra_os.scheduler.config import JobDef
 from hydra_os.tasks.model import Task, TaskSpec
-from memory.context import ContextBuilder
+from memory.archiver import keep_statements
+from memory.context import MemoryContext
+from memory.conversation import assemble, merge_system, provenance_header, quote_answer
 from memory.errors import MemoryLayerError
 from memory.extract import MemoryWriter
+from memory.protocols import utcnow
+from memory.statements import preferences
 
 if TYPE_CHECKING:
     from hydra_os.intake.service import IntakeService
@@ -44,22 +48,39 @@ async def _clarify(svc: IntakeService, intent: Intent, base: Reply, req: Request
 
 
 async def _answer(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    """A model's answer with memory in its system message (the same assembly as the gateway's
+    hydra/assistant); with no model up, a quotation of the best matching memory, never a made-up one."""
     notes = list(base.notes)
-    if svc.chat is None or not await svc.chat.available():
-        return _upd(base, status="failed", reply="I cannot answer that now: no model is available to answer with.",
-                    notes=[*notes, "no model is available"])
-    system = "You are Hydra, the owner's homelab assistant. Answer briefly and concretely."
+    ctx: MemoryContext | None = None
     if svc.config.memory_context and svc.memory is not None:
         try:
-            built = await ContextBuilder(await svc.memory(), svc.settings.memory.context).build(req.text)
-            if built.items:
-                system += "\n\nWhat you remember (cite nothing, use it when it helps):\n" + built.render()
-            notes.extend(built.warnings)
+            ctx = await assemble(await svc.memory(), svc.settings.memory.context, req.text,
+                                 deadline_s=svc.settings.memory.service.request_timeout_s)
+            notes.extend(ctx.warnings)
+        except (MemoryLayerError, HydraError, TimeoutError) as e:
+            notes.append(f"answered without memory: {e or 'memory timed out'}")
+        try:  # what the owner states while asking is kept, as in a hydra/assistant chat
+            writer = MemoryWriter(await svc.memory(), None, owner=svc.settings.owner.name)
+            if await keep_statements(writer, req.text, utcnow()):
+                notes.append("kept what you said about your preferences or projects in memory")
         except (MemoryLayerError, HydraError) as e:
-            notes.append(f"answered without memory: {e}")
+            notes.append(f"not kept in memory: {e}")
+    if svc.chat is None or not await svc.chat.available():
+        if ctx is not None:
+            quoted = quote_answer(ctx)
+            return _upd(base, status="answered", answer=quoted, reply=quoted,
+                        notes=[*notes, "no model is available: quoted from memory",
+                               f"x-hydra-memory: {provenance_header(ctx)}"])
+        return _upd(base, status="failed", reply="I cannot answer that now: no model is available to answer with.",
+                    notes=[*notes, "no model is available"])
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are Hydra, the owner's homelab assistant. Answer briefly and concretely."},
+        {"role": "user", "content": req.text},
+    ]
+    if ctx is not None and ctx.items:
+        messages = merge_system(messages, ctx.render())
     try:
-        answer = await svc.chat.chat([{"role": "system", "content": system}, {"role": "user", "content": req.text}],
-                                     max_tokens=svc.config.answer_max_tokens)
+        answer = await svc.chat.chat(messages, max_tokens=svc.config.answer_max_tokens)
     except IntakeError as e:
         return _upd(base, status="failed", reply=f"I could not get an answer: {e}.", notes=notes)
     return _upd(base, status="answered", answer=answer, reply=answer, notes=notes)
@@ -294,6 +315,12 @@ async def _remember(svc: IntakeService, intent: Intent, base: Reply, req: Reques
         stack = await svc.memory()
         writer = MemoryWriter(stack, svc.extractor, owner=svc.settings.owner.name)
         m = _PREF.match(intent.subject.strip(" .!"))
+        stated = preferences(intent.subject)
+        if stated and m is None:  # "remember that I prefer metric units", "remember: call me Sam"
+            for p in stated:
+                await writer.record_preference(p.key, p.value)
+            said = "; ".join(f"{p.key.replace('_', ' ')}: {p.value}" for p in stated)
+            return _upd(base, status="remembered", reply=f"Remembered your preference ({said}).")
         if m:
             key = m.group("key").strip().replace(" ", "_")
             await writer.record_preference(key, m.group("value").strip())

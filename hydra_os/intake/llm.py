@@ -63,7 +63,9 @@ class OpenAIChat:
         try:
             r = await self._http.get(self._base() + "/models", timeout=self.probe_timeout_s)
             if r.status_code == 200:
-                ids = {str(m.get("id")) for m in r.json().get("data", []) if isinstance(m, dict)}
+                # the gateway's memory-aware names (owned_by hydra-memory) are no model of their own
+                ids = {str(m.get("id")) for m in r.json().get("data", [])
+                       if isinstance(m, dict) and m.get("owned_by") != "hydra-memory"}
                 ok = bool(ids - {AUTO_MODEL}) if self.model == AUTO_MODEL else self.model in ids
         except (httpx.HTTPError, ValueError, AttributeError, ModelUnavailableError):
             ok = False

@@ -168,8 +168,9 @@ async def test_answers_use_the_model_with_memory_context(make_svc: MakeSvc, chat
     assert r.status == "answered" and r.answer == "Answer: where is the NAS?"
     system = chat_server.log[-1]["messages"][0]["content"]
     assert "the NAS is at 10.0.0.5" in system  # memory context went into the prompt
-    r = await ask(make_svc(None), "where is the NAS?")
-    assert r.status == "failed" and "no model is available" in r.reply
+    r = await ask(make_svc(None), "where is the NAS?")  # no model: memory quoted, nothing made up
+    assert r.status == "answered" and "quoting memory" in r.reply and "the NAS is at 10.0.0.5" in r.reply
+    assert "no model is available: quoted from memory" in r.notes
 
 
 async def test_preferences_land_in_core_memory(make_svc: MakeSvc, memory_node: LocalMemory) -> None:
@@ -206,3 +207,9 @@ async def test_pipelines_clarify_and_bad_input(make_svc: MakeSvc) -> None:
         await ask(svc, "x" * 5000)
     with pytest.raises(RequestInputError, match="whitespace"):
         await ask(svc, "   \n ")
+
+
+async def test_statements_in_a_question_are_kept(make_svc: MakeSvc, memory_node: LocalMemory) -> None:
+    r = await ask(make_svc(None), "Shorter answers please. What is RAID 5")
+    assert "kept what you said about your preferences or projects in memory" in r.notes, r
+    assert "answer_length: short" in (await memory_node.stack.core.get_block("preferences")).value

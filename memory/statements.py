@@ -1,0 +1,139 @@
+"""Rules that find what an owner's chat turn states about themselves: preferences and project progress.
+
+No model needed, so the default install keeps preferences said in any phrasing the rules know ("I prefer
+metric units", "call me Sam", "shorter answers please", "I don't eat pork anymore") and project states
+("I finished chapter 3 of the visual novel"). A model, when one is configured, extracts more (see
+:class:`memory.extract.ChatExtractor`); these rules run always.
+
+A :class:`Preference` has a ``key`` (one line of the ``preferences`` block and the single-valued graph
+relation ``prefers_<key>``) so a changed preference replaces the old one instead of adding a second.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectState:
+    project: str
+    state: str
+
+
+_ASKING = re.compile(r"^(?:should|shall|can|could|would|do|does|did|is|are|will|how|what|why|when|where|which)\b",
+                     re.I)
+
+
+def _question(sentence: str) -> bool:
+    """A question states nothing ("should I use metric units?"), a request ("please use metric") does."""
+    s = sentence.strip()
+    return s.endswith("?") or bool(_ASKING.match(s))
+
+
+def _clean(value: str) -> str:
+    return value.strip().strip(" .!,;:\"'").strip()
+
+
+_UNITS = re.compile(r"\b(?:i (?:prefer|use|want|like)|please use|use)\s+(?:the\s+)?"
+                    r"(?P<v>metric|imperial|si|us customary)(?:\s+units?)?\b", re.I)
+# the name itself must be capitalised (case-sensitive group): "call me Sam from now on" -> Sam
+_NAME = re.compile(r"\b(?:call me|my name is|i'?m called|i go by)\s+(?P<v>(?-i:[A-Z][\w'-]{0,30}"
+                   r"(?:\s+[A-Z][\w'-]{0,30})?))", re.I)
+_LENGTH = re.compile(r"\b(?P<v>short(?:er)?|brief(?:er)?|concise|long(?:er)?|detailed|more detailed)\s+"
+                     r"(?:answers|replies|responses)\b", re.I)
+_LENGTH2 = re.compile(r"\bkeep (?:it|your answers|answers) (?P<v>short|brief|concise)\b", re.I)
+_DIET_NOT = re.compile(r"\bi (?:don'?t|do not|no longer|can'?t|cannot|never) eat\s+(?P<v>[\w -]{2,40}?)"
+                       r"(?:\s+(?:anymore|any more|now|these days))?\s*$", re.I)
+_DIET_NOW = re.compile(r"\bi(?:'m| am) (?:a |now a |now )?(?P<v>vegetarian|vegan|pescatarian|omnivore)\b", re.I)
+_DIET_AGAIN = re.compile(r"\bi (?:eat|started eating) (?P<v>[\w -]{2,40}?) again\b", re.I)
+_FAVOURITE = re.compile(r"\bmy (?:favou?rite|preferred) (?P<k>[a-z][\w -]{0,30}?) is (?:now )?(?P<v>[^,.;!?]{1,60})",
+                        re.I)
+_PREFER_X = re.compile(r"\bi (?:now )?prefer (?P<v>[^,.;!?]{1,60}?) (?:for|as) (?:my )?(?P<k>[a-z][\w -]{0,30})$",
+                       re.I)
+_SWITCHED = re.compile(r"\bi (?:switched|moved|changed) (?:my (?P<k>[a-z][\w -]{0,30}?) )?to (?P<v>[^,.;!?]{1,60})",
+                       re.I)
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def preferences(text: str) -> list[Preference]:
+    """Preferences the owner states in ``text`` (one per key, the last said wins)."""
+    found: dict[str, str] = {}
+    for sentence in _SENTENCE.split(text):
+        s = sentence.strip()
+        if not s or _question(s):
+            continue
+        if m := _UNITS.search(s):
+            found["units"] = m.group("v").lower()
+        if m := _NAME.search(s):
+            found["name"] = _clean(m.group("v"))
+        if m := _LENGTH.search(s) or _LENGTH2.search(s):
+            v = m.group("v").lower()
+            found["answer_length"] = "short" if v.startswith(("short", "brief", "concise")) else "detailed"
+        if m := _DIET_NOT.search(s.rstrip(" .!")):
+            found[f"diet_{_key(m.group('v'))}"[:40]] = f"does not eat {_clean(m.group('v'))}"
+        if m := _DIET_AGAIN.search(s):
+            found[f"diet_{_key(m.group('v'))}"[:40]] = f"eats {_clean(m.group('v'))}"
+        if m := _DIET_NOW.search(s):
+            found["diet"] = m.group("v").lower()
+        if m := _FAVOURITE.search(s):
+            found[_key(m.group("k"))] = _clean(m.group("v"))
+        elif (m := _PREFER_X.search(s.rstrip(" .!"))) and not _UNITS.search(s):
+            found[_key(m.group("k"))] = _clean(m.group("v"))
+        elif (m := _SWITCHED.search(s)) and m.group("k"):
+            found[_key(m.group("k"))] = _clean(m.group("v"))
+    return [Preference(k, v) for k, v in found.items() if k and v]
+
+
+_PROGRESS = re.compile(
+    r"\bi(?:'ve| have)?\s*(?:just\s+)?(?P<verb>finished|completed|wrapped up|started|began|drafted|shipped|"
+    r"released|paused|abandoned|am (?:now )?working on|'m (?:now )?working on|rewrote|fixed)\s+"
+    r"(?P<what>.+?)\s+(?:of|on|for|in)\s+(?:the\s+|my\s+)?(?P<project>[\w][\w '-]{1,60}?)"
+    r"\s*(?:[,;:.!?]|\s(?:and|but|so|because|which|today|yesterday|now|last|this)\b|$)",
+    re.I,
+)
+_DONE = re.compile(r"\b(?:the\s+|my\s+)?(?P<project>[\w][\w '-]{1,60}?) is (?:now )?(?P<state>done|finished|"
+                   r"on hold|paused|shipped|released|abandoned|(?:almost|nearly|half) (?:done|finished))\b", re.I)
+
+
+def project_states(text: str) -> list[ProjectState]:
+    """Project progress the owner states: ``ProjectState("visual novel", "finished chapter 3")``."""
+    out: dict[str, ProjectState] = {}
+    for sentence in _SENTENCE.split(text):
+        if _question(sentence):
+            continue
+        s = sentence.strip().rstrip(" .!")
+        if m := _PROGRESS.search(s):
+            verb = m.group("verb").lower().replace("'m", "am")
+            project = _clean(m.group("project"))
+            out[project.lower()] = ProjectState(project, f"{verb} {_clean(m.group('what'))}")
+        elif m := _DONE.search(s):
+            project = _clean(m.group("project"))
+            if project.lower() not in ("it", "this", "that", "there", "everything"):
+                out[project.lower()] = ProjectState(project, m.group("state").lower())
+    return list(out.values())
+
+
+def project_line_update(block: str, state: ProjectState, date: str, limit: int) -> str:
+    """The ``projects`` block with ``state``'s line set (``<project>: <state> (as of <date>)``): the line
+    naming the project replaced, else added; oldest other lines dropped to keep within ``limit`` chars."""
+    line = f"{state.project}: {state.state} (as of {date})"
+    name = state.project.lower()
+    lines = [ln for ln in block.splitlines() if ln.strip()]
+    kept = [ln for ln in lines if name not in ln.lower().split(":", 1)[0]]  # the head names the project
+    out = [*kept, line]
+    while len("\n".join(out)) > limit and len(out) > 1:
+        out.pop(0)  # the oldest line goes first; the new state always stays
+    text = "\n".join(out)
+    return text[:limit]
