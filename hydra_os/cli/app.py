@@ -16,6 +16,7 @@ from hydra_os.cli import (
     config_cmd,
     doctor,
     heal_cmd,
+    mcp_cmd,
     models_cmd,
     nixos_cmd,
     node_cmds,
@@ -72,3 +73,4 @@ policy_cmd.register(app)
 tasks_cmd.register(app)
 ask_cmd.register(app)
 briefing_cmd.register(app)
+mcp_cmd.register(app)
