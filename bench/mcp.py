@@ -30,17 +30,17 @@ from typing import Any
 # the repo root instead of bench/ (the script's own dir), where this file would shadow the `mcp` package
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-import httpx
-import httpx2
-from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
+import httpx  # noqa: E402
+import httpx2  # noqa: E402
+from mcp.client.session import ClientSession  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
-from bench.memory import synth_passages
-from memory.config import MemoryConfig
-from memory.embed import OnnxEmbedder, onnx_available
-from memory.protocols import Passage
-from memory.wiring import open_local
-from tests.helpers import DaemonProc, daemon_env, wait_for
+from bench.memory import synth_passages  # noqa: E402
+from memory.config import MemoryConfig  # noqa: E402
+from memory.embed import OnnxEmbedder, onnx_available  # noqa: E402
+from memory.protocols import Passage  # noqa: E402
+from memory.wiring import open_local  # noqa: E402
+from tests.helpers import DaemonProc, daemon_env, wait_for  # noqa: E402
 
 ENV = {"HYDRA_MEMORY__EMBED__BACKEND": "hashing"}
 

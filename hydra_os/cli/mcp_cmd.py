@@ -7,8 +7,6 @@ stderr.
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from hydra_os.bus.client import Bus
@@ -27,9 +25,9 @@ def mcp(ctx: typer.Context) -> None:
         await build_server(Hub(bus, settings)).run_stdio_async()
 
     try:
-        with_bus(settings, go)
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        pass  # the agent closed the session
+        with_bus(settings, go)  # returns when the agent closes stdin
+    except KeyboardInterrupt:
+        pass
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -237,6 +236,5 @@ def _prompts(server: MCPServer[Any], hub: Hub) -> None:
         """What a coding agent should know at start: owner, projects, preferences, recent learnings."""
         query = f"{focus} owner projects preferences recent learnings".strip()
         with _tool_errors():
-            built = await ContextBuilder(await hub.memory(), hub.settings.memory.context).build(
-                query, budget=budget, now=datetime.now().astimezone())
+            built = await ContextBuilder(await hub.memory(), hub.settings.memory.context).build(query, budget=budget)
         return built.render()

@@ -88,6 +88,12 @@ def test_http_needs_the_token(daemon: DaemonProc) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         r = httpx.post(daemon.api_url + "/mcp", json=body, headers=headers, timeout=10)
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", r.text
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "raw", "version": "0"}}}
+    r = httpx.post(daemon.api_url + "/mcp", json=init, timeout=10,
+                   headers={"Authorization": f"Bearer {daemon.token}", "Accept": "application/json, text/event-stream"})
+    assert r.status_code == 200 and r.json()["result"]["serverInfo"]["name"] == "hydra", r.text
 
 
 async def test_http_tools(daemon: DaemonProc) -> None:
