@@ -8,7 +8,6 @@ gate and input checks apply unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from hydra_os.bus.client import Bus
@@ -19,24 +18,26 @@ from hydra_os.policy.approvals import ApprovalStore
 from hydra_os.tasks.queue import TaskQueue
 from hydra_os.tasks.windows import Windows
 from memory.protocols import MemoryStack
-from memory.wiring import client_stack
+from memory.service import MemoryClient
 
 ACTOR = "mcp"
 
 
-@dataclass(frozen=True)
 class Hub:
-    """The cluster as the MCP tools see it. ``node`` answers ``ask`` (this node, by default)."""
+    """The cluster as the MCP tools see it. ``node`` answers ``ask`` (this node)."""
 
-    bus: Bus
-    settings: Settings
+    def __init__(self, bus: Bus, settings: Settings) -> None:
+        self.bus = bus
+        self.settings = settings
+        # One client for the server's life, never ``open()``ed: ``open()`` asks the memory node for
+        # ``info`` (it counts every store) only to learn the stored embedding model, which no tool
+        # needs, so each tool call is one bus request; with no memory node a call fails with the same
+        # MemoryUnavailableError. (``/v1/memory/*`` still opens a client per request.)
+        self.memory: MemoryStack = MemoryClient(bus, timeout=settings.memory.service.request_timeout_s).stack()
 
     @property
     def node(self) -> str:
         return self.settings.node.id
-
-    async def memory(self) -> MemoryStack:
-        return await client_stack(self.bus, self.settings.memory)
 
     def queue(self) -> TaskQueue:
         return TaskQueue(self.bus, self.settings.tasks, Windows(self.settings.owner), actor=ACTOR)

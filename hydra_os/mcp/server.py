@@ -76,7 +76,7 @@ def _memory_tools(server: MCPServer[Any], hub: Hub) -> None:
         """Search the archival memory (hybrid vector + keyword); passages with ids, sources and times."""
         with _tool_errors():
             filters = SearchFilters(tags=tags or [], source=source, since=since, until=until)
-            hits = await (await hub.memory()).archival.search(query, limit=k, filters=filters)
+            hits = await hub.memory.archival.search(query, limit=k, filters=filters)
         return [{"id": h.passage.id, "text": h.passage.text, "source": h.passage.source, "tags": h.passage.tags,
                  "at": h.passage.created_at.isoformat(), "score": h.score} for h in hits]
 
@@ -88,7 +88,7 @@ def _memory_tools(server: MCPServer[Any], hub: Hub) -> None:
     ) -> dict[str, Any]:
         """Store a passage in archival memory (and the facts it states, when a model is configured)."""
         with _tool_errors():
-            writer = MemoryWriter(await hub.memory(), extractor, owner=hub.settings.owner.name)
+            writer = MemoryWriter(hub.memory, extractor, owner=hub.settings.owner.name)
             done = await writer.remember(text, source=source, tags=tags or [])
         return done.model_dump(mode="json")
 
@@ -98,7 +98,7 @@ def _memory_tools(server: MCPServer[Any], hub: Hub) -> None:
     ) -> list[dict[str, Any]]:
         """Core memory blocks (always in the prompt): value, limit in characters, read-only flag."""
         with _tool_errors():
-            core = (await hub.memory()).core
+            core = hub.memory.core
             blocks = [await core.get_block(label)] if label else await core.list_blocks()
         return [b.model_dump(mode="json") for b in blocks]
 
@@ -113,7 +113,7 @@ def _memory_tools(server: MCPServer[Any], hub: Hub) -> None:
         if op == "replace" and not old:
             raise ToolError("old: required for op 'replace' (the exact text to replace)")
         with _tool_errors():
-            core = (await hub.memory()).core
+            core = hub.memory.core
             if op == "append":
                 block = await core.append(label, text)
             elif op == "replace":
@@ -129,7 +129,7 @@ def _memory_tools(server: MCPServer[Any], hub: Hub) -> None:
     ) -> list[dict[str, Any]]:
         """Facts (relations) about an entity from the knowledge graph, current or as of ``at``."""
         with _tool_errors():
-            facts = await (await hub.memory()).graph.facts_about(about, at=at)
+            facts = await hub.memory.graph.facts_about(about, at=at)
         return [f.model_dump(mode="json") for f in facts]
 
     @server.tool()
@@ -142,7 +142,7 @@ def _memory_tools(server: MCPServer[Any], hub: Hub) -> None:
         """Record a learning (context, lesson, how to apply it) in the learnings log."""
         with _tool_errors():
             entry = LearningIn(context=context, learning=learning, apply=apply, tags=tags or [], source=ACTOR)
-            done = await (await hub.memory()).learnings.add(entry)
+            done = await hub.memory.learnings.add(entry)
         return done.model_dump(mode="json")
 
     @server.tool()
@@ -152,7 +152,7 @@ def _memory_tools(server: MCPServer[Any], hub: Hub) -> None:
     ) -> list[dict[str, Any]]:
         """Search the learnings log."""
         with _tool_errors():
-            found = await (await hub.memory()).learnings.search(query, limit=k)
+            found = await hub.memory.learnings.search(query, limit=k)
         return [x.model_dump(mode="json") for x in found]
 
 
@@ -205,7 +205,7 @@ def _resources(server: MCPServer[Any], hub: Hub) -> None:
     @server.resource("hydra://core/{label}", mime_type="text/plain", description="A core memory block")
     async def core_block(label: str) -> str:
         try:
-            return (await (await hub.memory()).core.get_block(label)).value
+            return (await hub.memory.core.get_block(label)).value
         except HydraError as e:
             raise ResourceError(str(e)) from None
 
@@ -236,5 +236,5 @@ def _prompts(server: MCPServer[Any], hub: Hub) -> None:
         """What a coding agent should know at start: owner, projects, preferences, recent learnings."""
         query = f"{focus} owner projects preferences recent learnings".strip()
         with _tool_errors():
-            built = await ContextBuilder(await hub.memory(), hub.settings.memory.context).build(query, budget=budget)
+            built = await ContextBuilder(hub.memory, hub.settings.memory.context).build(query, budget=budget)
         return built.render()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -180,3 +181,15 @@ async def test_stdio(daemon: DaemonProc) -> None:
         queued = await call(s, "queue_task", kind="diag.echo", params={"text": "stdio"})
         assert (await call(s, "task_status", id=queued["task"]["id"]))["task"]["kind"] == "diag.echo"
 
+
+
+async def test_no_memory_node_is_a_tool_error(tmp_path: Path) -> None:
+    d = DaemonProc("nomem", tmp_path / "state", daemon_env(HYDRA_NODE__ROLES="worker", **ENV))
+    try:
+        d.start(timeout=60)
+        async with http_session(d) as s:
+            msg = await error_of(s, "memory_search", query="anything")
+            assert "no memory service answers" in msg, msg
+            assert names_field("op", await error_of(s, "core_memory_edit", label="x", op="drop", text="y"))
+    finally:
+        d.stop()
