@@ -17,6 +17,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from tests.helpers import REPO, DaemonProc, daemon_env, wait_for
 
@@ -166,6 +167,12 @@ async def test_http_resources_and_prompt(daemon: DaemonProc) -> None:
         assert {"hydra://projects", "hydra://briefing/latest"} <= uris
         owner = await s.read_resource("hydra://core/owner")
         assert owner.contents
+        projects = await s.read_resource("hydra://projects")
+        assert projects.contents
+        with pytest.raises(MCPError, match="no briefing has been made yet"):
+            await s.read_resource("hydra://briefing/latest")
+        with pytest.raises(MCPError, match="nosuch"):
+            await s.read_resource("hydra://core/nosuch")
         prompt = await s.get_prompt("session_context", {"focus": "starfall"})
         text = " ".join(getattr(m.content, "text", "") for m in prompt.messages)
         assert "owner" in text.lower(), text
