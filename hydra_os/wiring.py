@@ -72,7 +72,10 @@ def build_components(ctx: NodeContext) -> list[Component]:
     if ctx.has_role("memory"):
         components.append(build_memory_component(ctx))
     # MCP for coding agents at /mcp (behind the API token); `hydra mcp` serves the same over stdio.
-    if ctx.auth is not None:
+    # The SDK is the optional `mcp` extra (not in nixpkgs): without it there is no /mcp.
+    from hydra_os.mcp import sdk_available
+
+    if ctx.auth is not None and sdk_available():
         from hydra_os.mcp.http import McpComponent
 
         mcp = McpComponent(ctx, ctx.auth)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import typer
 
 from hydra_os.bus.client import Bus
-from hydra_os.cli.common import state, with_bus
+from hydra_os.cli.common import fail, state, with_bus
+from hydra_os.mcp import INSTALL_HINT, sdk_available
 
 
 def mcp(ctx: typer.Context) -> None:
     """Serve Hydra's memory, tasks and request path to a coding agent over MCP (stdio)."""
-    # lazy: the MCP SDK is only needed by this command, not by every `hydra` invocation
+    if not sdk_available():
+        fail(INSTALL_HINT)
+    # lazy: the MCP SDK is an optional extra, needed by this command only, not by every `hydra` invocation
     from hydra_os.mcp.hub import Hub
     from hydra_os.mcp.server import build_server
 
