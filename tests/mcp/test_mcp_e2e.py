@@ -200,3 +200,11 @@ async def test_no_memory_node_is_a_tool_error(tmp_path: Path) -> None:
             assert names_field("op", await error_of(s, "core_memory_edit", label="x", op="drop", text="y"))
     finally:
         d.stop()
+
+
+def test_stdio_without_a_node_says_so(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "hydra_os", "mcp"], cwd=REPO, capture_output=True, text=True,
+                       timeout=60, env=daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "none")),
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and "no hydra daemon is running" in r.stderr, r.stderr
+    assert r.stdout == ""  # stdout is the protocol's: nothing else is ever written there
