@@ -74,6 +74,16 @@ def build_components(ctx: NodeContext) -> list[Component]:
     ctx.routers.append(feedback_router(ctx))  # POST /v1/feedback: thumbs up/down as a learning
     if ctx.has_role("memory"):
         components.append(build_memory_component(ctx))
+    # MCP for coding agents at /mcp (behind the API token); `hydra mcp` serves the same over stdio.
+    # The SDK is the optional `mcp` extra (not in nixpkgs): without it there is no /mcp.
+    from hydra_os.mcp import sdk_available
+
+    if ctx.auth is not None and sdk_available():
+        from hydra_os.mcp.http import McpComponent
+
+        mcp = McpComponent(ctx, ctx.auth)
+        ctx.routers.append(mcp.router())
+        components.append(mcp)
     # Task queue on every node (API routes); worker and scheduler by role. Register task kinds on
     # tasks.registry here, before the node starts (e.g. tasks.registry.register("research.topic", ...)).
     from hydra_os.tasks.setup import build_tasks

@@ -17,6 +17,7 @@ from hydra_os.cli import (
     doctor,
     feedback_cmd,
     heal_cmd,
+    mcp_cmd,
     models_cmd,
     nixos_cmd,
     node_cmds,
@@ -74,3 +75,4 @@ tasks_cmd.register(app)
 ask_cmd.register(app)
 feedback_cmd.register(app)
 briefing_cmd.register(app)
+mcp_cmd.register(app)
