@@ -40,9 +40,9 @@ from bench.realtalk import REALTALK, Dataset, from_locomo, load_realtalk
 from memory.archival import ArchivalConfig, open_archival
 from memory.embed import HashingEmbedder, MiniLMEmbedder, OnnxEmbedder, minilm_available, onnx_available
 from memory.graph import GraphConfig, open_graph
-from memory.protocols import Embedder, Passage, PassageIn, RelationIn, Role
+from memory.protocols import Embedder, Passage, PassageIn, RelationIn, Role, SearchMode
 
-MODES = ("vector", "bm25", "hybrid")
+MODES: tuple[SearchMode, ...] = ("vector", "bm25", "hybrid")
 
 
 def p50(xs: list[float]) -> float:
@@ -245,7 +245,7 @@ async def archival_scale(
                 e2e[mode].append((time.perf_counter() - t) * 1000)
     count = await store.count()
     await store.close()
-    out = {
+    out: dict[str, Any] = {
         "passages": count,
         "embed_hashing_s": round(embed_s, 2),
         "ingest_bulk_passages_per_s_excl_embedding": round(n / ingest_s),
