@@ -44,7 +44,8 @@ async def test_a_write_refreshes_the_yardstick(tmp_path: Path) -> None:
     try:
         await store.add([PassageIn(text=t, created_at=T0 + timedelta(days=i)) for i, t in enumerate(texts)])
         first = await store.search(Q, limit=5)
-        await store.add([PassageIn(text="Backup tool backup tool: restic, backup node.", created_at=T0 + timedelta(days=9))])
+        more = PassageIn(text="Backup tool backup tool: restic, backup node.", created_at=T0 + timedelta(days=9))
+        await store.add([more])
         after = [(h.passage.id, h.score) for h in await store.search(Q, limit=5)]
     finally:
         await store.close()
