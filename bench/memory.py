@@ -9,12 +9,13 @@
    update: share of questions where the current fact's turn ranks above the superseded one.
 2. Archival at N passages (default 100k, embedded Qdrant): bulk ingest rate excluding embedding
    (vectors precomputed), ``add()`` rate with dedup checks, optimise time, search p50 per mode
-   excluding query embedding (hashing embedder, ~0.03 ms), the MiniLM query-embedding p50, and search
-   p50 end to end with a real MiniLM query embedding (QueryCostEmbedder).
+   excluding query embedding (hashing embedder, ~0.03 ms), the model's query-embedding p50 (the
+   default ONNX MiniLM, or the torch one with ``--embedder minilm``), and search p50 end to end with
+   that real query embedding (QueryCostEmbedder).
 3. Graph (embedded Ladybug): 10k relation upserts (batched), single upsert p50, 2-hop p50.
 
 Prints a table and writes bench/results/memory.json. Medians throughout.
-Run: .venv/bin/python bench/memory.py [--skip-scale] [--sweep] [--passages 100000] [--embedder minilm|hashing]
+Run: .venv/bin/python bench/memory.py [--skip-scale] [--sweep] [--passages 100000] [--embedder onnx|minilm|hashing]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -36,11 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.locomo_synth import CITIES, COMPANIES, NAMES, UPDATES, generate
 from bench.realtalk import REALTALK, Dataset, from_locomo, load_realtalk
 from memory.archival import ArchivalConfig, open_archival
-from memory.embed import HashingEmbedder, MiniLMEmbedder, minilm_available
+from memory.embed import HashingEmbedder, MiniLMEmbedder, OnnxEmbedder, minilm_available, onnx_available
 from memory.graph import GraphConfig, open_graph
-from memory.protocols import Embedder, Passage, PassageIn, RelationIn, Role
+from memory.protocols import Embedder, Passage, PassageIn, RelationIn, Role, SearchMode
 
-MODES = ("vector", "bm25", "hybrid")
+MODES: tuple[SearchMode, ...] = ("vector", "bm25", "hybrid")
 
 
 def p50(xs: list[float]) -> float:
@@ -160,7 +162,7 @@ def synth_passages(n: int, seed: int) -> list[str]:
 
 class QueryCostEmbedder:
     """Embeds with ``stored`` (the store's model, so its guard passes) after paying for ``real`` on
-    the same texts: a search through it costs a real MiniLM query embedding plus the search."""
+    the same texts: a search through it costs a real model query embedding plus the search."""
 
     def __init__(self, stored: Embedder, real: Embedder) -> None:
         self.stored, self.real = stored, real
@@ -181,7 +183,10 @@ class QueryCostEmbedder:
         pass
 
 
-async def archival_scale(n: int, root: Path, queries: int, minilm: MiniLMEmbedder | None) -> dict[str, Any]:
+async def archival_scale(
+    n: int, root: Path, queries: int, model: Embedder | None, adds: int = 5000
+) -> dict[str, Any]:
+    load_before = os.getloadavg()
     emb = HashingEmbedder(384)  # same size as MiniLM's vectors
     texts = synth_passages(n, seed=11)
     t0 = time.perf_counter()
@@ -198,7 +203,7 @@ async def archival_scale(n: int, root: Path, queries: int, minilm: MiniLMEmbedde
     for i in range(0, n, 1000):
         await store.import_passages(passages[i : i + 1000])
     ingest_s = time.perf_counter() - t0
-    extra = synth_passages(5000, seed=12)
+    extra = synth_passages(adds, seed=12)
     t0 = time.perf_counter()
     await store.add([PassageIn(text=f"extra {i}: {t}") for i, t in enumerate(extra)])
     add_s = time.perf_counter() - t0
@@ -218,20 +223,20 @@ async def archival_scale(n: int, root: Path, queries: int, minilm: MiniLMEmbedde
         await emb.embed([q])
         qembed.append((time.perf_counter() - t) * 1000)
     mini = []
-    if minilm is not None:
-        await minilm.embed(["warm up"])
+    if model is not None:
+        await model.embed(["warm up"])
         for q in qs[:100]:
             t = time.perf_counter()
-            await minilm.embed([q])
+            await model.embed([q])
             mini.append((time.perf_counter() - t) * 1000)
     e2e: dict[str, list[float]] = {m: [] for m in MODES}
-    if minilm is not None:
-        # end to end with the real query-embedding cost: search() calls MiniLM on the query, then
+    if model is not None:
+        # end to end with the real query-embedding cost: search() calls the model on the query, then
         # searches with the hashing vector (the stored vectors are hashing ones, so the index sees
         # the distribution it was built from)
         await store.close()
         store = await open_archival(
-            ArchivalConfig(path=root / "scale", batch_size=1000), QueryCostEmbedder(emb, minilm), root
+            ArchivalConfig(path=root / "scale", batch_size=1000), QueryCostEmbedder(emb, model), root
         )
         for q in qs[:100]:
             for mode in MODES:
@@ -240,19 +245,24 @@ async def archival_scale(n: int, root: Path, queries: int, minilm: MiniLMEmbedde
                 e2e[mode].append((time.perf_counter() - t) * 1000)
     count = await store.count()
     await store.close()
-    out = {
+    out: dict[str, Any] = {
         "passages": count,
         "embed_hashing_s": round(embed_s, 2),
         "ingest_bulk_passages_per_s_excl_embedding": round(n / ingest_s),
-        "add_passages_per_s_with_dedup_and_hashing_embedding": round(5000 / add_s),
+        "add_passages_per_s_with_dedup_and_hashing_embedding": round(adds / add_s),
+        # what else loaded the CPU: the 1/5/15-minute load averages when the part started and ended
+        "load_average_start_end": [list(load_before), list(os.getloadavg())],
+        "cpus": os.cpu_count(),
         "optimize_s": round(optimize_s, 2),
         "search_p50_ms_excl_embedding": {m: round(p50(v) - p50(qembed), 2) for m, v in lat.items()},
         "search_p50_ms_incl_hashing_embedding": {m: round(p50(v), 2) for m, v in lat.items()},
         "query_embed_p50_ms": {"hashing": round(p50(qembed), 3)},
     }
-    if mini:
-        out["query_embed_p50_ms"]["minilm"] = round(p50(mini), 2)
-        out["search_p50_ms_incl_minilm_embedding"] = {m: round(p50(v), 2) for m, v in e2e.items()}
+    if model is not None:
+        out["query_embed_p50_ms"][model.model] = round(p50(mini), 2)
+        out["search_p50_ms_incl_model_embedding"] = {
+            "embedder": model.model, **{m: round(p50(v), 2) for m, v in e2e.items()}
+        }
     return out
 
 
@@ -342,11 +352,22 @@ def configs(args: argparse.Namespace) -> list[ArchivalConfig]:
     return out
 
 
+def model_embedder(name: str) -> Embedder | None:
+    """The model embedder the rows run with beside hashing; None (with a note) when not installed."""
+    why = onnx_available() if name == "onnx" else minilm_available() if name == "minilm" else None
+    if why is not None:
+        print(f"{name} embedder not available ({why}); hashing rows only", file=sys.stderr)
+        return None
+    if name == "onnx":
+        return OnnxEmbedder()
+    return MiniLMEmbedder() if name == "minilm" else None
+
+
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
-    minilm = MiniLMEmbedder() if minilm_available() is None and args.embedder == "minilm" else None
+    model = model_embedder(args.embedder)
     embedders: list[Embedder] = [HashingEmbedder(384)]
-    if minilm is not None:
-        embedders.insert(0, minilm)
+    if model is not None:
+        embedders.insert(0, model)
     sets = datasets(args)
     out: dict[str, Any] = {
         "datasets": [{"name": d.name, **d.meta} for d in sets],
@@ -358,7 +379,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for emb in embedders:
+        for emb in embedders if not args.skip_retrieval else []:
             cached = CachedEmbedder(emb)
             for ds in sets:
                 for cfg in configs(args):
@@ -367,11 +388,11 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                           flush=True)
         if args.skip_scale:
             return out
-        out["archival"] = await archival_scale(args.passages, root, args.queries, minilm)
+        out["archival"] = await archival_scale(args.passages, root, args.queries, model, args.adds)
         print("archival done", flush=True)
         out["graph"] = await graph_bench(root, args.relations, args.queries)
-    if minilm is not None:
-        await minilm.close()
+    if model is not None:
+        await model.close()
     return out
 
 
@@ -381,10 +402,14 @@ def main() -> None:
                     help="LoCoMo-format JSON (list of samples) instead of the synthetic set; the hand-written "
                     "realtalk sets always run")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--embedder", choices=["minilm", "hashing"], default="minilm")
+    ap.add_argument("--embedder", choices=["onnx", "minilm", "hashing"], default="onnx",
+                    help="the model run beside the hashing rows: onnx (the default embedder, base install), "
+                    "minilm (torch, the embed-local extra) or hashing alone")
     ap.add_argument("--sweep", action="store_true", help="also run older hybrid variants (fusion only, ...)")
     ap.add_argument("--skip-scale", action="store_true", help="retrieval quality only (no 100k / graph runs)")
+    ap.add_argument("--skip-retrieval", action="store_true", help="scale and graph runs only")
     ap.add_argument("--passages", type=int, default=100_000)
+    ap.add_argument("--adds", type=int, default=5000, help="passages added one batch through add() (dedup checks)")
     ap.add_argument("--relations", type=int, default=10_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "memory.json"))

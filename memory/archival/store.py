@@ -37,6 +37,7 @@ from memory.archival.dedup import content_hash, jaccard, passage_id_for, point_i
 from memory.archival.engine import Engine, Found, PointData, StoreMeta
 from memory.archival.fusion import fold_replies, lexical_coverage, rrf
 from memory.archival.intent import temporal_intent
+from memory.archival.termcache import TermBestCache
 from memory.archival.updates import Candidate, order_updates
 from memory.archival.when import TimeWindow, time_windows
 from memory.errors import EmbeddingModelMismatchError, MemoryInputError, MemoryNotFoundError
@@ -96,6 +97,7 @@ class QdrantArchivalStore:
         self._embedder = embedder
         self._cfg = cfg
         self._bm25 = Bm25Encoder(avg_len=cfg.bm25_avg_len)
+        self._term_best = TermBestCache()
         self._write = asyncio.Lock()
         self._closed = False
 
@@ -198,6 +200,7 @@ class QdrantArchivalStore:
                 else AddResult(id=pid, status="added")
             )
         await asyncio.to_thread(self._engine.upsert, points)
+        self._term_best.clear()  # new passages change the IDF and the terms' best scores
         return [r for r in results if r is not None]
 
     def _replies(
@@ -330,9 +333,7 @@ class QdrantArchivalStore:
             if self._cfg.bm25_coverage and sparse:
                 # each query term alone, best hit only, in one batch: the terms' best scores are what a
                 # hit matching every word would score, the yardstick of lexical_coverage
-                terms: list[list[float] | tuple[list[int], list[float]]] = [([t], [1.0]) for t in qs[0]]
-                best = [r[0].score if r else 0.0 for r in self._engine.query("bm25", terms, 1, filters, True, ("pid",))]
-                coverage = lexical_coverage({f.id: f.score for f in sparse}, best)
+                coverage = lexical_coverage({f.id: f.score for f in sparse}, self._terms_best(qs[0], filters))
         timed = self._in_windows(qvec, n, filters, windows)
         by_id = {f.id: f for f in (*dense, *sparse, *timed)}
         rankings = [[f.id for f in dense], [f.id for f in sparse], [f.id for f in timed]]
@@ -385,6 +386,20 @@ class QdrantArchivalStore:
             for i in head[:limit]
             if i in full  # a passage deleted between the two reads is left out
         ]
+
+    def _terms_best(self, terms: list[int], filters: SearchFilters | None) -> list[float]:
+        """Each term's best BM25 score alone under ``filters``: cached, else each term queried alone,
+        best hit only, in one batch (sync)."""
+        scope = filters.model_dump_json() if filters is not None else ""
+        best = self._term_best.get(terms, scope)
+        todo = [t for t, b in zip(terms, best, strict=True) if b is None]
+        if todo:
+            batch: list[list[float] | tuple[list[int], list[float]]] = [([t], [1.0]) for t in todo]
+            found = [r[0].score if r else 0.0 for r in self._engine.query("bm25", batch, 1, filters, True, ("pid",))]
+            self._term_best.put(todo, found, scope)
+            fresh = dict(zip(todo, found, strict=True))
+            best = [b if b is not None else fresh[t] for t, b in zip(terms, best, strict=True)]
+        return [b or 0.0 for b in best]
 
     def _second_hop(
         self, qs: tuple[list[int], list[float]], seeds: list[str], n: int, filters: SearchFilters | None
@@ -450,6 +465,7 @@ class QdrantArchivalStore:
                 vec_of = dict(zip(redo, fresh, strict=True))
                 points = [self._point_from(p, vec_of.get(j, p.vector), model) for j, p in enumerate(batch)]
                 await asyncio.to_thread(self._engine.upsert, points)
+                self._term_best.clear()
 
     def _point_from(self, p: Passage, vec: list[float] | None, model: str) -> PointData:
         assert vec is not None
@@ -502,6 +518,7 @@ class QdrantArchivalStore:
                     if cursor is None:
                         break
                 await asyncio.to_thread(self._engine.commit_generation)
+                self._term_best.clear()
             except BaseException:
                 await asyncio.to_thread(self._engine.abort_generation)
                 raise
