@@ -26,7 +26,6 @@ store exposes it as ``optimize()`` for the daemon to run in the background (see
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import threading
@@ -39,6 +38,7 @@ import qdrant_edge as qe
 from loguru import logger
 
 from memory.archival.engine import DENSE, INDEXED_KEYWORDS, SPARSE, Found, PointData, StoreMeta
+from memory.core.atomic import atomic_write
 from memory.diskspace import require_free
 from memory.errors import MemoryBackendError
 from memory.protocols import SearchFilters
@@ -49,17 +49,7 @@ _GEN_NAME = re.compile(r"gen-\d{4,}")
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    atomic_write(path, text.encode())
 
 
 def edge_filter(filters: SearchFilters | None, canonical_only: bool) -> qe.Filter | None:
