@@ -101,7 +101,9 @@ async def test_cluster_node_connects_with_bus_credentials_file(tmp_path: Path) -
         # without the file the node does not start, and says why in one line
         bare = DaemonProc("beta", tmp_path / "beta", daemon_env(HYDRA_BUS__URL=srv.url)).start(wait_ready=False)
         assert bare.proc is not None and bare.proc.wait(30) == 2
-        assert "Authorization Violation" in bare.logs()
+        # nats-server closes the connection right after its -ERR; the client sees either the error or the
+        # reset that overtook it, and the one line says which
+        assert "Authorization Violation" in bare.logs() or "Connection reset by peer" in bare.logs()
     finally:
         srv.stop()
 

@@ -58,6 +58,6 @@ def test_readyz_reports_the_tasks_subsystem_when_jetstream_refuses_it(nats_proc:
             asyncio.run(drop_consumers(nats_proc.url, made))
             wait_for(lambda: c.get("/v1/tasks").status_code == 200, 30, interval=0.5, what="listing again")
             ready = httpx.get(d.api_url + "/readyz", timeout=5)
-            assert ready.status_code == 200 and ready.json() == {"ready": True}
+            assert ready.status_code == 200 and ready.json() == {"ready": True, "failing": []}
     finally:
         assert d.stop() == 0, d.logs()
