@@ -25,7 +25,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 TOOLS = {"memory_search", "remember", "core_memory_read", "core_memory_edit", "graph_facts", "learnings_add",
          "learnings_search", "ask", "queue_task", "task_status", "approvals_list"}
-ENV = {"HYDRA_MEMORY__EMBED__BACKEND": "hashing"}
+# no built-in briefing job: within its 6 h grace after the owner's wake time a fresh daemon would make a
+# briefing at start, and the "no briefing yet" case below would depend on the clock
+ENV = {"HYDRA_MEMORY__EMBED__BACKEND": "hashing",
+       "HYDRA_TASKS__SCHEDULER__BUILTIN_JOBS": '["health", "overnight", "memory-maintenance"]'}
 
 
 @pytest.fixture(scope="module")
