@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,10 @@ from hydra_os.bus.permissions import authorization_block
 from hydra_os.config import BusConfig
 from hydra_os.errors import BusError, ConfigError
 from tests.helpers import REPO, DaemonProc, NatsProc, daemon_env, free_port
+
+# nats-server closes the connection right after its -ERR; a client sees the error or the reset that
+# overtook it (both seen in full runs)
+REFUSED = r"Authorization Violation|Connection reset by peer"
 
 pytestmark = pytest.mark.e2e
 
@@ -56,9 +61,9 @@ async def test_embedded_bus_refuses_clients_without_the_nodes_credentials(tmp_pa
         creds = local_credentials(d.state_dir)
         assert creds is not None and creds.user and creds.password
 
-        assert "Authorization Violation" in await _refused(url)
-        assert "Authorization Violation" in await _refused(url, user=creds.user, password="not-the-password")
-        assert "Authorization Violation" in await _refused(url, user="intruder", password=creds.password)
+        assert re.search(REFUSED, await _refused(url))
+        assert re.search(REFUSED, await _refused(url, user=creds.user, password="not-the-password"))
+        assert re.search(REFUSED, await _refused(url, user="intruder", password=creds.password))
 
         async with Bus([url], BusConfig(), name="t", credentials=creds) as bus:
             kv = await bus.kv(names.NODES_BUCKET)
@@ -101,9 +106,7 @@ async def test_cluster_node_connects_with_bus_credentials_file(tmp_path: Path) -
         # without the file the node does not start, and says why in one line
         bare = DaemonProc("beta", tmp_path / "beta", daemon_env(HYDRA_BUS__URL=srv.url)).start(wait_ready=False)
         assert bare.proc is not None and bare.proc.wait(30) == 2
-        # nats-server closes the connection right after its -ERR; the client sees either the error or the
-        # reset that overtook it, and the one line says which
-        assert "Authorization Violation" in bare.logs() or "Connection reset by peer" in bare.logs()
+        assert re.search(REFUSED, bare.logs())
     finally:
         srv.stop()
 
@@ -119,7 +122,7 @@ async def test_credentials_file_formats(tmp_path: Path) -> None:
         assert load_credentials(seed_file).nkey_seed == kp.seed.decode()
         async with Bus([srv.url], BusConfig(credentials_file=seed_file), name="nk") as bus:
             assert bus.status.connected
-        with pytest.raises(BusError, match="Authorization Violation"):
+        with pytest.raises(BusError, match=REFUSED):
             await Bus([srv.url], BusConfig(connect_timeout=1.0)).connect()
     finally:
         srv.stop()
