@@ -15,9 +15,10 @@ import typer
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
-from hydra_os.config import Settings, read_secret_file
+from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.intake.errors import RequestInputError
+from hydra_os.secrets import read_secret_file
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
 
