@@ -68,7 +68,7 @@ def briefing(
 
 async def _run(settings: Settings, bus: Bus, since: float | None, send: bool) -> dict[str, Any]:
     # heavy (httpx, the memory client, the renderer): imported only when a briefing is written
-    from hydra_os.intake.llm import OpenAIChat
+    from hydra_os.chat.client import OpenAIChat
     from hydra_os.node.membership import read_nodes
     from memory.protocols import MemoryStack
     from memory.wiring import client_stack

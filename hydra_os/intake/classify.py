@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from loguru import logger
 
-from hydra_os.intake.errors import IntakeError
-from hydra_os.intake.llm import ChatModel, ask_json
+from hydra_os.chat.client import ChatModel, ask_json
+from hydra_os.chat.errors import ChatError
 from hydra_os.intake.rules import Intent
 
 INTENTS = ["answer", "task", "pipeline", "ops", "remember", "clarify"]
@@ -49,7 +49,7 @@ async def classify_with_model(model: ChatModel, text: str, rules: Intent) -> Int
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Request: {text}"}]
     try:
         out = await ask_json(model, messages, SCHEMA, max_tokens=200)
-    except IntakeError as e:
+    except ChatError as e:
         logger.info("intake: model classification unavailable, keeping the rules' answer: {}", e)
         return None
     intent = out.get("intent")

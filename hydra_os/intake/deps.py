@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from hydra_os.chat.client import ChatModel
 from hydra_os.config import Settings
 from hydra_os.intake.config import IntakeConfig
-from hydra_os.intake.llm import ChatModel
 from hydra_os.policy.model import Gate
 from hydra_os.tasks.queue import TaskQueue
 from memory.extract import ChatExtractor

@@ -5,8 +5,6 @@ Hierarchy::
     HydraError
     └── IntakeError               base of this slice
         ├── RequestInputError     a request the owner must fix (empty, too long): HTTP 422, CLI exit 2
-        ├── ModelUnavailableError no chat model is reachable (the caller falls back to rules / no synthesis)
-        ├── ModelReplyError       the model answered, but not what was asked (bad JSON, wrong schema)
         ├── SourceError           a research source failed (one source; the others still count)
         └── DeliveryError         a briefing could not be delivered on one channel (the others still are)
 """
@@ -24,14 +22,6 @@ class RequestInputError(IntakeError):
     """The request itself is unusable; the message names the field."""
 
     exit_code = 2
-
-
-class ModelUnavailableError(IntakeError):
-    """No chat model answered (no endpoint, gateway down, timeout)."""
-
-
-class ModelReplyError(IntakeError):
-    """The model's answer did not match what was asked."""
 
 
 class SourceError(IntakeError):

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from hydra_os.chat.errors import ChatError
 from hydra_os.errors import HydraError
 from hydra_os.intake import ops, ops_exec
 from hydra_os.intake.deps import IntakeDeps
-from hydra_os.intake.errors import IntakeError
 from hydra_os.intake.model import ASK_VERB, Reply, RequestIn
 from hydra_os.intake.rules import Intent
 from hydra_os.node import rpc
@@ -86,7 +86,7 @@ async def _answer(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) 
         messages = merge_system(messages, ctx.render())
     try:
         answer = await svc.chat.chat(messages, max_tokens=svc.config.answer_max_tokens)
-    except IntakeError as e:
+    except ChatError as e:
         return _upd(base, status="failed", reply=f"I could not get an answer: {e}.", notes=notes)
     return _upd(base, status="answered", answer=answer, reply=answer, notes=notes)
 

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from hydra_os.chat.client import ChatModel
 from hydra_os.intake.errors import SourceError
-from hydra_os.intake.llm import ChatModel
 from hydra_os.secrets import read_optional_secret
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
