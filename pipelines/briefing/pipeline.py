@@ -23,6 +23,7 @@ from hydra_os.chat.client import ChatModel
 from hydra_os.chat.errors import ChatError
 from hydra_os.config import Settings
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
+from hydra_os.tasks.steps import Pipeline, Step
 from hydra_os.tasks.store import TaskStore
 from memory.extract import MemoryWriter
 from memory.protocols import MemoryStack
@@ -30,7 +31,6 @@ from pipelines.briefing import collect as c
 from pipelines.briefing.config import BriefingConfig
 from pipelines.briefing.model import Briefing
 from pipelines.research.store import chunks
-from pipelines.runner import Pipeline, Step
 
 if TYPE_CHECKING:
     from types import ModuleType

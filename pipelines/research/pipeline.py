@@ -23,6 +23,7 @@ from hydra_os.intake.errors import SourceError
 from hydra_os.secrets import read_optional_secret
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
+from hydra_os.tasks.steps import Pipeline, Step
 from memory.protocols import MemoryStack
 from pipelines.research.config import ResearchConfig
 from pipelines.research.extract import fetch_text
@@ -36,7 +37,6 @@ from pipelines.research.sources.github import GithubReleasesSource
 from pipelines.research.sources.local import LocalFolderSource
 from pipelines.research.sources.searxng import SearxngSource
 from pipelines.research.store import store_in_memory, write_atomic
-from pipelines.runner import Pipeline, Step
 
 KIND = "research.topic"
 MAX_GATHERED = 80
