@@ -219,25 +219,10 @@ async def _ops(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> 
         return _upd(base, status="failed", reply="The policy gate is not running on this node; nothing was done.")
     if intent.when is not None and intent.when.kind != "now":
         return await _ops_later(svc, intent, base, req, p)
-    nodes = svc.nodes() if svc.nodes is not None else {}
     if intent.kind in ("model.stop", "model.start"):
-        unload = intent.kind == "model.stop"
-        gpu_nodes = sorted(n for n, roles in nodes.items() if "gpu" in roles) or [svc.node_id]
-        chosen = ops_exec.pick_model(await ops_exec.list_models(svc.queue.bus, gpu_nodes), intent.subject,
-                                     running=unload)
-        if isinstance(chosen, str):
-            q = f"Which model should I {'unload' if unload else 'load'}? {chosen[0].upper()}{chosen[1:]}."
-            return _upd(base, status="clarify", question=q, reply=q)
-        action, executor = ops_exec.model_action(svc.queue.bus, chosen, unload=unload)
-        return await _submit(svc, base, action, executor)
+        return await _model_op(svc, intent, base, unload=intent.kind == "model.stop")
     if intent.kind == "disk.clean":
-        target = ops_exec.target_node(intent.subject, nodes)
-        if target is not None and target != svc.node_id:
-            return await _forward(svc, base, target, req)
-        made = ops_exec.disk_action(svc.node_id, svc.settings.healing.cache_dirs)
-        if isinstance(made, str):
-            return _upd(base, status="unsupported", reply=f"Nothing was done: {made}.")
-        return await _submit(svc, base, *made)
+        return await _disk_op(svc, intent, base, req)
     if not p.executable:
         d = svc.gate.decide(p.action)
         how = f" Do it with: {p.manual}." if p.manual else ""
@@ -245,6 +230,33 @@ async def _ops(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> 
                     reply=(f"I understood {p.action.kind} ({intent.subject}), which the policy rates "
                            f"{d.level.value} ({d.rule_id}), but requests cannot run it yet; nothing was done.{how}"))
     return await _submit(svc, base, p.action, None)
+
+
+def _nodes(svc: IntakeDeps) -> dict[str, list[str]]:
+    return svc.nodes() if svc.nodes is not None else {}
+
+
+async def _model_op(svc: IntakeDeps, intent: Intent, base: Reply, *, unload: bool) -> Reply:
+    """Load or unload a model on the GPU node whose manager knows it."""
+    gpu_nodes = sorted(n for n, roles in _nodes(svc).items() if "gpu" in roles) or [svc.node_id]
+    chosen = ops_exec.pick_model(await ops_exec.list_models(svc.queue.bus, gpu_nodes), intent.subject,
+                                 running=unload)
+    if isinstance(chosen, str):
+        q = f"Which model should I {'unload' if unload else 'load'}? {chosen[0].upper()}{chosen[1:]}."
+        return _upd(base, status="clarify", question=q, reply=q)
+    action, executor = ops_exec.model_action(svc.queue.bus, chosen, unload=unload)
+    return await _submit(svc, base, action, executor)
+
+
+async def _disk_op(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    """Free disk here by emptying the configured caches, or hand the request to the node it names."""
+    target = ops_exec.target_node(intent.subject, _nodes(svc))
+    if target is not None and target != svc.node_id:
+        return await _forward(svc, base, target, req)
+    made = ops_exec.disk_action(svc.node_id, svc.settings.healing.cache_dirs)
+    if isinstance(made, str):
+        return _upd(base, status="unsupported", reply=f"Nothing was done: {made}.")
+    return await _submit(svc, base, *made)
 
 
 async def _forward(svc: IntakeDeps, base: Reply, node: str, req: RequestIn) -> Reply:
