@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hydra_os.chat.client import OpenAIChat  # noqa: E402
 from hydra_os.intake.classify import classify_with_model  # noqa: E402
-from hydra_os.intake.llm import OpenAIChat  # noqa: E402
 from hydra_os.intake.rules import AMBIGUOUS, classify  # noqa: E402
 from hydra_os.intake.timeparse import TimeParser  # noqa: E402
 

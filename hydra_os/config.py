@@ -37,6 +37,7 @@ from hydra_os.inference.manager_config import ModelsConfig
 from hydra_os.intake.config import IntakeConfig
 from hydra_os.notify import NotifyConfig
 from hydra_os.policy.config import PolicyConfig
+from hydra_os.secrets import read_secret_file as read_secret_file  # re-exported for older importers
 from hydra_os.tasks.config import TasksConfig
 from memory.config import MemoryConfig
 
@@ -330,14 +331,3 @@ def redacted_dict(settings: Settings) -> dict[str, Any]:
     if data["bus"]["url"]:
         data["bus"]["url"] = [redact_url(u) for u in data["bus"]["url"]]
     return data
-
-
-def read_secret_file(path: Path, what: str) -> str:
-    """Read one secret from a file; the error names the file, never the content."""
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise ConfigError(f"cannot read {what} from {path}: {e.strerror}") from None
-    if not value:
-        raise ConfigError(f"{what} file {path} is empty")
-    return value

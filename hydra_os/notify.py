@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hydra_os.durations import Seconds
 from hydra_os.healing.errors import NotifyError
+from hydra_os.secrets import read_optional_secret
 
 Priority = Literal["min", "low", "default", "high", "urgent"]
 _NTFY_PRIORITY = {"min": 1, "low": 2, "default": 3, "high": 4, "urgent": 5}
@@ -122,8 +124,6 @@ class _HttpNotifier:
         self._timeout = timeout
 
     async def _post(self, url: str, payload: dict[str, Any]) -> None:
-        import httpx  # here, not at import: hydra_os.config imports this module for NotifyConfig
-
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as client:
                 r = await client.post(url, json=payload, headers=self._headers)
@@ -166,9 +166,7 @@ class WebhookNotifier(_HttpNotifier):
 
 def build_notifier(config: NotifyConfig, state_dir: Path) -> Notifier:
     """The configured backend. Reads the token file now, so a bad path fails at startup."""
-    from hydra_os.config import read_secret_file  # here: hydra_os.config imports NotifyConfig from us
-
-    token = read_secret_file(config.token_file, "notify token") if config.token_file else None
+    token = read_optional_secret(config.token_file, "notify token")
     if config.kind == "ntfy":
         assert config.url and config.topic  # checked by NotifyConfig
         return NtfyNotifier(config.url, config.topic, token, config.timeout)

@@ -13,15 +13,15 @@ when the endpoint fails the passage is still stored and the result says why extr
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any, Literal
 
-import httpx
 from loguru import logger
 from pydantic import BaseModel, Field, ValidationError
 
+from hydra_os.chat.client import OpenAIChat, ask_json
+from hydra_os.chat.errors import ChatError
 from memory.errors import MemoryBackendError, MemoryInputError, MemoryLayerError
 from memory.protocols import AddResult, Entity, MemoryStack, PassageIn, Relation, RelationIn, Role, utcnow
 
@@ -66,44 +66,32 @@ SYSTEM_PROMPT = (
 
 
 class ChatExtractor:
-    """One chat call per text to an OpenAI-compatible endpoint, answered as JSON by schema."""
+    """One chat call per text to an OpenAI-compatible endpoint (Hydra's one chat client), answered as
+    JSON by schema."""
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout_s: float = 60.0,
                  max_chars: int = 8000) -> None:
-        self.url = base_url.rstrip("/") + "/v1/chat/completions"
+        # memory.extract.url names the server root; the chat client takes the OpenAI base (…/v1)
+        self._chat = OpenAIChat(base_url.rstrip("/") + "/v1", model=model, token=api_key, timeout_s=timeout_s)
         self.model = model
         self.max_chars = max_chars
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.AsyncClient(timeout=timeout_s, headers=headers)
-        self.calls = 0
+
+    @property
+    def calls(self) -> int:
+        return self._chat.calls
 
     async def extract(self, text: str) -> Extraction:
-        self.calls += 1
-        body = {
-            "model": self.model,
-            "temperature": 0,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": text[: self.max_chars]},
-            ],
-            "response_format": {"type": "json_schema", "json_schema": EXTRACTION_SCHEMA},
-        }
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text[: self.max_chars]}]
         try:
-            resp = await self._http.post(self.url, json=body)
-        except httpx.HTTPError as e:
-            raise MemoryBackendError(f"extraction endpoint {self.url} unreachable: {type(e).__name__}") from e
-        if resp.status_code != 200:
-            raise MemoryBackendError(
-                f"extraction endpoint {self.url} answered HTTP {resp.status_code}: {resp.text[:200]}"
-            )
-        try:
-            content = resp.json()["choices"][0]["message"]["content"]
-            return Extraction.model_validate(json.loads(content))
-        except (ValueError, KeyError, IndexError, TypeError, ValidationError) as e:
-            raise MemoryBackendError(f"extraction endpoint {self.url} sent no valid extraction JSON: {e}") from e
+            reply = await ask_json(self._chat, messages, EXTRACTION_SCHEMA)
+            return Extraction.model_validate(reply)
+        except ChatError as e:  # memory's errors are its bus contract: a chat failure travels as a backend one
+            raise MemoryBackendError(f"extraction: {e}") from e
+        except ValidationError as e:
+            raise MemoryBackendError(f"extraction: the model sent no valid extraction JSON: {e}") from e
 
     async def close(self) -> None:
-        await self._http.aclose()
+        await self._chat.close()
 
 
 class RememberResult(BaseModel):

@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from hydra_os.bus.client import Bus
 from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
+from hydra_os.secrets import read_optional_secret
 from memory.archival import BackgroundOptimizer, open_archival
 from memory.config import CoreConfig, ExtractConfig, MemoryConfig
 from memory.context import ContextBuilder
@@ -38,16 +39,6 @@ from memory.service import MemoryClient, MemoryService
 from memory.store_down import StoreDown, StoreName, store_states
 
 
-def _secret(path: Path | None, what: str) -> str | None:
-    if path is None:
-        return None
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise MemoryBackendError(f"{what}: cannot read {path}: {e.strerror}") from None
-    return value or None
-
-
 async def open_core(cfg: CoreConfig, state_dir: Path) -> BlockBackendBase:
     if cfg.backend == "letta":
         try:
@@ -59,7 +50,7 @@ async def open_core(cfg: CoreConfig, state_dir: Path) -> BlockBackendBase:
         assert cfg.letta_url is not None  # the config validator guarantees it
         letta = LettaCoreMemory(
             cfg.letta_url,
-            api_key=_secret(cfg.letta_api_key_file, "memory.core.letta_api_key_file"),
+            api_key=read_optional_secret(cfg.letta_api_key_file, "memory.core.letta_api_key_file"),
             tag=cfg.letta_tag,
             timeout=cfg.timeout_s,
         )
@@ -240,7 +231,7 @@ def make_extractor(cfg: ExtractConfig) -> ChatExtractor | None:
     if not cfg.url:
         return None
     return ChatExtractor(
-        cfg.url, cfg.model, api_key=_secret(cfg.api_key_file, "memory.extract.api_key_file"),
+        cfg.url, cfg.model, api_key=read_optional_secret(cfg.api_key_file, "memory.extract.api_key_file"),
         timeout_s=cfg.timeout_s, max_chars=cfg.max_chars,
     )
 

@@ -1,1 +1,1 @@
-"""Multi-step jobs (research, creative, briefing) built on :mod:`pipelines.runner`."""
+"""Multi-step jobs (research, creative, briefing) built on :mod:`hydra_os.tasks.steps`."""

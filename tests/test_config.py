@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hydra_os.config import load_settings, read_secret_file, redacted_dict
+from hydra_os.config import load_settings, redacted_dict
 from hydra_os.errors import ConfigError
 
 
@@ -92,17 +92,6 @@ def test_redaction_hides_url_credentials(monkeypatch: pytest.MonkeyPatch) -> Non
     data = redacted_dict(load_settings())
     assert data["bus"]["url"] == ["nats://***@nats.lan:4222"]
     assert "s3cret" not in repr(data)
-
-
-def test_secret_file_errors_never_show_content(tmp_path: Path) -> None:
-    p = tmp_path / "tok"
-    with pytest.raises(ConfigError, match="cannot read bus token from"):
-        read_secret_file(p, "bus token")
-    p.write_text("  \n")
-    with pytest.raises(ConfigError, match="is empty"):
-        read_secret_file(p, "bus token")
-    p.write_text("hunter2\n")
-    assert read_secret_file(p, "bus token") == "hunter2"
 
 
 def test_roles_from_env_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:

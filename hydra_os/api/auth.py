@@ -13,8 +13,8 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loguru import logger
 
-from hydra_os.config import read_secret_file
 from hydra_os.errors import StartupError
+from hydra_os.secrets import read_secret_file
 
 
 def ensure_token(path: Path, *, generate: bool) -> str:

@@ -24,8 +24,9 @@ from typing import Any
 from loguru import logger
 
 from hydra_os.bus.permissions import authorization_block, user_entry
-from hydra_os.config import BusConfig, read_secret_file
+from hydra_os.config import BusConfig
 from hydra_os.errors import ConfigError
+from hydra_os.secrets import read_secret_file
 
 LOCAL_CREDENTIALS_FILE = "bus-credentials"
 _JWT_MARK = "-----BEGIN NATS USER JWT-----"

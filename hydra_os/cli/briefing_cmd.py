@@ -15,9 +15,10 @@ import typer
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
-from hydra_os.config import Settings, read_secret_file
+from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.intake.errors import RequestInputError
+from hydra_os.secrets import read_secret_file
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
 
@@ -67,7 +68,7 @@ def briefing(
 
 async def _run(settings: Settings, bus: Bus, since: float | None, send: bool) -> dict[str, Any]:
     # heavy (httpx, the memory client, the renderer): imported only when a briefing is written
-    from hydra_os.intake.llm import OpenAIChat
+    from hydra_os.chat.client import OpenAIChat
     from hydra_os.node.membership import read_nodes
     from memory.protocols import MemoryStack
     from memory.wiring import client_stack

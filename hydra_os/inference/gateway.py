@@ -27,7 +27,6 @@ from loguru import logger
 
 from hydra_os.api.auth import BearerToken
 from hydra_os.api.limits import DEFAULT_MAX_BODY, Scope
-from hydra_os.config import read_secret_file
 from hydra_os.inference.admission import WaitQueue
 from hydra_os.inference.asgi import Endpoint, Handler, Reply, StreamReply
 from hydra_os.inference.auto_classifier import AutoClassifier, state_weights
@@ -44,6 +43,7 @@ from hydra_os.inference.requests import parse
 from hydra_os.inference.route_log import RouteLog, records_path
 from hydra_os.inference.router import Kind, Plan, Router
 from hydra_os.inference.selection import NoPick, Pick, Selector
+from hydra_os.secrets import read_secret_file
 
 _TRACE = frozenset({b"x-request-id", b"traceparent", b"tracestate"})  # passed on to the endpoint
 

@@ -9,11 +9,12 @@ answer. Time phrases are never the model's business: the parser's result is kept
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from loguru import logger
 
-from hydra_os.intake.errors import IntakeError
-from hydra_os.intake.llm import ChatModel, ask_json
+from hydra_os.chat.client import ChatModel, ask_json
+from hydra_os.chat.errors import ChatError
 from hydra_os.intake.rules import Intent
 
 INTENTS = ["answer", "task", "pipeline", "ops", "remember", "clarify"]
@@ -49,30 +50,39 @@ async def classify_with_model(model: ChatModel, text: str, rules: Intent) -> Int
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Request: {text}"}]
     try:
         out = await ask_json(model, messages, SCHEMA, max_tokens=200)
-    except IntakeError as e:
+    except ChatError as e:
         logger.info("intake: model classification unavailable, keeping the rules' answer: {}", e)
         return None
     intent = out.get("intent")
     if intent not in INTENTS:
         return None
-    kind = str(out.get("kind") or "").strip().lower() or None
-    if intent in KINDS and kind not in KINDS[intent]:
-        kind = "research" if intent == "task" else None
-        if kind is None:
-            return None
-    if intent == "ops":
-        kind = rules.kind if rules.intent == "ops" else None
-        if kind is None:
-            return None  # an operation the rules cannot name is not one the intake can act on safely
-    if intent in ("answer", "remember", "clarify"):
-        kind = None
+    ok, kind = _kind(intent, str(out.get("kind") or "").strip().lower() or None, rules)
+    if not ok:
+        return None
     subject = " ".join(str(out.get("subject") or "").split()) or rules.subject or text
-    try:
-        confidence = max(0.0, min(1.0, float(out.get("confidence", 0.7))))
-    except (TypeError, ValueError):
-        confidence = 0.7
     question = str(out.get("question") or "").strip() or None
     if intent == "clarify" and not question:
         question = "Could you say a bit more about what you want done?"
-    return replace(rules, intent=intent, kind=kind, subject=subject[:500], confidence=confidence,
+    return replace(rules, intent=intent, kind=kind, subject=subject[:500], confidence=_confidence(out),
                    reason="classified by the model", question=question)
+
+
+def _kind(intent: str, kind: str | None, rules: Intent) -> tuple[bool, str | None]:
+    """(usable, kind): the model's kind checked against the kinds the intake knows for ``intent``."""
+    if intent in KINDS and kind not in KINDS[intent]:
+        # an unknown task kind is research; an unknown pipeline is not one the intake can start
+        return (True, "research") if intent == "task" else (False, None)
+    if intent == "ops":
+        # an operation the rules cannot name is not one the intake can act on safely
+        kind = rules.kind if rules.intent == "ops" else None
+        return kind is not None, kind
+    if intent in ("answer", "remember", "clarify"):
+        return True, None
+    return True, kind
+
+
+def _confidence(out: dict[str, Any]) -> float:
+    try:
+        return max(0.0, min(1.0, float(out.get("confidence", 0.7))))
+    except (TypeError, ValueError):
+        return 0.7

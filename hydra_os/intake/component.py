@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from hydra_os.chat.client import OpenAIChat
 from hydra_os.component import NodeContext
-from hydra_os.config import read_secret_file
 from hydra_os.intake.api import ASK_VERB, requests_router, rpc_handler
 from hydra_os.intake.config import IntakeConfig
-from hydra_os.intake.llm import OpenAIChat
 from hydra_os.intake.service import IntakeService
 from hydra_os.policy.model import Gate
+from hydra_os.secrets import read_secret_file
 from hydra_os.tasks.setup import TaskSystem
 from memory.protocols import MemoryStack
 from memory.wiring import client_stack, make_extractor

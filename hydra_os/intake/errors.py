@@ -5,8 +5,6 @@ Hierarchy::
     HydraError                                          (HTTP status, code)
     └── IntakeError               400 intake_error         base of these
         ├── RequestInputError     422 request_invalid      a request the owner must fix (empty, too long): CLI exit 2
-        ├── ModelUnavailableError 400 model_unavailable    no chat model is reachable (the caller falls back to rules)
-        ├── ModelReplyError       400 model_reply_invalid  the model answered, but not what was asked (bad JSON, schema)
         ├── SourceError           400 source_failed        a research source failed (one source; the others still count)
         └── DeliveryError         400 delivery_failed      a briefing could not be delivered on one channel
 """
@@ -29,18 +27,6 @@ class RequestInputError(IntakeError):
     http_status = 422
     code = "request_invalid"
     exit_code = 2
-
-
-class ModelUnavailableError(IntakeError):
-    """No chat model answered (no endpoint, gateway down, timeout)."""
-
-    code = "model_unavailable"
-
-
-class ModelReplyError(IntakeError):
-    """The model's answer did not match what was asked."""
-
-    code = "model_reply_invalid"
 
 
 class SourceError(IntakeError):

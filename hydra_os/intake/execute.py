@@ -7,18 +7,23 @@ import hashlib
 import re
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from hydra_os.chat.errors import ChatError
 from hydra_os.errors import HydraError
 from hydra_os.intake import ops, ops_exec
-from hydra_os.intake.errors import IntakeError
-from hydra_os.intake.model import Reply, RequestIn
+from hydra_os.intake.deps import IntakeDeps
+from hydra_os.intake.model import ASK_VERB, Reply, RequestIn
 from hydra_os.intake.rules import Intent
+from hydra_os.node import rpc
 from hydra_os.policy.model import Action, Executor, OutcomeStatus
 from hydra_os.scheduler.config import JobDef
+from hydra_os.scheduler.errors import JobExistsError
+from hydra_os.scheduler.jobs import next_fire
+from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_job
 from hydra_os.tasks.model import Task, TaskSpec
 from memory.archiver import keep_statements
 from memory.context import MemoryContext
@@ -28,11 +33,11 @@ from memory.extract import MemoryWriter
 from memory.protocols import utcnow
 from memory.statements import preferences
 
-if TYPE_CHECKING:
-    from hydra_os.intake.service import IntakeService
+# "my favourite editor is helix": a preference stated as a definition (other phrasings: memory.statements)
+_MY_PREFERRED = re.compile(r"^my (?:favou?rite|preferred) (?P<key>[\w -]{1,40}?) is (?P<value>.+)$", re.IGNORECASE)
 
 
-async def execute(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+async def execute(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
     handler = {"answer": _answer, "task": _task, "pipeline": _pipeline, "ops": _ops, "remember": _remember,
                "clarify": _clarify}[intent.intent]
     return await handler(svc, intent, base, req)
@@ -42,12 +47,12 @@ def _upd(base: Reply, **kw: Any) -> Reply:
     return base.model_copy(update=kw)
 
 
-async def _clarify(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+async def _clarify(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
     q = intent.question or "What exactly should I do?"
     return _upd(base, status="clarify", question=q, reply=q)
 
 
-async def _answer(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+async def _answer(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
     """A model's answer with memory in its system message (the same assembly as the gateway's
     hydra/assistant); with no model up, a quotation of the best matching memory, never a made-up one."""
     notes = list(base.notes)
@@ -81,19 +86,19 @@ async def _answer(svc: IntakeService, intent: Intent, base: Reply, req: RequestI
         messages = merge_system(messages, ctx.render())
     try:
         answer = await svc.chat.chat(messages, max_tokens=svc.config.answer_max_tokens)
-    except IntakeError as e:
+    except ChatError as e:
         return _upd(base, status="failed", reply=f"I could not get an answer: {e}.", notes=notes)
     return _upd(base, status="answered", answer=answer, reply=answer, notes=notes)
 
 
-async def _kinds_served(svc: IntakeService) -> set[str]:
+async def _kinds_served(svc: IntakeDeps) -> set[str]:
     try:
         return {k for ks in (await svc.queue.store.worker_kinds()).values() for k in ks}
     except HydraError:
         return set()
 
 
-def _spec(svc: IntakeService, intent: Intent, kind: str, params: dict[str, Any], title: str,
+def _spec(svc: IntakeDeps, intent: Intent, kind: str, params: dict[str, Any], title: str,
           req: RequestIn, priority: int = 1) -> TaskSpec:
     w = intent.when
     return TaskSpec(
@@ -104,7 +109,7 @@ def _spec(svc: IntakeService, intent: Intent, kind: str, params: dict[str, Any],
     )
 
 
-async def _queue(svc: IntakeService, intent: Intent, base: Reply, spec: TaskSpec, what: str) -> Reply:
+async def _queue(svc: IntakeDeps, intent: Intent, base: Reply, spec: TaskSpec, what: str) -> Reply:
     notes = list(base.notes)
     res = await svc.queue.enqueue(spec)
     t = res.task
@@ -116,7 +121,7 @@ async def _queue(svc: IntakeService, intent: Intent, base: Reply, spec: TaskSpec
                 reply=f"Queued {what} as task {t.id}, to run {_runs(svc, t, intent)}.")
 
 
-def _runs(svc: IntakeService, t: Task, intent: Intent) -> str:
+def _runs(svc: IntakeDeps, t: Task, intent: Intent) -> str:
     """When the queue will start it, in words (the queue's window, not the parser's guess, decides)."""
     now = time.time()
     due = svc.queue.windows.eligible_at(t, now)
@@ -132,7 +137,7 @@ def _runs(svc: IntakeService, t: Task, intent: Intent) -> str:
     return "now, as soon as a worker is free"
 
 
-async def _task(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+async def _task(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
     w = intent.when
     kind = svc.config.research_kind if intent.kind == "research" else svc.config.reminder_kind
     if w is not None and w.kind == "recurring":
@@ -155,13 +160,9 @@ def recurring_job_id(kind: str, cron: str, subject: str) -> str:
     return f"req-{slug}-{digest}"
 
 
-async def _recurring(svc: IntakeService, intent: Intent, base: Reply, kind: str, params: dict[str, Any],
+async def _recurring(svc: IntakeDeps, intent: Intent, base: Reply, kind: str, params: dict[str, Any],
                      what: str) -> Reply:
     """``every Monday at 9 ...``: a recurring job in the scheduler (the hydra_schedule bucket)."""
-    from hydra_os.scheduler.errors import JobExistsError
-    from hydra_os.scheduler.jobs import next_fire
-    from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_job
-
     w = intent.when
     assert w is not None
     cron = " ".join(w.cron.get(f, "*") for f in ("minute", "hour", "day", "month", "day_of_week"))
@@ -187,7 +188,7 @@ async def _recurring(svc: IntakeService, intent: Intent, base: Reply, kind: str,
                        f"('hydra schedule remove {job.id}' stops it)."))
 
 
-async def _pipeline(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+async def _pipeline(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
     if intent.kind == "briefing":
         kind = svc.settings.tasks.scheduler.briefing_kind
         spec = TaskSpec(kind=kind, params={"requested": True}, priority=2, title="briefing (asked for)",
@@ -209,7 +210,7 @@ async def _pipeline(svc: IntakeService, intent: Intent, base: Reply, req: Reques
     return await _queue(svc, intent, base, spec, f"creative work ({intent.subject})")
 
 
-async def _ops(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+async def _ops(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
     p = ops.plan(intent.kind or "", intent.subject, svc.node_id)
     if p is None:
         q = "Which service should I act on? Name the unit, e.g. 'restart ollama'."
@@ -218,25 +219,10 @@ async def _ops(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) 
         return _upd(base, status="failed", reply="The policy gate is not running on this node; nothing was done.")
     if intent.when is not None and intent.when.kind != "now":
         return await _ops_later(svc, intent, base, req, p)
-    nodes = svc.nodes() if svc.nodes is not None else {}
     if intent.kind in ("model.stop", "model.start"):
-        unload = intent.kind == "model.stop"
-        gpu_nodes = sorted(n for n, roles in nodes.items() if "gpu" in roles) or [svc.node_id]
-        chosen = ops_exec.pick_model(await ops_exec.list_models(svc.queue.bus, gpu_nodes), intent.subject,
-                                     running=unload)
-        if isinstance(chosen, str):
-            q = f"Which model should I {'unload' if unload else 'load'}? {chosen[0].upper()}{chosen[1:]}."
-            return _upd(base, status="clarify", question=q, reply=q)
-        action, executor = ops_exec.model_action(svc.queue.bus, chosen, unload=unload)
-        return await _submit(svc, base, action, executor)
+        return await _model_op(svc, intent, base, unload=intent.kind == "model.stop")
     if intent.kind == "disk.clean":
-        target = ops_exec.target_node(intent.subject, nodes)
-        if target is not None and target != svc.node_id:
-            return await _forward(svc, base, target, req)
-        made = ops_exec.disk_action(svc.node_id, svc.settings.healing.cache_dirs)
-        if isinstance(made, str):
-            return _upd(base, status="unsupported", reply=f"Nothing was done: {made}.")
-        return await _submit(svc, base, *made)
+        return await _disk_op(svc, intent, base, req)
     if not p.executable:
         d = svc.gate.decide(p.action)
         how = f" Do it with: {p.manual}." if p.manual else ""
@@ -246,11 +232,35 @@ async def _ops(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) 
     return await _submit(svc, base, p.action, None)
 
 
-async def _forward(svc: IntakeService, base: Reply, node: str, req: RequestIn) -> Reply:
-    """An operation on another node: that node's intake plans it and its own policy gate decides."""
-    from hydra_os.intake.model import ASK_VERB
-    from hydra_os.node import rpc
+def _nodes(svc: IntakeDeps) -> dict[str, list[str]]:
+    return svc.nodes() if svc.nodes is not None else {}
 
+
+async def _model_op(svc: IntakeDeps, intent: Intent, base: Reply, *, unload: bool) -> Reply:
+    """Load or unload a model on the GPU node whose manager knows it."""
+    gpu_nodes = sorted(n for n, roles in _nodes(svc).items() if "gpu" in roles) or [svc.node_id]
+    chosen = ops_exec.pick_model(await ops_exec.list_models(svc.queue.bus, gpu_nodes), intent.subject,
+                                 running=unload)
+    if isinstance(chosen, str):
+        q = f"Which model should I {'unload' if unload else 'load'}? {chosen[0].upper()}{chosen[1:]}."
+        return _upd(base, status="clarify", question=q, reply=q)
+    action, executor = ops_exec.model_action(svc.queue.bus, chosen, unload=unload)
+    return await _submit(svc, base, action, executor)
+
+
+async def _disk_op(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    """Free disk here by emptying the configured caches, or hand the request to the node it names."""
+    target = ops_exec.target_node(intent.subject, _nodes(svc))
+    if target is not None and target != svc.node_id:
+        return await _forward(svc, base, target, req)
+    made = ops_exec.disk_action(svc.node_id, svc.settings.healing.cache_dirs)
+    if isinstance(made, str):
+        return _upd(base, status="unsupported", reply=f"Nothing was done: {made}.")
+    return await _submit(svc, base, *made)
+
+
+async def _forward(svc: IntakeDeps, base: Reply, node: str, req: RequestIn) -> Reply:
+    """An operation on another node: that node's intake plans it and its own policy gate decides."""
     params: dict[str, Any] = {"text": req.text}
     if req.request_id:
         params["request_id"] = req.request_id
@@ -262,7 +272,7 @@ async def _forward(svc: IntakeService, base: Reply, node: str, req: RequestIn) -
     return reply.model_copy(update={"notes": [*reply.notes, f"handled by node {node}'s intake and policy gate"]})
 
 
-async def _submit(svc: IntakeService, base: Reply, action: Action, executor: Executor | None) -> Reply:
+async def _submit(svc: IntakeDeps, base: Reply, action: Action, executor: Executor | None) -> Reply:
     assert svc.gate is not None
     out = await svc.gate.submit(action, executor)
     d = out.decision
@@ -287,7 +297,7 @@ async def _submit(svc: IntakeService, base: Reply, action: Action, executor: Exe
     return _upd(base, status="failed", decision=dec, reply=f"Tried to {what} just now, but it failed: {out.error}.")
 
 
-async def _ops_later(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn, p: ops.OpsPlan) -> Reply:
+async def _ops_later(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn, p: ops.OpsPlan) -> Reply:
     """``restart ollama tonight``: a task that hands the request to this node's intake when it runs, so the
     policy gate decides then (with the maintenance windows, budgets and approvals of that moment)."""
     assert svc.gate is not None
@@ -306,15 +316,13 @@ async def _ops_later(svc: IntakeService, intent: Intent, base: Reply, req: Reque
     })
 
 
-async def _remember(svc: IntakeService, intent: Intent, base: Reply, req: RequestIn) -> Reply:
-    from hydra_os.intake.service import _PREF
-
+async def _remember(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
     if svc.memory is None:
         return _upd(base, status="failed", reply="Memory is not reachable from this node; nothing was stored.")
     try:
         stack = await svc.memory()
         writer = MemoryWriter(stack, svc.extractor, owner=svc.settings.owner.name)
-        m = _PREF.match(intent.subject.strip(" .!"))
+        m = _MY_PREFERRED.match(intent.subject.strip(" .!"))
         stated = preferences(intent.subject)
         if stated and m is None:  # "remember that I prefer metric units", "remember: call me Sam"
             for p in stated:

@@ -20,6 +20,7 @@ from typing import Any
 
 from hydra_os.bus.client import Bus
 from hydra_os.errors import HydraError
+from hydra_os.healing.fixups.free_disk import free_until
 from hydra_os.node import rpc
 from hydra_os.policy.model import Action, BlastRadius, Executor
 
@@ -56,15 +57,30 @@ def pick_model(models: list[ModelRef], subject: str, *, running: bool) -> ModelR
     if not pool:
         return "no model is running" if running else "every known model is already running (or none is known)"
     words = [w for w in _WORDS.findall(subject.lower()) if w not in _FILLER]
-    named = [m for m in pool if words and all(w in m.id.lower() for w in words)]
-    if named:
-        return max(named, key=lambda m: m.vram_mb)
     if words:
-        return f"no {'running' if running else 'stopped'} model matches {' '.join(words)!r}" + \
-            f" (known: {', '.join(sorted(m.id for m in pool)[:8])})"
-    if re.search(r"\b(?:big|biggest|large|largest)\b", subject.lower()) or len(pool) == 1:
-        return max(pool, key=lambda m: m.vram_mb)
-    return f"which model? running: {', '.join(sorted(m.id for m in pool)[:8])}"
+        return _named(pool, words, running=running)
+    if _BIG.search(subject.lower()) or len(pool) == 1:
+        return _biggest(pool)
+    return f"which model? running: {_listing(pool)}"
+
+
+_BIG = re.compile(r"\b(?:big|biggest|large|largest)\b")
+
+
+def _named(pool: list[ModelRef], words: list[str], *, running: bool) -> ModelRef | str:
+    """The biggest model whose id holds every word, or why none does."""
+    named = [m for m in pool if all(w in m.id.lower() for w in words)]
+    if named:
+        return _biggest(named)
+    return f"no {'running' if running else 'stopped'} model matches {' '.join(words)!r} (known: {_listing(pool)})"
+
+
+def _biggest(models: list[ModelRef]) -> ModelRef:
+    return max(models, key=lambda m: m.vram_mb)
+
+
+def _listing(models: list[ModelRef]) -> str:
+    return ", ".join(sorted(m.id for m in models)[:8])
 
 
 def model_action(bus: Bus, m: ModelRef, *, unload: bool) -> tuple[Action, Executor]:
@@ -93,8 +109,6 @@ def disk_action(node_id: str, cache_dirs: list[Path]) -> tuple[Action, Executor]
                     summary=f"free disk on {node_id} by emptying its known caches (asked by the owner)")
 
     async def execute(a: Action) -> dict[str, Any]:
-        from hydra_os.healing.fixups.free_disk import free_until
-
         allowed = {str(d) for d in cache_dirs}  # config is the authority, not the action's params
         use = [Path(d) for d in a.params["cache_dirs"] if d in allowed]
         total = shutil.disk_usage(a.params["path"]).total

@@ -8,7 +8,8 @@ a model when one is available, else it uses the rule's best guess.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from hydra_os.intake.timeparse import When
@@ -78,51 +79,90 @@ def _strip_when(text: str, when: When | None) -> str:
     return re.sub(r"\s{2,}", " ", out).strip(" ,.")
 
 
+@dataclass(frozen=True)
+class _Said:
+    """One request in the forms the rules read: as written, lowercased, and without its time phrase."""
+
+    raw: str
+    lower: str
+    body: str
+    when: When | None
+
+
+def _vague(r: _Said) -> Intent | None:
+    if r.body and not _VAGUE.match(r.body):
+        return None
+    return Intent("clarify", None, "", 0.9, "nothing concrete to act on",
+                  question="What should I do, and on what? Name the task, service or topic.")
+
+
+def _remember(r: _Said) -> Intent | None:
+    m = _REMEMBER.match(r.lower.strip(" ,.!?"))
+    if not m:
+        return None
+    what = (m.group("what") or m.group("pref") or r.body).strip()
+    # a time inside a fact ("I wake up at 6:30") is part of the fact, not a schedule
+    return Intent("remember", None, what, 0.9, "states a fact or preference to keep")
+
+
+def _reminder(r: _Said) -> Intent | None:
+    m = _REMIND.match(r.body)
+    if not m:
+        return None
+    what = re.sub(r"^(?:to|that|about)\s+", "", m.group("what")).strip()
+    if not what or r.when is None:
+        return Intent("clarify", "reminder", what, 0.8, "a reminder needs what and when",
+                      question="What should I remind you of, and when?")
+    return Intent("task", "reminder", what, 0.9, "a reminder at a given time", when=r.when)
+
+
+def _ops(r: _Said) -> Intent | None:
+    if _QUESTION.match(r.body) and not _POLITE_OPS.match(r.body):
+        return None
+    for kind, rx in _OPS:
+        if rx.search(r.body):
+            return Intent("ops", kind, r.body, 0.85, f"an operations request ({kind})", when=r.when)
+    return None
+
+
+def _pipeline(r: _Said) -> Intent | None:
+    if _BRIEFING.search(r.body) and not _WH.match(r.body):
+        return Intent("pipeline", "briefing", "briefing", 0.9, "asks for the briefing", when=r.when)
+    if _CREATIVE.search(r.body) and not r.body.startswith(("describe", "list", "what", "how", "why")):
+        return Intent("pipeline", "creative", r.body, 0.85, "creative project work", when=r.when)
+    return None
+
+
+def _research(r: _Said) -> Intent | None:
+    m = _RESEARCH.match(r.body)
+    if not m:
+        return None
+    topic = re.sub(r"^(?:on|about|into|whether|what|the)\s+", "", m.group("topic")).strip()
+    if len(topic) < 3:
+        return Intent("clarify", "research", "", 0.8, "research without a topic",
+                      question="What topic should I research?")
+    return Intent("task", "research", topic, 0.9, "a research request", when=r.when)
+
+
+def _fallback(r: _Said) -> Intent:
+    if _QUESTION.match(r.body) or r.raw.endswith("?"):
+        return Intent("answer", None, r.raw, 0.85, "a question or a direct ask", when=r.when)
+    if r.when is not None and r.when.kind != "now":
+        return Intent("task", "research", r.body, 0.5, "something to do later; guessed research", when=r.when)
+    return Intent("answer", None, r.raw, 0.55, "no rule matched; answering directly", when=r.when)
+
+
+# In order: the first rule that recognises the request decides. A reminder's text may name anything
+# ("remind me to restart the router"), so reminders come before operations.
+_RULES: tuple[Callable[[_Said], Intent | None], ...] = (_vague, _remember, _reminder, _ops, _pipeline, _research)
+
+
 def classify(text: str, when: When | None) -> Intent:
     raw = text.strip()
     s = raw.lower().strip()
     body = _strip_when(s, when).strip(" ,.!?") or s
-    body = re.sub(r"[,\s]+(?:please|pls)$", "", body)
-
-    if not body or _VAGUE.match(body):
-        return Intent("clarify", None, "", 0.9, "nothing concrete to act on",
-                      question="What should I do, and on what? Name the task, service or topic.")
-
-    m = _REMEMBER.match(s.strip(" ,.!?"))
-    if m:
-        what = (m.group("what") or m.group("pref") or body).strip()
-        # a time inside a fact ("I wake up at 6:30") is part of the fact, not a schedule
-        return Intent("remember", None, what, 0.9, "states a fact or preference to keep")
-
-    # a reminder's text may name anything ("remind me to restart the router"): it comes first
-    m = _REMIND.match(body)
-    if m:
-        what = re.sub(r"^(?:to|that|about)\s+", "", m.group("what")).strip()
-        if not what or when is None:
-            return Intent("clarify", "reminder", what, 0.8, "a reminder needs what and when",
-                          question="What should I remind you of, and when?")
-        return Intent("task", "reminder", what, 0.9, "a reminder at a given time", when=when)
-
-    if not _QUESTION.match(body) or _POLITE_OPS.match(body):
-        for kind, rx in _OPS:
-            if rx.search(body):
-                return replace(Intent("ops", kind, body, 0.85, f"an operations request ({kind})"), when=when)
-
-    if _BRIEFING.search(body) and not _WH.match(body):
-        return Intent("pipeline", "briefing", "briefing", 0.9, "asks for the briefing", when=when)
-    if _CREATIVE.search(body) and not body.startswith(("describe", "list", "what", "how", "why")):
-        return Intent("pipeline", "creative", body, 0.85, "creative project work", when=when)
-
-    m = _RESEARCH.match(body)
-    if m:
-        topic = re.sub(r"^(?:on|about|into|whether|what|the)\s+", "", m.group("topic")).strip()
-        if len(topic) < 3:
-            return Intent("clarify", "research", "", 0.8, "research without a topic",
-                          question="What topic should I research?")
-        return Intent("task", "research", topic, 0.9, "a research request", when=when)
-
-    if _QUESTION.match(body) or raw.endswith("?"):
-        return Intent("answer", None, raw, 0.85, "a question or a direct ask", when=when)
-    if when is not None and when.kind != "now":
-        return Intent("task", "research", body, 0.5, "something to do later; guessed research", when=when)
-    return Intent("answer", None, raw, 0.55, "no rule matched; answering directly", when=when)
+    said = _Said(raw, s, re.sub(r"[,\s]+(?:please|pls)$", "", body), when)
+    for rule in _RULES:
+        if (intent := rule(said)) is not None:
+            return intent
+    return _fallback(said)

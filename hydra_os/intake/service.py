@@ -10,40 +10,21 @@ up) classifies with a JSON schema (:mod:`hydra_os.intake.classify`). Execution i
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from hydra_os.config import Settings
 from hydra_os.intake.classify import classify_with_model
-from hydra_os.intake.config import IntakeConfig
+from hydra_os.intake.deps import IntakeDeps
 from hydra_os.intake.errors import RequestInputError
-from hydra_os.intake.llm import ChatModel
+from hydra_os.intake.execute import execute
 from hydra_os.intake.model import Reply, RequestIn, WhenOut
 from hydra_os.intake.rules import Intent, classify
 from hydra_os.intake.timeparse import TimeParser, When
-from hydra_os.policy.model import Gate
-from hydra_os.tasks.queue import TaskQueue
-from memory.extract import ChatExtractor
-from memory.protocols import MemoryStack
-
-MemoryOpener = Callable[[], Awaitable[MemoryStack]]
 
 
 @dataclass
-class IntakeService:
-    settings: Settings
-    config: IntakeConfig
-    queue: TaskQueue
-    node_id: str
-    gate: Gate | None = None
-    chat: ChatModel | None = None
-    memory: MemoryOpener | None = None
-    extractor: ChatExtractor | None = None
-    nodes: Callable[[], dict[str, list[str]]] | None = None
-    """Live nodes and their roles (for 'on the storage node' and finding models)."""
+class IntakeService(IntakeDeps):
     counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -82,8 +63,6 @@ class IntakeService:
         if req.dry_run:
             return base.model_copy(update={"status": "done", "reply": f"Would treat this as {describe(intent)}; "
                                                                       "nothing was done (dry run)."})
-        from hydra_os.intake.execute import execute
-
         reply = await execute(self, intent, base, req)
         self.counts[reply.status] = self.counts.get(reply.status, 0) + 1
         return reply
@@ -113,5 +92,3 @@ def describe(intent: Intent) -> str:
             "remember": "something to remember", "clarify": "unclear"}[intent.intent]
     return what + (f" {intent.when.describe}" if intent.when is not None and intent.when.kind != "now" else "")
 
-
-_PREF = re.compile(r"^my (?:favou?rite|preferred) (?P<key>[\w -]{1,40}?) is (?P<value>.+)$", re.IGNORECASE)

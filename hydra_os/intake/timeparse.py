@@ -76,6 +76,23 @@ def _parse_hhmm(s: str) -> time:
     return time(int(h), int(m))
 
 
+# "tomorrow evening at 7", "on friday", "next monday morning", "at 9pm" (groups 1-7: a day word with
+# an optional part of the day and clock time; 8-10: a bare clock time, not a quantity like "at 70%")
+_DATED = re.compile(rf"\b(tomorrow|today|this evening|tonight|on {_DAY_RE}|next {_DAY_RE})"
+                    rf"(?:\s+(morning|afternoon|evening|night))?(?:\s+at {_TIME})?\b"
+                    rf"|\bat {_TIME}(?!\s*(?:%|gb|mb|tokens|degrees))\b")
+
+
+def _day_of(day_word: str | None, now: datetime) -> datetime:
+    """The day a day word names (``now`` itself for today, tonight or none)."""
+    if day_word == "tomorrow":
+        return now + timedelta(days=1)
+    if day_word and day_word.startswith(("on ", "next ")):
+        ahead = (_day_index(day_word.split()[1]) - now.weekday()) % 7 or 7
+        return now + timedelta(days=ahead)
+    return now
+
+
 class TimeParser:
     def __init__(self, tz: str, wake_time: str = "07:00", overnight_start: str = "01:00") -> None:
         self.tz = ZoneInfo(tz)
@@ -129,42 +146,42 @@ class TimeParser:
 
     def _dated(self, s: str, now: datetime) -> When | None:
         # scan all candidates, keep the first that names a day or a time
-        for m in re.finditer(rf"\b(tomorrow|today|this evening|tonight|on {_DAY_RE}|next {_DAY_RE})"
-                             rf"(?:\s+(morning|afternoon|evening|night))?(?:\s+at {_TIME})?\b"
-                             rf"|\bat {_TIME}(?!\s*(?:%|gb|mb|tokens|degrees))\b", s):
-            day_word = m.group(1)
-            part = m.group(4) if day_word else None
-            h, mi, ap = (m.group(5), m.group(6), m.group(7)) if day_word else (m.group(8), m.group(9), m.group(10))
-            evening = bool(day_word in ("this evening", "tonight") or part in ("evening", "night"))
-            base = now
-            if day_word == "tomorrow":
-                base = now + timedelta(days=1)
-            elif day_word and (day_word.startswith("on ") or day_word.startswith("next ")):
-                target = _day_index(day_word.split()[1])
-                ahead = (target - now.weekday()) % 7 or 7
-                base = now + timedelta(days=ahead)
-            if h is not None and not mi and not ap and not _looks_like_clock(s[m.end():]):
-                continue  # "at 4 bits", "at 70 percent": a number, not a time
-            if h is not None:
-                try:
-                    t = _hm(h, mi, ap, evening=evening)
-                except ValueError:
-                    continue
-            elif part == "morning" or (day_word and part is None and day_word != "today"):
-                t = self.wake if day_word not in ("this evening", "tonight") else time(19, 0)
-            elif part == "afternoon":
-                t = time(14, 0)
-            elif part in ("evening", "night") or day_word in ("this evening", "tonight"):
-                t = time(19, 0)
-            else:
-                continue
-            at = self._at(now, base, t)
-            if day_word is None and at <= now:
-                at += timedelta(days=1)  # "at 9" means the next 9 o'clock
-            if at <= now:
-                continue
-            return When("at", at=at, phrase=m.group(0).strip(), describe=f"at {at:%a %d %b %H:%M %Z}")
+        for m in _DATED.finditer(s):
+            at = self._dated_at(m, s, now)
+            if at is not None:
+                return When("at", at=at, phrase=m.group(0).strip(), describe=f"at {at:%a %d %b %H:%M %Z}")
         return None
+
+    def _dated_at(self, m: re.Match[str], s: str, now: datetime) -> datetime | None:
+        """The future moment one ``_DATED`` match names, or None when it names none."""
+        day_word = m.group(1)
+        part = m.group(4) if day_word else None
+        h, mi, ap = (m.group(5), m.group(6), m.group(7)) if day_word else (m.group(8), m.group(9), m.group(10))
+        if h is not None and not mi and not ap and not _looks_like_clock(s[m.end():]):
+            return None  # "at 4 bits", "at 70 percent": a number, not a time
+        t = self._time_of_day(day_word, part, (h, mi, ap))
+        if t is None:
+            return None
+        at = self._at(now, _day_of(day_word, now), t)
+        if day_word is None and at <= now:
+            at += timedelta(days=1)  # "at 9" means the next 9 o'clock
+        return at if at > now else None
+
+    def _time_of_day(self, day_word: str | None, part: str | None,
+                     clock: tuple[str | None, str | None, str | None]) -> time | None:
+        """The time a dated phrase names: its clock time, else the part of the day's usual hour."""
+        h, mi, ap = clock
+        evening = bool(day_word in ("this evening", "tonight") or part in ("evening", "night"))
+        if h is not None:
+            try:
+                return _hm(h, mi, ap, evening=evening)
+            except ValueError:
+                return None
+        if part == "morning" or (day_word and part is None and day_word != "today"):
+            return self.wake if day_word not in ("this evening", "tonight") else time(19, 0)
+        if part == "afternoon":
+            return time(14, 0)
+        return time(19, 0) if evening else None
 
     def _recurring(self, s: str, now: datetime) -> When | None:
         s = re.sub(rf"\b(?:every|each) week on ({_DAY_RE})", r"every \1", s)

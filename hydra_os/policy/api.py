@@ -11,19 +11,34 @@ Errors: 404 unknown id, 409 wrong state or hash mismatch, 422 bad body (names th
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hydra_os.api.docs import CONFLICT
 from hydra_os.api.params import ApprovalId, WindowId
+from hydra_os.component import NodeContext
 from hydra_os.policy.approvals import OPEN_STATES, ApprovalStore
 from hydra_os.policy.durations import parse_duration
+from hydra_os.policy.gate import PolicyGate
+from hydra_os.policy.guards.maintenance import MaintenanceSchedule
+from hydra_os.policy.guards.maintenance_store import MaintenanceStore
 from hydra_os.policy.model import Action
 
-if TYPE_CHECKING:
-    from hydra_os.policy.service import PolicyService
+
+class PolicyService(Protocol):
+    """What the routes use of :class:`hydra_os.policy.service.PolicyService` (which builds them: a
+    Protocol here, so the two modules do not import each other)."""
+
+    ctx: NodeContext
+    gate: PolicyGate
+    schedule: MaintenanceSchedule
+    maintenance: MaintenanceStore | None
+
+    def status(self) -> dict[str, Any]: ...
+
+    async def check_reload(self, force: bool = False) -> dict[str, Any]: ...
 
 
 class Verdict(BaseModel):

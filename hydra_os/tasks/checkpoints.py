@@ -1,7 +1,7 @@
 """Step checkpoints: a finished step's result under ``step.<task>.<step>`` in ``hydra_tasks``.
 
 A redelivered task finds the results of the steps that finished before its worker died and skips
-them (see :mod:`pipelines.runner`). Results are JSON and at most ``MAX_CHECKPOINT_BYTES``; bigger
+them (see :mod:`hydra_os.tasks.steps`). Results are JSON and at most ``MAX_CHECKPOINT_BYTES``; bigger
 artefacts belong in a store (archival memory, files) with the checkpoint holding their reference.
 """
 

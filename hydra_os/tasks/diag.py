@@ -13,6 +13,7 @@ from typing import Any
 
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
+from hydra_os.tasks.steps import StepRunner
 
 
 async def echo(ctx: TaskContext) -> dict[str, Any]:
@@ -31,8 +32,6 @@ def _number(ctx: TaskContext, name: str, default: float, lo: float, hi: float) -
 
 
 async def steps(ctx: TaskContext) -> dict[str, Any]:
-    from pipelines.runner import StepRunner
-
     n = int(_number(ctx, "steps", 3, 1, 20))
     seconds = _number(ctx, "seconds", 1.0, 0, 600)
     runner = StepRunner(ctx)

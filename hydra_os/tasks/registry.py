@@ -2,7 +2,7 @@
 
 Other parts of Hydra register kinds in :mod:`hydra_os.wiring` (or through ``tasks.kind_modules``:
 modules with a ``register(registry)`` function). A handler made of named, checkpointed steps is a
-:class:`pipelines.runner.Pipeline`.
+:class:`hydra_os.tasks.steps.Pipeline`.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from hydra_os.config import read_secret_file
 from hydra_os.healing.errors import NotifyError
 from hydra_os.intake.errors import DeliveryError
 from hydra_os.notify import Notification, NtfyNotifier, WebhookNotifier
+from hydra_os.secrets import read_optional_secret
 from pipelines.briefing.config import BriefingConfig
 from pipelines.research.store import write_atomic
 
@@ -37,7 +37,7 @@ def _send_mail(cfg: BriefingConfig, subject: str, md: str, page: str) -> None:
     msg["Date"], msg["Message-ID"] = formatdate(localtime=True), make_msgid(domain="hydra-os")
     msg.set_content(md)
     msg.add_alternative(page, subtype="html")
-    password = read_secret_file(cfg.smtp_password_file, "SMTP password") if cfg.smtp_password_file else None
+    password = read_optional_secret(cfg.smtp_password_file, "SMTP password")
     try:
         if cfg.smtp_security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s,
@@ -63,13 +63,13 @@ async def deliver(cfg: BriefingConfig, subject: str, md: str, page: str, headlin
         try:
             if ch == "ntfy":
                 assert cfg.ntfy_url and cfg.ntfy_topic
-                token = read_secret_file(cfg.ntfy_token_file, "ntfy token") if cfg.ntfy_token_file else None
+                token = read_optional_secret(cfg.ntfy_token_file, "ntfy token")
                 body = md if len(md.encode()) <= NTFY_MAX else md.encode()[:NTFY_MAX].decode(errors="ignore") + "\n…"
                 await NtfyNotifier(cfg.ntfy_url, cfg.ntfy_topic, token, cfg.timeout_s).send(
                     Notification(title=subject, message=body, tags=["briefing"]))
             elif ch == "webhook":
                 assert cfg.webhook_url
-                token = read_secret_file(cfg.webhook_token_file, "webhook token") if cfg.webhook_token_file else None
+                token = read_optional_secret(cfg.webhook_token_file, "webhook token")
                 await WebhookNotifier(cfg.webhook_url, token, cfg.timeout_s).send(
                     Notification(title=subject, message=headline, tags=["briefing"], data=data))
             elif ch == "email":

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 
 from hydra_os.bus.client import Bus
+from hydra_os.chat.client import ChatModel
+from hydra_os.chat.errors import ChatError
 from hydra_os.config import Settings
-from hydra_os.intake.errors import IntakeError
-from hydra_os.intake.llm import ChatModel
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
+from hydra_os.tasks.steps import Pipeline, Step
 from hydra_os.tasks.store import TaskStore
 from memory.extract import MemoryWriter
 from memory.protocols import MemoryStack
@@ -30,7 +31,6 @@ from pipelines.briefing import collect as c
 from pipelines.briefing.config import BriefingConfig
 from pipelines.briefing.model import Briefing
 from pipelines.research.store import chunks
-from pipelines.runner import Pipeline, Step
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -110,7 +110,7 @@ async def opening(deps: BriefingDeps, b: Briefing) -> str | None:
     try:
         text = await deps.chat.chat([{"role": "system", "content": OPENING_SYSTEM},
                                      {"role": "user", "content": facts}], max_tokens=200, temperature=0.4)
-    except IntakeError as e:
+    except ChatError as e:
         logger.info("briefing without an opening: {}", e)
         return None
     return " ".join(text.split())[:1200] or None

@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from hydra_os.config import read_secret_file
+from hydra_os.chat.client import ChatModel
 from hydra_os.intake.errors import SourceError
-from hydra_os.intake.llm import ChatModel
+from hydra_os.secrets import read_optional_secret
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
+from hydra_os.tasks.steps import Pipeline, Step
 from memory.protocols import MemoryStack
 from pipelines.research.config import ResearchConfig
 from pipelines.research.extract import fetch_text
@@ -36,7 +37,6 @@ from pipelines.research.sources.github import GithubReleasesSource
 from pipelines.research.sources.local import LocalFolderSource
 from pipelines.research.sources.searxng import SearxngSource
 from pipelines.research.store import store_in_memory, write_atomic
-from pipelines.runner import Pipeline, Step
 
 KIND = "research.topic"
 MAX_GATHERED = 80
@@ -69,7 +69,7 @@ class ResearchDeps:
         if c.feeds:
             out.append(FeedSource(http, c.feeds))
         if c.github_repos:
-            token = read_secret_file(c.github_token_file, "GitHub token") if c.github_token_file else None
+            token = read_optional_secret(c.github_token_file, "GitHub token")
             out.append(GithubReleasesSource(http, c.github_api_url, c.github_repos, token))
         if c.local_dirs:
             out.append(LocalFolderSource(c.local_dirs))

@@ -6,8 +6,8 @@ import re
 
 from loguru import logger
 
-from hydra_os.intake.errors import IntakeError
-from hydra_os.intake.llm import ChatModel, ask_json
+from hydra_os.chat.client import ChatModel, ask_json
+from hydra_os.chat.errors import ChatError
 from pipelines.research.model import terms
 
 _FILLER = re.compile(r"^(?:the |a |an )?(?:latest |recent |newest |current )?", re.IGNORECASE)
@@ -44,7 +44,7 @@ async def plan_with_model(model: ChatModel, topic: str, max_queries: int) -> lis
     ]
     try:
         reply = await ask_json(model, messages, PLAN_SCHEMA, max_tokens=300)
-    except IntakeError as e:
+    except ChatError as e:
         logger.info("research planning without a model: {}", e)
         return None
     queries = [" ".join(str(q).split()) for q in reply.get("queries", []) if isinstance(q, str) and q.strip()]

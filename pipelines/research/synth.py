@@ -12,8 +12,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from hydra_os.intake.errors import IntakeError, ModelReplyError
-from hydra_os.intake.llm import ChatModel, ask_json
+from hydra_os.chat.client import ChatModel, ask_json
+from hydra_os.chat.errors import ChatError, ModelReplyError
 from pipelines.research.model import Document
 
 EXCERPT = 3000
@@ -104,7 +104,7 @@ async def synthesise(model: ChatModel | None, topic: str, docs: list[Document], 
             md = f"{head}\n## Summary\n\n{summary}\n\n## Report\n\n{report}\n{listing}"
             return {"status": "done", "summary": summary, "markdown": md, "entities": entities[:50],
                     "cited": sorted(cited), "removed_citations": bad + bad2}
-        except IntakeError as e:
+        except ChatError as e:
             reason = f"the model failed: {e}"
     summary = (f"Gathered and ranked {len(docs)} sources on {topic}; the synthesis is pending a model "
                f"({reason}).")

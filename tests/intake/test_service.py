@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hydra_os.bus.client import Bus
+from hydra_os.chat.client import OpenAIChat
 from hydra_os.config import Settings
 from hydra_os.intake.errors import RequestInputError
-from hydra_os.intake.llm import OpenAIChat
 from hydra_os.intake.model import RequestIn
 from hydra_os.intake.service import IntakeService
 from hydra_os.policy.audit import read_events

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hydra_os.bus.client import Bus
-from hydra_os.intake.llm import OpenAIChat
+from hydra_os.chat.client import OpenAIChat
 from memory.config import MemoryConfig
 from memory.protocols import MemoryStack
 from memory.service import MemoryService

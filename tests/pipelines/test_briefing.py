@@ -20,9 +20,9 @@ from aiosmtpd.controller import Controller
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
+from hydra_os.chat.client import OpenAIChat
 from hydra_os.config import Settings
 from hydra_os.events import EventLog
-from hydra_os.intake.llm import OpenAIChat
 from hydra_os.node.gpu import GpuInfo
 from hydra_os.node.info import NodeInfo
 from hydra_os.policy.model import Action

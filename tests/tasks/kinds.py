@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
-from pipelines.runner import Pipeline, Step
+from hydra_os.tasks.steps import Pipeline, Step
 
 
 def record(path: str, **fields: Any) -> None:

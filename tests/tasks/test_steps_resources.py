@@ -15,8 +15,8 @@ from hydra_os.tasks.checkpoints import CheckpointStore
 from hydra_os.tasks.model import TaskSpec
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from hydra_os.tasks.resources import MembershipResources
+from hydra_os.tasks.steps import Pipeline, Step
 from hydra_os.tasks.store import TaskStore
-from pipelines.runner import Pipeline, Step
 from tests.tasks.conftest import MakeWorker, done, wait_task
 
 

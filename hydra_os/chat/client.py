@@ -1,10 +1,10 @@
 """Chat with a model through an OpenAI-compatible endpoint: by default this cluster's gateway (``hydra/auto``).
 
-:class:`ChatModel` is the seam the intake, the research pipeline and the briefing use; :class:`OpenAIChat`
-implements it over HTTP (httpx). The base URL is resolved on each use (a gateway node may come and go):
-``intake.llm_url`` when set, else the API of a live node with the ``gateway`` role (this node first).
-"Available" means the endpoint lists at least one model besides ``hydra/auto`` (the gateway always lists
-that one, even with nothing behind it); the answer is cached for a few seconds.
+:class:`ChatModel` is the seam the intake, the research pipeline, the briefing and memory's extraction
+use; :class:`OpenAIChat` implements it over HTTP (httpx). The base URL is resolved on each use (a gateway
+node may come and go): ``intake.llm_url`` when set, else the API of a live node with the ``gateway`` role
+(this node first). "Available" means the endpoint lists at least one model besides ``hydra/auto`` (the
+gateway always lists that one, even with nothing behind it); the answer is cached for a few seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
-from hydra_os.intake.errors import ModelReplyError, ModelUnavailableError
+from hydra_os.chat.errors import ModelReplyError, ModelUnavailableError
 
 AUTO_MODEL = "hydra/auto"
 UrlResolver = Callable[[], str | None]
