@@ -28,6 +28,6 @@ async def test_dead_child_is_an_issue(tmp_path: Path, child_script: Any) -> None
                 break
             await asyncio.sleep(0.05)
         [issue] = (await ChildProcessCheck().run(ctx)).issues
-        assert issue.target == "process:helper" and "is not running" in issue.summary
+        assert str(issue.target) == "process:helper" and "is not running" in issue.summary
     finally:
         await sup.stop()
