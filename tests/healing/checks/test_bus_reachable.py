@@ -7,6 +7,7 @@ from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.healing.checks.bus_reachable import BusReachableCheck
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 
 
@@ -20,6 +21,7 @@ async def test_bus_up_then_down(tmp_path: Path, nats_server: EmbeddedNats, bus: 
             break
         await asyncio.sleep(0.05)
     [issue] = (await BusReachableCheck().run(ctx)).issues
+    assert issue.type is IssueType.BUS_UNUSABLE
     assert str(issue.target) == "bus" and "unreachable" in issue.summary
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from hydra_os.healing.checks.http_endpoint import HttpEndpointCheck
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import HttpDetails
 from tests.healing.httpstub import StubServer
@@ -20,6 +21,7 @@ async def test_up_down_and_bad_status(tmp_path: Path) -> None:
         rep = await HttpEndpointCheck().run(HealingContext(cfg, "n1", tmp_path))
         assert [str(t) for t in rep.healthy] == ["http:webui"]
         [gone] = rep.issues
+        assert gone.type is IssueType.HTTP_DOWN
         assert str(gone.target) == "http:gone" and "ConnectError" in gone.summary
         assert gone.depends_on == ["unit:x.service"]
         srv.mode = "500"

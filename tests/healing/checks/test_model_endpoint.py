@@ -4,6 +4,7 @@ from pathlib import Path
 
 from hydra_os.healing.checks.model_endpoint import ModelEndpointCheck
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import ModelDetails
 from tests.healing.httpstub import StubServer
@@ -33,4 +34,5 @@ async def test_timeout_is_an_issue(tmp_path: Path) -> None:
         srv.mode = "slow"
         cfg = HealingConfig(models=[{"name": "m", "base_url": f"{srv.url}/v1", "model": "x", "timeout_s": 0.3}])
         [issue] = (await ModelEndpointCheck().run(HealingContext(cfg, "n1", tmp_path))).issues
+        assert issue.type is IssueType.MODEL_SILENT
         assert "no completion within 0.3s" in issue.summary

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from hydra_os.healing.checks.systemd_unit import SystemdUnitCheck
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.model import Severity
 from hydra_os.healing.systemctl import UnitState, parse_show
@@ -27,6 +28,7 @@ async def test_failed_unit_is_an_issue(tmp_path: Path, systemd: Path) -> None:
     rep = await SystemdUnitCheck().run(ctx(tmp_path, ["ollama.service", "nginx.service"]))
     assert [str(t) for t in rep.checked] == ["unit:ollama.service", "unit:nginx.service"]
     [issue] = rep.issues
+    assert issue.type is IssueType.UNIT_FAILED
     assert str(issue.target) == "unit:ollama.service" and issue.severity is Severity.CRITICAL
     assert issue.detail(UnitState).n_restarts == 5 and "exit-code" in issue.summary
     assert [str(t) for t in rep.healthy] == ["unit:nginx.service"]
@@ -37,6 +39,7 @@ async def test_failed_unit_is_an_issue(tmp_path: Path, systemd: Path) -> None:
 async def test_missing_unit_is_a_warning(tmp_path: Path, systemd: Path) -> None:
     rep = await SystemdUnitCheck().run(ctx(tmp_path, ["nope.service"]))
     [issue] = rep.issues
+    assert issue.type is IssueType.UNIT_MISSING
     assert issue.severity is Severity.WARNING and "does not exist" in issue.summary
 
 
