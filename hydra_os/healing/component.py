@@ -21,9 +21,11 @@ from fastapi import APIRouter, Depends
 
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.component import NodeContext
-from hydra_os.healing.checks.child_process import process_target
+from hydra_os.healing.checks.child_process import ChildProcessCheck, process_target
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
-from hydra_os.healing.errors import CheckRequestError, SupervisorError
+from hydra_os.healing.errors import CheckRequestError, HealingError, SupervisorError
+from hydra_os.healing.fixups.restart_process import RestartProcess
 from hydra_os.healing.gpu_health import GpuHealthProbe
 from hydra_os.healing.healer import Healer
 from hydra_os.healing.incidents import IncidentStore
@@ -51,13 +53,13 @@ class HealingService:
             self.supervisor.add(ChildProcess(spec, ctx.state_dir / "children"))
         self.gpu = GpuHealthProbe()
         model_dirs = [m.path for m in ctx.settings.models.entries if m.path is not None]
-        self.hctx = HealingContext(cfg, ctx.node_id, ctx.state_dir, bus=ctx.bus, supervisor=self.supervisor,
+        self.context = HealingContext(cfg, ctx.node_id, ctx.state_dir, bus=ctx.bus, supervisor=self.supervisor,
                                    gpu=self.gpu, peers=ctx.membership,
                                    disks=default_disks(cfg, ctx.state_dir, model_dirs),
                                    scheduler_store=ctx.state_dir / ctx.settings.tasks.scheduler.job_store)
         self.notifier = build_notifier(ctx.settings.notify, ctx.state_dir)
         self.healer = Healer(
-            self.hctx, gate, IncidentStore(ctx.state_dir / "healing" / "incidents.json", keep=cfg.incidents_kept),
+            self.context, gate, IncidentStore(ctx.state_dir / "healing" / "incidents.json", keep=cfg.incidents_kept),
             self.notifier, discover_checks(), discover_fixups(), events=ctx.events,
             uptime=UptimeLog(ctx.state_dir / "healing" / "uptime.json"),
         )
@@ -76,7 +78,7 @@ class HealingService:
 
     def watch_models(self, models: ModelsView) -> None:
         """Watch every engine the node's model manager runs (the ``model_engine`` check)."""
-        self.hctx.models = models
+        self.context.models = models
         models.failure_listeners.append(lambda _model: self.healer.poke_check("model_engine"))
 
     async def start(self) -> None:
@@ -122,12 +124,12 @@ class HealingService:
         return [] if log is None else [a.model_dump() for a in log.availability(time.time())]
 
     async def _rpc_uptime(self, _: dict[str, Any]) -> dict[str, Any]:
-        return {"node": self.hctx.node_id, "services": self.uptime()}
+        return {"node": self.context.node_id, "services": self.uptime()}
 
     def nixos_record(self) -> dict[str, Any]:
         """Revisions that failed their gate and automatic rollbacks on this node (for the briefing)."""
-        d = self.hctx.state_dir / "nixos"
-        return {"node": self.hctx.node_id,
+        d = self.context.state_dir / "nixos"
+        return {"node": self.context.node_id,
                 "failed_revisions": [f.model_dump() for f in FailedRevisions(d / "failed-revisions.json").all()],
                 "rollbacks": [r.model_dump() for r in Rollbacks(d / "rollbacks.json").all()]}
 
@@ -142,10 +144,13 @@ class HealingService:
         if not isinstance(name, str) or not name:
             raise SupervisorError("name: expected the name of a supervised child")
         st = self.supervisor.state(name)
-        fixup = next(f for f in self.healer.fixups if f.name == "restart_process")
-        issue = Issue(check="child_process", target=process_target(name), summary=f"owner asked to restart {name}",
-                      details={"name": name, "kind": st.kind})
-        action = fixup.action(issue, self.hctx)
+        fixup = self.healer.fixup(RestartProcess.name)
+        if fixup is None:
+            raise HealingError(f"{RestartProcess.name} is disabled on this node (healing.disabled_fixups): "
+                               f"{name} is not restarted")
+        issue = Issue(type=IssueType.CHILD_DOWN, check=ChildProcessCheck.name, target=process_target(name),
+                      summary=f"owner asked to restart {name}", details=st)
+        action = fixup.action(issue, self.context)
         out = await self.healer.gate.submit(action, self.healer.executor(fixup))
         return {"outcome": out.model_dump(mode="json")}
 

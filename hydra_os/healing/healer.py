@@ -24,10 +24,11 @@ from typing import Any
 from loguru import logger
 
 from hydra_os.events import EventLog
+from hydra_os.healing.checks.child_process import ChildProcessCheck
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.errors import NotifyError
 from hydra_os.healing.incidents import Incident, IncidentStore
-from hydra_os.healing.model import Check, CheckReport, Fixup, Issue
+from hydra_os.healing.model import Check, CheckReport, Fixup, Issue, repairs
 from hydra_os.healing.uptime import UptimeLog
 from hydra_os.notify import Notification, Notifier
 from hydra_os.policy.guards.dependencies import DependencyGraph
@@ -41,7 +42,7 @@ class Healer:
 
     def __init__(
         self,
-        hctx: HealingContext,
+        context: HealingContext,
         gate: Gate,
         incidents: IncidentStore,
         notifier: Notifier,
@@ -52,16 +53,16 @@ class Healer:
         clock: Callable[[], float] = time.time,
         uptime: UptimeLog | None = None,
     ) -> None:
-        self.hctx = hctx
+        self.context = context
         self.gate = gate
         self.incidents = incidents
         self.notifier = notifier
-        self.checks = [c for c in checks if c.name not in hctx.config.disabled_checks]
-        self.fixups = [f for f in fixups if f.name not in hctx.config.disabled_fixups]
+        self.checks = [c for c in checks if c.name not in context.config.disabled_checks]
+        self.fixups = [f for f in fixups if f.name not in context.config.disabled_fixups]
         self.events = events
         self.clock = clock
-        self.uptime = uptime if uptime is not None else hctx.uptime
-        hctx.uptime = self.uptime
+        self.uptime = uptime if uptime is not None else context.uptime
+        context.uptime = self.uptime
         self.rounds = 0
         self.notifications = 0
         self.last_round: dict[str, Any] = {}
@@ -83,8 +84,8 @@ class Healer:
             for kind in f.kinds:
                 self.gate.register_executor(kind, self.executor(f), ready=self.started)
         self.gate.add_notifier(self._on_outcome)
-        if self.hctx.supervisor is not None:
-            self.hctx.supervisor.on_change(self.poke)
+        if self.context.supervisor is not None:
+            self.context.supervisor.on_change(self.child_changed)
 
     async def start(self) -> None:
         self.register()
@@ -109,16 +110,22 @@ class Healer:
     def status(self) -> dict[str, Any]:
         return {
             "rounds": self.rounds,
-            "checks": [c.name for c in self.checks if c.enabled(self.hctx)],
+            "checks": [c.name for c in self.checks if c.enabled(self.context)],
             "fixups": [f.name for f in self.fixups],
             "open_incidents": len(self.incidents.open_incidents()),
             "notifications": self.notifications,
             "last_round": self.last_round,
         }
 
-    def poke(self, child_name: str) -> None:
-        """A supervised child went down: run a child_process round now."""
-        self.poke_check("child_process")
+    def child_changed(self, name: str) -> None:
+        """The supervisor's listener: child ``name`` went down or came back. The child_process check
+        looks at every child, so one round of it now covers ``name``."""
+        logger.debug("supervised child {} changed: running the {} check now", name, ChildProcessCheck.name)
+        self.poke_check(ChildProcessCheck.name)
+
+    def fixup(self, name: str) -> Fixup | None:
+        """The fixup called ``name``; None when there is none or ``healing.disabled_fixups`` names it."""
+        return next((f for f in self.fixups if f.name == name), None)
 
     def poke_check(self, check: str) -> None:
         """Something a check watches changed (a model engine failed): run that check now."""
@@ -133,7 +140,7 @@ class Healer:
             if now < next_full and self._poked:
                 only = set(self._poked)
             if now >= next_full:
-                next_full = now + self.hctx.config.interval_s
+                next_full = now + self.context.config.interval_s
             self._poked.clear()
             try:
                 await self.run_once(only)
@@ -148,16 +155,16 @@ class Healer:
     # ---- one round -------------------------------------------------------------------------
     async def _run_check(self, check: Check) -> CheckReport:
         try:
-            return await asyncio.wait_for(check.run(self.hctx), self.hctx.config.check_timeout_s)
+            return await asyncio.wait_for(check.run(self.context), self.context.config.check_timeout_s)
         except TimeoutError:
-            return CheckReport(check=check.name, error=f"did not finish in {self.hctx.config.check_timeout_s:g}s")
+            return CheckReport(check=check.name, error=f"did not finish in {self.context.config.check_timeout_s:g}s")
         except Exception as e:  # a broken check must not stop the others
             return CheckReport(check=check.name, error=f"{type(e).__name__}: {e}")
 
     async def run_once(self, only: set[str] | None = None) -> list[Incident]:
         """One round (only the named checks, when given). Returns the incidents touched."""
         async with self._lock:
-            active = [c for c in self.checks if (only is None or c.name in only) and c.enabled(self.hctx)]
+            active = [c for c in self.checks if (only is None or c.name in only) and c.enabled(self.context)]
             reports = await asyncio.gather(*(self._run_check(c) for c in active))
             now = self.clock()
             touched = await self._handle(list(reports), now)
@@ -165,37 +172,57 @@ class Healer:
             self.last_round = {
                 "at": now, "checks": [r.check for r in reports],
                 "errors": {r.check: r.error for r in reports if r.error},
-                "failing": sorted({i.target for r in reports for i in r.issues}),
+                "failing": sorted({str(i.target) for r in reports for i in r.issues}),
             }
             await asyncio.to_thread(self._save)
             return touched
 
     async def _handle(self, reports: list[CheckReport], now: float) -> list[Incident]:
+        issues, checked = self._collect(reports)
+        self._observe(issues, checked, now)
+        touched: list[Incident] = []
+        for group in self._graph(issues).group(issues):
+            inc, fresh = self.incidents.observe(issues[group.root], list(group.dependents), now)
+            if fresh:
+                await self._event("healing.incident.opened", inc)
+            await self._remediate(inc, issues[group.root], now)
+            touched.append(inc)
+        touched += await self._resolve_passing(issues, checked, now)
+        return touched
+
+    @staticmethod
+    def _collect(reports: list[CheckReport]) -> tuple[dict[str, Issue], set[str]]:
+        """The failing targets (first issue per target wins) and every target looked at, as the strings
+        the gate, the dependency graph, the availability record and the incidents use."""
         issues: dict[str, Issue] = {}
         checked: set[str] = set()
         for r in reports:
             if r.error:
                 logger.warning("check {} could not run: {}", r.check, r.error)
                 continue
-            checked.update(r.checked)
+            checked.update(str(t) for t in r.checked)
             for i in r.issues:
-                issues.setdefault(i.target, i)
+                issues.setdefault(str(i.target), i)
+        return issues, checked
+
+    def _observe(self, issues: dict[str, Issue], checked: set[str], now: float) -> None:
+        """Feed every checked target's state to the gate's flap detection and the availability record."""
         for t in sorted(checked):
             self.gate.observe(t, "failed" if t in issues else "ok")
             if self.uptime is not None:
                 self.uptime.observe(t, t not in issues, now)
+
+    def _graph(self, issues: dict[str, Issue]) -> DependencyGraph:
         graph = DependencyGraph()
-        for target, deps in self.hctx.config.dependencies.items():
+        for target, deps in self.context.config.dependencies.items():
             graph.add(target, *deps)
-        for i in issues.values():
-            graph.add(i.target, *i.depends_on)
-        touched: list[Incident] = []
-        for group in graph.group(issues):
-            inc, fresh = self.incidents.observe(issues[group.root], list(group.dependents), now)
-            if fresh:
-                await self._event("healing.incident.opened", inc)
-            await self._remediate(inc, issues[group.root], now)
-            touched.append(inc)
+        for key, i in issues.items():
+            graph.add(key, *i.depends_on)
+        return graph
+
+    async def _resolve_passing(self, issues: dict[str, Issue], checked: set[str], now: float) -> list[Incident]:
+        """Open incidents whose root was checked this round and passed."""
+        resolved: list[Incident] = []
         for inc in self.incidents.open_incidents():
             if inc.root in checked and inc.root not in issues:
                 last = inc.actions[-1] if inc.actions else None
@@ -203,37 +230,50 @@ class Healer:
                        else "recovered without a fixup")
                 self.incidents.resolve(inc, now, how)
                 await self._event("healing.incident.resolved", inc)
-                touched.append(inc)
-        return touched
+                resolved.append(inc)
+        return resolved
 
     def _choose(self, inc: Incident, issue: Issue) -> Fixup | None:
-        candidates = [f for f in self.fixups if f.applies_to(issue, self.hctx)]
+        candidates = [f for f in self.fixups if repairs(f, issue, self.context)]
         for f in candidates:
             if inc.failures_of(f.name) < 2 or f is candidates[-1]:
                 return f
         return None
 
-    async def _remediate(self, inc: Incident, issue: Issue, now: float) -> None:
+    def _waiting(self, inc: Incident, issue: Issue, now: float) -> bool:
+        """True when this round must not submit a repair for ``inc`` (and says why in its outcome)."""
         if self.gate.in_maintenance(inc.root):
             inc.suppressed = True
             inc.outcome = "maintenance window: nothing is restarted"
-            return
+            return True
         inc.suppressed = False
         if inc.retry_at is not None and now < inc.retry_at:
-            return
+            return True
         if inc.pending_since is not None and now - inc.pending_since < RESUBMIT_PENDING_S:
-            return  # waiting for the owner; the gate runs it once approved
+            return True  # waiting for the owner; the gate runs it once approved
         if issue.repaired_by is not None:
             inc.outcome = f"repaired by {issue.repaired_by}; waiting for the check to pass"
+            return True
+        return False
+
+    async def _remediate(self, inc: Incident, issue: Issue, now: float) -> None:
+        if self._waiting(inc, issue, now):
             return
         fixup = self._choose(inc, issue)
         if fixup is None:
             inc.outcome = "no fixup applies; the owner has to look"
             return
-        action = fixup.action(issue, self.hctx)
+        action = fixup.action(issue, self.context)
         out = await self.gate.submit(action, self.executor(fixup))
         self.incidents.record(inc, fixup.name, action, out)
         inc.retry_at = now + out.retry_after if out.status is OutcomeStatus.DEFERRED and out.retry_after else None
+        self._note_outcome(inc, issue, fixup, out, now)
+        if out.status in (OutcomeStatus.PENDING, OutcomeStatus.REFUSED) and not inc.escalated:
+            inc.escalated = True
+            await self._event("healing.incident.escalated", inc)
+            await self._send(self._escalation(inc, action, out))
+
+    def _note_outcome(self, inc: Incident, issue: Issue, fixup: Fixup, out: Outcome, now: float) -> None:
         if out.status is OutcomeStatus.PENDING:
             inc.pending_since = now
             inc.outcome = f"waiting for approval {out.approval_id}: {out.decision.reason}"
@@ -245,14 +285,10 @@ class Healer:
             inc.outcome = f"{fixup.name} succeeded; waiting for the check to pass"
             self._poked.add(issue.check)  # confirm at once with the same check
             self._wake.set()
-        if out.status in (OutcomeStatus.PENDING, OutcomeStatus.REFUSED) and not inc.escalated:
-            inc.escalated = True
-            await self._event("healing.incident.escalated", inc)
-            await self._send(self._escalation(inc, action, out))
 
     def executor(self, fixup: Fixup) -> Callable[[Action], Any]:
         async def execute(action: Action) -> dict[str, Any]:
-            return await fixup.execute(action, self.hctx)
+            return await fixup.execute(action, self.context)
 
         execute.__name__ = f"fixup_{fixup.name}"
         return execute
@@ -260,11 +296,11 @@ class Healer:
     # ---- telling the owner -----------------------------------------------------------------
     def _escalation(self, inc: Incident, action: Action, out: Outcome) -> Notification:
         if out.status is OutcomeStatus.PENDING:
-            title = f"Approval needed on {self.hctx.node_id}: {action.summary or action.kind}"
+            title = f"Approval needed on {self.context.node_id}: {action.summary or action.kind}"
             msg = (f"{inc.summary}. Automatic repair stopped: {out.decision.reason}. "
                    f"Approve with 'hydra approve {out.approval_id}' or deny with 'hydra deny {out.approval_id}'.")
         else:
-            title = f"Needs you on {self.hctx.node_id}: {inc.summary}"
+            title = f"Needs you on {self.context.node_id}: {inc.summary}"
             msg = f"Hydra will not {action.summary or action.kind}: {out.decision.reason}."
         return Notification(title=title[:250], message=msg, priority="high", tags=["healing", "escalated"],
                             data={"incident": inc.id, "target": inc.root, "approval_id": out.approval_id})
@@ -282,7 +318,7 @@ class Healer:
         if inc is not None:
             msg = f"{inc.summary}. {msg}"
         await self._send(Notification(
-            title=f"Hydra {verb} {what} on {self.hctx.node_id}"[:250], message=msg,
+            title=f"Hydra {verb} {what} on {self.context.node_id}"[:250], message=msg,
             priority="default" if ok else "high", tags=["healing", out.decision.level.value.lower()],
             data={"incident": inc.id if inc else None, "status": out.status.value,
                   "level": out.decision.level.value, "approval_id": out.approval_id},

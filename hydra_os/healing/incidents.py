@@ -102,17 +102,18 @@ class IncidentStore:
 
     def observe(self, issue: Issue, dependents: list[str], now: float) -> tuple[Incident, bool]:
         """The open incident for ``issue.target`` (opened or reopened if needed); True if new/reopened."""
-        inc = self.find_open(issue.target)
+        root = str(issue.target)  # persisted as its string form (files written before Target read the same)
+        inc = self.find_open(root)
         fresh = False
         if inc is None:
-            recent = [i for i in self._items.values() if i.root == issue.target and i.resolved_at is not None
+            recent = [i for i in self._items.values() if i.root == root and i.resolved_at is not None
                       and now - i.resolved_at <= self.reopen_window_s]
             if recent:
                 inc = max(recent, key=lambda i: i.resolved_at or 0)
                 inc.status, inc.resolved_at, inc.outcome = "open", None, None
                 inc.occurrences += 1
             else:
-                inc = Incident(root=issue.target, check=issue.check, summary=issue.summary,
+                inc = Incident(root=root, check=issue.check, summary=issue.summary,
                                severity=issue.severity, first_seen=now, last_seen=now)
                 self._items[inc.id] = inc
             fresh = True

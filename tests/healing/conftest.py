@@ -73,9 +73,9 @@ async def gate(bus: Bus) -> PolicyGate:
 def make_healer(tmp_path: Path) -> Callable[..., Healer]:
     def make(gate: PolicyGate, config: HealingConfig, *, supervisor: ProcessSupervisor | None = None,
              bus: Bus | None = None, clock: Callable[[], float] | None = None) -> Healer:
-        hctx = HealingContext(config=config, node_id="n1", state_dir=tmp_path, bus=bus, supervisor=supervisor)
+        context = HealingContext(config=config, node_id="n1", state_dir=tmp_path, bus=bus, supervisor=supervisor)
         kw = {"clock": clock} if clock else {}
-        return Healer(hctx, gate, IncidentStore(tmp_path / "incidents.json"),
+        return Healer(context, gate, IncidentStore(tmp_path / "incidents.json"),
                       LogFileNotifier(tmp_path / "notes.log"), discover_checks(), discover_fixups(), **kw)
 
     return make

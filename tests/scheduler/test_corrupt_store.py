@@ -66,8 +66,8 @@ async def test_healing_raises_one_incident_and_offers_to_move_the_file_aside(bus
     store = tmp_path / "n1" / "scheduler.sqlite"
     bad = _corrupt(store)
     gate = await make_gate(bus)
-    hctx = HealingContext(HealingConfig(check_bus=False), "n1", tmp_path, scheduler_store=store)
-    healer = Healer(hctx, gate, IncidentStore(tmp_path / "incidents.json"), LogFileNotifier(tmp_path / "notes.log"),
+    context = HealingContext(HealingConfig(check_bus=False), "n1", tmp_path, scheduler_store=store)
+    healer = Healer(context, gate, IncidentStore(tmp_path / "incidents.json"), LogFileNotifier(tmp_path / "notes.log"),
                     discover_checks(), discover_fixups())
     healer.register()
     healer.started.set()  # rounds are driven by hand here; the component's start() sets this
@@ -97,4 +97,4 @@ async def test_the_check_passes_a_healthy_store(tmp_path: Path) -> None:
     with sqlite3.connect(store) as db:
         db.execute("create table t (x)")
     rep = await SchedulerStoreCheck().run(HealingContext(HealingConfig(), "n1", tmp_path, scheduler_store=store))
-    assert rep.issues == [] and rep.checked == [f"file:{store}"]
+    assert rep.issues == [] and [str(t) for t in rep.checked] == [f"file:{store}"]

@@ -3,14 +3,18 @@ Hydra's streams and buckets are missing (a restarted server before they are recr
 
 from __future__ import annotations
 
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import BusDetails
 from hydra_os.healing.model import CheckReport, Issue
+from hydra_os.healing.target import Target
 
-BUS_TARGET = "bus"
+BUS_TARGET = Target(TargetKind.BUS)
 
 
 class BusReachableCheck:
     name = "bus_reachable"
+    issues = (IssueType.BUS_UNUSABLE,)
 
     def enabled(self, ctx: HealingContext) -> bool:
         return ctx.bus is not None and ctx.config.check_bus
@@ -29,8 +33,9 @@ class BusReachableCheck:
                 why = str(probe)
         if why:
             report.issues.append(Issue(
-                check=self.name, target=BUS_TARGET, summary=f"the bus is unreachable or unusable: {why}",
-                details={"server": ctx.bus.status.server, "last_error": ctx.bus.status.last_error},
+                type=IssueType.BUS_UNUSABLE, check=self.name, target=BUS_TARGET,
+                summary=f"the bus is unreachable or unusable: {why}",
+                details=BusDetails(server=ctx.bus.status.server, last_error=ctx.bus.status.last_error),
             ))
         return report
 

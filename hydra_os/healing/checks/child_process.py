@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.model import CheckReport, Issue
+from hydra_os.healing.target import Target
 
 
-def process_target(name: str) -> str:
-    return f"process:{name}"
+def process_target(name: str) -> Target:
+    return Target(TargetKind.PROCESS, name)
 
 
 class ChildProcessCheck:
     name = "child_process"
+    issues = (IssueType.CHILD_DOWN,)
 
     def enabled(self, ctx: HealingContext) -> bool:
         return ctx.supervisor is not None and bool(ctx.supervisor.names())
@@ -25,11 +28,9 @@ class ChildProcessCheck:
                 continue
             why = "is not running" if not s.running else "does not answer its health probe"
             report.issues.append(Issue(
-                check=self.name, target=process_target(s.name),
+                type=IssueType.CHILD_DOWN, check=self.name, target=process_target(s.name),
                 summary=f"supervised {s.kind} {s.name} {why}",
-                details={"name": s.name, "kind": s.kind, "pid": s.pid, "running": s.running,
-                         "down_since": s.down_since, "restarts": s.restarts},
-                depends_on=ctx.config.dependencies.get(process_target(s.name), []),
+                details=s, depends_on=ctx.config.dependencies.get(str(process_target(s.name)), []),
             ))
         return report
 

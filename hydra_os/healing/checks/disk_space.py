@@ -5,22 +5,26 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import DiskDetails
 from hydra_os.healing.errors import CheckFailedToRun
 from hydra_os.healing.model import CheckReport, Issue, Severity
+from hydra_os.healing.target import Target
 
 GIB = 1024**3
 
 
 class DiskSpaceCheck:
     name = "disk_space"
+    issues = (IssueType.DISK_LOW,)
 
     def enabled(self, ctx: HealingContext) -> bool:
         return bool(ctx.watched_disks)
 
     async def run(self, ctx: HealingContext) -> CheckReport:
         disks = ctx.watched_disks
-        report = CheckReport(check=self.name, checked=[f"disk:{d.path}" for d in disks])
+        report = CheckReport(check=self.name, checked=[Target(TargetKind.DISK, str(d.path)) for d in disks])
         for d in disks:
             try:
                 usage = await asyncio.to_thread(shutil.disk_usage, d.path)
@@ -32,12 +36,12 @@ class DiskSpaceCheck:
             low_gb = free_gb < d.min_free_gb
             if low_pct or low_gb:
                 report.issues.append(Issue(
-                    check=self.name, target=f"disk:{d.path}",
+                    type=IssueType.DISK_LOW, check=self.name, target=Target(TargetKind.DISK, str(d.path)),
                     severity=Severity.CRITICAL if free_pct < d.min_free_pct / 2 else Severity.WARNING,
                     summary=f"{d.path} is nearly full: {free_gb:.1f} GiB ({free_pct:.1f}%) free",
-                    details={"path": str(d.path), "free_bytes": usage.free, "total_bytes": usage.total,
-                             "free_pct": round(free_pct, 2), "min_free_pct": d.min_free_pct,
-                             "min_free_gb": d.min_free_gb},
+                    details=DiskDetails(path=str(d.path), free_bytes=usage.free, total_bytes=usage.total,
+                                        free_pct=round(free_pct, 2), min_free_pct=d.min_free_pct,
+                                        min_free_gb=d.min_free_gb),
                 ))
         return report
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.gpu_health import GpuHealth
 from hydra_os.healing.model import CheckReport, Issue, Severity
+from hydra_os.healing.target import Target
 
 
 def evaluate(gpus: list[GpuHealth], max_temp_c: int) -> list[tuple[GpuHealth, list[str], Severity]]:
@@ -32,6 +34,7 @@ def evaluate(gpus: list[GpuHealth], max_temp_c: int) -> list[tuple[GpuHealth, li
 
 class GpuHealthCheck:
     name = "gpu_health"
+    issues = (IssueType.GPU_UNHEALTHY,)
 
     def enabled(self, ctx: HealingContext) -> bool:
         return ctx.gpu is not None and ctx.gpu.available
@@ -39,12 +42,13 @@ class GpuHealthCheck:
     async def run(self, ctx: HealingContext) -> CheckReport:
         assert ctx.gpu is not None
         gpus = await asyncio.to_thread(ctx.gpu.read_health)
-        report = CheckReport(check=self.name, checked=[f"gpu:{g.index}" for g in gpus])
+        report = CheckReport(check=self.name, checked=[Target(TargetKind.GPU, str(g.index)) for g in gpus])
         for g, problems, severity in evaluate(gpus, ctx.config.gpu_max_temp_c):
             report.issues.append(Issue(
-                check=self.name, target=f"gpu:{g.index}", severity=severity,
+                type=IssueType.GPU_UNHEALTHY, check=self.name, target=Target(TargetKind.GPU, str(g.index)),
+                severity=severity,
                 summary=f"GPU {g.index} ({g.name}): " + "; ".join(problems),
-                details=g.model_dump(),
+                details=g,
             ))
         return report
 

@@ -7,8 +7,11 @@ import asyncio
 import httpx
 
 from hydra_os.healing.config import HttpTarget
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import HttpDetails
 from hydra_os.healing.model import CheckReport, Issue
+from hydra_os.healing.target import Target
 
 
 async def probe(client: httpx.AsyncClient, t: HttpTarget) -> str | None:
@@ -26,6 +29,7 @@ async def probe(client: httpx.AsyncClient, t: HttpTarget) -> str | None:
 
 class HttpEndpointCheck:
     name = "http_endpoint"
+    issues = (IssueType.HTTP_DOWN,)
 
     def enabled(self, ctx: HealingContext) -> bool:
         return bool(ctx.config.http)
@@ -34,12 +38,12 @@ class HttpEndpointCheck:
         targets = ctx.config.http
         async with httpx.AsyncClient(follow_redirects=False) as client:
             results = await asyncio.gather(*(probe(client, t) for t in targets))
-        report = CheckReport(check=self.name, checked=[f"http:{t.name}" for t in targets])
+        report = CheckReport(check=self.name, checked=[Target(TargetKind.HTTP, t.name) for t in targets])
         for t, why in zip(targets, results, strict=True):
             if why is not None:
                 report.issues.append(Issue(
-                    check=self.name, target=f"http:{t.name}", summary=f"{t.name} ({t.url}) is down: {why}",
-                    details={"url": t.url, "why": why},
+                    type=IssueType.HTTP_DOWN, check=self.name, target=Target(TargetKind.HTTP, t.name),
+                    summary=f"{t.name} ({t.url}) is down: {why}", details=HttpDetails(url=t.url, why=why),
                     depends_on=t.depends_on or ctx.config.dependencies.get(f"http:{t.name}", []),
                 ))
         return report

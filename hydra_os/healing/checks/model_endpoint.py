@@ -8,8 +8,11 @@ from typing import Any
 import httpx
 
 from hydra_os.healing.config import ModelTarget
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import ModelDetails
 from hydra_os.healing.model import CheckReport, Issue
+from hydra_os.healing.target import Target
 
 
 async def one_token(client: httpx.AsyncClient, m: ModelTarget) -> str | None:
@@ -39,6 +42,7 @@ async def one_token(client: httpx.AsyncClient, m: ModelTarget) -> str | None:
 
 class ModelEndpointCheck:
     name = "model_endpoint"
+    issues = (IssueType.MODEL_SILENT,)
 
     def enabled(self, ctx: HealingContext) -> bool:
         return bool(ctx.config.models)
@@ -47,17 +51,18 @@ class ModelEndpointCheck:
         models = ctx.config.models
         async with httpx.AsyncClient() as client:
             results = await asyncio.gather(*(one_token(client, m) for m in models))
-        report = CheckReport(check=self.name, checked=[f"model:{m.name}" for m in models])
+        report = CheckReport(check=self.name, checked=[Target(TargetKind.MODEL, m.name) for m in models])
         for m, why in zip(models, results, strict=True):
             if why is None:
                 continue
-            deps = list(m.depends_on or ctx.config.dependencies.get(f"model:{m.name}", []))
-            if m.process and f"process:{m.process}" not in deps:
-                deps.append(f"process:{m.process}")
+            target = Target(TargetKind.MODEL, m.name)
+            deps = list(m.depends_on or ctx.config.dependencies.get(str(target), []))
+            if m.process and (served_by := str(Target(TargetKind.PROCESS, m.process))) not in deps:
+                deps.append(served_by)
             report.issues.append(Issue(
-                check=self.name, target=f"model:{m.name}", depends_on=deps,
+                type=IssueType.MODEL_SILENT, check=self.name, target=target, depends_on=deps,
                 summary=f"model {m.model} at {m.base_url} does not answer a one-token completion: {why}",
-                details={"base_url": m.base_url, "model": m.model, "why": why, "process": m.process},
+                details=ModelDetails(base_url=m.base_url, model=m.model, why=why, process=m.process),
             ))
         return report
 

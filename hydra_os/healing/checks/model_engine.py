@@ -8,20 +8,24 @@ submitting a second restart.
 
 from __future__ import annotations
 
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import EngineDetails
 from hydra_os.healing.model import CheckReport, Issue
+from hydra_os.healing.target import Target
 
 DOWN = ("unhealthy", "failed")
 RESTARTING = "starting"  # down only for an engine that was up before (a first start is not an outage)
 REPAIRER = "the model manager (engine.restart through the policy gate)"
 
 
-def engine_target(model_id: str) -> str:
-    return f"engine:{model_id}"
+def engine_target(model_id: str) -> Target:
+    return Target(TargetKind.ENGINE, model_id)
 
 
 class ModelEngineCheck:
     name = "model_engine"
+    issues = (IssueType.ENGINE_DOWN,)
 
     def enabled(self, ctx: HealingContext) -> bool:
         return ctx.models is not None
@@ -40,10 +44,10 @@ class ModelEngineCheck:
             why = {"failed": "has failed", "unhealthy": "does not answer its health probe"}.get(
                 r.state, "is being restarted")
             report.issues.append(Issue(
-                check=self.name, target=engine_target(r.spec_id), repaired_by=REPAIRER,
+                type=IssueType.ENGINE_DOWN, check=self.name, target=engine_target(r.spec_id), repaired_by=REPAIRER,
                 summary=f"the engine of model {r.spec_id} {why}" + (f": {r.error}" if r.error else ""),
-                details={"model": r.spec_id, "state": r.state, "error": r.error},
-                depends_on=ctx.config.dependencies.get(engine_target(r.spec_id), []),
+                details=EngineDetails(model=r.spec_id, state=r.state, error=r.error),
+                depends_on=ctx.config.dependencies.get(str(engine_target(r.spec_id)), []),
             ))
         return report
 

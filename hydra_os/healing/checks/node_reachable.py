@@ -8,16 +8,20 @@ Nothing on this node can repair another machine, so no fixup applies: the incide
 
 from __future__ import annotations
 
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import NodeDetails
 from hydra_os.healing.model import CheckReport, Issue
+from hydra_os.healing.target import Target
 
 
-def node_target(node_id: str) -> str:
-    return f"node:{node_id}"
+def node_target(node_id: str) -> Target:
+    return Target(TargetKind.NODE, node_id)
 
 
 class NodeReachableCheck:
     name = "node_reachable"
+    issues = (IssueType.NODE_GONE,)
 
     def enabled(self, ctx: HealingContext) -> bool:
         return ctx.peers is not None and ctx.config.watch_nodes
@@ -29,8 +33,9 @@ class NodeReachableCheck:
         report = CheckReport(check=self.name, checked=[node_target(n) for n in sorted(ctx.known_nodes)])
         for n in sorted(ctx.known_nodes - live):
             report.issues.append(Issue(
-                check=self.name, target=node_target(n), summary=f"node {n} is gone: no heartbeat from it",
-                details={"node": n}, depends_on=ctx.config.dependencies.get(node_target(n), []),
+                type=IssueType.NODE_GONE, check=self.name, target=node_target(n),
+                summary=f"node {n} is gone: no heartbeat from it", details=NodeDetails(node=n),
+                depends_on=ctx.config.dependencies.get(str(node_target(n)), []),
             ))
         return report
 

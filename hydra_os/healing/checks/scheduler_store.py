@@ -12,8 +12,11 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import StoreDetails
 from hydra_os.healing.model import CheckReport, Issue
+from hydra_os.healing.target import Target
 from hydra_os.scheduler.errors import job_store_damage
 
 
@@ -35,6 +38,7 @@ def store_damage(path: Path) -> str | None:
 
 class SchedulerStoreCheck:
     name = "scheduler_store"
+    issues = (IssueType.SCHEDULER_STORE_DAMAGED,)
 
     def enabled(self, ctx: HealingContext) -> bool:
         return ctx.scheduler_store is not None
@@ -42,15 +46,15 @@ class SchedulerStoreCheck:
     async def run(self, ctx: HealingContext) -> CheckReport:
         path = ctx.scheduler_store
         assert path is not None
-        target = f"file:{path}"
+        target = Target(TargetKind.FILE, str(path))
         report = CheckReport(check=self.name, checked=[target] if path.exists() else [])
         if not path.exists():
             return report  # not a scheduler leader yet (or moved aside): nothing to look at
         why = await asyncio.to_thread(store_damage, path)
         if why is not None:
             report.issues.append(Issue(
-                check=self.name, target=target, summary=job_store_damage(path, RuntimeError(why)),
-                details={"path": str(path), "error": why},
+                type=IssueType.SCHEDULER_STORE_DAMAGED, check=self.name, target=target,
+                summary=job_store_damage(path, RuntimeError(why)), details=StoreDetails(path=str(path), error=why),
             ))
         return report
 

@@ -13,7 +13,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import DiskDetails
 from hydra_os.healing.errors import FixupError
 from hydra_os.healing.model import Issue
 from hydra_os.policy.model import Action, BlastRadius
@@ -55,22 +57,22 @@ def free_until(path: Path, need_free: int, dirs: list[Path]) -> dict[str, Any]:
 
 class FreeDisk:
     name = "free_disk"
+    issues = (IssueType.DISK_LOW,)
     kind = "disk.free_cache"
     kinds = (kind,)
     priority = 10
 
     def applies_to(self, issue: Issue, ctx: HealingContext) -> bool:
-        return issue.check == "disk_space" and bool(ctx.config.cache_dirs)
+        return bool(ctx.config.cache_dirs)
 
     def action(self, issue: Issue, ctx: HealingContext) -> Action:
-        d = issue.details
-        total = int(d["total_bytes"])
-        need = max(int(total * float(d["min_free_pct"]) / 100), int(float(d["min_free_gb"]) * 1024**3))
-        return Action(kind=self.kind, target=issue.target,
-                      params={"path": d["path"], "need_free_bytes": need,
+        d = issue.detail(DiskDetails)
+        need = max(int(d.total_bytes * d.min_free_pct / 100), int(d.min_free_gb * 1024**3))
+        return Action(kind=self.kind, target=str(issue.target),
+                      params={"path": d.path, "need_free_bytes": need,
                               "cache_dirs": [str(c) for c in ctx.config.cache_dirs], "node": ctx.node_id},
                       reversible=True, blast_radius=BlastRadius.SERVICE,
-                      summary=f"free disk on {d['path']} by emptying known caches")
+                      summary=f"free disk on {d.path} by emptying known caches")
 
     async def execute(self, action: Action, ctx: HealingContext) -> dict[str, Any]:
         allowed = {str(c) for c in ctx.config.cache_dirs}

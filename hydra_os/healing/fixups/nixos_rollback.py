@@ -17,6 +17,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.errors import FixupError, NixosError
 from hydra_os.healing.model import Issue, Severity
@@ -27,7 +28,10 @@ from hydra_os.nixos.switch import SafeSwitch
 from hydra_os.nixos.system import system_state
 from hydra_os.policy.model import Action, BlastRadius
 
-LOCAL_SERVICES = ("unit:", "http:", "model:", "engine:", "process:", "bus")
+# outages of local services; never another node gone, a GPU, a damaged file or a full disk (a
+# configuration change did not cause those)
+LOCAL_SERVICES = (IssueType.UNIT_FAILED, IssueType.HTTP_DOWN, IssueType.MODEL_SILENT, IssueType.ENGINE_DOWN,
+                  IssueType.CHILD_DOWN, IssueType.BUS_UNUSABLE)
 
 
 def activated_at(current_system: Path) -> float | None:
@@ -40,6 +44,7 @@ def activated_at(current_system: Path) -> float | None:
 
 class NixosRollback:
     name = "nixos_rollback"
+    issues = LOCAL_SERVICES
     kind = "nixos.rollback"
     kinds = (kind,)
     priority = 90
@@ -47,19 +52,17 @@ class NixosRollback:
     def applies_to(self, issue: Issue, ctx: HealingContext) -> bool:
         if not ctx.config.nixos_rollback_on_failure or issue.severity is not Severity.CRITICAL:
             return False
-        if not issue.target.startswith(LOCAL_SERVICES):
-            return False  # another node gone, a GPU or a full disk: a configuration change did not cause it
         if not system_state(ctx.config.nixos).switched_since_boot:
             return False
         # only an outage that began after the running system was activated can be the switch's doing
-        down = ctx.uptime.down_since(issue.target) if ctx.uptime is not None else None
+        down = ctx.uptime.down_since(str(issue.target)) if ctx.uptime is not None else None
         activated = activated_at(ctx.config.nixos.current_system)
         return down is not None and activated is not None and down >= activated
 
     def action(self, issue: Issue, ctx: HealingContext) -> Action:
         st = system_state(ctx.config.nixos)
         return Action(kind=self.kind, target=f"node:{ctx.node_id}",
-                      params={"from": st.current, "because": issue.target}, reversible=True,
+                      params={"from": st.current, "because": str(issue.target)}, reversible=True,
                       blast_radius=BlastRadius.NODE,
                       summary=f"roll NixOS back one generation ({issue.summary})")
 

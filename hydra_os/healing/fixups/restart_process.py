@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import ModelDetails
 from hydra_os.healing.errors import FixupError, HealingError
 from hydra_os.healing.model import Issue
+from hydra_os.healing.supervisor import ChildState
 from hydra_os.policy.model import Action, BlastRadius
 
 # the policy sees what is restarted: engines and the bus have their own kinds
@@ -15,6 +18,7 @@ KINDS = {"engine": "engine.restart", "bus": "bus.restart", "process": "process.r
 
 class RestartProcess:
     name = "restart_process"
+    issues = (IssueType.CHILD_DOWN, IssueType.MODEL_SILENT)
     kind = "process.restart"
     kinds = tuple(KINDS.values())
     priority = 10
@@ -22,15 +26,20 @@ class RestartProcess:
     def applies_to(self, issue: Issue, ctx: HealingContext) -> bool:
         if ctx.supervisor is None:
             return False
-        if issue.check == "child_process":
-            return True
         # a model endpoint served by a supervised engine: restarting the engine is the repair
-        proc = issue.details.get("process") if issue.check == "model_endpoint" else None
-        return bool(proc) and proc in ctx.supervisor.names()
+        name = self._child(issue)
+        return name is not None and name in ctx.supervisor.names()
+
+    @staticmethod
+    def _child(issue: Issue) -> str | None:
+        """The supervised child to restart for ``issue``."""
+        if issue.type is IssueType.CHILD_DOWN:
+            return issue.detail(ChildState).name
+        return issue.detail(ModelDetails).process
 
     def action(self, issue: Issue, ctx: HealingContext) -> Action:
         assert ctx.supervisor is not None
-        name = str(issue.details.get("name") or issue.details.get("process"))
+        name = str(self._child(issue))
         kind = ctx.supervisor.child(name).kind
         return Action(kind=KINDS.get(kind, self.kind), target=f"process:{name}",
                       params={"name": name, "node": ctx.node_id}, reversible=True,

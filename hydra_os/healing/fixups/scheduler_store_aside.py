@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import StoreDetails
 from hydra_os.healing.errors import FixupError
 from hydra_os.healing.model import Issue
 from hydra_os.policy.model import Action, BlastRadius
@@ -34,17 +36,19 @@ def move_aside(path: Path) -> Path:
 
 class SchedulerStoreAside:
     name = "scheduler_store_aside"
+    issues = (IssueType.SCHEDULER_STORE_DAMAGED,)
     kind = "scheduler.store.move_aside"
     kinds = (kind,)
     priority = 10
 
     def applies_to(self, issue: Issue, ctx: HealingContext) -> bool:
-        return issue.check == "scheduler_store" and ctx.scheduler_store is not None
+        return ctx.scheduler_store is not None
 
     def action(self, issue: Issue, ctx: HealingContext) -> Action:
-        return Action(kind=self.kind, target=issue.target, params={"path": issue.details["path"], "node": ctx.node_id},
+        path = issue.detail(StoreDetails).path
+        return Action(kind=self.kind, target=str(issue.target), params={"path": path, "node": ctx.node_id},
                       reversible=True, blast_radius=BlastRadius.SERVICE,
-                      summary=f"move the damaged scheduler job store {issue.details['path']} aside (it is rebuilt)")
+                      summary=f"move the damaged scheduler job store {path} aside (it is rebuilt)")
 
     async def execute(self, action: Action, ctx: HealingContext) -> dict[str, Any]:
         path = ctx.scheduler_store

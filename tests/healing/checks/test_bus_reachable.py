@@ -7,20 +7,22 @@ from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.healing.checks.bus_reachable import BusReachableCheck
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 
 
 async def test_bus_up_then_down(tmp_path: Path, nats_server: EmbeddedNats, bus: Bus) -> None:
     ctx = HealingContext(HealingConfig(bus_timeout_s=0.5), "n1", tmp_path, bus=bus)
     rep = await BusReachableCheck().run(ctx)
-    assert rep.checked == ["bus"] and rep.issues == []
+    assert [str(t) for t in rep.checked] == ["bus"] and rep.issues == []
     await nats_server.stop()
     for _ in range(50):
         if not bus.status.connected:
             break
         await asyncio.sleep(0.05)
     [issue] = (await BusReachableCheck().run(ctx)).issues
-    assert issue.target == "bus" and "unreachable" in issue.summary
+    assert issue.type is IssueType.BUS_UNUSABLE
+    assert str(issue.target) == "bus" and "unreachable" in issue.summary
 
 
 async def test_a_bus_without_hydras_buckets_is_not_usable(tmp_path: Path, bus: Bus) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 from hydra_os.healing.checks.child_process import ChildProcessCheck
 from hydra_os.healing.config import ChildSpec, HealingConfig
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
-from hydra_os.healing.supervisor import ChildProcess, ProcessSupervisor
+from hydra_os.healing.supervisor import ChildProcess, ChildState, ProcessSupervisor
 from tests.helpers import free_port
 
 
@@ -28,6 +29,7 @@ async def test_dead_child_is_an_issue(tmp_path: Path, child_script: Any) -> None
                 break
             await asyncio.sleep(0.05)
         [issue] = (await ChildProcessCheck().run(ctx)).issues
-        assert issue.target == "process:helper" and "is not running" in issue.summary
+        assert issue.type is IssueType.CHILD_DOWN and issue.detail(ChildState).name == "helper"
+        assert str(issue.target) == "process:helper" and "is not running" in issue.summary
     finally:
         await sup.stop()

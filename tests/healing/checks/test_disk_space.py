@@ -6,7 +6,9 @@ import pytest
 
 from hydra_os.healing.checks.disk_space import DiskSpaceCheck
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import DiskDetails
 from hydra_os.healing.errors import CheckFailedToRun
 
 
@@ -15,8 +17,9 @@ async def test_floor(tmp_path: Path) -> None:
     assert (await DiskSpaceCheck().run(HealingContext(ok, "n1", tmp_path))).issues == []
     full = HealingConfig(disks=[{"path": tmp_path, "min_free_pct": 100.0}])
     [issue] = (await DiskSpaceCheck().run(HealingContext(full, "n1", tmp_path))).issues
-    assert issue.target == f"disk:{tmp_path}" and "nearly full" in issue.summary
-    assert issue.details["total_bytes"] > 0
+    assert issue.type is IssueType.DISK_LOW
+    assert str(issue.target) == f"disk:{tmp_path}" and "nearly full" in issue.summary
+    assert issue.detail(DiskDetails).total_bytes > 0
 
 
 async def test_missing_path_cannot_run(tmp_path: Path) -> None:

@@ -34,6 +34,6 @@ async def test_real_nvml(tmp_path: Path) -> None:
         pytest.skip(f"no NVML on this machine ({probe.error})")
     rep = await GpuHealthCheck().run(ctx)
     probe.close()
-    assert rep.checked and all(t.startswith("gpu:") for t in rep.checked)
+    assert rep.checked and all(str(t).startswith("gpu:") for t in rep.checked)
     readings = GpuHealthProbe().read_health()
     assert all(g.temperature_c is not None for g in readings)

@@ -4,7 +4,9 @@ from pathlib import Path
 
 from hydra_os.healing.checks.http_endpoint import HttpEndpointCheck
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import HttpDetails
 from tests.healing.httpstub import StubServer
 from tests.helpers import free_port
 
@@ -17,10 +19,11 @@ async def test_up_down_and_bad_status(tmp_path: Path) -> None:
             {"name": "gone", "url": f"http://127.0.0.1:{dead}/", "depends_on": ["unit:x.service"]},
         ])
         rep = await HttpEndpointCheck().run(HealingContext(cfg, "n1", tmp_path))
-        assert rep.healthy == ["http:webui"]
+        assert [str(t) for t in rep.healthy] == ["http:webui"]
         [gone] = rep.issues
-        assert gone.target == "http:gone" and "ConnectError" in gone.summary
+        assert gone.type is IssueType.HTTP_DOWN
+        assert str(gone.target) == "http:gone" and "ConnectError" in gone.summary
         assert gone.depends_on == ["unit:x.service"]
         srv.mode = "500"
         rep = await HttpEndpointCheck().run(HealingContext(cfg, "n1", tmp_path))
-        assert {i.target: i.details["why"] for i in rep.issues}["http:webui"] == "HTTP 500"
+        assert {str(i.target): i.detail(HttpDetails).why for i in rep.issues}["http:webui"] == "HTTP 500"

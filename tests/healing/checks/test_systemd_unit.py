@@ -5,9 +5,10 @@ from pathlib import Path
 
 from hydra_os.healing.checks.systemd_unit import SystemdUnitCheck
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.model import Severity
-from hydra_os.healing.systemctl import parse_show
+from hydra_os.healing.systemctl import UnitState, parse_show
 from tests.healing.conftest import SYSTEMCTL, set_unit
 
 
@@ -25,11 +26,12 @@ async def test_failed_unit_is_an_issue(tmp_path: Path, systemd: Path) -> None:
     set_unit(systemd, "ollama.service", ActiveState="failed", SubState="failed", Result="exit-code", NRestarts=5)
     set_unit(systemd, "nginx.service")
     rep = await SystemdUnitCheck().run(ctx(tmp_path, ["ollama.service", "nginx.service"]))
-    assert rep.checked == ["unit:ollama.service", "unit:nginx.service"]
+    assert [str(t) for t in rep.checked] == ["unit:ollama.service", "unit:nginx.service"]
     [issue] = rep.issues
-    assert issue.target == "unit:ollama.service" and issue.severity is Severity.CRITICAL
-    assert issue.details["NRestarts"] == 5 and "exit-code" in issue.summary
-    assert rep.healthy == ["unit:nginx.service"]
+    assert issue.type is IssueType.UNIT_FAILED
+    assert str(issue.target) == "unit:ollama.service" and issue.severity is Severity.CRITICAL
+    assert issue.detail(UnitState).n_restarts == 5 and "exit-code" in issue.summary
+    assert [str(t) for t in rep.healthy] == ["unit:nginx.service"]
     calls = (systemd / "calls.log").read_text()
     assert '"show", "-p", "ActiveState,SubState,Result,NRestarts,LoadState"' in calls
 
@@ -37,6 +39,7 @@ async def test_failed_unit_is_an_issue(tmp_path: Path, systemd: Path) -> None:
 async def test_missing_unit_is_a_warning(tmp_path: Path, systemd: Path) -> None:
     rep = await SystemdUnitCheck().run(ctx(tmp_path, ["nope.service"]))
     [issue] = rep.issues
+    assert issue.type is IssueType.UNIT_MISSING
     assert issue.severity is Severity.WARNING and "does not exist" in issue.summary
 
 

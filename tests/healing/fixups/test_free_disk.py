@@ -5,9 +5,12 @@ import shutil
 from pathlib import Path
 
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import DiskDetails
 from hydra_os.healing.fixups.free_disk import FreeDisk, free_until
 from hydra_os.healing.model import Issue
+from hydra_os.healing.target import Target
 
 
 def test_deletes_oldest_cache_files_only(tmp_path: Path) -> None:
@@ -34,9 +37,9 @@ async def test_action_and_execute_stay_in_configured_dirs(tmp_path: Path) -> Non
     (cache / "f").write_bytes(b"z" * 10)
     ctx = HealingContext(HealingConfig(cache_dirs=[cache]), "n1", tmp_path)
     usage = shutil.disk_usage(tmp_path)
-    issue = Issue(check="disk_space", target=f"disk:{tmp_path}", summary="x",
-                  details={"path": str(tmp_path), "total_bytes": usage.total, "min_free_pct": 0.0,
-                           "min_free_gb": 0.0})
+    issue = Issue(type=IssueType.DISK_LOW, check="disk_space", target=Target(TargetKind.DISK, str(tmp_path)),
+                  summary="x", details=DiskDetails(path=str(tmp_path), free_bytes=usage.free, total_bytes=usage.total,
+                                                   free_pct=0.0, min_free_pct=0.0, min_free_gb=0.0))
     fx = FreeDisk()
     assert fx.applies_to(issue, ctx)
     action = fx.action(issue, ctx)

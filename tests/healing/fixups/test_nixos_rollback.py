@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import DiskDetails, HttpDetails, NodeDetails
 from hydra_os.healing.errors import FixupError
 from hydra_os.healing.fixups.nixos_rollback import NixosRollback
-from hydra_os.healing.model import Issue, Severity
+from hydra_os.healing.gpu_health import GpuHealth
+from hydra_os.healing.model import Issue, Severity, repairs
+from hydra_os.healing.systemctl import UnitState
+from hydra_os.healing.target import Target
 from hydra_os.healing.uptime import UptimeLog
 from hydra_os.nixos.ledger import FailedRevisions, Rollbacks
 from hydra_os.nixos.switch import SafeSwitch
@@ -32,6 +37,11 @@ def _ctx(cfg: HealingConfig, tmp_path: Path) -> HealingContext:
     return HealingContext(cfg, "n1", tmp_path / "state", uptime=UptimeLog(tmp_path / "uptime.json"))
 
 
+def webui_down() -> Issue:
+    return Issue(type=IssueType.HTTP_DOWN, check="http_endpoint", target=Target(TargetKind.HTTP, "webui"),
+                 summary="webui down", severity=Severity.CRITICAL, details=HttpDetails(url="http://webui/", why="x"))
+
+
 def _down(ctx: HealingContext, target: str, at: float | None = None) -> None:
     """What the healer's round records for a failing target."""
     assert ctx.uptime is not None
@@ -42,7 +52,7 @@ async def test_rolls_back_a_switch_since_boot(tmp_path: Path, nixsim: NixSim) ->
     booted = nixsim.current()
     cfg = HealingConfig(nixos=nixsim.config(), nixos_rollback_on_failure=True)
     ctx = _ctx(cfg, tmp_path)
-    issue = Issue(check="http_endpoint", target="http:webui", summary="webui down", severity=Severity.CRITICAL)
+    issue = webui_down()
     fx = NixosRollback()
     _down(ctx, "http:webui")
     assert not fx.applies_to(issue, ctx)  # running system == booted: nothing to roll back
@@ -53,9 +63,19 @@ async def test_rolls_back_a_switch_since_boot(tmp_path: Path, nixsim: NixSim) ->
     _down(ctx, "http:webui")
     assert fx.applies_to(issue, ctx)  # went down after the switch
     assert not fx.applies_to(issue.model_copy(update={"severity": Severity.WARNING}), ctx)
-    for other in ("node:nb", "gpu:0", "disk:/var/lib"):  # not something a configuration switch breaks here
-        _down(ctx, other)
-        assert not fx.applies_to(issue.model_copy(update={"target": other}), ctx), other
+    others = [  # not something a configuration switch breaks here
+        Issue(type=IssueType.NODE_GONE, check="node_reachable", target=Target(TargetKind.NODE, "nb"), summary="x",
+              details=NodeDetails(node="nb")),
+        Issue(type=IssueType.GPU_UNHEALTHY, check="gpu_health", target=Target(TargetKind.GPU, "0"), summary="x",
+              details=GpuHealth(index=0, name="g")),
+        Issue(type=IssueType.DISK_LOW, check="disk_space", target=Target(TargetKind.DISK, "/var/lib"), summary="x",
+              details=DiskDetails(path="/var/lib", free_bytes=0, total_bytes=1, free_pct=0, min_free_pct=5,
+                                  min_free_gb=1)),
+    ]
+    for other in others:
+        _down(ctx, str(other.target))
+        assert not repairs(fx, other, ctx), other.target
+    assert repairs(fx, issue, ctx)
     action = fx.action(issue, ctx)
     assert action.kind == "nixos.rollback" and action.target == "node:n1"
     out = await fx.execute(action, ctx)
@@ -65,8 +85,7 @@ async def test_rolls_back_a_switch_since_boot(tmp_path: Path, nixsim: NixSim) ->
 def test_can_be_turned_off(tmp_path: Path, nixsim: NixSim) -> None:
     assert HealingConfig().nixos_rollback_on_failure is True  # on by default; the policy level decides
     ctx = HealingContext(HealingConfig(nixos=nixsim.config(), nixos_rollback_on_failure=False), "n1", tmp_path)
-    issue = Issue(check="x", target="y", summary="z")
-    assert not NixosRollback().applies_to(issue, ctx)
+    assert not NixosRollback().applies_to(webui_down(), ctx)
 
 
 async def test_unprivileged_daemon_rolls_back_through_the_helper_unit(tmp_path: Path, nixsim: NixSim) -> None:
@@ -81,7 +100,7 @@ async def test_unprivileged_daemon_rolls_back_through_the_helper_unit(tmp_path: 
     nixsim.describe("rev-2")
     await SafeSwitch(cfg.nixos, FailedRevisions(tmp_path / "f.json"), tmp_path / "w").switch()
     nixsim.add_generation("rev-3")  # a newer generation that never ran: not the one to go back to
-    issue = Issue(check="http_endpoint", target="http:webui", summary="webui down", severity=Severity.CRITICAL)
+    issue = webui_down()
     _down(ctx, "http:webui")
     fx = NixosRollback()
     assert fx.applies_to(issue, ctx)  # on by default
@@ -106,7 +125,9 @@ async def test_a_failing_helper_run_fails_the_fixup_and_is_logged(tmp_path: Path
     await SafeSwitch(cfg.nixos, FailedRevisions(tmp_path / "f.json"), tmp_path / "w").switch()
     # generation 1's system breaks on activation now (its units fail): the helper exits 4
     nixsim.add_generation("rev-3", failed_units=["nginx.service"])
-    issue = Issue(check="x", target="unit:nginx.service", summary="nginx down", severity=Severity.CRITICAL)
+    issue = Issue(type=IssueType.UNIT_FAILED, check="systemd_unit", target=Target(TargetKind.UNIT, "nginx.service"),
+                  summary="nginx down", details=UnitState(unit="nginx.service", active="failed", sub="failed",
+                                                          result="exit-code", n_restarts=0, load="loaded"))
     fx = NixosRollback()
     action = fx.action(issue, ctx)
     profile = nixsim.config().profile

@@ -8,11 +8,14 @@ from typing import Any
 import pytest
 
 from hydra_os.healing.config import ChildSpec, HealingConfig
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import ModelDetails
 from hydra_os.healing.errors import FixupError
 from hydra_os.healing.fixups.restart_process import RestartProcess
 from hydra_os.healing.model import Issue
 from hydra_os.healing.supervisor import ChildProcess, ProcessSupervisor
+from hydra_os.healing.target import Target
 from tests.helpers import free_port
 
 
@@ -27,8 +30,10 @@ async def test_restarts_a_dead_engine(tmp_path: Path, child_script: Any) -> None
         pid = sup.state("vllm").pid
         os.kill(pid or 0, signal.SIGKILL)
         fx = RestartProcess()
-        dead = Issue(check="child_process", target="process:vllm", summary="x", details={"name": "vllm"})
-        model = Issue(check="model_endpoint", target="model:big", summary="x", details={"process": "vllm"})
+        dead = Issue(type=IssueType.CHILD_DOWN, check="child_process", target=Target(TargetKind.PROCESS, "vllm"),
+                     summary="x", details=sup.state("vllm"))
+        model = Issue(type=IssueType.MODEL_SILENT, check="model_endpoint", target=Target(TargetKind.MODEL, "big"),
+                      summary="x", details=ModelDetails(base_url="http://x/v1", model="big", why="x", process="vllm"))
         assert fx.applies_to(dead, ctx) and fx.applies_to(model, ctx)
         action = fx.action(model, ctx)
         assert action.kind == "engine.restart" and action.target == "process:vllm"

@@ -5,16 +5,19 @@ from pathlib import Path
 import pytest
 
 from hydra_os.healing.config import HealingConfig
+from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.errors import FixupError
 from hydra_os.healing.fixups.restart_unit import RestartUnit
 from hydra_os.healing.model import Issue
+from hydra_os.healing.systemctl import UnitState
+from hydra_os.healing.target import Target
 from tests.healing.conftest import SYSTEMCTL, set_unit, unit_state
 
 
 def issue(unit: str, active: str = "failed") -> Issue:
-    return Issue(check="systemd_unit", target=f"unit:{unit}", summary="x",
-                 details={"unit": unit, "ActiveState": active})
+    return Issue(type=IssueType.UNIT_FAILED, check="systemd_unit", target=Target(TargetKind.UNIT, unit), summary="x",
+                 details=UnitState(unit=unit, active=active, sub="x", result="x", n_restarts=0, load="loaded"))
 
 
 async def test_restart_runs_systemctl_and_confirms(tmp_path: Path, systemd: Path) -> None:
