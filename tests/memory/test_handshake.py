@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from hydra_os.bus.client import Bus
 from hydra_os.bus.names import MEMORY_SERVICE_NAME, memory_rpc
@@ -59,9 +60,9 @@ async def test_a_memory_node_from_before_hello_answers_the_handshake_with_info(b
     """A stand-in for an older memory node: it serves ``info`` (the full report) and no ``hello``."""
     asked: list[str] = []
 
-    async def info(msg: nats.aio.msg.Msg) -> None:
+    async def info(msg: Msg) -> None:
         asked.append(msg.subject)
-        report = {"node": "old-node", "embedding_model": "hashing-bow-v1-384", "configured_embedder": None,
+        report: dict[str, object] = {"node": "old-node", "embedding_model": "hashing-bow-v1-384", "configured_embedder": None,
                   "stores": {}, "passages": 3, "graph": None, "learnings": 0, "blocks": []}
         await msg.respond(json.dumps({"result": report}).encode())
 
