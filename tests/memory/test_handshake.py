@@ -62,8 +62,10 @@ async def test_a_memory_node_from_before_hello_answers_the_handshake_with_info(b
 
     async def info(msg: Msg) -> None:
         asked.append(msg.subject)
-        report: dict[str, object] = {"node": "old-node", "embedding_model": "hashing-bow-v1-384", "configured_embedder": None,
-                  "stores": {}, "passages": 3, "graph": None, "learnings": 0, "blocks": []}
+        report: dict[str, object] = {
+            "node": "old-node", "embedding_model": "hashing-bow-v1-384", "configured_embedder": None,
+            "stores": {}, "passages": 3, "graph": None, "learnings": 0, "blocks": [],
+        }
         await msg.respond(json.dumps({"result": report}).encode())
 
     sub = await bus.nc.subscribe(memory_rpc("info"), cb=info)
