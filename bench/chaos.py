@@ -48,9 +48,9 @@ sys.path.insert(0, str(REPO))
 
 from hydra_os.bus.client import Bus  # noqa: E402
 from hydra_os.config import BusConfig  # noqa: E402
+from memory.client import MemoryClient  # noqa: E402
 from memory.errors import MemoryLayerError, MemoryOutcomeUnknownError, MemoryUnavailableError  # noqa: E402
 from memory.protocols import Block  # noqa: E402
-from memory.service import MemoryClient  # noqa: E402
 from tests.helpers import DaemonProc, NatsProc, daemon_env, free_port  # noqa: E402
 
 BLOCK = "chaos"

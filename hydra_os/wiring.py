@@ -47,8 +47,8 @@ def build_components(ctx: NodeContext) -> list[Component]:
         from hydra_os.inference.openapi import openapi_extra
 
         ctx.openapi_extra.append(openapi_extra)  # built on the first /openapi.json, not at start-up
-        ctx.rpc.handle("route-explain", gateway.rpc_explain)
-        ctx.rpc.handle("route-feedback", gateway.rpc_feedback)
+        for verb, handler in gateway.rpc_handlers().items():
+            ctx.rpc.handle(verb, handler)
         components.append(gateway)
     if ctx.has_role("gpu"):
         from hydra_os.inference.manager import ModelManager

@@ -2,7 +2,7 @@
 
 A bus request that times out may still have been applied (the reply was lost, or the memory node
 was slow or paused), so a client that retries blindly could append twice. Every write the
-:class:`~memory.service.MemoryClient` sends carries a ``Hydra-Request-Id`` header; the service
+:class:`~memory.client.MemoryClient` sends carries a ``Hydra-Request-Id`` header; the service
 remembers the outcome of recent ids and answers a repeat with the stored reply instead of running
 the write again. A repeat that arrives while the first is still running waits for it.
 

@@ -17,7 +17,7 @@ Conventions shared by every implementation:
   in-process and through the bus service. :func:`iter_pages` turns a pager into an async iterator.
 - Import (``import_*``) writes records verbatim (ids, times, validity kept) and is used only by
   restore into an empty store.
-- Remote clients (:mod:`memory.service`) implement the same Protocols over ``hydra.memory.*``.
+- Remote clients (:mod:`memory.client`) implement the same Protocols over ``hydra.memory.*``.
 """
 
 from __future__ import annotations

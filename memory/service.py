@@ -1,11 +1,14 @@
 """Memory as a service: the memory node serves its stores on ``hydra.memory.<verb>`` (a NATS micro
-service); every other node uses :class:`MemoryClient`, whose parts implement the same Protocols.
+service, one endpoint per entry of :data:`memory.verbs.VERBS`); every other node uses
+:class:`memory.client.MemoryClient`, whose parts implement the same Protocols.
 
-Wire format: the request is a JSON object of parameters; a reply is JSON. An error is a micro error
-reply (code 400 bad input, 404 not found, 500 backend) whose body is
-``{"type": <memory error class>, "message": ...}``, so the client raises the same error class.
+Wire format: the request is a JSON object of parameters (the verb's params model); a reply is
+``{"result": ...}``. An error is a micro error reply (code 400 bad input, 404 not found, 500 backend)
+whose body is ``{"type": <memory error class>, "message": ...}``, so the client raises the same error
+class. A write (``VerbSpec.write``) that carries a ``Hydra-Request-Id`` header is applied once per id.
 
-Verbs: ``info``; ``core.{list,get,create,append,replace,rewrite,history,import}``;
+Verbs: ``hello`` (the client's handshake), ``info`` (the full report: counts every store);
+``core.{list,get,create,append,replace,rewrite,history,import}``;
 ``archival.{add,search,get,count,reindex,optimize,export,import}``;
 ``graph.{upsert_entity,resolve,upsert_relation,facts_about,neighbours,facts_valid_at,counts,export,import}``;
 ``learnings.{add,get,list,search,export,import}``. Export pages shrink to fit the bus's max payload.
@@ -17,88 +20,39 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import nats.errors
 from loguru import logger
 from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import Service
-from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
 from hydra_os import __version__
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from memory import errors as merr
 from memory.archival.maintenance import BackgroundOptimizer
+from memory.client import MemoryClient
 from memory.idempotency import REQUEST_ID_HEADER, Outcome, RecentRequests, request_digest
-from memory.protocols import (
-    AddResult,
-    Block,
-    BlockEdit,
-    Embedder,
-    Entity,
-    GraphRecord,
-    Learning,
-    LearningIn,
-    MemoryStack,
-    Neighbour,
-    Page,
-    Passage,
-    PassageIn,
-    Relation,
-    RelationIn,
-    SearchFilters,
-    SearchHit,
-    SearchMode,
-)
-from memory.store_down import StoreName, store_states
+from memory.protocols import Embedder, MemoryStack
+from memory.store_down import StoreName
+from memory.verb_models import Params
+from memory.verbs import VERBS, VerbSpec
 
-M = TypeVar("M")
-Params = dict[str, Any]
-Handler = Callable[[Params], Awaitable[Any]]
-LONG_TIMEOUT = 3600.0
-WRITE_VERBS = frozenset({
-    "core.create", "core.append", "core.replace", "core.rewrite", "core.import",
-    "archival.add", "archival.import", "archival.reindex",
-    "graph.upsert_entity", "graph.upsert_relation", "graph.import",
-    "learnings.add", "learnings.import",
-})
-"""Verbs that change memory: the client sends each with a request id, the service applies it once."""
+__all__ = ["MemoryClient", "MemoryService"]  # MemoryClient: callers from before memory/client.py import it here
 
 
-def _arg(params: Params, name: str, tp: Any, default: Any = ...) -> Any:
-    """Validate one parameter; a bad or missing one is a MemoryInputError naming it."""
-    if name not in params:
-        if default is ...:
-            raise merr.MemoryInputError(f"{name}: required parameter is missing")
-        return default
+def _params(spec: VerbSpec[Any, Any], data: bytes) -> Params:
     try:
-        return TypeAdapter(tp).validate_python(params[name])
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in (name, *first["loc"]))
-        raise merr.MemoryInputError(f"{where}: {first['msg']}") from None
-
-
-def _dump(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list | tuple):
-        return [_dump(v) for v in value]
-    return value
-
-
-async def _count(items: Awaitable[list[Any]]) -> int:
-    return len(await items)
-
-
-async def _labels(blocks: Awaitable[list[Block]]) -> list[str]:
-    return [b.label for b in await blocks]
+        raw = json.loads(data) if data else {}
+    except json.JSONDecodeError as e:
+        raise merr.MemoryInputError(f"request body: not JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise merr.MemoryInputError("request body: expected a JSON object of parameters")
+    model: type[Params] = spec.params
+    return model.from_wire(raw)
 
 
 def _error_outcome(err: merr.MemoryLayerError) -> Outcome:
@@ -135,140 +89,6 @@ class MemoryService:
         self.down = down if down is not None else {}  # the stores that are StoreDown stand-ins, and why
         self._service: Service | None = None
         self.recent = RecentRequests(path=requests_path)  # outcomes of recent writes by request id, for retries
-        self.handlers = self._handlers()
-
-    def refresh(self) -> None:
-        """Serve the stack's current stores (after one that was down was opened again)."""
-        self.handlers = self._handlers()
-
-    def _handlers(self) -> dict[str, Handler]:
-        s = self.stack
-        core, arch, graph, lrn = s.core, s.archival, s.graph, s.learnings
-
-        async def info(p: Params) -> Any:
-            down = dict(self.down)  # a store that is down answers nothing; the others still report
-
-            async def part(name: StoreName, read: Callable[[], Awaitable[Any]]) -> Any:
-                return None if name in down else await read()
-
-            return {
-                "node": self.node_id,
-                "embedding_model": arch.embedding_model,
-                "configured_embedder": self.embedder.model if self.embedder else None,
-                "stores": store_states(down),
-                "passages": await part(StoreName.ARCHIVAL, arch.count),
-                "graph": await part(StoreName.GRAPH, graph.counts),
-                "learnings": await part(StoreName.LEARNINGS, lambda: _count(lrn.list_learnings())),
-                "blocks": await part(StoreName.CORE, lambda: _labels(core.list_blocks())),
-            }
-
-        async def reindex(p: Params) -> Any:
-            embedder = self.embedder
-            if embedder is None:
-                raise merr.MemoryBackendError("this memory node has no embedder configured to reindex with")
-            want = _arg(p, "model", str | None, None)
-            if want and want != embedder.model:
-                raise merr.MemoryInputError(
-                    f"model: the memory node's configured embedder is {embedder.model!r}, not {want!r}; "
-                    "change memory.embed on the memory node, restart it, then reindex"
-                )
-            subject = _arg(p, "progress", str | None, None)
-            nc = self.bus.nc
-
-            pending: set[asyncio.Task[None]] = set()
-
-            def progress(done: int, total: int) -> None:
-                if subject:
-                    task = asyncio.get_running_loop().create_task(
-                        nc.publish(subject, json.dumps({"done": done, "total": total}).encode())
-                    )
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-
-            done = await arch.reindex(embedder, progress)
-            if self.optimizer is not None:
-                self.optimizer.kick()
-            return {"reindexed": done, "model": embedder.model}
-
-        async def add(p: Params) -> Any:
-            results = await arch.add(models(PassageIn, p, "passages"))
-            if self.optimizer is not None:
-                self.optimizer.note_writes(sum(r.status != "duplicate" for r in results))
-            return results
-
-        async def import_passages(p: Params) -> Any:
-            await arch.import_passages(models(Passage, p, "passages"))
-            if self.optimizer is not None:
-                self.optimizer.kick()
-
-        async def optimize(p: Params) -> Any:
-            if self.optimizer is None:
-                await arch.optimize()
-                return {"scheduled": False}
-            self.optimizer.kick()
-            return {"scheduled": True}
-
-        async def export(fetch: Callable[[str | None, int], Awaitable[Page[Any]]], p: Params) -> Any:
-            cursor = _arg(p, "cursor", str | None, None)
-            limit = _arg(p, "limit", int, 100)
-            if not 1 <= limit <= 1000:
-                raise merr.MemoryInputError(f"limit: expected 1..1000, got {limit}")
-            budget = max(self.bus.nc.max_payload * 3 // 4, 1024)
-            while True:  # shrink the page until its reply fits on the bus
-                page = await fetch(cursor, limit)
-                body = page.model_dump(mode="json")
-                if limit == 1 or len(json.dumps(body)) <= budget:
-                    return body
-                limit = max(limit // 2, 1)
-
-        def models(tp: type[M], p: Params, name: str) -> list[M]:
-            return list(_arg(p, name, list[tp]))  # type: ignore[valid-type]
-
-        h: dict[str, Handler] = {
-            "info": info,
-            "core.list": lambda p: core.list_blocks(),
-            "core.get": lambda p: core.get_block(_arg(p, "label", str)),
-            "core.create": lambda p: core.create_block(_arg(p, "block", Block)),
-            "core.append": lambda p: core.append(_arg(p, "label", str), _arg(p, "text", str)),
-            "core.replace": lambda p: core.replace(_arg(p, "label", str), _arg(p, "old", str), _arg(p, "new", str)),
-            "core.rewrite": lambda p: core.rewrite(_arg(p, "label", str), _arg(p, "value", str)),
-            "core.history": lambda p: core.history(_arg(p, "label", str)),
-            "core.import": lambda p: core.import_block(_arg(p, "block", Block), models(BlockEdit, p, "history")),
-            "archival.add": add,
-            "archival.search": lambda p: arch.search(
-                _arg(p, "query", str),
-                limit=_arg(p, "limit", int, 10),
-                filters=_arg(p, "filters", SearchFilters | None, None),
-                mode=_arg(p, "mode", SearchMode, "hybrid"),
-                asked_at=_arg(p, "asked_at", AwareDatetime | None, None),
-            ),
-            "archival.get": lambda p: arch.get(_arg(p, "id", str)),
-            "archival.count": lambda p: arch.count(),
-            "archival.reindex": reindex,
-            "archival.optimize": optimize,
-            "archival.export": lambda p: export(arch.export_page, p),
-            "archival.import": import_passages,
-            "graph.upsert_entity": lambda p: graph.upsert_entity(_arg(p, "entity", Entity)),
-            "graph.resolve": lambda p: graph.resolve(_arg(p, "name", str)),
-            "graph.upsert_relation": lambda p: graph.upsert_relation(_arg(p, "relation", RelationIn)),
-            "graph.facts_about": lambda p: graph.facts_about(
-                _arg(p, "entity", str), _arg(p, "at", AwareDatetime | None, None)
-            ),
-            "graph.neighbours": lambda p: graph.neighbours(_arg(p, "entity", str), _arg(p, "depth", int, 2)),
-            "graph.facts_valid_at": lambda p: graph.facts_valid_at(_arg(p, "t", AwareDatetime)),
-            "graph.counts": lambda p: graph.counts(),
-            "graph.export": lambda p: export(graph.export_page, p),
-            "graph.import": lambda p: graph.import_records(models(GraphRecord, p, "records")),
-            "learnings.add": lambda p: lrn.add(_arg(p, "entry", LearningIn)),
-            "learnings.get": lambda p: lrn.get(_arg(p, "id", str)),
-            "learnings.list": lambda p: lrn.list_learnings(
-                since=_arg(p, "since", AwareDatetime | None, None), limit=_arg(p, "limit", int | None, None)
-            ),
-            "learnings.search": lambda p: lrn.search(_arg(p, "query", str), _arg(p, "limit", int, 5)),
-            "learnings.export": lambda p: export(lrn.export_page, p),
-            "learnings.import": lambda p: lrn.import_learnings(models(Learning, p, "entries")),
-        }
-        return h
 
     async def start(self) -> None:
         loaded = await asyncio.to_thread(self.recent.load, asyncio.get_running_loop())
@@ -282,16 +102,16 @@ class MemoryService:
             metadata={"node": self.node_id},
         )
         group = self._service.add_group(name=names.MEMORY_PREFIX)
-        for verb in self.handlers:
-            await group.add_endpoint(name=verb.replace(".", "_"), subject=verb, handler=self._wrap(verb))
+        for spec in VERBS.values():
+            await group.add_endpoint(name=spec.endpoint, subject=spec.verb.value, handler=self._endpoint(spec))
 
-    def _wrap(self, verb: str) -> Callable[[Request], Awaitable[None]]:
+    def _endpoint(self, spec: VerbSpec[Any, Any]) -> Callable[[Request], Awaitable[None]]:
         async def endpoint(req: Request) -> None:
-            rid = (req.headers or {}).get(REQUEST_ID_HEADER) if verb in WRITE_VERBS else None
+            rid = (req.headers or {}).get(REQUEST_ID_HEADER) if spec.write else None
             if rid is None:
-                out = await self._outcome(verb, req.data)
+                out = await self._outcome(spec, req.data)
             else:
-                out = await self._idempotent(verb, rid, req.data)
+                out = await self._idempotent(spec, rid, req.data)
             if out.code is None:
                 await req.respond(out.body)
             else:
@@ -299,8 +119,9 @@ class MemoryService:
 
         return endpoint
 
-    async def _idempotent(self, verb: str, rid: str, data: bytes) -> Outcome:
+    async def _idempotent(self, spec: VerbSpec[Any, Any], rid: str, data: bytes) -> Outcome:
         """Run a write once per request id; a repeat gets the first run's reply."""
+        verb = spec.verb
         try:
             first, fut = self.recent.claim(rid, request_digest(verb, data))
         except merr.MemoryInputError as e:
@@ -310,7 +131,7 @@ class MemoryService:
             return await asyncio.shield(fut)
         out = Outcome(b"", "500", f"{verb} was interrupted on the memory node")
         try:
-            out = await self._outcome(verb, data)
+            out = await self._outcome(spec, data)
         finally:  # also when cancelled: a repeat waiting on it must not hang
             self.recent.settle(rid, fut, out)
         try:
@@ -319,20 +140,14 @@ class MemoryService:
             logger.warning("memory service: cannot record request id {}: {}", rid, e.strerror)
         return out
 
-    async def _outcome(self, verb: str, data: bytes) -> Outcome:
+    async def _outcome(self, spec: VerbSpec[Any, Any], data: bytes) -> Outcome:
         try:
-            try:
-                params = json.loads(data) if data else {}
-            except json.JSONDecodeError as e:
-                raise merr.MemoryInputError(f"request body: not JSON ({e})") from None
-            if not isinstance(params, dict):
-                raise merr.MemoryInputError("request body: expected a JSON object of parameters")
-            result = _dump(await self.handlers[verb](params))  # per call: refresh() swaps in a reopened store
+            result = spec.result.dump_python(await spec.call(self, _params(spec, data)), mode="json")
         except merr.MemoryLayerError as e:
             return _error_outcome(e)
         except Exception as e:
-            logger.exception("memory service {} failed", verb)
-            wire = {"type": "MemoryBackendError", "message": f"{verb} failed on the memory node: {e}"}
+            logger.exception("memory service {} failed", spec.verb)
+            wire = {"type": "MemoryBackendError", "message": f"{spec.verb} failed on the memory node: {e}"}
             return Outcome(json.dumps(wire).encode(), "500", wire["message"])
         return Outcome(json.dumps({"result": result}).encode())
 
@@ -350,256 +165,3 @@ class MemoryService:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-
-# ------------------------------------------------------------------------------------------------
-# client
-# ------------------------------------------------------------------------------------------------
-
-
-class MemoryClient:
-    """Calls the memory service. ``stack()`` gives Protocol implementations over the bus."""
-
-    def __init__(self, bus: Bus, timeout: float = 10.0) -> None:
-        self.bus = bus
-        self.timeout = timeout
-        self.embedding_model = ""
-
-    async def call(
-        self, verb: str, params: Params | None = None, timeout: float | None = None, *, request_id: str | None = None
-    ) -> Any:
-        """One request. A write carries ``request_id`` (a fresh one when not given): sending it again with
-        the same id is applied once. A write that times out raises :class:`MemoryOutcomeUnknownError`."""
-        subject = names.memory_rpc(verb)
-        wait = timeout or self.timeout
-        headers = None
-        if verb in WRITE_VERBS:
-            request_id = request_id or uuid.uuid4().hex
-            headers = {REQUEST_ID_HEADER: request_id}
-        payload = json.dumps(_dump_params(params or {})).encode()
-        try:
-            msg = await self.bus.nc.request(subject, payload, timeout=wait, headers=headers)
-        except nats.errors.NoRespondersError:
-            raise merr.MemoryUnavailableError(
-                f"no memory service answers on {subject}: is a node with the 'memory' role running on this bus?"
-            ) from None
-        except nats.errors.TimeoutError:
-            if request_id is not None:
-                raise merr.MemoryOutcomeUnknownError(
-                    f"the memory service did not answer {verb} within {wait:g}s: the write may or may not have "
-                    f"been applied; retrying with the same request id {request_id} is safe (applied at most once)",
-                    request_id=request_id,
-                ) from None
-            raise merr.MemoryUnavailableError(f"the memory service did not answer {verb} within {wait:g}s") from None
-        headers = msg.headers or {}
-        if "Nats-Service-Error-Code" in headers:
-            try:
-                wire = json.loads(msg.data)
-            except ValueError:
-                wire = {"type": "MemoryBackendError", "message": headers.get("Nats-Service-Error", "error")}
-            raise merr.error_from_wire(wire)
-        return json.loads(msg.data)["result"]
-
-    def batches(self, items: Sequence[Any]) -> list[list[Any]]:
-        """Split ``items`` so each request stays well under the bus's max payload."""
-        budget = max(self.bus.nc.max_payload * 3 // 4, 1024)
-        out: list[list[Any]] = [[]]
-        size = 0
-        for item in items:
-            n = len(json.dumps(_dump(item)))
-            if n > budget:
-                raise merr.MemoryInputError(
-                    f"one item is {n} bytes as JSON, over what a bus message carries ({budget}); split it"
-                )
-            if out[-1] and size + n > budget:
-                out.append([])
-                size = 0
-            out[-1].append(item)
-            size += n
-        return [b for b in out if b]
-
-    async def open(self) -> MemoryClient:
-        info = await self.call("info")
-        self.embedding_model = str(info["embedding_model"])
-        return self
-
-    def stack(self) -> MemoryStack:
-        return MemoryStack(
-            core=RemoteCore(self), archival=RemoteArchival(self), graph=RemoteGraph(self),
-            learnings=RemoteLearnings(self),
-        )
-
-
-def _dump_params(params: Params) -> Params:
-    out: Params = {}
-    for k, v in params.items():
-        if isinstance(v, datetime):
-            out[k] = v.isoformat()
-        else:
-            out[k] = _dump(v)
-    return out
-
-
-def _as(tp: Any, value: Any) -> Any:
-    return TypeAdapter(tp).validate_python(value)
-
-
-class _Remote:
-    def __init__(self, client: MemoryClient) -> None:
-        self._c = client
-
-    async def close(self) -> None:
-        return None  # the bus belongs to the caller
-
-
-class RemoteCore(_Remote):
-    async def list_blocks(self) -> list[Block]:
-        return list(_as(list[Block], await self._c.call("core.list")))
-
-    async def get_block(self, label: str) -> Block:
-        return Block.model_validate(await self._c.call("core.get", {"label": label}))
-
-    async def create_block(self, block: Block) -> Block:
-        return Block.model_validate(await self._c.call("core.create", {"block": block}))
-
-    async def append(self, label: str, text: str) -> Block:
-        return Block.model_validate(await self._c.call("core.append", {"label": label, "text": text}))
-
-    async def replace(self, label: str, old: str, new: str) -> Block:
-        return Block.model_validate(await self._c.call("core.replace", {"label": label, "old": old, "new": new}))
-
-    async def rewrite(self, label: str, value: str) -> Block:
-        return Block.model_validate(await self._c.call("core.rewrite", {"label": label, "value": value}))
-
-    async def history(self, label: str) -> list[BlockEdit]:
-        return list(_as(list[BlockEdit], await self._c.call("core.history", {"label": label})))
-
-    async def import_block(self, block: Block, history: Sequence[BlockEdit]) -> None:
-        await self._c.call("core.import", {"block": block, "history": list(history)}, timeout=LONG_TIMEOUT)
-
-
-class RemoteArchival(_Remote):
-    @property
-    def embedding_model(self) -> str:
-        return self._c.embedding_model
-
-    async def add(self, passages: list[PassageIn]) -> list[AddResult]:
-        out: list[AddResult] = []
-        for batch in self._c.batches(passages):
-            got = await self._c.call("archival.add", {"passages": batch}, timeout=max(self._c.timeout, 60))
-            out.extend(_as(list[AddResult], got))
-        return out
-
-    async def search(
-        self,
-        query: str,
-        *,
-        limit: int = 10,
-        filters: SearchFilters | None = None,
-        mode: SearchMode = "hybrid",
-        asked_at: datetime | None = None,
-    ) -> list[SearchHit]:
-        params: dict[str, Any] = {"query": query, "limit": limit, "filters": filters, "mode": mode}
-        if asked_at is not None:  # only when given, so an older memory node still accepts the request
-            params["asked_at"] = asked_at
-        got = await self._c.call("archival.search", params)
-        return list(_as(list[SearchHit], got))
-
-    async def get(self, passage_id: str) -> Passage:
-        return Passage.model_validate(await self._c.call("archival.get", {"id": passage_id}))
-
-    async def count(self) -> int:
-        return int(await self._c.call("archival.count"))
-
-    async def reindex(self, embedder: Embedder, progress: Callable[[int, int], None] | None = None) -> int:
-        """Reindex on the memory node with its configured embedder, which must be ``embedder``'s model."""
-        return await self.reindex_configured(progress, model=embedder.model)
-
-    async def reindex_configured(
-        self, progress: Callable[[int, int], None] | None = None, *, model: str | None = None
-    ) -> int:
-        """Reindex on the memory node with whatever embedder it is configured with."""
-        nc = self._c.bus.nc
-        inbox = nc.new_inbox()
-
-        async def on_progress(msg: Any) -> None:
-            if progress is not None:
-                data = json.loads(msg.data)
-                progress(int(data["done"]), int(data["total"]))
-
-        sub = await nc.subscribe(inbox, cb=on_progress)
-        try:
-            got = await self._c.call(
-                "archival.reindex", {"model": model, "progress": inbox}, timeout=LONG_TIMEOUT
-            )
-        finally:
-            await sub.unsubscribe()
-        self._c.embedding_model = str(got["model"])
-        return int(got["reindexed"])
-
-    async def optimize(self) -> None:
-        await self._c.call("archival.optimize", timeout=LONG_TIMEOUT)
-
-    async def export_page(self, cursor: str | None, limit: int) -> Page[Passage]:
-        got = await self._c.call("archival.export", {"cursor": cursor, "limit": limit}, timeout=60)
-        return Page[Passage].model_validate(got)
-
-    async def import_passages(self, passages: list[Passage]) -> None:
-        for batch in self._c.batches(passages):
-            await self._c.call("archival.import", {"passages": batch}, timeout=LONG_TIMEOUT)
-
-
-class RemoteGraph(_Remote):
-    async def upsert_entity(self, entity: Entity) -> Entity:
-        return Entity.model_validate(await self._c.call("graph.upsert_entity", {"entity": entity}))
-
-    async def resolve(self, name: str) -> Entity | None:
-        got = await self._c.call("graph.resolve", {"name": name})
-        return None if got is None else Entity.model_validate(got)
-
-    async def upsert_relation(self, relation: RelationIn) -> Relation:
-        return Relation.model_validate(await self._c.call("graph.upsert_relation", {"relation": relation}))
-
-    async def facts_about(self, entity: str, at: datetime | None = None) -> list[Relation]:
-        got = await self._c.call("graph.facts_about", {"entity": entity, "at": at})
-        return list(_as(list[Relation], got))
-
-    async def neighbours(self, entity: str, depth: int = 2) -> list[Neighbour]:
-        got = await self._c.call("graph.neighbours", {"entity": entity, "depth": depth})
-        return list(_as(list[Neighbour], got))
-
-    async def facts_valid_at(self, t: datetime) -> list[Relation]:
-        return list(_as(list[Relation], await self._c.call("graph.facts_valid_at", {"t": t})))
-
-    async def counts(self) -> dict[str, int]:
-        return dict(_as(dict[str, int], await self._c.call("graph.counts")))
-
-    async def export_page(self, cursor: str | None, limit: int) -> Page[GraphRecord]:
-        got = await self._c.call("graph.export", {"cursor": cursor, "limit": limit}, timeout=60)
-        return Page[GraphRecord].model_validate(got)
-
-    async def import_records(self, records: list[GraphRecord]) -> None:
-        for batch in self._c.batches(records):
-            await self._c.call("graph.import", {"records": batch}, timeout=LONG_TIMEOUT)
-
-
-class RemoteLearnings(_Remote):
-    async def add(self, entry: LearningIn) -> Learning:
-        return Learning.model_validate(await self._c.call("learnings.add", {"entry": entry}))
-
-    async def get(self, learning_id: str) -> Learning:
-        return Learning.model_validate(await self._c.call("learnings.get", {"id": learning_id}))
-
-    async def list_learnings(self, *, since: datetime | None = None, limit: int | None = None) -> list[Learning]:
-        return list(_as(list[Learning], await self._c.call("learnings.list", {"since": since, "limit": limit})))
-
-    async def search(self, query: str, limit: int = 5) -> list[Learning]:
-        return list(_as(list[Learning], await self._c.call("learnings.search", {"query": query, "limit": limit})))
-
-    async def export_page(self, cursor: str | None, limit: int) -> Page[Learning]:
-        got = await self._c.call("learnings.export", {"cursor": cursor, "limit": limit}, timeout=60)
-        return Page[Learning].model_validate(got)
-
-    async def import_learnings(self, entries: list[Learning]) -> None:
-        for batch in self._c.batches(entries):
-            await self._c.call("learnings.import", {"entries": batch}, timeout=LONG_TIMEOUT)

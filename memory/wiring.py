@@ -3,7 +3,7 @@
 - :func:`open_local` opens the stores in a state dir (the memory node, or ``--offline`` CLI use).
 - :class:`MemoryComponent` is what the daemon runs on a node with the ``memory`` role: the local
   stores, the bus service on ``hydra.memory.*`` and the background archival optimiser.
-- Every other node reaches memory with :class:`memory.service.MemoryClient` (``client_stack``).
+- Every other node reaches memory with :class:`memory.client.MemoryClient` (``client_stack``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
 from hydra_os.secrets import read_optional_secret
 from memory.archival import BackgroundOptimizer, open_archival
+from memory.client import MemoryClient
 from memory.config import CoreConfig, ExtractConfig, MemoryConfig
 from memory.context import ContextBuilder
 from memory.core.blocks import DEFAULT_BLOCKS, BlockBackendBase
@@ -35,7 +36,7 @@ from memory.feedback import Rating, record_feedback
 from memory.graph import open_graph
 from memory.learnings import LearningsLog
 from memory.protocols import ArchivalStore, CoreMemory, Embedder, GraphStore, Learnings, MemoryStack, Role
-from memory.service import MemoryClient, MemoryService
+from memory.service import MemoryService
 from memory.store_down import StoreDown, StoreName, store_states
 
 
@@ -304,11 +305,9 @@ class MemoryComponent:
         while self.local is not None and self.local.down:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 60.0)
-            for name in list(self.local.down):
+            for name in list(self.local.down):  # swapped into the served stack in place: the service sees it
                 if await self.local.reopen(name) and name is StoreName.ARCHIVAL:
                     await self._start_optimizer()
-            if self.service is not None:
-                self.service.refresh()
 
     async def _start_optimizer(self) -> None:
         """The daemon owns index optimisation: periodic, and kicked by imports, reindexes and bulk adds."""

@@ -49,7 +49,7 @@ class Mem:
 
 
 def _run(ctx: typer.Context, offline: bool, fn: Callable[[Mem], Awaitable[T]], *, defaults: bool = True) -> T:
-    from memory.service import MemoryClient
+    from memory.client import MemoryClient
     from memory.wiring import open_local
 
     settings = state(ctx).settings()

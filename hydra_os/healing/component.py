@@ -15,26 +15,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.component import NodeContext
 from hydra_os.healing.checks.child_process import ChildProcessCheck, process_target
 from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
-from hydra_os.healing.errors import CheckRequestError, HealingError, SupervisorError
+from hydra_os.healing.errors import CheckRequestError, HealingError
 from hydra_os.healing.fixups.restart_process import RestartProcess
 from hydra_os.healing.gpu_health import GpuHealthProbe
 from hydra_os.healing.healer import Healer
 from hydra_os.healing.incidents import IncidentStore
 from hydra_os.healing.model import Issue
 from hydra_os.healing.registry import discover_checks, discover_fixups
+from hydra_os.healing.requests import IncidentsQuery, RestartChild, RunChecks, bad_request
 from hydra_os.healing.supervisor import ChildProcess, EmbeddedBusChild, ProcessSupervisor
 from hydra_os.healing.uptime import UptimeLog
 from hydra_os.healing.watch import ModelsView, default_disks
 from hydra_os.nixos.ledger import FailedRevisions, Rollbacks
+from hydra_os.node.rpc_params import typed
 from hydra_os.notify import build_notifier
 from hydra_os.policy.model import Gate
 
@@ -65,8 +67,10 @@ class HealingService:
         )
         self.healer.register()
         self._started = False
-        for verb, fn in (("heal.incidents", self._rpc_incidents), ("heal.run", self._rpc_run),
-                         ("heal.children", self._rpc_children), ("heal.restart", self._rpc_restart),
+        for verb, fn in (("heal.incidents", typed(IncidentsQuery, self._rpc_incidents, bad_request)),
+                         ("heal.run", typed(RunChecks, self._rpc_run, bad_request)),
+                         ("heal.children", self._rpc_children),
+                         ("heal.restart", typed(RestartChild, self._rpc_restart, bad_request)),
                          ("heal.uptime", self._rpc_uptime), ("heal.nixos", self._rpc_nixos)):
             ctx.rpc.handle(verb, fn)
         if ctx.auth is not None:
@@ -105,13 +109,11 @@ class HealingService:
         items = self.healer.incidents.all() if include_resolved else self.healer.incidents.open_incidents()
         return [i.model_dump(mode="json") for i in items]
 
-    async def _rpc_incidents(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"incidents": self.incidents(bool(params.get("all")))}
+    async def _rpc_incidents(self, req: IncidentsQuery) -> dict[str, Any]:
+        return {"incidents": self.incidents(req.all)}
 
-    async def _rpc_run(self, params: dict[str, Any]) -> dict[str, Any]:
-        checks = params.get("checks")
-        if checks is not None and (not isinstance(checks, list) or not all(isinstance(c, str) for c in checks)):
-            raise CheckRequestError("checks: expected a list of check names")
+    async def _rpc_run(self, req: RunChecks) -> dict[str, Any]:
+        checks = req.checks
         known = {c.name for c in self.healer.checks}
         unknown = sorted(set(checks or []) - known)
         if unknown:
@@ -139,10 +141,8 @@ class HealingService:
     async def _rpc_children(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"children": [s.model_dump() for s in self.supervisor.states()]}
 
-    async def _rpc_restart(self, params: dict[str, Any]) -> dict[str, Any]:
-        name = params.get("name")
-        if not isinstance(name, str) or not name:
-            raise SupervisorError("name: expected the name of a supervised child")
+    async def _rpc_restart(self, req: RestartChild) -> dict[str, Any]:
+        name = req.name
         st = self.supervisor.state(name)
         fixup = self.healer.fixup(RestartProcess.name)
         if fixup is None:
@@ -158,8 +158,8 @@ class HealingService:
         r = APIRouter(prefix="/v1/healing", tags=["healing"], dependencies=[Depends(auth)])
 
         @r.get("/incidents")
-        async def incidents(all: bool = False) -> list[dict[str, Any]]:
-            return self.incidents(all)
+        async def incidents(q: Annotated[IncidentsQuery, Query()]) -> list[dict[str, Any]]:
+            return self.incidents(q.all)
 
         @r.get("/uptime")
         async def uptime() -> list[dict[str, Any]]:
@@ -170,7 +170,7 @@ class HealingService:
             return [s.model_dump() for s in self.supervisor.states()]
 
         @r.post("/run")
-        async def run(checks: list[str] | None = None) -> dict[str, Any]:
-            return await self._rpc_run({"checks": checks} if checks else {})
+        async def run(req: RunChecks | None = None) -> dict[str, Any]:
+            return await self._rpc_run(req or RunChecks())
 
         return r

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from hydra_os.inference.admission import WaitQueue
 from hydra_os.inference.asgi import Endpoint, Handler, Reply, StreamReply
 from hydra_os.inference.auto_classifier import AutoClassifier, state_weights
 from hydra_os.inference.classifier import read
-from hydra_os.inference.config import TIERS, InferenceConfig
+from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError, ModelNotFoundError
 from hydra_os.inference.health import Cooldowns, cancel
@@ -41,8 +40,11 @@ from hydra_os.inference.proxy import Proxy, route_header
 from hydra_os.inference.registry import EndpointRegistry
 from hydra_os.inference.requests import parse
 from hydra_os.inference.route_log import RouteLog, records_path
+from hydra_os.inference.route_params import RouteExplain, RouteFeedback, bad_request
 from hydra_os.inference.router import Kind, Plan, Router
 from hydra_os.inference.selection import NoPick, Pick, Selector
+from hydra_os.node.rpc import Handler as RpcHandler
+from hydra_os.node.rpc_params import typed
 from hydra_os.secrets import read_secret_file
 
 _TRACE = frozenset({b"x-request-id", b"traceparent", b"tracestate"})  # passed on to the endpoint
@@ -267,14 +269,14 @@ class Gateway:
             self.route_log.named(plan.sticky_key, read(body)[1], plan.named_tier, plan.requested)
         return None
 
-    async def rpc_feedback(self, params: dict[str, Any]) -> dict[str, Any]:
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]:
+        """The router's node RPC verbs, each over its params model."""
+        return {"route-explain": typed(RouteExplain, self.rpc_explain, bad_request("route-explain")),
+                "route-feedback": typed(RouteFeedback, self.rpc_feedback, bad_request("route-feedback"))}
+
+    async def rpc_feedback(self, req: RouteFeedback) -> dict[str, Any]:
         """Node RPC ``route-feedback``: {"turn": <x-hydra-turn>, "tier": the tier the answer wanted}."""
-        turn, tier = params.get("turn"), params.get("tier")
-        if not isinstance(turn, str) or not re.fullmatch(r"[0-9a-f]{20}", turn):
-            raise BadRequestError("route-feedback: 'turn' must be the x-hydra-turn header of a hydra/auto answer "
-                                  "(20 hex digits)", param="turn")
-        if tier not in TIERS:
-            raise BadRequestError(f"route-feedback: 'tier' must be one of {', '.join(TIERS)}", param="tier")
+        turn, tier = req.turn, req.tier
         if self.route_log is None:
             raise BadRequestError("route-feedback: route records are off on this node "
                                   "(inference.router.route_records = false)")
@@ -357,9 +359,5 @@ class Gateway:
         out["skipped"] = tried
         return out
 
-    async def rpc_explain(self, params: dict[str, Any]) -> dict[str, Any]:
-        body = params.get("body")
-        kind = params.get("kind", "chat")
-        if not isinstance(body, dict) or kind not in _PATHS:
-            raise BadRequestError("route-explain wants {'body': <OpenAI request object>, 'kind': chat|completions}")
-        return self.explain(parse(kind, json.dumps(body).encode()), kind)
+    async def rpc_explain(self, req: RouteExplain) -> dict[str, Any]:
+        return self.explain(parse(req.kind, json.dumps(req.body).encode()), req.kind)

@@ -17,8 +17,8 @@ from hydra_os.node import rpc
 from hydra_os.policy.approvals import ApprovalStore
 from hydra_os.tasks.queue import TaskQueue
 from hydra_os.tasks.windows import Windows
+from memory.client import MemoryClient
 from memory.protocols import MemoryStack
-from memory.service import MemoryClient
 
 ACTOR = "mcp"
 

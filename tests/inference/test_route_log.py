@@ -90,11 +90,12 @@ async def test_feedback_on_an_answer_by_its_turn_header(bus: Bus, tmp_path: Path
         chosen = _route(r.headers)["tier"]
         r = await c.post("/v1/chat/completions", json={**body, "stream": True})
         assert r.headers["x-hydra-turn"] == turn  # the same turn, streamed: the same handle
-        out = await h.gateway.rpc_feedback({"turn": turn, "tier": "heavy"})
+        feedback = h.gateway.rpc_handlers()["route-feedback"]  # the node RPC verb, params as sent on the bus
+        out = await feedback({"turn": turn, "tier": "heavy"})
         assert out == {"recorded": True, "turn": turn, "was": chosen, "tier": "heavy"}
         for bad, param in (({"turn": "x", "tier": "heavy"}, "turn"), ({"turn": turn, "tier": "huge"}, "tier")):
             with pytest.raises(BadRequestError) as e:
-                await h.gateway.rpc_feedback(bad)
+                await feedback(bad)
             assert e.value.param == param
         named = await c.post("/v1/chat/completions", json={**body, "model": "gemma-small"})
         assert "x-hydra-turn" not in named.headers  # only hydra/auto answers get one
@@ -103,6 +104,18 @@ async def test_feedback_on_an_answer_by_its_turn_header(bus: Bus, tmp_path: Path
     recs = list(read_records(tmp_path))
     assert recs[-1] == {**recs[-1], "event": "feedback", "id": turn, "from": chosen, "to": "heavy"}
     assert stats(iter(recs))[chosen].overridden_up == 1
+
+
+async def test_route_explain_names_the_bad_field(bus: Bus, tmp_path: Path) -> None:
+    async with gateway_harness(bus, THREE_TIERS, state_dir=tmp_path) as h:
+        explain = h.gateway.rpc_handlers()["route-explain"]
+        body = {"model": "hydra/auto", "messages": [{"role": "user", "content": "what port does ssh use"}]}
+        assert (await explain({"body": body}))["model"] == "hydra/auto"
+        for bad, param in (({"body": body, "kind": "images"}, "kind"), ({"kind": "chat"}, "body"),
+                           ({"body": {**body, "messages": [{"role": "owner"}]}}, "messages.0.role")):
+            with pytest.raises(BadRequestError) as e:
+                await explain(bad)
+            assert e.value.param == param, e.value
 
 
 async def test_records_off_writes_nothing(bus: Bus, tmp_path: Path) -> None:

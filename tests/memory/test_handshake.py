@@ -1,0 +1,77 @@
+"""The memory client's handshake: ``hello`` asks for the node and its embedding model only, so a
+``/v1/memory`` request does not make the memory node count every store (``info``); a memory node
+from before ``hello`` still answers the handshake with ``info``. Counted through the memory
+service's own micro stats endpoint on a real nats-server, with a real daemon behind it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.msg import Msg
+
+from hydra_os.bus.client import Bus
+from hydra_os.bus.names import MEMORY_SERVICE_NAME, memory_rpc
+from memory.client import MemoryClient
+from tests.helpers import DaemonProc, NatsProc, daemon_env, wait_for
+
+SEARCHES = 5
+
+
+async def _requests_by_verb(url: str) -> dict[str, int]:
+    """``num_requests`` per endpoint, from ``$SRV.STATS.hydra-memory`` (nats micro's stats verb)."""
+    nc = await nats.connect(url)
+    try:
+        msg = await nc.request(f"$SRV.STATS.{MEMORY_SERVICE_NAME}", b"", timeout=10)
+    finally:
+        await nc.close()
+    stats = json.loads(msg.data)
+    return {e["subject"]: int(e["num_requests"]) for e in stats["endpoints"]}
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+async def test_memory_requests_do_not_make_the_memory_node_count_its_stores(
+    tmp_path: Path, nats_proc: NatsProc
+) -> None:
+    node = DaemonProc("mem", tmp_path / "mem", daemon_env(
+        HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES="memory", HYDRA_MEMORY__EMBED__BACKEND="hashing"))
+    try:
+        node.start()
+        with node.client() as c:
+            wait_for(lambda: c.get("/v1/memory/search", params={"q": "ping"}).status_code == 200, 60,
+                     what="memory served")
+            before = await _requests_by_verb(nats_proc.url)
+            for i in range(SEARCHES):
+                r = c.get("/v1/memory/search", params={"q": f"where is the NAS {i}"})
+                assert r.status_code == 200, r.text
+        after = await _requests_by_verb(nats_proc.url)
+    finally:
+        node.stop()
+    searched = after[memory_rpc("archival.search")] - before[memory_rpc("archival.search")]
+    assert searched == SEARCHES
+    assert after[memory_rpc("info")] == before[memory_rpc("info")], "a /v1/memory request ran the full info scan"
+    assert after[memory_rpc("hello")] - before[memory_rpc("hello")] >= SEARCHES  # the handshake it made instead
+
+
+async def test_a_memory_node_from_before_hello_answers_the_handshake_with_info(bus: Bus) -> None:
+    """A stand-in for an older memory node: it serves ``info`` (the full report) and no ``hello``."""
+    asked: list[str] = []
+
+    async def info(msg: Msg) -> None:
+        asked.append(msg.subject)
+        report: dict[str, object] = {
+            "node": "old-node", "embedding_model": "hashing-bow-v1-384", "configured_embedder": None,
+            "stores": {}, "passages": 3, "graph": None, "learnings": 0, "blocks": [],
+        }
+        await msg.respond(json.dumps({"result": report}).encode())
+
+    sub = await bus.nc.subscribe(memory_rpc("info"), cb=info)
+    try:
+        client = await MemoryClient(bus, timeout=10).open()
+    finally:
+        await sub.unsubscribe()
+    assert asked == [memory_rpc("info")]
+    assert client.stack().archival.embedding_model == "hashing-bow-v1-384"
