@@ -4,8 +4,8 @@ Hierarchy::
 
     HydraError                                           (HTTP status, code)
     └── ChatError                 400 chat_error           base: a chat call did not give a usable answer
-        ├── ModelUnavailableError 400 model_unavailable    no chat model is reachable (the caller falls back to rules / no synthesis)
-        └── ModelReplyError       400 model_reply_invalid  the model answered, but not what was asked (bad JSON, wrong schema)
+        ├── ModelUnavailableError 400 model_unavailable    no chat model is reachable (callers fall back)
+        └── ModelReplyError       400 model_reply_invalid  the model answered, not what was asked
 """
 
 from __future__ import annotations
