@@ -1,4 +1,5 @@
-"""Errors of the request intake and its pipelines (research, briefing).
+"""Errors of the request intake and its pipelines (research, briefing); a research source's own failure
+is :class:`pipelines.research.errors.SourceError`.
 
 Hierarchy::
 
@@ -7,7 +8,6 @@ Hierarchy::
         ├── RequestInputError     422 request_invalid      a request the owner must fix (empty, too long): CLI exit 2
         ├── ModelUnavailableError 400 model_unavailable    no chat model is reachable (the caller falls back to rules)
         ├── ModelReplyError       400 model_reply_invalid  the model answered, but not what was asked (bad JSON, schema)
-        ├── SourceError           400 source_failed        a research source failed (one source; the others still count)
         └── DeliveryError         400 delivery_failed      a briefing could not be delivered on one channel
 """
 
@@ -41,12 +41,6 @@ class ModelReplyError(IntakeError):
     """The model's answer did not match what was asked."""
 
     code = "model_reply_invalid"
-
-
-class SourceError(IntakeError):
-    """One research source could not be read."""
-
-    code = "source_failed"
 
 
 class DeliveryError(IntakeError):
