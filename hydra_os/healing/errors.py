@@ -1,4 +1,4 @@
-"""Errors of the healing, supervision, notification and NixOS layers.
+"""Errors of the healing and supervision layers.
 
 Hierarchy (all under :class:`hydra_os.errors.HydraError`)::
 
@@ -6,10 +6,10 @@ Hierarchy (all under :class:`hydra_os.errors.HydraError`)::
     ├── CheckRequestError        422 check_request_invalid  a heal.run request names no list of known checks
     ├── CheckFailedToRun         500 check_failed_to_run    a check could not run at all (not "the thing is unhealthy")
     ├── FixupError               500 fixup_failed           a fixup ran and failed (command exit code, timeout)
-    ├── SupervisorError          400 supervisor_refused     a supervised child cannot be started or is unknown
-    ├── NotifyError              502 notify_failed          a notification could not be delivered
-    └── NixosError               500 nixos_failed           a NixOS operation failed (build, activation, profile)
-        └── RevisionRefused      409 revision_refused       the configuration revision failed before; not tried again
+    └── SupervisorError          400 supervisor_refused     a supervised child cannot be started or is unknown
+
+A notification that cannot be delivered is :class:`hydra_os.notify.NotifyError`; a failed NixOS
+operation is :class:`hydra_os.nixos.errors.NixosError` (each error lives with the code that raises it).
 
 Library errors (httpx, OSError, subprocess exit codes) are translated at the boundary.
 """
@@ -51,24 +51,3 @@ class SupervisorError(HealingError):
     http_status = 400
     code = "supervisor_refused"
     exit_code = 2
-
-
-class NotifyError(HealingError):
-    """A notification could not be delivered (the notifier is unreachable or refused it)."""
-
-    http_status = 502
-    code = "notify_failed"
-
-
-class NixosError(HealingError):
-    """A NixOS operation (build, switch-to-configuration, nix-env) failed."""
-
-    code = "nixos_failed"
-    exit_code = 2
-
-
-class RevisionRefused(NixosError):
-    """The configuration revision failed its health gate before; it is not tried again."""
-
-    http_status = 409
-    code = "revision_refused"

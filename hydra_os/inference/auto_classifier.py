@@ -15,7 +15,7 @@ from typing import Any
 
 from loguru import logger
 
-from hydra_os.inference.classifier import Classification, classify, read, rule_parts
+from hydra_os.inference.classifier import Classification, Features, classify, read, rule_parts
 from hydra_os.inference.config import TIERS
 from hydra_os.inference.endpoint import Tier
 from hydra_os.inference.route_features import lexical
@@ -58,6 +58,7 @@ class AutoClassifier:
         return cls(*load_model(state_dir))
 
     def classify(self, body: Mapping[str, Any]) -> Classification:
+        """The model's tier, raised by the two hard rules; the rules alone when no model loaded."""
         f, ask = read(body)
         if self.model is None:
             c = classify(f)
@@ -65,18 +66,25 @@ class AutoClassifier:
         d = self.model.decide(lexical(ask, f))
         tier: Tier = TIERS[d.tier_index]
         probs = {t: round(float(p), 3) for t, p in zip(TIERS, d.probs, strict=True)}
-        score = round(sum(w for w, _ in rule_parts(f)), 2)
+        parts = rule_parts(f)
+        score = round(sum(w for w, _ in parts), 2)
         why = [feature_label(name) for _, name in d.top]
         reason = f"model {tier} p={probs[tier]:.2f}" + (f" by {', '.join(why)}" if why else "")
-        hard = None
-        if f.max_tokens is not None and f.max_tokens >= HEAVY_MAX_TOKENS and tier != "heavy":
-            tier, hard = "heavy", f"max_tokens {f.max_tokens}"
-        elif f.est_tokens > LONG_PROMPT_TOKENS and tier == "fast":
-            tier, hard = "standard", f"~{f.est_tokens} prompt tokens"
-        if hard:
-            reason = f"{hard} (rule over {reason})"
-        rules = [name for w, name in sorted(rule_parts(f), key=lambda p: -abs(p[0])) if w > 0][:2]
+        hard = _hard_rule(f, tier)
+        if hard is not None:
+            tier, rule = hard
+            reason = f"{rule} (rule over {reason})"
+        rules = [name for w, name in sorted(parts, key=lambda p: -abs(p[0])) if w > 0][:2]
         if rules:
             reason += f"; rules: {', '.join(rules)}"
         return Classification(tier, score, reason, f, probs=probs,
                               decided_by="model+rule" if hard else "model", ask=ask)
+
+
+def _hard_rule(f: Features, tier: Tier) -> tuple[Tier, str] | None:
+    """The tier a hard rule raises the model's ``tier`` to, and the rule; None when neither applies."""
+    if f.max_tokens is not None and f.max_tokens >= HEAVY_MAX_TOKENS and tier != "heavy":
+        return "heavy", f"max_tokens {f.max_tokens}"
+    if f.est_tokens > LONG_PROMPT_TOKENS and tier == "fast":
+        return "standard", f"~{f.est_tokens} prompt tokens"
+    return None

@@ -118,25 +118,7 @@ def extract(body: Mapping[str, Any]) -> Features:
 def read(body: Mapping[str, Any]) -> tuple[Features, str]:
     """The rule features of ``body`` and the scanned text of its newest user turn (what the learned
     model's lexical features are taken from)."""
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        total = 0
-        turns = 0
-        ask = ""
-        for m in messages:
-            if not isinstance(m, dict):
-                continue
-            t = content_text(m.get("content"))
-            total += len(t)
-            if m.get("role") == "user":
-                turns += 1
-                ask = t
-    else:
-        prompt = body.get("prompt")
-        if isinstance(prompt, list):
-            prompt = " ".join(p for p in prompt if isinstance(p, str))
-        ask = prompt if isinstance(prompt, str) else ""
-        total, turns = len(ask), 1
+    total, turns, ask = _conversation(body)
     scan = ask if len(ask) <= _SCAN else ask[: _SCAN // 2] + "\n" + ask[-_SCAN // 2 :]
     mt = body.get("max_tokens", body.get("max_completion_tokens"))
     return Features(
@@ -157,12 +139,37 @@ def read(body: Mapping[str, Any]) -> tuple[Features, str]:
     ), scan
 
 
+def _conversation(body: Mapping[str, Any]) -> tuple[int, int, str]:
+    """(characters of text in all turns, user turns, the newest user turn) of a chat or completions body."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        prompt = body.get("prompt")
+        if isinstance(prompt, list):
+            prompt = " ".join(p for p in prompt if isinstance(p, str))
+        ask = prompt if isinstance(prompt, str) else ""
+        return len(ask), 1, ask
+    total = turns = 0
+    ask = ""
+    for m in (m for m in messages if isinstance(m, dict)):
+        t = content_text(m.get("content"))
+        total += len(t)
+        if m.get("role") == "user":
+            turns += 1
+            ask = t
+    return total, turns, ask
+
+
 STANDARD_AT = 1.0
 HEAVY_AT = 3.5
 
 
 def rule_parts(f: Features) -> list[tuple[float, str]]:
     """The rules' (weight, name) contributions; their sum is the rule score."""
+    return [*_cue_parts(f), *_shape_parts(f), *_size_parts(f)]
+
+
+def _cue_parts(f: Features) -> list[tuple[float, str]]:
+    """What the ask is about: reasoning and explain/write cues, code, math."""
     parts: list[tuple[float, str]] = []
     if f.heavy_cues:
         parts.append((1.4 * min(f.heavy_cues, 4), f"{f.heavy_cues} reasoning cue{'s' if f.heavy_cues > 1 else ''}"))
@@ -174,6 +181,12 @@ def rule_parts(f: Features) -> list[tuple[float, str]]:
         parts.append((0.75, "code ask"))
     if f.math:
         parts.append((0.5, "math"))
+    return parts
+
+
+def _shape_parts(f: Features) -> list[tuple[float, str]]:
+    """How the ask is put: its length, its steps, a wish for brevity, its clauses."""
+    parts: list[tuple[float, str]] = []
     if f.ask_words >= 10:
         w = 0.5 if f.ask_words < 25 else 1.0 if f.ask_words < 45 else 1.5 if f.ask_words < 90 else 2.5
         parts.append((w, f"{f.ask_words}-word ask"))
@@ -183,20 +196,29 @@ def rule_parts(f: Features) -> list[tuple[float, str]]:
         parts.append((-1.5, "asks for a short answer"))
     if f.clauses >= 4:
         parts.append((0.5 if f.clauses < 7 else 1.0, f"{f.clauses} clauses"))
+    return parts
+
+
+def _size_parts(f: Features) -> list[tuple[float, str]]:
+    """How much goes in and may come out: prompt tokens, conversation depth, max_tokens; a short simple ask."""
+    parts: list[tuple[float, str]] = []
     if f.est_tokens > 3000:
         parts.append((1.5 if f.est_tokens > 8000 else 0.75, f"~{f.est_tokens} prompt tokens"))
     if f.user_turns >= 4:
         parts.append((0.5, f"{f.user_turns} turns deep"))
-    if f.max_tokens is not None:
-        if f.max_tokens >= 4000:
-            parts.append((3.5, f"max_tokens {f.max_tokens}"))
-        elif f.max_tokens >= 1000:
-            parts.append((1.0, f"max_tokens {f.max_tokens}"))
-        elif f.max_tokens <= 32:
-            parts.append((-2.0, f"max_tokens {f.max_tokens}"))
+    if f.max_tokens is not None and (w := _max_tokens_weight(f.max_tokens)):
+        parts.append((w, f"max_tokens {f.max_tokens}"))
     if f.simple and f.ask_words <= 10:
         parts.append((-1.0, "short simple ask"))
     return parts
+
+
+def _max_tokens_weight(max_tokens: int) -> float:
+    if max_tokens >= 4000:
+        return 3.5
+    if max_tokens >= 1000:
+        return 1.0
+    return -2.0 if max_tokens <= 32 else 0.0
 
 
 def classify(f: Features) -> Classification:

@@ -46,7 +46,7 @@ from hydra_os.inference.engines.runner import ProcessRunner, Runner, SystemdRunn
 from hydra_os.inference.engines.supervisor import ModelRun
 from hydra_os.inference.manager_config import STATE_MODELS_FILE, ModelsConfig, ModelSpec, load_state_models
 from hydra_os.inference.manager_policy import ModelActions, refusal
-from hydra_os.inference.vram import Resident, plan, plan_with_eviction
+from hydra_os.inference.vram import Placement, Resident, plan, plan_with_eviction
 from hydra_os.node.gpu import GpuInfo
 from hydra_os.node.rpc import NodeRpc
 from hydra_os.policy.model import Action, Gate, OutcomeStatus
@@ -236,25 +236,37 @@ class ModelManager:
         return self.describe(model_id)
 
     async def _launch(self, spec: ModelSpec, evict: bool) -> ModelRun:
+        """Place the model, evict what must make room, pick its port, and build its run (not started)."""
+        placement, victims = await self._place(spec, evict)
+        await self._evict(spec, victims)
+        port = self._port(spec)
+        run = self._run_for(spec, placement, port)
+        self.runs[spec.id] = run
+        logger.info(
+            "starting model {} with {} on port {} (GPUs {})",
+            spec.id,
+            spec.engine,
+            port,
+            list(placement.gpu_indices) or "none",
+        )
+        return run
+
+    async def _place(self, spec: ModelSpec, evict: bool) -> tuple[Placement, list[str]]:
+        """Where the model fits in free VRAM, and (with ``evict``) which idle models must go first."""
         gpus = await asyncio.to_thread(self.gpu_reader) if spec.gpus else []
         residents = await self._residents()
         headroom = self.config.vram_headroom_mb
-        victims: list[str] = []
         if evict:
-            placement, victims = plan_with_eviction(
-                spec.id, spec.vram_mb, spec.gpus, gpus, residents, headroom
-            )
-        else:
-            try:
-                placement = plan(spec.id, spec.vram_mb, spec.gpus, gpus, residents, headroom)
-            except PlacementError as e:
-                idle = [r.model_id for r in residents if r.in_flight == 0]
-                hint = (
-                    f"; 'hydra models start {spec.id} --evict' may stop idle: {', '.join(idle)}"
-                    if idle
-                    else ""
-                )
-                raise PlacementError(f"{e}{hint}") from None
+            return plan_with_eviction(spec.id, spec.vram_mb, spec.gpus, gpus, residents, headroom)
+        try:
+            return plan(spec.id, spec.vram_mb, spec.gpus, gpus, residents, headroom), []
+        except PlacementError as e:
+            idle = [r.model_id for r in residents if r.in_flight == 0]
+            hint = f"; 'hydra models start {spec.id} --evict' may stop idle: {', '.join(idle)}" if idle else ""
+            raise PlacementError(f"{e}{hint}") from None
+
+    async def _evict(self, spec: ModelSpec, victims: list[str]) -> None:
+        """Unload each victim through the policy gate; the first refusal stops the start."""
         for victim in victims:
             if self.actions is None:
                 raise PlacementError(
@@ -264,14 +276,20 @@ class ModelManager:
             out = await self.actions.unload(victim, spec.id, self._exec_unload)
             if out.status is not OutcomeStatus.SUCCEEDED:
                 raise PlacementError(f"cannot make room for {spec.id!r}: {refusal(out)}")
+
+    def _port(self, spec: ModelSpec) -> int:
+        """The model's configured port if no run of ours holds it and it is free, else any free port."""
         host = self.config.bind_host
+        if spec.port is None:
+            return _free_port(host)
         taken = {r.launch.port for r in self.runs.values() if r.active}
-        if spec.port is not None:
-            if spec.port in taken or (spec.systemd_unit is None and not _port_free(host, spec.port)):
-                raise EngineStartError(f"port {spec.port} of model {spec.id!r} is already in use on {host}")
-            port = spec.port
-        else:
-            port = _free_port(host)
+        if spec.port in taken or (spec.systemd_unit is None and not _port_free(host, spec.port)):
+            raise EngineStartError(f"port {spec.port} of model {spec.id!r} is already in use on {host}")
+        return spec.port
+
+    def _run_for(self, spec: ModelSpec, placement: Placement, port: int) -> ModelRun:
+        """The engine's launch and its runner: a systemd unit the model names, else a child process."""
+        host = self.config.bind_host
         workdir = self.state_dir / "engines" / spec.id.replace("/", "_")
         engine = engine_for(spec.engine, tabbyapi_dir=self.config.tabbyapi_dir)
         launch = Launch(
@@ -294,7 +312,7 @@ class ModelManager:
                 log_path=workdir / "engine.log",
             )
         probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
-        run = ModelRun(
+        return ModelRun(
             engine,
             runner,
             launch,
@@ -303,15 +321,6 @@ class ModelManager:
             announce_base=f"http://{self.config.announce_host}:{port}",
             http=self.http,
         )
-        self.runs[spec.id] = run
-        logger.info(
-            "starting model {} with {} on port {} (GPUs {})",
-            spec.id,
-            spec.engine,
-            port,
-            list(placement.gpu_indices) or "none",
-        )
-        return run
 
     async def _bring_up(self, run: ModelRun) -> None:
         try:

@@ -19,11 +19,13 @@ import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-from hydra_os.inference.admission import WaitQueue
+from hydra_os.inference.accounting import Accounting
+from hydra_os.inference.admission import Waiter, WaitQueue
 from hydra_os.inference.asgi import Reply, StreamReply
 from hydra_os.inference.config import RouterConfig
 from hydra_os.inference.endpoint import EndpointInfo
@@ -32,7 +34,7 @@ from hydra_os.inference.faults import Blame, judge
 from hydra_os.inference.health import Cooldowns
 from hydra_os.inference.metrics import EndpointMetrics, GatewayMetrics
 from hydra_os.inference.router import Plan
-from hydra_os.inference.selection import NoPick, Selector
+from hydra_os.inference.selection import NoPick, Pick, Selector
 
 _USAGE_RE = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
 _TOKEN_RE = re.compile(rb'"(?:content|text)"\s*:\s*"(?!")')
@@ -44,6 +46,19 @@ def route_header(tier: str | None, ep: EndpointInfo, reason: str) -> str:
     """``tier=...; endpoint=...; model=...; reason=...`` (the reason is last and runs to the end)."""
     safe = reason.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
     return f"tier={tier or ep.tier}; endpoint={ep.id}; model={ep.model}; reason={safe}"
+
+
+@dataclass
+class _Attempts:
+    """Where the retry loop of one request stands: the group it is on, what it tried, why each failed."""
+
+    group: int = 0
+    made: int = 0
+    tried: set[str] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)  # "<endpoint> <kind>", in order
+    notes: list[str] = field(default_factory=list)  # why a group had nothing to offer
+    waiter: Waiter | None = None  # in the wait queue (every eligible endpoint busy)
+    deadline: float = 0.0
 
 
 class Proxy:
@@ -62,9 +77,11 @@ class Proxy:
         self.queue = queue
         self.metrics = metrics
         self.headers_for = headers_for
+        self.acct = Accounting(selector, cooldowns, queue, metrics, alpha=cfg.ewma_alpha,
+                               cool_after_5xx=cfg.cool_after_5xx)
         self.session: aiohttp.ClientSession | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._relays: set[_Relay] = set()
+        self._relays: set[_Relay] = set()  # open streams, for the stall sweeper
 
     async def start(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, enable_cleanup_closed=True)
@@ -95,89 +112,81 @@ class Proxy:
             for relay in [r for r in self._relays if now - r.last > limit]:
                 relay.stall(limit)
 
-    # ---- in-flight accounting ---------------------------------------------------------
-    def _take(self, ep: EndpointInfo) -> EndpointMetrics:
-        self.selector.stats_for(ep.id).in_flight += 1
-        m = self.metrics.endpoint(ep.id, ep.model)
-        m.in_flight.inc()
-        return m
-
-    def _release(self, ep: EndpointInfo, m: EndpointMetrics) -> None:
-        self.selector.stats_for(ep.id).in_flight -= 1
-        m.in_flight.dec()
-        if len(self.queue):
-            self.queue.notify(ep.id)
-
-    # ---- the retry loop -----------------------------------------------------------------
+    # ---- the retry loop: forward -> _pick (admission) -> _attempt (accounting) -> _once/_stream ----------
     async def forward(
         self, path: str, plan: Plan, body: dict[str, Any], raw: bytes, stream: bool,
         trace: dict[str, str] | None = None,
     ) -> Reply | StreamReply:
         """``trace``: the client's ``x-request-id`` / ``traceparent`` / ``tracestate``, sent on upstream."""
-        failures: list[str] = []
-        notes: list[str] = []
-        tried: set[str] = set()
-        attempts = 0
-        gi = 0
-        waiter = None
-        deadline = 0.0
+        run = _Attempts()
         try:
-            while attempts < self.cfg.max_tries and gi < len(plan.groups):
-                group = plan.groups[gi]
-                res = self.selector.choose(group.endpoints, needed_tokens=plan.needed_tokens,
-                                           sticky_key=plan.sticky_key, exclude=tried,
-                                           wanted_tokens=plan.wanted_tokens)
-                if isinstance(res, NoPick):
-                    if res.busy:
-                        if waiter is None:
-                            eligible = (e.id for e in group.endpoints if e.id not in tried)
-                            waiter = self.queue.join(res.reason, eligible)
-                            self.metrics.queue_depth.set(len(self.queue))
-                            deadline = time.monotonic() + self.cfg.queue_timeout
-                        await self.queue.wait(waiter, deadline, res.reason)
-                        continue
-                    notes.append(f"{group.name}: {res.reason}")
-                    gi += 1
+            while run.made < self.cfg.max_tries and run.group < len(plan.groups):
+                pick = await self._pick(plan, run)
+                if pick is None:
                     continue
-                if waiter is not None:
-                    self.queue.leave(waiter)
-                    self.metrics.queue_depth.set(len(self.queue))
-                    waiter = None
-                ep = res.endpoint
-                attempts += 1
-                tried.add(ep.id)
-                reason = f"{plan.reason} / {res.reason}" if plan.reason else res.reason
-                if failures:
-                    reason += f" / after {', '.join(failures)}"
-                route = route_header(group.tier, ep, reason)
-                data = raw if body.get("model") == ep.model else _rewrite(body, ep.model)
-                m = self._take(ep)
-                try:
-                    if stream:
-                        return await self._stream(ep, m, path, data, route, trace)
-                    return await self._once(ep, m, path, data, route, trace)
-                except UpstreamFailure as f:
-                    self._release(ep, m)
-                    self._failed(ep, m, f)
-                    failures.append(f"{ep.id} {f.kind}")
+                reply = await self._attempt(path, plan, body, raw, stream, trace, pick, run)
+                if reply is not None:
+                    return reply
         finally:
-            if waiter is not None:  # gave up waiting (deadline, or the client left): pass on a wake-up
-                self.queue.leave(waiter, used=False)
-                self.metrics.queue_depth.set(len(self.queue))
-        if attempts == 0:
+            if run.waiter is not None:  # gave up waiting (deadline, or the client left): pass on a wake-up
+                self._leave_queue(run, used=False)
+        if run.made == 0:
             _check_fits(path, plan)
-        why = "; ".join(failures + notes) or "no endpoints"
+        why = "; ".join(run.failures + run.notes) or "no endpoints"
         raise NoEndpointError(
             f"no endpoint could serve {plan.requested!r} within {self.cfg.max_tries} tries ({why})"
         )
 
-    def _failed(self, ep: EndpointInfo, m: EndpointMetrics, f: UpstreamFailure) -> None:
-        m.failed.inc()
-        self.metrics.errors.labels(ep.id, ep.model, f.kind).inc()
-        if f.cool_down:
-            self.cooldowns.fail(ep, f.kind, f.detail)
-        elif f.kind == "http_5xx":
-            self.cooldowns.strike(ep, f.detail, self.cfg.cool_after_5xx)
+    async def _pick(self, plan: Plan, run: _Attempts) -> Pick | None:
+        """An endpoint of the current group, or None after waiting for one or moving to the next group."""
+        group = plan.groups[run.group]
+        res = self.selector.choose(group.endpoints, needed_tokens=plan.needed_tokens, sticky_key=plan.sticky_key,
+                                   exclude=run.tried, wanted_tokens=plan.wanted_tokens)
+        if not isinstance(res, NoPick):
+            if run.waiter is not None:
+                self._leave_queue(run)
+            return res
+        if not res.busy:
+            run.notes.append(f"{group.name}: {res.reason}")
+            run.group += 1
+            return None
+        if run.waiter is None:  # every eligible endpoint at its in-flight limit: wait in line
+            eligible = (e.id for e in group.endpoints if e.id not in run.tried)
+            run.waiter = self.queue.join(res.reason, eligible)
+            self.metrics.queue_depth.set(len(self.queue))
+            run.deadline = time.monotonic() + self.cfg.queue_timeout
+        await self.queue.wait(run.waiter, run.deadline, res.reason)
+        return None
+
+    def _leave_queue(self, run: _Attempts, used: bool = True) -> None:
+        assert run.waiter is not None
+        self.queue.leave(run.waiter, used=used)
+        run.waiter = None
+        self.metrics.queue_depth.set(len(self.queue))
+
+    async def _attempt(
+        self, path: str, plan: Plan, body: dict[str, Any], raw: bytes, stream: bool,
+        trace: dict[str, str] | None, pick: Pick, run: _Attempts,
+    ) -> Reply | StreamReply | None:
+        """One try at the picked endpoint: the answer, or None (the failure recorded) to try the next."""
+        ep = pick.endpoint
+        run.made += 1
+        run.tried.add(ep.id)
+        reason = f"{plan.reason} / {pick.reason}" if plan.reason else pick.reason
+        if run.failures:
+            reason += f" / after {', '.join(run.failures)}"
+        route = route_header(plan.groups[run.group].tier, ep, reason)
+        data = raw if body.get("model") == ep.model else _rewrite(body, ep.model)
+        m = self.acct.take(ep)
+        try:
+            if stream:
+                return await self._stream(ep, m, path, data, route, trace)
+            return await self._once(ep, m, path, data, route, trace)
+        except UpstreamFailure as f:
+            self.acct.release(ep, m)
+            self.acct.failed(ep, m, f)
+            run.failures.append(f"{ep.id} {f.kind}")
+            return None
 
     async def _send(self, ep: EndpointInfo, path: str, data: bytes,
                     trace: dict[str, str] | None) -> aiohttp.ClientResponse:
@@ -227,29 +236,20 @@ class Proxy:
         except UpstreamFailure:
             raise
         except BaseException:
-            self._release(ep, m)
+            self.acct.release(ep, m)
             raise
-        self._release(ep, m)
+        self.acct.release(ep, m)
         if refused is not None:
             return refused
         dt = time.perf_counter() - t0
-        st = self.selector.stats_for(ep.id)
-        st.observe_ttft(dt * 1000, self.cfg.ewma_alpha)
-        m.ok.inc()
-        self.cooldowns.succeed(ep)
+        self.acct.first_byte(ep, dt)
+        self.acct.succeeded(ep, m)
         u = _USAGE_RE.search(payload)
         if u is not None and dt > 0:
             n = int(u.group(1))
-            m.tokens.inc(n)
-            if n:
-                self._tps(st, m, n / dt)
+            self.acct.generated(ep, m, n, n / dt if n else None)
         ctype = resp.headers.get("Content-Type", "application/json")
         return Reply(resp.status, payload, ctype, _answer_headers(resp, route))
-
-    def _tps(self, st: Any, m: EndpointMetrics, tps: float) -> None:
-        st.observe_tps(tps, self.cfg.ewma_alpha)
-        m.tps.observe(tps)
-        m.tps_ewma.set(st.ewma_tps)
 
     async def _stream(
         self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str,
@@ -263,7 +263,7 @@ class Proxy:
                     resp = await self._send(ep, path, data, trace)
                     if resp.status >= 400:
                         refused = self._refused(ep, m, path, resp, await resp.read(), route)
-                        self._release(ep, m)
+                        self.acct.release(ep, m)
                         return refused
                     first = await resp.content.readany()
             except TimeoutError:
@@ -279,15 +279,14 @@ class Proxy:
         except BaseException:
             if resp is not None:
                 resp.close()
-            self._release(ep, m)
+            self.acct.release(ep, m)
             raise
         ttft = time.perf_counter() - t0
-        st = self.selector.stats_for(ep.id)
-        st.observe_ttft(ttft * 1000, self.cfg.ewma_alpha)
+        self.acct.first_byte(ep, ttft)
         m.ttft.observe(ttft)
         ctype = resp.headers.get("Content-Type", "text/event-stream")
         headers = {**_STREAM_HEADERS, **_answer_headers(resp, route)}
-        return StreamReply(resp.status, _Relay(self, ep, m, resp, first, t0 + ttft), ctype, headers)
+        return StreamReply(resp.status, _Relay(self.acct, self._relays, ep, m, resp, first, t0 + ttft), ctype, headers)
 
 
 class _Relay:
@@ -301,12 +300,12 @@ class _Relay:
     :meth:`aclose` — also when the client left before the first chunk was asked for.
     """
 
-    __slots__ = ("ep", "first", "last", "m", "prev", "proxy", "resp", "settled", "stalled", "t_first", "tail",
-                 "tokens")
+    __slots__ = ("acct", "ep", "first", "last", "live", "m", "prev", "resp", "settled", "stalled", "t_first",
+                 "tail", "tokens")
 
-    def __init__(self, proxy: Proxy, ep: EndpointInfo, m: EndpointMetrics, resp: aiohttp.ClientResponse,
-                 first: bytes, t_first: float) -> None:
-        self.proxy, self.ep, self.m, self.resp = proxy, ep, m, resp
+    def __init__(self, acct: Accounting, live: set[_Relay], ep: EndpointInfo, m: EndpointMetrics,
+                 resp: aiohttp.ClientResponse, first: bytes, t_first: float) -> None:
+        self.acct, self.live, self.ep, self.m, self.resp = acct, live, ep, m, resp
         self.first: bytes | None = first
         self.t_first = t_first
         self.tokens = 0
@@ -314,7 +313,7 @@ class _Relay:
         self.last = time.monotonic()
         self.settled = False
         self.stalled = 0.0
-        proxy._relays.add(self)
+        live.add(self)  # the proxy's open streams: its sweeper finds this one if it stalls
 
     def __aiter__(self) -> _Relay:
         return self
@@ -347,24 +346,20 @@ class _Relay:
 
     def _settle(self, ok: bool) -> None:
         self.settled = True
-        self.proxy._relays.discard(self)
+        self.live.discard(self)
         if ok:
             self.resp.release()
         else:
             self.resp.close()  # client went away or upstream broke: drop the upstream connection
-        self.proxy._release(self.ep, self.m)
+        self.acct.release(self.ep, self.m)
 
     def _finished(self) -> None:
         self._settle(True)
-        p, ep, m = self.proxy, self.ep, self.m
-        m.ok.inc()
-        p.cooldowns.succeed(ep)
+        self.acct.succeeded(self.ep, self.m)
         u = _USAGE_RE.search(self.prev + self.tail)
         n = int(u.group(1)) if u else self.tokens
-        m.tokens.inc(n)
         dt = time.perf_counter() - self.t_first
-        if n > 1 and dt > 0:
-            p._tps(p.selector.stats_for(ep.id), m, (n - 1) / dt)
+        self.acct.generated(self.ep, self.m, n, (n - 1) / dt if n > 1 and dt > 0 else None)
 
     def _broken(self, e: BaseException) -> bytes:
         self._settle(False)
@@ -374,7 +369,7 @@ class _Relay:
         else:
             failure = UpstreamFailure("stream_broken", f"{type(e).__name__}: {e}")
             what = f"failed mid-stream ({type(e).__name__})"
-        self.proxy._failed(self.ep, self.m, failure)
+        self.acct.failed(self.ep, self.m, failure)
         err = {"error": {"message": f"the endpoint {self.ep.id} {what}", "type": "server_error", "param": None,
                          "code": "upstream_failed"}}
         return b"data: " + json.dumps(err).encode() + b"\n\n"

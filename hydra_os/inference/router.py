@@ -71,6 +71,15 @@ def estimate_tokens(body: Mapping[str, Any]) -> int:
     return n // 4 + 1
 
 
+@dataclass(frozen=True)
+class _Need:
+    """What a request needs of an endpoint's context, and the conversation it continues."""
+
+    needed: int  # the prompt's estimated tokens: an endpoint must hold these
+    wanted: int  # the prompt plus max_tokens: preferred
+    sticky: str | None  # conversation key (None for embeddings)
+
+
 class Router:
     def __init__(
         self,
@@ -123,6 +132,7 @@ class Router:
         return self.config.aliases.get(self._embedding_model, self._embedding_model)
 
     def plan(self, kind: Kind, body: Mapping[str, Any]) -> Plan:
+        """The groups of endpoints to try, in order: by classification for ``hydra/auto``, else the model named."""
         requested = body["model"]
         auto = requested == AUTO_MODEL
         pool = [ep for ep in self._endpoints() if self._suits(ep, kind, auto)]
@@ -130,22 +140,35 @@ class Router:
         # it (engines stop at the context's end); ones that hold prompt + max_tokens are preferred
         mt = body.get("max_tokens", body.get("max_completion_tokens"))
         needed = estimate_tokens(body)
-        wanted = needed + (mt if isinstance(mt, int) and kind != "embeddings" else 0)
-        sticky = conversation_key(body) if kind != "embeddings" else None
-        if auto:
-            if kind == "embeddings":
-                target = self._auto_embedding(pool)
-                members = [ep for ep in pool if ep.model == target or target in ep.aliases]
-                return Plan(requested, [Group(None, members, f"embedding model {target}")],
-                            f"hydra/auto embeddings -> {target}", needed, None)
-            c = self.classifier.classify(body)
-            groups = [Group(t, self.tier_members(t, pool)) for t in FALLBACK[c.tier]]
-            if kind == "chat":  # base models only when nothing with a chat template can answer
-                base = [ep for ep in self._endpoints() if ep.completions_only and not ep.embeddings
-                        and self._usable(ep)]
-                if base:
-                    groups.append(Group(None, base, "base models (last resort)"))
-            return Plan(requested, groups, c.reason, needed, sticky, classification=c, wanted_tokens=wanted)
+        if kind == "embeddings":
+            need = _Need(needed, needed, None)
+        else:
+            need = _Need(needed, needed + (mt if isinstance(mt, int) else 0), conversation_key(body))
+        if not auto:
+            return self._plan_named(kind, requested, pool, need)
+        if kind == "embeddings":
+            return self._plan_auto_embeddings(requested, pool, need)
+        return self._plan_auto(kind, body, requested, pool, need)
+
+    def _plan_auto_embeddings(self, requested: str, pool: list[EndpointInfo], need: _Need) -> Plan:
+        target = self._auto_embedding(pool)
+        members = [ep for ep in pool if ep.model == target or target in ep.aliases]
+        return Plan(requested, [Group(None, members, f"embedding model {target}")],
+                    f"hydra/auto embeddings -> {target}", need.needed, None)
+
+    def _plan_auto(self, kind: Kind, body: Mapping[str, Any], requested: str, pool: list[EndpointInfo],
+                   need: _Need) -> Plan:
+        c = self.classifier.classify(body)
+        groups = [Group(t, self.tier_members(t, pool)) for t in FALLBACK[c.tier]]
+        if kind == "chat":  # base models only when nothing with a chat template can answer
+            base = [ep for ep in self._endpoints() if ep.completions_only and not ep.embeddings
+                    and self._usable(ep)]
+            if base:
+                groups.append(Group(None, base, "base models (last resort)"))
+        return Plan(requested, groups, c.reason, need.needed, need.sticky, classification=c,
+                    wanted_tokens=need.wanted)
+
+    def _plan_named(self, kind: Kind, requested: str, pool: list[EndpointInfo], need: _Need) -> Plan:
         target = self.config.aliases.get(requested, requested)
         members = [ep for ep in pool if ep.model == target or target in ep.aliases]
         if not members:
@@ -155,8 +178,8 @@ class Router:
                 param="model",
             )
         reason = f"alias {requested} -> {target}" if target != requested else "model named in request"
-        return Plan(requested, [Group(None, members)], reason, needed, sticky,
-                    wanted_tokens=wanted, named_tier=self.tier_of(requested, target, members))
+        return Plan(requested, [Group(None, members)], reason, need.needed, need.sticky,
+                    wanted_tokens=need.wanted, named_tier=self.tier_of(requested, target, members))
 
     def tier_of(self, requested: str, target: str, members: list[EndpointInfo]) -> Tier | None:
         """The tier a named model belongs to: by ``inference.tiers``, else its endpoints' common tier."""

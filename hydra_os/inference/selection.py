@@ -15,7 +15,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hydra_os.inference.endpoint import EndpointInfo
@@ -99,6 +99,30 @@ def conversation_key(body: Mapping[str, Any]) -> str | None:
     return None
 
 
+@dataclass(slots=True)
+class _Screen:
+    """The candidates sorted by why each can or cannot take the request now."""
+
+    eligible: list[EndpointInfo] = field(default_factory=list)
+    roomy: list[EndpointInfo] = field(default_factory=list)  # eligible ones whose context also holds max_tokens
+    busy: int = 0
+    short: int = 0
+    unhealthy: int = 0
+
+    def preferred(self) -> list[EndpointInfo]:
+        return self.roomy if self.roomy and len(self.roomy) < len(self.eligible) else self.eligible
+
+    def no_pick(self, needed_tokens: int) -> NoPick:
+        parts = []
+        if self.busy:
+            parts.append(f"{self.busy} busy")
+        if self.unhealthy:
+            parts.append(f"{self.unhealthy} unhealthy/cooling")
+        if self.short:
+            parts.append(f"{self.short} context < {needed_tokens}")
+        return NoPick(busy=self.busy > 0, reason=", ".join(parts) or "no endpoints")
+
+
 class Selector:
     def __init__(self, *, max_in_flight: int, sticky_entries: int, rng: random.Random | None = None) -> None:
         self.max_in_flight = max_in_flight
@@ -127,53 +151,52 @@ class Selector:
         remember: bool = True,
         wanted_tokens: int = 0,
     ) -> Pick | NoPick:
-        eligible: list[EndpointInfo] = []
-        roomy: list[EndpointInfo] = []  # eligible ones whose context also holds the requested max_tokens
-        busy = short = unhealthy = 0
+        """Screen the candidates, then the conversation's endpoint if still eligible, else the power of two choices."""
+        screen = self._screen(candidates, needed_tokens, wanted_tokens, exclude)
+        eligible = screen.preferred()
+        if not eligible:
+            return screen.no_pick(needed_tokens)
+        if sticky_key is not None and (same := self._same_conversation(eligible, sticky_key, remember)):
+            return same
+        pick = self._least_loaded(eligible)
+        if sticky_key is not None and remember:
+            self.remember(sticky_key, pick.endpoint.id)
+        return pick
+
+    def _screen(self, candidates: Sequence[EndpointInfo], needed_tokens: int, wanted_tokens: int,
+                exclude: frozenset[str] | set[str]) -> _Screen:
+        out = _Screen()
         for ep in candidates:
             if ep.id in exclude:
                 continue
             st = self.stats_for(ep.id)
             if ep.health in _UNHEALTHY or st.cooling:
-                unhealthy += 1
+                out.unhealthy += 1
             elif ep.context_length < needed_tokens:
-                short += 1
+                out.short += 1
             elif st.in_flight >= self.limit(ep):
-                busy += 1
+                out.busy += 1
             else:
-                eligible.append(ep)
+                out.eligible.append(ep)
                 if ep.context_length >= wanted_tokens:
-                    roomy.append(ep)
-        if roomy and len(roomy) < len(eligible):
-            eligible = roomy
-        if not eligible:
-            parts = []
-            if busy:
-                parts.append(f"{busy} busy")
-            if unhealthy:
-                parts.append(f"{unhealthy} unhealthy/cooling")
-            if short:
-                parts.append(f"{short} context < {needed_tokens}")
-            return NoPick(busy=busy > 0, reason=", ".join(parts) or "no endpoints")
-        if sticky_key is not None:
-            sid = self._sticky.get(sticky_key)
-            if sid is not None:
-                for ep in eligible:
-                    if ep.id == sid:
-                        if remember:
-                            self._sticky.move_to_end(sticky_key)
-                        return Pick(ep, "same conversation")
+                    out.roomy.append(ep)
+        return out
+
+    def _same_conversation(self, eligible: list[EndpointInfo], sticky_key: str, remember: bool) -> Pick | None:
+        sid = self._sticky.get(sticky_key)
+        for ep in eligible if sid is not None else ():
+            if ep.id == sid:
+                if remember:
+                    self._sticky.move_to_end(sticky_key)
+                return Pick(ep, "same conversation")
+        return None
+
+    def _least_loaded(self, eligible: list[EndpointInfo]) -> Pick:
         if len(eligible) == 1:
-            ep = eligible[0]
-            reason = "only eligible endpoint"
-        else:
-            a, b = self._rng.sample(eligible, 2)
-            la, lb = self.stats_for(a.id).load, self.stats_for(b.id).load
-            ep = a if la <= lb else b
-            reason = f"least loaded of 2 (in-flight {self.stats_for(ep.id).in_flight})"
-        if sticky_key is not None and remember:
-            self.remember(sticky_key, ep.id)
-        return Pick(ep, reason)
+            return Pick(eligible[0], "only eligible endpoint")
+        a, b = self._rng.sample(eligible, 2)
+        ep = a if self.stats_for(a.id).load <= self.stats_for(b.id).load else b
+        return Pick(ep, f"least loaded of 2 (in-flight {self.stats_for(ep.id).in_flight})")
 
     def remember(self, sticky_key: str, endpoint_id: str) -> None:
         self._sticky[sticky_key] = endpoint_id

@@ -1,11 +1,11 @@
-"""Errors of the request intake and its pipelines (research, briefing).
+"""Errors of the request intake and its pipelines (research, briefing); a research source's own failure
+is :class:`pipelines.research.errors.SourceError`.
 
 Hierarchy::
 
     HydraError                                          (HTTP status, code)
     └── IntakeError               400 intake_error         base of these
         ├── RequestInputError     422 request_invalid      a request the owner must fix (empty, too long): CLI exit 2
-        ├── SourceError           400 source_failed        a research source failed (one source; the others still count)
         └── DeliveryError         400 delivery_failed      a briefing could not be delivered on one channel
 """
 
@@ -29,10 +29,6 @@ class RequestInputError(IntakeError):
     exit_code = 2
 
 
-class SourceError(IntakeError):
-    """One research source could not be read."""
-
-    code = "source_failed"
 
 
 class DeliveryError(IntakeError):

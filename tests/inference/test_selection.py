@@ -114,7 +114,7 @@ async def test_wait_queue_is_bounded_and_fifo() -> None:
     w1, w2 = q.join("busy"), q.join("busy")
     with pytest.raises(BusyError) as ei:
         q.join("busy")
-    assert ei.value.retry_after == 3 and ei.value.status == 429
+    assert ei.value.retry_after == 3 and ei.value.http_status == 429
     order: list[int] = []
 
     async def wait(i: int, w: object) -> None:

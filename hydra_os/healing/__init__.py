@@ -1,0 +1,1 @@
+"""Self-healing: checks, fixups, the healer loop, the process supervisor."""
