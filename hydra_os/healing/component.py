@@ -17,13 +17,13 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.component import NodeContext
 from hydra_os.healing.checks.child_process import process_target
 from hydra_os.healing.context import HealingContext
-from hydra_os.healing.errors import HealingError, SupervisorError
+from hydra_os.healing.errors import CheckRequestError, SupervisorError
 from hydra_os.healing.gpu_health import GpuHealthProbe
 from hydra_os.healing.healer import Healer
 from hydra_os.healing.incidents import IncidentStore
@@ -109,11 +109,11 @@ class HealingService:
     async def _rpc_run(self, params: dict[str, Any]) -> dict[str, Any]:
         checks = params.get("checks")
         if checks is not None and (not isinstance(checks, list) or not all(isinstance(c, str) for c in checks)):
-            raise HealingError("checks: expected a list of check names")
+            raise CheckRequestError("checks: expected a list of check names")
         known = {c.name for c in self.healer.checks}
         unknown = sorted(set(checks or []) - known)
         if unknown:
-            raise HealingError(f"checks: unknown check {unknown[0]!r}; known: {', '.join(sorted(known))}")
+            raise CheckRequestError(f"checks: unknown check {unknown[0]!r}; known: {', '.join(sorted(known))}")
         touched = await self.healer.run_once(set(checks) if checks else None)
         return {"incidents": [i.model_dump(mode="json") for i in touched], "round": self.healer.last_round}
 
@@ -166,9 +166,6 @@ class HealingService:
 
         @r.post("/run")
         async def run(checks: list[str] | None = None) -> dict[str, Any]:
-            try:
-                return await self._rpc_run({"checks": checks} if checks else {})
-            except HealingError as e:
-                raise HTTPException(status_code=422, detail=str(e)) from None
+            return await self._rpc_run({"checks": checks} if checks else {})
 
         return r

@@ -1,12 +1,12 @@
-"""Errors of the request intake and its pipelines (research, briefing).
+"""Errors of the request intake. A chat model's failures are :mod:`hydra_os.chat.errors`, a research
+source's :class:`pipelines.research.errors.SourceError`, a briefing channel's
+:class:`pipelines.briefing.errors.DeliveryError`.
 
 Hierarchy::
 
-    HydraError
-    └── IntakeError               base of this slice
-        ├── RequestInputError     a request the owner must fix (empty, too long): HTTP 422, CLI exit 2
-        ├── SourceError           a research source failed (one source; the others still count)
-        └── DeliveryError         a briefing could not be delivered on one channel (the others still are)
+    HydraError                                          (HTTP status, code)
+    └── IntakeError               400 intake_error         base of these
+        └── RequestInputError     422 request_invalid      a request the owner must fix (empty, too long): CLI exit 2
 """
 
 from __future__ import annotations
@@ -15,18 +15,15 @@ from hydra_os.errors import HydraError
 
 
 class IntakeError(HydraError):
-    """Base of the intake, research and briefing errors."""
+    """Base of the intake's errors."""
+
+    http_status = 400
+    code = "intake_error"
 
 
 class RequestInputError(IntakeError):
     """The request itself is unusable; the message names the field."""
 
+    http_status = 422
+    code = "request_invalid"
     exit_code = 2
-
-
-class SourceError(IntakeError):
-    """One research source could not be read."""
-
-
-class DeliveryError(IntakeError):
-    """One briefing channel failed."""

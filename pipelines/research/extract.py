@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from hydra_os.intake.errors import SourceError
+from pipelines.research.errors import SourceError
 from pipelines.research.model import Document, Hit
 
 MAX_TEXT = 12_000

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from hydra_os.chat.client import ChatModel
-from hydra_os.intake.errors import SourceError
 from hydra_os.secrets import read_optional_secret
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from hydra_os.tasks.steps import Pipeline, Step
 from memory.protocols import MemoryStack
 from pipelines.research.config import ResearchConfig
+from pipelines.research.errors import SourceError
 from pipelines.research.extract import fetch_text
 from pipelines.research.model import Document, Hit
 from pipelines.research.plan import plan_queries, plan_with_model
