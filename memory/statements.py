@@ -12,6 +12,7 @@ relation ``prefers_<key>``) so a changed preference replaces the old one instead
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -67,6 +68,50 @@ def _key(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+Said = list[tuple[str, str]]
+"""(key, value) pairs one kind of statement makes in a sentence, in the order said."""
+
+
+def _units(s: str) -> Said:
+    return [("units", m.group("v").lower())] if (m := _UNITS.search(s)) else []
+
+
+def _name(s: str) -> Said:
+    return [("name", _clean(m.group("v")))] if (m := _NAME.search(s)) else []
+
+
+def _answer_length(s: str) -> Said:
+    if not (m := _LENGTH.search(s) or _LENGTH2.search(s)):
+        return []
+    v = m.group("v").lower()
+    return [("answer_length", "short" if v.startswith(("short", "brief", "concise")) else "detailed")]
+
+
+def _diet(s: str) -> Said:
+    out: Said = []
+    if m := _DIET_NOT.search(s.rstrip(" .!")):
+        out.append((f"diet_{_key(m.group('v'))}"[:40], f"does not eat {_clean(m.group('v'))}"))
+    if m := _DIET_AGAIN.search(s):
+        out.append((f"diet_{_key(m.group('v'))}"[:40], f"eats {_clean(m.group('v'))}"))
+    if m := _DIET_NOW.search(s):
+        out.append(("diet", m.group("v").lower()))
+    return out
+
+
+def _favourite(s: str) -> Said:
+    """"my favourite X is Y", else "I prefer Y for X" (not units), else "I switched my X to Y"."""
+    m = _FAVOURITE.search(s)
+    if m is None and not _UNITS.search(s):  # "I prefer metric for units" is the units rule's
+        m = _PREFER_X.search(s.rstrip(" .!"))
+    if m is None and (switched := _SWITCHED.search(s)) and switched.group("k"):
+        m = switched
+    return [(_key(m.group("k")), _clean(m.group("v")))] if m else []
+
+
+# Every kind of statement is read in every sentence, in this order (a later one wins on the same key).
+_SAYINGS: tuple[Callable[[str], Said], ...] = (_units, _name, _answer_length, _diet, _favourite)
+
+
 def preferences(text: str) -> list[Preference]:
     """Preferences the owner states in ``text`` (one per key, the last said wins)."""
     found: dict[str, str] = {}
@@ -74,25 +119,8 @@ def preferences(text: str) -> list[Preference]:
         s = sentence.strip()
         if not s or _question(s):
             continue
-        if m := _UNITS.search(s):
-            found["units"] = m.group("v").lower()
-        if m := _NAME.search(s):
-            found["name"] = _clean(m.group("v"))
-        if m := _LENGTH.search(s) or _LENGTH2.search(s):
-            v = m.group("v").lower()
-            found["answer_length"] = "short" if v.startswith(("short", "brief", "concise")) else "detailed"
-        if m := _DIET_NOT.search(s.rstrip(" .!")):
-            found[f"diet_{_key(m.group('v'))}"[:40]] = f"does not eat {_clean(m.group('v'))}"
-        if m := _DIET_AGAIN.search(s):
-            found[f"diet_{_key(m.group('v'))}"[:40]] = f"eats {_clean(m.group('v'))}"
-        if m := _DIET_NOW.search(s):
-            found["diet"] = m.group("v").lower()
-        if m := _FAVOURITE.search(s):
-            found[_key(m.group("k"))] = _clean(m.group("v"))
-        elif (m := _PREFER_X.search(s.rstrip(" .!"))) and not _UNITS.search(s):
-            found[_key(m.group("k"))] = _clean(m.group("v"))
-        elif (m := _SWITCHED.search(s)) and m.group("k"):
-            found[_key(m.group("k"))] = _clean(m.group("v"))
+        for said in _SAYINGS:
+            found.update(said(s))
     return [Preference(k, v) for k, v in found.items() if k and v]
 
 

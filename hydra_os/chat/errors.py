@@ -1,11 +1,14 @@
 """Errors of talking to a chat model.
 
-Hierarchy::
+Hierarchy (HTTP status, code)::
 
-    HydraError                                           (HTTP status, code)
-    └── ChatError                 400 chat_error           base: a chat call did not give a usable answer
+    HydraError
+    └── ChatError                 400 chat_failed          base: a chat call did not give a usable answer
         ├── ModelUnavailableError 400 model_unavailable    no chat model is reachable (callers fall back)
-        └── ModelReplyError       400 model_reply_invalid  the model answered, not what was asked
+        └── ModelReplyError       400 model_reply_invalid  the model answered, not what was asked (bad JSON)
+
+Callers (the intake, the research and briefing pipelines, memory's extraction) catch :class:`ChatError`
+and go on without the model; memory's extractor reports it as its own backend error (its bus contract).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ class ChatError(HydraError):
     """A chat call did not give a usable answer."""
 
     http_status = 400
-    code = "chat_error"
+    code = "chat_failed"
 
 
 class ModelUnavailableError(ChatError):

@@ -1,12 +1,12 @@
-"""Errors of the request intake and its pipelines (research, briefing); a research source's own failure
-is :class:`pipelines.research.errors.SourceError`.
+"""Errors of the request intake. A chat model's failures are :mod:`hydra_os.chat.errors`, a research
+source's :class:`pipelines.research.errors.SourceError`, a briefing channel's
+:class:`pipelines.briefing.errors.DeliveryError`.
 
 Hierarchy::
 
     HydraError                                          (HTTP status, code)
     └── IntakeError               400 intake_error         base of these
-        ├── RequestInputError     422 request_invalid      a request the owner must fix (empty, too long): CLI exit 2
-        └── DeliveryError         400 delivery_failed      a briefing could not be delivered on one channel
+        └── RequestInputError     422 request_invalid      a request the owner must fix (empty, too long): CLI exit 2
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hydra_os.errors import HydraError
 
 
 class IntakeError(HydraError):
-    """Base of the intake, research and briefing errors."""
+    """Base of the intake's errors."""
 
     http_status = 400
     code = "intake_error"
@@ -27,11 +27,3 @@ class RequestInputError(IntakeError):
     http_status = 422
     code = "request_invalid"
     exit_code = 2
-
-
-
-
-class DeliveryError(IntakeError):
-    """One briefing channel failed."""
-
-    code = "delivery_failed"

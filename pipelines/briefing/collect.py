@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,24 +72,31 @@ async def collect_tasks(b: Briefing, store: TaskStore, settings: Settings, base_
     opens = window.next_open(time.time())
     closes = window.next_close(opens)
     for t in await store.all_tasks():
-        finished = t.finished_at or 0
-        if t.terminal and b.since <= finished < b.until:
-            if t.kind in routine and t.state == "succeeded":
-                b.routine[t.kind] = b.routine.get(t.kind, 0) + 1
-            elif t.state == "failed":
-                b.failed.append(task_item(t, base_url))
-            elif t.state == "succeeded":
-                b.tasks.append(task_item(t, base_url))
-        elif t.state in ACTIVE and t.kind not in routine:
-            due = max(t.not_before or 0, t.eligible_at or 0)
-            if t.window == "overnight" or (due and opens <= due < closes):
-                b.tonight.append(task_item(t, None))
+        if t.terminal and b.since <= (t.finished_at or 0) < b.until:
+            _file_finished(b, t, routine, base_url)
+        elif t.state in ACTIVE and t.kind not in routine and _runs_tonight(t, opens, closes):
+            b.tonight.append(task_item(t, None))
     b.tasks = sorted(b.tasks, key=lambda i: -i.finished_at)[:limit]
     b.failed = sorted(b.failed, key=lambda i: -i.finished_at)[:limit]
     b.tonight = b.tonight[:limit]
     tz = ZoneInfo(settings.owner.timezone)
     b.tonight_window = (f"{datetime.fromtimestamp(opens, tz):%a %H:%M}-{datetime.fromtimestamp(closes, tz):%H:%M} "
                         f"{tz.key}")
+
+
+def _file_finished(b: Briefing, t: Task, routine: set[str], base_url: str | None) -> None:
+    """A task that finished in the briefing's period: counted when routine, listed otherwise."""
+    if t.kind in routine and t.state == "succeeded":
+        b.routine[t.kind] = b.routine.get(t.kind, 0) + 1
+    elif t.state == "failed":
+        b.failed.append(task_item(t, base_url))
+    elif t.state == "succeeded":
+        b.tasks.append(task_item(t, base_url))
+
+
+def _runs_tonight(t: Task, opens: float, closes: float) -> bool:
+    due = max(t.not_before or 0, t.eligible_at or 0)
+    return t.window == "overnight" or bool(due and opens <= due < closes)
 
 
 def _action_line(d: dict[str, Any]) -> str:
@@ -182,8 +189,6 @@ async def _node_health(b: Briefing, bus: Bus, node: str) -> None:
 
 
 async def collect_memory(b: Briefing, stack: MemoryStack, previous: dict[str, Any] | None) -> None:
-    from datetime import UTC
-
     g = await stack.graph.counts()
     new_learnings = await stack.learnings.list_learnings(since=datetime.fromtimestamp(b.since, UTC))
     m = MemoryGrowth(passages=await stack.archival.count(), entities=g.get("entities"),

@@ -12,10 +12,10 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from hydra_os.intake.errors import DeliveryError
 from hydra_os.notify import Notification, NotifyError, NtfyNotifier, WebhookNotifier
 from hydra_os.secrets import read_optional_secret
 from pipelines.briefing.config import BriefingConfig
+from pipelines.briefing.errors import DeliveryError
 from pipelines.research.store import write_atomic
 
 NTFY_MAX = 3800  # ntfy keeps messages up to 4096 bytes as text

@@ -8,12 +8,13 @@ written by a model when one is up; without one the briefing is complete all the 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -28,26 +29,10 @@ from hydra_os.tasks.store import TaskStore
 from memory.extract import MemoryWriter
 from memory.protocols import MemoryStack
 from pipelines.briefing import collect as c
+from pipelines.briefing import deliver, render
 from pipelines.briefing.config import BriefingConfig
 from pipelines.briefing.model import Briefing
 from pipelines.research.store import chunks
-
-if TYPE_CHECKING:
-    from types import ModuleType
-
-
-def _render() -> ModuleType:
-    """Markdown/HTML rendering, imported when a briefing is written (not at daemon start-up)."""
-    from pipelines.briefing import render
-
-    return render
-
-
-def _deliver() -> ModuleType:
-    """Delivery (SMTP, ntfy, webhook, files), imported when a briefing is delivered."""
-    from pipelines.briefing import deliver
-
-    return deliver
 
 KIND = "briefing.morning"
 OPENING_SYSTEM = ("Write the opening paragraph of the owner's morning briefing: two or three plain sentences, "
@@ -106,7 +91,7 @@ async def collect(deps: BriefingDeps, since: float | None, until: float | None =
 async def opening(deps: BriefingDeps, b: Briefing) -> str | None:
     if not deps.config.opening or deps.chat is None or not await deps.chat.available():
         return None
-    facts = _render().markdown(b.model_copy(update={"opening": None}))[:6000]
+    facts = render.markdown(b.model_copy(update={"opening": None}))[:6000]
     try:
         text = await deps.chat.chat([{"role": "system", "content": OPENING_SYSTEM},
                                      {"role": "user", "content": facts}], max_tokens=200, temperature=0.4)
@@ -117,10 +102,10 @@ async def opening(deps: BriefingDeps, b: Briefing) -> str | None:
 
 
 async def render_and_write(deps: BriefingDeps, b: Briefing, run_id: str) -> dict[str, Any]:
-    md, page = _render().markdown(b), _render().html(b)
+    md, page = render.markdown(b), render.html(b)
     stem = f"{datetime.fromtimestamp(b.until, ZoneInfo(b.timezone)):%Y-%m-%d-%H%M}-{run_id}"
-    files = await _deliver().to_files(deps.directory, stem, md, page)
-    return {"markdown": md, "files": files, "title": _render().title(b), "headline": _render().headline(b)}
+    files = await deliver.to_files(deps.directory, stem, md, page)
+    return {"markdown": md, "files": files, "title": render.title(b), "headline": render.headline(b)}
 
 
 async def store(deps: BriefingDeps, run_id: str, md: str) -> dict[str, Any]:
@@ -148,7 +133,7 @@ def build(deps: BriefingDeps, kind: str = KIND) -> Pipeline:
         rr = r["render"]
         page = await _read(rr["files"][1])
         link = f"{deps.config.public_url.rstrip('/')}/v1/tasks/{ctx.task.id}" if deps.config.public_url else None
-        delivered: dict[str, Any] = await _deliver().deliver(
+        delivered: dict[str, Any] = await deliver.deliver(
             deps.config, rr["title"], rr["markdown"], page, rr["headline"], link
         )
         return delivered
@@ -168,8 +153,6 @@ def build(deps: BriefingDeps, kind: str = KIND) -> Pipeline:
 
 
 async def _read(path: str) -> str:
-    import asyncio
-
     return await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
 
 
@@ -179,7 +162,7 @@ async def run_briefing(deps: BriefingDeps, since: float | None, *, send: bool = 
     b, counts = await collect(deps, since)
     b.opening = await opening(deps, b)
     rr = await render_and_write(deps, b, run_id)
-    delivered = (await _deliver().deliver(deps.config, rr["title"], rr["markdown"], _render().html(b),
+    delivered = (await deliver.deliver(deps.config, rr["title"], rr["markdown"], render.html(b),
                                           rr["headline"]) if send else {})
     stored = await store(deps, f"{run_id}-{int(b.until)}", rr["markdown"]) if send else {"stored": 0}
     return {**rr, "delivered": delivered, "memory_counts": counts, **stored, "problems": b.problems}

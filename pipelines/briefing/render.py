@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-from pipelines.briefing.model import Briefing
+from pipelines.briefing.model import Briefing, MemoryGrowth
 
 CSS = """
 :root{color-scheme:light dark;--fg:#1d232a;--muted:#5c6670;--bg:#fbfbfa;--card:#fff;--line:#e3e6e8;
@@ -62,12 +63,16 @@ def uptime_lines(b: Briefing) -> list[str]:
             for u in items]
 
 
-def markdown(b: Briefing) -> str:
-    tz = ZoneInfo(b.timezone)
-    out = [f"# {title(b)}", "", f"_Since {_t(b.since, tz, '%a %d %b %H:%M')} ({tz.key}): {headline(b)}._", ""]
-    if b.opening:
-        out += [b.opening, ""]
-    out.append("## Tasks finished")
+def _memory_line(m: MemoryGrowth) -> str:
+    def d(k: str) -> str:
+        return f" ({m.delta[k]:+d})" if k in m.delta else ""
+
+    return (f"{m.passages} passages{d('passages')}, {m.entities} entities{d('entities')}, "
+            f"{m.relations} facts{d('relations')}; {m.learnings_new} new learnings.")
+
+
+def _md_tasks(b: Briefing, tz: ZoneInfo) -> list[str]:
+    out = ["## Tasks finished"]
     if not b.tasks and not b.failed:
         out.append("Nothing finished.")
     for t in b.tasks:
@@ -78,21 +83,27 @@ def markdown(b: Briefing) -> str:
                    f"Retry with `hydra tasks retry {t.id}`.")
     if b.routine:
         out.append("- Routine: " + ", ".join(f"{k} x{n}" for k, n in sorted(b.routine.items())) + ".")
-    out += ["", "## Incidents and what was done"]
+    return out
+
+
+def _md_incidents(b: Briefing, tz: ZoneInfo) -> list[str]:
+    out = ["## Incidents and what was done"]
     if not b.incidents and not b.actions:
         out.append("None.")
     for i in b.incidents:
         done = "; ".join(i.actions) if i.actions else "no action recorded"
         out.append(f"- **{i.summary or i.id}** ({i.status}, {_t(i.at, tz)}): {done}.")
-    for line in b.actions:
-        out.append(f"- Action: {line}")
-    out += ["", "## Waiting for your approval"]
-    if not b.approvals:
-        out.append("Nothing waits.")
-    for a in b.approvals:
-        out.append(f"- **{a.summary}** — {a.reason}. `hydra approve {a.id}` or `hydra deny {a.id}` "
-                   f"(expires {_t(a.expires_at, tz)}).")
-    out += ["", "## Nodes and GPUs"]
+    return out + [f"- Action: {line}" for line in b.actions]
+
+
+def _md_approvals(b: Briefing, tz: ZoneInfo) -> list[str]:
+    return ["## Waiting for your approval", *(["Nothing waits."] if not b.approvals else []),
+            *(f"- **{a.summary}** — {a.reason}. `hydra approve {a.id}` or `hydra deny {a.id}` "
+              f"(expires {_t(a.expires_at, tz)})." for a in b.approvals)]
+
+
+def _md_nodes(b: Briefing, tz: ZoneInfo) -> list[str]:
+    out = ["## Nodes and GPUs"]
     if not b.nodes:
         out.append("No node reported in.")
     for n in b.nodes:
@@ -100,26 +111,47 @@ def markdown(b: Briefing) -> str:
         out.append(f"- **{n.id}** ({', '.join(n.roles)}): {state}; CPU {n.cpu_pct:.0f}%, "
                    f"memory {n.mem_free_pct:.0f}% free.")
         out += [f"  - {g}" for g in n.gpus]
-    out += ["", "## Availability (24 h / 30 days)"]
-    out += [f"- {line}" for line in uptime_lines(b)] or ["Nothing watched reported in."]
-    if b.nixos:
-        out += ["", "## NixOS: failed revisions and rollbacks", *[f"- {line}" for line in b.nixos]]
+    return out
+
+
+def _md_uptime(b: Briefing, tz: ZoneInfo) -> list[str]:
+    return ["## Availability (24 h / 30 days)",
+            *([f"- {line}" for line in uptime_lines(b)] or ["Nothing watched reported in."])]
+
+
+def _md_nixos(b: Briefing, tz: ZoneInfo) -> list[str]:
+    return ["## NixOS: failed revisions and rollbacks", *[f"- {line}" for line in b.nixos]] if b.nixos else []
+
+
+def _md_memory(b: Briefing, tz: ZoneInfo) -> list[str]:
     m = b.memory
-    out += ["", "## Memory"]
-    if m.error:
-        out.append(f"Not readable: {m.error}.")
-    else:
-        def d(k: str) -> str:
-            return f" ({m.delta[k]:+d})" if k in m.delta else ""
-        out.append(f"- {m.passages} passages{d('passages')}, {m.entities} entities{d('entities')}, "
-                   f"{m.relations} facts{d('relations')}; {m.learnings_new} new learnings.")
-    out += ["", f"## Queued for tonight ({b.tonight_window})"]
-    if not b.tonight:
-        out.append("Nothing queued.")
-    for t in b.tonight:
-        out.append(f"- {t.title} (`{t.kind}`, task {t.id})")
-    if b.problems:
-        out += ["", "## Could not read", *[f"- {p}" for p in b.problems]]
+    return ["## Memory", f"Not readable: {m.error}." if m.error else f"- {_memory_line(m)}"]
+
+
+def _md_tonight(b: Briefing, tz: ZoneInfo) -> list[str]:
+    return [f"## Queued for tonight ({b.tonight_window})", *(["Nothing queued."] if not b.tonight else []),
+            *(f"- {t.title} (`{t.kind}`, task {t.id})" for t in b.tonight)]
+
+
+def _md_problems(b: Briefing, tz: ZoneInfo) -> list[str]:
+    return ["## Could not read", *[f"- {p}" for p in b.problems]] if b.problems else []
+
+
+# The Markdown sections in order; an empty one (no NixOS events, no problems) is left out.
+_MD_SECTIONS: tuple[Callable[[Briefing, ZoneInfo], list[str]], ...] = (
+    _md_tasks, _md_incidents, _md_approvals, _md_nodes, _md_uptime, _md_nixos, _md_memory, _md_tonight,
+    _md_problems,
+)
+
+
+def markdown(b: Briefing) -> str:
+    tz = ZoneInfo(b.timezone)
+    out = [f"# {title(b)}", "", f"_Since {_t(b.since, tz, '%a %d %b %H:%M')} ({tz.key}): {headline(b)}._", ""]
+    if b.opening:
+        out += [b.opening, ""]
+    sections = [lines for section in _MD_SECTIONS if (lines := section(b, tz))]
+    for n, lines in enumerate(sections):
+        out += lines if n == 0 else ["", *lines]
     return "\n".join(out) + "\n"
 
 
@@ -129,8 +161,7 @@ def _li(items: list[str], empty: str) -> str:
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
-def html(b: Briefing) -> str:
-    tz = ZoneInfo(b.timezone)
+def _html_tasks(b: Briefing, tz: ZoneInfo) -> list[str]:
     e = escape
     tasks = []
     for t in b.tasks:
@@ -143,25 +174,42 @@ def html(b: Briefing) -> str:
     if b.routine:
         tasks.append('<span class="muted">Routine: ' + e(", ".join(f"{k} x{n}" for k, n in sorted(b.routine.items())))
                      + "</span>")
-    incidents = [f'<b>{e(i.summary or i.id)}</b> <span class="pill">{e(i.status)}</span> '
-                 f'<span class="muted">{e(_t(i.at, tz))}</span><br>{e("; ".join(i.actions) or "no action recorded")}'
-                 for i in b.incidents] + [f"Action: {e(a)}" for a in b.actions]
-    approvals = [f'<b>{e(a.summary)}</b><br>{e(a.reason)}<br><code>hydra approve {e(a.id)}</code> '
-                 f'<span class="muted">expires {e(_t(a.expires_at, tz))}</span>' for a in b.approvals]
+    return tasks
+
+
+def _html_incidents(b: Briefing, tz: ZoneInfo) -> list[str]:
+    e = escape
+    return [f'<b>{e(i.summary or i.id)}</b> <span class="pill">{e(i.status)}</span> '
+            f'<span class="muted">{e(_t(i.at, tz))}</span><br>{e("; ".join(i.actions) or "no action recorded")}'
+            for i in b.incidents] + [f"Action: {e(a)}" for a in b.actions]
+
+
+def _html_approvals(b: Briefing, tz: ZoneInfo) -> list[str]:
+    e = escape
+    return [f'<b>{e(a.summary)}</b><br>{e(a.reason)}<br><code>hydra approve {e(a.id)}</code> '
+            f'<span class="muted">expires {e(_t(a.expires_at, tz))}</span>' for a in b.approvals]
+
+
+def _html_nodes(b: Briefing) -> list[str]:
+    e = escape
     nodes = []
     for n in b.nodes:
         state = '<span class="ok">OK</span>' if n.healthy else f'<span class="warn">{e("; ".join(n.warnings))}</span>'
         gpus = "".join(f"<br><span class='muted'>{e(g)}</span>" for g in n.gpus)
         nodes.append(f"<b>{e(n.id)}</b> {state} <span class='muted'>CPU {n.cpu_pct:.0f}%, memory "
                      f"{n.mem_free_pct:.0f}% free</span>{gpus}")
-    m = b.memory
-    if m.error:
-        mem = f'<p class="warn">Not readable: {e(m.error)}</p>'
-    else:
-        def d(k: str) -> str:
-            return f" ({m.delta[k]:+d})" if k in m.delta else ""
-        mem = (f"<p>{m.passages} passages{d('passages')}, {m.entities} entities{d('entities')}, "
-               f"{m.relations} facts{d('relations')}; {m.learnings_new} new learnings.</p>")
+    return nodes
+
+
+def _html_memory(m: MemoryGrowth) -> str:
+    return f'<p class="warn">Not readable: {escape(m.error)}</p>' if m.error else f"<p>{_memory_line(m)}</p>"
+
+
+def html(b: Briefing) -> str:
+    tz = ZoneInfo(b.timezone)
+    e = escape
+    tasks, incidents, approvals = _html_tasks(b, tz), _html_incidents(b, tz), _html_approvals(b, tz)
+    nodes, mem = _html_nodes(b), _html_memory(b.memory)
     tonight = [f"{e(t.title)} <span class='muted'>{e(t.kind)}</span>" for t in b.tonight]
     problems = (f"<section><h2>Could not read</h2>{_li([e(p) for p in b.problems], '')}</section>"
                 if b.problems else "")

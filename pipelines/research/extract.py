@@ -8,6 +8,7 @@ Pages that are not HTML (plain text) are taken as they are; anything else is ski
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import httpx
 
@@ -20,7 +21,7 @@ MAX_TEXT = 12_000
 def extract_html(html: str, url: str) -> tuple[str | None, str | None]:
     """(title, main text) of an HTML page; blocking (call in a thread)."""
     try:
-        import trafilatura
+        import trafilatura  # lazy: the research extra (lxml and friends); the rest of Hydra runs without it
     except ImportError:
         raise SourceError("extracting pages needs trafilatura: install hydra-os[research]") from None
 
@@ -31,34 +32,55 @@ def extract_html(html: str, url: str) -> tuple[str | None, str | None]:
     return getattr(doc, "title", None), getattr(doc, "text", None)
 
 
+@dataclass(frozen=True)
+class _Page:
+    content_type: str
+    body: str
+
+
 async def fetch_text(http: httpx.AsyncClient, hit: Hit, max_bytes: int) -> Document:
     """The hit's main text: fetched and extracted, or the source's own text when the fetch fails."""
-    fallback = hit.text or hit.snippet
     if hit.url.startswith("file:") or (hit.text and hit.source in ("arxiv", "github", "local")):
         return Document(hit=hit, text=(hit.text or hit.snippet)[:MAX_TEXT], fetched=False)
+    page = await _download(http, hit.url, max_bytes)
+    if isinstance(page, str):
+        return _unfetched(hit, page)
+    return await _read(hit, page)
+
+
+async def _download(http: httpx.AsyncClient, url: str, max_bytes: int) -> _Page | str:
+    """The first ``max_bytes`` of the page, or why there is none."""
     try:
-        async with http.stream("GET", hit.url, follow_redirects=True) as r:
+        async with http.stream("GET", url, follow_redirects=True) as r:
             if r.status_code != 200:
-                return Document(hit=hit, text=fallback[:MAX_TEXT], fetched=False, error=f"HTTP {r.status_code}")
-            ctype = r.headers.get("content-type", "")
+                return f"HTTP {r.status_code}"
             chunks, size = [], 0
             async for chunk in r.aiter_bytes():
                 chunks.append(chunk)
                 size += len(chunk)
                 if size >= max_bytes:
                     break
-            raw = b"".join(chunks)
-            encoding = r.encoding or "utf-8"
+            body = b"".join(chunks).decode(r.encoding or "utf-8", errors="replace")
+            return _Page(r.headers.get("content-type", ""), body)
     except httpx.HTTPError as e:
-        return Document(hit=hit, text=fallback[:MAX_TEXT], fetched=False, error=type(e).__name__)
-    body = raw.decode(encoding, errors="replace")
+        return type(e).__name__
+
+
+async def _read(hit: Hit, page: _Page) -> Document:
+    """The main text of a downloaded page: extracted from HTML, plain text as it is."""
+    ctype, body = page.content_type, page.body
     if "html" in ctype or body.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
         title, text = await asyncio.to_thread(extract_html, body, hit.url)
         if not text:
-            return Document(hit=hit, text=fallback[:MAX_TEXT], fetched=False, error="no main text found")
+            return _unfetched(hit, "no main text found")
         if title and (not hit.title or hit.title == hit.url):
             hit = hit.model_copy(update={"title": title})
         return Document(hit=hit, text=text[:MAX_TEXT], fetched=True)
     if ctype.startswith("text/"):
         return Document(hit=hit, text=body[:MAX_TEXT], fetched=True)
-    return Document(hit=hit, text=fallback[:MAX_TEXT], fetched=False, error=f"not a page ({ctype or 'no type'})")
+    return _unfetched(hit, f"not a page ({ctype or 'no type'})")
+
+
+def _unfetched(hit: Hit, error: str) -> Document:
+    """The source's own text (or snippet) in place of the page, with why the page was not used."""
+    return Document(hit=hit, text=(hit.text or hit.snippet)[:MAX_TEXT], fetched=False, error=error)

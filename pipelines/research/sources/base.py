@@ -42,7 +42,7 @@ async def get(http: httpx.AsyncClient, url: str, what: str, **kw: object) -> htt
 def parse_feed(content: bytes) -> Any:
     """feedparser's result for an RSS/Atom document; blocking (call in a thread)."""
     try:
-        import feedparser
+        import feedparser  # lazy: the research extra; the rest of Hydra runs without it
     except ImportError:
         raise SourceError("feeds and arXiv need feedparser: install hydra-os[research]") from None
     return feedparser.parse(content)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from pipelines.research.extract import extract_html
 from pipelines.research.model import Hit
 from pipelines.research.sources.base import overlap
 
@@ -25,8 +26,6 @@ def _read_all(dirs: list[Path]) -> list[tuple[Path, str]]:
                     continue
                 text = raw.decode("utf-8", errors="replace")
                 if p.suffix.lower() in (".html", ".htm"):
-                    from pipelines.research.extract import extract_html
-
                     text = extract_html(text, p.as_uri())[1] or ""
                 out.append((p, text))
     return out
