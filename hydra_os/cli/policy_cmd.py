@@ -302,15 +302,20 @@ def audit_log(
     for e in events:
         ev = e.event
         assert ev is not None
-        d = ev.data
-        what = " ".join(str(x) for x in (
-            d.get("kind") or (d.get("action") or {}).get("kind"),
-            d.get("target") or (d.get("action") or {}).get("target"),
-            (d.get("decision") or {}).get("level") or d.get("status") or "",
-            d.get("approval_id") or "",
-        ) if x)
-        table.add_row(str(e.seq), _ts(ev.ts), ev.node, ev.type, what or json.dumps(d)[:80])
+        table.add_row(str(e.seq), _ts(ev.ts), ev.node, ev.type, _what(ev.data))
     console.print(table)
+
+
+def _what(d: dict[str, Any]) -> str:
+    """One line for an event in the log table: action kind, target, level or status, approval id."""
+    action = d.get("action") or {}
+    what = " ".join(str(x) for x in (
+        d.get("kind") or action.get("kind"),
+        d.get("target") or action.get("target"),
+        (d.get("decision") or {}).get("level") or d.get("status") or "",
+        d.get("approval_id") or "",
+    ) if x)
+    return what or json.dumps(d)[:80]
 
 
 @audit_app.command("verify")

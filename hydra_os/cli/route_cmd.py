@@ -38,14 +38,7 @@ def explain(
         fail("the prompt is empty; pass the text to classify, e.g. hydra route explain \"what is 2+2?\"")
     settings = state(ctx).settings()
     target = node or settings.node.id
-    body: dict[str, Any] = {"model": model}
-    if completions:
-        body["prompt"] = prompt
-    else:
-        msgs = [{"role": "system", "content": system}] if system else []
-        body["messages"] = [*msgs, {"role": "user", "content": prompt}]
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
+    body = _request(prompt, model, max_tokens, system, completions)
 
     async def ask(bus: Bus) -> dict[str, Any]:
         return await rpc.call(bus, target, "route-explain",
@@ -55,6 +48,24 @@ def explain(
     if as_json:
         console.print_json(json.dumps(out))
         return
+    _print_explanation(out)
+
+
+def _request(prompt: str, model: str, max_tokens: int | None, system: str | None,
+             completions: bool) -> dict[str, Any]:
+    """The OpenAI request body the gateway is asked to explain."""
+    body: dict[str, Any] = {"model": model}
+    if completions:
+        body["prompt"] = prompt
+    else:
+        msgs = [{"role": "system", "content": system}] if system else []
+        body["messages"] = [*msgs, {"role": "user", "content": prompt}]
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    return body
+
+
+def _print_explanation(out: dict[str, Any]) -> None:
     _line("tier", out.get("tier") or "-")
     _line("endpoint", out.get("endpoint") or "none available")
     _line("reason", out.get("reason") or "-")

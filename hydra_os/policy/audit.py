@@ -31,6 +31,7 @@ from typing import Any
 
 import nats.errors
 import nats.js.errors
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
@@ -103,29 +104,37 @@ async def read_events(bus: Bus, *, since: float | None = None, node: str | None 
         config.opt_start_time = dt.datetime.fromtimestamp(since, dt.UTC)
     sub = await bus.js.subscribe(subject, stream=names.EVENTS_STREAM, ordered_consumer=True,
                                  deliver_policy=policy, config=config)
-    out: list[StoredEvent] = []
     try:
-        ci = await sub.consumer_info()
-        sent = ci.delivered.consumer_seq if ci.delivered and ci.delivered.consumer_seq else 0
-        if not ci.num_pending and not sent and not sub.pending_msgs and not sub.delivered:
-            return []  # nothing matches (otherwise read until the server says none is pending)
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=timeout)
-            except nats.errors.TimeoutError:
-                raise AuditError(f"reading {names.EVENTS_STREAM} stalled after {len(out)} events") from None
-            meta = msg.metadata
-            try:
-                ev: Event | None = Event.model_validate_json(msg.data)
-                err = None
-            except ValidationError as e:
-                ev, err = None, f"not an event: {e.errors()[0]['msg']}"
-            out.append(StoredEvent(seq=meta.sequence.stream, subject=msg.subject, event=ev, error=err))
-            if meta.num_pending == 0:
-                return out
+        return await _drain(sub, timeout) if await _has_any(sub) else []
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+
+
+async def _has_any(sub: JetStreamContext.PushSubscription) -> bool:
+    """Does anything match? (otherwise read until the server says none is pending)"""
+    ci = await sub.consumer_info()
+    sent = ci.delivered.consumer_seq if ci.delivered and ci.delivered.consumer_seq else 0
+    return bool(ci.num_pending or sent or sub.pending_msgs or sub.delivered)
+
+
+async def _drain(sub: JetStreamContext.PushSubscription, timeout: float) -> list[StoredEvent]:
+    """Read until the server says no message is pending; each one as a StoredEvent, unreadable ones too."""
+    out: list[StoredEvent] = []
+    while True:
+        try:
+            msg = await sub.next_msg(timeout=timeout)
+        except nats.errors.TimeoutError:
+            raise AuditError(f"reading {names.EVENTS_STREAM} stalled after {len(out)} events") from None
+        meta = msg.metadata
+        try:
+            ev: Event | None = Event.model_validate_json(msg.data)
+            err = None
+        except ValidationError as e:
+            ev, err = None, f"not an event: {e.errors()[0]['msg']}"
+        out.append(StoredEvent(seq=meta.sequence.stream, subject=msg.subject, event=ev, error=err))
+        if meta.num_pending == 0:
+            return out
 
 
 @dataclass(frozen=True)
@@ -182,62 +191,89 @@ def verify_chains(events: list[StoredEvent], *, stream: StreamFacts | None = Non
     """Check every node's chain. ``heads``: live head hashes asked from running nodes; ``recorded``:
     the heads nodes persisted outside the stream (KV ``hydra_audit``)."""
     stream = stream or StreamFacts()
-    reports: dict[str, ChainReport] = {}
-    last: dict[str, Event | None] = {}
-    last_seq: dict[str, int] = {}
-    hashes: dict[str, set[str]] = {}
+    walks: dict[str, _ChainWalk] = {}
     for se in events:
-        node = se.node
-        rep = reports.setdefault(node, ChainReport(node=node))
+        walks.setdefault(se.node, _ChainWalk(ChainReport(node=se.node), stream)).step(se)
+    reports = {node: w.report for node, w in walks.items()}
+    hashes = {node: w.hashes for node, w in walks.items()}
+    for node, rec in (recorded or {}).items():
+        _check_recorded(reports.setdefault(node, ChainReport(node=node)), rec, hashes.get(node, set()),
+                        [se for se in events if se.node == node], stream)
+    for node, head in (heads or {}).items():
+        _check_head(reports.setdefault(node, ChainReport(node=node)), head, hashes.get(node, set()))
+    return reports
+
+
+class _ChainWalk:
+    """One node's chain, event by event in stream order: every event's own hash and its link to the last."""
+
+    def __init__(self, report: ChainReport, stream: StreamFacts) -> None:
+        self.report = report
+        self.stream = stream
+        self.hashes: set[str] = set()
+        self.started = False
+        self.last: Event | None = None  # None after an unreadable event: its successor's link cannot be checked
+        self.last_seq = 0
+
+    def step(self, se: StoredEvent) -> None:
+        rep = self.report
         rep.events += 1
         rep.first_seq = rep.first_seq or se.seq
         rep.last_seq = se.seq
         ev = se.event
         if ev is None:
-            rep.problems.append(Problem(node, se.seq, "unreadable", se.error or "not an event"))
-            last[node] = None  # cannot check the next link
-            last_seq[node] = se.seq
-            continue
-        hashes.setdefault(node, set()).add(ev.hash)
-        if ev.node != node:
-            rep.problems.append(Problem(node, se.seq, "edited",
-                                        f"event says node {ev.node!r} but sits on {se.subject}"))
-        if ev.compute_hash() != ev.hash:
-            rep.problems.append(Problem(node, se.seq, "edited",
-                                        f"{ev.type} event {ev.id[:8]} does not match its recorded hash: "
-                                        "its content was changed"))
-        if node not in last:
-            if ev.prev is not None:
-                limits = stream.front_limits() if stream.first_seq > 1 else []
-                if not limits:
-                    rep.problems.append(Problem(node, se.seq, "start-missing",
-                                                "the chain starts with a prev hash although the stream's limits "
-                                                "cannot have removed anything yet: its first event(s) were deleted"))
-                else:
-                    rep.notes.append(f"chain starts at seq {se.seq}; older events may have aged out "
-                                     f"({'; '.join(limits)})")
+            rep.problems.append(Problem(rep.node, se.seq, "unreadable", se.error or "not an event"))
         else:
-            before = last[node]
-            if before is not None and ev.prev != before.hash:
-                rep.problems.append(Problem(
-                    node, se.seq, "broken",
-                    f"{ev.type} event's prev is {str(ev.prev)[:12]} but the previous event (seq "
-                    f"{last_seq[node]}) hashes to {before.hash[:12]}: an event between them was removed, "
-                    "or an edited copy was republished",
-                ))
-        last[node] = ev
-        last_seq[node] = se.seq
-    for node, rec in (recorded or {}).items():
-        _check_recorded(reports.setdefault(node, ChainReport(node=node)), rec, hashes.get(node, set()),
-                        [se for se in events if se.node == node], stream)
-    for node, head in (heads or {}).items():
-        rep = reports.setdefault(node, ChainReport(node=node))
-        rep.head = head
-        if head is not None and head not in hashes.get(node, set()):
-            rep.problems.append(Problem(node, None, "head-missing",
-                                        f"the node's latest event {head[:12]} is not in the stream: "
-                                        "its newest event(s) were removed"))
-    return reports
+            self.hashes.add(ev.hash)
+            self._check_event(se, ev)
+            if self.started:
+                self._check_link(se, ev)
+            else:
+                self._check_start(se, ev)
+        self.started = True
+        self.last, self.last_seq = ev, se.seq
+
+    def _check_event(self, se: StoredEvent, ev: Event) -> None:
+        node = self.report.node
+        if ev.node != node:
+            self.report.problems.append(Problem(node, se.seq, "edited",
+                                                f"event says node {ev.node!r} but sits on {se.subject}"))
+        if ev.compute_hash() != ev.hash:
+            self.report.problems.append(Problem(node, se.seq, "edited",
+                                                f"{ev.type} event {ev.id[:8]} does not match its recorded hash: "
+                                                "its content was changed"))
+
+    def _check_start(self, se: StoredEvent, ev: Event) -> None:
+        if ev.prev is None:
+            return
+        limits = self.stream.front_limits() if self.stream.first_seq > 1 else []
+        if not limits:
+            self.report.problems.append(Problem(
+                self.report.node, se.seq, "start-missing",
+                "the chain starts with a prev hash although the stream's limits "
+                "cannot have removed anything yet: its first event(s) were deleted"))
+        else:
+            self.report.notes.append(f"chain starts at seq {se.seq}; older events may have aged out "
+                                     f"({'; '.join(limits)})")
+
+    def _check_link(self, se: StoredEvent, ev: Event) -> None:
+        before = self.last
+        if before is not None and ev.prev != before.hash:
+            self.report.problems.append(Problem(
+                self.report.node, se.seq, "broken",
+                f"{ev.type} event's prev is {str(ev.prev)[:12]} but the previous event (seq "
+                f"{self.last_seq}) hashes to {before.hash[:12]}: an event between them was removed, "
+                "or an edited copy was republished",
+            ))
+
+
+def _check_head(rep: ChainReport, head: str | None, hashes: set[str]) -> None:
+    """The live head a running node reported must be in the stream."""
+    rep.head = head
+    if head is not None and head not in hashes:
+        rep.problems.append(Problem(rep.node, None, "head-missing",
+                                    f"the node's latest event {head[:12]} is not in the stream: "
+                                    "its newest event(s) were removed"))
 
 
 def _check_recorded(rep: ChainReport, head: ChainHead, hashes: set[str], mine: list[StoredEvent],

@@ -72,16 +72,7 @@ def _describe(err: ValidationError) -> tuple[str | None, str]:
 
 def parse_rules(text: str, source: str) -> tuple[list[Rule], bool]:
     """Rules of one policy text and its ``include_defaults`` flag; raises PolicyFileError."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        m = _TOML_LINE.search(str(e))
-        line = int(m.group(1)) if m else None
-        problem = _TOML_LINE.sub("", str(e)).strip()
-        if line is None and "end of document" in problem:
-            line = max(1, len(text.rstrip("\n").splitlines()))
-            problem = problem.replace("(at end of document)", "(at the end of the file)")
-        raise PolicyFileError(source, f"not valid TOML: {problem}", line) from None
+    data = _toml(text, source)
     for key in data:
         if key not in _TOP_KEYS:
             raise PolicyFileError(
@@ -102,14 +93,7 @@ def parse_rules(text: str, source: str) -> tuple[list[Rule], bool]:
         start = headers[i] if i < len(headers) else None
         end = headers[i + 1] - 1 if i + 1 < len(headers) else None
         label = f"rule #{i + 1}" + (f" ({raw['id']!r})" if isinstance(raw.get("id"), str) else "")
-        try:
-            rule = Rule.model_validate(raw)
-        except ValidationError as e:
-            field, problem = _describe(e)
-            line = start
-            if field and start:
-                line = _key_line(text, field.split(".")[0], start, end) or start
-            raise PolicyFileError(source, f"{label}: {problem}", line) from None
+        rule = _rule(raw, text, source, label, start, end)
         if rule.id in seen:
             raise PolicyFileError(
                 source, f"{label}: id {rule.id!r} is already used by rule #{seen[rule.id]}", start
@@ -117,6 +101,32 @@ def parse_rules(text: str, source: str) -> tuple[list[Rule], bool]:
         seen[rule.id] = i + 1
         rules.append(rule)
     return rules, include
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
+    """The parsed text; PolicyFileError with the line TOML names (the last line for 'end of document')."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = _TOML_LINE.search(str(e))
+        line = int(m.group(1)) if m else None
+        problem = _TOML_LINE.sub("", str(e)).strip()
+        if line is None and "end of document" in problem:
+            line = max(1, len(text.rstrip("\n").splitlines()))
+            problem = problem.replace("(at end of document)", "(at the end of the file)")
+        raise PolicyFileError(source, f"not valid TOML: {problem}", line) from None
+
+
+def _rule(raw: dict[str, Any], text: str, source: str, label: str, start: int | None, end: int | None) -> Rule:
+    """One [[rule]] table (lines ``start``..``end``) as a Rule; PolicyFileError at the offending key's line."""
+    try:
+        return Rule.model_validate(raw)
+    except ValidationError as e:
+        field, problem = _describe(e)
+        line = start
+        if field and start:
+            line = _key_line(text, field.split(".")[0], start, end) or start
+        raise PolicyFileError(source, f"{label}: {problem}", line) from None
 
 
 def _defaults() -> list[Rule]:

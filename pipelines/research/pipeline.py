@@ -17,12 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import BaseModel
 
 from hydra_os.chat.client import ChatModel
 from hydra_os.secrets import read_optional_secret
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
-from hydra_os.tasks.steps import Pipeline, Step
+from hydra_os.tasks.steps import Pipeline, Step, StepFn
 from memory.protocols import MemoryStack
 from pipelines.research.config import ResearchConfig
 from pipelines.research.errors import SourceError
@@ -30,6 +31,16 @@ from pipelines.research.extract import fetch_text
 from pipelines.research.model import Document, Hit
 from pipelines.research.plan import plan_queries, plan_with_model
 from pipelines.research.rank import rank_documents, rank_hits
+from pipelines.research.results import (
+    Done,
+    Fetched,
+    FetchFailure,
+    Gathered,
+    Plan,
+    Ranked,
+    Stored,
+    Synthesis,
+)
 from pipelines.research.sources.arxiv import ArxivSource
 from pipelines.research.sources.base import Source
 from pipelines.research.sources.feeds import FeedSource
@@ -37,6 +48,7 @@ from pipelines.research.sources.github import GithubReleasesSource
 from pipelines.research.sources.local import LocalFolderSource
 from pipelines.research.sources.searxng import SearxngSource
 from pipelines.research.store import store_in_memory, write_atomic
+from pipelines.research.synth import synthesise as write_report
 
 KIND = "research.topic"
 MAX_GATHERED = 80
@@ -83,95 +95,118 @@ def _topic(ctx: TaskContext) -> str:
     return " ".join(topic.split())[:300]
 
 
-def build(deps: ResearchDeps) -> Pipeline:
+async def plan(deps: ResearchDeps, ctx: TaskContext, _: Done) -> Plan:
+    """The topic and its search queries: from the model when one is up, else from rules."""
+    topic, n = _topic(ctx), deps.config.max_queries
+    queries = None
+    if deps.chat is not None and await deps.chat.available():
+        queries = await plan_with_model(deps.chat, topic, n)
+    return Plan(topic=topic, queries=queries or plan_queries(topic, n), planned_by="model" if queries else "rules")
+
+
+async def gather(deps: ResearchDeps, ctx: TaskContext, done: Done) -> Gathered:
+    """Every query at every source; the hits ranked, at most MAX_GATHERED."""
+    p = done.plan
+    hits: list[Hit] = []
+    errors: list[str] = []
+    counts: dict[str, int] = {}
+    async with deps.http() as http:
+        sources = deps.sources(http)
+        if not sources:
+            raise PermanentTaskError("no research sources are configured ([intake.research])")
+        for src in sources:
+            await _search(src, p.queries, deps.config.per_source, hits, errors, counts)
+            await ctx.heartbeat()
+            errors.extend(getattr(src, "errors", []))
+    if not hits and errors and not counts:
+        raise SourceError("every source failed: " + "; ".join(dict.fromkeys(errors)))
+    return Gathered(hits=rank_hits(p.topic, hits)[:MAX_GATHERED], per_source=counts,
+                    errors=list(dict.fromkeys(errors)))
+
+
+async def _search(src: Source, queries: list[str], per_source: int, hits: list[Hit], errors: list[str],
+                  counts: dict[str, int]) -> None:
+    for q in queries:
+        try:
+            found = await src.search(q, per_source)
+        except SourceError as e:
+            errors.append(str(e))
+            return  # a source that fails once is not asked again this run
+        hits.extend(found)
+        counts[src.name] = counts.get(src.name, 0) + len(found)
+
+
+async def fetch(deps: ResearchDeps, ctx: TaskContext, done: Done) -> Fetched:
+    """The best hits' pages (at most max_fetch, concurrently); further hits up to max_cited keep their own text."""
     cfg = deps.config
+    chosen = done.gathered.hits[: max(cfg.max_fetch, cfg.max_cited)]
+    sem = asyncio.Semaphore(cfg.concurrency)
 
-    async def plan(ctx: TaskContext, _: dict[str, Any]) -> dict[str, Any]:
-        topic = _topic(ctx)
-        queries, by = None, "rules"
-        if deps.chat is not None and await deps.chat.available():
-            queries = await plan_with_model(deps.chat, topic, cfg.max_queries)
-            by = "model" if queries else "rules"
-        return {"topic": topic, "queries": queries or plan_queries(topic, cfg.max_queries), "planned_by": by}
+    async def one(h: Hit) -> Document:
+        async with sem:
+            return await fetch_text(http, h, cfg.max_page_bytes)
 
-    async def gather(ctx: TaskContext, r: dict[str, Any]) -> dict[str, Any]:
-        topic, queries = r["plan"]["topic"], r["plan"]["queries"]
-        hits: list[Hit] = []
-        errors: list[str] = []
-        counts: dict[str, int] = {}
-        async with deps.http() as http:
-            sources = deps.sources(http)
-            if not sources:
-                raise PermanentTaskError("no research sources are configured ([intake.research])")
-            for src in sources:
-                for q in queries:
-                    try:
-                        found = await src.search(q, cfg.per_source)
-                    except SourceError as e:
-                        errors.append(str(e))
-                        break  # a source that fails once is not asked again this run
-                    hits.extend(found)
-                    counts[src.name] = counts.get(src.name, 0) + len(found)
-                await ctx.heartbeat()
-                errors.extend(getattr(src, "errors", []))
-        if not hits and errors and len(set(errors)) >= 1 and not counts:
-            raise SourceError("every source failed: " + "; ".join(dict.fromkeys(errors)))
-        ranked = rank_hits(topic, hits)[:MAX_GATHERED]
-        return {"hits": [h.model_dump() for h in ranked], "per_source": counts,
-                "errors": list(dict.fromkeys(errors))}
+    async with deps.http() as http:
+        docs = await asyncio.gather(*(one(h) for h in chosen[: cfg.max_fetch]))
+    docs = [*docs, *(Document(hit=h, text=h.text or h.snippet, fetched=False) for h in chosen[cfg.max_fetch:])]
+    return Fetched(documents=docs, fetched=sum(1 for d in docs if d.fetched),
+                   failed=[FetchFailure(url=d.hit.url, error=d.error) for d in docs if d.error])
 
-    async def fetch(ctx: TaskContext, r: dict[str, Any]) -> dict[str, Any]:
-        hits = [Hit.model_validate(h) for h in r["gather"]["hits"]]
-        chosen = hits[: max(cfg.max_fetch, cfg.max_cited)]
-        sem = asyncio.Semaphore(cfg.concurrency)
 
-        async def one(h: Hit) -> Document:
-            async with sem:
-                return await fetch_text(http, h, cfg.max_page_bytes)
+async def rank(deps: ResearchDeps, ctx: TaskContext, done: Done) -> Ranked:
+    return Ranked(sources=rank_documents(done.plan.topic, done.fetched.documents, deps.config.max_cited))
 
-        async with deps.http() as http:
-            docs = await asyncio.gather(*(one(h) for h in chosen[: cfg.max_fetch]))
-        docs = [*docs, *(Document(hit=h, text=h.text or h.snippet, fetched=False) for h in chosen[cfg.max_fetch:])]
-        return {"documents": [d.model_dump() for d in docs],
-                "fetched": sum(1 for d in docs if d.fetched),
-                "failed": [{"url": d.hit.url, "error": d.error} for d in docs if d.error]}
 
-    async def rank(ctx: TaskContext, r: dict[str, Any]) -> dict[str, Any]:
-        docs = [Document.model_validate(d) for d in r["fetch"]["documents"]]
-        best = rank_documents(r["plan"]["topic"], docs, cfg.max_cited)
-        return {"sources": [d.model_dump() for d in best]}
+async def synthesise(deps: ResearchDeps, ctx: TaskContext, done: Done) -> Synthesis:
+    return await write_report(deps.chat, done.plan.topic, done.ranked.sources, datetime.now(ZoneInfo(deps.timezone)))
 
-    async def synthesise(ctx: TaskContext, r: dict[str, Any]) -> dict[str, Any]:
-        from pipelines.research.synth import synthesise as write
 
-        docs = [Document.model_validate(d) for d in r["rank"]["sources"]]
-        return await write(deps.chat, r["plan"]["topic"], docs, datetime.now(ZoneInfo(deps.timezone)))
+async def store(deps: ResearchDeps, ctx: TaskContext, done: Done) -> Stored:
+    """The report file first, then archival memory and the graph (the file survives a memory outage)."""
+    synth = done.synthesis
+    path = deps.report_dir / f"{ctx.task.id}.md"
+    await asyncio.to_thread(write_atomic, path, synth.markdown)
+    if deps.memory is None:
+        raise PermanentTaskError("no memory client on this worker; the report is only in " + str(path))
+    stack = await deps.memory()  # MemoryUnavailableError: retried with backoff, the file is already there
+    stored = await store_in_memory(stack, ctx.task.id, done.plan.topic, synth, done.ranked.sources)
+    return Stored(report_path=str(path), node=ctx.node_id, **stored)
 
-    async def store(ctx: TaskContext, r: dict[str, Any]) -> dict[str, Any]:
-        synth = r["synthesise"]
-        path = deps.report_dir / f"{ctx.task.id}.md"
-        await asyncio.to_thread(write_atomic, path, synth["markdown"])
-        if deps.memory is None:
-            raise PermanentTaskError("no memory client on this worker; the report is only in " + str(path))
-        stack = await deps.memory()  # MemoryUnavailableError: retried with backoff, the file is already there
-        stored = await store_in_memory(stack, ctx.task.id, r["plan"]["topic"], synth, r["rank"]["sources"])
-        return {"report_path": str(path), "node": ctx.node_id, **stored}
 
-    def finish(r: dict[str, Any]) -> dict[str, Any]:
-        synth = r["synthesise"]
-        return {
-            "topic": r["plan"]["topic"], "summary": synth["summary"], "synthesis": synth["status"],
-            "reason": synth.get("reason"), "queries": r["plan"]["queries"], "planned_by": r["plan"]["planned_by"],
-            "gathered": len(r["gather"]["hits"]), "per_source": r["gather"]["per_source"],
-            "source_errors": r["gather"]["errors"], "fetched": r["fetch"]["fetched"],
-            "sources": [{"n": i, "title": s["hit"]["title"], "url": s["hit"]["url"], "source": s["hit"]["source"]}
-                        for i, s in enumerate(r["rank"]["sources"], 1)],
-            "report_path": r["store"]["report_path"], "report_node": r["store"]["node"],
-            "memory": {k: r["store"][k] for k in ("passages", "new_passages", "entities")},
-        }
+def finish(results: dict[str, Any]) -> dict[str, Any]:
+    """The task's result: small; the report itself is in the file and in memory."""
+    done = Done(results)
+    p, g, synth, st = done.plan, done.gathered, done.synthesis, done.stored
+    return {
+        "topic": p.topic, "summary": synth.summary, "synthesis": synth.status, "reason": synth.reason,
+        "queries": p.queries, "planned_by": p.planned_by,
+        "gathered": len(g.hits), "per_source": g.per_source, "source_errors": g.errors,
+        "fetched": done.fetched.fetched,
+        "sources": [{"n": i, "title": s.hit.title, "url": s.hit.url, "source": s.hit.source}
+                    for i, s in enumerate(done.ranked.sources, 1)],
+        "report_path": st.report_path, "report_node": st.node,
+        "memory": {"passages": st.passages, "new_passages": st.new_passages, "entities": st.entities},
+    }
 
-    return Pipeline([Step("plan", plan), Step("gather", gather), Step("fetch", fetch), Step("rank", rank),
-                     Step("synthesise", synthesise), Step("store", store)], finish=finish)
+
+ResearchStep = Callable[[ResearchDeps, TaskContext, Done], Awaitable[BaseModel]]
+STEPS: tuple[tuple[str, ResearchStep], ...] = (
+    ("plan", plan), ("gather", gather), ("fetch", fetch), ("rank", rank), ("synthesise", synthesise),
+    ("store", store),
+)
+"""In order; the names are the checkpoint keys (renaming one restarts tasks in flight from that step)."""
+
+
+def _step(deps: ResearchDeps, fn: ResearchStep) -> StepFn:
+    async def run(ctx: TaskContext, results: dict[str, Any]) -> dict[str, Any]:
+        out = await fn(deps, ctx, Done(results))
+        return out.model_dump(mode="json")
+
+    return run
+
+
+def build(deps: ResearchDeps) -> Pipeline:
+    return Pipeline([Step(name, _step(deps, fn)) for name, fn in STEPS], finish=finish)
 
 
 def register(registry: TaskRegistry, deps: ResearchDeps, kind: str = KIND) -> None:

@@ -11,10 +11,11 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from memory.extract import MemoryWriter
 from memory.protocols import Entity, MemoryStack, RelationIn
+from pipelines.research.model import Document
+from pipelines.research.results import Synthesis
 
 CHUNK = 1500
 
@@ -56,23 +57,23 @@ def chunks(markdown: str, size: int = CHUNK) -> list[str]:
     return out
 
 
-async def store_in_memory(stack: MemoryStack, task_id: str, topic: str, synth: dict[str, Any],
-                          sources: list[dict[str, Any]]) -> dict[str, Any]:
+async def store_in_memory(stack: MemoryStack, task_id: str, topic: str, synth: Synthesis,
+                          sources: list[Document]) -> dict[str, int]:
+    """Archival passages (the report in chunks, one per source) and graph entities; how many of each."""
     writer = MemoryWriter(stack)
-    texts = [f"Research report on {topic} (task {task_id}):\n\n{c}" for c in chunks(synth["markdown"])]
+    texts = [f"Research report on {topic} (task {task_id}):\n\n{c}" for c in chunks(synth.markdown)]
     for i, s in enumerate(sources, 1):
-        hit = s["hit"]
-        texts.append(f"Source [{i}] for research on {topic}: {hit['title']}\n{hit['url']}\n\n"
-                     f"{' '.join(s['text'][:1200].split())}")
+        texts.append(f"Source [{i}] for research on {topic}: {s.hit.title}\n{s.hit.url}\n\n"
+                     f"{' '.join(s.text[:1200].split())}")
     added = await writer.record_pipeline_result("research", task_id, texts, tags=["research", slug(topic)])
     origin = f"pipeline:research:{task_id}"
     await stack.graph.upsert_entity(Entity(name=topic, type="topic", properties={"research_task": task_id}))
     named = 0
-    for e in synth.get("entities", []):
-        if e["name"].lower() == topic.lower():
+    for e in synth.entities:
+        if e.name.lower() == topic.lower():
             continue
-        await stack.graph.upsert_entity(Entity(name=e["name"], type=e["type"].lower() or "thing"))
-        await stack.graph.upsert_relation(RelationIn(subject=e["name"], type="mentioned_in_research", object=topic,
+        await stack.graph.upsert_entity(Entity(name=e.name, type=e.type.lower() or "thing"))
+        await stack.graph.upsert_relation(RelationIn(subject=e.name, type="mentioned_in_research", object=topic,
                                                      source=origin, confidence=0.8))
         named += 1
     return {"passages": len(added), "new_passages": sum(1 for a in added if a.status == "added"),

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from hydra_os.chat.client import ChatModel, ask_json
 from hydra_os.chat.errors import ChatError, ModelReplyError
 from pipelines.research.model import Document
+from pipelines.research.results import NamedEntity, Synthesis
 
 EXCERPT = 3000
 _CITE = re.compile(r"\[(\d{1,3})\]")
@@ -82,13 +82,12 @@ def check_citations(text: str, n: int) -> tuple[str, int, set[int]]:
     return _CITE.sub(fix, text), bad, cited
 
 
-async def synthesise(model: ChatModel | None, topic: str, docs: list[Document], now: datetime) -> dict[str, Any]:
+async def synthesise(model: ChatModel | None, topic: str, docs: list[Document], now: datetime) -> Synthesis:
     head = f"# Research: {topic}\n\n_{now:%Y-%m-%d %H:%M %Z}, {len(docs)} sources_\n"
     listing = f"\n## Sources\n\n{sources_markdown(docs)}\n" if docs else ""
     if not docs:
         summary = f"No source had anything on {topic}; nothing to synthesise."
-        return {"status": "no-sources", "summary": summary, "markdown": f"{head}\n{summary}\n", "entities": [],
-                "reason": "no sources"}
+        return Synthesis(status="no-sources", summary=summary, markdown=f"{head}\n{summary}\n", reason="no sources")
     reason = "no model is available"
     if model is not None and await model.available():
         messages = [{"role": "system", "content": SYSTEM},
@@ -99,11 +98,11 @@ async def synthesise(model: ChatModel | None, topic: str, docs: list[Document], 
             summary, bad2, _ = check_citations(" ".join(str(reply.get("summary", "")).split()), len(docs))
             if not report or not cited:
                 raise ModelReplyError("the model's report cites none of the sources")
-            entities = [{"name": str(e["name"]).strip()[:200], "type": str(e.get("type") or "thing").strip()[:40]}
+            entities = [NamedEntity(name=str(e["name"]).strip()[:200], type=str(e.get("type") or "thing").strip()[:40])
                         for e in reply.get("entities", []) if isinstance(e, dict) and str(e.get("name", "")).strip()]
             md = f"{head}\n## Summary\n\n{summary}\n\n## Report\n\n{report}\n{listing}"
-            return {"status": "done", "summary": summary, "markdown": md, "entities": entities[:50],
-                    "cited": sorted(cited), "removed_citations": bad + bad2}
+            return Synthesis(status="done", summary=summary, markdown=md, entities=entities[:50],
+                             cited=sorted(cited), removed_citations=bad + bad2)
         except ChatError as e:
             reason = f"the model failed: {e}"
     summary = (f"Gathered and ranked {len(docs)} sources on {topic}; the synthesis is pending a model "
@@ -111,4 +110,4 @@ async def synthesise(model: ChatModel | None, topic: str, docs: list[Document], 
     excerpts = "\n\n".join(f"**[{i}] {d.hit.title}**: {' '.join(d.text[:500].split())}"
                            for i, d in enumerate(docs, 1))
     md = f"{head}\n## Summary\n\n{summary}\n\n## Excerpts\n\n{excerpts}\n{listing}"
-    return {"status": "pending-model", "summary": summary, "markdown": md, "entities": [], "reason": reason}
+    return Synthesis(status="pending-model", summary=summary, markdown=md, reason=reason)

@@ -19,12 +19,13 @@ from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc, RpcError, call
 from tests.healing.conftest import make_gate
 
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
+
 
 async def _service(bus: Bus, tmp_path: Path, **healing: Any) -> tuple[HealingService, NodeRpc]:
     s = Settings(node={"id": "n1", "state_dir": tmp_path / "state", "roles": ["gateway"]},
-                 healing={"interval_s": 3600,
-                          "children": [{"name": "worker-a", "argv": [sys.executable, "-c", "pass"]}],
-                          **healing})
+                 healing={"interval_s": 3600, "check_bus": False,
+                          "children": [{"name": "worker-a", "argv": SLEEPER}], **healing})
     events = EventLog(bus, "n1")
     await events.start()
     rpc = NodeRpc(bus, "n1")
@@ -57,3 +58,18 @@ async def test_restart_with_restart_process_disabled_is_a_clear_refusal(bus: Bus
     msg = str(e.value)
     assert "StopIteration" not in msg
     assert "restart_process" in msg and "disabled" in msg
+
+
+async def test_restart_goes_through_the_gate_and_restarts_the_child(bus: Bus, tmp_path: Path) -> None:
+    healing, rpc = await _service(bus, tmp_path)
+    await healing.start()
+    try:
+        pid = healing.supervisor.state("worker-a").pid
+        out = (await call(bus, "n1", "heal.restart", {"name": "worker-a"}, timeout=30))["outcome"]
+        assert out["status"] == "succeeded" and out["action"]["kind"] == "process.restart"
+        assert out["action"]["target"] == "process:worker-a"
+        after = healing.supervisor.state("worker-a")
+        assert after.restarts == 1 and after.pid != pid
+    finally:
+        await healing.stop()
+        await rpc.stop()
