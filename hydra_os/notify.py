@@ -2,7 +2,7 @@
 
 The healer sends INFORM_AFTER outcomes and escalations here; the morning briefing reuses it. A
 :class:`Notifier` has one coroutine, ``send``; :func:`build_notifier` picks the backend from the
-``notify`` config section. Delivery failures raise :class:`~hydra_os.healing.errors.NotifyError`
+``notify`` config section. Delivery failures raise :class:`NotifyError`
 (callers log them and carry on: a notifier being down never stops healing). Secrets (the ntfy
 access token, a webhook bearer token) come from files and are never logged.
 """
@@ -18,7 +18,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hydra_os.durations import Seconds
-from hydra_os.healing.errors import NotifyError
+from hydra_os.errors import HydraError
+
+
+class NotifyError(HydraError):
+    """A notification could not be delivered (the notifier is unreachable or refused it): HTTP 502."""
+
+    http_status = 502
+    code = "notify_failed"
+
 
 Priority = Literal["min", "low", "default", "high", "urgent"]
 _NTFY_PRIORITY = {"min": 1, "low": 2, "default": 3, "high": 4, "urgent": 5}

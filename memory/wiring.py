@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from loguru import logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -29,16 +29,7 @@ from memory.core.blocks import DEFAULT_BLOCKS, BlockBackendBase
 from memory.core.native import NativeCoreMemory
 from memory.embed import make_embedder, minilm_available
 from memory.embed.config import EmbedConfig
-from memory.errors import (
-    EmbeddingModelMismatchError,
-    MemoryBackendError,
-    MemoryDiskSpaceError,
-    MemoryInputError,
-    MemoryLayerError,
-    MemoryNotFoundError,
-    MemoryStoreDownError,
-    MemoryUnavailableError,
-)
+from memory.errors import MemoryBackendError
 from memory.extract import ChatExtractor, MemoryWriter
 from memory.feedback import Rating, record_feedback
 from memory.graph import open_graph
@@ -417,20 +408,6 @@ class RememberRequest(BaseModel):
     at: AwareDatetime | None = Field(default=None, description="when it was said (RFC 3339 with offset); default now")
 
 
-def _http_error(e: MemoryLayerError) -> HTTPException:
-    if isinstance(e, MemoryInputError | EmbeddingModelMismatchError):
-        code = 422
-    elif isinstance(e, MemoryNotFoundError):
-        code = 404
-    elif isinstance(e, MemoryUnavailableError | MemoryStoreDownError):
-        code = 503
-    elif isinstance(e, MemoryDiskSpaceError):
-        code = 507  # Insufficient Storage: memory is read-only until space is freed
-    else:
-        code = 502
-    return HTTPException(code, detail=str(e))
-
-
 def memory_router(ctx: NodeContext) -> APIRouter:
     """``/v1/memory/*`` on every node, served through the bus client (so it works on any node)."""
     cfg: MemoryConfig = ctx.settings.memory
@@ -439,31 +416,22 @@ def memory_router(ctx: NodeContext) -> APIRouter:
     extractor = make_extractor(cfg.extract)
 
     async def stack() -> MemoryStack:
-        try:
-            return await client_stack(ctx.bus, cfg)
-        except MemoryLayerError as e:
-            raise _http_error(e) from None
+        return await client_stack(ctx.bus, cfg)
 
     @router.post("/context")
     async def context(req: ContextRequest) -> dict[str, Any]:
         """What memory would go into the prompt for ``query``, with provenance and reasons."""
-        try:
-            built = await ContextBuilder(await stack(), cfg.context).build(req.query, budget=req.budget)
-        except MemoryLayerError as e:
-            raise _http_error(e) from None
+        built = await ContextBuilder(await stack(), cfg.context).build(req.query, budget=req.budget)
         return {**built.model_dump(mode="json"), "text": built.render()}
 
     @router.post("/remember")
     async def remember(req: RememberRequest) -> dict[str, Any]:
         """Store a passage (and, with a model configured, the facts it states)."""
         writer = MemoryWriter(await stack(), extractor, owner=ctx.settings.owner.name)
-        try:
-            done = await writer.remember(
-                req.text, source=req.source, tags=req.tags, session=req.session, extract=req.extract,
-                role=req.role, at=req.at,
-            )
-        except MemoryLayerError as e:
-            raise _http_error(e) from None
+        done = await writer.remember(
+            req.text, source=req.source, tags=req.tags, session=req.session, extract=req.extract,
+            role=req.role, at=req.at,
+        )
         return done.model_dump(mode="json")
 
     @router.get("/search")
@@ -472,10 +440,7 @@ def memory_router(ctx: NodeContext) -> APIRouter:
         limit: int = Query(default=10, ge=1, le=100),
         asked_at: AwareDatetime | None = None,  # what relative dates in q ("last week") are read against
     ) -> list[dict[str, Any]]:
-        try:
-            hits = await (await stack()).archival.search(q, limit=limit, asked_at=asked_at)
-        except MemoryLayerError as e:
-            raise _http_error(e) from None
+        hits = await (await stack()).archival.search(q, limit=limit, asked_at=asked_at)
         return [h.model_dump(mode="json") for h in hits]
 
     return router
@@ -498,12 +463,9 @@ def feedback_router(ctx: NodeContext) -> APIRouter:
 
     @router.post("/feedback")
     async def feedback(req: FeedbackRequest) -> dict[str, Any]:
-        try:
-            stack = await client_stack(ctx.bus, cfg)
-            learning = await record_feedback(stack.learnings, conversation=req.conversation, rating=req.rating,
-                                             response_id=req.response_id, comment=req.comment)
-        except MemoryLayerError as e:
-            raise _http_error(e) from None
+        stack = await client_stack(ctx.bus, cfg)
+        learning = await record_feedback(stack.learnings, conversation=req.conversation, rating=req.rating,
+                                         response_id=req.response_id, comment=req.comment)
         return learning.model_dump(mode="json")
 
     return router

@@ -8,14 +8,15 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, HTTPException
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from loguru import logger
 
 from hydra_os import __version__
 from hydra_os.api.auth import BearerToken
-from hydra_os.api.docs import document_errors, validation_shape
+from hydra_os.api.docs import document_errors, field_errors, validation_shape
 from hydra_os.api.limits import DEFAULT_MAX_BODY, BodyLimit
-from hydra_os.errors import StartupError
+from hydra_os.errors import HydraError, StartupError
 from hydra_os.node.info import NodeInfo
 
 
@@ -75,10 +76,28 @@ def create_app(
     # the one body cap of every FastAPI route (api.max_body_bytes); no body is read without the token
     app.add_middleware(BodyLimit, limit=max_body, allows=auth.allows_scope)
     app.add_exception_handler(HTTPException, validation_shape)  # 422 bodies in their documented shape
+    app.add_exception_handler(HydraError, hydra_error)  # the one place a deliberate error becomes HTTP
     for r in extra_routers or []:
         app.include_router(r)
     _merge_openapi(app, openapi_extra or [])
     return app
+
+
+async def hydra_error(request: Request, exc: Exception) -> Response:
+    """Any :class:`HydraError` a route lets out, answered with the error's own ``http_status`` as
+    ``{"error": {"code", "message"}, "detail": ...}``.
+
+    Routes raise and let go; nothing else maps an error class to a status (``scripts/check_seams.py``
+    fails CI on a mapper). ``detail`` keeps the shape FastAPI clients already read: the message, or
+    for a 422 the documented field list (:func:`field_errors`, the field from ``"field: what"``).
+    """
+    assert isinstance(exc, HydraError)
+    message = str(exc)
+    if exc.http_status >= 500:  # a failure on our side: worth a line in the log, the client gets the message
+        logger.warning("{} {}: {} {}", request.method, request.url.path, type(exc).__name__, message)
+    detail: Any = field_errors(message) if exc.http_status == 422 else message
+    return JSONResponse({"error": {"code": exc.code, "message": message}, "detail": detail},
+                        status_code=exc.http_status)
 
 
 def _merge_openapi(app: FastAPI, extra: list[Callable[[], dict[str, Any]]]) -> None:

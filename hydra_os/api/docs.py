@@ -8,7 +8,8 @@ cannot forget one and clients (and schemathesis) see what they will get.
 
 :func:`validation_shape` keeps 422 bodies in the one documented shape (``HTTPValidationError``): routes
 that raise ``HTTPException(422, "field: what is wrong")`` get it as ``{"detail": [{"loc", "msg",
-"type"}]}``, the field in ``loc``.
+"type"}]}``, the field in ``loc`` (:func:`field_errors`; the one ``HydraError`` handler in
+:mod:`hydra_os.api.app` answers a 422 error the same way).
 """
 
 from __future__ import annotations
@@ -39,8 +40,16 @@ OPENAI_ERROR: dict[str, Any] = {
 }
 HTTP_ERROR: dict[str, Any] = {
     "type": "object",
-    "description": "A node route's error: what went wrong, in words.",
-    "properties": {"detail": {"type": "string"}},
+    "description": "A node route's error: what went wrong, in words; a deliberate error also says its stable code.",
+    "properties": {
+        "detail": {"type": "string"},
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "description": "stable snake_case, e.g. task_not_found"},
+                           "message": {"type": "string"}},
+            "required": ["code", "message"],
+        },
+    },
     "required": ["detail"],
 }
 _REF = "#/components/schemas/{}"
@@ -86,12 +95,16 @@ def document_errors(schema: dict[str, Any]) -> None:
 _FIELD = re.compile(r"^([A-Za-z_][\w.\[\]-]*): (.+)$", re.DOTALL)
 
 
+def field_errors(message: str) -> list[dict[str, Any]]:
+    """``"field: what is wrong"`` as FastAPI's documented 422 ``detail`` list, the field in ``loc``."""
+    m = _FIELD.match(message)
+    loc = ["body", *m.group(1).split(".")] if m else ["body"]
+    return [{"loc": loc, "msg": message, "type": "value_error"}]
+
+
 async def validation_shape(request: Request, exc: Exception) -> Response:
     """``HTTPException(422, "field: message")`` in FastAPI's documented 422 shape; others unchanged."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 422 and isinstance(exc.detail, str):
-        m = _FIELD.match(exc.detail)
-        loc = ["body", *m.group(1).split(".")] if m else ["body"]
-        detail = [{"loc": loc, "msg": exc.detail, "type": "value_error"}]
-        return JSONResponse({"detail": detail}, status_code=422, headers=exc.headers)
+        return JSONResponse({"detail": field_errors(exc.detail)}, status_code=422, headers=exc.headers)
     return await http_exception_handler(request, exc)

@@ -17,19 +17,19 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.component import NodeContext
 from hydra_os.healing.checks.child_process import process_target
 from hydra_os.healing.context import HealingContext
-from hydra_os.healing.errors import HealingError
+from hydra_os.healing.errors import CheckRequestError
 from hydra_os.healing.gpu_health import GpuHealthProbe
 from hydra_os.healing.healer import Healer
 from hydra_os.healing.incidents import IncidentStore
 from hydra_os.healing.model import Issue
 from hydra_os.healing.registry import discover_checks, discover_fixups
-from hydra_os.healing.requests import IncidentsQuery, RestartChild, RunChecks, bad_request
+from hydra_os.healing.requests import IncidentsQuery, RestartChild, RunChecks, bad_request, bad_restart
 from hydra_os.healing.supervisor import ChildProcess, EmbeddedBusChild, ProcessSupervisor
 from hydra_os.healing.uptime import UptimeLog
 from hydra_os.healing.watch import ModelsView, default_disks
@@ -68,7 +68,7 @@ class HealingService:
         for verb, fn in (("heal.incidents", typed(IncidentsQuery, self._rpc_incidents, bad_request)),
                          ("heal.run", typed(RunChecks, self._rpc_run, bad_request)),
                          ("heal.children", self._rpc_children),
-                         ("heal.restart", typed(RestartChild, self._rpc_restart, bad_request)),
+                         ("heal.restart", typed(RestartChild, self._rpc_restart, bad_restart)),
                          ("heal.uptime", self._rpc_uptime), ("heal.nixos", self._rpc_nixos)):
             ctx.rpc.handle(verb, fn)
         if ctx.auth is not None:
@@ -115,7 +115,7 @@ class HealingService:
         known = {c.name for c in self.healer.checks}
         unknown = sorted(set(checks or []) - known)
         if unknown:
-            raise HealingError(f"checks: unknown check {unknown[0]!r}; known: {', '.join(sorted(known))}")
+            raise CheckRequestError(f"checks: unknown check {unknown[0]!r}; known: {', '.join(sorted(known))}")
         touched = await self.healer.run_once(set(checks) if checks else None)
         return {"incidents": [i.model_dump(mode="json") for i in touched], "round": self.healer.last_round}
 
@@ -166,9 +166,6 @@ class HealingService:
 
         @r.post("/run")
         async def run(req: RunChecks | None = None) -> dict[str, Any]:
-            try:
-                return await self._rpc_run(req or RunChecks())
-            except HealingError as e:
-                raise HTTPException(status_code=422, detail=str(e)) from None
+            return await self._rpc_run(req or RunChecks())
 
         return r

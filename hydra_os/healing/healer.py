@@ -25,11 +25,10 @@ from loguru import logger
 
 from hydra_os.events import EventLog
 from hydra_os.healing.context import HealingContext
-from hydra_os.healing.errors import NotifyError
 from hydra_os.healing.incidents import Incident, IncidentStore
 from hydra_os.healing.model import Check, CheckReport, Fixup, Issue
 from hydra_os.healing.uptime import UptimeLog
-from hydra_os.notify import Notification, Notifier
+from hydra_os.notify import Notification, Notifier, NotifyError
 from hydra_os.policy.guards.dependencies import DependencyGraph
 from hydra_os.policy.model import Action, Gate, Outcome, OutcomeStatus
 

@@ -1,32 +1,37 @@
 """Errors of the gateway and router, each with the HTTP status and OpenAI error shape it answers with.
 
-Hierarchy::
+Hierarchy (HTTP status, ``code``, OpenAI ``type``)::
 
     HydraError
-    └── InferenceError              base; ``status``, ``type``, ``param``, ``code`` for the wire
-        ├── BadRequestError         malformed body: 400, names the field (``param``)
-        │   ├── ContextLengthError  the prompt fits no endpoint's context: 400, code ``context_length_exceeded``
-        │   └── RejectedError       the endpoint refused the request as invalid (a 5xx saying so): 400
-        ├── AuthError               missing or wrong bearer token: 401
-        ├── ModelNotFoundError      unknown model or alias: 404, code ``model_not_found``
-        ├── BusyError               every endpoint busy and the wait queue full or timed out: 429 + Retry-After
-        └── NoEndpointError         no healthy endpoint could serve it within the tries: 503
-            (upstream failures are :class:`UpstreamFailure`, internal to the retry loop, never raised out)
+    └── InferenceError              500 inference_failed         server_error           base; ``param`` names a field
+        ├── BadRequestError         400 invalid_request          invalid_request_error  malformed body, names the field
+        │   ├── ContextLengthError  400 context_length_exceeded  invalid_request_error  the prompt fits no endpoint
+        │   └── RejectedError       400 request_rejected         invalid_request_error  the endpoint refused it as
+        │                                                                               invalid (a 5xx saying so)
+        ├── AuthError               401 invalid_api_key          invalid_request_error  missing or wrong bearer token
+        ├── ModelNotFoundError      404 model_not_found          invalid_request_error  unknown model or alias
+        ├── BusyError               429 all_endpoints_busy       rate_limit_error       every endpoint busy and the
+        │                                                                               wait queue full or timed out
+        │                                                                               (+ Retry-After)
+        └── NoEndpointError         503 no_endpoint_available    server_error           no healthy endpoint could
+                                                                                        serve it within the tries
+        (upstream failures are :class:`UpstreamFailure`, internal to the retry loop, never raised out)
 
-``to_body()`` gives ``{"error": {"message", "type", "param", "code"}}`` as OpenAI clients expect.
+``http_status`` and ``code`` are :class:`HydraError`'s own (the one attribute every handler reads);
+the OpenAI routes answer them in OpenAI's shape, ``to_body()`` = ``{"error": {"message", "type",
+"param", "code"}}``, as OpenAI clients expect.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from hydra_os.errors import HydraError
 
 
 class InferenceError(HydraError):
-    status = 500
-    type = "server_error"
-    code: str | None = None
+    code = "inference_failed"
+    type: ClassVar[str] = "server_error"  # OpenAI's error type, beside our code
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
@@ -37,7 +42,8 @@ class InferenceError(HydraError):
 
 
 class BadRequestError(InferenceError):
-    status = 400
+    http_status = 400
+    code = "invalid_request"
     type = "invalid_request_error"
     exit_code = 2
 
@@ -51,19 +57,19 @@ class RejectedError(BadRequestError):
 
 
 class AuthError(InferenceError):
-    status = 401
+    http_status = 401
     type = "invalid_request_error"
     code = "invalid_api_key"
 
 
 class ModelNotFoundError(InferenceError):
-    status = 404
+    http_status = 404
     type = "invalid_request_error"
     code = "model_not_found"
 
 
 class BusyError(InferenceError):
-    status = 429
+    http_status = 429
     type = "rate_limit_error"
     code = "all_endpoints_busy"
 
@@ -73,7 +79,7 @@ class BusyError(InferenceError):
 
 
 class NoEndpointError(InferenceError):
-    status = 503
+    http_status = 503
     type = "server_error"
     code = "no_endpoint_available"
 

@@ -303,15 +303,15 @@ class Gateway:
                 logger.info("gateway: hydra/auto now routes with the {} weights", self.router.classifier.source)
 
     def _error(self, e: InferenceError) -> Reply:
-        self.metrics.client_errors.labels(str(e.status)).inc()
+        self.metrics.client_errors.labels(str(e.http_status)).inc()
         headers: dict[str, str] | None = None
         if isinstance(e, BusyError):
             headers = {"retry-after": str(e.retry_after)}
         elif isinstance(e, AuthError):
             headers = {"www-authenticate": "Bearer"}  # as the node's other routes answer (RFC 6750)
-        if e.status >= 500:
+        if e.http_status >= 500:
             logger.warning("gateway: {}", e)
-        return Reply(e.status, json.dumps(e.to_body()).encode(), headers=headers)
+        return Reply(e.http_status, json.dumps(e.to_body()).encode(), headers=headers)
 
     async def _models(self, scope: Scope, _: bytes) -> Reply:
         now = int(time.time())

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 
-from hydra_os.errors import BusError, HydraError, RpcError
-from hydra_os.intake.errors import RequestInputError
+from hydra_os.errors import RpcError
 from hydra_os.intake.model import ASK_VERB, Reply, RequestIn
 from hydra_os.intake.service import IntakeService
-from hydra_os.tasks.errors import InvalidTaskError
 
 __all__ = ["ASK_VERB", "requests_router", "rpc_handler"]
 
@@ -22,14 +20,7 @@ def requests_router(svc: IntakeService, auth: Any) -> APIRouter:
 
     @r.post("/requests", summary="A request in words: answered, queued, run, asked back", response_model=Reply)
     async def handle(req: RequestIn) -> Reply:
-        try:
-            return await svc.handle(req)
-        except (RequestInputError, InvalidTaskError) as e:
-            raise HTTPException(422, str(e)) from None
-        except BusError as e:
-            raise HTTPException(503, str(e)) from None
-        except HydraError as e:
-            raise HTTPException(400, str(e)) from None
+        return await svc.handle(req)
 
     return r
 

@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from hydra_os.healing.command import run_command
-from hydra_os.healing.errors import HealingError, NixosError
+from hydra_os.healing.errors import HealingError
 from hydra_os.nixos.config import NixosConfig
+from hydra_os.nixos.errors import NixosError
 
 _LINE = re.compile(r"^\s*(\d+)\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s*(\(current\))?\s*$")
 

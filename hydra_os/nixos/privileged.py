@@ -15,8 +15,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from hydra_os.healing.command import run_command
-from hydra_os.healing.errors import HealingError, NixosError
+from hydra_os.healing.errors import HealingError
 from hydra_os.nixos.config import NixosConfig
+from hydra_os.nixos.errors import NixosError
 from hydra_os.nixos.helper import Request, Verb, current_generation, profile_generations
 
 

@@ -18,10 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hydra_os.api.docs import CONFLICT
 from hydra_os.api.params import ApprovalId, WindowId
-from hydra_os.errors import BusError, HydraError, NotFoundError
 from hydra_os.policy.approvals import OPEN_STATES, ApprovalStore
 from hydra_os.policy.durations import parse_duration
-from hydra_os.policy.errors import ActionHashMismatchError, ApprovalStateError
 from hydra_os.policy.model import Action
 
 if TYPE_CHECKING:
@@ -45,16 +43,6 @@ class MaintenanceRequest(BaseModel):
     def _dur(cls, v: str) -> str:
         parse_duration(v)
         return v
-
-
-def _http(e: HydraError) -> HTTPException:
-    if isinstance(e, NotFoundError):
-        return HTTPException(404, str(e))
-    if isinstance(e, ActionHashMismatchError | ApprovalStateError):
-        return HTTPException(409, str(e))
-    if isinstance(e, BusError):
-        return HTTPException(503, str(e))
-    return HTTPException(400, str(e))
 
 
 def build_router(service: PolicyService, auth: Callable[..., Any] | None) -> APIRouter:
@@ -82,35 +70,23 @@ def build_router(service: PolicyService, auth: Callable[..., Any] | None) -> API
 
     @r.get("/approvals")
     async def approvals(all: bool = False) -> list[dict[str, Any]]:
-        try:
-            recs = await store().list(None if all else OPEN_STATES)
-        except HydraError as e:
-            raise _http(e) from None
+        recs = await store().list(None if all else OPEN_STATES)
         return [r.model_dump(mode="json") for r in recs]
 
     @r.get("/approvals/{approval_id}")
     async def approval(approval_id: ApprovalId) -> dict[str, Any]:
-        try:
-            return (await store().get(approval_id)).model_dump(mode="json")
-        except HydraError as e:
-            raise _http(e) from None
+        return (await store().get(approval_id)).model_dump(mode="json")
 
     @r.post("/approvals/{approval_id}/approve", responses=CONFLICT)
     async def approve(approval_id: ApprovalId, body: Verdict | None = None) -> dict[str, Any]:
         v = body or Verdict()
-        try:
-            rec, changed = await store().approve(approval_id, by, v.expect_hash, v.note)
-        except HydraError as e:
-            raise _http(e) from None
+        rec, changed = await store().approve(approval_id, by, v.expect_hash, v.note)
         return {"approval": rec.model_dump(mode="json"), "changed": changed}
 
     @r.post("/approvals/{approval_id}/deny", responses=CONFLICT)
     async def deny(approval_id: ApprovalId, body: Verdict | None = None) -> dict[str, Any]:
         v = body or Verdict()
-        try:
-            rec, changed = await store().deny(approval_id, by, v.note)
-        except HydraError as e:
-            raise _http(e) from None
+        rec, changed = await store().deny(approval_id, by, v.note)
         return {"approval": rec.model_dump(mode="json"), "changed": changed}
 
     @r.get("/maintenance")
@@ -130,10 +106,7 @@ def build_router(service: PolicyService, auth: Callable[..., Any] | None) -> API
     async def stop_maintenance(window_id: WindowId) -> dict[str, Any]:
         if service.maintenance is None:
             raise HTTPException(503, "the policy service is not started yet")
-        try:
-            ended = await service.maintenance.stop(window_id)
-        except HydraError as e:
-            raise _http(e) from None
+        ended = await service.maintenance.stop(window_id)
         for i in ended:
             service.schedule.remove(i)
         return {"ended": ended}

@@ -8,21 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, Query
 
 from hydra_os.api.docs import CONFLICT
 from hydra_os.api.params import JobId
-from hydra_os.errors import BusError, HydraError
-from hydra_os.scheduler.errors import InvalidJobError, JobExistsError, JobNotFoundError
 from hydra_os.scheduler.store import ScheduleStore, add_job, dump, parse_job
-
-
-def _http(e: HydraError) -> HTTPException:
-    codes: dict[type[HydraError], int] = {InvalidJobError: 422, JobExistsError: 409, JobNotFoundError: 404}
-    code = codes.get(type(e))
-    if code is None:
-        code = 503 if isinstance(e, BusError) else 400
-    return HTTPException(code, str(e))
 
 
 def schedule_router(store: ScheduleStore, tz: str, auth: Any) -> APIRouter:
@@ -36,23 +26,14 @@ def schedule_router(store: ScheduleStore, tz: str, auth: Any) -> APIRouter:
         title: Annotated[str, Query(max_length=300, description="What it is for, in words.")] = "",
         replace: Annotated[bool, Query(description="Replace a stored job of the same id.")] = False,
     ) -> dict[str, Any]:
-        try:
-            return await add_job(store, parse_job(job), tz, source="api", title=title, replace=replace)
-        except HydraError as e:
-            raise _http(e) from None
+        return await add_job(store, parse_job(job), tz, source="api", title=title, replace=replace)
 
     @r.get("/schedule/stored", summary="Recurring jobs added at run time, as stored (any node can answer)")
     async def stored() -> dict[str, Any]:
-        try:
-            return {i: dump(s) for i, s in (await store.all()).items()}
-        except HydraError as e:
-            raise _http(e) from None
+        return {i: dump(s) for i, s in (await store.all()).items()}
 
     @r.delete("/schedule/{job_id}", summary="Remove a recurring job added at run time")
     async def remove(job_id: JobId) -> dict[str, Any]:
-        try:
-            return dump(await store.remove(job_id))
-        except HydraError as e:
-            raise _http(e) from None
+        return dump(await store.remove(job_id))
 
     return r

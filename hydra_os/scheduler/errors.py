@@ -2,12 +2,12 @@
 
 Hierarchy::
 
-    HydraError
-    └── ScheduleError            base of this module
-        ├── InvalidJobError      a job definition the owner must fix (HTTP 422, CLI exit 2)
-        ├── JobExistsError       a job with that id is already stored (HTTP 409)
-        ├── JobNotFoundError     no stored job with that id (HTTP 404)
-        └── JobStoreError        APScheduler's SQLite job store cannot be opened (corrupt file)
+    HydraError                                       (HTTP status, code)
+    └── ScheduleError            400 schedule_error     base of this module
+        ├── InvalidJobError      422 job_invalid        a job definition the owner must fix (CLI exit 2)
+        ├── JobExistsError       409 job_exists         a job with that id is already stored
+        ├── JobNotFoundError     404 job_not_found      no stored job with that id
+        └── JobStoreError        400 job_store_damaged  APScheduler's SQLite job store cannot be opened (corrupt file)
 """
 
 from __future__ import annotations
@@ -20,21 +20,32 @@ from hydra_os.errors import HydraError
 class ScheduleError(HydraError):
     """Base of the scheduler's runtime job errors."""
 
+    http_status = 400
+    code = "schedule_error"
+
 
 class InvalidJobError(ScheduleError):
+    http_status = 422
+    code = "job_invalid"
     exit_code = 2
 
 
 class JobExistsError(ScheduleError):
+    http_status = 409
+    code = "job_exists"
     exit_code = 2
 
 
 class JobNotFoundError(ScheduleError):
+    http_status = 404
+    code = "job_not_found"
     exit_code = 2
 
 
 class JobStoreError(ScheduleError):
     """The job store file is unreadable; the message names it and how to move it aside."""
+
+    code = "job_store_damaged"
 
 
 def job_store_damage(path: Path, err: BaseException) -> str:

@@ -5,29 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from hydra_os.api.docs import CONFLICT
 from hydra_os.api.params import TaskId
-from hydra_os.errors import BusError, HydraError
 from hydra_os.tasks.checkpoints import CheckpointStore
-from hydra_os.tasks.errors import InvalidTaskError, TaskNotFoundError, TaskStateError
 from hydra_os.tasks.model import Task, TaskSpec
 from hydra_os.tasks.queue import EnqueueResult, TaskQueue
 
 ScheduleReader = Callable[[], Awaitable[dict[str, Any]]]
-
-
-def _http(e: HydraError) -> HTTPException:
-    if isinstance(e, TaskNotFoundError):
-        return HTTPException(404, str(e))
-    if isinstance(e, TaskStateError):
-        return HTTPException(409, str(e))
-    if isinstance(e, InvalidTaskError):
-        return HTTPException(422, str(e))
-    if isinstance(e, BusError):
-        return HTTPException(503, str(e))
-    return HTTPException(400, str(e))
 
 
 def tasks_router(queue: TaskQueue, auth: Any, schedule: ScheduleReader | None = None) -> APIRouter:
@@ -37,28 +23,19 @@ def tasks_router(queue: TaskQueue, auth: Any, schedule: ScheduleReader | None = 
     @r.post("/tasks", summary="Queue a task (idempotent by idempotency_key)", response_model=EnqueueResult,
             status_code=201, responses={200: {"description": "The key was used before: the first task"}})
     async def enqueue(spec: TaskSpec, response: Response) -> EnqueueResult:
-        try:
-            res = await queue.enqueue(spec)
-        except HydraError as e:
-            raise _http(e) from None
+        res = await queue.enqueue(spec)
         if not res.created:
             response.status_code = 200
         return res
 
     @r.get("/tasks", summary="Tasks: active ones, or all with ?all=true", response_model=list[Task])
     async def list_tasks(all: Annotated[bool, Query(description="Include finished tasks.")] = False) -> list[Task]:
-        try:
-            return await queue.list_tasks(include_finished=all)
-        except HydraError as e:
-            raise _http(e) from None
+        return await queue.list_tasks(include_finished=all)
 
     @r.get("/tasks/{task_id}", summary="One task with its history and step checkpoints")
     async def show(task_id: TaskId) -> dict[str, Any]:
-        try:
-            task = await queue.get(task_id)
-            steps = await CheckpointStore(queue.store, task_id).all()
-        except HydraError as e:
-            raise _http(e) from None
+        task = await queue.get(task_id)
+        steps = await CheckpointStore(queue.store, task_id).all()
         return {"task": task.model_dump(mode="json"),
                 "checkpoints": [c.model_dump(mode="json") for c in
                                 sorted(steps.values(), key=lambda c: c.finished_at)]}
@@ -66,33 +43,21 @@ def tasks_router(queue: TaskQueue, auth: Any, schedule: ScheduleReader | None = 
     @r.post("/tasks/{task_id}/cancel", summary="Cancel a task that has not finished", response_model=Task,
             responses=CONFLICT)
     async def cancel(task_id: TaskId) -> Task:
-        try:
-            return await queue.cancel(task_id)
-        except HydraError as e:
-            raise _http(e) from None
+        return await queue.cancel(task_id)
 
     @r.post("/tasks/{task_id}/retry", summary="Queue a failed or cancelled task again", response_model=Task,
             responses=CONFLICT)
     async def retry(task_id: TaskId,
                     fresh: Annotated[bool, Query(description="Drop its checkpoints.")] = False) -> Task:
-        try:
-            return await queue.retry(task_id, fresh=fresh)
-        except HydraError as e:
-            raise _http(e) from None
+        return await queue.retry(task_id, fresh=fresh)
 
     @r.get("/task-kinds", summary="Task kinds each live worker handles")
     async def kinds() -> dict[str, list[str]]:
-        try:
-            return await queue.store.worker_kinds()
-        except HydraError as e:
-            raise _http(e) from None
+        return await queue.store.worker_kinds()
 
     if schedule is not None:
         @r.get("/schedule", summary="Recurring jobs of the scheduler leader")
         async def schedule_list() -> dict[str, Any]:
-            try:
-                return await schedule()
-            except HydraError as e:
-                raise _http(e) from None
+            return await schedule()
 
     return r

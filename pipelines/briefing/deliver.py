@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from hydra_os.config import read_secret_file
-from hydra_os.healing.errors import NotifyError
 from hydra_os.intake.errors import DeliveryError
-from hydra_os.notify import Notification, NtfyNotifier, WebhookNotifier
+from hydra_os.notify import Notification, NotifyError, NtfyNotifier, WebhookNotifier
 from pipelines.briefing.config import BriefingConfig
 from pipelines.research.store import write_atomic
 

@@ -11,7 +11,7 @@ import asyncio
 
 import httpx
 
-from hydra_os.intake.errors import SourceError
+from pipelines.research.errors import SourceError
 from pipelines.research.model import Document, Hit
 
 MAX_TEXT = 12_000

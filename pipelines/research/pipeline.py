@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from hydra_os.config import read_secret_file
-from hydra_os.intake.errors import SourceError
 from hydra_os.intake.llm import ChatModel
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from memory.protocols import MemoryStack
 from pipelines.research.config import ResearchConfig
+from pipelines.research.errors import SourceError
 from pipelines.research.extract import fetch_text
 from pipelines.research.model import Document, Hit
 from pipelines.research.plan import plan_queries, plan_with_model

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hydra_os.healing.errors import NotifyError
-from hydra_os.notify import LogFileNotifier, Notification, NotifyConfig, build_notifier
+from hydra_os.notify import LogFileNotifier, Notification, NotifyConfig, NotifyError, build_notifier
 
 RECEIVER = Path(__file__).resolve().parent.parent / "standins" / "notify_receiver.py"
 

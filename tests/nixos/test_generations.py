@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hydra_os.healing.errors import NixosError
+from hydra_os.nixos.errors import NixosError
 from hydra_os.nixos.generations import list_generations, parse_nix_env, parse_rebuild_json
 from hydra_os.nixos.system import system_state
 from tests.standins.nixsim import NixSim

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hydra_os.healing.errors import NixosError, RevisionRefused
+from hydra_os.nixos.errors import NixosError, RevisionRefused
 from hydra_os.nixos.generations import list_generations
 from hydra_os.nixos.ledger import FailedRevisions
 from hydra_os.nixos.switch import SafeSwitch

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hydra_os.intake.errors import SourceError
 from hydra_os.intake.llm import OpenAIChat
+from pipelines.research.errors import SourceError
 from pipelines.research.extract import fetch_text
 from pipelines.research.model import Hit
 from pipelines.research.plan import plan_queries, plan_with_model

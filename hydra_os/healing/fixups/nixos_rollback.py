@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra_os.healing.context import HealingContext
-from hydra_os.healing.errors import FixupError, NixosError
+from hydra_os.healing.errors import FixupError
 from hydra_os.healing.model import Issue, Severity
+from hydra_os.nixos.errors import NixosError
 from hydra_os.nixos.helper import Verb
 from hydra_os.nixos.ledger import FailedRevisions, Rollbacks
 from hydra_os.nixos.privileged import rollback_target, run_helper

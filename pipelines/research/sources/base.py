@@ -6,7 +6,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
-from hydra_os.intake.errors import SourceError
+from pipelines.research.errors import SourceError
 from pipelines.research.model import Hit, terms
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from hydra_os.intake.errors import SourceError
+from pipelines.research.errors import SourceError
 from pipelines.research.model import Hit
 from pipelines.research.sources.base import get, overlap, parse_feed
 

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from hydra_os.intake.errors import SourceError
+from pipelines.research.errors import SourceError
 from pipelines.research.model import Hit
 from pipelines.research.sources.base import get, overlap
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from hydra_os.intake.errors import SourceError
+from pipelines.research.errors import SourceError
 from pipelines.research.model import Hit
 from pipelines.research.sources.base import get
 
