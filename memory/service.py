@@ -56,13 +56,7 @@ def _params(spec: VerbSpec[Any, Any], data: bytes) -> Params:
 
 
 def _error_outcome(err: merr.MemoryLayerError) -> Outcome:
-    return Outcome(json.dumps(merr.error_to_wire(err)).encode(), _code(err), str(err))
-
-
-def _code(err: merr.MemoryLayerError) -> str:
-    if isinstance(err, merr.MemoryInputError | merr.EmbeddingModelMismatchError):
-        return "400"
-    return "404" if isinstance(err, merr.MemoryNotFoundError) else "500"
+    return Outcome(json.dumps(merr.error_to_wire(err)).encode(), err.service_code, str(err))
 
 
 class MemoryService:

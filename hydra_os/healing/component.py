@@ -31,7 +31,7 @@ from hydra_os.healing.healer import Healer
 from hydra_os.healing.incidents import IncidentStore
 from hydra_os.healing.model import Issue
 from hydra_os.healing.registry import discover_checks, discover_fixups
-from hydra_os.healing.requests import IncidentsQuery, RestartChild, RunChecks, bad_request
+from hydra_os.healing.requests import IncidentsQuery, RestartChild, RunChecks, bad_request, bad_restart
 from hydra_os.healing.supervisor import ChildProcess, EmbeddedBusChild, ProcessSupervisor
 from hydra_os.healing.uptime import UptimeLog
 from hydra_os.healing.watch import ModelsView, default_disks
@@ -70,7 +70,7 @@ class HealingService:
         for verb, fn in (("heal.incidents", typed(IncidentsQuery, self._rpc_incidents, bad_request)),
                          ("heal.run", typed(RunChecks, self._rpc_run, bad_request)),
                          ("heal.children", self._rpc_children),
-                         ("heal.restart", typed(RestartChild, self._rpc_restart, bad_request)),
+                         ("heal.restart", typed(RestartChild, self._rpc_restart, bad_restart)),
                          ("heal.uptime", self._rpc_uptime), ("heal.nixos", self._rpc_nixos)):
             ctx.rpc.handle(verb, fn)
         if ctx.auth is not None:

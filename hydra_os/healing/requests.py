@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from hydra_os.healing.errors import HealingError
+from hydra_os.healing.errors import CheckRequestError, SupervisorError
 
 
 class IncidentsQuery(BaseModel):
@@ -20,6 +20,11 @@ class RestartChild(BaseModel):
     name: str = Field(min_length=1, description="the name of a supervised child")
 
 
-def bad_request(field: str, problem: str) -> HealingError:
-    """A healing verb's bad parameter (node RPC answers it with code 400)."""
-    return HealingError(f"{field}: {problem}")
+def bad_request(field: str, problem: str) -> CheckRequestError:
+    """A bad parameter of ``heal.incidents`` or ``heal.run``."""
+    return CheckRequestError(f"{field}: {problem}")
+
+
+def bad_restart(field: str, problem: str) -> SupervisorError:
+    """A bad parameter of ``heal.restart``."""
+    return SupervisorError(f"{field}: {problem}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -89,6 +90,32 @@ def _passage(f: Found, *, with_vector: bool = False) -> Passage:
     )
 
 
+@dataclass
+class _Pool:
+    """A search's candidates and the rankings fused over them (with each ranking's weight and score scale)."""
+
+    dense: list[Found]
+    sparse: list[Found]
+    timed: list[Found]
+    by_id: dict[str, Found]
+    rankings: list[list[str]]
+    weights: list[float]
+    scales: list[dict[str, float] | None]
+
+    def add(self, ranking: list[str], weight: float) -> None:
+        self.rankings.append(ranking)
+        self.weights.append(weight)
+        self.scales.append(None)
+
+
+def _link_target(link: tuple[str, str] | None, fresh_pids: list[str]) -> str | None:
+    """The passage a near duplicate links to: one stored (``("store", pid)``) or one earlier in the
+    same batch (``("batch", its index among the fresh passages)``)."""
+    if link is None:
+        return None
+    return fresh_pids[int(link[1])] if link[0] == "batch" else link[1]
+
+
 class QdrantArchivalStore:
     """Hybrid-search passage store; build with :func:`memory.archival.open_archival`."""
 
@@ -138,7 +165,34 @@ class QdrantArchivalStore:
         return results
 
     async def _add_batch(self, batch: list[PassageIn]) -> list[AddResult]:
+        """Duplicates answered by the passage they repeat; the fresh ones embedded, linked to a near
+        duplicate or the turn they reply to, and written in one upsert."""
         hashes = [content_hash(p.text) for p in batch]
+        results, fresh, pids = await self._sort_out_duplicates(batch, hashes)
+        if not fresh:
+            return [r for r in results if r is not None]
+        items = [batch[i] for i in fresh]
+        vecs = await self._embedder.embed([p.text for p in items])
+        links = await self._near_duplicates([p.text for p in items], vecs)
+        replies = await asyncio.to_thread(self._replies, items, pids, vecs, links)
+        points: list[PointData] = []
+        for j, i in enumerate(fresh):
+            linked_to = _link_target(links[j], pids)
+            points.append(self._point(items[j], hashes[i], pids[j], vecs[j], linked_to, replies[j]))
+            results[i] = (
+                AddResult(id=pids[j], status="linked", linked_to=linked_to)
+                if linked_to
+                else AddResult(id=pids[j], status="added")
+            )
+        await asyncio.to_thread(self._engine.upsert, points)
+        self._term_best.clear()  # new passages change the IDF and the terms' best scores
+        return [r for r in results if r is not None]
+
+    async def _sort_out_duplicates(
+        self, batch: list[PassageIn], hashes: list[str]
+    ) -> tuple[list[AddResult | None], list[int], list[str]]:
+        """Each passage's result when it duplicates one stored or earlier in the batch (else None), the
+        indexes of the fresh ones and their passage ids."""
         known = await asyncio.to_thread(self._engine.find_hashes, sorted(set(hashes)))
         given = [p.id for p in batch if p.id]
         if given:  # an id asked for that already exists is a duplicate of itself
@@ -155,53 +209,32 @@ class QdrantArchivalStore:
             else:
                 seen[h] = p.id or passage_id_for(h)
                 fresh.append(i)
-        if not fresh:
-            return [r for r in results if r is not None]
+        return results, fresh, [seen[hashes[i]] for i in fresh]
 
-        vecs = await self._embedder.embed([batch[i].text for i in fresh])
-        links = await self._near_duplicates([batch[i].text for i in fresh], vecs)
-        replies = await asyncio.to_thread(
-            self._replies, [batch[i] for i in fresh], [seen[hashes[i]] for i in fresh], vecs, links
+    def _point(
+        self, p: PassageIn, text_hash: str, pid: str, vec: list[float], linked_to: str | None,
+        reply: tuple[str, bool] | None,
+    ) -> PointData:
+        return PointData(
+            id=point_id(pid),
+            dense=vec,
+            sparse=self._bm25.document(p.text),
+            payload={
+                "pid": pid,
+                "text": p.text,
+                "source": p.source,
+                "tags": list(p.tags),
+                "session": p.session,
+                "created_at": _iso(p.created_at),
+                "text_hash": text_hash,
+                "dup": "linked" if linked_to is not None else "canonical",
+                "near_duplicate_of": linked_to,
+                "embedding_model": self._embedder.model,
+                "role": str(p.role) if p.role is not None else None,
+                "reply_to": reply[0] if reply is not None else None,
+                "echo": reply is not None and reply[1],
+            },
         )
-        model = self._embedder.model
-        points: list[PointData] = []
-        for j, i in enumerate(fresh):
-            p, h = batch[i], hashes[i]
-            pid = seen[h]
-            link = links[j]
-            if link is not None and link[0] == "batch":
-                link = ("store", seen[hashes[fresh[int(link[1])]]])
-            linked_to = link[1] if link is not None else None
-            points.append(
-                PointData(
-                    id=point_id(pid),
-                    dense=vecs[j],
-                    sparse=self._bm25.document(p.text),
-                    payload={
-                        "pid": pid,
-                        "text": p.text,
-                        "source": p.source,
-                        "tags": list(p.tags),
-                        "session": p.session,
-                        "created_at": _iso(p.created_at),
-                        "text_hash": h,
-                        "dup": "linked" if linked_to is not None else "canonical",
-                        "near_duplicate_of": linked_to,
-                        "embedding_model": model,
-                        "role": str(p.role) if p.role is not None else None,
-                        "reply_to": reply[0] if (reply := replies[j]) is not None else None,
-                        "echo": reply is not None and reply[1],
-                    },
-                )
-            )
-            results[i] = (
-                AddResult(id=pid, status="linked", linked_to=linked_to)
-                if linked_to
-                else AddResult(id=pid, status="added")
-            )
-        await asyncio.to_thread(self._engine.upsert, points)
-        self._term_best.clear()  # new passages change the IDF and the terms' best scores
-        return [r for r in results if r is not None]
 
     def _replies(
         self,
@@ -324,39 +357,15 @@ class QdrantArchivalStore:
     ) -> list[SearchHit]:
         """Vector + BM25 (+ time-window) candidates fused by weighted reciprocal rank, replies folded
         into the owner turns they answer, then knowledge updates ordered (sync)."""
-        # candidates carry only what fusion needs; the hits' full payloads come with the head below
-        dense = _stable(self._engine.query("dense", [qvec], n, filters, True, _FUSION_FIELDS)[0])
-        sparse: list[Found] = []
-        coverage: dict[str, float] | None = None
-        if qs[0]:
-            sparse = _stable(self._engine.query("bm25", [qs], n, filters, True, _FUSION_FIELDS)[0])
-            if self._cfg.bm25_coverage and sparse:
-                # each query term alone, best hit only, in one batch: the terms' best scores are what a
-                # hit matching every word would score, the yardstick of lexical_coverage
-                coverage = lexical_coverage({f.id: f.score for f in sparse}, self._terms_best(qs[0], filters))
-        timed = self._in_windows(qvec, n, filters, windows)
-        by_id = {f.id: f for f in (*dense, *sparse, *timed)}
-        rankings = [[f.id for f in dense], [f.id for f in sparse], [f.id for f in timed]]
-        weights = [1.0, self._cfg.bm25_weight, self._cfg.time_weight]
         intent = temporal_intent(query)
         if windows and intent != "current":
             intent = "past"  # a question about a stated time: no recency prior, no update ordering
-        recency = {"current": self._cfg.recency_weight_current, "past": 0.0, None: self._cfg.recency_weight}[intent]
-        if recency > 0:
-            newest = sorted(by_id, key=lambda i: (by_id[i].payload["created_at"], by_id[i].payload["pid"]))[::-1]
-            rankings.append(newest)
-            weights.append(recency)
-        scales = [None, coverage, *([None] * (len(rankings) - 2))]
-        fused = rrf(rankings, self._cfg.rrf_k, weights, scales)
+        pool = self._candidates(qvec, qs, n, filters, windows, intent)
+        fused = rrf(pool.rankings, self._cfg.rrf_k, pool.weights, pool.scales)
         # a question keyed by a date is answered by what was said then, not by the best hit's neighbours
-        if self._cfg.hop_weight > 0 and qs[0] and fused and not timed:
-            seeds = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))[: self._cfg.hop_from]
-            hop = self._second_hop(qs, seeds, n, filters)
-            by_id.update((f.id, f) for f in hop if f.id not in by_id)
-            rankings.append([f.id for f in hop])
-            weights.append(self._cfg.hop_weight)
-            scales.append(None)
-            fused = rrf(rankings, self._cfg.rrf_k, weights, scales)
+        if self._cfg.hop_weight > 0 and qs[0] and fused and not pool.timed:
+            fused = self._second_hop_fused(pool, fused, qs, n, filters)
+        by_id = pool.by_id
         pids = {i: f.payload["pid"] for i, f in by_id.items()}
         fold_replies(
             fused,
@@ -367,25 +376,80 @@ class QdrantArchivalStore:
         )
         # ties broken by passage id, so a store and its restored copy answer identically
         order = sorted(fused, key=lambda i: (-fused[i], pids[i]))
-        head = order[: max(self._cfg.update_window, 2 * limit)]
-        moved: dict[str, str] = {}
-        ordering = len(head) > 1 and intent != "past"  # "what did I use before?" wants the older passage as ranked
-        full = {f.id: f for f in self._engine.retrieve(head if ordering else head[:limit], ordering)}
-        if ordering:
-            found = [f for f in full.values() if f.dense is not None]
-            if found:
-                mat = np.asarray([f.dense for f in found], dtype=np.float32)
-                rel = mat @ np.asarray(qvec, dtype=np.float32)  # cosine: both sides are unit vectors
-                cands = {
-                    f.id: Candidate(f.id, f.payload["source"], _created(f), mat[k], float(rel[k]))
-                    for k, f in enumerate(found)
-                }
-                head, moved = order_updates(head, cands, self._cfg.update_cosine, self._cfg.update_margin)
+        head, full, moved = self._ordered_head(order, limit, intent, qvec)
         return [
-            self._hit(full[i], fused[i], dense, sparse, pids.get(moved[i]) if i in moved else None)
+            self._hit(full[i], fused[i], pool.dense, pool.sparse, pids.get(moved[i]) if i in moved else None)
             for i in head[:limit]
             if i in full  # a passage deleted between the two reads is left out
         ]
+
+    def _candidates(
+        self,
+        qvec: list[float],
+        qs: tuple[list[int], list[float]],
+        n: int,
+        filters: SearchFilters | None,
+        windows: list[TimeWindow],
+        intent: str | None,
+    ) -> _Pool:
+        """The first pass: dense, BM25 and time-window candidates, and the recency prior's ranking."""
+        # candidates carry only what fusion needs; the hits' full payloads come with the head later
+        dense = _stable(self._engine.query("dense", [qvec], n, filters, True, _FUSION_FIELDS)[0])
+        sparse: list[Found] = []
+        coverage: dict[str, float] | None = None
+        if qs[0]:
+            sparse = _stable(self._engine.query("bm25", [qs], n, filters, True, _FUSION_FIELDS)[0])
+            if self._cfg.bm25_coverage and sparse:
+                # each query term alone, best hit only, in one batch: the terms' best scores are what a
+                # hit matching every word would score, the yardstick of lexical_coverage
+                coverage = lexical_coverage({f.id: f.score for f in sparse}, self._terms_best(qs[0], filters))
+        timed = self._in_windows(qvec, n, filters, windows)
+        pool = _Pool(dense, sparse, timed, by_id={f.id: f for f in (*dense, *sparse, *timed)},
+                     rankings=[[f.id for f in dense], [f.id for f in sparse], [f.id for f in timed]],
+                     weights=[1.0, self._cfg.bm25_weight, self._cfg.time_weight],
+                     scales=[None, coverage, None])
+        recency = {"current": self._cfg.recency_weight_current, "past": 0.0, None: self._cfg.recency_weight}[intent]
+        if recency > 0:
+            by_id = pool.by_id
+            pool.add(sorted(by_id, key=lambda i: (by_id[i].payload["created_at"], by_id[i].payload["pid"]))[::-1],
+                     recency)
+        return pool
+
+    def _second_hop_fused(
+        self,
+        pool: _Pool,
+        fused: dict[str, float],
+        qs: tuple[list[int], list[float]],
+        n: int,
+        filters: SearchFilters | None,
+    ) -> dict[str, float]:
+        """The fusion again with the second hop's ranking (seeded by the best fused hits) added to the pool."""
+        by_id = pool.by_id
+        seeds = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))[: self._cfg.hop_from]
+        hop = self._second_hop(qs, seeds, n, filters)
+        by_id.update((f.id, f) for f in hop if f.id not in by_id)
+        pool.add([f.id for f in hop], self._cfg.hop_weight)
+        return rrf(pool.rankings, self._cfg.rrf_k, pool.weights, pool.scales)
+
+    def _ordered_head(
+        self, order: list[str], limit: int, intent: str | None, qvec: list[float]
+    ) -> tuple[list[str], dict[str, Found], dict[str, str]]:
+        """The head of the fused order with full payloads and, unless the question is about the past,
+        newer same-topic passages placed above the ones they update (``moved``: id -> id it updates)."""
+        head = order[: max(self._cfg.update_window, 2 * limit)]
+        ordering = len(head) > 1 and intent != "past"  # "what did I use before?" wants the older passage as ranked
+        full = {f.id: f for f in self._engine.retrieve(head if ordering else head[:limit], ordering)}
+        found = [f for f in full.values() if f.dense is not None] if ordering else []
+        if not found:
+            return head, full, {}
+        mat = np.asarray([f.dense for f in found], dtype=np.float32)
+        rel = mat @ np.asarray(qvec, dtype=np.float32)  # cosine: both sides are unit vectors
+        cands = {
+            f.id: Candidate(f.id, f.payload["source"], _created(f), mat[k], float(rel[k]))
+            for k, f in enumerate(found)
+        }
+        head, moved = order_updates(head, cands, self._cfg.update_cosine, self._cfg.update_margin)
+        return head, full, moved
 
     def _terms_best(self, terms: list[int], filters: SearchFilters | None) -> list[float]:
         """Each term's best BM25 score alone under ``filters``: cached, else each term queried alone,

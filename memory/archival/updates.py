@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -52,37 +53,53 @@ def order_updates(
     ids = [i for i in ranking if i in cands and cands[i].vector is not None]
     if len(ids) < 2:
         return list(ranking), {}
+    return _place_updates(ranking, _updates(ids, cands, update_cosine, margin))
+
+
+def _cosines(ids: list[str], cands: Mapping[str, Candidate]) -> np.ndarray[Any, np.dtype[np.float32]]:
     mat = np.asarray([cands[i].vector for i in ids], dtype=np.float32)
     mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
-    full = mat @ mat.T  # all pairwise cosines in one product
+    return mat @ mat.T  # all pairwise cosines in one product
+
+
+def _updates(ids: list[str], cands: Mapping[str, Candidate], update_cosine: float, margin: float) -> dict[str, str]:
+    """{older id: the newer passage that updates it}: its most similar newer candidate, and only if that
+    one's most similar older passage is this one (mutual best match), so a cluster of look-alikes
+    never reshuffles."""
+    full = _cosines(ids, cands)
     at = {i: n for n, i in enumerate(ids)}
 
     def sim(a: str, b: str) -> float:
         return float(full[at[a], at[b]])
 
-    # mask[a, b]: b is a newer passage from a's source, about as relevant, and similar enough
+    newer = _newer(ids, cands, full, update_cosine, margin)
+    best_newer = {a: max(bs, key=lambda b: (sim(a, b), b)) for a, bs in newer.items() if bs}
+    best_older: dict[str, str] = {}  # newer -> the older passage it updates
+    for a, b in best_newer.items():
+        cur = best_older.get(b)
+        if cur is None or (sim(a, b), a) > (sim(cur, b), cur):
+            best_older[b] = a
+    return {a: b for b, a in best_older.items()}
+
+
+def _newer(ids: list[str], cands: Mapping[str, Candidate], full: np.ndarray[Any, np.dtype[np.float32]],
+           update_cosine: float, margin: float) -> dict[str, list[str]]:
+    """{id: the passages that may update it}: newer, from its source, about as relevant, similar enough."""
     sources = {s: k for k, s in enumerate(dict.fromkeys(cands[i].source for i in ids))}
     src = np.asarray([sources[cands[i].source] for i in ids])
     when = np.asarray([cands[i].created_at.timestamp() for i in ids])
     rel = np.asarray([cands[i].relevance for i in ids])
-    mask = (
+    mask = (  # mask[a, b]: b may update a
         (src[:, None] == src[None, :])
         & (when[None, :] > when[:, None])
         & (rel[None, :] >= rel[:, None] - margin)
         & (full >= update_cosine)
     )
-    newer = {ids[a]: [ids[b] for b in np.flatnonzero(mask[a])] for a in np.flatnonzero(mask.any(axis=1))}
-    # one update per passage: its most similar newer one, and only if that one's most similar older
-    # passage is this one (mutual best match), so a cluster of look-alikes never reshuffles
-    best_newer = {a: max(bs, key=lambda b: (sim(a, b), b)) for a, bs in newer.items() if bs}
-    best_older: dict[str, str] = {}
-    for a, b in best_newer.items():
-        cur = best_older.get(b)
-        if cur is None or (sim(a, b), a) > (sim(cur, b), cur):
-            best_older[b] = a
-    update_of = {b: a for b, a in best_older.items()}  # newer -> the older passage it updates
-    updates = {a: b for b, a in update_of.items()}  # older -> its update
+    return {ids[a]: [ids[b] for b in np.flatnonzero(mask[a])] for a in np.flatnonzero(mask.any(axis=1))}
 
+
+def _place_updates(ranking: Sequence[str], updates: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The ranking with each update (and its own update) directly above the passage it updates."""
     out: list[str] = []
     placed: set[str] = set()
     moved: dict[str, str] = {}

@@ -16,6 +16,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,15 @@ from memory.protocols import Entity, GraphRecord, Neighbour, Page, Relation, Rel
 
 def _key(name: str) -> str:
     return name.strip().casefold()
+
+
+@dataclass
+class _FactPlan:
+    """What one batch of facts will write: new fact rows, open facts to close, and one result per input."""
+
+    creates: list[Row] = field(default_factory=list)
+    closes: list[Row] = field(default_factory=list)
+    out: list[Relation] = field(default_factory=list)
 
 
 class CypherGraphStore:
@@ -157,6 +167,7 @@ class CypherGraphStore:
         return k
 
     async def _upsert_relations(self, relations: list[RelationIn]) -> list[Relation]:
+        """Plan the batch against the facts open now, then apply the plan in one transaction."""
         pending: dict[str, Entity] = {}
         ends = [
             (self._endpoint(r.subject, r.subject_type, pending), self._endpoint(r.object, r.object_type, pending))
@@ -165,54 +176,74 @@ class CypherGraphStore:
         for k, e in pending.items():  # make new names resolvable for the rest of the batch
             self._alias.setdefault(k, k)
             self._entities.setdefault(k, e)
+        current = await self._open_facts(ends, relations)
+        plan = _FactPlan()
+        for (s, o), r in zip(ends, relations, strict=True):
+            plan.out.append(self._plan_fact(s, o, r, current.setdefault((s, r.type), []), pending, plan))
+        await self._apply(plan, pending)
+        return plan.out
+
+    async def _open_facts(
+        self, ends: list[tuple[str, str]], relations: list[RelationIn]
+    ) -> dict[tuple[str, str], list[tuple[str, Relation]]]:
+        """The open facts of each (subject, type) the batch touches, as ``(object key, relation)``."""
         pairs = sorted({(s, r.type) for (s, _), r in zip(ends, relations, strict=True)})
         rows = await asyncio.to_thread(self._db.read, q.OPEN_FACTS, {"pairs": [{"s": s, "t": t} for s, t in pairs]})
         current: dict[tuple[str, str], list[tuple[str, Relation]]] = {}
         for row in rows:
             current.setdefault((row["skey"], row["type"]), []).append((row["okey"], self._relation(row)))
+        return current
 
-        creates: list[Row] = []
-        closes: list[Row] = []
-        out: list[Relation] = []
-        for (s, o), r in zip(ends, relations, strict=True):
-            cur = current.setdefault((s, r.type), [])
-            same = [rel for ok, rel in cur if ok == o]
-            if same and r.valid_to is None:
-                out.append(same[0])
-                continue
-            single = r.single_valued if r.single_valued is not None else r.type in self._single
-            valid_to = r.valid_to
-            if single and valid_to is None and cur:
-                later = [rel.valid_from for _, rel in cur if rel.valid_from > r.valid_from]
-                if later:
-                    valid_to = min(later)  # an older value: history, closed where the current one starts
-                else:
-                    for _, old in cur:
-                        closes.append({"s": s, "id": old.id, "vt": self._db.to_db_time(r.valid_from)})
-                    cur.clear()
-            rel = Relation(
-                id=uuid.uuid4().hex,
-                subject=(pending.get(s) or self._entities[s]).name,
-                type=r.type,
-                object=(pending.get(o) or self._entities[o]).name,
-                properties=r.properties,
-                valid_from=r.valid_from,
-                valid_to=valid_to,
-                source=r.source,
-                confidence=r.confidence,
-            )
-            creates.append(self._fact_row(s, o, rel))
-            if valid_to is None:
-                cur.append((o, rel))
-            out.append(rel)
+    def _plan_fact(
+        self, s: str, o: str, r: RelationIn, cur: list[tuple[str, Relation]], pending: dict[str, Entity],
+        plan: _FactPlan,
+    ) -> Relation:
+        """One fact of the batch: the open fact it repeats, or a new one (closing what it supersedes).
+        ``cur`` (the open facts of its subject and type) is kept current for the rest of the batch."""
+        same = [rel for ok, rel in cur if ok == o]
+        if same and r.valid_to is None:
+            return same[0]
+        valid_to = self._supersede(s, r, cur, plan) if r.valid_to is None else r.valid_to
+        rel = Relation(
+            id=uuid.uuid4().hex,
+            subject=(pending.get(s) or self._entities[s]).name,
+            type=r.type,
+            object=(pending.get(o) or self._entities[o]).name,
+            properties=r.properties,
+            valid_from=r.valid_from,
+            valid_to=valid_to,
+            source=r.source,
+            confidence=r.confidence,
+        )
+        plan.creates.append(self._fact_row(s, o, rel))
+        if valid_to is None:
+            cur.append((o, rel))
+        return rel
 
+    def _supersede(self, s: str, r: RelationIn, cur: list[tuple[str, Relation]], plan: _FactPlan) -> datetime | None:
+        """A single-valued fact with no end: closes the open ones it replaces, or (an older value than
+        the current one) ends itself where the current one starts. Returns its ``valid_to``."""
+        single = r.single_valued if r.single_valued is not None else r.type in self._single
+        if not single or not cur:
+            return None
+        later = [rel.valid_from for _, rel in cur if rel.valid_from > r.valid_from]
+        if later:
+            return min(later)  # an older value: history, closed where the current one starts
+        for _, old in cur:
+            plan.closes.append({"s": s, "id": old.id, "vt": self._db.to_db_time(r.valid_from)})
+        cur.clear()
+        return None
+
+    async def _apply(self, plan: _FactPlan, pending: dict[str, Entity]) -> None:
+        """Write the planned entities, facts and closes in one transaction; on failure the in-memory
+        index forgets the batch's new entities with it."""
         statements: list[tuple[str, dict[str, Any]]] = []
         if pending:
             statements.append((q.MERGE_ENTITIES, {"rows": [self._entity_row(e) for e in pending.values()]}))
-        if creates:
-            statements.append((q.CREATE_FACTS, {"rows": creates}))
-        if closes:  # after the creates: a fact may be created and superseded within one batch
-            statements.append((q.CLOSE_FACTS, {"rows": closes}))
+        if plan.creates:
+            statements.append((q.CREATE_FACTS, {"rows": plan.creates}))
+        if plan.closes:  # after the creates: a fact may be created and superseded within one batch
+            statements.append((q.CLOSE_FACTS, {"rows": plan.closes}))
         try:
             if statements:
                 await asyncio.to_thread(self._db.write, statements)
@@ -224,7 +255,6 @@ class CypherGraphStore:
             raise
         for k, e in pending.items():
             self._remember(k, e)
-        return out
 
     def _fact_row(self, s: str, o: str, rel: Relation) -> Row:
         return {

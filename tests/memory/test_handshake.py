@@ -39,9 +39,9 @@ async def test_memory_requests_do_not_make_the_memory_node_count_its_stores(
     node = DaemonProc("mem", tmp_path / "mem", daemon_env(
         HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES="memory", HYDRA_MEMORY__EMBED__BACKEND="hashing"))
     try:
-        node.start()
+        node.start(timeout=120)  # generous: the machine is shared
         with node.client() as c:
-            wait_for(lambda: c.get("/v1/memory/search", params={"q": "ping"}).status_code == 200, 60,
+            wait_for(lambda: c.get("/v1/memory/search", params={"q": "ping"}).status_code == 200, 180,
                      what="memory served")
             before = await _requests_by_verb(nats_proc.url)
             for i in range(SEARCHES):
