@@ -7,7 +7,7 @@ backends — then started in order after the node has joined the bus, and stoppe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -19,14 +19,20 @@ from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.config import Settings
 from hydra_os.events import EventLog
+from hydra_os.lifecycle import ComponentState, RpcHandler
 from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc
 from hydra_os.readiness import Probe
+from hydra_os.tasks.registry import KindSpec
 
 
 @runtime_checkable
 class Component(Protocol):
+    """What the daemon runs; :class:`hydra_os.lifecycle.Lifecycle` is the base that implements it."""
+
     name: str
+    state: ComponentState
+    reason: str | None
 
     async def start(self) -> None: ...
 
@@ -34,7 +40,15 @@ class Component(Protocol):
         """Idempotent."""
         ...
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> dict[str, Any]:
+        """Includes ``lifecycle: {state, reason}``."""
+        ...
+
+    def routes(self) -> Sequence[APIRouter]: ...
+
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]: ...
+
+    def task_kinds(self) -> Sequence[KindSpec]: ...
 
 
 @dataclass

@@ -29,8 +29,15 @@ let
     (lib.filterAttrsRecursive (_: v: v != null) cfg.settings);
 
   nullable = type: description: mkOption { type = types.nullOr type; default = null; inherit description; };
+
+  # The daemon: the package's meta.mainProgram ("hydra", modules/package.nix). A bare store path given
+  # as `package` has no meta, and getExe would guess the program from the path's name: it runs bin/hydra.
+  daemonExe = if cfg.package ? meta.mainProgram then lib.getExe cfg.package else lib.getExe' cfg.package "hydra";
 in
 {
+  # nixpkgs checks each entry against lib.maintainers, where Hydra OS has none yet: add it there first.
+  meta.maintainers = [ ];
+
   options.services.hydra-os = {
     enable = mkEnableOption "the Hydra OS node daemon";
 
@@ -74,7 +81,10 @@ in
               type = types.listOf (types.enum allRoles);
               default = cfg.roles;
               defaultText = literalExpression "config.services.hydra-os.roles";
-              description = "Components this node runs.";
+              description = ''
+                Written from `services.hydra-os.roles`, the one place roles are set; a different value
+                here is refused (an assertion names the option to use).
+              '';
             };
             state_dir = mkOption {
               type = types.path;
@@ -250,8 +260,12 @@ in
           message = "services.hydra-os.settings.node.state_dir = ${toString cfg.settings.node.state_dir}: expected ${stateDir} or a directory below it (the unit's StateDirectory); mount a data disk at /var/lib to move the data.";
         }
         {
-          assertion = cfg.settings.node.roles != [ ];
-          message = "services.hydra-os.settings.node.roles is empty: give the node at least one role.";
+          assertion = cfg.settings.node.roles == cfg.roles;
+          message = "services.hydra-os.settings.node.roles = ${builtins.toJSON cfg.settings.node.roles}: roles are set in one place, services.hydra-os.roles (settings.node.roles follows it); move the list there.";
+        }
+        {
+          assertion = cfg.roles != [ ];
+          message = "services.hydra-os.roles is empty: give the node at least one role.";
         }
       ];
       warnings = optional (cfg.openFirewall && builtins.elem cfg.settings.api.host [ "127.0.0.1" "::1" "localhost" ])
@@ -282,7 +296,7 @@ in
 
         serviceConfig = mkMerge [
           {
-            ExecStart = "${cfg.package}/bin/hydra run";
+            ExecStart = "${daemonExe} run";
             # sd_notify: READY=1 once bus, membership and API are up; WATCHDOG=1 at half the
             # timeout while the event loop is healthy. Only the main process may notify.
             Type = "notify";
@@ -380,7 +394,7 @@ in
         path = [ config.nix.package ];
         serviceConfig = {
           Type = "oneshot";
-          ExecStart = "${cfg.package}/bin/hydra-nixos-helper %i";
+          ExecStart = "${lib.getExe' cfg.package "hydra-nixos-helper"} %i";
           RuntimeDirectory = "hydra-os-nixos";
           RuntimeDirectoryMode = "0755";
           RuntimeDirectoryPreserve = true;

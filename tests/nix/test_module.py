@@ -6,6 +6,7 @@ so the module's keys and defaults cannot drift from the Python config.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,8 @@ def test_default_config_validates_and_matches_python_defaults(default: dict[str,
 
 
 def test_every_typed_key_is_a_real_setting(tmp_path: Path) -> None:
-    r = eval_host(ENABLE, """{ services.hydra-os.settings = {
-        node = { id = "n-1"; roles = [ "memory" "worker" ]; state_dir = "/var/lib/hydra-os/data"; };
+    r = eval_host(ENABLE, """{ services.hydra-os.roles = [ "memory" "worker" ]; services.hydra-os.settings = {
+        node = { id = "n-1"; state_dir = "/var/lib/hydra-os/data"; };
         api = { host = "0.0.0.0"; port = 8800; token_file = "/run/credentials/hydra-os.service/api-token";
                 advertise_url = "http://n-1:8800"; };
         bus = { url = [ "nats://10.0.0.1:4222" "nats://10.0.0.2:4222" ];
@@ -156,12 +157,23 @@ def test_freeform_keys_pass_through_and_the_daemon_still_catches_typos(tmp_path:
         validated(typo, tmp_path)
 
 
-def test_roles_option_feeds_settings_and_settings_win() -> None:
+def test_roles_are_set_in_one_place_and_feed_settings() -> None:
     r = eval_host(ENABLE, '{ services.hydra-os.roles = [ "memory" ]; }')
     assert tomllib.loads(r["configToml"])["node"]["roles"] == ["memory"]
-    r = eval_host(ENABLE, '{ services.hydra-os.roles = [ "memory" ]; }',
+    # the TOML key is written from services.hydra-os.roles; setting it too is refused, naming the option
+    with pytest.raises(NixError, match=r"roles are set in one place, services\.hydra-os\.roles"):
+        eval_host(ENABLE, '{ services.hydra-os.roles = [ "memory" ]; }',
                   '{ services.hydra-os.settings.node.roles = [ "worker" ]; }')
-    assert tomllib.loads(r["configToml"])["node"]["roles"] == ["worker"]
+    same = eval_host(ENABLE, '{ services.hydra-os.roles = [ "memory" ]; }',
+                     '{ services.hydra-os.settings.node.roles = [ "memory" ]; }')  # agreeing is harmless
+    assert tomllib.loads(same["configToml"])["node"]["roles"] == ["memory"]
+
+
+def test_exec_start_is_the_packages_main_program() -> None:
+    """lib.getExe: the unit runs what the package declares as meta.mainProgram (a bare path: bin/hydra)."""
+    r = eval_host(ENABLE, """{ pkgs, ... }: { services.hydra-os.package =
+        pkgs.fakeDrv { name = "hydra-os-9"; pname = "hydra-os"; mainProgram = "hydra-node"; }; }""")
+    assert re.fullmatch(r"/nix/store/[a-z0-9]+-hydra-os-9/bin/hydra-node run", service(r)["serviceConfig"]["ExecStart"])
 
 
 def test_node_id_defaults_to_the_host_name() -> None:

@@ -60,6 +60,7 @@ let
     escapeShellArgs = xs: concatStringsSep " " (map escapeShellArg xs);
     literalExpression = text: { _type = "literalExpression"; inherit text; };
     getExe = pkg: "${pkg}/bin/${pkg.meta.mainProgram or pkg.pname or pkg.name}";
+    getExe' = pkg: exe: "${pkg}/bin/${exe}";
     isDerivation = x: isAttrs x && (x.type or null) == "derivation";
     toLower = builtins.replaceStrings
       (builtins.genList (i: builtins.substring i 1 "ABCDEFGHIJKLMNOPQRSTUVWXYZ") 26)
