@@ -94,10 +94,11 @@ class BackupService:
                 gone = await asyncio.to_thread(prune, self.dest, self.settings.node.id, cfg.keep_daily,
                                                cfg.keep_weekly, ZoneInfo(self.settings.owner.timezone))
             except HydraError as e:
-                await asyncio.to_thread(record_attempt, state_dir, ok=False, error=str(e))
+                await asyncio.to_thread(record_attempt, state_dir, ok=False, max_age=cfg.max_age,
+                                        error=str(e))
                 logger.error("backup failed: {}", e)
                 raise
-            await asyncio.to_thread(record_attempt, state_dir, ok=True, name=taken.path.name,
+            await asyncio.to_thread(record_attempt, state_dir, ok=True, max_age=cfg.max_age, name=taken.path.name,
                                     size=taken.archive_bytes, seconds=taken.seconds, restic=restic)
         return {"name": taken.path.name, "size": taken.archive_bytes, "seconds": round(taken.seconds, 3),
                 "parts": len(taken.manifest.parts), "counts": taken.manifest.counts, "restic_snapshot": restic,

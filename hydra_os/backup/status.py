@@ -25,6 +25,16 @@ class BackupStatus(BaseModel):
     last_ok_size: int | None = None
     last_ok_seconds: float | None = None
     restic_snapshot: str | None = None
+    max_age: float = 36 * 3600.0
+    """``backup.max_age`` when the record was written: the healing check's limit (it has no settings)."""
+
+    def overdue(self, now: float | None = None) -> str | None:
+        """Why this record is an incident (the last attempt failed, or no success within max_age), or None."""
+        if self.last_error is not None:
+            return f"the last backup failed: {self.last_error}"
+        if self.age(now) > self.max_age:
+            return f"no backup for {self.age(now) / 3600:.1f} h (backup.max_age {self.max_age / 3600:g} h)"
+        return None
 
     def age(self, now: float | None = None) -> float:
         """Seconds since the last success (since the first attempt when none succeeded yet)."""
@@ -57,13 +67,13 @@ def write_status(state_dir: Path, status: BackupStatus) -> None:
     atomic_write(path, status.model_dump_json(indent=1).encode())
 
 
-def record_attempt(state_dir: Path, *, ok: bool, error: str | None = None, name: str | None = None,
+def record_attempt(state_dir: Path, *, ok: bool, max_age: float, error: str | None = None, name: str | None = None,
                    size: int | None = None, seconds: float | None = None, restic: str | None = None) -> BackupStatus:
     """Update the record after one attempt. Blocking."""
     now = time.time()
     old = read_status(state_dir)
     st = old or BackupStatus(first_attempt_at=now, last_attempt_at=now)
-    st.last_attempt_at = now
+    st.last_attempt_at, st.max_age = now, max_age
     if ok:
         st.last_error = None
         st.last_ok_at, st.last_ok_name, st.last_ok_size, st.last_ok_seconds = now, name, size, seconds

@@ -104,6 +104,8 @@ def markdown(b: Briefing) -> str:
     out += [f"- {line}" for line in uptime_lines(b)] or ["Nothing watched reported in."]
     if b.nixos:
         out += ["", "## NixOS: failed revisions and rollbacks", *[f"- {line}" for line in b.nixos]]
+    if b.backup:
+        out += ["", "## Backups", f"- {b.backup}"]
     m = b.memory
     out += ["", "## Memory"]
     if m.error:
@@ -168,6 +170,7 @@ def html(b: Briefing) -> str:
     opening = f'<p class="opening">{e(b.opening)}</p>' if b.opening else ""
     nixos = (f"<section><h2>NixOS: failed revisions and rollbacks</h2>{_li([e(x) for x in b.nixos], '')}"
              "</section>\n" if b.nixos else "")
+    backup = f"<section><h2>Backups</h2><p>{e(b.backup)}</p></section>\n" if b.backup else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -182,7 +185,7 @@ def html(b: Briefing) -> str:
 <section><h2>Nodes and GPUs</h2>{_li(nodes, "No node reported in.")}</section>
 <section><h2>Availability <span class="muted">(24 h / 30 days)</span></h2>
 {_li([e(x) for x in uptime_lines(b)], "Nothing watched reported in.")}</section>
-{nixos}<section><h2>Memory</h2>{mem}</section>
+{nixos}{backup}<section><h2>Memory</h2>{mem}</section>
 <section><h2>Queued for tonight <span class="muted">({e(b.tonight_window)})</span></h2>
 {_li(tonight, "Nothing queued.")}</section>
 {problems}
