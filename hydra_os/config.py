@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from hydra_os.api.limits import DEFAULT_MAX_BODY
+from hydra_os.backup.config import BackupConfig
 from hydra_os.bus.names import valid_node_id
 from hydra_os.durations import Seconds
 from hydra_os.errors import ConfigError
@@ -236,6 +237,7 @@ class Settings(BaseSettings):
     intake: IntakeConfig = Field(
         default_factory=IntakeConfig, description="Requests in words, the research pipeline, the morning briefing."
     )
+    backup: BackupConfig = Field(default_factory=BackupConfig, description="Backups: destination, retention, restic.")
 
     _file_data: ClassVar[dict[str, Any]] = {}
     source_path: ClassVar[Path | None] = None

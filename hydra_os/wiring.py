@@ -99,5 +99,13 @@ def build_components(ctx: NodeContext) -> list[Component]:
     from hydra_os.intake.component import IntakeComponent
 
     components.append(IntakeComponent(ctx, tasks, policy.gate))
+    # Backups: /v1/backups and the nightly backup.run task kind, on worker nodes (hydra_os/backup).
+    if ctx.has_role("worker"):
+        from hydra_os.backup.service import BackupService
+
+        backup = BackupService(ctx, policy.gate)
+        backup.register_kind(tasks.registry)
+        ctx.routers.extend(backup.routes())
+        components.append(backup)
     components.extend(tasks.components)
     return components

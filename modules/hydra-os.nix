@@ -14,6 +14,7 @@ let
 
   cfg = config.services.hydra-os;
   format = pkgs.formats.toml { };
+  backupDest = (cfg.settings.backup or { }).destination or null;
 
   allRoles = [ "gateway" "gpu" "memory" "scheduler" "worker" ];
   gpu = builtins.elem "gpu" cfg.settings.node.roles;
@@ -285,6 +286,8 @@ in
         wants = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
         after = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
         restartTriggers = [ configFile ];
+        # restic for backup.restic_repository (copies of each backup; the password from a file)
+        path = optional (((cfg.settings.backup or { }).restic_repository or null) != null) pkgs.restic;
         environment = {
           HYDRA_CONFIG = "/etc/hydra-os/config.toml";
           # Model engines (vLLM, llama-server, TabbyAPI) are children of the daemon and expect a
@@ -377,6 +380,10 @@ in
           (mkIf (cfg.credentials != { }) {
             LoadCredential = lib.mapAttrsToList (name: path: "${name}:${toString path}") cfg.credentials;
           })
+
+          # ProtectSystem=strict: a backup destination outside the StateDirectory (a NAS mount) is
+          # the one other path the daemon may write (hydra_os/backup, docs/recovery.md).
+          (mkIf (backupDest != null) { ReadWritePaths = [ (toString backupDest) ]; })
         ];
       };
     }

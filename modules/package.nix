@@ -30,6 +30,7 @@ let
     qdrant-client = "qdrant-client";
     neo4j = "neo4j";
     numpy = "numpy";
+    zstandard = "zstandard";
     apscheduler = "apscheduler";
     sqlalchemy = "sqlalchemy";
     onnxruntime = "onnxruntime";

@@ -11,6 +11,7 @@ import hydra_os.cli.memory_cmd as memory_cmd
 from hydra_os import __version__
 from hydra_os.cli import (
     ask_cmd,
+    backup_cmd,
     briefing_cmd,
     bus_cmd,
     config_cmd,
@@ -64,6 +65,7 @@ app.command("status")(node_cmds.status)
 app.command("nodes")(node_cmds.nodes)
 app.command("doctor")(doctor.doctor)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(backup_cmd.app, name="backup")
 app.add_typer(bus_cmd.app, name="bus")
 app.add_typer(heal_cmd.app, name="heal")
 app.add_typer(nixos_cmd.app, name="nixos")

@@ -13,9 +13,10 @@ _JOB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-BuiltinJob = Literal["health", "briefing", "overnight", "memory-maintenance"]
-BUILTIN_JOBS: tuple[BuiltinJob, ...] = ("health", "briefing", "overnight", "memory-maintenance")
-RESERVED_JOB_IDS = frozenset({"health", "briefing", "overnight-open", "overnight-close", "memory-maintenance"})
+BuiltinJob = Literal["health", "briefing", "overnight", "memory-maintenance", "backup"]
+BUILTIN_JOBS: tuple[BuiltinJob, ...] = ("health", "briefing", "overnight", "memory-maintenance", "backup")
+RESERVED_JOB_IDS = frozenset({"health", "briefing", "overnight-open", "overnight-close", "memory-maintenance",
+                              "backup"})
 
 
 class _Model(BaseModel):
@@ -84,6 +85,7 @@ class SchedulerConfig(_Model):
     memory_maintenance_at: str | None = Field(
         default=None, description="HH:MM (owner's zone) for memory upkeep; default: when the overnight window opens."
     )
+    backup_kind: str = Field(default="backup.run", description="Task kind of the nightly backup (hydra_os.backup).")
     builtin_jobs: list[BuiltinJob] = Field(
         default_factory=lambda: list(BUILTIN_JOBS),
         description="Which built-in recurring jobs run.",

@@ -22,6 +22,7 @@ from hydra_os.tasks.config import TasksConfig
 
 ANCHOR = datetime(2020, 1, 6, tzinfo=ZoneInfo("UTC"))  # interval slots are aligned to this instant
 TASK, CALL = "task", "call"
+BACKUP_AFTER_MIN = 30  # the nightly backup starts this long after the overnight window opens
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,11 @@ def build_jobs(settings: Settings, tasks: TasksConfig) -> list[Job]:
         jobs.append(Job("memory-maintenance", f"memory maintenance ({at})", _daily(at, tz), grace_s=6 * 3600,
                         target=TASK, kind=sc.memory_maintenance_kind, priority=0, window="overnight",
                         source="builtin"))
+    if "backup" in sc.builtin_jobs:  # nightly, inside the overnight window (settings.backup.at overrides)
+        at, after = (settings.backup.at, 0) if settings.backup.at else (owner.overnight_start, BACKUP_AFTER_MIN)
+        jobs.append(Job("backup", f"nightly backup ({settings.backup.at or f'{owner.overnight_start} + 30 min'})",
+                        _daily(at, tz, -after), grace_s=6 * 3600, target=TASK, kind=sc.backup_kind, priority=1,
+                        window="overnight", source="builtin"))
     for jd in sc.jobs:
         jobs.append(from_def(jd, tz))
     return jobs

@@ -6,16 +6,19 @@
 - each live node's service availability over 24 h / 30 d and its NixOS record (failed revisions,
   automatic rollbacks) over node RPC (``heal.uptime``, ``heal.nixos``);
 - memory growth (archival/graph counts against the last briefing's, learnings added);
+- the last backup of this node (age, size; `hydra_os.backup.status`);
 - what is queued for tonight's overnight window.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hydra_os.backup.status import read_status
 from hydra_os.bus.client import Bus
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
@@ -199,6 +202,12 @@ async def collect_memory(b: Briefing, stack: MemoryStack, previous: dict[str, An
             if isinstance(now_v, int) and isinstance(before, int):
                 m.delta[k] = now_v - before
     b.memory = m
+
+
+async def collect_backup(b: Briefing, settings: Settings) -> None:
+    """This node's backup record (hydra_os.backup.status): the last backup's age and size."""
+    st = await asyncio.to_thread(read_status, settings.node.state_dir)
+    b.backup = st.line() if st is not None else "no backup recorded on this node yet ('hydra backup now')"
 
 
 async def guarded(b: Briefing, what: str, coro: Any) -> None:

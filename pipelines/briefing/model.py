@@ -80,6 +80,7 @@ class Briefing(BaseModel):
         default_factory=list, description="NixOS revisions that failed their gate and rollbacks, one line each."
     )
     memory: MemoryGrowth = Field(default_factory=MemoryGrowth)
+    backup: str = Field(default="", description="The last backup of the briefing's node: age and size (or why none).")
     tonight: list[TaskItem] = Field(default_factory=list)
     tonight_window: str = ""
     opening: str | None = None

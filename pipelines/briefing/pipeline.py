@@ -71,6 +71,7 @@ async def collect(deps: BriefingDeps, since: float | None, until: float | None =
     await c.guarded(b, "approvals", c.collect_approvals(b, deps.bus, cfg.max_items))
     await c.guarded(b, "nodes", c.collect_nodes(b, deps.bus, s.membership.gone_after))
     await c.guarded(b, "health", c.collect_health(b, deps.bus, s.membership.gone_after))
+    await c.guarded(b, "backup", c.collect_backup(b, s))
     if deps.memory is not None:
         prev_counts = previous.result.get("memory_counts") if previous else None
 

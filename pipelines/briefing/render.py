@@ -123,6 +123,10 @@ def _md_nixos(b: Briefing, tz: ZoneInfo) -> list[str]:
     return ["## NixOS: failed revisions and rollbacks", *[f"- {line}" for line in b.nixos]] if b.nixos else []
 
 
+def _md_backup(b: Briefing, tz: ZoneInfo) -> list[str]:
+    return ["## Backups", f"- {b.backup}"] if b.backup else []
+
+
 def _md_memory(b: Briefing, tz: ZoneInfo) -> list[str]:
     m = b.memory
     return ["## Memory", f"Not readable: {m.error}." if m.error else f"- {_memory_line(m)}"]
@@ -139,7 +143,7 @@ def _md_problems(b: Briefing, tz: ZoneInfo) -> list[str]:
 
 # The Markdown sections in order; an empty one (no NixOS events, no problems) is left out.
 _MD_SECTIONS: tuple[Callable[[Briefing, ZoneInfo], list[str]], ...] = (
-    _md_tasks, _md_incidents, _md_approvals, _md_nodes, _md_uptime, _md_nixos, _md_memory, _md_tonight,
+    _md_tasks, _md_incidents, _md_approvals, _md_nodes, _md_uptime, _md_nixos, _md_backup, _md_memory, _md_tonight,
     _md_problems,
 )
 
@@ -216,6 +220,7 @@ def html(b: Briefing) -> str:
     opening = f'<p class="opening">{e(b.opening)}</p>' if b.opening else ""
     nixos = (f"<section><h2>NixOS: failed revisions and rollbacks</h2>{_li([e(x) for x in b.nixos], '')}"
              "</section>\n" if b.nixos else "")
+    backup = f"<section><h2>Backups</h2><p>{e(b.backup)}</p></section>\n" if b.backup else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -230,7 +235,7 @@ def html(b: Briefing) -> str:
 <section><h2>Nodes and GPUs</h2>{_li(nodes, "No node reported in.")}</section>
 <section><h2>Availability <span class="muted">(24 h / 30 days)</span></h2>
 {_li([e(x) for x in uptime_lines(b)], "Nothing watched reported in.")}</section>
-{nixos}<section><h2>Memory</h2>{mem}</section>
+{nixos}{backup}<section><h2>Memory</h2>{mem}</section>
 <section><h2>Queued for tonight <span class="muted">({e(b.tonight_window)})</span></h2>
 {_li(tonight, "Nothing queued.")}</section>
 {problems}

@@ -102,3 +102,18 @@ def test_storage_node_serves_memory_with_the_embedded_stores(hosts: dict[str, di
     s = load_settings(path)
     assert s.node.roles == ["memory"]
     assert s.memory.archival.backend == "edge" and s.memory.graph.backend == "ladybug"  # the packaged wheels
+
+
+def test_the_worker_backs_up_to_the_nas(hosts: dict[str, dict[str, Any]], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in list(os.environ):
+        if k.startswith("HYDRA_"):
+            monkeypatch.delenv(k)
+    r = hosts["compute-node"]
+    path = tmp_path / "config.toml"
+    path.write_text(r["configToml"])
+    s = load_settings(path)
+    assert s.backup.destination == Path("/mnt/nas/hydra-backups") and s.backup.keep_weekly == 8
+    # ProtectSystem=strict: the destination is the one path outside the StateDirectory it may write
+    assert r["units"]["hydra-os"]["serviceConfig"]["ReadWritePaths"] == ["/mnt/nas/hydra-backups"]
+    assert "ReadWritePaths" not in hosts["storage-node"]["units"]["hydra-os"]["serviceConfig"]

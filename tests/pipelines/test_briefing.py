@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from hydra_os.backup.status import record_attempt
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.chat.client import OpenAIChat
@@ -141,6 +142,7 @@ async def test_briefing_collects_renders_delivers_and_stores(
     for t in (ok, bad):
         await wait_task(q, t.id, done, 15)
     await _seed(bus, q)
+    record_attempt(s.node.state_dir, ok=True, max_age=3600, name="hydra-backup-n1-x.tar.zst", size=12_345_678)
     policy = await start_node(bus, "n1")
     try:
         async def never(a: Action) -> None:
@@ -164,6 +166,8 @@ async def test_briefing_collects_renders_delivers_and_stores(
     assert "**gpu1** (gpu, worker): attention: GPU0 at 88°C" in md and "2048/24576 MB free" in md
     assert "research: vLLM" in md.split("## Queued for tonight")[1] and tonight.id in md
     assert "passages" in md.split("## Memory")[1]
+    assert "last backup hydra-backup-n1-x.tar.zst 0.0 h ago, 12.3 MB" in md.split("## Backups")[1]
+    assert "<h2>Backups</h2><p>last backup hydra-backup-n1-x.tar.zst" in page
     assert '<meta name="viewport"' in page and "<style>" in page
     for external in ("<script", "<link", 'src="http', "@import", "url("):
         assert external not in page

@@ -79,7 +79,11 @@ def settings(tmp_path: Path, name: str, **tasks: object) -> Settings:
 def test_builtin_jobs_follow_the_owner_zone(tmp_path: Path) -> None:
     s = settings(tmp_path, "n")
     jobs = {j.id: j for j in build_jobs(s, s.tasks)}
-    assert set(jobs) == {"health", "briefing", "overnight-open", "overnight-close", "memory-maintenance"}
+    assert set(jobs) == {"health", "briefing", "overnight-open", "overnight-close", "memory-maintenance", "backup"}
+    # the nightly backup: 30 min after the overnight window opens (01:00 owner's time), inside the window
+    night = datetime(2025, 6, 2, 1, 30, tzinfo=BERLIN)
+    assert slot_of(jobs["backup"], datetime(2025, 6, 2, 2, 0, tzinfo=BERLIN)) == night
+    assert jobs["backup"].kind == "backup.run" and jobs["backup"].window == "overnight"
     now = datetime(2025, 6, 2, 7, 10, tzinfo=BERLIN)
     assert slot_of(jobs["briefing"], now) == datetime(2025, 6, 2, 6, 45, tzinfo=BERLIN)
     assert slot_key("briefing", datetime(2025, 6, 2, 6, 45, tzinfo=BERLIN)) == "sched:briefing:20250602T044500Z"
