@@ -39,6 +39,7 @@ from hydra_os.notify import NotifyConfig
 from hydra_os.policy.config import PolicyConfig
 from hydra_os.tasks.config import TasksConfig
 from memory.config import MemoryConfig
+from pipelines.creative.config import CreativeConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
 ROLES = ("gateway", "gpu", "memory", "scheduler", "worker")
@@ -234,6 +235,9 @@ class Settings(BaseSettings):
     notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Where owner notifications go.")
     intake: IntakeConfig = Field(
         default_factory=IntakeConfig, description="Requests in words, the research pipeline, the morning briefing."
+    )
+    creative: CreativeConfig = Field(
+        default_factory=CreativeConfig, description="The creative studio: projects, ComfyUI, voices, export."
     )
 
     _file_data: ClassVar[dict[str, Any]] = {}

@@ -99,5 +99,14 @@ def build_components(ctx: NodeContext) -> list[Component]:
     from hydra_os.intake.component import IntakeComponent
 
     components.append(IntakeComponent(ctx, tasks, policy.gate))
+    # The creative studio (visual-novel projects, images, voices, Ren'Py export): routes, verb, task kinds.
+    if ctx.settings.creative.enabled:
+        from pipelines.creative.component import CreativeComponent
+
+        creative = CreativeComponent(ctx, tasks)
+        ctx.routers.extend(creative.routes())
+        for verb, handler in creative.rpc_handlers().items():
+            ctx.rpc.handle(verb, handler)
+        components.append(creative)
     components.extend(tasks.components)
     return components
