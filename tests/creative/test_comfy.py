@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,15 +20,15 @@ async def comfy() -> AsyncIterator[ComfyStandin]:
         yield s
 
 
-def values(**kw: object) -> dict[Slot, object]:
-    base: dict[Slot, object] = {Slot.PROMPT: "red-haired queen", Slot.NEGATIVE: "blurry", Slot.SEED: 7,
+def values(**kw: Any) -> dict[Slot, Any]:
+    base: dict[Slot, Any] = {Slot.PROMPT: "red-haired queen", Slot.NEGATIVE: "blurry", Slot.SEED: 7,
                                 Slot.WIDTH: 64, Slot.HEIGHT: 64, Slot.BATCH: 1}
     return base | {Slot(k): v for k, v in kw.items()}
 
 
 async def test_a_filled_template_runs_and_the_image_comes_back(comfy: ComfyStandin) -> None:
     t = load("txt2img")
-    wf = t.fill(values(lora="aria_v1.safetensors", lora_weight=0.7))  # type: ignore[arg-type]
+    wf = t.fill(values(lora="aria_v1.safetensors", lora_weight=0.7))
     progress: list[tuple[int, int]] = []
     async with ComfyClient(comfy.base) as c:
         check(wf, await c.object_info(), c.base)
@@ -42,7 +43,7 @@ async def test_a_filled_template_runs_and_the_image_comes_back(comfy: ComfyStand
 
 async def test_without_a_lora_the_loader_is_bypassed_and_links_rewired(comfy: ComfyStandin) -> None:
     t = load("txt2img")
-    wf = t.fill(values())  # type: ignore[arg-type]
+    wf = t.fill(values())
     assert "10" not in wf and wf["3"]["inputs"]["model"] == ["4", 0] and wf["6"]["inputs"]["clip"] == ["4", 1]
     async with ComfyClient(comfy.base) as c:
         res = await c.run(wf, t.spec.output, timeout=30)
@@ -51,7 +52,7 @@ async def test_without_a_lora_the_loader_is_bypassed_and_links_rewired(comfy: Co
 
 async def test_node_errors_become_one_message_naming_node_and_input(comfy: ComfyStandin) -> None:
     t = load("txt2img")
-    wf = t.fill(values(lora="missing.safetensors", lora_weight=1.0))  # type: ignore[arg-type]
+    wf = t.fill(values(lora="missing.safetensors", lora_weight=1.0))
     async with ComfyClient(comfy.base) as c:
         with pytest.raises(ComfyError) as e:
             await c.run(wf, t.spec.output, timeout=30)
@@ -63,7 +64,7 @@ async def test_node_errors_become_one_message_naming_node_and_input(comfy: Comfy
 
 async def test_object_info_check_names_uninstalled_classes_and_missing_inputs(comfy: ComfyStandin) -> None:
     t = load("ipadapter_faceid")
-    wf = t.fill(values(reference="hydra/ref.png", reference_weight=0.8))  # type: ignore[arg-type]
+    wf = t.fill(values(reference="hydra/ref.png", reference_weight=0.8))
     wf["18"]["class_type"] = "InstantIDApply"
     del wf["5"]["inputs"]["width"]
     async with ComfyClient(comfy.base) as c:
@@ -77,7 +78,7 @@ async def test_reference_upload_and_the_faceid_workflow(comfy: ComfyStandin) -> 
     t = load("ipadapter_faceid")
     async with ComfyClient(comfy.base) as c:
         name = await c.upload_image(png_bytes(1), "aria_ref.png")
-        wf = t.fill(values(reference=name, reference_weight=0.9))  # type: ignore[arg-type]
+        wf = t.fill(values(reference=name, reference_weight=0.9))
         check(wf, await c.object_info(), c.base)
         res = await c.run(wf, t.spec.output, timeout=30)
     assert name == "hydra/aria_ref.png" and comfy.uploads[name] == png_bytes(1)
@@ -89,7 +90,7 @@ async def test_an_execution_error_is_an_error_never_a_placeholder(comfy: ComfySt
     t = load("txt2img")
     async with ComfyClient(comfy.base) as c:
         with pytest.raises(ComfyError, match=r"node 3 \(KSampler\) failed: torch.OutOfMemoryError"):
-            await c.run(t.fill(values()), t.spec.output, timeout=30)  # type: ignore[arg-type]
+            await c.run(t.fill(values()), t.spec.output, timeout=30)
 
 
 async def test_a_stalled_job_is_interrupted_at_its_bound(comfy: ComfyStandin) -> None:
@@ -97,7 +98,7 @@ async def test_a_stalled_job_is_interrupted_at_its_bound(comfy: ComfyStandin) ->
     t = load("txt2img")
     async with ComfyClient(comfy.base) as c:
         with pytest.raises(ComfyUnavailableError, match="did not finish in 1s"):
-            await c.run(t.fill(values()), t.spec.output, timeout=1)  # type: ignore[arg-type]
+            await c.run(t.fill(values()), t.spec.output, timeout=1)
     assert comfy.finished == 0
 
 
@@ -106,7 +107,7 @@ async def test_a_server_that_dies_mid_job_is_unavailable_not_a_result(comfy: Com
     t = load("txt2img")
     async with ComfyClient(comfy.base, request_timeout=5) as c:
         with pytest.raises(ComfyUnavailableError):
-            await c.run(t.fill(values()), t.spec.output, timeout=30)  # type: ignore[arg-type]
+            await c.run(t.fill(values()), t.spec.output, timeout=30)
 
 
 async def test_system_stats_give_free_vram(comfy: ComfyStandin) -> None:
