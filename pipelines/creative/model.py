@@ -156,6 +156,7 @@ class ImageAsset(_Model):
     review: Review = Review.PENDING
     score: float | None = Field(default=None, description="similarity to the references; None: unscored")
     outlier: bool = False
+    attempt: int = Field(default=0, ge=0, description="how many times it was made again after a rejection")
     provenance_path: str
 
 

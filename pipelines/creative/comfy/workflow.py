@@ -81,6 +81,8 @@ class Template(BaseModel):
                 if target.bypass is not None:
                     _bypass(wf, target.node, target.bypass)
                 continue
+            if target.node not in wf:
+                continue  # its node was bypassed by an earlier slot (a LoRA weight without a LoRA)
             for name in target.input:
                 wf[target.node]["inputs"][name] = value
         return wf
