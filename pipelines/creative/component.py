@@ -9,11 +9,15 @@ from typing import Any
 from fastapi import APIRouter
 
 from hydra_os.component import NodeContext
+from hydra_os.config import read_secret_file
+from hydra_os.intake.component import gateway_url
+from hydra_os.intake.llm import OpenAIChat
 from hydra_os.tasks.setup import TaskSystem
 from memory.protocols import MemoryStack
 from memory.wiring import client_stack
 from pipelines.creative.api import VERB, creative_router, rpc_handler
 from pipelines.creative.config import CreativeConfig
+from pipelines.creative.pipeline import SCENE_KIND, CreativeDeps, register
 from pipelines.creative.service import CreativeService
 from pipelines.creative.store import ProjectStore
 
@@ -34,7 +38,11 @@ class CreativeComponent:
 
         self.store = ProjectStore(creative_root(self.config, ctx.state_dir))
         self.service = CreativeService(self.store, memory)
-        self.tasks = tasks
+        token = read_secret_file(ctx.settings.api_token_path, "API token")
+        self.chat = OpenAIChat(lambda: gateway_url(ctx), model=self.config.model, token=token,
+                               timeout_s=ctx.settings.intake.timeout_s)
+        if SCENE_KIND not in tasks.registry:
+            register(tasks.registry, CreativeDeps(self.config, self.service, self.chat, memory))
         self._running = False
 
     def routes(self) -> list[APIRouter]:
@@ -48,6 +56,7 @@ class CreativeComponent:
 
     async def stop(self) -> None:
         self._running = False
+        await self.chat.close()
 
     def status(self) -> dict[str, Any]:
         return {"state": "running" if self._running else "stopped", "reason": None,

@@ -37,6 +37,7 @@ class CreativeConfig(BaseModel):
     target_dbfs: float = Field(default=-20.0, ge=-60, le=0, description="RMS loudness every voice line is set to.")
     scorer_url: str | None = Field(
         default=None, description="HTTP image-embedding endpoint for consistency scores; unset: unscored.")
+    scorer_model: str = Field(default="openai/clip-vit-base-patch32", description="Model name sent to the scorer.")
     outlier_below: float = Field(default=0.75, ge=-1, le=1, description="Cosine similarity under this: outlier.")
     overnight: bool = Field(default=True, description="Image batches wait for the overnight window.")
     kind: str = Field(default="creative.scene", description="Task kind of the scene pipeline.")

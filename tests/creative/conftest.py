@@ -15,6 +15,7 @@ from pipelines.creative.model import ChapterIn, CharacterIn, PlaceIn, ProjectIn,
 from pipelines.creative.ops import ChapterPut, CharacterPut, PlacePut, ProjectCreate, ScenePut
 from pipelines.creative.service import CreativeService
 from pipelines.creative.store import ProjectStore
+from tests.tasks.conftest import make_worker  # noqa: F401  (the tasks slice's real-worker fixture)
 
 
 def memory_config() -> MemoryConfig:
