@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from pipelines.creative.errors import CreativeInputError
 from pipelines.creative.model import ChapterIn, CharacterIn, Ident, PlaceIn, Project, SceneIn
@@ -24,7 +24,7 @@ from pipelines.creative.ops import (
     ReviewSet,
     ScenePut,
 )
-from pipelines.creative.service import CreativeService
+from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.store import Revision
 
 VERB = "creative"
@@ -83,6 +83,11 @@ def _ops(svc: CreativeService) -> dict[str, tuple[type[BaseModel], Callable[[Any
     async def listing(_: ProjectRef | None = None) -> dict[str, Any]:
         return {"projects": [p.model_dump(mode="json") for p in await svc.projects()]}
 
+    async def nxt(req: NextScene) -> dict[str, Any]:
+        p, s = await pick(svc, req.project, None, req.text)
+        return {"project": p.id, "project_title": p.title, "scene": s.id if s else None,
+                "title": s.title if s else None}
+
     return {
         "project.create": (ProjectCreate, svc.create_project),
         "project.show": (ProjectRef, get),
@@ -93,11 +98,19 @@ def _ops(svc: CreativeService) -> dict[str, tuple[type[BaseModel], Callable[[Any
         "scene.put": (ScenePut, svc.put_scene),
         "review.set": (ReviewSet, svc.set_review),
         "project.list": (_Empty, listing),
+        "project.next": (NextScene, nxt),
     }
 
 
 class _Empty(BaseModel):
     pass
+
+
+class NextScene(BaseModel):
+    """The project a request names (by title or id; else the latest) and its next unfinished scene."""
+
+    project: Ident | None = None
+    text: str = Field(default="", max_length=2000)
 
 
 def rpc_handler(svc: CreativeService) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:

@@ -27,7 +27,7 @@ from pipelines.creative.images import BatchReport, ImageBatch, needed_keys, plan
 from pipelines.creative.model import ImageAsset, Project, Scene, Stage
 from pipelines.creative.renpy.export import export
 from pipelines.creative.scorer import Scorer
-from pipelines.creative.service import CreativeService
+from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.voice.lines import Voicer
 from pipelines.runner import Pipeline, Step
 
@@ -44,26 +44,6 @@ class CreativeDeps:
 
     def project_dir(self, project_id: str) -> Path:
         return self.service.store.dir(project_id)
-
-
-async def pick(service: CreativeService, project: str | None, scene: str | None,
-               text: str = "") -> tuple[Project, Scene | None]:
-    """The project (named, or the one whose title the text mentions, else the latest) and its scene
-    (named, else the next unfinished one; None when every scene is done)."""
-    if project:
-        p = await service.get(project)
-    else:
-        projects = await service.projects()
-        if not projects:
-            raise CreativeNotFoundError("there is no creative project yet ('hydra creative project create')")
-        low = text.lower()
-        named = [p for p in projects if p.title.lower() in low or p.id in low.split()]
-        p = (named or sorted(projects, key=lambda p: p.updated))[-1]
-    if scene:
-        if scene not in p.scenes:
-            raise CreativeNotFoundError(f"scene: no scene {scene!r} in project {p.id!r}")
-        return p, p.scenes[scene]
-    return p, p.next_unfinished()
 
 
 def _mark(scene_id: str, stage: Stage, edit: Callable[[Scene], None] | None = None) -> Callable[[Project], Any]:

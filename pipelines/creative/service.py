@@ -168,3 +168,23 @@ def _add_reference(p: Project, scene: Scene, key: str, path: str, sha: str, revi
     refs = p.characters[who].references
     if all(r.sha256 != sha for r in refs):
         refs.append(ReferenceImage(path=path, sha256=sha))
+
+
+async def pick(service: CreativeService, project: str | None, scene: str | None,
+               text: str = "") -> tuple[Project, Scene | None]:
+    """The project (named, or the one whose title the text mentions, else the latest) and its scene
+    (named, else the next unfinished one; None when every scene is done)."""
+    if project:
+        p = await service.get(project)
+    else:
+        projects = await service.projects()
+        if not projects:
+            raise CreativeNotFoundError("there is no creative project yet ('hydra creative project create')")
+        low = text.lower()
+        named = [p for p in projects if p.title.lower() in low or p.id in low.split()]
+        p = (named or sorted(projects, key=lambda p: p.updated))[-1]
+    if scene:
+        if scene not in p.scenes:
+            raise CreativeNotFoundError(f"scene: no scene {scene!r} in project {p.id!r}")
+        return p, p.scenes[scene]
+    return p, p.next_unfinished()
