@@ -24,7 +24,7 @@ from pipelines.creative.config import CreativeConfig
 from pipelines.creative.dialogue import DialogueRejectedError, write
 from pipelines.creative.errors import CreativeNotFoundError
 from pipelines.creative.images import BatchReport, ImageBatch, needed_keys, plan
-from pipelines.creative.model import ImageAsset, Project, Scene, Stage
+from pipelines.creative.model import ImageAsset, Project, Review, Scene, Stage
 from pipelines.creative.renpy.export import export
 from pipelines.creative.scorer import Scorer
 from pipelines.creative.service import CreativeService, pick
@@ -71,20 +71,25 @@ async def _memory_passages(deps: CreativeDeps, project: Project, scene: Scene) -
 
 def _assets(project: Project, scene: Scene, report: BatchReport, scores: dict[str, tuple[float | None, bool]]
             ) -> Callable[[Scene], None]:
+    """The scene's image list: what this batch made or found on disk, else the kept image of the same key
+    another scene already has (a sprite is made once per project)."""
     made = {pr.key: pr for pr in [*report.reused, *report.done]}
+    kept = {i.key: i for sc in project.scenes.values() for i in sc.images if i.review is not Review.REJECTED}
 
     def edit(s: Scene) -> None:
-        keep = {i.key: i for i in s.images}
+        mine = {i.key: i for i in s.images}
         for key in needed_keys(project, scene):
             pr = made.get(key)
             if pr is None:
+                if key in kept and key not in mine:
+                    mine[key] = kept[key]
                 continue
             score, outlier = scores.get(key, (None, False))
-            keep[key] = ImageAsset(key=key, path=f"images/{key}.png", sha256=pr.sha256, attempt=pr.attempt,
+            same = key in mine and mine[key].sha256 == pr.sha256
+            mine[key] = ImageAsset(key=key, path=f"images/{key}.png", sha256=pr.sha256, attempt=pr.attempt,
                                    provenance_path=f"images/{key}.json", score=score, outlier=outlier,
-                                   review=keep[key].review if key in keep and keep[key].sha256 == pr.sha256
-                                   else ImageAsset.model_fields["review"].default)
-        s.images = list(keep.values())
+                                   review=mine[key].review if same else Review.PENDING)
+        s.images = list(mine.values())
 
     return edit
 
@@ -211,8 +216,9 @@ async def make_images(deps: CreativeDeps, p: Project, s: Scene, ctx: TaskContext
         await deps.service.store.mutate(p.id, "images", f"scene:{s.id}", lambda pr: edit(pr.scenes[s.id]))
     else:
         await deps.service.store.mutate(p.id, "images", f"scene:{s.id}", _mark(s.id, Stage.IMAGES, edit))
+    kept = len(needed_keys(p, s)) - len(jobs)
     return {"status": "done" if not report.failed else "partial", "made": len(report.done),
-            "reused": len(report.reused), "failed": report.failed, "servers_lost": report.servers_lost,
+            "reused": len(report.reused) + kept, "failed": report.failed, "servers_lost": report.servers_lost,
             "outliers": sorted(k for k, (_, out) in scores.items() if out),
             "unscored": sum(1 for sc, _ in scores.values() if sc is None)}
 

@@ -18,7 +18,8 @@ from hydra_os.intake.llm import OpenAIChat
 from hydra_os.tasks.checkpoints import CheckpointStore
 from hydra_os.tasks.model import TaskSpec
 from hydra_os.tasks.registry import TaskRegistry
-from pipelines.creative.model import Stage
+from pipelines.creative.model import Review, Stage
+from pipelines.creative.ops import ReviewSet
 from pipelines.creative.pipeline import SCENE_KIND, register
 from pipelines.creative.renpy.parse import validate
 from pipelines.creative.service import CreativeService
@@ -83,6 +84,12 @@ async def test_a_scene_goes_from_outline_to_a_valid_renpy_export(
         t2 = await wait_task(q, (await q.enqueue(TaskSpec(kind=SCENE_KIND, params={}))).task.id, done, 90)
     assert t2.state == "succeeded", t2.error
     assert t2.result["scene"] == "s2" and t2.result["images"]["made"] == 0 and c.prompts == []
+    assert t2.result["images"]["reused"] == 5
+    s2 = (await service.get("ebq")).scenes["s2"]
+    assert {i.key for i in s2.images} == {"bg_hall", "aria_neutral", "aria_determined", "zoe_neutral",
+                                          "zoe_determined"}
+    script = validate(Path(t2.result["export"]["path"]) / "game")
+    assert ("scene", "bg hall") in script.labels["scene_s2"].shown
 
 
 @pytest.mark.e2e
@@ -126,3 +133,36 @@ async def test_a_worker_killed_mid_batch_resumes_without_redoing_finished_images
     cps = await CheckpointStore(q.store, task.id).all()
     assert (cps["choose"].node, cps["dialogue"].node) == ("doomed", "doomed") and cps["images"].node == "survivor"
     assert any("resumed: skipped finished steps choose, dialogue" in (h.detail or "") for h in t.history)
+
+
+async def test_a_rejected_image_is_made_again_with_a_new_seed_and_nothing_else_is_redone(
+        bus: Bus, make_worker: MakeWorker, chat: OpenAIChat, chat_server: ChatStandin, service: CreativeService,
+        tmp_path: Path) -> None:
+    await make_project(service)
+    async with ComfyStandin() as comfy:
+        d = deps([comfy.base], chat, tmp_path)
+        d.service = service
+        registry = TaskRegistry()
+        register(registry, d)
+        await make_worker(registry)
+        q = queue_for(bus)
+        spec = TaskSpec(kind=SCENE_KIND, params={"project": "ebq", "scene": "s1"})
+        first = await wait_task(q, (await q.enqueue(spec)).task.id, done, 90)
+        assert first.state == "succeeded", first.error
+        old = {i.key: i for i in (await service.get("ebq")).scenes["s1"].images}
+        chats = len(chat_server.log)
+        await service.set_review(ReviewSet(project="ebq", scene="s1", image="aria_neutral", review=Review.REJECTED))
+        await service.set_review(ReviewSet(project="ebq", scene="s1", image="zoe_neutral", review=Review.APPROVED,
+                                           add_reference=True))
+        assert Stage.IMAGES not in (await service.get("ebq")).scenes["s1"].done
+        again = await wait_task(q, (await q.enqueue(spec)).task.id, done, 90)
+    assert again.state == "succeeded", again.error
+    r = again.result
+    assert r["dialogue"]["status"] == "kept" and len(chat_server.log) == chats  # no new dialogue
+    assert r["images"]["made"] == 1 and r["images"]["reused"] == 4 and r["voices"]["made"] == 0
+    p = await service.get("ebq")
+    new = {i.key: i for i in p.scenes["s1"].images}
+    assert new["aria_neutral"].attempt == 1 and new["aria_neutral"].sha256 != old["aria_neutral"].sha256
+    assert new["aria_neutral"].review is Review.PENDING and new["zoe_neutral"].review is Review.APPROVED
+    assert p.characters["zoe"].references[0].path == "images/zoe_neutral.png"
+    assert set(p.scenes["s1"].done) == set(Stage)
