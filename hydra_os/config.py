@@ -41,6 +41,7 @@ from hydra_os.policy.config import PolicyConfig
 from hydra_os.secrets import read_secret_file as read_secret_file  # re-exported for older importers
 from hydra_os.tasks.config import TasksConfig
 from memory.config import MemoryConfig
+from pipelines.creative.config import CreativeConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
 ROLES = ("gateway", "gpu", "memory", "scheduler", "worker")
@@ -238,6 +239,9 @@ class Settings(BaseSettings):
         default_factory=IntakeConfig, description="Requests in words, the research pipeline, the morning briefing."
     )
     backup: BackupConfig = Field(default_factory=BackupConfig, description="Backups: destination, retention, restic.")
+    creative: CreativeConfig = Field(
+        default_factory=CreativeConfig, description="The creative studio: projects, ComfyUI, voices, export."
+    )
 
     _file_data: ClassVar[dict[str, Any]] = {}
     source_path: ClassVar[Path | None] = None

@@ -107,5 +107,14 @@ def build_components(ctx: NodeContext) -> list[Component]:
         backup.register_kind(tasks.registry)
         ctx.routers.extend(backup.routes())
         components.append(backup)
+    # The creative studio (visual-novel projects, images, voices, Ren'Py export): routes, verb, task kinds.
+    if ctx.settings.creative.enabled:
+        from pipelines.creative.component import CreativeComponent
+
+        creative = CreativeComponent(ctx, tasks)
+        ctx.routers.extend(creative.routes())
+        for verb, handler in creative.rpc_handlers().items():
+            ctx.rpc.handle(verb, handler)
+        components.append(creative)
     components.extend(tasks.components)
     return components

@@ -15,6 +15,7 @@ from hydra_os.cli import (
     briefing_cmd,
     bus_cmd,
     config_cmd,
+    creative_cmd,
     doctor,
     feedback_cmd,
     heal_cmd,
@@ -78,3 +79,4 @@ ask_cmd.register(app)
 feedback_cmd.register(app)
 briefing_cmd.register(app)
 mcp_cmd.register(app)
+creative_cmd.register(app)

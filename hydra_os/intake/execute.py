@@ -32,6 +32,7 @@ from memory.errors import MemoryLayerError
 from memory.extract import MemoryWriter
 from memory.protocols import utcnow
 from memory.statements import preferences
+from pipelines.creative.intake import plan_request
 
 # "my favourite editor is helix": a preference stated as a definition (other phrasings: memory.statements)
 _MY_PREFERRED = re.compile(r"^my (?:favou?rite|preferred) (?P<key>[\w -]{1,40}?) is (?P<value>.+)$", re.IGNORECASE)
@@ -200,14 +201,15 @@ async def _pipeline(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn
             notes.append(f"no live worker handles {kind} yet; the briefing waits until one does")
         return _upd(base, status="started", task_id=res.task.id, notes=notes,
                     reply=f"Started the briefing now as task {res.task.id}; it goes to {channels}.")
-    served = await _kinds_served(svc)
-    creative = sorted(k for k in served if k.startswith("creative"))
-    if not creative:
+    plan = await plan_request(svc.queue.bus, svc.node_id, intent.subject, await _kinds_served(svc))
+    if plan is None:
         return _upd(base, status="unsupported",
-                    reply="The creative pipeline (visual novel assets, dialogue, images) is not built yet, "
-                          "so nothing was queued.")
-    spec = _spec(svc, intent, creative[0], {"request": intent.subject}, f"creative: {intent.subject}", req)
-    return await _queue(svc, intent, base, spec, f"creative work ({intent.subject})")
+                    reply="No live worker runs the creative pipeline (creative.scene / creative.assets), "
+                          "so nothing was queued; enable [creative] on a node.")
+    spec = _spec(svc, intent, plan.kind, plan.params, f"creative: {intent.subject}", req)
+    if plan.window is not None:
+        spec = spec.model_copy(update={"window": plan.window})
+    return await _queue(svc, intent, base, spec, plan.what)
 
 
 async def _ops(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:

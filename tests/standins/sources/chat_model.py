@@ -6,10 +6,13 @@ research and briefing tests. What a real model would write is produced from the 
 - ``"research_plan"``: two queries made of the topic's words;
 - ``"research_report"``: a Markdown report citing sources [1] and [2] (and a bogus [99]) that names
   the capitalised words of the sources as entities;
+- ``"creative_dialogue"``: two lines per character of the ``Scene JSON:`` in the request, in their
+  order, naming the outline, plus a narrator line;
 - no schema: ``"Answer: <last user message>"`` (a briefing opening when the system prompt asks for one).
 
 ``POST /_control {"reply": {"<schema name or 'chat'>": "<raw content>"}, "status": {"<name>": 503}}``
-overrides one kind of reply; ``GET /_log`` returns every request body; ``POST /_reset``.
+overrides one kind of reply (a list: one reply per request, in order, then the default);
+``GET /_log`` returns every request body; ``POST /_reset``.
 ``GET /v1/models`` lists ``standin-chat`` (or nothing after ``{"models": []}``).
 """
 
@@ -36,6 +39,16 @@ def _classify(text: str) -> dict[str, Any]:
     return {"intent": "answer", "kind": "", "subject": text, "question": "", "confidence": 0.7}
 
 
+def _dialogue(user: str) -> dict[str, Any]:
+    scene = json.loads(user.split("Scene JSON:", 1)[1])
+    lines = [{"speaker": "narrator", "text": f"{scene['title']}.", "expression": "", "direction": ""}]
+    for turn in range(2):
+        for c in scene["characters"]:
+            lines.append({"speaker": c["id"], "text": f"{c['name']} ({turn + 1}): {scene['outline']}",
+                          "expression": "neutral" if turn == 0 else "determined", "direction": ""})
+    return {"lines": lines, "choices": []}
+
+
 def _report(user: str) -> dict[str, Any]:
     titles = re.findall(r"^\[\d+\] (.+)$", user, flags=re.M)
     names = sorted({w for t in titles for w in re.findall(r"\b([A-Z][A-Za-z0-9]+(?:V\d)?)\b", t)
@@ -52,7 +65,7 @@ class ChatStandin(AioStandin):
     host: str = "127.0.0.1"
     port: int = 0
     models: list[str] = field(default_factory=lambda: ["standin-chat"])
-    replies: dict[str, str] = field(default_factory=dict)
+    replies: dict[str, str | list[str]] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
@@ -82,8 +95,13 @@ class ChatStandin(AioStandin):
         msgs = body.get("messages", [])
         user = next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), "")
         system = next((m["content"] for m in msgs if m.get("role") == "system"), "")
-        if schema in self.replies:
-            content = self.replies[schema]
+        scripted: Any = self.replies.get(schema)
+        if isinstance(scripted, list) and not scripted:
+            scripted = None
+        if scripted is not None:
+            content = scripted.pop(0) if isinstance(scripted, list) else scripted
+        elif schema == "creative_dialogue":  # the scene is in the first user message (later ones: retries)
+            content = json.dumps(_dialogue(next(m["content"] for m in msgs if m.get("role") == "user")))
         elif schema == "intake_classification":
             content = json.dumps(_classify(user.split("Request:", 1)[-1].strip()))
         elif schema == "research_plan":

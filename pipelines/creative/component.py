@@ -1,0 +1,64 @@
+"""The creative component: the project store and service of this node, its ``/v1/creative/*`` routes,
+the ``creative`` RPC verb, and the creative task kinds on the node's task registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+
+from hydra_os.component import NodeContext
+from hydra_os.config import read_secret_file
+from hydra_os.intake.component import gateway_url
+from hydra_os.intake.llm import OpenAIChat
+from hydra_os.tasks.setup import TaskSystem
+from memory.protocols import MemoryStack
+from memory.wiring import client_stack
+from pipelines.creative.api import VERB, creative_router, rpc_handler
+from pipelines.creative.config import CreativeConfig
+from pipelines.creative.pipeline import SCENE_KIND, CreativeDeps, register
+from pipelines.creative.service import CreativeService
+from pipelines.creative.store import ProjectStore
+
+
+def creative_root(cfg: CreativeConfig, state_dir: Path) -> Path:
+    return cfg.root or state_dir / "creative"
+
+
+class CreativeComponent:
+    name = "creative"
+
+    def __init__(self, ctx: NodeContext, tasks: TaskSystem) -> None:
+        self.ctx = ctx
+        self.config: CreativeConfig = ctx.settings.creative
+
+        async def memory() -> MemoryStack:
+            return await client_stack(ctx.bus, ctx.settings.memory)
+
+        self.store = ProjectStore(creative_root(self.config, ctx.state_dir))
+        self.service = CreativeService(self.store, memory)
+        token = read_secret_file(ctx.settings.api_token_path, "API token")
+        self.chat = OpenAIChat(lambda: gateway_url(ctx), model=self.config.model, token=token,
+                               timeout_s=ctx.settings.intake.timeout_s)
+        if SCENE_KIND not in tasks.registry:
+            register(tasks.registry, CreativeDeps(self.config, self.service, self.chat, memory))
+        self._running = False
+
+    def routes(self) -> list[APIRouter]:
+        return [creative_router(self.service, self.ctx.auth)]
+
+    def rpc_handlers(self) -> dict[str, Any]:
+        return {VERB: rpc_handler(self.service)}
+
+    async def start(self) -> None:
+        self._running = True
+
+    async def stop(self) -> None:
+        self._running = False
+        await self.chat.close()
+
+    def status(self) -> dict[str, Any]:
+        return {"state": "running" if self._running else "stopped", "reason": None,
+                "root": str(self.store.root), "comfyui": self.config.comfyui_urls,
+                "speech": self.config.speech_url or "espeak-ng"}
