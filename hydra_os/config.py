@@ -38,6 +38,7 @@ from hydra_os.intake.config import IntakeConfig
 from hydra_os.notify import NotifyConfig
 from hydra_os.policy.config import PolicyConfig
 from hydra_os.tasks.config import TasksConfig
+from hydra_os.ui.config import UiConfig
 from memory.config import MemoryConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
@@ -235,6 +236,8 @@ class Settings(BaseSettings):
     intake: IntakeConfig = Field(
         default_factory=IntakeConfig, description="Requests in words, the research pipeline, the morning briefing."
     )
+
+    ui: UiConfig = Field(default_factory=UiConfig, description="The owner's web page at /ui (gateway nodes).")
 
     _file_data: ClassVar[dict[str, Any]] = {}
     source_path: ClassVar[Path | None] = None

@@ -1,0 +1,87 @@
+"""What each page shows, gathered from the node's own routes in parallel. A source that is down
+(no scheduler on this node, the bus away) leaves its part of the page with its one-line error."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra_os.config import Settings
+from hydra_os.ui.nodeapi import NodeApi
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    id: str
+    roles: list[str]
+    up: bool
+    cpu_percent: float
+    mem_used_pct: float
+    mem_total_mb: int
+    gpus: list[dict[str, Any]]
+
+
+def node_rows(nodes: list[dict[str, Any]], gone_after: float) -> list[NodeRow]:
+    now = time.time()
+    rows = []
+    for n in nodes:
+        total = int(n.get("mem_total_mb") or 0)
+        used = total - int(n.get("mem_available_mb") or 0)
+        rows.append(NodeRow(
+            id=str(n["id"]), roles=list(n.get("roles", [])), up=now - float(n.get("heartbeat_at", 0)) < gone_after,
+            cpu_percent=float(n.get("cpu_percent", 0.0)), mem_used_pct=100.0 * used / total if total else 0.0,
+            mem_total_mb=total, gpus=list(n.get("gpus", [])),
+        ))
+    return rows
+
+
+def _tonight(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for t in tasks if t.get("window") == "overnight" and t.get("state") in ("queued", "pending")]
+
+
+async def overview(api: NodeApi) -> dict[str, Any]:
+    (status, e1), (nodes, e2), (approvals, e3), (incidents, e4), (tasks, e5) = await asyncio.gather(
+        api.optional("/v1/status"), api.optional("/v1/nodes"), api.optional("/v1/approvals"),
+        api.optional("/v1/healing/incidents"), api.optional("/v1/tasks"))
+    status = status or {}
+    gateway = status.get("components", {}).get("gateway", {})
+    return {
+        "status": status,
+        "nodes": node_rows(nodes or [], 15.0),
+        "endpoints": gateway.get("endpoints", {}),
+        "approvals": [a for a in approvals or [] if a.get("state") == "pending"],
+        "incidents": incidents or [],
+        "tonight": _tonight(tasks or []),
+        "errors": [e for e in (e1, e2, e3, e4, e5) if e],
+    }
+
+
+async def tasks(api: NodeApi) -> dict[str, Any]:
+    (items, err), (schedule, serr) = await asyncio.gather(api.optional("/v1/tasks", all="true"),
+                                                          api.optional("/v1/schedule/stored"))
+    items = sorted(items or [], key=lambda t: -float(t.get("updated_at", 0)))[:100]
+    return {"active": [t for t in items if t.get("state") not in ("succeeded", "failed", "cancelled")],
+            "finished": [t for t in items if t.get("state") in ("succeeded", "failed", "cancelled")],
+            "tonight": _tonight(items), "schedule": schedule or {}, "error": err, "schedule_error": serr}
+
+
+async def healing(api: NodeApi) -> dict[str, Any]:
+    (incidents, err), (children, cerr) = await asyncio.gather(api.optional("/v1/healing/incidents", all="true"),
+                                                              api.optional("/v1/healing/children"))
+    return {"incidents": sorted(incidents or [], key=lambda i: -float(i.get("last_seen", 0)))[:50],
+            "children": children or [], "error": err or cerr}
+
+
+def briefing_dir(settings: Settings) -> Path:
+    return settings.intake.briefing.dir or settings.node.state_dir / "briefings"
+
+
+def briefings(settings: Settings) -> dict[str, Any]:
+    """The archive (newest first) and the latest briefing's HTML file name (blocking: a thread)."""
+    d = briefing_dir(settings)
+    files = sorted(d.glob("*.md"), reverse=True)[:60] if d.is_dir() else []
+    latest = files[0].read_text(encoding="utf-8", errors="replace") if files else None
+    return {"archive": [f.stem for f in files], "latest": latest, "latest_name": files[0].stem if files else None}
