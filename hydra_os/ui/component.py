@@ -19,7 +19,7 @@ from hydra_os.config import read_secret_file
 from hydra_os.notify import NotifyAction
 from hydra_os.ui.config import UiConfig
 from hydra_os.ui.feed import Feed
-from hydra_os.ui.links import ApprovalLinks, Verb
+from hydra_os.ui.links import ApprovalLinks
 from hydra_os.ui.nodeapi import NodeApi
 from hydra_os.ui.routes import build_router
 from hydra_os.ui.sessions import Session, SessionStore
@@ -115,6 +115,5 @@ class UiComponent:
         base = self.config.public_url
         if base is None or not approval_id:
             return []
-        exp = expires_at or time.time() + self.ctx.settings.policy.approval_expiry
-        return [NotifyAction(label=v.value.capitalize(), url=self.links.url(base, approval_id, v, exp))
-                for v in (Verb.APPROVE, Verb.DENY)]
+        return self.links.buttons(base, approval_id,
+                                  expires_at or time.time() + self.ctx.settings.policy.approval_expiry)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from hydra_os.notify import NotifyAction
 from hydra_os.ui.errors import LinkRefusedError
 
 KEY_FILE = "ui-link-key"
@@ -129,3 +130,8 @@ class ApprovalLinks:
 
     def url(self, public_url: str, approval_id: str, verb: Verb, expires_at: float) -> str:
         return f"{public_url}/ui/link/{self.sign(approval_id, verb, expires_at)}"
+
+    def buttons(self, public_url: str, approval_id: str, expires_at: float) -> list[NotifyAction]:
+        """ntfy's Approve and Deny buttons for one approval, each its own single-use link."""
+        return [NotifyAction(label=v.value.capitalize(), url=self.url(public_url, approval_id, v, expires_at))
+                for v in (Verb.APPROVE, Verb.DENY)]
