@@ -1,0 +1,141 @@
+"""Mission Control over plain HTTP against a real daemon: sign-in, cookie flags, CSRF and Origin,
+the bearer-only routes untouched, the throttle, and the phone links (GET never acts, one use)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from hydra_os.ui.links import Verb
+from tests.helpers import DaemonProc
+from tests.policy.nodes import wait_until
+from tests.ui.rig import PASSWORD, api, csrf_of, parker, phone_link, start_daemon
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProc]:
+    d = start_daemon(tmp_path_factory.mktemp("ui-http"), secure_cookie=True)
+    yield d
+    d.stop()
+
+
+def _browser(d: DaemonProc, cookie: str | None = None) -> httpx.AsyncClient:
+    """A client that, like a browser, sends the session cookie back (set by hand: the cookie is Secure
+    and this is plain http on loopback) and an Origin on POSTs."""
+    headers = {"origin": d.api_url}
+    if cookie:
+        headers["cookie"] = f"hydra_ui={cookie}"
+    return httpx.AsyncClient(base_url=d.api_url, headers=headers, timeout=30)
+
+
+async def _sign_in(d: DaemonProc, secret: str) -> str:
+    async with _browser(d) as c:
+        r = await c.post("/ui/login", data={"secret": secret})
+    assert r.status_code == 303, r.text
+    return str(r.cookies["hydra_ui"])
+
+
+async def test_sign_in_cookie_csrf_and_sign_out(daemon: DaemonProc) -> None:
+    d = daemon
+    async with _browser(d) as anon:
+        r = await anon.get("/ui/")
+        assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+        page = await anon.get("/ui/login")
+        assert page.status_code == 200 and 'type="password"' in page.text
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["referrer-policy"] == "no-referrer"
+        bad = await anon.post("/ui/login", data={"secret": "guess"})
+        assert bad.status_code == 401 and "wrong API token or UI password" in bad.text
+        assert "set-cookie" not in bad.headers
+
+        r = await anon.post("/ui/login", data={"secret": d.token})
+        assert r.status_code == 303
+        flags = r.headers["set-cookie"].lower()
+        for flag in ("httponly", "samesite=strict", "secure", "path=/ui", "max-age=43200"):
+            assert flag in flags, flags
+        sid = r.cookies["hydra_ui"]
+        assert d.token not in r.headers["set-cookie"]
+
+    async with _browser(d, sid) as me:
+        home = await me.get("/ui/")
+        assert home.status_code == 200 and 'data-node="mc"' in home.text
+        csrf = csrf_of(home.text)
+        for path in ("/ui/", "/ui/approvals", "/ui/tasks", "/ui/feed", "/ui/ask", "/ui/healing", "/ui/briefing"):
+            body = (await me.get(path)).text
+            assert d.token not in body and PASSWORD not in body, path
+        # the cookie is no bearer token: /v1 still wants the header
+        assert (await me.get("/v1/status")).status_code == 401
+
+        # CSRF: missing, wrong, or from another site -> refused, nothing done
+        async with api(d) as c:
+            task = (await c.post("/v1/tasks", json={"kind": "ui.test.wait", "title": "csrf probe"})).json()["task"]
+        path = f"/ui/tasks/{task['id']}/cancel"
+        assert (await me.post(path, data={})).status_code == 403
+        wrong = await me.post(path, data={"csrf": csrf[:-2] + "xx"})
+        assert wrong.status_code == 403 and "CSRF token" in wrong.text
+        evil = await me.post(path, data={"csrf": csrf}, headers={"origin": "https://evil.example"})
+        assert evil.status_code == 403 and "another site" in evil.text
+        async with api(d) as c:
+            assert (await c.get(f"/v1/tasks/{task['id']}")).json()["task"]["state"] in ("queued", "pending")
+        ok = await me.post(path, data={"csrf": csrf})
+        assert ok.status_code == 303 and ok.headers["location"] == "/ui/tasks"
+        shown = (await me.get("/ui/tasks")).text
+        assert f"task {task['id']}: cancelled" in shown
+        # a failed action shows the node's one-line error, not a blank page
+        await me.post(path, data={"csrf": csrf})
+        assert "already" in (await me.get("/ui/tasks")).text
+
+        # sign out ends the session server-side
+        assert (await me.post("/ui/logout", data={"csrf": csrf})).status_code == 303
+        gone = await me.get("/ui/approvals")
+        assert gone.status_code == 401 and "sign in first" in gone.text.lower()
+
+    # without a session a body is refused unread, as everywhere on the node
+    async with _browser(d) as anon:
+        r = await anon.post(path, data={"csrf": csrf})
+        assert r.status_code == 401 and "bearer" in r.text
+    # the UI password from ui.password_file signs in too
+    assert await _sign_in(d, PASSWORD)
+
+
+async def test_wrong_sign_ins_are_throttled(daemon: DaemonProc) -> None:
+    async with _browser(daemon) as c:
+        codes = [(await c.post("/ui/login", data={"secret": f"guess-{i}"})).status_code for i in range(6)]
+        assert codes[:5] == [401] * 5 and codes[5] == 429, codes
+        r = await c.post("/ui/login", data={"secret": daemon.token})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1  # checked before the secret
+        assert "too many wrong sign-ins" in r.text
+
+
+async def test_phone_link_get_confirms_post_acts_once(daemon: DaemonProc) -> None:
+    d = daemon
+    async with parker(d) as p, httpx.AsyncClient(timeout=30) as phone:
+        aid = await p.park("archival:phone")
+        other = await p.park("archival:other")
+        link = phone_link(d, aid, Verb.APPROVE, time.time() + 600)
+        page = await phone.get(link)  # a link preview or prefetcher: shows, does nothing
+        assert page.status_code == 200 and "Approve this action" in page.text and "delete archival:phone" in page.text
+        async with api(d) as c:
+            assert (await c.get(f"/v1/approvals/{aid}")).json()["state"] == "pending"
+        done = await phone.post(link)  # what ntfy's http button sends: a POST without a body
+        assert done.status_code == 200 and "is now approved" in done.text, done.text
+        await wait_until(lambda: len(p.ran.ran) == 1, 20, what="the approved action ran")
+        again = await phone.post(link)
+        assert again.status_code == 403 and "already used" in again.text
+        assert len(p.ran.ran) == 1
+        # a link cannot be turned into one for another approval or verb
+        token = link.rsplit("/", 1)[1]
+        forged = link.replace(token, token.replace(token[3], "A" if token[3] != "A" else "B", 1))
+        assert (await phone.post(forged)).status_code == 403
+        deny_other = phone_link(d, other, Verb.DENY, time.time() + 600)
+        assert "is now denied" in (await phone.post(deny_other)).text
+        late = phone_link(d, other, Verb.APPROVE, time.time() - 1)
+        r = await phone.post(late)
+        assert r.status_code == 403 and "expired" in r.text
+        assert [a.target for a in p.ran.ran] == ["archival:phone"]
