@@ -23,7 +23,9 @@ KEEPALIVE_S = 15.0
 
 
 def summarize(ev: Event) -> str:
-    d = ev.data
+    """One line for the feed: the fields people scan for, the action's own ones first."""
+    act = ev.data.get("action")
+    d = {**(act if isinstance(act, dict) else {}), **ev.data}
     parts = [str(d[k]) for k in ("summary", "kind", "target", "approval_id", "task_id", "incident", "state", "status",
                                  "reason", "error") if d.get(k) not in (None, "")]
     return " · ".join(parts)[:300]

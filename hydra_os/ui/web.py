@@ -121,10 +121,15 @@ def origin_of(url: str) -> str:
 
 
 def check_origin(request: Request, public_url: str | None) -> None:
-    """A browser's POST names its page's origin; one from another site is refused. (Absent only from
-    non-browser clients, which cannot hold the session cookie and CSRF token of a signed-in page.)"""
+    """Refuse a browser's POST from another site. Browsers name where a request comes from in
+    ``Sec-Fetch-Site`` and ``Origin``; with ``Referrer-Policy: no-referrer`` Chromium sends
+    ``Origin: null`` for the page's own forms, so ``Sec-Fetch-Site: same-origin`` vouches then. Both
+    absent: not a browser (ntfy's button, curl), which holds no session cookie to abuse."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise CsrfError(f"refused a form sent from another site (Sec-Fetch-Site: {site})")
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or (origin == "null" and site is not None):
         return
     allowed = {origin_of(str(request.base_url))}
     if public_url:

@@ -81,6 +81,8 @@ async def test_sign_in_cookie_csrf_and_sign_out(daemon: DaemonProc) -> None:
         assert wrong.status_code == 403 and "CSRF token" in wrong.text
         evil = await me.post(path, data={"csrf": csrf}, headers={"origin": "https://evil.example"})
         assert evil.status_code == 403 and "another site" in evil.text
+        cross = await me.post(path, data={"csrf": csrf}, headers={"origin": "null", "sec-fetch-site": "cross-site"})
+        assert cross.status_code == 403 and "another site" in cross.text
         async with api(d) as c:
             assert (await c.get(f"/v1/tasks/{task['id']}")).json()["task"]["state"] in ("queued", "pending")
         ok = await me.post(path, data={"csrf": csrf})
