@@ -25,6 +25,8 @@ from hydra_os.ui.routes import build_router
 from hydra_os.ui.sessions import Session, SessionStore
 from hydra_os.ui.throttle import SignInThrottle
 from hydra_os.ui.web import COOKIE, MAX_FORM
+from memory.protocols import MemoryStack
+from memory.service import MemoryClient
 
 _OPEN_POSTS = ("/ui/login", "/ui/link/")
 
@@ -64,6 +66,7 @@ class UiComponent:
         self.feed = Feed(ctx.bus, self.config.max_streams)
         self.flash: dict[str, tuple[str, bool]] = {}  # session id -> (message, is_error), shown once
         self._api: NodeApi | None = None
+        self._memory: MemoryStack | None = None
         self._started = False
 
     # ---- component -------------------------------------------------------------------------
@@ -89,6 +92,13 @@ class UiComponent:
         if self._api is None:
             self._api = NodeApi(request.app, self._token)
         return self._api
+
+    async def memory(self) -> MemoryStack:
+        """Core blocks, facts and learnings over the bus: the client and stack ``hydra memory`` uses."""
+        if self._memory is None:
+            client = MemoryClient(self.ctx.bus, timeout=self.ctx.settings.memory.service.request_timeout_s)
+            self._memory = (await client.open()).stack()
+        return self._memory
 
     def credentials_ok(self, offered: str) -> bool:
         ok = hmac.compare_digest(offered.encode(), self._token.encode())

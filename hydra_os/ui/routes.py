@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
+from hydra_os.errors import HydraError
 from hydra_os.policy.audit import verify_all
 from hydra_os.ui import views
 from hydra_os.ui.errors import CsrfError, LinkRefusedError, NotSignedInError, SignInError, UiError
@@ -73,7 +74,7 @@ def build_router(ui: UiComponent) -> APIRouter:
         s, form = await checked_form(request)
         try:
             ui.flash[s.id] = (await do(form), False)
-        except UiError as e:
+        except HydraError as e:  # every deliberate error is one line for the owner
             ui.flash[s.id] = (str(e), True)
         return _back(back)
 
@@ -196,9 +197,20 @@ def build_router(ui: UiComponent) -> APIRouter:
     @r.get("/memory")
     async def memory(request: Request) -> Response:
         s = signed_in(request)
-        q = request.query_params.get("q", "").strip()[:500]
+        qp = request.query_params
+        q = qp.get("q", "").strip()[:500]
         hits, err = (await ui.api(request).optional("/v1/memory/search", q=q, limit=20)) if q else ([], None)
-        return show(request, "memory.html", s, q=q, hits=hits or [], error=err)
+        more = await views.memory(ui.memory, qp.get("entity", "").strip()[:200], qp.get("at", "").strip()[:40],
+                                  ui.ctx.settings.owner.timezone)
+        return show(request, "memory.html", s, q=q, hits=hits or [], error=err, **more)
+
+    @r.post("/memory/core/{label}")
+    async def core_edit(request: Request, label: str) -> Response:
+        async def do(form: dict[str, str]) -> str:
+            value = form.get("value", "").replace("\r\n", "\n")
+            block = await (await ui.memory()).core.rewrite(label, value)
+            return f"{block.label}: {len(block.value)}/{block.limit} characters saved"
+        return await act(request, "/ui/memory", do)
 
     @r.get("/ask")
     async def ask_page(request: Request) -> Response:

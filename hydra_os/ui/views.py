@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hydra_os.config import Settings
+from hydra_os.errors import HydraError
+from hydra_os.ui.errors import FormError
 from hydra_os.ui.nodeapi import NodeApi
+from memory.protocols import MemoryStack
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,28 @@ async def healing(api: NodeApi) -> dict[str, Any]:
                                                               api.optional("/v1/healing/children"))
     return {"incidents": sorted(incidents or [], key=lambda i: -float(i.get("last_seen", 0)))[:50],
             "children": children or [], "error": err or cerr}
+
+
+async def memory(stack: Callable[[], Awaitable[MemoryStack]], entity: str, at: str, tz: str) -> dict[str, Any]:
+    """Core blocks, the newest learnings, and (when asked) the facts about ``entity`` valid ``at``."""
+    out: dict[str, Any] = {"blocks": [], "learnings": [], "facts": None, "entity": entity, "at": at,
+                           "memory_error": None}
+    try:
+        m = await stack()
+        out["blocks"] = await m.core.list_blocks()
+        out["learnings"] = list(reversed(await m.learnings.list_learnings(limit=20)))
+        if entity:
+            when = None
+            if at:
+                try:
+                    when = datetime.fromisoformat(at)
+                except ValueError:
+                    raise FormError(f"at: expected a time like 2026-11-20T18:00, got {at!r}") from None
+                when = when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
+            out["facts"] = await m.graph.facts_about(entity, when)
+    except HydraError as e:
+        out["memory_error"] = str(e)
+    return out
 
 
 def briefing_dir(settings: Settings) -> Path:

@@ -3,6 +3,7 @@ the bearer-only routes untouched, the throttle, and the phone links (GET never a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -106,13 +107,17 @@ async def test_sign_in_cookie_csrf_and_sign_out(daemon: DaemonProc) -> None:
     assert await _sign_in(d, PASSWORD)
 
 
-async def test_wrong_sign_ins_are_throttled(daemon: DaemonProc) -> None:
-    async with _browser(daemon) as c:
+async def test_wrong_sign_ins_are_throttled_per_client(daemon: DaemonProc) -> None:
+    """A guesser on another address (127.0.0.2) is slowed down; the owner (127.0.0.1) still gets in."""
+    hostile = httpx.AsyncClient(base_url=daemon.api_url, timeout=30,
+                                transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2"))
+    async with hostile as c:
         codes = [(await c.post("/ui/login", data={"secret": f"guess-{i}"})).status_code for i in range(6)]
         assert codes[:5] == [401] * 5 and codes[5] == 429, codes
         r = await c.post("/ui/login", data={"secret": daemon.token})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1  # checked before the secret
         assert "too many wrong sign-ins" in r.text
+    assert await _sign_in(daemon, daemon.token)
 
 
 async def test_phone_link_get_confirms_post_acts_once(daemon: DaemonProc) -> None:
@@ -141,3 +146,28 @@ async def test_phone_link_get_confirms_post_acts_once(daemon: DaemonProc) -> Non
         r = await phone.post(late)
         assert r.status_code == 403 and "expired" in r.text
         assert [a.target for a in p.ran.ran] == ["archival:phone"]
+
+
+async def test_memory_page_core_blocks_facts_and_learnings(daemon: DaemonProc) -> None:
+    sid = await _sign_in(daemon, daemon.token)
+    async with _browser(daemon, sid) as me:
+        page = ""
+        for _ in range(60):  # the memory node opens its stores in the background
+            page = (await me.get("/ui/memory")).text
+            if 'id="core-owner"' in page:
+                break
+            await asyncio.sleep(1)
+        assert 'id="core-owner"' in page and "/2000 characters" in page, page
+        csrf = csrf_of(page)
+        r = await me.post("/ui/memory/core/owner", data={"csrf": csrf, "value": "Sam; lives in Lyon; likes owls"})
+        assert r.status_code == 303
+        page = (await me.get("/ui/memory")).text
+        assert "owner: 30/2000 characters saved" in page and "likes owls</textarea>" in page
+        await me.post("/ui/memory/core/owner", data={"csrf": csrf, "value": "x" * 2001})
+        page = (await me.get("/ui/memory")).text
+        assert 'class="flash error"' in page and "2000" in page and "likes owls</textarea>" in page  # nothing lost
+        facts = (await me.get("/ui/memory", params={"entity": "Sam", "at": "2026-01-01T12:00"})).text
+        assert "no entity has this name or alias" in facts and "Save owner" in facts  # the one-line error
+        bad = (await me.get("/ui/memory", params={"entity": "Sam", "at": "soon"})).text
+        assert "at: expected a time" in bad
+        assert "Learnings (newest first)" in page
