@@ -54,6 +54,7 @@ def _unb64(text: str) -> bytes:
 def load_key(state_dir: Path) -> bytes:
     """The link-signing key; created 0600 on first use (O_EXCL, so two starts cannot race)."""
     path = state_dir / KEY_FILE
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -92,6 +92,8 @@ def markdown(b: Briefing) -> str:
     for a in b.approvals:
         out.append(f"- **{a.summary}** — {a.reason}. `hydra approve {a.id}` or `hydra deny {a.id}` "
                    f"(expires {_t(a.expires_at, tz)}).")
+        if a.approve_url and a.deny_url:
+            out.append(f"  [Approve]({a.approve_url}) · [Deny]({a.deny_url})")
     out += ["", "## Nodes and GPUs"]
     if not b.nodes:
         out.append("No node reported in.")
@@ -147,7 +149,9 @@ def html(b: Briefing) -> str:
                  f'<span class="muted">{e(_t(i.at, tz))}</span><br>{e("; ".join(i.actions) or "no action recorded")}'
                  for i in b.incidents] + [f"Action: {e(a)}" for a in b.actions]
     approvals = [f'<b>{e(a.summary)}</b><br>{e(a.reason)}<br><code>hydra approve {e(a.id)}</code> '
-                 f'<span class="muted">expires {e(_t(a.expires_at, tz))}</span>' for a in b.approvals]
+                 f'<span class="muted">expires {e(_t(a.expires_at, tz))}</span>'
+                 + (f'<br><a href="{e(a.approve_url)}">Approve</a> · <a href="{e(a.deny_url)}">Deny</a>'
+                    if a.approve_url and a.deny_url else "") for a in b.approvals]
     nodes = []
     for n in b.nodes:
         state = '<span class="ok">OK</span>' if n.healthy else f'<span class="warn">{e("; ".join(n.warnings))}</span>'
