@@ -17,9 +17,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from hydra_os.errors import HydraError
+from hydra_os.node import rpc
 from hydra_os.policy.audit import verify_all
 from hydra_os.ui import views
-from hydra_os.ui.errors import CsrfError, LinkRefusedError, NotSignedInError, SignInError, UiError
+from hydra_os.ui.errors import CsrfError, FormError, LinkRefusedError, NotSignedInError, SignInError, UiError
 from hydra_os.ui.links import Verb
 from hydra_os.ui.sessions import Session, csrf_ok
 from hydra_os.ui.web import COOKIE, UiRoute, check_origin, field, is_secure, page, read_form
@@ -229,7 +230,23 @@ def build_router(ui: UiComponent) -> APIRouter:
     @r.get("/healing")
     async def healing(request: Request) -> Response:
         s = signed_in(request)
-        return show(request, "healing.html", s, **await views.healing(ui.api(request)))
+        found, models = await asyncio.gather(
+            views.healing(ui.api(request)), views.models(ui.ctx.bus, ui.ctx.settings.membership.gone_after))
+        return show(request, "healing.html", s, **found, **models)
+
+    @r.post("/models/{node}/{model_id}/{verb}")
+    async def model_action(request: Request, node: str, model_id: str, verb: str) -> Response:
+        """Start or stop a model: the node RPC verbs ``hydra models start|stop`` call (the manager
+        places it, checks free VRAM, and takes evictions through the policy gate)."""
+        async def do(form: dict[str, str]) -> str:
+            if verb == "start":
+                st = await rpc.call(ui.ctx.bus, node, "models.start", {"id": model_id, "evict": False}, timeout=60)
+            elif verb == "stop":
+                st = await rpc.call(ui.ctx.bus, node, "models.stop", {"id": model_id, "force": False}, timeout=120)
+            else:
+                raise FormError(f"verb: expected start or stop, got {verb!r}")
+            return f"{model_id} on {st.get('node', node)}: {st.get('state', '?')}"
+        return await act(request, "/ui/healing", do)
 
     @r.post("/healing/run")
     async def run_checks(request: Request) -> Response:

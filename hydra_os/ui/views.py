@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hydra_os.bus.client import Bus
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
+from hydra_os.node import rpc
+from hydra_os.node.membership import read_nodes
 from hydra_os.ui.errors import FormError
 from hydra_os.ui.nodeapi import NodeApi
 from memory.protocols import MemoryStack
@@ -101,6 +104,23 @@ async def memory(stack: Callable[[], Awaitable[MemoryStack]], entity: str, at: s
     except HydraError as e:
         out["memory_error"] = str(e)
     return out
+
+
+async def models(bus: Bus, gone_after: float) -> dict[str, Any]:
+    """``models.list`` of every live GPU node (the verb ``hydra models list`` asks); one that does not
+    answer is named with its one-line error."""
+    gpu_nodes = [n.id for n in await read_nodes(bus, gone_after) if "gpu" in n.roles]
+    answers = await asyncio.gather(*(rpc.call(bus, n, "models.list", timeout=5) for n in gpu_nodes),
+                                   return_exceptions=True)
+    lists, errors = [], []
+    for node, a in zip(gpu_nodes, answers, strict=True):
+        if isinstance(a, HydraError):
+            errors.append(f"{node}: {a}")
+        elif isinstance(a, BaseException):
+            raise a
+        else:
+            lists.append(a)
+    return {"model_lists": lists, "model_errors": errors}
 
 
 def briefing_dir(settings: Settings) -> Path:
