@@ -138,8 +138,7 @@ def build_router(ui: UiComponent) -> APIRouter:
     @r.get("/approvals")
     async def approvals(request: Request) -> Response:
         s = signed_in(request)
-        items, err = await ui.api(request).optional("/v1/approvals")
-        return show(request, "approvals.html", s, approvals=items or [], error=err)
+        return show(request, "approvals.html", s, **await views.approvals(ui.api(request)))
 
     @r.post("/approvals/{approval_id}/{verb}")
     async def decide(request: Request, approval_id: str, verb: Verb) -> Response:

@@ -51,6 +51,16 @@ def _tonight(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [t for t in tasks if t.get("window") == "overnight" and t.get("state") in ("queued", "pending")]
 
 
+async def approvals(api: NodeApi) -> dict[str, Any]:
+    """Open approvals, and the ten decided last with how they ended (the result of a click)."""
+    items, err = await api.optional("/v1/approvals", all="true")
+    items = items or []
+    open_ = [a for a in items if a.get("state") in ("pending", "approved", "executing")]
+    done = sorted((a for a in items if a not in open_), key=lambda a: -float(a.get("finished_at") or
+                                                                            a.get("decided_at") or 0))[:10]
+    return {"approvals": open_, "decided": done, "error": err}
+
+
 async def overview(api: NodeApi) -> dict[str, Any]:
     (status, e1), (nodes, e2), (approvals, e3), (incidents, e4), (tasks, e5) = await asyncio.gather(
         api.optional("/v1/status"), api.optional("/v1/nodes"), api.optional("/v1/approvals"),
@@ -72,7 +82,12 @@ async def tasks(api: NodeApi) -> dict[str, Any]:
     (items, err), (schedule, serr) = await asyncio.gather(api.optional("/v1/tasks", all="true"),
                                                           api.optional("/v1/schedule/stored"))
     items = sorted(items or [], key=lambda t: -float(t.get("updated_at", 0)))[:100]
+    running = [t for t in items if t.get("state") == "running"][:20]
+    details = await asyncio.gather(*(api.optional(f"/v1/tasks/{t['id']}") for t in running))
+    steps = {t["id"]: [c["step"] for c in (d or {}).get("checkpoints", [])] for t, (d, _) in zip(running, details,
+                                                                                               strict=True)}
     return {"active": [t for t in items if t.get("state") not in ("succeeded", "failed", "cancelled")],
+            "steps": steps,
             "finished": [t for t in items if t.get("state") in ("succeeded", "failed", "cancelled")],
             "tonight": _tonight(items), "schedule": schedule or {}, "error": err, "schedule_error": serr}
 

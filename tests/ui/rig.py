@@ -22,11 +22,13 @@ from tests.policy.nodes import PolicyNode, Recorder, start_node
 PASSWORD = "correct horse battery staple"
 
 
-def start_daemon(tmp: Path, *, secure_cookie: bool | None = None) -> DaemonProc:
+def start_daemon(tmp: Path, *, secure_cookie: bool | None = None, max_streams: int | None = None) -> DaemonProc:
     port = free_port()
     (tmp / "ui-password").write_text(PASSWORD + "\n")
     env = {"HYDRA_NODE__ROLES": "gateway,memory,scheduler,worker", "HYDRA_LOG__LEVEL": "INFO",
            "HYDRA_UI__PUBLIC_URL": f"http://127.0.0.1:{port}", "HYDRA_UI__PASSWORD_FILE": str(tmp / "ui-password")}
+    if max_streams is not None:
+        env["HYDRA_UI__MAX_STREAMS"] = str(max_streams)
     if secure_cookie is not None:
         env["HYDRA_UI__SECURE_COOKIE"] = str(secure_cookie).lower()
     d = DaemonProc("mc", tmp / "mc", daemon_env(**env), extra_args=["--api-port", str(port)])

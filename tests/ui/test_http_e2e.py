@@ -4,8 +4,9 @@ the bearer-only routes untouched, the throttle, and the phone links (GET never a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProc]:
-    d = start_daemon(tmp_path_factory.mktemp("ui-http"), secure_cookie=True)
+    d = start_daemon(tmp_path_factory.mktemp("ui-http"), secure_cookie=True, max_streams=3)
     yield d
     d.stop()
 
@@ -171,3 +172,41 @@ async def test_memory_page_core_blocks_facts_and_learnings(daemon: DaemonProc) -
         bad = (await me.get("/ui/memory", params={"entity": "Sam", "at": "soon"})).text
         assert "at: expected a time" in bad
         assert "Learnings (newest first)" in page
+
+
+async def _hello(lines: AsyncIterator[str]) -> None:
+    async for line in lines:
+        if line == "event: hello":
+            return
+
+
+async def test_live_feed_streams_events_and_bounds_open_streams(daemon: DaemonProc) -> None:
+    """Events arrive as SSE; at most ui.max_streams (3 here) pages stream at once, so one client
+    opening streams cannot exhaust the node; a closed page frees its slot."""
+    sid = await _sign_in(daemon, daemon.token)
+    async with contextlib.AsyncExitStack() as stack, parker(daemon) as p:
+        me = await stack.enter_async_context(_browser(daemon, sid))
+        first = await stack.enter_async_context(me.stream("GET", "/ui/feed/stream", params={"type": "approval."}))
+        assert first.headers["content-type"].startswith("text/event-stream")
+        lines = first.aiter_lines()
+        await asyncio.wait_for(_hello(lines), 10)
+        aid = await p.park("archival:feed")
+        seen = ""
+        async with asyncio.timeout(15):
+            async for line in lines:
+                if line.startswith("data:") and aid in line:
+                    seen = line
+                    break
+        assert '"type":"approval.requested"' in seen and "archival:feed" in seen
+        for _ in range(2):
+            extra = await stack.enter_async_context(me.stream("GET", "/ui/feed/stream"))
+            await asyncio.wait_for(_hello(extra.aiter_lines()), 10)
+        busy = await me.get("/ui/feed/stream")
+        assert busy.status_code == 503 and busy.headers["retry-after"]
+        await first.aclose()
+        async with asyncio.timeout(15):
+            while True:  # the server notices the closed connection and frees the slot
+                async with me.stream("GET", "/ui/feed/stream") as again:
+                    if again.status_code == 200:
+                        break
+                await asyncio.sleep(0.2)
