@@ -88,10 +88,12 @@ class Backend:
         self.proc.wait(10)
 
 
-def start_hydra(tmp: Path, backend_url: str, name: str = "hydra") -> DaemonProc:
+def start_hydra(tmp: Path, backend_url: str, name: str = "hydra", ui: bool = True) -> DaemonProc:
+    """A gateway-only daemon routing to the backend (``ui``: with the web page mounted at /ui, the default)."""
     cfg = tmp / f"{name}.toml"
     cfg.write_text(
         '[node]\nroles = ["gateway"]\n[log]\nlevel = "WARNING"\n[inference.router]\nmax_in_flight = 1024\n'
+        f'[ui]\nenabled = {str(ui).lower()}\n'
         f'[[inference.endpoints]]\nurl = "{backend_url}"\nmodel = "{MODEL}"\ntier = "fast"\n'
     )
     env = daemon_env(HYDRA_CONFIG=str(cfg), HYDRA_LOG__LEVEL="WARNING")

@@ -72,6 +72,9 @@ class NodeContext:
     openapi_extra: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
     """Builders of partial OpenAPI documents (``paths``, ``components.schemas``) for routes FastAPI
     cannot describe itself (the hot routes); called when ``/openapi.json`` is first asked for."""
+    body_gates: list[Callable[[Any], bool]] = field(default_factory=list)
+    """ASGI-scope tests: a request one of them accepts may send a body without the bearer token (the
+    web page's sign-in form and its signed-in browsers); the route checks its own credentials."""
     readiness: dict[str, Probe] = field(default_factory=dict)
     """Subsystem name -> probe (None = can serve, else why not); ``/readyz`` fails while any reports."""
 

@@ -40,6 +40,7 @@ from hydra_os.notify import NotifyConfig
 from hydra_os.policy.config import PolicyConfig
 from hydra_os.secrets import read_secret_file as read_secret_file  # re-exported for older importers
 from hydra_os.tasks.config import TasksConfig
+from hydra_os.ui.config import UiConfig
 from memory.config import MemoryConfig
 from pipelines.creative.config import CreativeConfig
 
@@ -242,6 +243,8 @@ class Settings(BaseSettings):
     creative: CreativeConfig = Field(
         default_factory=CreativeConfig, description="The creative studio: projects, ComfyUI, voices, export."
     )
+
+    ui: UiConfig = Field(default_factory=UiConfig, description="The owner's web page at /ui (gateway nodes).")
 
     _file_data: ClassVar[dict[str, Any]] = {}
     source_path: ClassVar[Path | None] = None

@@ -245,7 +245,8 @@ class Daemon:
                 await c.start()
                 self._push_stop(f"component {c.name}", c.stop)
 
-            app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra, max_body=s.api.max_body_bytes)
+            app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra, max_body=s.api.max_body_bytes,
+                                  body_gates=ctx.body_gates)
             if ctx.hot_routes:
                 from hydra_os.inference.asgi import HotPaths
 

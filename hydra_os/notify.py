@@ -34,6 +34,17 @@ Priority = Literal["min", "low", "default", "high", "urgent"]
 _NTFY_PRIORITY = {"min": 1, "low": 2, "default": 3, "high": 4, "urgent": 5}
 
 
+class NotifyAction(BaseModel):
+    """A button under the notification. ntfy's ``http`` action POSTs to ``url`` from the phone without
+    opening a browser (the approval links of :mod:`hydra_os.ui.links`); ``view`` opens ``url``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(min_length=1, max_length=40)
+    url: str = Field(pattern=r"^https?://")
+    kind: Literal["http", "view"] = "http"
+
+
 class Notification(BaseModel):
     """One message to the owner."""
 
@@ -47,6 +58,7 @@ class Notification(BaseModel):
         default_factory=dict, description="Structured details (incident id, action)."
     )
     ts: float = Field(default_factory=time.time)
+    actions: list[NotifyAction] = Field(default_factory=list, max_length=3, description="Buttons (ntfy: 3 at most).")
 
 
 class NotifyConfig(BaseModel):
@@ -159,8 +171,16 @@ class NtfyNotifier(_HttpNotifier):
                 "message": note.message,
                 "priority": _NTFY_PRIORITY[note.priority],
                 "tags": note.tags,
+                **({"actions": [_ntfy_action(a) for a in note.actions]} if note.actions else {}),
             },
         )
+
+
+def _ntfy_action(a: NotifyAction) -> dict[str, Any]:
+    """ntfy's JSON action: an ``http`` button POSTs (no body) and clears the notification on success."""
+    if a.kind == "view":
+        return {"action": "view", "label": a.label, "url": a.url}
+    return {"action": "http", "label": a.label, "url": a.url, "method": "POST", "clear": True}
 
 
 class WebhookNotifier(_HttpNotifier):

@@ -50,6 +50,14 @@ def build_components(ctx: NodeContext) -> list[Component]:
         for verb, handler in gateway.rpc_handlers().items():
             ctx.rpc.handle(verb, handler)
         components.append(gateway)
+        if ctx.settings.ui.enabled and ctx.auth is not None:  # Mission Control at /ui (docs/ui.md)
+            from hydra_os.ui.component import UiComponent
+
+            ui = UiComponent(ctx)
+            ctx.routers.extend(ui.routes())
+            ctx.body_gates.append(ui.body_allowed)
+            healing.healer.approval_buttons = ui.approval_buttons  # Approve/Deny in ntfy notifications
+            components.append(ui)
     if ctx.has_role("gpu"):
         from hydra_os.inference.manager import ModelManager
         from hydra_os.node.gpu import NvmlProbe

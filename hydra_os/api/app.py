@@ -39,6 +39,7 @@ def create_app(
     extra_routers: list[APIRouter] | None = None,
     openapi_extra: list[Callable[[], dict[str, Any]]] | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    body_gates: list[Callable[[Any], bool]] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Hydra OS",
@@ -74,7 +75,8 @@ def create_app(
 
     app.include_router(v1)
     # the one body cap of every FastAPI route (api.max_body_bytes); no body is read without the token
-    app.add_middleware(BodyLimit, limit=max_body, allows=auth.allows_scope)
+    gates = [auth.allows_scope, *(body_gates or [])]  # the web page's own gate (its session cookie)
+    app.add_middleware(BodyLimit, limit=max_body, allows=lambda scope: any(g(scope) for g in gates))
     app.add_exception_handler(HTTPException, validation_shape)  # 422 bodies in their documented shape
     app.add_exception_handler(HydraError, hydra_error)  # the one place a deliberate error becomes HTTP
     for r in extra_routers or []:

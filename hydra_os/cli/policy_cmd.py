@@ -21,11 +21,10 @@ from rich.table import Table
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
-from hydra_os.errors import HydraError, RpcError
+from hydra_os.errors import HydraError
 from hydra_os.node import rpc
 from hydra_os.policy.approvals import OPEN_STATES, ApprovalRecord, ApprovalStore
-from hydra_os.policy.audit import StoredEvent, read_events, stream_facts, verify_chains
-from hydra_os.policy.chainhead import recorded_heads
+from hydra_os.policy.audit import StoredEvent, read_events, verify_all
 from hydra_os.policy.defaults import DEFAULT_POLICY_TOML
 from hydra_os.policy.durations import parse_duration
 from hydra_os.policy.engine import PolicyEngine
@@ -327,18 +326,7 @@ def audit_verify(
     settings = state(ctx).settings()
 
     async def go(bus: Bus) -> dict[str, Any]:
-        facts = await stream_facts(bus)
-        recorded = await recorded_heads(bus)
-        nodes = {e.node for e in await read_events(bus)} | set(recorded)
-        heads: dict[str, str | None] = {}
-        for n in sorted(nodes):  # ask heads first: events published meanwhile are then in the stream
-            try:
-                heads[n] = (await rpc.call(bus, n, "policy_audit_head", timeout=1.0)).get("head")
-            except RpcError:
-                pass  # node not running: its chain is checked without its head
-        events = await read_events(bus)
-        reports = verify_chains(events, stream=facts, heads=heads, recorded=recorded)
-        return {n: r.as_dict() for n, r in reports.items()}
+        return {n: r.as_dict() for n, r in (await verify_all(bus)).items()}
 
     reports = with_bus(settings, go)
     bad = [r for r in reports.values() if not r["ok"]]

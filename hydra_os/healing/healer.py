@@ -29,7 +29,7 @@ from hydra_os.healing.context import HealingContext
 from hydra_os.healing.incidents import Incident, IncidentStore
 from hydra_os.healing.model import Check, CheckReport, Fixup, Issue, repairs
 from hydra_os.healing.uptime import UptimeLog
-from hydra_os.notify import Notification, Notifier, NotifyError
+from hydra_os.notify import Notification, Notifier, NotifyAction, NotifyError
 from hydra_os.policy.guards.dependencies import DependencyGraph
 from hydra_os.policy.model import Action, Gate, Outcome, OutcomeStatus
 
@@ -70,6 +70,8 @@ class Healer:
         self._wake = asyncio.Event()
         self._poked: set[str] = set()
         self._registered = False
+        self.approval_buttons: Callable[[str | None], list[NotifyAction]] | None = None
+        """Approve/Deny buttons for an approval's notification (the web page's phone links), if served."""
         self.started = asyncio.Event()
         """Set by start(): approved repairs wait for it (the supervisor has started its children then)."""
 
@@ -301,8 +303,10 @@ class Healer:
         else:
             title = f"Needs you on {self.context.node_id}: {inc.summary}"
             msg = f"Hydra will not {action.summary or action.kind}: {out.decision.reason}."
+        buttons = self.approval_buttons(out.approval_id) if self.approval_buttons and out.approval_id else []
         return Notification(title=title[:250], message=msg, priority="high", tags=["healing", "escalated"],
-                            data={"incident": inc.id, "target": inc.root, "approval_id": out.approval_id})
+                            data={"incident": inc.id, "target": inc.root, "approval_id": out.approval_id},
+                            actions=buttons)
 
     async def _on_outcome(self, out: Outcome) -> None:
         """The gate reports INFORM_AFTER outcomes and executions after an approval."""

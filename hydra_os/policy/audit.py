@@ -37,8 +37,10 @@ from pydantic import ValidationError
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
+from hydra_os.errors import RpcError
 from hydra_os.events import Event
-from hydra_os.policy.chainhead import ChainHead
+from hydra_os.node import rpc
+from hydra_os.policy.chainhead import ChainHead, recorded_heads
 from hydra_os.policy.errors import AuditError
 
 
@@ -306,3 +308,18 @@ def _check_recorded(rep: ChainReport, head: ChainHead, hashes: set[str], mine: l
         rep.problems.append(Problem(rep.node, None, "missing",
                                     f"{missing} of the {head.count} events node {rep.node} recorded since seq "
                                     f"{head.first_stream_seq} are not in the stream"))
+
+
+async def verify_all(bus: Bus) -> dict[str, ChainReport]:
+    """Every node's chain checked with what is known of its head (``hydra audit verify``, the web page)."""
+    facts = await stream_facts(bus)
+    recorded = await recorded_heads(bus)
+    nodes = {e.node for e in await read_events(bus)} | set(recorded)
+    heads: dict[str, str | None] = {}
+    for n in sorted(nodes):  # ask heads first: events published meanwhile are then in the stream
+        try:
+            heads[n] = (await rpc.call(bus, n, "policy_audit_head", timeout=1.0)).get("head")
+        except RpcError:
+            pass  # node not running: its chain is checked without its head
+    events = await read_events(bus)
+    return verify_chains(events, stream=facts, heads=heads, recorded=recorded)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ from hydra_os.policy.audit import read_events
 from hydra_os.tasks.model import ACTIVE, Task
 from hydra_os.tasks.store import TaskStore
 from hydra_os.tasks.windows import overnight_window
+from hydra_os.ui.links import ApprovalLinks, Verb
 from memory.errors import MemoryLayerError
 from memory.protocols import MemoryStack
 from pipelines.briefing.model import (
@@ -141,6 +143,14 @@ async def collect_approvals(b: Briefing, bus: Bus, limit: int) -> None:
                                             f"{rec.action.target}", reason=rec.decision.reason,
                                             expires_at=rec.expires_at, node=rec.node))
     b.approvals = sorted(b.approvals, key=lambda a: a.expires_at)[:limit]
+
+
+def add_approval_links(b: Briefing, public_url: str, state_dir: Path) -> None:
+    """Approve/Deny links of the web page under each waiting approval (signed with this node's key)."""
+    links = ApprovalLinks.open(state_dir)
+    for a in b.approvals:
+        a.approve_url = links.url(public_url, a.id, Verb.APPROVE, a.expires_at)
+        a.deny_url = links.url(public_url, a.id, Verb.DENY, a.expires_at)
 
 
 async def collect_nodes(b: Briefing, bus: Bus, gone_after: float) -> None:

@@ -33,6 +33,8 @@ class ApprovalItem(BaseModel):
     reason: str
     expires_at: float
     node: str
+    approve_url: str | None = None  # single-use phone links (hydra_os.ui.links) when ui.public_url is set
+    deny_url: str | None = None
 
 
 class NodeItem(BaseModel):

@@ -69,6 +69,8 @@ async def collect(deps: BriefingDeps, since: float | None, until: float | None =
     await c.guarded(b, "tasks", c.collect_tasks(b, store, s, base, cfg.max_items))
     await c.guarded(b, "events", c.collect_events(b, deps.bus, cfg.max_items))
     await c.guarded(b, "approvals", c.collect_approvals(b, deps.bus, cfg.max_items))
+    if s.ui.public_url and b.approvals:
+        c.add_approval_links(b, s.ui.public_url, s.node.state_dir)
     await c.guarded(b, "nodes", c.collect_nodes(b, deps.bus, s.membership.gone_after))
     await c.guarded(b, "health", c.collect_health(b, deps.bus, s.membership.gone_after))
     await c.guarded(b, "backup", c.collect_backup(b, s))

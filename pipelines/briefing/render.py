@@ -97,9 +97,13 @@ def _md_incidents(b: Briefing, tz: ZoneInfo) -> list[str]:
 
 
 def _md_approvals(b: Briefing, tz: ZoneInfo) -> list[str]:
-    return ["## Waiting for your approval", *(["Nothing waits."] if not b.approvals else []),
-            *(f"- **{a.summary}** — {a.reason}. `hydra approve {a.id}` or `hydra deny {a.id}` "
-              f"(expires {_t(a.expires_at, tz)})." for a in b.approvals)]
+    out = ["## Waiting for your approval", *(["Nothing waits."] if not b.approvals else [])]
+    for a in b.approvals:
+        out.append(f"- **{a.summary}** — {a.reason}. `hydra approve {a.id}` or `hydra deny {a.id}` "
+                   f"(expires {_t(a.expires_at, tz)}).")
+        if a.approve_url and a.deny_url:
+            out.append(f"  [Approve]({a.approve_url}) · [Deny]({a.deny_url})")
+    return out
 
 
 def _md_nodes(b: Briefing, tz: ZoneInfo) -> list[str]:
@@ -191,7 +195,9 @@ def _html_incidents(b: Briefing, tz: ZoneInfo) -> list[str]:
 def _html_approvals(b: Briefing, tz: ZoneInfo) -> list[str]:
     e = escape
     return [f'<b>{e(a.summary)}</b><br>{e(a.reason)}<br><code>hydra approve {e(a.id)}</code> '
-            f'<span class="muted">expires {e(_t(a.expires_at, tz))}</span>' for a in b.approvals]
+            f'<span class="muted">expires {e(_t(a.expires_at, tz))}</span>'
+            + (f'<br><a href="{e(a.approve_url)}">Approve</a> · <a href="{e(a.deny_url)}">Deny</a>'
+               if a.approve_url and a.deny_url else "") for a in b.approvals]
 
 
 def _html_nodes(b: Briefing) -> list[str]:

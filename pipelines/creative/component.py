@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from hydra_os.intake.llm import OpenAIChat
 
 from hydra_os.component import NodeContext
 from hydra_os.config import read_secret_file
 from hydra_os.intake.component import gateway_url
-from hydra_os.intake.llm import OpenAIChat
 from hydra_os.tasks.setup import TaskSystem
 from memory.protocols import MemoryStack
 from memory.wiring import client_stack

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra_os.errors import HydraError
 from hydra_os.intake.llm import ChatModel
+
+from hydra_os.errors import HydraError
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from memory.protocols import MemoryStack, SearchFilters

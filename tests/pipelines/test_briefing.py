@@ -31,6 +31,7 @@ from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.model import TaskSpec
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from hydra_os.tasks.windows import Windows
+from hydra_os.ui.links import ApprovalLinks, Verb
 from memory.protocols import MemoryStack, SearchFilters
 from memory.wiring import LocalMemory, client_stack
 from pipelines.briefing.pipeline import KIND, BriefingDeps, register
@@ -89,6 +90,7 @@ def _settings(tmp_path: Path, smtp_port: int, rx: dict[str, Any]) -> Settings:
             "webhook_url": rx["webhook"][0] + "/hook", "smtp_host": "127.0.0.1", "smtp_port": smtp_port,
             "smtp_security": "none", "email_from": "hydra@home.test", "email_to": ["sam@home.test"],
             "public_url": "http://hydra.home.test:8700"}},
+        ui={"public_url": "https://hydra.home.test"},  # the web page's Approve/Deny links under approvals
     )
 
 
@@ -163,6 +165,11 @@ async def test_briefing_collects_renders_delivers_and_stores(
     assert "**render sprites** — FAILED" in md and f"hydra tasks retry {bad.id}" in md
     assert "**ollama.service failed** (resolved" in md and "restarted ollama.service (AUTONOMOUS)" in md
     assert f"hydra approve {parked.approval_id}" in md and "delete the old backups" in md
+    links = ApprovalLinks.open(s.node.state_dir)
+    approve = md.split("[Approve](")[1].split(")")[0]
+    assert approve.startswith("https://hydra.home.test/ui/link/") and f'href="{approve}"' in page
+    claim = links.read(approve.rsplit("/", 1)[1])
+    assert (claim.approval_id, claim.verb) == (parked.approval_id, Verb.APPROVE)
     assert "**gpu1** (gpu, worker): attention: GPU0 at 88°C" in md and "2048/24576 MB free" in md
     assert "research: vLLM" in md.split("## Queued for tonight")[1] and tonight.id in md
     assert "passages" in md.split("## Memory")[1]

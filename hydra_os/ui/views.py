@@ -1,0 +1,150 @@
+"""What each page shows, gathered from the node's own routes in parallel. A source that is down
+(no scheduler on this node, the bus away) leaves its part of the page with its one-line error."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hydra_os.bus.client import Bus
+from hydra_os.config import Settings
+from hydra_os.errors import HydraError
+from hydra_os.node import rpc
+from hydra_os.node.membership import read_nodes
+from hydra_os.ui.errors import FormError
+from hydra_os.ui.nodeapi import NodeApi
+from memory.protocols import MemoryStack
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    id: str
+    roles: list[str]
+    up: bool
+    cpu_percent: float
+    mem_used_pct: float
+    mem_total_mb: int
+    gpus: list[dict[str, Any]]
+
+
+def node_rows(nodes: list[dict[str, Any]], gone_after: float) -> list[NodeRow]:
+    now = time.time()
+    rows = []
+    for n in nodes:
+        total = int(n.get("mem_total_mb") or 0)
+        used = total - int(n.get("mem_available_mb") or 0)
+        rows.append(NodeRow(
+            id=str(n["id"]), roles=list(n.get("roles", [])), up=now - float(n.get("heartbeat_at", 0)) < gone_after,
+            cpu_percent=float(n.get("cpu_percent", 0.0)), mem_used_pct=100.0 * used / total if total else 0.0,
+            mem_total_mb=total, gpus=list(n.get("gpus", [])),
+        ))
+    return rows
+
+
+def _tonight(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for t in tasks if t.get("window") == "overnight" and t.get("state") in ("queued", "pending")]
+
+
+async def approvals(api: NodeApi) -> dict[str, Any]:
+    """Open approvals, and the ten decided last with how they ended (the result of a click)."""
+    items, err = await api.optional("/v1/approvals", all="true")
+    items = items or []
+    open_ = [a for a in items if a.get("state") in ("pending", "approved", "executing")]
+    done = sorted((a for a in items if a not in open_), key=lambda a: -float(a.get("finished_at") or
+                                                                            a.get("decided_at") or 0))[:10]
+    return {"approvals": open_, "decided": done, "error": err}
+
+
+async def overview(api: NodeApi) -> dict[str, Any]:
+    (status, e1), (nodes, e2), (approvals, e3), (incidents, e4), (tasks, e5) = await asyncio.gather(
+        api.optional("/v1/status"), api.optional("/v1/nodes"), api.optional("/v1/approvals"),
+        api.optional("/v1/healing/incidents"), api.optional("/v1/tasks"))
+    status = status or {}
+    gateway = status.get("components", {}).get("gateway", {})
+    return {
+        "status": status,
+        "nodes": node_rows(nodes or [], 15.0),
+        "endpoints": gateway.get("endpoints", {}),
+        "approvals": [a for a in approvals or [] if a.get("state") == "pending"],
+        "incidents": incidents or [],
+        "tonight": _tonight(tasks or []),
+        "errors": [e for e in (e1, e2, e3, e4, e5) if e],
+    }
+
+
+async def tasks(api: NodeApi) -> dict[str, Any]:
+    (items, err), (schedule, serr) = await asyncio.gather(api.optional("/v1/tasks", all="true"),
+                                                          api.optional("/v1/schedule/stored"))
+    items = sorted(items or [], key=lambda t: -float(t.get("updated_at", 0)))[:100]
+    running = [t for t in items if t.get("state") == "running"][:20]
+    details = await asyncio.gather(*(api.optional(f"/v1/tasks/{t['id']}") for t in running))
+    steps = {t["id"]: [c["step"] for c in (d or {}).get("checkpoints", [])] for t, (d, _) in zip(running, details,
+                                                                                               strict=True)}
+    return {"active": [t for t in items if t.get("state") not in ("succeeded", "failed", "cancelled")],
+            "steps": steps,
+            "finished": [t for t in items if t.get("state") in ("succeeded", "failed", "cancelled")],
+            "tonight": _tonight(items), "schedule": schedule or {}, "error": err, "schedule_error": serr}
+
+
+async def healing(api: NodeApi) -> dict[str, Any]:
+    (incidents, err), (children, cerr) = await asyncio.gather(api.optional("/v1/healing/incidents", all="true"),
+                                                              api.optional("/v1/healing/children"))
+    return {"incidents": sorted(incidents or [], key=lambda i: -float(i.get("last_seen", 0)))[:50],
+            "children": children or [], "error": err or cerr}
+
+
+async def memory(stack: Callable[[], Awaitable[MemoryStack]], entity: str, at: str, tz: str) -> dict[str, Any]:
+    """Core blocks, the newest learnings, and (when asked) the facts about ``entity`` valid ``at``."""
+    out: dict[str, Any] = {"blocks": [], "learnings": [], "facts": None, "entity": entity, "at": at,
+                           "memory_error": None}
+    try:
+        m = await stack()
+        out["blocks"] = await m.core.list_blocks()
+        out["learnings"] = list(reversed(await m.learnings.list_learnings(limit=20)))
+        if entity:
+            when = None
+            if at:
+                try:
+                    when = datetime.fromisoformat(at)
+                except ValueError:
+                    raise FormError(f"at: expected a time like 2026-11-20T18:00, got {at!r}") from None
+                when = when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
+            out["facts"] = await m.graph.facts_about(entity, when)
+    except HydraError as e:
+        out["memory_error"] = str(e)
+    return out
+
+
+async def models(bus: Bus, gone_after: float) -> dict[str, Any]:
+    """``models.list`` of every live GPU node (the verb ``hydra models list`` asks); one that does not
+    answer is named with its one-line error."""
+    gpu_nodes = [n.id for n in await read_nodes(bus, gone_after) if "gpu" in n.roles]
+    answers = await asyncio.gather(*(rpc.call(bus, n, "models.list", timeout=5) for n in gpu_nodes),
+                                   return_exceptions=True)
+    lists, errors = [], []
+    for node, a in zip(gpu_nodes, answers, strict=True):
+        if isinstance(a, HydraError):
+            errors.append(f"{node}: {a}")
+        elif isinstance(a, BaseException):
+            raise a
+        else:
+            lists.append(a)
+    return {"model_lists": lists, "model_errors": errors}
+
+
+def briefing_dir(settings: Settings) -> Path:
+    return settings.intake.briefing.dir or settings.node.state_dir / "briefings"
+
+
+def briefings(settings: Settings) -> dict[str, Any]:
+    """The archive (newest first) and the latest briefing's HTML file name (blocking: a thread)."""
+    d = briefing_dir(settings)
+    files = sorted(d.glob("*.md"), reverse=True)[:60] if d.is_dir() else []
+    latest = files[0].read_text(encoding="utf-8", errors="replace") if files else None
+    return {"archive": [f.stem for f in files], "latest": latest, "latest_name": files[0].stem if files else None}

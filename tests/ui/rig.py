@@ -1,0 +1,78 @@
+"""A real daemon serving Mission Control, and a second in-process policy node on its bus that parks
+ASK_FIRST actions (``data.delete`` asks first by default) with an executor that records what ran."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from hydra_os.bus.auth import local_credentials
+from hydra_os.bus.client import Bus
+from hydra_os.config import BusConfig
+from hydra_os.policy.model import Action, OutcomeStatus
+from hydra_os.ui.links import ApprovalLinks, Verb
+from tests.helpers import DaemonProc, daemon_env, free_port
+from tests.policy.nodes import PolicyNode, Recorder, start_node
+
+PASSWORD = "correct horse battery staple"
+
+
+def start_daemon(tmp: Path, *, secure_cookie: bool | None = None, max_streams: int | None = None) -> DaemonProc:
+    port = free_port()
+    (tmp / "ui-password").write_text(PASSWORD + "\n")
+    env = {"HYDRA_NODE__ROLES": "gateway,memory,scheduler,worker", "HYDRA_LOG__LEVEL": "INFO",
+           "HYDRA_UI__PUBLIC_URL": f"http://127.0.0.1:{port}", "HYDRA_UI__PASSWORD_FILE": str(tmp / "ui-password")}
+    if max_streams is not None:
+        env["HYDRA_UI__MAX_STREAMS"] = str(max_streams)
+    if secure_cookie is not None:
+        env["HYDRA_UI__SECURE_COOKIE"] = str(secure_cookie).lower()
+    d = DaemonProc("mc", tmp / "mc", daemon_env(**env), extra_args=["--api-port", str(port)])
+    return d.start(timeout=90)
+
+
+@dataclass
+class Parker:
+    """The second node: parks actions for approval and runs them once approved."""
+
+    node: PolicyNode
+    ran: Recorder
+
+    async def park(self, target: str) -> str:
+        out = await self.node.gate.submit(Action(kind="data.delete", target=target, summary=f"delete {target}"))
+        assert out.status is OutcomeStatus.PENDING and out.approval_id, out
+        return out.approval_id
+
+
+@asynccontextmanager
+async def parker(d: DaemonProc) -> AsyncIterator[Parker]:
+    bus = Bus(d.runtime["bus"], BusConfig(), name="parker", credentials=local_credentials(d.state_dir))
+    await bus.connect()
+    node = await start_node(bus, "parker")
+    rec = Recorder()
+    node.gate.register_executor("data.delete", rec)
+    try:
+        yield Parker(node, rec)
+    finally:
+        await node.stop()
+        await bus.close()
+
+
+def phone_link(d: DaemonProc, approval_id: str, verb: Verb, expires_at: float) -> str:
+    """A link as the node's healer puts under a notification (signed with the node's own key file)."""
+    links = ApprovalLinks.open(d.state_dir)
+    return links.url(d.api_url, approval_id, verb, expires_at)
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF field on the page"
+    return m.group(1)
+
+
+def api(d: DaemonProc) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=d.api_url, headers={"Authorization": f"Bearer {d.token}"}, timeout=30)

@@ -1,0 +1,130 @@
+"""The sign-in throttle, the session store and the phone links, on their own (real files, a
+controlled clock)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hydra_os.notify import Notification, NotifyAction, NtfyNotifier
+from hydra_os.ui.errors import LinkRefusedError, SignInThrottledError
+from hydra_os.ui.links import KEY_FILE, ApprovalLinks, Verb, _b64, _unb64
+from hydra_os.ui.sessions import SessionStore, csrf_ok
+from hydra_os.ui.throttle import SignInThrottle
+
+RECEIVER = Path(__file__).resolve().parent.parent / "standins" / "notify_receiver.py"
+
+
+class Clock:
+    def __init__(self, t: float = 1_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_throttle_slows_one_client_and_never_locks_out_a_clean_one() -> None:
+    clock = Clock()
+    th = SignInThrottle(burst=3, refill_s=10.0, global_burst=4, global_refill_s=100.0, clock=clock)
+    for _ in range(3):
+        th.check("evil")
+        th.failed("evil")
+    with pytest.raises(SignInThrottledError) as e:
+        th.check("evil")
+    assert 0 < e.value.retry_after <= 10.0
+    clock.t += 10.0  # one try back
+    th.check("evil")
+    th.failed("evil")
+    # the global bucket is now empty (4 wrong tries): a client that failed before is refused ...
+    th.failed("other")
+    clock.t += 20.0
+    with pytest.raises(SignInThrottledError):
+        th.check("other")
+    # ... but the owner, with a clean record, still gets in
+    th.check("owner")
+    th.succeeded("other")
+    th.check("other")  # a success clears the client's record
+
+
+def test_throttle_table_is_bounded() -> None:
+    th = SignInThrottle(max_clients=10)
+    for i in range(100):
+        th.failed(f"10.0.0.{i}")
+    assert len(th._clients) == 10
+
+
+def test_sessions_expire_are_bounded_and_carry_their_own_csrf() -> None:
+    clock = Clock()
+    store = SessionStore(ttl=60.0, max_sessions=2, clock=clock)
+    a, b = store.create(), store.create()
+    assert a.id != b.id and a.csrf != b.csrf and len(a.id) >= 40
+    assert csrf_ok(a, a.csrf) and not csrf_ok(a, b.csrf) and not csrf_ok(a, None)
+    c = store.create()
+    assert store.get(a.id) is None and store.get(c.id) == c  # the oldest dropped
+    clock.t += 61
+    assert store.get(b.id) is None
+    store.end(c.id)
+    assert store.get(c.id) is None
+
+
+def test_links_are_single_use_durably_and_scoped(tmp_path: Path) -> None:
+    clock = Clock(1_700_000_000.0)
+    links = ApprovalLinks.open(tmp_path)
+    links.clock = clock
+    assert stat.S_IMODE(os.stat(tmp_path / KEY_FILE).st_mode) == 0o600
+    tok = links.sign("abc123", Verb.APPROVE, clock.t + 60)
+    claim = links.read(tok)
+    assert (claim.approval_id, claim.verb) == ("abc123", Verb.APPROVE)
+    links.record(links.claim(tok))
+    with pytest.raises(LinkRefusedError, match="already used"):
+        links.claim(tok)
+    reopened = ApprovalLinks.open(tmp_path)  # after a restart: same key, the use remembered
+    reopened.clock = clock
+    with pytest.raises(LinkRefusedError, match="already used"):
+        reopened.read(tok)
+    # another approval or the other verb: the payload changes, the mac no longer fits
+    payload, mac = tok.split(".")
+    aid, verb, exp, nonce = json.loads(_unb64(payload))
+    for forged in (["other1", verb, exp, nonce], [aid, "deny", exp, nonce], [aid, verb, exp + 3600, nonce]):
+        fake = _b64(json.dumps(forged, separators=(",", ":")).encode()) + "." + mac
+        with pytest.raises(LinkRefusedError, match="not genuine"):
+            reopened.read(fake)
+    late = reopened.sign("abc123", Verb.DENY, clock.t + 5)
+    clock.t += 6
+    with pytest.raises(LinkRefusedError, match="expired"):
+        reopened.read(late)
+    with pytest.raises(LinkRefusedError):
+        reopened.read("garbage")
+
+
+@pytest.fixture
+def ntfy(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The ntfy stand-in (JSON publish): its URL and the file it records bodies in."""
+    out = tmp_path / "received.jsonl"
+    p = subprocess.Popen([sys.executable, str(RECEIVER), "--out", str(out), "--mode", "ntfy"],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    yield f"http://127.0.0.1:{p.stdout.readline().strip()}", out
+    p.terminate()
+    p.wait(5)
+
+
+async def test_ntfy_gets_http_action_buttons(ntfy: tuple[str, Path]) -> None:
+    """ntfy's JSON publish carries the buttons: ``http`` actions POST the link from the phone."""
+    url, out = ntfy
+    buttons = [NotifyAction(label="Approve", url="https://h.example/ui/link/x.y"),
+               NotifyAction(label="Deny", url="https://h.example/ui/link/z.w")]
+    await NtfyNotifier(url, "hydra", None, 5.0).send(Notification(title="Approval needed", message="m",
+                                                                  actions=buttons))
+    got = json.loads(out.read_text().splitlines()[0])["body"]
+    assert got["actions"] == [
+        {"action": "http", "label": "Approve", "url": "https://h.example/ui/link/x.y", "method": "POST", "clear": True},
+        {"action": "http", "label": "Deny", "url": "https://h.example/ui/link/z.w", "method": "POST", "clear": True},
+    ]
