@@ -11,6 +11,7 @@ from enum import StrEnum
 
 
 class IssueType(StrEnum):
+    BACKUP_OVERDUE = "backup_overdue"
     BUS_UNUSABLE = "bus_unusable"
     CHILD_DOWN = "child_down"
     DISK_LOW = "disk_low"
@@ -27,6 +28,7 @@ class IssueType(StrEnum):
 class TargetKind(StrEnum):
     """The prefix of a target's wire form (``unit:ollama.service``); ``bus`` has no name."""
 
+    BACKUP = "backup"
     BUS = "bus"
     DISK = "disk"
     ENGINE = "engine"

@@ -20,6 +20,13 @@ class _Details(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class BackupDetails(_Details):
+    last_attempt_at: float
+    last_error: str | None = None
+    last_ok_at: float | None = None
+    max_age: float
+
+
 class BusDetails(_Details):
     server: str | None = None
     last_error: str | None = None
@@ -62,10 +69,11 @@ class StoreDetails(_Details):
     error: str
 
 
-Details = (BusDetails | ChildState | DiskDetails | EngineDetails | GpuHealth | HttpDetails | ModelDetails
-           | NodeDetails | StoreDetails | UnitState)
+Details = (BackupDetails | BusDetails | ChildState | DiskDetails | EngineDetails | GpuHealth | HttpDetails
+           | ModelDetails | NodeDetails | StoreDetails | UnitState)
 
 DETAILS: dict[IssueType, type[BaseModel]] = {
+    IssueType.BACKUP_OVERDUE: BackupDetails,
     IssueType.BUS_UNUSABLE: BusDetails,
     IssueType.CHILD_DOWN: ChildState,
     IssueType.DISK_LOW: DiskDetails,

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from hydra_os.intake.llm import OpenAIChat
 
+from hydra_os.chat.client import OpenAIChat
 from hydra_os.component import NodeContext
 from hydra_os.config import read_secret_file
 from hydra_os.intake.component import gateway_url

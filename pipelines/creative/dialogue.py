@@ -15,10 +15,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hydra_os.intake.llm import ChatModel, parse_json_object
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hydra_os.intake.errors import ModelReplyError
+from hydra_os.chat.client import ChatModel, parse_json_object
+from hydra_os.chat.errors import ModelReplyError
 from pipelines.creative.errors import CreativeError
 from pipelines.creative.model import ChoiceOption, Line, Project, Review, Scene
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra_os.intake.llm import ChatModel
-
+from hydra_os.chat.client import ChatModel
 from hydra_os.errors import HydraError
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry

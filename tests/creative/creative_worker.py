@@ -8,9 +8,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from hydra_os.intake.llm import OpenAIChat
-
 from hydra_os.bus.client import Bus
+from hydra_os.chat.client import OpenAIChat
 from hydra_os.config import BusConfig, OwnerConfig
 from hydra_os.tasks.config import TasksConfig
 from hydra_os.tasks.registry import TaskRegistry

@@ -7,8 +7,8 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from hydra_os.intake.llm import OpenAIChat
 
+from hydra_os.chat.client import OpenAIChat
 from pipelines.creative.dialogue import DialogueRejectedError, write
 from pipelines.creative.service import CreativeService
 from tests.creative.conftest import make_project

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from hydra_os.intake.llm import OpenAIChat
 
 from hydra_os.bus.client import Bus
+from hydra_os.chat.client import OpenAIChat
 from hydra_os.tasks.checkpoints import CheckpointStore
 from hydra_os.tasks.model import TaskSpec
 from hydra_os.tasks.registry import TaskRegistry
