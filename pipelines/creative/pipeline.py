@@ -19,6 +19,7 @@ from hydra_os.chat.client import ChatModel
 from hydra_os.errors import HydraError
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
+from hydra_os.tasks.steps import Pipeline, Step
 from memory.protocols import MemoryStack, SearchFilters
 from pipelines.creative.config import CreativeConfig
 from pipelines.creative.dialogue import DialogueRejectedError, write
@@ -29,7 +30,6 @@ from pipelines.creative.renpy.export import export
 from pipelines.creative.scorer import Scorer
 from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.voice.lines import Voicer
-from pipelines.runner import Pipeline, Step
 
 SCENE_KIND = "creative.scene"
 ASSETS_KIND = "creative.assets"
