@@ -27,7 +27,7 @@ from hydra_os.events import EventLog
 from hydra_os.healing.checks.child_process import ChildProcessCheck, process_target
 from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
-from hydra_os.healing.errors import HealingError, NotifyError
+from hydra_os.healing.errors import NotifyError, SupervisorError
 from hydra_os.healing.fixups.restart_process import RestartProcess
 from hydra_os.healing.incidents import Incident, IncidentStore
 from hydra_os.healing.model import Check, CheckReport, Fixup, Issue, repairs
@@ -132,10 +132,10 @@ class Healer:
 
     async def restart_child(self, child: ChildState) -> Outcome:
         """The owner asked to restart a supervised child: the restart fixup's action, through the gate
-        like any repair. HealingError when ``healing.disabled_fixups`` turned that fixup off."""
+        like any repair. SupervisorError (a refusal) when ``healing.disabled_fixups`` turned that fixup off."""
         fixup = self.fixup(RestartProcess.name)
         if fixup is None:
-            raise HealingError(f"{RestartProcess.name} is disabled on this node (healing.disabled_fixups): "
+            raise SupervisorError(f"{RestartProcess.name} is disabled on this node (healing.disabled_fixups): "
                                f"{child.name} is not restarted")
         issue = Issue(type=IssueType.CHILD_DOWN, check=ChildProcessCheck.name, target=process_target(child.name),
                       summary=f"owner asked to restart {child.name}", details=child)
