@@ -21,15 +21,11 @@ from fastapi import APIRouter, Depends, Query
 
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.component import NodeContext
-from hydra_os.healing.checks.child_process import ChildProcessCheck, process_target
-from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
-from hydra_os.healing.errors import CheckRequestError, HealingError
-from hydra_os.healing.fixups.restart_process import RestartProcess
+from hydra_os.healing.errors import CheckRequestError
 from hydra_os.healing.gpu_health import GpuHealthProbe
 from hydra_os.healing.healer import Healer
 from hydra_os.healing.incidents import IncidentStore
-from hydra_os.healing.model import Issue
 from hydra_os.healing.registry import discover_checks, discover_fixups
 from hydra_os.healing.requests import IncidentsQuery, RestartChild, RunChecks, bad_request, bad_restart
 from hydra_os.healing.supervisor import ChildProcess, EmbeddedBusChild, ProcessSupervisor
@@ -56,9 +52,9 @@ class HealingService:
         self.gpu = GpuHealthProbe()
         model_dirs = [m.path for m in ctx.settings.models.entries if m.path is not None]
         self.context = HealingContext(cfg, ctx.node_id, ctx.state_dir, bus=ctx.bus, supervisor=self.supervisor,
-                                   gpu=self.gpu, peers=ctx.membership,
-                                   disks=default_disks(cfg, ctx.state_dir, model_dirs),
-                                   scheduler_store=ctx.state_dir / ctx.settings.tasks.scheduler.job_store)
+                                      gpu=self.gpu, peers=ctx.membership,
+                                      disks=default_disks(cfg, ctx.state_dir, model_dirs),
+                                      scheduler_store=ctx.state_dir / ctx.settings.tasks.scheduler.job_store)
         self.notifier = build_notifier(ctx.settings.notify, ctx.state_dir)
         self.healer = Healer(
             self.context, gate, IncidentStore(ctx.state_dir / "healing" / "incidents.json", keep=cfg.incidents_kept),
@@ -142,16 +138,7 @@ class HealingService:
         return {"children": [s.model_dump() for s in self.supervisor.states()]}
 
     async def _rpc_restart(self, req: RestartChild) -> dict[str, Any]:
-        name = req.name
-        st = self.supervisor.state(name)
-        fixup = self.healer.fixup(RestartProcess.name)
-        if fixup is None:
-            raise HealingError(f"{RestartProcess.name} is disabled on this node (healing.disabled_fixups): "
-                               f"{name} is not restarted")
-        issue = Issue(type=IssueType.CHILD_DOWN, check=ChildProcessCheck.name, target=process_target(name),
-                      summary=f"owner asked to restart {name}", details=st)
-        action = fixup.action(issue, self.context)
-        out = await self.healer.gate.submit(action, self.healer.executor(fixup))
+        out = await self.healer.restart_child(self.supervisor.state(req.name))
         return {"outcome": out.model_dump(mode="json")}
 
     def router(self, auth: Any) -> APIRouter:

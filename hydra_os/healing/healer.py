@@ -24,10 +24,14 @@ from typing import Any
 from loguru import logger
 
 from hydra_os.events import EventLog
-from hydra_os.healing.checks.child_process import ChildProcessCheck
+from hydra_os.healing.checks.child_process import ChildProcessCheck, process_target
+from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
+from hydra_os.healing.errors import SupervisorError
+from hydra_os.healing.fixups.restart_process import RestartProcess
 from hydra_os.healing.incidents import Incident, IncidentStore
 from hydra_os.healing.model import Check, CheckReport, Fixup, Issue, repairs
+from hydra_os.healing.supervisor import ChildState
 from hydra_os.healing.uptime import UptimeLog
 from hydra_os.notify import Notification, Notifier, NotifyAction, NotifyError
 from hydra_os.policy.guards.dependencies import DependencyGraph
@@ -127,6 +131,17 @@ class Healer:
     def fixup(self, name: str) -> Fixup | None:
         """The fixup called ``name``; None when there is none or ``healing.disabled_fixups`` names it."""
         return next((f for f in self.fixups if f.name == name), None)
+
+    async def restart_child(self, child: ChildState) -> Outcome:
+        """The owner asked to restart a supervised child: the restart fixup's action, through the gate
+        like any repair. SupervisorError (a refusal) when ``healing.disabled_fixups`` turned that fixup off."""
+        fixup = self.fixup(RestartProcess.name)
+        if fixup is None:
+            raise SupervisorError(f"{RestartProcess.name} is disabled on this node (healing.disabled_fixups): "
+                               f"{child.name} is not restarted")
+        issue = Issue(type=IssueType.CHILD_DOWN, check=ChildProcessCheck.name, target=process_target(child.name),
+                      summary=f"owner asked to restart {child.name}", details=child)
+        return await self.gate.submit(fixup.action(issue, self.context), self.executor(fixup))
 
     def poke_check(self, check: str) -> None:
         """Something a check watches changed (a model engine failed): run that check now."""

@@ -7,13 +7,28 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
+from hydra_os.healing.config import ChildSpec, HealingConfig
 from hydra_os.healing.const import IssueType, TargetKind
-from hydra_os.healing.details import DETAILS, HttpDetails, NodeDetails
+from hydra_os.healing.context import HealingContext
+from hydra_os.healing.details import (
+    DETAILS,
+    BusDetails,
+    DiskDetails,
+    EngineDetails,
+    HttpDetails,
+    ModelDetails,
+    NodeDetails,
+    StoreDetails,
+)
 from hydra_os.healing.errors import HealingError
+from hydra_os.healing.gpu_health import GpuHealth
 from hydra_os.healing.incidents import IncidentStore
 from hydra_os.healing.model import Check, Fixup, Issue
 from hydra_os.healing.registry import discover_checks, discover_fixups
+from hydra_os.healing.supervisor import ChildProcess, ChildState, ProcessSupervisor
+from hydra_os.healing.systemctl import UnitState
 from hydra_os.healing.target import Target
 
 CHECKS = discover_checks()
@@ -71,3 +86,41 @@ def test_incidents_written_with_string_targets_still_match(tmp_path: Path) -> No
                   summary="still down", details=HttpDetails(url="http://webui/", why="HTTP 502"))
     inc, fresh = store.observe(issue, [], 3.0)
     assert (inc.id, fresh, inc.occurrences, inc.summary) == ("abc", False, 1, "still down")
+
+
+def _examples(tmp_path: Path) -> dict[IssueType, Issue]:
+    """One issue of every type, as its check reports it."""
+    unit = UnitState(unit="a.service", active="failed", sub="failed", result="exit-code", n_restarts=1, load="loaded")
+    child = ChildState(name="vllm", kind="engine", pid=None, running=False, healthy=False, restarting=False,
+                       restarts=0, down_since=1.0, last_restart=None)
+    made: list[tuple[IssueType, TargetKind, str, BaseModel]] = [
+        (IssueType.BUS_UNUSABLE, TargetKind.BUS, "", BusDetails()),
+        (IssueType.CHILD_DOWN, TargetKind.PROCESS, "vllm", child),
+        (IssueType.DISK_LOW, TargetKind.DISK, str(tmp_path),
+         DiskDetails(path=str(tmp_path), free_bytes=1, total_bytes=100, free_pct=1.0, min_free_pct=5.0,
+                     min_free_gb=0.0)),
+        (IssueType.ENGINE_DOWN, TargetKind.ENGINE, "m", EngineDetails(model="m", state="failed")),
+        (IssueType.GPU_UNHEALTHY, TargetKind.GPU, "0", GpuHealth(index=0, name="g", temperature_c=99)),
+        (IssueType.HTTP_DOWN, TargetKind.HTTP, "webui", HttpDetails(url="http://x/", why="HTTP 500")),
+        (IssueType.MODEL_SILENT, TargetKind.MODEL, "big",
+         ModelDetails(base_url="http://x/v1", model="big", why="HTTP 500", process="vllm")),
+        (IssueType.NODE_GONE, TargetKind.NODE, "nb", NodeDetails(node="nb")),
+        (IssueType.SCHEDULER_STORE_DAMAGED, TargetKind.FILE, str(tmp_path / "s.sqlite"),
+         StoreDetails(path=str(tmp_path / "s.sqlite"), error="file is not a database")),
+        (IssueType.UNIT_FAILED, TargetKind.UNIT, "a.service", unit),
+        (IssueType.UNIT_MISSING, TargetKind.UNIT, "a.service", unit.model_copy(update={"load": "not-found"})),
+    ]
+    return {t: Issue(type=t, check="c", target=Target(k, n), summary="s", details=d) for t, k, n, d in made}
+
+
+@pytest.mark.parametrize("fixup", FIXUPS, ids=lambda f: f.name)
+def test_fixup_turns_each_issue_type_it_repairs_into_one_of_its_action_kinds(fixup: Fixup, tmp_path: Path) -> None:
+    sup = ProcessSupervisor()
+    sup.add(ChildProcess(ChildSpec(name="vllm", kind="engine", argv=["true"]), tmp_path))
+    ctx = HealingContext(HealingConfig(cache_dirs=[tmp_path]), "n1", tmp_path, supervisor=sup,
+                         scheduler_store=tmp_path / "s.sqlite")
+    examples = _examples(tmp_path)
+    assert set(examples) == set(IssueType)
+    for t in fixup.issues:
+        action = fixup.action(examples[t], ctx)
+        assert action.kind in fixup.kinds, (t, action.kind)
