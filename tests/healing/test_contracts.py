@@ -14,6 +14,7 @@ from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import (
     DETAILS,
+    BackupDetails,
     BusDetails,
     DiskDetails,
     EngineDetails,
@@ -94,6 +95,8 @@ def _examples(tmp_path: Path) -> dict[IssueType, Issue]:
     child = ChildState(name="vllm", kind="engine", pid=None, running=False, healthy=False, restarting=False,
                        restarts=0, down_since=1.0, last_restart=None)
     made: list[tuple[IssueType, TargetKind, str, BaseModel]] = [
+        (IssueType.BACKUP_OVERDUE, TargetKind.BACKUP, "n1",
+         BackupDetails(last_attempt_at=1.0, last_error="destination not writable", max_age=3600.0)),
         (IssueType.BUS_UNUSABLE, TargetKind.BUS, "", BusDetails()),
         (IssueType.CHILD_DOWN, TargetKind.PROCESS, "vllm", child),
         (IssueType.DISK_LOW, TargetKind.DISK, str(tmp_path),
