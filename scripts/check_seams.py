@@ -112,7 +112,6 @@ PENDING: dict[str, str] = {
     "complexity:pipelines/briefing/render.py:markdown": "cycles",
     "complexity:pipelines/briefing/render.py:html": "cycles",
     "complexity:pipelines/research/extract.py:fetch_text": "cycles",
-    "status-map:hydra_os/node/rpc.py:endpoint": "memverbs",
     "status-map:memory/service.py:_code": "memverbs",
 }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ from rich.table import Table
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, state, with_bus
+from hydra_os.cli.timefmt import when
 from hydra_os.node import rpc
 
 app = typer.Typer(help="Self-healing: incidents, checks, supervised processes.", no_args_is_help=True)
@@ -29,16 +29,12 @@ def _ask(ctx: typer.Context, node: str | None, verb: str, params: dict[str, Any]
     return with_bus(settings, go)
 
 
-def _ts(t: float | None) -> str:
-    return dt.datetime.fromtimestamp(t).strftime("%m-%d %H:%M:%S") if t else "-"
-
-
 def _incident_table(items: list[dict[str, Any]]) -> Table:
     table = Table("id", "root", "status", "first seen", "last seen", "actions", "outcome")
     for i in items:
         acts = ", ".join(f"{a['kind']}:{a['level']}->{a['status']}" for a in i["actions"][-3:])
         table.add_row(i["id"], i["root"], i["status"] + (" (escalated)" if i["escalated"] else ""),
-                      _ts(i["first_seen"]), _ts(i["last_seen"]), acts or "-", i.get("outcome") or "-")
+                      when(i["first_seen"]), when(i["last_seen"]), acts or "-", i.get("outcome") or "-")
     return table
 
 
@@ -90,7 +86,7 @@ def children(ctx: typer.Context, node: NodeOpt = None, as_json: JsonOpt = False)
     table = Table("name", "kind", "pid", "healthy", "restarts", "last restart")
     for c in items:
         table.add_row(c["name"], c["kind"], str(c["pid"] or "-"), "yes" if c["healthy"] else "NO",
-                      str(c["restarts"]), _ts(c["last_restart"]))
+                      str(c["restarts"]), when(c["last_restart"]))
     console.print(table)
 
 
@@ -125,7 +121,7 @@ def uptime(ctx: typer.Context, node: NodeOpt = None, as_json: JsonOpt = False) -
     table = Table("service", "now", "since", "24 h", "30 d", "outages (30 d)", "observed (30 d)",
                   title=f"availability on {out['node']}")
     for a in items:
-        table.add_row(a["target"], "up" if a["up"] else "[red]down[/]", _ts(a["since"]), _pct(a["availability_24h"]),
+        table.add_row(a["target"], "up" if a["up"] else "[red]down[/]", when(a["since"]), _pct(a["availability_24h"]),
                       _pct(a["availability_30d"]), str(a["down_transitions_30d"]),
                       f"{a['observed_30d_s'] / 3600:.1f} h")
     console.print(table)

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
+from hydra_os.cli.timefmt import when
 from hydra_os.errors import HydraError
 from hydra_os.node import rpc
 from hydra_os.policy.approvals import OPEN_STATES, ApprovalRecord, ApprovalStore
@@ -45,10 +46,6 @@ def _who() -> str:
     except (KeyError, OSError):
         user = "owner"
     return f"cli:{user}@{socket.gethostname().split('.')[0]}"
-
-
-def _ts(t: float | None) -> str:
-    return dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
 
 
 # ---- policy --------------------------------------------------------------------------------
@@ -153,7 +150,7 @@ def maintenance_start(
         return await store.start(seconds, targets=target or ["*"], reason=reason, by=_who())
 
     w = with_bus(settings, go)
-    console.print(f"maintenance window {w.id} open until {_ts(w.until)} for {', '.join(w.targets)}",
+    console.print(f"maintenance window {w.id} open until {when(w.until)} for {', '.join(w.targets)}",
                   highlight=False)
 
 
@@ -182,7 +179,7 @@ def maintenance_list(ctx: typer.Context) -> None:
 
     table = Table("id", "targets", "from", "until", "reason", "by")
     for w in with_bus(settings, go):
-        table.add_row(w.id, ",".join(w.targets), _ts(w.start), _ts(w.until), w.reason, w.by)
+        table.add_row(w.id, ",".join(w.targets), when(w.start), when(w.until), w.reason, w.by)
     for c in settings.policy.maintenance:
         table.add_row(c.name, ",".join(c.targets), f"{','.join(c.days)} {c.start}", c.end, "configured", "config")
     console.print(table)
@@ -208,7 +205,7 @@ def approvals(
     table = Table("id", "state", "kind", "target", "node", "hash", "expires", "why")
     for r in recs:
         table.add_row(r.id, r.effective_state(now), r.action.kind, r.action.target, r.node, r.action_hash[:12],
-                      _ts(r.expires_at), r.decision.reason)
+                      when(r.expires_at), r.decision.reason)
     console.print(table)
 
 
@@ -301,7 +298,7 @@ def audit_log(
     for e in events:
         ev = e.event
         assert ev is not None
-        table.add_row(str(e.seq), _ts(ev.ts), ev.node, ev.type, _what(ev.data))
+        table.add_row(str(e.seq), when(ev.ts), ev.node, ev.type, _what(ev.data))
     console.print(table)
 
 

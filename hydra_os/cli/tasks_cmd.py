@@ -20,6 +20,7 @@ from rich.table import Table
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, parse_params, parse_value, state, with_bus
+from hydra_os.cli.timefmt import when
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.tasks.checkpoints import CheckpointStore
@@ -84,10 +85,6 @@ def parse_when(value: str, tz: ZoneInfo) -> float:
 
 def _queue(settings: Settings, bus: Bus) -> TaskQueue:
     return TaskQueue(bus, settings.tasks, Windows(settings.owner), actor="cli")
-
-
-def _when(ts: float | None, tz: ZoneInfo) -> str:
-    return datetime.fromtimestamp(ts, tz).strftime("%m-%d %H:%M:%S") if ts else "-"
 
 
 def queue(
@@ -182,7 +179,7 @@ def tasks(
     for t in found:
         note = t.wait_reason if t.state == "pending" else (t.error or t.title or "")
         table.add_row(t.id, t.kind, t.state, PRIORITY_NAMES[t.priority], f"{t.attempts}/{t.failures}f",
-                      t.worker or "-", _when(t.created_at, tz), (note or "")[:60])
+                      t.worker or "-", when(t.created_at, tz), (note or "")[:60])
     console.print(table)
 
 
@@ -220,11 +217,11 @@ def show(
     if task.result is not None:
         console.print(f"  result:   {json.dumps(task.result)[:2000]}", highlight=False, markup=False)
     if steps:
-        console.print("  steps:    " + ", ".join(f"{c.step} ({_when(c.finished_at, tz)})" for c in steps),
+        console.print("  steps:    " + ", ".join(f"{c.step} ({when(c.finished_at, tz)})" for c in steps),
                       highlight=False, markup=False)
     console.print("  history:")
     for h in task.history:
-        console.print(f"    {_when(h.ts, tz)} {h.event:<11} {h.node or '':<10} {h.detail or ''}",
+        console.print(f"    {when(h.ts, tz)} {h.event:<11} {h.node or '':<10} {h.detail or ''}",
                       highlight=False, markup=False)
 
 

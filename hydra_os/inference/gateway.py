@@ -75,15 +75,15 @@ class Gateway:
         self.registry = registry
         self.node_id = node_id
         self.auth = auth if config.require_auth else None
-        rc = config.router
+        routing = config.router
         self.metrics = GatewayMetrics()
         self.memory = memory  # memory-aware model names (hydra/assistant); None: every name is raw
         if memory is not None:
             memory.bind(self.metrics.registry)
-        self.selector = Selector(max_in_flight=rc.max_in_flight, sticky_entries=rc.sticky_entries)
-        self.queue = WaitQueue(size=rc.queue_size, timeout=rc.queue_timeout, retry_after=rc.retry_after)
-        self.cooldowns = Cooldowns(self.selector, self.metrics, base=rc.cooldown_base, cap=rc.cooldown_max,
-                                   probe_interval=rc.probe_interval, probe_timeout=rc.connect_timeout + 2.0,
+        self.selector = Selector(max_in_flight=routing.max_in_flight, sticky_entries=routing.sticky_entries)
+        self.queue = WaitQueue(size=routing.queue_size, timeout=routing.queue_timeout, retry_after=routing.retry_after)
+        self.cooldowns = Cooldowns(self.selector, self.metrics, base=routing.cooldown_base, cap=routing.cooldown_max,
+                                   probe_interval=routing.probe_interval, probe_timeout=routing.connect_timeout + 2.0,
                                    on_change=self._cooling_changed)
         self._keys: dict[str, str] = {}
         self.static = [self._static_info(i, s) for i, s in enumerate(config.endpoints)]
@@ -91,10 +91,10 @@ class Gateway:
         self.weights_interval = weights_interval  # how often retrained weights are looked for
         self.router = Router(config, registry.endpoints, usable=self._usable,
                              classifier=AutoClassifier.load(state_dir))
-        self.route_log = (RouteLog(records_path(state_dir), override_window=rc.override_window)
-                          if state_dir is not None and rc.route_records else None)
+        self.route_log = (RouteLog(records_path(state_dir), override_window=routing.override_window)
+                          if state_dir is not None and routing.route_records else None)
         self._weights_mtime = self._mtime()
-        self.proxy = Proxy(rc, self.selector, self.cooldowns, self.queue, self.metrics, self.headers_for)
+        self.proxy = Proxy(routing, self.selector, self.cooldowns, self.queue, self.metrics, self.headers_for)
         self._by_id = {i.id: i for i in self.static}
         self._background: set[asyncio.Task[None]] = set()
         self._probe_task: asyncio.Task[None] | None = None

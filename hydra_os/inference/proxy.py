@@ -215,7 +215,7 @@ class Proxy:
                          _answer_headers(resp, route))
         msg = v.message or f"the endpoint {ep.id} refused the request (HTTP {resp.status})"
         err = ContextLengthError(msg, param=_PROMPT_FIELD.get(path)) if v.context else RejectedError(msg)
-        return Reply(400, json.dumps(err.to_body()).encode(), headers=_answer_headers(resp, route))
+        return Reply(err.http_status, json.dumps(err.to_body()).encode(), headers=_answer_headers(resp, route))
 
     async def _once(self, ep: EndpointInfo, m: EndpointMetrics, path: str, data: bytes, route: str,
                     trace: dict[str, str] | None) -> Reply:

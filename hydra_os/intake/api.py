@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 
-from hydra_os.errors import RpcError
+from hydra_os.intake.errors import RequestInputError
 from hydra_os.intake.model import ASK_VERB, Reply, RequestIn
 from hydra_os.intake.service import IntakeService
 
@@ -32,7 +32,7 @@ def rpc_handler(svc: IntakeService) -> Any:
         except ValidationError as e:
             err = e.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "request"
-            raise RpcError(f"{field}: {err['msg']}") from None
+            raise RequestInputError(f"{field}: {err['msg']}") from None  # the caller's to fix: micro code 400
         return (await svc.handle(req)).model_dump(mode="json")
 
     return ask

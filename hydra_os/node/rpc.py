@@ -1,7 +1,8 @@
 """Node control: a NATS micro service per node on ``hydra.node.<id>.rpc.<verb>``.
 
 Handlers take the request's JSON object and return a JSON object. A handler's
-:class:`~hydra_os.errors.HydraError` becomes a micro error reply (code 400) with its message;
+:class:`~hydra_os.errors.HydraError` becomes a micro error reply with the error's own
+:attr:`~hydra_os.errors.HydraError.service_code` (400 for a request to fix, 404, 500) and its message;
 anything else is code 500 with the exception type, never a hanging request.
 """
 
@@ -20,6 +21,7 @@ from hydra_os import __version__
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.errors import HydraError, RpcError
+from hydra_os.node.errors import RpcRequestError
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -57,10 +59,10 @@ class NodeRpc:
             try:
                 params = json.loads(req.data) if req.data else {}
                 if not isinstance(params, dict):
-                    raise RpcError("the request body must be a JSON object")
+                    raise RpcRequestError("the request body must be a JSON object")
                 result = await handler(params)
             except HydraError as e:
-                await req.respond_error("400", str(e))
+                await req.respond_error(e.service_code, str(e))
                 return
             except json.JSONDecodeError as e:
                 await req.respond_error("400", f"the request body is not JSON: {e}")

@@ -1,4 +1,4 @@
-"""Errors of the policy slice.
+"""Errors of the policy engine (rules, approvals, maintenance windows, the audit trail).
 
 Hierarchy (all under :class:`hydra_os.errors.HydraError`)::
 
@@ -18,7 +18,7 @@ from hydra_os.errors import ConfigError, HydraError, NotFoundError
 
 
 class PolicyError(HydraError):
-    """Base of the policy slice's errors."""
+    """Base of the policy engine's errors."""
 
     http_status = 400
     code = "policy_error"

@@ -13,6 +13,7 @@ import contextlib
 import time
 from typing import Any
 
+import nats.errors
 from loguru import logger
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -121,11 +122,14 @@ class TaskWorker:
     async def _pull_loop(self) -> None:
         while not self._stopped:
             self._wake.clear()  # before pulling: a doorbell during the pull must not be lost
+            got = 0
             try:
                 got = await self._pull_once()
-            except (HydraError, OSError, Exception) as e:  # the bus may be reconnecting: keep going
+            except (HydraError, nats.errors.Error, OSError, TimeoutError) as e:  # the bus is reconnecting or slow
                 logger.debug("pulling tasks failed: {}", e)
-                got = 0
+                await asyncio.sleep(0.2)
+            except Exception:  # a bug: shown with its traceback, and this node still takes tasks
+                logger.exception("pulling tasks failed unexpectedly")
                 await asyncio.sleep(0.2)
             if got:
                 continue

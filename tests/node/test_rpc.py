@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hydra_os.bus.client import Bus
-from hydra_os.errors import ConfigError, RpcError
+from hydra_os.errors import BusError, ConfigError, HydraError, NotFoundError, RpcError
 from hydra_os.node import rpc
 from hydra_os.node.rpc import NodeRpc
 
@@ -58,5 +58,29 @@ async def test_dotted_verbs(bus: Bus) -> None:
     await server.start()
     try:
         assert await rpc.call(bus, "n1", "models.list") == {"models": []}
+    finally:
+        await server.stop()
+
+
+async def test_a_verb_error_answers_its_own_service_code(bus: Bus) -> None:
+    server = NodeRpc(bus, "n1")
+    raised: dict[str, HydraError] = {"missing": NotFoundError("no model 'x'"), "bad": ConfigError("x: expected y"),
+                                     "down": BusError("the bus is reconnecting")}
+
+    def verb(err: HydraError) -> rpc.Handler:
+        async def fail(_: dict[str, Any]) -> dict[str, Any]:
+            raise err
+        return fail
+
+    for name, err in raised.items():
+        server.handle(name, verb(err))
+    await server.start()
+    try:
+        codes = {}
+        for name in raised:
+            raw = await bus.nc.request(f"hydra.node.n1.rpc.{name}", b"{}", timeout=5)
+            assert raw.headers is not None and raw.headers.get("Nats-Service-Error") == str(raised[name])
+            codes[name] = raw.headers.get("Nats-Service-Error-Code")
+        assert codes == {"missing": "404", "bad": "400", "down": "500"}
     finally:
         await server.stop()

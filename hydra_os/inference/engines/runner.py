@@ -144,16 +144,16 @@ class SystemdRunner:
         return proc.returncode or 0, out.decode(errors="replace").strip()
 
     async def start(self) -> None:
-        rc, out = await self._run("start")
-        if rc != 0:
-            raise EngineStartError(f"systemctl start {self.unit} failed (exit {rc}): {out or 'no output'}")
+        status, out = await self._run("start")
+        if status != 0:
+            raise EngineStartError(f"systemctl start {self.unit} failed (exit {status}): {out or 'no output'}")
 
     async def exit_code(self) -> int | None:
-        rc, _ = await self._run("is-active", "--quiet")
-        return None if rc == 0 else rc
+        status, _ = await self._run("is-active", "--quiet")
+        return None if status == 0 else status
 
     async def stop(self, grace: float) -> int | None:
-        rc, out = await self._run("stop")
-        if rc != 0:
-            raise EngineStartError(f"systemctl stop {self.unit} failed (exit {rc}): {out or 'no output'}")
+        status, out = await self._run("stop")
+        if status != 0:
+            raise EngineStartError(f"systemctl stop {self.unit} failed (exit {status}): {out or 'no output'}")
         return 0
