@@ -32,6 +32,7 @@ from hydra_os.component import Component, NodeContext
 from hydra_os.config import Settings
 from hydra_os.errors import StartupError
 from hydra_os.events import OUTBOX_FILE, EventLog
+from hydra_os.inference.asgi import HotPaths
 from hydra_os.lockfile import StateLock
 from hydra_os.node.gpu import NvmlProbe
 from hydra_os.node.info import NodeInfo, host_stats
@@ -248,8 +249,6 @@ class Daemon:
             app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra, max_body=s.api.max_body_bytes,
                                   body_gates=ctx.body_gates)
             if ctx.hot_routes:
-                from hydra_os.inference.asgi import HotPaths
-
                 app = HotPaths(app, ctx.hot_routes)
             self._server = make_server(app)
             self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")

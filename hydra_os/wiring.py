@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 from hydra_os.component import Component, NodeContext
+from hydra_os.healing.component import HealingService
+from hydra_os.healing.sweep import register as register_sweep
+from hydra_os.inference.gateway import Gateway
+from hydra_os.inference.manager import ModelManager
+from hydra_os.inference.memory_chat import build_memory_chat
+from hydra_os.inference.openapi import openapi_extra
+from hydra_os.inference.registry import EndpointRegistry
+from hydra_os.intake.component import IntakeComponent
+from hydra_os.mcp import sdk_available
+from hydra_os.node.gpu import NvmlProbe
+from hydra_os.policy.service import PolicyService
+from hydra_os.tasks.setup import build_tasks
+from memory.wiring import build_memory_component, feedback_router, memory_router
 
 
 def build_components(ctx: NodeContext) -> list[Component]:
@@ -10,13 +23,9 @@ def build_components(ctx: NodeContext) -> list[Component]:
     components: list[Component] = []
     # Every node enforces the autonomy policy; components take side effects through policy.gate
     # (hydra_os.policy.model.Gate). Built first so later components can use the gate.
-    from hydra_os.policy.service import PolicyService
-
     policy = PolicyService(ctx)
     components.append(policy)
     # Self-healing on every node: checks, the process supervisor and fixups, all through policy.gate.
-    from hydra_os.healing.component import HealingService
-
     healing = HealingService(ctx, policy.gate)
     if ctx.embedded_bus is not None:
         healing.adopt_embedded_bus(ctx.embedded_bus)  # a killed embedded nats-server comes back
@@ -25,8 +34,6 @@ def build_components(ctx: NodeContext) -> list[Component]:
     # the model manager (announces what its engines serve). Started first, stopped last.
     registry = None
     if ctx.has_role("gateway") or ctx.has_role("gpu"):
-        from hydra_os.inference.registry import EndpointRegistry
-
         registry = EndpointRegistry(
             ctx.bus,
             ctx.node_id,
@@ -36,15 +43,11 @@ def build_components(ctx: NodeContext) -> list[Component]:
         )
         components.append(registry)
     if registry is not None and ctx.has_role("gateway"):
-        from hydra_os.inference.gateway import Gateway
-        from hydra_os.inference.memory_chat import build_memory_chat
-
         gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth,
                           max_body=ctx.settings.api.max_body_bytes, state_dir=ctx.state_dir,
                           memory=build_memory_chat(ctx))
         ctx.routers.append(gateway.routes())
         ctx.hot_routes.update(gateway.hot_paths())
-        from hydra_os.inference.openapi import openapi_extra
 
         ctx.openapi_extra.append(openapi_extra)  # built on the first /openapi.json, not at start-up
         for verb, handler in gateway.rpc_handlers().items():
@@ -59,9 +62,6 @@ def build_components(ctx: NodeContext) -> list[Component]:
             healing.healer.approval_buttons = ui.approval_buttons  # Approve/Deny in ntfy notifications
             components.append(ui)
     if ctx.has_role("gpu"):
-        from hydra_os.inference.manager import ModelManager
-        from hydra_os.node.gpu import NvmlProbe
-
         manager = ModelManager(
             ctx.settings.models,
             node_id=ctx.node_id,
@@ -76,36 +76,26 @@ def build_components(ctx: NodeContext) -> list[Component]:
         components.append(manager)
     # Memory: the memory node owns the stores and serves them on hydra.memory.* (they open in the
     # background); every node gets /v1/memory/* through the bus client.
-    from memory.wiring import build_memory_component, feedback_router, memory_router
-
     ctx.routers.append(memory_router(ctx))
     ctx.routers.append(feedback_router(ctx))  # POST /v1/feedback: thumbs up/down as a learning
     if ctx.has_role("memory"):
         components.append(build_memory_component(ctx))
     # MCP for coding agents at /mcp (behind the API token); `hydra mcp` serves the same over stdio.
     # The SDK is the optional `mcp` extra (not in nixpkgs): without it there is no /mcp.
-    from hydra_os.mcp import sdk_available
-
     if ctx.auth is not None and sdk_available():
-        from hydra_os.mcp.http import McpComponent
+        from hydra_os.mcp.http import McpComponent  # lazy: the MCP SDK is an optional extra
 
         mcp = McpComponent(ctx, ctx.auth)
         ctx.routers.append(mcp.router())
         components.append(mcp)
     # Task queue on every node (API routes); worker and scheduler by role. Register task kinds on
     # tasks.registry here, before the node starts (e.g. tasks.registry.register("research.topic", ...)).
-    from hydra_os.tasks.setup import build_tasks
-
     tasks = build_tasks(ctx)
     # The scheduler's health loop: every live node runs its checks once (health.sweep).
-    from hydra_os.healing.sweep import register as register_sweep
-
     register_sweep(tasks.registry, ctx.bus, ctx.settings.membership.gone_after,
                    ctx.settings.tasks.scheduler.health_kind)
     # Requests in words on every node (POST /v1/requests, `hydra ask`); registers the research, briefing
     # and reminder task kinds on tasks.registry (before the worker starts).
-    from hydra_os.intake.component import IntakeComponent
-
     components.append(IntakeComponent(ctx, tasks, policy.gate))
     # Backups: /v1/backups and the nightly backup.run task kind, on worker nodes (hydra_os/backup).
     if ctx.has_role("worker"):

@@ -28,8 +28,9 @@ from memory.config import CoreConfig, ExtractConfig, MemoryConfig
 from memory.context import ContextBuilder
 from memory.core.blocks import DEFAULT_BLOCKS, BlockBackendBase
 from memory.core.native import NativeCoreMemory
-from memory.embed import make_embedder, minilm_available
+from memory.embed import MiniLMEmbedder, make_embedder, minilm_available
 from memory.embed.config import EmbedConfig
+from memory.embed.minilm import DIM, MODEL_NAME
 from memory.errors import MemoryBackendError
 from memory.extract import ChatExtractor, MemoryWriter
 from memory.feedback import Rating, record_feedback
@@ -43,7 +44,7 @@ from memory.store_down import StoreDown, StoreName, store_states
 async def open_core(cfg: CoreConfig, state_dir: Path) -> BlockBackendBase:
     if cfg.backend == "letta":
         try:
-            from memory.core.letta import LettaCoreMemory
+            from memory.core.letta import LettaCoreMemory  # lazy: the letta extra (letta-client) is optional
         except ImportError as e:
             raise MemoryBackendError(
                 f"memory.core.backend 'letta' needs the letta extra ({e.name} missing): pip install 'hydra-os[letta]'"
@@ -73,8 +74,6 @@ class DeferredMiniLM:
     """
 
     def __init__(self, cfg: EmbedConfig) -> None:
-        from memory.embed.minilm import DIM, MODEL_NAME
-
         self._cfg = cfg
         self._model_name, self._dim = MODEL_NAME, DIM
         self._inner: Embedder | None = None
@@ -96,8 +95,6 @@ class DeferredMiniLM:
         if self._inner is None:
             async with self._lock:
                 if self._inner is None:
-                    from memory.embed import MiniLMEmbedder
-
                     # instant: the model itself loads in the embedder's daemon worker thread
                     self._inner = MiniLMEmbedder(self._cfg.device, self._cfg.batch_size)
         return await self._inner.embed(texts)

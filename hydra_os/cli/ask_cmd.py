@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import typer
@@ -36,8 +37,6 @@ def ask(
 
     reply = with_bus(settings, go)
     if as_json:
-        import json
-
         console.print_json(json.dumps(reply))
         return
     console.print(escape(str(reply["reply"])), highlight=False, soft_wrap=True)

@@ -1,10 +1,8 @@
-"""``hydra briefing [--since]``: write the briefing now (Markdown on stdout), deliver and store it.
-
-The pipeline, the chat client and the memory client are imported inside the command (start-up time of
-every other ``hydra`` command)."""
+"""``hydra briefing [--since]``: write the briefing now (Markdown on stdout), deliver and store it."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime
@@ -14,11 +12,16 @@ from zoneinfo import ZoneInfo
 import typer
 
 from hydra_os.bus.client import Bus
+from hydra_os.chat.client import OpenAIChat
 from hydra_os.cli.common import console, fail, state, with_bus
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.intake.errors import RequestInputError
+from hydra_os.node.membership import read_nodes
 from hydra_os.secrets import read_secret_file
+from memory.protocols import MemoryStack
+from memory.wiring import client_stack
+from pipelines.briefing.pipeline import BriefingDeps, run_briefing
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
 
@@ -56,8 +59,6 @@ def briefing(
         fail(e)
     out = with_bus(settings, lambda bus: _run(settings, bus, start, send))
     if as_json:
-        import json
-
         console.print_json(json.dumps({k: v for k, v in out.items() if k != "markdown"}))
         return
     console.print(out["markdown"], markup=False, highlight=False, soft_wrap=True)
@@ -67,13 +68,6 @@ def briefing(
 
 
 async def _run(settings: Settings, bus: Bus, since: float | None, send: bool) -> dict[str, Any]:
-    # heavy (httpx, the memory client, the renderer): imported only when a briefing is written
-    from hydra_os.chat.client import OpenAIChat
-    from hydra_os.node.membership import read_nodes
-    from memory.protocols import MemoryStack
-    from memory.wiring import client_stack
-    from pipelines.briefing.pipeline import BriefingDeps, run_briefing
-
     nodes = await read_nodes(bus, settings.membership.gone_after)
     cfg = settings.intake
     gateways = sorted((n for n in nodes if "gateway" in n.roles and n.api_url), key=lambda n: n.id != settings.node.id)

@@ -18,9 +18,9 @@ def mcp(ctx: typer.Context) -> None:
     """Serve Hydra's memory, tasks and request path to a coding agent over MCP (stdio)."""
     if not sdk_available():
         fail(INSTALL_HINT)
-    # lazy: the MCP SDK is an optional extra, needed by this command only, not by every `hydra` invocation
-    from hydra_os.mcp.hub import Hub
-    from hydra_os.mcp.server import build_server
+    # the MCP SDK is an optional extra, needed by this command only, not by every `hydra` invocation
+    from hydra_os.mcp.hub import Hub  # lazy: the optional MCP SDK
+    from hydra_os.mcp.server import build_server  # lazy: the optional MCP SDK
 
     settings = state(ctx).settings()
 

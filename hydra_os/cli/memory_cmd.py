@@ -24,6 +24,12 @@ from hydra_os.cli.common import cli_bus, console, fail, state
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.lockfile import StateLock
+from memory.backup import export_memory, import_memory, validate_export
+from memory.client import MemoryClient
+from memory.conversation import assemble
+from memory.extract import MemoryWriter
+from memory.protocols import LearningIn, SearchFilters
+from memory.wiring import make_extractor, open_local
 
 T = TypeVar("T")
 app = typer.Typer(help="Memory: core blocks, archival search, knowledge graph, learnings.", no_args_is_help=True)
@@ -49,9 +55,6 @@ class Mem:
 
 
 def _run(ctx: typer.Context, offline: bool, fn: Callable[[Mem], Awaitable[T]], *, defaults: bool = True) -> T:
-    from memory.client import MemoryClient
-    from memory.wiring import open_local
-
     settings = state(ctx).settings()
 
     async def online() -> T:
@@ -176,8 +179,6 @@ def remember(
     offline: Offline = False,
 ) -> None:
     """Store a passage in archival memory (and a fact, or what the configured model extracts)."""
-    from memory.extract import MemoryWriter
-    from memory.wiring import make_extractor
 
     async def go(m: Mem) -> Any:
         extractor = None if no_extract else make_extractor(m.settings.memory.extract)
@@ -216,7 +217,6 @@ def search(
     offline: Offline = False,
 ) -> None:
     """Search archival memory (hybrid vector + BM25 by default)."""
-    from memory.protocols import SearchFilters
 
     if mode not in ("hybrid", "vector", "bm25"):
         fail(f"--mode: expected hybrid, vector or bm25, got {mode!r}")
@@ -306,7 +306,6 @@ def learnings_add(
     offline: Offline = False,
 ) -> None:
     """Append a learning (never edited or removed later)."""
-    from memory.protocols import LearningIn
 
     try:
         entry = LearningIn(context=context, learning=learning, apply=apply, tags=list(tag or []))
@@ -358,7 +357,6 @@ def explain(
     offline: Offline = False,
 ) -> None:
     """Show what memory would go into the prompt for QUERY, and why (the ids of an x-hydra-memory header)."""
-    from memory.conversation import assemble  # the chat path's assembly, so both show the same
 
     async def go(m: Mem) -> Any:
         return await assemble(m.stack, m.settings.memory.context, query, budget=budget,
@@ -398,7 +396,6 @@ def export(
     offline: Offline = False,
 ) -> None:
     """Export all memory (blocks with history, passages, graph, learnings) as versioned JSONL."""
-    from memory.backup import export_memory
 
     if path.exists():
         fail(f"{path} exists; choose a new file name (an export never overwrites)")
@@ -419,7 +416,6 @@ def import_(
     offline: Offline = False,
 ) -> None:
     """Restore an export into empty memory (a fresh state dir; --offline before the first start)."""
-    from memory.backup import import_memory, validate_export
 
     try:
         header = validate_export(path)

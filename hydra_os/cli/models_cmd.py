@@ -14,6 +14,7 @@ from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, err_console, fail, state, with_bus
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError, RpcError
+from hydra_os.inference.starter import install_starter
 from hydra_os.node import rpc
 from hydra_os.node.membership import read_nodes
 
@@ -168,7 +169,6 @@ def install(
     if what != "starter":
         fail(f"unknown bundle {what!r}; expected 'starter'")
     settings = state(ctx).settings()
-    from hydra_os.inference.starter import install_starter
 
     try:
         with console.status("assembling the starter weights..."):

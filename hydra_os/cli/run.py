@@ -14,13 +14,14 @@ from loguru import logger
 
 from hydra_os.cli.common import fail, state
 from hydra_os.config import Settings
+from hydra_os.daemon import Daemon
 from hydra_os.errors import HydraError
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
     """uvloop when installed (a dependency on Linux; less CPU per proxied request), else asyncio."""
     try:
-        import uvloop
+        import uvloop  # lazy: a dependency on Linux only; elsewhere asyncio runs the loop
     except ImportError:
         asyncio.run(main)
         return
@@ -62,7 +63,6 @@ def run(
     # binding) prints every thread's Python stack to stderr (the journal) instead of dying silently
     faulthandler.enable()
     setup_logging(settings)
-    from hydra_os.daemon import Daemon
 
     try:
         _run_loop(Daemon(settings).run())

@@ -15,6 +15,11 @@ from rich.table import Table
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, parse_params, state, with_bus
 from hydra_os.errors import HydraError
+from hydra_os.node import rpc
+from hydra_os.scheduler.errors import InvalidJobError
+from hydra_os.scheduler.leader import current_leader
+from hydra_os.scheduler.store import ScheduleStore, add_job, parse_job
+from hydra_os.tasks.setup import SCHEDULE_VERB
 
 schedule_app = typer.Typer(help="The scheduler's recurring jobs: list, add, remove.", no_args_is_help=True)
 
@@ -28,10 +33,6 @@ def schedule_list(
     settings = state(ctx).settings()
 
     async def go(bus: Bus) -> dict[str, Any]:
-        from hydra_os.node import rpc
-        from hydra_os.scheduler.leader import current_leader
-        from hydra_os.tasks.setup import SCHEDULE_VERB
-
         holder = await current_leader(bus)
         if not holder or not holder.get("node"):
             fail("no scheduler leader right now; is a node with the 'scheduler' role running?")
@@ -56,8 +57,6 @@ def schedule_list(
 
 
 def _params(param: list[str] | None, params_json: str | None) -> dict[str, Any]:
-    from hydra_os.scheduler.errors import InvalidJobError
-
     return parse_params(param, params_json, InvalidJobError)
 
 
@@ -78,7 +77,6 @@ def schedule_add(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Add a recurring job; the scheduler leader runs it from its next slot."""
-    from hydra_os.scheduler.store import ScheduleStore, add_job, parse_job
 
     settings = state(ctx).settings()
     try:
@@ -105,7 +103,6 @@ def schedule_remove(
     job_id: Annotated[str, typer.Argument(help="Id of a job added with 'hydra schedule add' or by a request.")],
 ) -> None:
     """Remove a recurring job added at run time (configured jobs are changed in the config file)."""
-    from hydra_os.scheduler.store import ScheduleStore
 
     settings = state(ctx).settings()
 

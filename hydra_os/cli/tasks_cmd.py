@@ -20,6 +20,7 @@ from rich.table import Table
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, parse_params, parse_value, state, with_bus
+from hydra_os.cli.schedule_cmd import schedule_app
 from hydra_os.cli.timefmt import when
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
@@ -257,6 +258,5 @@ def register(app: typer.Typer) -> None:
     """Add ``queue``, ``tasks`` and ``schedule`` to the top-level app."""
     app.command("queue")(queue)
     app.add_typer(tasks_app, name="tasks")
-    from hydra_os.cli.schedule_cmd import schedule_app
 
     app.add_typer(schedule_app, name="schedule")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from hydra_os.healing.command import run_command
-from hydra_os.healing.errors import CheckFailedToRun, FixupError, HealingError
+from hydra_os.command import CommandError, run_command
+from hydra_os.healing.errors import CheckFailedToRun, FixupError
 
 PROPS = "ActiveState,SubState,Result,NRestarts,LoadState"
 
@@ -50,7 +50,7 @@ def parse_show(unit: str, text: str) -> UnitState:
 async def show(systemctl: str, unit: str) -> UnitState:
     try:
         res = await run_command([systemctl, "show", "-p", PROPS, "--", unit], limit_s=15)
-    except HealingError as e:
+    except CommandError as e:
         raise CheckFailedToRun(str(e)) from None
     if not res.ok:
         raise CheckFailedToRun(f"cannot read unit {unit}: {res.brief()}")
@@ -60,7 +60,7 @@ async def show(systemctl: str, unit: str) -> UnitState:
 async def restart(systemctl: str, unit: str) -> None:
     try:
         res = await run_command([systemctl, "restart", "--", unit], limit_s=120)
-    except HealingError as e:
+    except CommandError as e:
         raise FixupError(str(e)) from None
     if not res.ok:
         raise FixupError(f"systemctl restart {unit} failed: {res.brief()}")

@@ -1,7 +1,6 @@
 """The ``[models]`` config section: the models a GPU node serves, and Ollama instances it discovers.
 
 In TOML::
-
     [models]
     bind_host = "0.0.0.0"            # engines listen here
     advertise_host = "gpu1.lan"      # and are announced under this host
@@ -26,12 +25,14 @@ tables) and are merged in at start; an entry in the main config with the same id
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hydra_os.durations import Seconds, SecondsOrZero
+from hydra_os.errors import ConfigError
 from hydra_os.inference.endpoint import Tier
 
 ManagedEngine = Literal["vllm", "tabbyapi", "llama-server"]
@@ -213,11 +214,8 @@ class ModelsConfig(_Strict):
 
 def load_state_models(path: Path) -> list[ModelSpec]:
     """Models from ``<state_dir>/models.toml`` (``[[model]]`` tables); none when the file is absent."""
-    import tomllib
 
-    from pydantic import ValidationError
 
-    from hydra_os.errors import ConfigError
 
     if not path.is_file():
         return []

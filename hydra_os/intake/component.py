@@ -9,6 +9,7 @@ from typing import Any
 
 from hydra_os.chat.client import OpenAIChat
 from hydra_os.component import NodeContext
+from hydra_os.intake import later, reminder
 from hydra_os.intake.api import ASK_VERB, requests_router, rpc_handler
 from hydra_os.intake.config import IntakeConfig
 from hydra_os.intake.service import IntakeService
@@ -17,6 +18,11 @@ from hydra_os.secrets import read_secret_file
 from hydra_os.tasks.setup import TaskSystem
 from memory.protocols import MemoryStack
 from memory.wiring import client_stack, make_extractor
+from pipelines.briefing.pipeline import BriefingDeps
+from pipelines.briefing.pipeline import register as register_briefing
+from pipelines.maintenance import register as register_maintenance
+from pipelines.research.pipeline import ResearchDeps
+from pipelines.research.pipeline import register as register_research
 
 
 def gateway_url(ctx: NodeContext) -> str | None:
@@ -57,13 +63,6 @@ class IntakeComponent:
         self._register_kinds(tasks)
 
     def _register_kinds(self, tasks: TaskSystem) -> None:
-        from hydra_os.intake import later, reminder
-        from pipelines.briefing.pipeline import BriefingDeps
-        from pipelines.briefing.pipeline import register as register_briefing
-        from pipelines.maintenance import register as register_maintenance
-        from pipelines.research.pipeline import ResearchDeps
-        from pipelines.research.pipeline import register as register_research
-
         s, cfg, reg = self.ctx.settings, self.config, tasks.registry
         if cfg.research_kind not in reg:
             register_research(reg, ResearchDeps(cfg.research, s.node.state_dir, s.owner.timezone, self.chat,

@@ -15,8 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from hydra_os.healing.command import run_command
-from hydra_os.healing.errors import HealingError
+from hydra_os.command import CommandError, run_command
 from hydra_os.nixos.config import NixosConfig
 from hydra_os.nixos.errors import NixosError
 
@@ -77,11 +76,11 @@ async def list_generations(cfg: NixosConfig, *, prefer_json: bool = True) -> lis
             res = await run_command([cfg.nixos_rebuild, "list-generations", "--json"], limit_s=60)
             if res.ok and res.stdout.strip().startswith("["):
                 return parse_rebuild_json(res.stdout)
-        except HealingError:
+        except CommandError:
             pass  # older NixOS or no nixos-rebuild: nix-env below
     try:
         res = await run_command([cfg.nix_env, "--list-generations", "-p", str(cfg.profile)], limit_s=60)
-    except HealingError as e:
+    except CommandError as e:
         raise NixosError(str(e)) from None
     if not res.ok:
         raise NixosError(f"cannot list generations: {res.brief()}")

@@ -37,10 +37,9 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from hydra_os.command import CommandError, run_command
 from hydra_os.config import load_settings
 from hydra_os.errors import ConfigError
-from hydra_os.healing.command import run_command
-from hydra_os.healing.errors import HealingError
 from hydra_os.nixos.config import NixosConfig
 
 RESULT_DIR_ENV = "HYDRA_NIXOS_RESULT_DIR"
@@ -162,7 +161,7 @@ async def execute(req: Request, cfg: NixosConfig) -> HelperResult:
     for argv in plan(req, cfg, system):
         try:
             res = await run_command(argv, limit_s=cfg.activate_timeout_s)
-        except HealingError as e:
+        except CommandError as e:
             steps.append({"argv": argv, "returncode": -1, "error": str(e)})
             return HelperResult(req.verb.value, req.generation, False, EXIT_FAILED, str(e), steps)
         steps.append({"argv": argv, "returncode": res.returncode})

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from hydra_os.healing.command import run_command
-from hydra_os.healing.errors import HealingError
+from hydra_os.command import CommandError, run_command
 from hydra_os.nixos.config import NixosConfig
 from hydra_os.nixos.errors import NixosError
 from hydra_os.nixos.helper import Request, Verb, current_generation, profile_generations
@@ -55,7 +54,7 @@ async def run_helper(cfg: NixosConfig, systemctl: str, verb: Verb, generation: i
     try:
         start = await run_command([systemctl, "start", "--", req.unit], limit_s=cfg.activate_timeout_s + 60)
         shown = await run_command([systemctl, "show", "-p", "Result,ExecMainStatus", "--", req.unit], limit_s=15)
-    except HealingError as e:
+    except CommandError as e:
         raise NixosError(f"{req.unit}: {e}") from None
     props = _props(shown.stdout)
     status = props.get("ExecMainStatus", "")

@@ -32,9 +32,8 @@ from typing import Literal
 from loguru import logger
 from pydantic import BaseModel, Field
 
+from hydra_os.command import CommandError, CommandResult, run_command
 from hydra_os.errors import HydraError
-from hydra_os.healing.command import CommandResult, run_command
-from hydra_os.healing.errors import HealingError
 from hydra_os.nixos.config import NixosConfig
 from hydra_os.nixos.errors import NixosError, RevisionRefused
 from hydra_os.nixos.ledger import FailedRevisions
@@ -159,7 +158,7 @@ class SafeSwitch:
         t0 = time.monotonic()
         try:
             res = await run_command(argv, limit_s=limit_s, cwd=cwd)
-        except HealingError as e:
+        except CommandError as e:
             self._steps.append(
                 StepRecord(name=name, argv=argv, returncode=-1, seconds=time.monotonic() - t0, tail=str(e))
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pynvml
 from loguru import logger
 from pydantic import BaseModel
 
@@ -31,8 +32,6 @@ class NvmlProbe:
             return self._nvml is not None
         self._tried = True
         try:
-            import pynvml
-
             pynvml.nvmlInit()
             self._nvml = pynvml
         except Exception as e:  # NVMLError_LibraryNotFound / DriverNotLoaded: a node without GPUs

@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import nats.errors
 from loguru import logger
 from nats.micro import add_service
 from nats.micro.request import Request
@@ -92,8 +93,6 @@ async def call(bus: Bus, node_id: str, verb: str, params: dict[str, Any] | None 
         msg = await bus.nc.request(subject, json.dumps(params or {}).encode(),
                                    timeout=timeout or bus.config.request_timeout)
     except Exception as e:
-        import nats.errors
-
         if isinstance(e, nats.errors.NoRespondersError):
             raise RpcError(f"node {node_id!r} does not answer (not running, or no such node)") from None
         if isinstance(e, nats.errors.TimeoutError):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hydra_os.durations import Seconds
+from hydra_os.tasks.model import check_kind
 
 _JOB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -52,8 +54,6 @@ class JobDef(_Model):
     def _check_cron(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        from apscheduler.triggers.cron import CronTrigger
-
         try:
             CronTrigger.from_crontab(v, timezone="UTC")
         except ValueError as e:
@@ -64,8 +64,6 @@ class JobDef(_Model):
     def _one_trigger(self) -> JobDef:
         if (self.cron is None) == (self.every_s is None):
             raise ValueError(f"job {self.id!r}: set exactly one of 'cron' or 'every_s'")
-        from hydra_os.tasks.model import check_kind
-
         check_kind(self.kind)
         return self
 

@@ -8,10 +8,10 @@ now unless it already ran (per-slot idempotency keys). While it leads it re-read
 a key in it changes (and every ``resync_s`` as a backstop) and adds, replaces or removes APScheduler
 jobs to match. On losing leadership it shuts APScheduler down. Followers run nothing.
 
-APScheduler and SQLAlchemy are imported only when this node becomes the leader (they cost ~200 ms
-of start-up otherwise). APScheduler's job store calls are synchronous SQLite on a local file of a
-few jobs; they run on the event loop (APScheduler 3's AsyncIOScheduler does so itself) and take
-well under a millisecond.
+APScheduler's scheduler and SQLAlchemy are imported only when this node becomes the leader (they cost
+~200 ms of start-up otherwise; the triggers, which every node uses to say when a job runs next, are
+not). APScheduler's job store calls are synchronous SQLite on a local file of a few jobs; they run on
+the event loop (APScheduler 3's AsyncIOScheduler does so itself) and take well under a millisecond.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from hydra_os.bus import names
 from hydra_os.config import Settings
 from hydra_os.events import EventLog
 from hydra_os.scheduler.errors import JobStoreError, job_store_damage
+from hydra_os.scheduler.jobs import CALL, Job, build_jobs, from_def, slot_key, slot_of
 from hydra_os.scheduler.leader import LeaderLock
 from hydra_os.scheduler.store import ScheduleStore, StoredJob
 from hydra_os.tasks.config import TasksConfig
@@ -37,8 +38,6 @@ from hydra_os.tasks.queue import TaskQueue
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    from hydra_os.scheduler.jobs import Job
 
 EVENT_WINDOW_OPENED = "tasks.window.opened"
 EVENT_WINDOW_CLOSED = "tasks.window.closed"
@@ -106,13 +105,9 @@ class SchedulerService:
 
     # ---- leadership -----------------------------------------------------------------------------
     def _config_jobs(self) -> dict[str, Job]:
-        from hydra_os.scheduler.jobs import build_jobs
-
         return {j.id: j for j in build_jobs(self.settings, self.tasks_config)}
 
     def _runtime_jobs(self, stored: dict[str, StoredJob], taken: set[str]) -> tuple[dict[str, Job], list[str]]:
-        from hydra_os.scheduler.jobs import from_def
-
         out: dict[str, Job] = {}
         shadowed = []
         for jid, sj in sorted(stored.items()):
@@ -127,8 +122,8 @@ class SchedulerService:
                     replace_existing=True, misfire_grace_time=int(max(1, job.grace_s)), coalesce=True)
 
     async def _elected(self) -> None:
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # lazy: only a leader needs them,
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler  # lazy: SQLAlchemy + APScheduler, ~200 ms
 
         self.store_path.parent.mkdir(parents=True, exist_ok=True)
         configured = self._config_jobs()
@@ -220,8 +215,6 @@ class SchedulerService:
         job = self.jobs.get(job_id)
         if job is None or not self.lock.is_leader:
             return {"outcome": "not-leader"}
-        from hydra_os.scheduler.jobs import CALL, slot_key, slot_of
-
         now = now or datetime.now(self.tz)
         slot = slot_of(job, now)
         if slot is None or (job.created_at is not None and slot.timestamp() < job.created_at - 1e-3):

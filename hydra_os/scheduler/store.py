@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import nats.js.errors
 from nats.js.api import KeyValueConfig, StorageType
@@ -24,6 +26,7 @@ from hydra_os.bus.kvscan import kv_scan
 from hydra_os.errors import BusError
 from hydra_os.scheduler.config import RESERVED_JOB_IDS, JobDef
 from hydra_os.scheduler.errors import InvalidJobError, JobExistsError, JobNotFoundError
+from hydra_os.scheduler.jobs import next_fire
 
 
 class StoredJob(BaseModel):
@@ -116,11 +119,6 @@ def dump(stored: StoredJob) -> dict[str, Any]:
 async def add_job(store: ScheduleStore, job: JobDef, tz: str, *, source: str, title: str = "",
                   replace: bool = False) -> dict[str, Any]:
     """Store ``job`` and say when it fires next (in the owner's zone); what the API, CLI and intake call."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from hydra_os.scheduler.jobs import next_fire
-
     stored = await store.add(StoredJob(job=job, source=source, title=title), replace=replace)
     zone = ZoneInfo(tz)
     nxt = next_fire(job, zone, datetime.now(zone))

@@ -20,7 +20,7 @@ from memory.errors import MemoryBackendError
 
 if TYPE_CHECKING:
     from memory.archival.maintenance import BackgroundOptimizer
-    from memory.archival.store import QdrantArchivalStore
+    from memory.archival.store import QdrantArchivalStore  # lazy: numpy and qdrant load when a store is opened
     from memory.protocols import Embedder
 
 __all__ = ["ArchivalConfig", "BackgroundOptimizer", "QdrantArchivalStore", "open_archival"]
@@ -28,11 +28,11 @@ __all__ = ["ArchivalConfig", "BackgroundOptimizer", "QdrantArchivalStore", "open
 
 def __getattr__(name: str) -> Any:
     if name == "QdrantArchivalStore":
-        from memory.archival.store import QdrantArchivalStore
+        from memory.archival.store import QdrantArchivalStore  # lazy: numpy, qdrant load with the store
 
         return QdrantArchivalStore
     if name == "BackgroundOptimizer":
-        from memory.archival.maintenance import BackgroundOptimizer
+        from memory.archival.maintenance import BackgroundOptimizer  # lazy: as above
 
         return BackgroundOptimizer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -40,16 +40,16 @@ def __getattr__(name: str) -> Any:
 
 async def open_archival(cfg: ArchivalConfig, embedder: Embedder, state_dir: Path) -> QdrantArchivalStore:
     """Open (creating when absent) the archival store ``cfg`` names; ``state_dir`` is the node's."""
-    from memory.archival.store import QdrantArchivalStore
+    from memory.archival.store import QdrantArchivalStore  # lazy: numpy and qdrant load when a store is opened
 
     if cfg.backend == "edge":
-        from memory.archival.edge import EdgeEngine
+        from memory.archival.edge import EdgeEngine  # lazy: qdrant-edge, only for the embedded backend
 
         root = cfg.path or state_dir / "memory" / "archival"
         engine = await asyncio.to_thread(EdgeEngine, root, cfg.min_free_mb * 1024 * 1024)
         return QdrantArchivalStore(engine, embedder, cfg)
 
-    from memory.archival.server import ServerEngine, make_client
+    from memory.archival.server import ServerEngine, make_client  # lazy: qdrant-client, only for the server backend
 
     assert cfg.url is not None  # the config validator guarantees it
     api_key = None

@@ -21,7 +21,7 @@ class Bm25Encoder:
     """Text -> (indices, values) sparse vectors for documents and queries."""
 
     def __init__(self, avg_len: float = 24.0, k: float = 1.2, b: float = 0.75) -> None:
-        import qdrant_edge as qe  # here, not at module level: importers (learnings, wiring) stay light
+        import qdrant_edge as qe  # lazy: importers (learnings, wiring) stay light
 
         self._model: Any = qe.Bm25(qe.Bm25Config(k=k, b=b, avg_len=avg_len, language="english"))
 

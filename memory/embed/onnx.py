@@ -110,9 +110,8 @@ class _Model:
     """The loaded tokenizer and session; only ever used on the embedder's worker thread."""
 
     def __init__(self, threads: int) -> None:
-        # deliberately lazy heavy imports: onnxruntime and numpy load only when the model does
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
+        import onnxruntime as ort  # lazy: heavy; onnxruntime and numpy load only when the model does
+        from tokenizers import Tokenizer  # lazy: as above
 
         model_path, tok_path = MODEL_FILE.verified(), TOKENIZER_FILE.verified()
         tok = Tokenizer.from_file(str(tok_path))
@@ -140,7 +139,7 @@ class _Model:
 
     def encode(self, texts: list[str]) -> Any:
         """Unit vectors (float32 array, one row per text) for one batch."""
-        import numpy as np  # deliberately lazy (see the module docstring)
+        import numpy as np  # lazy: deliberately (see the module docstring)
 
         enc = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in enc], dtype=np.int64)

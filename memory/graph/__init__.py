@@ -15,14 +15,14 @@ from memory.graph.config import GraphConfig
 
 if TYPE_CHECKING:
     from memory.graph.cypher import CypherBackend
-    from memory.graph.store import CypherGraphStore
+    from memory.graph.store import CypherGraphStore  # lazy: as above
 
 __all__ = ["CypherGraphStore", "GraphConfig", "open_graph"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "CypherGraphStore":
-        from memory.graph.store import CypherGraphStore
+        from memory.graph.store import CypherGraphStore  # lazy: the store loads with a graph, not with the config
 
         return CypherGraphStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -30,16 +30,16 @@ def __getattr__(name: str) -> Any:
 
 async def open_graph(cfg: GraphConfig, state_dir: Path) -> CypherGraphStore:
     """Open (creating when absent) the graph ``cfg`` names; ``state_dir`` is the node's."""
-    from memory.graph.store import CypherGraphStore
+    from memory.graph.store import CypherGraphStore  # lazy: as above
 
     backend: CypherBackend
     if cfg.backend == "ladybug":
-        from memory.graph.ladybug_backend import LadybugBackend
+        from memory.graph.ladybug_backend import LadybugBackend  # lazy: ladybug, only for the embedded backend
 
         path = cfg.path or state_dir / "memory" / "graph.lbug"
         backend = await asyncio.to_thread(LadybugBackend, path, cfg.buffer_pool_mb, cfg.min_free_mb)
     else:
-        from memory.graph.neo4j_backend import Neo4jBackend
+        from memory.graph.neo4j_backend import Neo4jBackend  # lazy: the neo4j driver, only for the server backend
 
         password = ""
         if cfg.password_file is not None:

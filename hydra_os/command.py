@@ -1,4 +1,8 @@
-"""Run one external command with an argument list (never a shell), with a timeout, asynchronously."""
+"""Run one external command with an argument list (never a shell), with a timeout, asynchronously.
+
+Shared by healing (systemctl) and the NixOS layer (nixos-rebuild, nix-env, the privileged helper),
+so it lives beside :mod:`hydra_os.procutil` rather than inside either of them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydra_os.healing.errors import HealingError
+from hydra_os.errors import HydraError
 from hydra_os.procutil import terminate
+
+
+class CommandError(HydraError):
+    """The command could not be started or did not finish in time (a non-zero exit is a result, not this)."""
+
+    http_status = 500
+    code = "command_failed"
 
 
 @dataclass(frozen=True)
@@ -37,9 +48,9 @@ async def run_command(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> CommandResult:
-    """Run ``argv`` and collect its output. Raises :class:`HealingError` if it cannot start or times out."""
+    """Run ``argv`` and collect its output. Raises :class:`CommandError` if it cannot start or times out."""
     if not argv:
-        raise HealingError("empty command")
+        raise CommandError("empty command")
     full_env = None if env is None else {**os.environ, **env}
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -51,12 +62,12 @@ async def run_command(
             cwd=str(cwd) if cwd else None,
         )
     except OSError as e:
-        raise HealingError(f"cannot run {argv[0]}: {e.strerror or e}") from None
+        raise CommandError(f"cannot run {argv[0]}: {e.strerror or e}") from None
     try:
         out, err = await asyncio.wait_for(proc.communicate(), limit_s)
     except TimeoutError:
         await terminate(proc, grace=2.0)
-        raise HealingError(f"{argv[0]} did not finish within {limit_s:g}s") from None
+        raise CommandError(f"{argv[0]} did not finish within {limit_s:g}s") from None
     except asyncio.CancelledError:
         await terminate(proc, grace=2.0)
         raise
