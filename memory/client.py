@@ -53,10 +53,6 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
-class _NoResponders(merr.MemoryUnavailableError):
-    """Nothing serves the verb's subject: no memory node, or (for ``hello``) one from before the verb."""
-
-
 def _json_default(value: object) -> Any:
     """How :meth:`MemoryClient.call` writes the models and datetimes in a hand-built parameter dict."""
     if isinstance(value, BaseModel):
@@ -64,6 +60,18 @@ def _json_default(value: object) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _result(msg: Msg) -> Any:
+    """A reply's ``result``, or the memory error it carries raised as its own class."""
+    headers = msg.headers or {}
+    if "Nats-Service-Error-Code" in headers:
+        try:
+            wire = json.loads(msg.data)
+        except ValueError:
+            wire = {"type": "MemoryBackendError", "message": headers.get("Nats-Service-Error", "error")}
+        raise merr.error_from_wire(wire)
+    return json.loads(msg.data)["result"]
 
 
 class MemoryClient:
@@ -103,26 +111,22 @@ class MemoryClient:
         if write:
             request_id = request_id or uuid.uuid4().hex
             headers = {REQUEST_ID_HEADER: request_id}
-        msg = await self._roundtrip(verb, payload, wait, headers, request_id if write else None)
-        reply_headers = msg.headers or {}
-        if "Nats-Service-Error-Code" in reply_headers:
-            try:
-                wire = json.loads(msg.data)
-            except ValueError:
-                wire = {"type": "MemoryBackendError", "message": reply_headers.get("Nats-Service-Error", "error")}
-            raise merr.error_from_wire(wire)
-        return json.loads(msg.data)["result"]
+        msg = await self._exchange(verb, payload, wait, headers, request_id if write else None)
+        if msg is None:
+            raise merr.MemoryUnavailableError(
+                f"no memory service answers on {names.memory_rpc(verb)}: "
+                "is a node with the 'memory' role running on this bus?"
+            )
+        return _result(msg)
 
-    async def _roundtrip(
+    async def _exchange(
         self, verb: str, payload: bytes, wait: float, headers: dict[str, str] | None, request_id: str | None
-    ) -> Msg:
-        subject = names.memory_rpc(verb)
+    ) -> Msg | None:
+        """The reply, or None when nothing serves the verb (no memory node, or one without the verb)."""
         try:
-            return await self.bus.nc.request(subject, payload, timeout=wait, headers=headers)
+            return await self.bus.nc.request(names.memory_rpc(verb), payload, timeout=wait, headers=headers)
         except nats.errors.NoRespondersError:
-            raise _NoResponders(
-                f"no memory service answers on {subject}: is a node with the 'memory' role running on this bus?"
-            ) from None
+            return None
         except nats.errors.TimeoutError:
             if request_id is not None:
                 raise merr.MemoryOutcomeUnknownError(
@@ -152,10 +156,11 @@ class MemoryClient:
 
     async def open(self) -> MemoryClient:
         """The handshake: which node serves memory and the model its archival vectors come from."""
-        try:
-            hello = await self.request(v.HELLO, vm.NoParams())
-        except _NoResponders:  # a memory node from before `hello` (or none: then info says so too)
+        msg = await self._exchange(v.HELLO.verb, b"{}", self.timeout, None, None)
+        if msg is None:  # a memory node from before `hello` (or none: then asking info says so)
             hello = vm.Hello.model_validate(await self.call(MemoryVerb.INFO))
+        else:
+            hello = v.HELLO.result.validate_python(_result(msg))
         self.embedding_model = hello.embedding_model
         return self
 
