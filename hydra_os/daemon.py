@@ -35,6 +35,7 @@ from hydra_os.component import Component, NodeContext
 from hydra_os.config import Settings
 from hydra_os.errors import StartupError
 from hydra_os.events import OUTBOX_FILE, EventLog
+from hydra_os.lifecycle import NOT_SERVING
 from hydra_os.lockfile import StateLock
 from hydra_os.node.gpu import NvmlProbe
 from hydra_os.node.info import NodeInfo, host_stats
@@ -132,6 +133,10 @@ class Daemon:
     def unready(self) -> dict[str, str]:
         """Subsystems that cannot serve right now, with why (``/readyz`` shows them)."""
         return unready(self._readiness)
+
+    def failing(self) -> list[str]:
+        """Components that are failed or retrying (``/readyz`` names them; their reason is in the status)."""
+        return sorted(c.name for c in self.components if c.state in NOT_SERVING)
 
     async def node_info(self) -> NodeInfo:
         now = time.time()

@@ -51,6 +51,10 @@ class ComponentState(StrEnum):
     STOPPING = "stopping"
 
 
+NOT_SERVING = frozenset({ComponentState.FAILED, ComponentState.RETRYING})
+"""The states ``/readyz`` lists under ``failing`` (the node stays in service; the component says why)."""
+
+
 class Background:
     """A set of named background tasks owned by one component.
 
