@@ -152,7 +152,7 @@ class Lifecycle(Registers):
         self.state, self.reason = state, reason
 
     def _crashed(self, task: str, exc: BaseException) -> None:
-        if self.state is ComponentState.RUNNING:
+        if self.state not in (ComponentState.STOPPING, ComponentState.STOPPED):  # a crash while stopping is noise
             self.set_state(ComponentState.FAILED, f"background task {task} crashed: {exc!r}")
 
     async def start(self) -> None:
