@@ -27,7 +27,19 @@ from hydra_os.tasks.registry import KindSpec
 
 
 @runtime_checkable
-class Component(Protocol):
+class Registrant(Protocol):
+    """What :mod:`hydra_os.wiring` registers, in one place, for a component or an API-only part
+    (empty by default on :class:`hydra_os.lifecycle.Lifecycle`)."""
+
+    def routes(self) -> Sequence[APIRouter]: ...
+
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]: ...
+
+    def task_kinds(self) -> Sequence[KindSpec]: ...
+
+
+@runtime_checkable
+class Component(Registrant, Protocol):
     """What the daemon runs; :class:`hydra_os.lifecycle.Lifecycle` is the base that implements it."""
 
     name: str
@@ -44,12 +56,6 @@ class Component(Protocol):
         """Includes ``lifecycle: {state, reason}``."""
         ...
 
-    def routes(self) -> Sequence[APIRouter]: ...
-
-    def rpc_handlers(self) -> Mapping[str, RpcHandler]: ...
-
-    def task_kinds(self) -> Sequence[KindSpec]: ...
-
 
 @dataclass
 class NodeContext:
@@ -65,7 +71,7 @@ class NodeContext:
     auth: BearerToken | None = None
     """The bearer-token FastAPI dependency: ``APIRouter(dependencies=[Depends(ctx.auth)])``."""
     routers: list[APIRouter] = field(default_factory=list)
-    """Components append API routers here while being built (before the API starts)."""
+    """The API routers :func:`hydra_os.wiring.register` collected from the components (before the API starts)."""
     hot_routes: dict[tuple[str, str], Any] = field(default_factory=dict)
     """``(method, path) -> ASGI app`` served ahead of FastAPI's routing and middleware (the OpenAI
     proxy path). Such an endpoint does its own auth, errors and headers."""

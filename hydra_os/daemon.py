@@ -1,9 +1,11 @@
 """The node supervisor: ``hydra run``.
 
-Start order (each step undone in reverse if a later one fails, so nothing is left half-started):
-state dir and lock -> API socket bound -> embedded nats-server (when no ``bus.url``) -> bus
-connection and topology -> node RPC -> membership (register, join event) -> components -> API
-serving -> ``READY=1``. Shutdown runs the same stack backwards; the embedded server goes last.
+Start order, in named phases (each step undone in reverse if a later one fails, so nothing is left
+half-started): ``_claim_state_dir`` (state dir and lock, API socket bound) -> ``_start_embedded_bus``
+(when no ``bus.url``) -> ``_connect_bus`` (connection and topology) -> ``_join`` (event outbox,
+components built and registered, node RPC, membership: register, join event) -> ``_start_components``
+-> ``_serve_api`` -> ``_announce_ready`` (``READY=1``). Shutdown runs the same stack backwards; the
+embedded server goes last.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -24,7 +27,7 @@ from loguru import logger
 
 from hydra_os import __version__
 from hydra_os.api.app import ApiServer, bind_socket, create_app, make_server
-from hydra_os.api.auth import ensure_token, require_token
+from hydra_os.api.auth import BearerToken, ensure_token, require_token
 from hydra_os.bus.auth import BusCredentials, ensure_local_credentials
 from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
@@ -33,6 +36,7 @@ from hydra_os.config import Settings
 from hydra_os.errors import StartupError
 from hydra_os.events import OUTBOX_FILE, EventLog
 from hydra_os.inference.asgi import HotPaths
+from hydra_os.lifecycle import NOT_SERVING
 from hydra_os.lockfile import StateLock
 from hydra_os.node.gpu import NvmlProbe
 from hydra_os.node.info import NodeInfo, host_stats
@@ -131,6 +135,10 @@ class Daemon:
         """Subsystems that cannot serve right now, with why (``/readyz`` shows them)."""
         return unready(self._readiness)
 
+    def failing(self) -> list[str]:
+        """Components that are failed or retrying (``/readyz`` names them; their reason is in the status)."""
+        return sorted(c.name for c in self.components if c.state in NOT_SERVING)
+
     async def node_info(self) -> NodeInfo:
         now = time.time()
         gpus = await asyncio.to_thread(self._nvml.read)
@@ -183,101 +191,133 @@ class Daemon:
         self._stop.set()
 
     async def start(self) -> None:
-        s = self.settings
+        """Start in named phases, each pushing its undo on the exit stack as it goes; any failure
+        unwinds what was started, in reverse (the order is in the module docstring)."""
         try:
-            prepare_state_dir(s.node.state_dir)
-            lock = StateLock(s.node.state_dir)
-            lock.acquire()
-            self._stack.callback(lock.release)
-            token = ensure_token(s.api_token_path, generate=s.api.token_file is None)
-            sock = bind_socket(s.api.host, s.api.port)
-            self._stack.callback(sock.close)
-            host, port = sock.getsockname()[:2]
-            shown_host = f"[{host}]" if ":" in host else host
-            self.api_url = s.api.advertise_url or f"http://{shown_host}:{port}"
-
-            servers = s.bus.url
-            local_creds: BusCredentials | None = None
-            if not servers:
-                local_creds = ensure_local_credentials(s.node.state_dir, self.node_id)
-                self.embedded = EmbeddedNats(
-                    s.node.state_dir / "nats",
-                    host=s.bus.host,
-                    port=s.bus.port,
-                    binary=s.bus.server_binary,
-                    server_name=f"hydra-{self.node_id}",
-                    users=[local_creds],
-                )
-                await self.embedded.start()
-                self._push_stop("embedded nats-server", self.embedded.stop)
-                servers = [self.embedded.url or ""]
-
-            self.bus = Bus(servers, s.bus, name=f"hydra-{self.node_id}", credentials=local_creds)
-            await self.bus.connect()
-            self._push_stop("bus connection", self.bus.close)
-            await self.bus.ensure_topology(s.membership.gone_after)
-            self.bus.start_probe()
-
-            heads = ChainHeadStore(s.node.state_dir, self.bus, self.node_id)  # audit: newest events removed?
-            self.events = EventLog(self.bus, self.node_id, s.node.state_dir / OUTBOX_FILE, head_store=heads)
-            await self.events.start()
-            self._push_stop("event outbox", self.events.stop)
-            self.rpc = NodeRpc(self.bus, self.node_id)
-            self.membership = Membership(
-                self.bus,
-                self.events,
-                self.node_id,
-                self.node_info,
-                heartbeat_interval=s.membership.heartbeat_interval,
-                gone_after=s.membership.gone_after,
-            )
+            token, sock = self._claim_state_dir()
             auth = require_token(token)
-            ctx = NodeContext(
-                s, self.bus, self.events, self.rpc, self.membership, embedded_bus=self.embedded, auth=auth
-            )
-            self.components = build_components(ctx)
-            self._readiness = ctx.readiness
-            self._register_rpc(self.rpc)
-            await self.rpc.start()
-            self._push_stop("node RPC", self.rpc.stop)
-            await self.membership.start()
-            self._push_stop("membership", self.membership.stop)
-            for c in self.components:
-                await c.start()
-                self._push_stop(f"component {c.name}", c.stop)
-
-            app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra, max_body=s.api.max_body_bytes,
-                                  body_gates=ctx.body_gates)
-            if ctx.hot_routes:
-                app = HotPaths(app, ctx.hot_routes)
-            self._server = make_server(app)
-            self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")
-            self._push_stop("HTTP API", self._stop_api)
-            while not self._server.started:
-                if self._server_task.done():
-                    raise StartupError(f"the HTTP API failed to start on {self.api_url}")
-                await asyncio.sleep(0.01)
-
-            write_runtime(
-                s.node.state_dir,
-                {"pid": os.getpid(), "node": self.node_id, "bus": servers, "api_url": self.api_url},
-            )
-            self._stack.callback(lambda: (s.node.state_dir / RUNTIME_FILE).unlink(missing_ok=True))
-            self._ready = True
-            self.notifier.ready(f"node {self.node_id} ready; API {self.api_url}")
-            self.notifier.start_watchdog(self._bus_usable)
-            self._push_stop("systemd watchdog", self.notifier.stop_watchdog)
-            logger.info(
-                "node {} ready in {:.2f}s: API {}, bus {}{}",
-                self.node_id,
-                time.time() - self.started_at,
-                self.api_url,
-                ", ".join(servers),
-                " (embedded)" if self.embedded else "",
-            )
+            servers, local_creds = await self._start_embedded_bus()
+            await self._connect_bus(servers, local_creds)
+            ctx = await self._join(auth)
+            await self._start_components()
+            await self._serve_api(sock, ctx, auth)
+            self._announce_ready(servers)
         except BaseException:
             await self.stop()
             raise
+
+    def _claim_state_dir(self) -> tuple[str, socket.socket]:
+        """The state dir and its lock, the API token and the bound API socket (nothing runs yet)."""
+        s = self.settings
+        prepare_state_dir(s.node.state_dir)
+        lock = StateLock(s.node.state_dir)
+        lock.acquire()
+        self._stack.callback(lock.release)
+        token = ensure_token(s.api_token_path, generate=s.api.token_file is None)
+        sock = bind_socket(s.api.host, s.api.port)
+        self._stack.callback(sock.close)
+        host, port = sock.getsockname()[:2]
+        shown_host = f"[{host}]" if ":" in host else host
+        self.api_url = s.api.advertise_url or f"http://{shown_host}:{port}"
+        return token, sock
+
+    async def _start_embedded_bus(self) -> tuple[list[str], BusCredentials | None]:
+        """The daemon's own nats-server when no ``bus.url`` is set; the servers to connect to."""
+        s = self.settings
+        if s.bus.url:
+            return list(s.bus.url), None
+        local_creds = ensure_local_credentials(s.node.state_dir, self.node_id)
+        self.embedded = EmbeddedNats(
+            s.node.state_dir / "nats",
+            host=s.bus.host,
+            port=s.bus.port,
+            binary=s.bus.server_binary,
+            server_name=f"hydra-{self.node_id}",
+            users=[local_creds],
+        )
+        await self.embedded.start()
+        self._push_stop("embedded nats-server", self.embedded.stop)
+        return [self.embedded.url or ""], local_creds
+
+    async def _connect_bus(self, servers: list[str], credentials: BusCredentials | None) -> None:
+        s = self.settings
+        self.bus = Bus(servers, s.bus, name=f"hydra-{self.node_id}", credentials=credentials)
+        await self.bus.connect()
+        self._push_stop("bus connection", self.bus.close)
+        await self.bus.ensure_topology(s.membership.gone_after)
+        self.bus.start_probe()
+
+    async def _join(self, auth: BearerToken) -> NodeContext:
+        """Event outbox, the components built (their routes, verbs and kinds registered), node RPC
+        serving, membership joined."""
+        s = self.settings
+        assert self.bus is not None
+        heads = ChainHeadStore(s.node.state_dir, self.bus, self.node_id)  # audit: newest events removed?
+        self.events = EventLog(self.bus, self.node_id, s.node.state_dir / OUTBOX_FILE, head_store=heads)
+        await self.events.start()
+        self._push_stop("event outbox", self.events.stop)
+        self.rpc = NodeRpc(self.bus, self.node_id)
+        self.membership = Membership(
+            self.bus,
+            self.events,
+            self.node_id,
+            self.node_info,
+            heartbeat_interval=s.membership.heartbeat_interval,
+            gone_after=s.membership.gone_after,
+        )
+        ctx = NodeContext(
+            s, self.bus, self.events, self.rpc, self.membership, embedded_bus=self.embedded, auth=auth
+        )
+        self.components = build_components(ctx)
+        self._readiness = ctx.readiness
+        self._register_rpc(self.rpc)
+        await self._enter("node RPC", self.rpc)
+        await self._enter("membership", self.membership)
+        return ctx
+
+    async def _start_components(self) -> None:
+        for c in self.components:
+            await self._enter(f"component {c.name}", c)
+
+    async def _serve_api(self, sock: socket.socket, ctx: NodeContext, auth: BearerToken) -> None:
+        app: Any = create_app(self, auth, ctx.routers, ctx.openapi_extra, max_body=self.settings.api.max_body_bytes,
+                              body_gates=ctx.body_gates)
+        if ctx.hot_routes:
+            app = HotPaths(app, ctx.hot_routes)
+        self._server = make_server(app)
+        self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")
+        self._push_stop("HTTP API", self._stop_api)
+        while not self._server.started:
+            if self._server_task.done():
+                raise StartupError(f"the HTTP API failed to start on {self.api_url}")
+            await asyncio.sleep(0.01)
+
+    def _announce_ready(self, servers: list[str]) -> None:
+        """runtime.json for the CLI, READY=1 and the watchdog for systemd, one log line for the owner."""
+        s = self.settings
+        write_runtime(
+            s.node.state_dir,
+            {"pid": os.getpid(), "node": self.node_id, "bus": servers, "api_url": self.api_url},
+        )
+        self._stack.callback(lambda: (s.node.state_dir / RUNTIME_FILE).unlink(missing_ok=True))
+        self._ready = True
+        self.notifier.ready(f"node {self.node_id} ready; API {self.api_url}")
+        self.notifier.start_watchdog(self._bus_usable)
+        self._push_stop("systemd watchdog", self.notifier.stop_watchdog)
+        logger.info(
+            "node {} ready in {:.2f}s: API {}, bus {}{}",
+            self.node_id,
+            time.time() - self.started_at,
+            self.api_url,
+            ", ".join(servers),
+            " (embedded)" if self.embedded else "",
+        )
+
+    async def _enter(self, name: str, part: NodeRpc | Component) -> None:
+        """Start a part and push its stop, named, on the exit stack (``async with part`` with the
+        bounded-shutdown bookkeeping of :meth:`_push_stop`)."""
+        await part.start()
+        self._push_stop(name, part.stop)
 
     def _register_rpc(self, rpc: NodeRpc) -> None:
         async def ping(_: dict[str, Any]) -> dict[str, Any]:
@@ -286,8 +326,7 @@ class Daemon:
         async def status(_: dict[str, Any]) -> dict[str, Any]:
             return self.status()
 
-        rpc.handle("ping", ping)
-        rpc.handle("status", status)
+        rpc.handle_all({"ping": ping, "status": status})
 
     async def _stop_api(self) -> None:
         if self._server is not None and self._server_task is not None:

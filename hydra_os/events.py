@@ -15,7 +15,6 @@ buffer after the dedup window is refused rather than stored twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import time
@@ -31,6 +30,7 @@ from pydantic import BaseModel, Field
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.errors import BusError
+from hydra_os.lifecycle import Background
 from hydra_os.outbox import Outbox, OutboxEntry
 
 
@@ -83,7 +83,7 @@ class EventLog:
         self._subject_seq = 0  # its stream sequence (0: none)
         self._lock = asyncio.Lock()  # the chain tail and the outbox
         self._send_lock = asyncio.Lock()  # one sender at a time, in order
-        self._sender: asyncio.Task[None] | None = None  # runs only while the outbox holds events
+        self._sender = Background("events")  # its one task runs only while the outbox holds events
 
     @property
     def head(self) -> str | None:
@@ -109,11 +109,7 @@ class EventLog:
             self._ensure_sender()
 
     async def stop(self) -> None:
-        if self._sender is not None:
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sender
-            self._sender = None
+        await self._sender.close()
 
     async def _read_stream_tail(self) -> tuple[int, str, str | None] | None:
         """The stream's last event of this node as (seq, hash, prev); None when it holds none."""
@@ -148,8 +144,8 @@ class EventLog:
         return None if kept.get(entry.seq) is False else ev
 
     def _ensure_sender(self) -> None:
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_loop(), name="events-outbox")
+        if not self._sender:
+            self._sender.spawn(self._send_loop(), "outbox")
 
     async def _send_loop(self) -> None:
         """Retry every ``retry_s`` until the outbox is empty (the bus may be down for a while)."""

@@ -13,7 +13,8 @@ and ``stop()`` drive the state around the subclass's ``_start()``/``_stop()``, `
 stops it, and ``routes()``/``rpc_handlers()``/``task_kinds()`` are empty unless it has some (the
 wiring registers them in one place).
 
-This module is a leaf (fastapi and loguru only), so the memory package and the daemon can both use it.
+This module is a leaf (loguru only at run time), so the bus client, the memory package and the daemon
+can all use it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from enum import StrEnum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from fastapi import APIRouter
 from loguru import logger
 
-if TYPE_CHECKING:  # typing only: tasks.registry imports heavier modules; no runtime edge to the task system
+if TYPE_CHECKING:  # typing only: the bus client and the CLI use this module and need neither at run time
+    from fastapi import APIRouter
+
     from hydra_os.tasks.registry import KindSpec
 
 STOP_BOUND_S = 10.0
@@ -49,6 +51,10 @@ class ComponentState(StrEnum):
     STOPPING = "stopping"
 
 
+NOT_SERVING = frozenset({ComponentState.FAILED, ComponentState.RETRYING})
+"""The states ``/readyz`` lists under ``failing`` (the node stays in service; the component says why)."""
+
+
 class Background:
     """A set of named background tasks owned by one component.
 
@@ -64,7 +70,7 @@ class Background:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=f"{self.owner}:{name}")
+        task = asyncio.create_task(coro, name=f"{self.owner}-{name}")
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
@@ -79,12 +85,13 @@ class Background:
             if self.on_crash is not None:
                 self.on_crash(task.get_name(), exc)
 
-    @property
-    def running(self) -> int:
-        return sum(1 for t in self._tasks if not t.done())
+    def tasks(self) -> set[asyncio.Task[Any]]:
+        """The tasks not finished yet."""
+        return {t for t in self._tasks if not t.done()}
 
     def __len__(self) -> int:
-        return len(self._tasks)
+        """Tasks not finished yet (a finished one may wait a loop turn for its done-callback)."""
+        return sum(1 for t in self._tasks if not t.done())
 
     async def cancel(self, task: asyncio.Task[Any] | None) -> None:
         """Cancel one task (spawned here or not) and wait for it, within the bound."""
@@ -109,26 +116,43 @@ class Background:
                          self.owner, ", ".join(sorted(t.get_name() for t in pending)), self.bound_s)
 
 
-class Lifecycle:
+class Registers:
+    """What a part offers :mod:`hydra_os.wiring` to register (API routes, node RPC verbs, task kinds);
+    nothing by default. A component gets these from :class:`Lifecycle`; an API-only part (no start or
+    stop) derives from this directly."""
+
+    def routes(self) -> Sequence[APIRouter]:
+        return ()
+
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]:
+        return {}
+
+    def task_kinds(self) -> Sequence[KindSpec]:
+        return ()
+
+
+class Lifecycle(Registers):
     """Base of a component. Subclasses implement ``_start``/``_stop``/``_details`` and set ``name``."""
 
     name: str = "component"
+    opens_in_background: ClassVar[bool] = False
+    """True: ``start()`` returns while the component still opens; it moves itself out of STARTING."""
     state: ComponentState = ComponentState.STOPPED
     reason: str | None = None
-    _background: Background | None = None
+    _owned: Background | None = None
 
     @property
     def background(self) -> Background:
         """This component's background tasks (made on first use: subclasses need not call a base __init__)."""
-        if self._background is None:
-            self._background = Background(self.name, on_crash=self._crashed)
-        return self._background
+        if self._owned is None:
+            self._owned = Background(self.name, on_crash=self._crashed)
+        return self._owned
 
     def set_state(self, state: ComponentState, reason: str | None = None) -> None:
         self.state, self.reason = state, reason
 
     def _crashed(self, task: str, exc: BaseException) -> None:
-        if self.state is ComponentState.RUNNING:
+        if self.state not in (ComponentState.STOPPING, ComponentState.STOPPED):  # a crash while stopping is noise
             self.set_state(ComponentState.FAILED, f"background task {task} crashed: {exc!r}")
 
     async def start(self) -> None:
@@ -138,7 +162,7 @@ class Lifecycle:
         except BaseException as e:
             self.set_state(ComponentState.FAILED, str(e) or type(e).__name__)
             raise
-        if self.state is ComponentState.STARTING:  # a component that opens in the background says so itself
+        if self.state is ComponentState.STARTING and not self.opens_in_background:
             self.set_state(ComponentState.RUNNING)
 
     async def stop(self) -> None:
@@ -171,13 +195,3 @@ class Lifecycle:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.stop()
-
-    # ---- what the wiring registers (hydra_os.wiring), empty unless the component has some -----------
-    def routes(self) -> Sequence[APIRouter]:
-        return ()
-
-    def rpc_handlers(self) -> Mapping[str, RpcHandler]:
-        return {}
-
-    def task_kinds(self) -> Sequence[KindSpec]:
-        return ()

@@ -7,11 +7,12 @@ the abstract namespace). Outside systemd every call is a no-op.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 
 from loguru import logger
+
+from hydra_os.lifecycle import Background
 
 
 class Notifier:
@@ -23,7 +24,7 @@ class Notifier:
         self.watchdog_interval: float | None = None
         if usec and usec.isdigit() and (not pid or pid == str(os.getpid())):
             self.watchdog_interval = int(usec) / 1_000_000 / 2  # ping at half the timeout
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Background("sd")
 
     @property
     def enabled(self) -> bool:
@@ -52,7 +53,7 @@ class Notifier:
 
     def start_watchdog(self, healthy: callable | None = None) -> None:  # type: ignore[valid-type]
         """Ping WATCHDOG=1 at half the configured timeout while ``healthy()`` says so."""
-        if not self.enabled or not self.watchdog_interval or self._task is not None:
+        if not self.enabled or not self.watchdog_interval or self._tasks:
             return
 
         async def loop() -> None:
@@ -61,11 +62,7 @@ class Notifier:
                     self.notify("WATCHDOG=1")
                 await asyncio.sleep(self.watchdog_interval or 1.0)
 
-        self._task = asyncio.create_task(loop(), name="sd-watchdog")
+        self._tasks.spawn(loop(), "watchdog")
 
     async def stop_watchdog(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._tasks.close()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from hydra_os.component import Component, NodeContext
+from collections.abc import Iterable
+
+from loguru import logger
+
+from hydra_os.backup.service import BackupService
+from hydra_os.component import Component, NodeContext, Registrant
 from hydra_os.healing.component import HealingService
-from hydra_os.healing.sweep import register as register_sweep
 from hydra_os.inference.gateway import Gateway
 from hydra_os.inference.manager import ModelManager
 from hydra_os.inference.memory_chat import build_memory_chat
@@ -14,22 +18,47 @@ from hydra_os.intake.component import IntakeComponent
 from hydra_os.mcp import sdk_available
 from hydra_os.node.gpu import NvmlProbe
 from hydra_os.policy.service import PolicyService
+from hydra_os.tasks.registry import TaskRegistry
 from hydra_os.tasks.setup import build_tasks
-from memory.wiring import build_memory_component, feedback_router, memory_router
+from hydra_os.ui.component import UiComponent
+from memory.wiring import MemoryApi, MemoryComponent
+from pipelines.creative.component import CreativeComponent
+
+
+def register(ctx: NodeContext, kinds: TaskRegistry, parts: Iterable[Registrant]) -> None:
+    """The one place routes, node RPC verbs and task kinds are registered, before anything starts.
+
+    A kind that ``tasks.kind_modules`` already registered wins over a part's built-in one (the owner's
+    module replaces ours, as it always did for the intake kinds)."""
+    for part in parts:
+        ctx.routers.extend(part.routes())
+        ctx.rpc.handle_all(part.rpc_handlers())
+        for spec in part.task_kinds():
+            if spec.kind in kinds:
+                logger.info("task kind {} comes from tasks.kind_modules; the built-in one is not used", spec.kind)
+                continue
+            kinds.add(spec)
 
 
 def build_components(ctx: NodeContext) -> list[Component]:
-    """Components in start order; the daemon stops them in reverse."""
+    """Components in start order; the daemon stops them in reverse. Their routes, RPC verbs and task
+    kinds (and those of the API-only parts) are registered at the end, by :func:`register`."""
     components: list[Component] = []
+    parts: list[Registrant] = []  # components and API-only parts, in the order the API lists their routes
+
+    def add(component: Component) -> None:
+        components.append(component)
+        parts.append(component)
+
     # Every node enforces the autonomy policy; components take side effects through policy.gate
     # (hydra_os.policy.model.Gate). Built first so later components can use the gate.
     policy = PolicyService(ctx)
-    components.append(policy)
+    add(policy)
     # Self-healing on every node: checks, the process supervisor and fixups, all through policy.gate.
     healing = HealingService(ctx, policy.gate)
     if ctx.embedded_bus is not None:
         healing.adopt_embedded_bus(ctx.embedded_bus)  # a killed embedded nats-server comes back
-    components.append(healing)
+    add(healing)
     # One endpoint registry per node, shared by the gateway (reads, announces static endpoints) and
     # the model manager (announces what its engines serve). Started first, stopped last.
     registry = None
@@ -41,26 +70,20 @@ def build_components(ctx: NodeContext) -> list[Component]:
             refresh_interval=ctx.settings.membership.heartbeat_interval,
             gone_after=ctx.settings.membership.gone_after,
         )
-        components.append(registry)
+        add(registry)
     if registry is not None and ctx.has_role("gateway"):
         gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth,
                           max_body=ctx.settings.api.max_body_bytes, state_dir=ctx.state_dir,
                           memory=build_memory_chat(ctx))
-        ctx.routers.append(gateway.routes())
         ctx.hot_routes.update(gateway.hot_paths())
 
         ctx.openapi_extra.append(openapi_extra)  # built on the first /openapi.json, not at start-up
-        for verb, handler in gateway.rpc_handlers().items():
-            ctx.rpc.handle(verb, handler)
-        components.append(gateway)
+        add(gateway)
         if ctx.settings.ui.enabled and ctx.auth is not None:  # Mission Control at /ui (docs/ui.md)
-            from hydra_os.ui.component import UiComponent
-
             ui = UiComponent(ctx)
-            ctx.routers.extend(ui.routes())
             ctx.body_gates.append(ui.body_allowed)
             healing.healer.approval_buttons = ui.approval_buttons  # Approve/Deny in ntfy notifications
-            components.append(ui)
+            add(ui)
     if ctx.has_role("gpu"):
         manager = ModelManager(
             ctx.settings.models,
@@ -71,48 +94,34 @@ def build_components(ctx: NodeContext) -> list[Component]:
             events=ctx.events,
             gate=policy.gate,  # evictions and crashed-engine restarts go through the policy
         )
-        manager.register_rpc(ctx.rpc)
         healing.watch_models(manager)  # its engines are watched by default (model_engine check)
-        components.append(manager)
+        add(manager)
     # Memory: the memory node owns the stores and serves them on hydra.memory.* (they open in the
     # background); every node gets /v1/memory/* through the bus client.
-    ctx.routers.append(memory_router(ctx))
-    ctx.routers.append(feedback_router(ctx))  # POST /v1/feedback: thumbs up/down as a learning
+    s = ctx.settings
+    parts.append(MemoryApi(s.memory, ctx.bus, ctx.auth, s.owner.name))  # and POST /v1/feedback
     if ctx.has_role("memory"):
-        components.append(build_memory_component(ctx))
+        add(MemoryComponent(s.memory, ctx.state_dir, ctx.bus, ctx.node_id))
     # MCP for coding agents at /mcp (behind the API token); `hydra mcp` serves the same over stdio.
     # The SDK is the optional `mcp` extra (not in nixpkgs): without it there is no /mcp.
     if ctx.auth is not None and sdk_available():
         from hydra_os.mcp.http import McpComponent  # lazy: the MCP SDK is an optional extra
 
-        mcp = McpComponent(ctx, ctx.auth)
-        ctx.routers.append(mcp.router())
-        components.append(mcp)
-    # Task queue on every node (API routes); worker and scheduler by role. Register task kinds on
-    # tasks.registry here, before the node starts (e.g. tasks.registry.register("research.topic", ...)).
+        add(McpComponent(ctx, ctx.auth))
+    # Task queue on every node (API routes); worker and scheduler by role. Components offer their task
+    # kinds (task_kinds()); register() puts them on tasks.registry before the worker starts.
     tasks = build_tasks(ctx)
-    # The scheduler's health loop: every live node runs its checks once (health.sweep).
-    register_sweep(tasks.registry, ctx.bus, ctx.settings.membership.gone_after,
-                   ctx.settings.tasks.scheduler.health_kind)
-    # Requests in words on every node (POST /v1/requests, `hydra ask`); registers the research, briefing
-    # and reminder task kinds on tasks.registry (before the worker starts).
-    components.append(IntakeComponent(ctx, tasks, policy.gate))
+    parts.append(tasks)
+    # Requests in words on every node (POST /v1/requests, `hydra ask`); offers the research, briefing,
+    # reminder, later-operation and memory-upkeep task kinds.
+    add(IntakeComponent(ctx, tasks, policy.gate))
     # Backups: /v1/backups and the nightly backup.run task kind, on worker nodes (hydra_os/backup).
     if ctx.has_role("worker"):
-        from hydra_os.backup.service import BackupService
-
-        backup = BackupService(ctx, policy.gate)
-        backup.register_kind(tasks.registry)
-        ctx.routers.extend(backup.routes())
-        components.append(backup)
+        add(BackupService(ctx, policy.gate))
     # The creative studio (visual-novel projects, images, voices, Ren'Py export): routes, verb, task kinds.
     if ctx.settings.creative.enabled:
-        from pipelines.creative.component import CreativeComponent
-
-        creative = CreativeComponent(ctx, tasks)
-        ctx.routers.extend(creative.routes())
-        for verb, handler in creative.rpc_handlers().items():
-            ctx.rpc.handle(verb, handler)
-        components.append(creative)
-    components.extend(tasks.components)
+        add(CreativeComponent(ctx, tasks))
+    for component in tasks.components:
+        add(component)
+    register(ctx, tasks.registry, parts)
     return components

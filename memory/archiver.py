@@ -10,13 +10,13 @@ owner's turn. A full queue drops the exchange (counted and logged): a reply is n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loguru import logger
 
+from hydra_os.lifecycle import Background
 from memory.errors import MemoryLayerError
 from memory.extract import ChatExtractor, MemoryWriter
 from memory.protocols import MemoryStack, Role
@@ -76,7 +76,7 @@ class ExchangeArchiver:
         self.extractor = extractor
         self.timeout_s = timeout_s
         self._queue: asyncio.Queue[Exchange] = asyncio.Queue(maxsize=queue_size)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Background("memory-archiver")
         self.archived = 0
         self.dropped = 0
         self.failed = 0
@@ -86,15 +86,11 @@ class ExchangeArchiver:
         self._idle.set()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="memory-archiver")
+        if not self._tasks:
+            self._tasks.spawn(self._run(), "run")
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.close()
 
     def submit(self, ex: Exchange) -> bool:
         try:

@@ -3,13 +3,16 @@
 - :func:`open_local` opens the stores in a state dir (the memory node, or ``--offline`` CLI use).
 - :class:`MemoryComponent` is what the daemon runs on a node with the ``memory`` role: the local
   stores, the bus service on ``hydra.memory.*`` and the background archival optimiser.
-- Every other node reaches memory with :class:`memory.client.MemoryClient` (``client_stack``).
+- Every other node reaches memory with :class:`memory.client.MemoryClient` (``client_stack``);
+  :class:`MemoryApi` serves ``/v1/memory/*`` and ``/v1/feedback`` through it on every node.
+
+Nothing here knows the daemon: the wiring hands over the config, the bus and the API's auth dependency.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -18,9 +21,10 @@ from fastapi import APIRouter, Depends, Query
 from loguru import logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from hydra_os.api.auth import BearerToken
 from hydra_os.bus.client import Bus
-from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
+from hydra_os.lifecycle import ComponentState, Lifecycle, Registers
 from hydra_os.secrets import read_optional_secret
 from memory.archival import BackgroundOptimizer, open_archival
 from memory.client import MemoryClient
@@ -240,7 +244,7 @@ async def client_stack(bus: Bus, cfg: MemoryConfig) -> MemoryStack:
     return client.stack()
 
 
-class MemoryComponent:
+class MemoryComponent(Lifecycle):
     """The memory node's component: owns the stores and serves them on the bus.
 
     ``start()`` returns at once and the stores open in the background (loading an embedding model
@@ -253,6 +257,7 @@ class MemoryComponent:
     """
 
     name = "memory"
+    opens_in_background = True  # RUNNING once serving, RETRYING (with the error) while it cannot open
 
     def __init__(self, cfg: MemoryConfig, state_dir: Path, bus: Bus, node_id: str) -> None:
         self.cfg = cfg
@@ -265,11 +270,10 @@ class MemoryComponent:
         self.error: str | None = None
         self.attempts = 0
         self._serving = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="memory-open")
+    async def _start(self) -> None:
+        if not self.background:
+            self.background.spawn(self._run(), "open")
 
     async def wait_serving(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._serving.wait(), timeout)
@@ -286,10 +290,12 @@ class MemoryComponent:
                 await self._open()
                 self.error = None
                 self._serving.set()
+                self._report_down()
                 logger.info("memory: serving {} on hydra.memory.*", self.state_dir / "memory")
                 return
             except Exception as e:  # anything: report it, keep the node up, try again
                 self.error = str(e) if isinstance(e, HydraError) else f"{type(e).__name__}: {e}"
+                self.set_state(ComponentState.RETRYING, self.error)
                 logger.error("memory: cannot open the stores (attempt {}): {}; retrying in {:.0f}s",
                              self.attempts, self.error, delay)
                 await self._close()
@@ -305,6 +311,13 @@ class MemoryComponent:
             for name in list(self.local.down):  # swapped into the served stack in place: the service sees it
                 if await self.local.reopen(name) and name is StoreName.ARCHIVAL:
                     await self._start_optimizer()
+            if self.service is not None:
+                self.service.refresh()
+            self._report_down()
+
+    def _report_down(self) -> None:
+        down = sorted(self.local.down) if self.local is not None else []
+        self.set_state(ComponentState.RUNNING, f"stores down: {', '.join(down)}" if down else None)
 
     async def _start_optimizer(self) -> None:
         """The daemon owns index optimisation: periodic, and kicked by imports, reindexes and bulk adds."""
@@ -342,16 +355,12 @@ class MemoryComponent:
         if local is not None:
             await local.close()
 
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def _stop(self) -> None:
+        await self.background.close()
         self._serving.clear()
         await self._close()
 
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         down = self.local.down if self.local is not None else {}
         if self._serving.is_set():
             state = "degraded" if down else "serving"
@@ -396,15 +405,14 @@ class RememberRequest(BaseModel):
     at: AwareDatetime | None = Field(default=None, description="when it was said (RFC 3339 with offset); default now")
 
 
-def memory_router(ctx: NodeContext) -> APIRouter:
+def memory_router(cfg: MemoryConfig, bus: Bus, auth: BearerToken | None, owner: str) -> APIRouter:
     """``/v1/memory/*`` on every node, served through the bus client (so it works on any node)."""
-    cfg: MemoryConfig = ctx.settings.memory
-    deps = [Depends(ctx.auth)] if ctx.auth is not None else []
+    deps = [Depends(auth)] if auth is not None else []
     router = APIRouter(prefix="/v1/memory", tags=["memory"], dependencies=deps)
     extractor = make_extractor(cfg.extract)
 
     async def stack() -> MemoryStack:
-        return await client_stack(ctx.bus, cfg)
+        return await client_stack(bus, cfg)
 
     @router.post("/context")
     async def context(req: ContextRequest) -> dict[str, Any]:
@@ -415,7 +423,7 @@ def memory_router(ctx: NodeContext) -> APIRouter:
     @router.post("/remember")
     async def remember(req: RememberRequest) -> dict[str, Any]:
         """Store a passage (and, with a model configured, the facts it states)."""
-        writer = MemoryWriter(await stack(), extractor, owner=ctx.settings.owner.name)
+        writer = MemoryWriter(await stack(), extractor, owner=owner)
         done = await writer.remember(
             req.text, source=req.source, tags=req.tags, session=req.session, extract=req.extract,
             role=req.role, at=req.at,
@@ -443,15 +451,14 @@ class FeedbackRequest(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
 
 
-def feedback_router(ctx: NodeContext) -> APIRouter:
+def feedback_router(cfg: MemoryConfig, bus: Bus, auth: BearerToken | None) -> APIRouter:
     """``POST /v1/feedback``: thumbs up/down on an answer, kept as a learning tied to its conversation."""
-    cfg: MemoryConfig = ctx.settings.memory
-    deps = [Depends(ctx.auth)] if ctx.auth is not None else []
+    deps = [Depends(auth)] if auth is not None else []
     router = APIRouter(prefix="/v1", tags=["memory"], dependencies=deps)
 
     @router.post("/feedback")
     async def feedback(req: FeedbackRequest) -> dict[str, Any]:
-        stack = await client_stack(ctx.bus, cfg)
+        stack = await client_stack(bus, cfg)
         learning = await record_feedback(stack.learnings, conversation=req.conversation, rating=req.rating,
                                          response_id=req.response_id, comment=req.comment)
         return learning.model_dump(mode="json")
@@ -459,6 +466,12 @@ def feedback_router(ctx: NodeContext) -> APIRouter:
     return router
 
 
-def build_memory_component(ctx: NodeContext) -> MemoryComponent:
-    cfg: MemoryConfig = ctx.settings.memory
-    return MemoryComponent(cfg, ctx.state_dir, ctx.bus, ctx.node_id)
+class MemoryApi(Registers):
+    """``/v1/memory/*`` and ``POST /v1/feedback`` on every node (not only the memory node), for the wiring."""
+
+    def __init__(self, cfg: MemoryConfig, bus: Bus, auth: BearerToken | None, owner: str) -> None:
+        self.cfg, self.bus, self.auth, self.owner = cfg, bus, auth, owner
+
+    def routes(self) -> Sequence[APIRouter]:
+        return [memory_router(self.cfg, self.bus, self.auth, self.owner),
+                feedback_router(self.cfg, self.bus, self.auth)]  # thumbs up/down as a learning

@@ -43,7 +43,7 @@ async def test_async_with_starts_runs_and_stops_the_component_and_its_tasks() ->
     async with t as same:
         assert same is t and t.state is ComponentState.RUNNING
         await asyncio.sleep(0.05)
-        assert t.background.running == 1
+        assert len(t.background) == 1
         st = t.status()
         assert st["ticks"] > 0 and st["lifecycle"]["state"] == "running"
     assert t.status()["lifecycle"]["state"] == "stopped" and t.stopped == 1
@@ -77,7 +77,7 @@ async def test_a_crashed_background_task_is_logged_and_marks_the_component_faile
             break
         await asyncio.sleep(0.01)
     assert t.state is ComponentState.FAILED
-    assert t.reason is not None and "ticker:boom" in t.reason and "disk on fire" in t.reason
+    assert t.reason is not None and "ticker-boom" in t.reason and "disk on fire" in t.reason
     await t.stop()
 
 
@@ -111,3 +111,40 @@ async def test_close_from_inside_an_owned_task_does_not_wait_for_itself() -> Non
 
     bg.spawn(closer(), "closer")
     await asyncio.wait_for(done.wait(), 5)
+
+
+class Opener(Lifecycle):
+    """Opens in the background (like the memory component): start() returns while still opening."""
+
+    name = "opener"
+    opens_in_background = True
+
+    def __init__(self, broken: bool) -> None:
+        self.broken = broken
+        self.go = asyncio.Event()
+
+    async def _start(self) -> None:
+        self.background.spawn(self._open(), "open")
+
+    async def _open(self) -> None:
+        await self.go.wait()
+        if self.broken:
+            raise OSError("store file damaged")
+        self.set_state(ComponentState.RUNNING)
+
+
+async def test_a_component_opening_in_the_background_stays_starting_until_it_says_otherwise() -> None:
+    ok, broken = Opener(broken=False), Opener(broken=True)
+    for c in (ok, broken):
+        await c.start()
+        assert c.state is ComponentState.STARTING  # start() returned, the open goes on
+        c.go.set()
+    for _ in range(100):
+        if ok.state is not ComponentState.STARTING and broken.state is not ComponentState.STARTING:
+            break
+        await asyncio.sleep(0.01)
+    assert ok.status()["lifecycle"] == {"state": "running", "reason": None}
+    assert broken.status()["lifecycle"]["state"] == "failed"
+    assert "store file damaged" in (broken.reason or "")
+    for c in (ok, broken):
+        await c.stop()

@@ -28,6 +28,8 @@ class DaemonView(Protocol):
 
     def unready(self) -> dict[str, str]: ...
 
+    def failing(self) -> list[str]: ...
+
     def status(self) -> dict[str, Any]: ...
 
     def nodes(self) -> list[NodeInfo]: ...
@@ -59,8 +61,7 @@ def create_app(
             body["unready"] = problems  # which subsystem cannot serve, and why
         # a component that failed to open (memory with a broken embedder, say) does not take the node
         # out of service, but readiness names it; its error is in the authenticated /v1/status
-        comps: dict[str, Any] = daemon.status().get("components", {}) if ready else {}
-        body["failing"] = sorted(n for n, st in comps.items() if isinstance(st, dict) and st.get("state") == "error")
+        body["failing"] = daemon.failing() if ready else []
         return JSONResponse(body, status_code=200 if ready else 503)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)])

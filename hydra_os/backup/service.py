@@ -24,7 +24,7 @@ from hydra_os.backup.take import take_backup
 from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
 from hydra_os.policy.model import Action, BlastRadius, Gate, OutcomeStatus
-from hydra_os.tasks.registry import TaskContext, TaskRegistry
+from hydra_os.tasks.registry import KindSpec, TaskContext, TaskRegistry, specs_of
 from memory.wiring import client_stack
 
 BACKUP_KIND = "backup.run"
@@ -63,6 +63,9 @@ class BackupService:
         return {"state": "running" if self._running else "stopped", "reason": None,
                 "destination": str(self.dest), "busy": self._lock.locked(),
                 "last": last.model_dump() if last else None}
+
+    def task_kinds(self) -> list[KindSpec]:
+        return specs_of(self.register_kind)
 
     def register_kind(self, registry: TaskRegistry) -> None:
         registry.register(BACKUP_KIND, self._task, "take a backup of this node and the cluster state")

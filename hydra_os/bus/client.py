@@ -41,6 +41,7 @@ from hydra_os.bus.auth import BusCredentials, client_options
 from hydra_os.bus.kvscan import kv_scan
 from hydra_os.config import BusConfig
 from hydra_os.errors import BusError
+from hydra_os.lifecycle import Background
 
 # Failed probes in a row on a connection nats-py still calls connected before it is rebuilt.
 REBUILD_AFTER_FAILURES = 3
@@ -155,8 +156,8 @@ class Bus:
         self._kv: dict[str, KeyValue] = {}
         self._closing = False
         self._gone_after: float | None = None  # set by ensure_topology: what to recreate after a restart
-        self._probe_task: asyncio.Task[None] | None = None
-        self._topology_task: asyncio.Task[None] | None = None
+        self._probe = Background("bus-probe")
+        self._topology = Background("bus-topology")
 
     @property
     def nc(self) -> Client:
@@ -262,8 +263,8 @@ class Bus:
     def _schedule_topology(self) -> None:
         if self._gone_after is None or self._closing:
             return
-        if self._topology_task is None or self._topology_task.done():
-            self._topology_task = asyncio.create_task(self._restore_topology(), name="bus-topology")
+        if not self._topology:
+            self._topology.spawn(self._restore_topology(), "restore")
 
     async def _restore_topology(self) -> None:
         assert self._gone_after is not None
@@ -310,8 +311,8 @@ class Bus:
 
     def start_probe(self) -> None:
         """Probe every ``bus.probe_interval``; the daemon's bus only (the CLI's is short-lived)."""
-        if self._probe_task is None:
-            self._probe_task = asyncio.create_task(self._probe_loop(), name="bus-probe")
+        if not self._probe:
+            self._probe.spawn(self._probe_loop(), "loop")
 
     async def _probe_loop(self) -> None:
         failures = 0
@@ -370,12 +371,8 @@ class Bus:
 
     async def close(self) -> None:
         self._closing = True
-        for task in (self._probe_task, self._topology_task):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._probe_task = self._topology_task = None
+        await self._probe.close()
+        await self._topology.close()
         if self._nc is not None and not self._nc.is_closed:
             try:
                 await asyncio.wait_for(self._nc.drain(), 5.0)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -29,15 +31,18 @@ from hydra_os.healing.incidents import IncidentStore
 from hydra_os.healing.registry import discover_checks, discover_fixups
 from hydra_os.healing.requests import IncidentsQuery, RestartChild, RunChecks, bad_request, bad_restart
 from hydra_os.healing.supervisor import ChildProcess, EmbeddedBusChild, ProcessSupervisor
+from hydra_os.healing.sweep import register as register_sweep
 from hydra_os.healing.uptime import UptimeLog
 from hydra_os.healing.watch import ModelsView, default_disks
+from hydra_os.lifecycle import ComponentState, Lifecycle, RpcHandler
 from hydra_os.nixos.ledger import FailedRevisions, Rollbacks
 from hydra_os.node.rpc_params import typed
 from hydra_os.notify import build_notifier
 from hydra_os.policy.model import Gate
+from hydra_os.tasks.registry import KindSpec, specs_of
 
 
-class HealingService:
+class HealingService(Lifecycle):
     name = "healing"
 
     def __init__(self, ctx: NodeContext, gate: Gate) -> None:
@@ -63,14 +68,23 @@ class HealingService:
         )
         self.healer.register()
         self._started = False
-        for verb, fn in (("heal.incidents", typed(IncidentsQuery, self._rpc_incidents, bad_request)),
-                         ("heal.run", typed(RunChecks, self._rpc_run, bad_request)),
-                         ("heal.children", self._rpc_children),
-                         ("heal.restart", typed(RestartChild, self._rpc_restart, bad_restart)),
-                         ("heal.uptime", self._rpc_uptime), ("heal.nixos", self._rpc_nixos)):
-            ctx.rpc.handle(verb, fn)
-        if ctx.auth is not None:
-            ctx.routers.append(self.router(ctx.auth))
+        self._auth = ctx.auth
+        # the scheduler's health loop: every live node runs its checks once (health.sweep)
+        self._sweep = partial(register_sweep, bus=ctx.bus, gone_after=ctx.settings.membership.gone_after,
+                              kind=ctx.settings.tasks.scheduler.health_kind)
+
+    def routes(self) -> Sequence[APIRouter]:
+        return [] if self._auth is None else [self.router(self._auth)]
+
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]:
+        return {"heal.incidents": typed(IncidentsQuery, self._rpc_incidents, bad_request),
+                "heal.run": typed(RunChecks, self._rpc_run, bad_request),
+                "heal.children": self._rpc_children,
+                "heal.restart": typed(RestartChild, self._rpc_restart, bad_restart),
+                "heal.uptime": self._rpc_uptime, "heal.nixos": self._rpc_nixos}
+
+    def task_kinds(self) -> Sequence[KindSpec]:
+        return specs_of(self._sweep)
 
     def adopt_embedded_bus(self, server: EmbeddedNats) -> None:
         """Watch the daemon's embedded nats-server (the daemon still starts and stops it)."""
@@ -81,14 +95,17 @@ class HealingService:
         self.context.models = models
         models.failure_listeners.append(lambda _model: self.healer.poke_check("model_engine"))
 
-    async def start(self) -> None:
-        if not self.config.enabled or self._started:
+    async def _start(self) -> None:
+        if not self.config.enabled:
+            self.set_state(ComponentState.STOPPED, "disabled in config (healing.enabled = false)")
+            return
+        if self._started:
             return
         self._started = True
         await self.supervisor.start()
         await self.healer.start()
 
-    async def stop(self) -> None:
+    async def _stop(self) -> None:
         if not self._started:
             return
         self._started = False
@@ -96,7 +113,7 @@ class HealingService:
         await self.supervisor.stop()
         self.gpu.close()
 
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         return {"enabled": self.config.enabled, **self.healer.status(),
                 "children": [s.model_dump() for s in self.supervisor.states()]}
 

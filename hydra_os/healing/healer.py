@@ -33,6 +33,7 @@ from hydra_os.healing.incidents import Incident, IncidentStore
 from hydra_os.healing.model import Check, CheckReport, Fixup, Issue, repairs
 from hydra_os.healing.supervisor import ChildState
 from hydra_os.healing.uptime import UptimeLog
+from hydra_os.lifecycle import Background
 from hydra_os.notify import Notification, Notifier, NotifyAction, NotifyError
 from hydra_os.policy.guards.dependencies import DependencyGraph
 from hydra_os.policy.model import Action, Gate, Outcome, OutcomeStatus
@@ -70,7 +71,7 @@ class Healer:
         self.notifications = 0
         self.last_round: dict[str, Any] = {}
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Background("healer")
         self._wake = asyncio.Event()
         self._poked: set[str] = set()
         self._registered = False
@@ -94,17 +95,13 @@ class Healer:
 
     async def start(self) -> None:
         self.register()
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="healer")
+        if not self._tasks:
+            self._tasks.spawn(self._loop(), "loop")
         self.started.set()
 
     async def stop(self) -> None:
         self.started.clear()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._tasks.close()
         await asyncio.to_thread(self._save)
 
     def _save(self) -> None:

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.healing.config import ChildSpec
 from hydra_os.healing.errors import SupervisorError
+from hydra_os.lifecycle import Background
 from hydra_os.procutil import die_with_parent, terminate
 
 
@@ -201,7 +202,7 @@ class ProcessSupervisor:
         self.probe_failures = probe_failures
         self._children: dict[str, _Watched] = {}
         self._listeners: list[Callable[[str], None]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Background("supervisor")
         self._locks: dict[str, asyncio.Lock] = {}
         self._started = False  # restarts are refused outside start()..stop(): only we spawn children
 
@@ -245,16 +246,12 @@ class ProcessSupervisor:
                 if w.owned and not w.child.running:
                     await w.child.start()
         self._started = True
-        if self._task is None:
-            self._task = asyncio.create_task(self._watch(), name="supervisor-watch")
+        if not self._tasks:
+            self._tasks.spawn(self._watch(), "watch")
 
     async def stop(self) -> None:
         self._started = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._tasks.close()
         for w in self._children.values():
             if w.owned:
                 await w.child.stop()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from hydra_os.inference.classifier import read
 from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError, ModelNotFoundError
-from hydra_os.inference.health import Cooldowns, cancel
+from hydra_os.inference.health import Cooldowns
 from hydra_os.inference.memory_chat import MEMORY_OWNER, MemoryChat
 from hydra_os.inference.metrics import GatewayMetrics
 from hydra_os.inference.proxy import Proxy, route_header
@@ -43,7 +43,7 @@ from hydra_os.inference.route_log import RouteLog, records_path
 from hydra_os.inference.route_params import RouteExplain, RouteFeedback, bad_request
 from hydra_os.inference.router import Kind, Plan, Router
 from hydra_os.inference.selection import NoPick, Pick, Selector
-from hydra_os.node.rpc import Handler as RpcHandler
+from hydra_os.lifecycle import Lifecycle, RpcHandler
 from hydra_os.node.rpc_params import typed
 from hydra_os.secrets import read_secret_file
 
@@ -64,7 +64,7 @@ def _trace_headers(scope: Scope) -> dict[str, str] | None:
 _PATHS: dict[Kind, str] = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
 
 
-class Gateway:
+class Gateway(Lifecycle):
     name = "gateway"
 
     def __init__(self, config: InferenceConfig, registry: EndpointRegistry, node_id: str,
@@ -96,8 +96,6 @@ class Gateway:
         self._weights_mtime = self._mtime()
         self.proxy = Proxy(routing, self.selector, self.cooldowns, self.queue, self.metrics, self.headers_for)
         self._by_id = {i.id: i for i in self.static}
-        self._background: set[asyncio.Task[None]] = set()
-        self._probe_task: asyncio.Task[None] | None = None
         self._started = False
         self._endpoints: dict[tuple[str, str], Endpoint] | None = None
         registry.add_listener(self._on_endpoint)
@@ -135,9 +133,7 @@ class Gateway:
             self.queue.notify()
         base = self._by_id.get(ep.id)
         if base is not None and self._started:  # tell the other gateways now, not at the next refresh
-            task = asyncio.create_task(self.registry.announce(base, self._live))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self.background.spawn(self.registry.announce(base, self._live), f"announce-{ep.id}")
 
     def _on_endpoint(self, endpoint_id: str, info: EndpointInfo | None) -> None:
         if info is None and endpoint_id in self.selector.stats:
@@ -148,30 +144,25 @@ class Gateway:
             self.queue.notify()  # a new endpoint may take waiting requests
 
     # ---- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def _start(self) -> None:
         if self._started:
             return
         session = await self.proxy.start()
         for info in self.static:
             await self.registry.announce(info, self._live)
-        self._probe_task = asyncio.create_task(
-            self.cooldowns.run(session, self.registry.get, self.headers_for), name="gateway-probe"
-        )
+        self.background.spawn(self.cooldowns.run(session, self.registry.get, self.headers_for), "probe")
         if self.route_log is not None:
             await self.route_log.start()
         if self.state_dir is not None:
-            self._background.add(asyncio.create_task(self._watch_weights(), name="gateway-route-weights"))
+            self.background.spawn(self._watch_weights(), "route-weights")
         if self.memory is not None:
             self.memory.start()
         self._started = True
 
-    async def stop(self) -> None:
+    async def _stop(self) -> None:
         if self.memory is not None:
             await self.memory.stop()
-        await cancel(self._probe_task)
-        self._probe_task = None
-        for t in list(self._background):
-            await cancel(t)
+        await self.background.close()
         if self.route_log is not None:
             await self.route_log.stop()
         if self._started:
@@ -180,7 +171,7 @@ class Gateway:
         await self.proxy.stop()
         self._started = False
 
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         return {
             "endpoints": {eid: st.as_dict() for eid, st in sorted(self.selector.stats.items())},
             "static": [i.id for i in self.static],
@@ -202,7 +193,7 @@ class Gateway:
             self._endpoints = {k: Endpoint(h, guard=guard, max_body=self.max_body) for k, h in handlers.items()}
         return self._endpoints
 
-    def routes(self) -> APIRouter:
+    def routes(self) -> Sequence[APIRouter]:
         """The same endpoints as plain routes, for a node API without the :class:`HotPaths` front, and
         ``GET /v1/models/{model}`` (a path parameter, so not a hot path; clients call it once per model)."""
         r = APIRouter()
@@ -212,7 +203,7 @@ class Gateway:
         one = Endpoint(self._model, guard=guard, max_body=self.max_body)
         # ":path": model ids may hold slashes (hydra/auto, org/model)
         r.add_route("/v1/models/{model:path}", one, methods=["GET"], include_in_schema=False)  # type: ignore[arg-type]
-        return r
+        return [r]
 
     def _guard(self, scope: Scope) -> Reply | None:
         """The bearer-token check, from the headers alone (before the body is read)."""

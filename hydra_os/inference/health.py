@@ -10,7 +10,6 @@ failed probe doubles the wait up to ``cooldown_max``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -117,10 +116,3 @@ class Cooldowns:
         wait = self.backoff(st.failures)
         st.cooldown_until = time.monotonic() + wait
         logger.debug("endpoint {} still down ({}); next probe in {:.1f}s", endpoint_id, error, wait)
-
-
-async def cancel(task: asyncio.Task[None] | None) -> None:
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,8 @@ from hydra_os.inference.engines.supervisor import ModelRun
 from hydra_os.inference.manager_config import STATE_MODELS_FILE, ModelsConfig, ModelSpec, load_state_models
 from hydra_os.inference.manager_policy import ModelActions, refusal
 from hydra_os.inference.vram import Placement, Resident, plan, plan_with_eviction
+from hydra_os.lifecycle import Background, Lifecycle, RpcHandler
 from hydra_os.node.gpu import GpuInfo
-from hydra_os.node.rpc import NodeRpc
 from hydra_os.policy.model import Action, Gate, OutcomeStatus
 
 GpuReader = Callable[[], list[GpuInfo]]
@@ -97,7 +97,7 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-class ModelManager:
+class ModelManager(Lifecycle):
     name = "models"
 
     def __init__(
@@ -123,9 +123,9 @@ class ModelManager:
         self.specs.update({m.id: m for m in config.entries})  # the main config wins
         self.runs: dict[str, ModelRun] = {}
         self._bringups: dict[str, asyncio.Task[None]] = {}
+        self._bringup_tasks = Background("models-start")
         self._lock = asyncio.Lock()
         self._http: httpx.AsyncClient | None = None
-        self._monitor: asyncio.Task[None] | None = None
         self._ollama: list[OllamaDiscovery] = []
         self._stopped = False
         self.actions = ModelActions(gate, node_id, self._event) if gate is not None else None
@@ -141,13 +141,11 @@ class ModelManager:
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=1.0), trust_env=False)
         return self._http
 
-    def register_rpc(self, rpc: NodeRpc) -> None:
-        rpc.handle("models.list", self._rpc_list)
-        rpc.handle("models.status", self._rpc_status)
-        rpc.handle("models.start", self._rpc_start)
-        rpc.handle("models.stop", self._rpc_stop)
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]:
+        return {"models.list": self._rpc_list, "models.status": self._rpc_status,
+                "models.start": self._rpc_start, "models.stop": self._rpc_stop}
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         self._stopped = False
         self._ollama = [
             OllamaDiscovery(src, i, self.node_id, self.registry, self.http)
@@ -155,7 +153,7 @@ class ModelManager:
         ]
         for d in self._ollama:
             await d.start()
-        self._monitor = asyncio.create_task(self._monitor_loop(), name="models-monitor")
+        self.background.spawn(self._monitor_loop(), "monitor")
         for spec in self.specs.values():
             if spec.autostart:
                 try:
@@ -164,7 +162,7 @@ class ModelManager:
                     logger.error("autostart of {} refused: {}", spec.id, e)
         self.started.set()
 
-    async def stop(self) -> None:
+    async def _stop(self) -> None:
         """Stop every engine this manager runs and withdraw its endpoints. Idempotent."""
         if self._stopped:
             return
@@ -172,25 +170,19 @@ class ModelManager:
         self.started.clear()
         if self.actions is not None:
             await self.actions.close()
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
-            self._monitor = None
+        await self.background.close()  # the monitor: it must not restart what is being stopped
         for d in self._ollama:
             await d.stop()
         await asyncio.gather(
             *(self._stop_run(r, "node stopping") for r in list(self.runs.values())), return_exceptions=True
         )
-        for t in self._bringups.values():
-            t.cancel()
-        await asyncio.gather(*self._bringups.values(), return_exceptions=True)
+        await self._bringup_tasks.close()
         self._bringups.clear()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
 
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         return {
             "declared": sorted(self.specs),
             "running": {i: r.state for i, r in self.runs.items() if r.state != "stopped"},
@@ -226,7 +218,7 @@ class ModelManager:
             run = self.runs.get(model_id)
             if run is None or not run.active:
                 run = await self._launch(spec, evict)
-                self._bringups[model_id] = asyncio.create_task(self._bring_up(run), name=f"start-{model_id}")
+                self._bringups[model_id] = self._bringup_tasks.spawn(self._bring_up(run), model_id)
         if wait:
             task = self._bringups.get(model_id)
             if task is not None:

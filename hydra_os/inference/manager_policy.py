@@ -26,6 +26,7 @@ from typing import Any
 
 from loguru import logger
 
+from hydra_os.lifecycle import Background
 from hydra_os.policy.model import Action, BlastRadius, Executor, Gate, Outcome, OutcomeStatus
 
 UNLOAD = "model.unload"
@@ -76,6 +77,7 @@ class ModelActions:
         self.node_id = node_id
         self._event = events
         self._restarts: dict[str, asyncio.Task[None]] = {}
+        self._restart_tasks = Background("restart")  # tasks named restart-<model>
 
     def register(self, unload: Executor, restart: Executor, ready: asyncio.Event | None = None) -> None:
         """Executors by kind, so approved actions run after a daemon restart too (once ``ready`` is set)."""
@@ -105,19 +107,16 @@ class ModelActions:
     def schedule_restart(self, model_id: str, execute: Executor, still_wanted: Callable[[], bool]) -> None:
         if self.restarting(model_id):
             return
-        self._restarts[model_id] = asyncio.create_task(
-            self._restart_loop(model_id, execute, still_wanted), name=f"restart-{model_id}"
+        self._restarts[model_id] = self._restart_tasks.spawn(
+            self._restart_loop(model_id, execute, still_wanted), model_id
         )
 
     async def cancel_restart(self, model_id: str) -> None:
-        t = self._restarts.pop(model_id, None)
-        if t is not None and t is not asyncio.current_task() and not t.done():
-            t.cancel()
-            await asyncio.gather(t, return_exceptions=True)
+        await self._restart_tasks.cancel(self._restarts.pop(model_id, None))  # not itself, when it asks
 
     async def close(self) -> None:
-        for model_id in list(self._restarts):
-            await self.cancel_restart(model_id)
+        self._restarts.clear()
+        await self._restart_tasks.close()
 
     async def _restart_loop(self, model_id: str, execute: Executor, still_wanted: Callable[[], bool]) -> None:
         action = restart_action(self.node_id, model_id)

@@ -14,7 +14,6 @@ to abort the generation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import time
@@ -35,6 +34,7 @@ from hydra_os.inference.health import Cooldowns
 from hydra_os.inference.metrics import EndpointMetrics, GatewayMetrics
 from hydra_os.inference.router import Plan
 from hydra_os.inference.selection import NoPick, Pick, Selector
+from hydra_os.lifecycle import Background
 
 _USAGE_RE = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
 _TOKEN_RE = re.compile(rb'"(?:content|text)"\s*:\s*"(?!")')
@@ -80,7 +80,7 @@ class Proxy:
         self.acct = Accounting(selector, cooldowns, queue, metrics, alpha=cfg.ewma_alpha,
                                cool_after_5xx=cfg.cool_after_5xx)
         self.session: aiohttp.ClientSession | None = None
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = Background("gateway")
         self._relays: set[_Relay] = set()  # open streams, for the stall sweeper
 
     async def start(self) -> aiohttp.ClientSession:
@@ -90,15 +90,11 @@ class Proxy:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.cfg.connect_timeout)
         self.session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
                                              skip_auto_headers=("User-Agent",))
-        self._sweeper = asyncio.create_task(self._sweep(), name="gateway-stall-sweeper")
+        self._sweeper.spawn(self._sweep(), "stall-sweeper")
         return self.session
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await self._sweeper.close()
         if self.session is not None:
             session, self.session = self.session, None
             await session.close()

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus, kv_values
 from hydra_os.inference.endpoint import EndpointInfo
+from hydra_os.lifecycle import Lifecycle
 from hydra_os.node.membership import Membership
 
 Listener = Callable[[str, EndpointInfo | None], None]
@@ -47,7 +48,7 @@ class _Seen:
         self.last = now  # local monotonic time of the last put
 
 
-class EndpointRegistry:
+class EndpointRegistry(Lifecycle):
     """Component ``endpoints``: one per node, shared by the gateway and the model manager."""
 
     name = "endpoints"
@@ -77,7 +78,6 @@ class EndpointRegistry:
         self._snapshot: list[EndpointInfo] | None = None  # endpoints(), rebuilt after a change
         self._departed: set[str] = set()  # nodes whose endpoints were dropped because they left
         self._sub: Any = None
-        self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._stopped = False
         self._lock = asyncio.Lock()  # a withdraw never races a refresh that would put the entry back
@@ -149,7 +149,7 @@ class EndpointRegistry:
             await kv.put(info.id, fresh.model_dump_json().encode())
 
     # ---- lifecycle ---------------------------------------------------------------------
-    async def start(self) -> None:
+    async def _start(self) -> None:
         if self._started:
             return
         kv = await self.bus.kv(names.MODELS_BUCKET)
@@ -169,21 +169,15 @@ class EndpointRegistry:
         for info in list(self._mine.values()):
             self._seen(info.id, info)
             await self._put(info)
-        self._tasks = [
-            asyncio.create_task(self._refresh_loop(), name="endpoints-refresh"),
-            asyncio.create_task(self._sweep_loop(), name="endpoints-sweep"),
-        ]
+        self.background.spawn(self._refresh_loop(), "refresh")
+        self.background.spawn(self._sweep_loop(), "sweep")
 
-    async def stop(self) -> None:
+    async def _stop(self) -> None:
         """Withdraw everything this node announced and stop watching. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await self.background.close()
         if self._started:
             for endpoint_id in list(self._mine):
                 await self.withdraw(endpoint_id)
@@ -192,14 +186,7 @@ class EndpointRegistry:
                 await self._sub.unsubscribe()
         self._started = False
 
-    async def __aenter__(self) -> EndpointRegistry:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         return {
             "endpoints": sorted(self._view),
             "announced": sorted(self._mine),

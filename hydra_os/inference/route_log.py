@@ -36,6 +36,7 @@ from loguru import logger
 
 from hydra_os.inference.config import TIERS
 from hydra_os.inference.endpoint import Tier
+from hydra_os.lifecycle import Background
 
 FILE = "routes.jsonl"
 TEXT_LIMIT = 4000
@@ -65,7 +66,7 @@ class RouteLog:
         self._conversations: dict[str, int] = {}  # conversation key -> turns of it in _recent
         self._recent_max = recent
         self._pending: list[dict[str, Any]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Background("route-log")
 
     # ---- the request path (no I/O) --------------------------------------------------------------
     def auto(self, conversation: str | None, ask: str, tier: Tier, by: str) -> str:
@@ -115,14 +116,10 @@ class RouteLog:
 
     # ---- writing, off the request path ------------------------------------------------------------
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="route-log")
+        self._tasks.spawn(self._run(), "writer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._tasks.close()
         await self.flush()
 
     async def _run(self) -> None:

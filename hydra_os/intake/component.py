@@ -1,11 +1,15 @@
-"""The intake component (every node): builds the chat client, the service, its API route and RPC verb,
-and registers the task kinds of this slice on the node's task registry (research, briefing, reminder,
-operations asked for later).
+"""The intake component (every node): builds the chat client and the service, and offers its API route,
+RPC verb and task kinds (research, briefing, reminder, operations asked for later, memory upkeep) for
+:mod:`hydra_os.wiring` to register.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
+
+from fastapi import APIRouter
 
 from hydra_os.chat.client import OpenAIChat
 from hydra_os.component import NodeContext
@@ -13,8 +17,10 @@ from hydra_os.intake import later, reminder
 from hydra_os.intake.api import ASK_VERB, requests_router, rpc_handler
 from hydra_os.intake.config import IntakeConfig
 from hydra_os.intake.service import IntakeService
+from hydra_os.lifecycle import Lifecycle, RpcHandler
 from hydra_os.policy.model import Gate
 from hydra_os.secrets import read_secret_file
+from hydra_os.tasks.registry import KindSpec, specs_of
 from hydra_os.tasks.setup import TaskSystem
 from memory.protocols import MemoryStack
 from memory.wiring import client_stack, make_extractor
@@ -36,7 +42,7 @@ def gateway_url(ctx: NodeContext) -> str | None:
     return None
 
 
-class IntakeComponent:
+class IntakeComponent(Lifecycle):
     name = "intake"
 
     def __init__(self, ctx: NodeContext, tasks: TaskSystem, gate: Gate | None) -> None:
@@ -58,36 +64,36 @@ class IntakeComponent:
         self.service = IntakeService(ctx.settings, cfg, tasks.queue, ctx.node_id, gate=gate, chat=self.chat,
                                      memory=memory, extractor=self.extractor,
                                      nodes=lambda: {n.id: list(n.roles) for n in ctx.membership.nodes()})
-        ctx.routers.append(requests_router(self.service, ctx.auth))
-        ctx.rpc.handle(ASK_VERB, rpc_handler(self.service))
-        self._register_kinds(tasks)
 
-    def _register_kinds(self, tasks: TaskSystem) -> None:
-        s, cfg, reg = self.ctx.settings, self.config, tasks.registry
-        if cfg.research_kind not in reg:
-            register_research(reg, ResearchDeps(cfg.research, s.node.state_dir, s.owner.timezone, self.chat,
-                                                self.memory), cfg.research_kind)
-        if cfg.reminder_kind not in reg:
-            reminder.register(reg, s.notify, s.node.state_dir, cfg.reminder_kind)
-        if cfg.ops_kind not in reg:
-            later.register(reg, self.ctx.bus, cfg.timeout_s, cfg.ops_kind)
-        if s.tasks.scheduler.memory_maintenance_kind not in reg:  # the scheduler's nightly memory upkeep
-            register_maintenance(reg, self.memory, s.memory, s.tasks.scheduler.memory_maintenance_kind)
-        kind = s.tasks.scheduler.briefing_kind
-        if kind not in reg:
-            register_briefing(reg, BriefingDeps(settings=s, bus=self.ctx.bus, chat=self.chat, memory=self.memory,
-                                                api_url=lambda: _own_api(self.ctx)), kind)
+    def routes(self) -> Sequence[APIRouter]:
+        return [requests_router(self.service, self.ctx.auth)]
 
-    async def start(self) -> None:
-        return None
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]:
+        return {ASK_VERB: rpc_handler(self.service)}
 
-    async def stop(self) -> None:
+    def task_kinds(self) -> Sequence[KindSpec]:
+        """A kind that ``tasks.kind_modules`` registered first wins (the wiring skips ours)."""
+        s, cfg = self.ctx.settings, self.config
+        research = ResearchDeps(cfg.research, s.node.state_dir, s.owner.timezone, self.chat, self.memory)
+        briefing = BriefingDeps(settings=s, bus=self.ctx.bus, chat=self.chat, memory=self.memory,
+                                api_url=lambda: _own_api(self.ctx))
+        return specs_of(
+            partial(register_research, deps=research, kind=cfg.research_kind),
+            partial(reminder.register, notify=s.notify, state_dir=s.node.state_dir, kind=cfg.reminder_kind),
+            partial(later.register, bus=self.ctx.bus, timeout_s=cfg.timeout_s, kind=cfg.ops_kind),
+            # the scheduler's nightly memory upkeep
+            partial(register_maintenance, memory=self.memory, config=s.memory,
+                    kind=s.tasks.scheduler.memory_maintenance_kind),
+            partial(register_briefing, deps=briefing, kind=s.tasks.scheduler.briefing_kind),
+        )
+
+    async def _stop(self) -> None:
         await self.chat.close()
         if self.extractor is not None:
             await self.extractor.close()
             self.extractor = None
 
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         return {**self.service.status(), "llm": self.config.llm_url or "gateway (discovered)"}
 
 

@@ -7,8 +7,8 @@ up on the node (a client that never closes its session holds nothing) and a tool
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter
@@ -20,6 +20,7 @@ from starlette.routing import Route
 from hydra_os.api.auth import BearerToken
 from hydra_os.api.limits import Receive, Scope, Send
 from hydra_os.component import NodeContext
+from hydra_os.lifecycle import Lifecycle
 from hydra_os.mcp.hub import Hub
 from hydra_os.mcp.server import build_server
 
@@ -44,7 +45,7 @@ class TokenGate:
         await self.manager.handle_request(scope, receive, send)
 
 
-class McpComponent:
+class McpComponent(Lifecycle):
     """Runs the session manager's task group for the node's lifetime and routes ``/mcp`` to it."""
 
     name = "mcp"
@@ -57,35 +58,31 @@ class McpComponent:
                                    transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
         self.manager = server.session_manager
         self.gate = TokenGate(auth, self.manager)
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._quit = asyncio.Event()
 
-    def router(self) -> APIRouter:
+    def routes(self) -> Sequence[APIRouter]:
         r = APIRouter()
         # a Starlette route whose endpoint is an ASGI app (not a function): FastAPI passes the raw request
         r.routes.append(Route(PATH, endpoint=self.gate, methods=["GET", "POST", "DELETE"], include_in_schema=False))
-        return r
+        return [r]
 
     async def _run(self) -> None:
         async with self.manager.run():
-            await self._stop.wait()
+            await self._quit.wait()
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="mcp-sessions")
+    async def _start(self) -> None:
+        self._quit.clear()
+        self.background.spawn(self._run(), "sessions")
 
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            try:
-                async with asyncio.timeout(10):
-                    await self._task
-            except (TimeoutError, Exception) as e:  # stopping: a hung or failed manager is logged, not raised
-                logger.warning("MCP session manager did not stop cleanly: {!r}", e)
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+    async def _stop(self) -> None:
+        """The manager's task group ends on its own once told; one that hangs is cancelled (a failed one
+        was logged by the Background when it crashed)."""
+        self._quit.set()
+        if self.background:
+            _, pending = await asyncio.wait(self.background.tasks(), timeout=10)
+            if pending:
+                logger.warning("MCP session manager did not stop within 10s; cancelling it")
+        await self.background.close()
 
-    def status(self) -> dict[str, Any]:
-        running = self._task is not None and not self._task.done()
-        return {"state": "running" if running else "stopped", "path": PATH}
+    def _details(self) -> dict[str, Any]:
+        return {"state": "running" if self.background else "stopped", "path": PATH}

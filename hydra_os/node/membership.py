@@ -23,6 +23,7 @@ from hydra_os.bus import names
 from hydra_os.bus.client import Bus, kv_values
 from hydra_os.errors import BusError
 from hydra_os.events import EventLog
+from hydra_os.lifecycle import Lifecycle
 from hydra_os.node.info import NodeInfo
 
 InfoFactory = Callable[[], Awaitable[NodeInfo]]
@@ -36,7 +37,9 @@ class Peer:
         self.seen = seen  # local monotonic time of the last heartbeat
 
 
-class Membership:
+class Membership(Lifecycle):
+    name = "membership"
+
     def __init__(
         self,
         bus: Bus,
@@ -56,11 +59,11 @@ class Membership:
         self.peers: dict[str, Peer] = {}
         self.registered = False
         self.last_heartbeat_error: str | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+
         self._sub: Subscription | None = None
         self._stopped = False
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         kv = await self.bus.kv(names.NODES_BUCKET)
         self._sub = await self.bus.nc.subscribe(names.kv_subject(names.NODES_BUCKET), cb=self._on_msg)
         # existing members, judged by their own heartbeat time (the best we have before hearing them)
@@ -79,10 +82,8 @@ class Membership:
             {"node": self.node_id, "incarnation": info.incarnation, "roles": info.roles},
             dedup_id=f"joined:{self.node_id}:{info.incarnation}",
         )
-        self._tasks = [
-            asyncio.create_task(self._heartbeat_loop(), name="membership-heartbeat"),
-            asyncio.create_task(self._sweep_loop(), name="membership-sweep"),
-        ]
+        self.background.spawn(self._heartbeat_loop(), "heartbeat")
+        self.background.spawn(self._sweep_loop(), "sweep")
 
     async def _on_msg(self, msg: Msg) -> None:
         key = msg.subject.rsplit(".", 1)[-1]
@@ -133,16 +134,12 @@ class Membership:
     def nodes(self) -> list[NodeInfo]:
         return [p.info for _, p in sorted(self.peers.items())]
 
-    async def stop(self) -> None:
+    async def _stop(self) -> None:
         """Leave the cluster on purpose: delete our key and say so. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await self.background.close()
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()

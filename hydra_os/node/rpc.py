@@ -9,7 +9,7 @@ anything else is code 500 with the exception type, never a hanging request.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import nats.errors
@@ -22,9 +22,10 @@ from hydra_os import __version__
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.errors import HydraError, RpcError
+from hydra_os.lifecycle import RpcHandler
 from hydra_os.node.errors import RpcRequestError
 
-Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Handler = RpcHandler
 
 
 class NodeRpc:
@@ -40,6 +41,11 @@ class NodeRpc:
         if self._group is not None:
             raise RuntimeError("register node RPC verbs before start()")
         self._handlers[verb] = handler
+
+    def handle_all(self, handlers: Mapping[str, Handler]) -> None:
+        """Register a component's ``rpc_handlers()`` (the wiring does, in one place)."""
+        for verb, handler in handlers.items():
+            self.handle(verb, handler)
 
     async def start(self) -> None:
         self._service = await add_service(

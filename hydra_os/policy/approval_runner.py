@@ -28,6 +28,7 @@ from loguru import logger
 
 from hydra_os.bus.kvscan import WATCH_INACTIVE_S
 from hydra_os.errors import HydraError
+from hydra_os.lifecycle import Background
 from hydra_os.policy.approvals import ApprovalRecord, ApprovalStore
 from hydra_os.policy.gate import PolicyGate
 from hydra_os.policy.model import Outcome, OutcomeStatus
@@ -44,7 +45,7 @@ class ApprovalRunner:
         self.store = store
         self.node_id = gate.node_id
         self._busy: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background("approval")  # tasks named approval-<id>
         self.ready = asyncio.Event()
         self.executed = 0
 
@@ -75,9 +76,7 @@ class ApprovalRunner:
     def _spawn(self, rec: ApprovalRecord) -> None:
         if rec.state == "approved" or (rec.state in _TERMINAL and rec.receipted_state != rec.state):
             self._busy.add(rec.id)
-            task = asyncio.create_task(self._handle(rec.id), name=f"approval-{rec.id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._handle(rec.id), rec.id)
 
     async def _handle(self, approval_id: str) -> None:
         try:
@@ -184,11 +183,7 @@ class ApprovalRunner:
                     await self.store.kv.purge(rec.id)
 
     async def stop(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
-        for t in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await self._tasks.close()
 
     def status(self) -> dict[str, Any]:
         return {"executed_after_approval": self.executed, "in_flight": sorted(self._busy)}

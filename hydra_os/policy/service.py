@@ -2,7 +2,7 @@
 
 Built by :func:`hydra_os.wiring.build_components` on every node (all nodes enforce policy). While
 being built it loads the policy file (a malformed file stops the daemon from starting, with the
-line and the problem), registers node RPC verbs and appends its API router. ``start()`` opens the
+line and the problem); its node RPC verbs and API router are registered by the wiring. ``start()`` opens the
 ``hydra_approvals`` and ``hydra_policy`` buckets and starts four tasks: the approvals watcher
 (:class:`~hydra_os.policy.approval_runner.ApprovalRunner`), the expiry sweeper, the maintenance
 mirror and the policy-file poller.
@@ -20,15 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import nats.errors
+from fastapi import APIRouter
 from loguru import logger
 
 from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
+from hydra_os.lifecycle import Lifecycle, RpcHandler
 from hydra_os.policy.api import build_router
 from hydra_os.policy.approval_runner import ApprovalRunner
 from hydra_os.policy.approvals import ApprovalStore
@@ -61,7 +63,7 @@ async def _keep_running(what: str, run: Callable[[], Awaitable[None]], pause: fl
             await asyncio.sleep(pause)
 
 
-class PolicyService:
+class PolicyService(Lifecycle):
     name = "policy"
 
     def __init__(self, ctx: NodeContext) -> None:
@@ -73,16 +75,17 @@ class PolicyService:
         self.gate = PolicyGate(ctx.node_id, self.engine, self.receipts, self.config, self.schedule)
         self.runner: ApprovalRunner | None = None
         self.maintenance: MaintenanceStore | None = None
-        self._tasks: list[asyncio.Task[None]] = []
         self._file_digest = _file_digest(self.config.file) if self.config.file else None
         self._reload_lock = asyncio.Lock()
-        ctx.rpc.handle("policy_explain", self._rpc_explain)
-        ctx.rpc.handle("policy_status", self._rpc_status)
-        ctx.rpc.handle("policy_reload", self._rpc_reload)
-        ctx.rpc.handle("policy_audit_head", self._rpc_head)
-        ctx.routers.append(build_router(self, ctx.auth))
 
-    async def start(self) -> None:
+    def routes(self) -> Sequence[APIRouter]:
+        return [build_router(self, self.ctx.auth)]
+
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]:
+        return {"policy_explain": self._rpc_explain, "policy_status": self._rpc_status,
+                "policy_reload": self._rpc_reload, "policy_audit_head": self._rpc_head}
+
+    async def _start(self) -> None:
         store = await ApprovalStore.open(self.ctx.bus)
         self.gate.approvals = store
         self.runner = ApprovalRunner(self.gate, store)
@@ -92,26 +95,18 @@ class PolicyService:
             await self.maintenance.prune()  # drop windows that ended while no node ran
         mirrored = asyncio.Event()
         runner = self.runner
-        self._tasks = [
-            asyncio.create_task(_keep_running("approvals watcher", runner.watch), name="policy-approvals"),
-            asyncio.create_task(runner.sweep(self.config.expiry_sweep_interval, self.config.approval_retention),
-                                name="policy-sweep"),
-            asyncio.create_task(_keep_running("maintenance mirror", lambda: mirror(kv, self.schedule, mirrored)),
-                                name="policy-maintenance"),
-            asyncio.create_task(self._poll_file(), name="policy-reload"),
-        ]
+        bg = self.background
+        bg.spawn(_keep_running("approvals watcher", runner.watch), "approvals")
+        bg.spawn(runner.sweep(self.config.expiry_sweep_interval, self.config.approval_retention), "sweep")
+        bg.spawn(_keep_running("maintenance mirror", lambda: mirror(kv, self.schedule, mirrored)), "maintenance")
+        bg.spawn(self._poll_file(), "reload")
         # start enforcing with the cluster's maintenance windows and open approvals known
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(mirrored.wait(), self.runner.ready.wait()), 10)
         logger.info("policy: {} rules from {}", len(self.engine.policy.rules), self.engine.policy.source)
 
-    async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+    async def _stop(self) -> None:
+        await self.background.close()  # the watchers first: they use the runner
         if self.runner is not None:
             await self.runner.stop()
         with contextlib.suppress(Exception):
@@ -166,7 +161,7 @@ class PolicyService:
         await self.receipts.flush()
         return {"node": self.ctx.node_id, "head": self.ctx.events.head}
 
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         return {
             **self.gate.status(),
             "maintenance": [w for w in self.schedule.describe() if w["open"]],

@@ -31,6 +31,7 @@ from loguru import logger
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
+from hydra_os.lifecycle import Background
 
 Hook = Callable[[], Awaitable[None]]
 Conflict = nats.js.errors.KeyWrongLastSequenceError
@@ -55,7 +56,7 @@ class LeaderLock:
         self._rev = 0
         self._seen: tuple[int, float] = (0, 0.0)
         self._last_ok = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Background("scheduler", bound_s=max(5.0, renew_s * 3))
         self._stopping = False
         self.start_backoff_s, self.start_backoff_max_s = start_backoff_s, start_backoff_max_s
         self.start_failures = 0  # consecutive failed starts as leader
@@ -67,7 +68,7 @@ class LeaderLock:
 
     async def start(self) -> None:
         self._stopping = False
-        self._task = asyncio.create_task(self._loop(), name="scheduler-leader")
+        self._tasks.spawn(self._loop(), "leader")
 
     async def _loop(self) -> None:
         kv = await self.bus.kv(names.LEADER_BUCKET)
@@ -162,10 +163,7 @@ class LeaderLock:
     async def stop(self) -> None:
         """Stop campaigning; a leader steps down and deletes the lock so a follower takes over at once."""
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=max(5.0, self.renew_s * 3))
-            self._task = None
+        await self._tasks.close()
         if self.is_leader:
             await self._lose("stopping", release=True)
 

@@ -28,6 +28,7 @@ from loguru import logger
 from hydra_os.bus import names
 from hydra_os.config import Settings
 from hydra_os.events import EventLog
+from hydra_os.lifecycle import Background, Lifecycle
 from hydra_os.scheduler.errors import JobStoreError, job_store_damage
 from hydra_os.scheduler.jobs import CALL, Job, build_jobs, from_def, slot_key, slot_of
 from hydra_os.scheduler.leader import LeaderLock
@@ -57,7 +58,7 @@ async def fire(node_id: str, job_id: str) -> None:
     await svc.run_job(job_id)
 
 
-class SchedulerService:
+class SchedulerService(Lifecycle):
     name = "scheduler"
 
     def __init__(self, settings: Settings, tasks: TasksConfig, queue: TaskQueue, *,
@@ -82,10 +83,10 @@ class SchedulerService:
         self._aps: AsyncIOScheduler | None = None
         self._changed = asyncio.Event()
         self._sub: Any = None
-        self._sync_task: asyncio.Task[None] | None = None
+        self._sync = Background("scheduler")  # its sync task runs while this node leads
 
     # ---- component --------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def _start(self) -> None:
         _SERVICES[self.node_id] = self
         try:
             await self.store.kv()  # create the hydra_schedule bucket (idempotent)
@@ -93,13 +94,13 @@ class SchedulerService:
             logger.warning("scheduler: cannot open the {} bucket yet: {}", names.SCHEDULE_BUCKET, e)
         await self.lock.start()
 
-    async def stop(self) -> None:
+    async def _stop(self) -> None:
         await self.lock.stop()
         await self._lost()
         if _SERVICES.get(self.node_id) is self:
             del _SERVICES[self.node_id]
 
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         return {**self.lock.status(), "jobs": len(self.jobs), "runtime_jobs": len(self.runtime),
                 "job_store": str(self.store_path)}
 
@@ -157,7 +158,7 @@ class SchedulerService:
             self._changed.set()
 
         self._sub = await self.queue.bus.nc.subscribe(names.kv_subject(names.SCHEDULE_BUCKET), cb=on_change)
-        self._sync_task = asyncio.create_task(self._sync_loop(), name="scheduler-sync")
+        self._sync.spawn(self._sync_loop(), "sync")
 
     async def _sync_loop(self) -> None:
         while self._aps is not None:
@@ -199,11 +200,7 @@ class SchedulerService:
     async def _lost(self) -> None:
         aps, self._aps = self._aps, None
         sub, self._sub = self._sub, None
-        task, self._sync_task = self._sync_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._sync.close()
         if sub is not None:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

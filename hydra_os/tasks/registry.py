@@ -62,6 +62,13 @@ class TaskRegistry:
             steps = tuple(getattr(handler, "step_names", ()) or ())
         self._kinds[kind] = KindSpec(kind, handler, description, steps)
 
+    def add(self, spec: KindSpec) -> None:
+        """Register a spec a component offers (:meth:`hydra_os.lifecycle.Lifecycle.task_kinds`)."""
+        self.register(spec.kind, spec.handler, spec.description, spec.steps)
+
+    def specs(self) -> list[KindSpec]:
+        return [self._kinds[k] for k in sorted(self._kinds)]
+
     def get(self, kind: str) -> KindSpec:
         try:
             return self._kinds[kind]
@@ -89,3 +96,12 @@ class TaskRegistry:
             if not callable(reg):
                 raise ConfigError(f"tasks.kind_modules: module {name!r} has no register(registry) function")
             reg(self)
+
+
+def specs_of(*registers: Callable[[TaskRegistry], None]) -> list[KindSpec]:
+    """The kinds that ``register(registry)`` functions declare, without registering them anywhere: what a
+    component's ``task_kinds()`` returns, for the wiring to register on the node's registry."""
+    scratch = TaskRegistry()
+    for register in registers:
+        register(scratch)
+    return scratch.specs()

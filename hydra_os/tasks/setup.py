@@ -2,17 +2,21 @@
 
 Every node gets the queue and its API routes (``/v1/tasks``, ``/v1/schedule``); role ``worker`` adds
 the :class:`TaskWorker`, role ``scheduler`` the :class:`SchedulerService` and the ``schedule-list`` node
-RPC verb. Other parts of
-Hydra register their task kinds on ``TaskSystem.registry`` in the wiring, before the node starts.
+RPC verb. The :class:`TaskSystem` offers its routes and verb like a component does; the wiring registers
+them, and every component's task kinds on ``TaskSystem.registry``, before the node starts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import APIRouter
+
 from hydra_os.component import Component, NodeContext
 from hydra_os.errors import RpcError
+from hydra_os.lifecycle import RpcHandler
 from hydra_os.node import rpc
 from hydra_os.scheduler.api import schedule_router
 from hydra_os.scheduler.leader import current_leader
@@ -22,7 +26,7 @@ from hydra_os.tasks import diag
 from hydra_os.tasks.api import tasks_router
 from hydra_os.tasks.config import TasksConfig
 from hydra_os.tasks.queue import TaskQueue
-from hydra_os.tasks.registry import TaskRegistry
+from hydra_os.tasks.registry import KindSpec, TaskRegistry
 from hydra_os.tasks.resources import MembershipResources
 from hydra_os.tasks.windows import Windows
 from hydra_os.tasks.worker import TaskWorker
@@ -38,10 +42,21 @@ class TaskSystem:
     scheduler: SchedulerService | None = None
     services: dict[str, Any] = field(default_factory=dict)
     """Handed to every handler as ``ctx.services`` (the wiring may add the router, memory client...)."""
+    routers: list[APIRouter] = field(default_factory=list)
+    verbs: dict[str, RpcHandler] = field(default_factory=dict)
 
     @property
     def components(self) -> list[Component]:
         return [c for c in (self.worker, self.scheduler) if c is not None]
+
+    def routes(self) -> Sequence[APIRouter]:
+        return self.routers
+
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]:
+        return self.verbs
+
+    def task_kinds(self) -> Sequence[KindSpec]:
+        return ()  # diag and tasks.kind_modules are registered on the registry directly, first
 
 
 async def read_schedule(ctx: NodeContext) -> dict[str, Any]:
@@ -75,7 +90,7 @@ def build_tasks(ctx: NodeContext) -> TaskSystem:
         async def schedule_list(_: dict[str, Any]) -> dict[str, Any]:
             return sched.describe()
 
-        ctx.rpc.handle(SCHEDULE_VERB, schedule_list)
+        system.verbs[SCHEDULE_VERB] = schedule_list
 
     async def schedule() -> dict[str, Any]:
         return await read_schedule(ctx)
@@ -83,6 +98,6 @@ def build_tasks(ctx: NodeContext) -> TaskSystem:
     ctx.readiness["tasks"] = queue.store.health.unready  # the API's store
     if system.worker is not None:
         ctx.readiness["tasks-worker"] = system.worker.store.health.unready
-    ctx.routers.append(tasks_router(queue, ctx.auth, schedule))
-    ctx.routers.append(schedule_router(ScheduleStore(ctx.bus), ctx.settings.owner.timezone, ctx.auth))
+    system.routers += [tasks_router(queue, ctx.auth, schedule),
+                       schedule_router(ScheduleStore(ctx.bus), ctx.settings.owner.timezone, ctx.auth)]
     return system

@@ -21,6 +21,7 @@ from nats.aio.subscription import Subscription
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.errors import HydraError
+from hydra_os.lifecycle import Background, Lifecycle
 from hydra_os.tasks.config import TasksConfig
 from hydra_os.tasks.execution import Execution, Running
 from hydra_os.tasks.puller import Puller, ensure_consumers
@@ -30,7 +31,7 @@ from hydra_os.tasks.resources import ResourceView
 from hydra_os.tasks.windows import Windows
 
 
-class TaskWorker:
+class TaskWorker(Lifecycle):
     name = "tasks.worker"
 
     def __init__(
@@ -61,14 +62,15 @@ class TaskWorker:
         self._puller = Puller(bus)
         self._wake = asyncio.Event()
         self._bell: Subscription | None = None
-        self._loops: list[asyncio.Task[None]] = []
-        self._executions: set[asyncio.Task[str]] = set()
+        # the loops also watch _stopped: a cancellation swallowed inside nats-py ends them too
+        self._loops = Background("tasks", bound_s=max(5.0, config.poll_s * 2))
+        self._executions = Background("task", bound_s=10)
         self._kinds_cache: tuple[float, dict[str, list[str]]] = (0.0, {})
         self._started = False
         self._stopped = False
 
     # ---- lifecycle -----------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def _start(self) -> None:
         await ensure_consumers(self.bus, self.config)
         await self.store.advertise_kinds(self.node_id, self.registry.kinds())
         await self._puller.start()
@@ -77,28 +79,20 @@ class TaskWorker:
             self._wake.set()
 
         self._bell = await self.bus.nc.subscribe(names.TASKS_SUBJECTS, cb=ring)
-        self._loops = [
-            asyncio.create_task(self._pull_loop(), name="tasks-pull"),
-            asyncio.create_task(self._release_loop(), name="tasks-release"),
-        ]
+        self._loops.spawn(self._pull_loop(), "pull")
+        self._loops.spawn(self._release_loop(), "release")
         self._started = True
         logger.info("task worker on {}: {} slots, kinds {}", self.node_id, self.config.concurrency,
                     ", ".join(self.registry.kinds()) or "(none)")
 
-    async def stop(self) -> None:
+    async def _stop(self) -> None:
         """Stop pulling, hand running tasks back (they resume elsewhere from their checkpoints). Idempotent."""
         if self._stopped or not self._started:
             self._stopped = True
             return
         self._stopped = True
-        for t in self._loops:
-            t.cancel()
-        if self._loops:  # the loops also watch _stopped: a cancellation swallowed inside nats-py ends them too
-            await asyncio.wait(self._loops, timeout=max(5.0, self.config.poll_s * 2))
-        for ex in list(self._executions):
-            ex.cancel()
-        if self._executions:
-            await asyncio.wait(self._executions, timeout=10)
+        await self._loops.close()
+        await self._executions.close()
         if self._bell is not None:
             with contextlib.suppress(Exception):
                 await self._bell.unsubscribe()
@@ -106,7 +100,7 @@ class TaskWorker:
         with contextlib.suppress(Exception):
             await self.store.withdraw_kinds(self.node_id)
 
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         return {
             "running": sorted(self.running),
             "slots": self.config.concurrency,
@@ -152,16 +146,13 @@ class TaskWorker:
         return total
 
     def _spawn(self, msg: Msg) -> None:
-        t = asyncio.create_task(Execution(self, msg).run(), name="task-execution")
-        self._executions.add(t)
+        t = self._executions.spawn(Execution(self, msg).run(), "execution")
 
         def done(task: asyncio.Task[str]) -> None:
-            self._executions.discard(task)
             self._wake.set()
             if task.cancelled():
                 return
-            if (exc := task.exception()) is not None:
-                logger.warning("task execution failed: {}: {}", type(exc).__name__, exc)
+            if task.exception() is not None:  # logged by the Background that owns it
                 self.stats["errors"] = self.stats.get("errors", 0) + 1
                 return
             verdict = task.result()

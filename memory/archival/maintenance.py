@@ -13,6 +13,7 @@ import contextlib
 
 from loguru import logger
 
+from hydra_os.lifecycle import Background
 from memory.errors import MemoryLayerError
 from memory.protocols import ArchivalStore
 
@@ -29,13 +30,13 @@ class BackgroundOptimizer:
         self._interval = interval_s
         self._kick_after = kick_after
         self._written = 0
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Background("archival-optimizer")
         self._kick = asyncio.Event()
         self.runs = 0
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="archival-optimizer")
+        if not self._tasks:
+            self._tasks.spawn(self._loop(), "loop")
 
     def kick(self) -> None:
         """Run an optimisation soon (e.g. after a large import)."""
@@ -60,11 +61,7 @@ class BackgroundOptimizer:
                 logger.warning("archival optimise failed: {}", err)
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.close()
 
     async def __aenter__(self) -> BackgroundOptimizer:
         await self.start()

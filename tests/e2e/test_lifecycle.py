@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -168,3 +169,21 @@ def test_healthz_readyz_without_token_and_401s(tmp_path: Path, nats_proc: NatsPr
         assert {"/healthz", "/readyz", "/v1/status", "/v1/nodes"} <= set(schema["paths"])
     finally:
         d.stop()
+
+
+def test_every_component_reports_its_lifecycle_state(tmp_path: Path) -> None:
+    """/v1/status: each component's status carries lifecycle {state, reason} beside its own keys."""
+    d = DaemonProc("states", tmp_path / "states", daemon_env()).start()
+    try:
+        with d.client() as c:
+            def all_running() -> Any:
+                comps = c.get("/v1/status").json()["components"]
+                states = {name: comp["lifecycle"]["state"] for name, comp in comps.items()}
+                return comps if set(states.values()) == {"running"} else None
+
+            comps = wait_for(all_running, 60, what="every component running")  # memory opens in the background
+        assert {"policy", "healing", "gateway", "memory", "intake", "tasks.worker", "scheduler"} <= set(comps)
+        assert comps["memory"]["state"] == "serving" and comps["memory"]["lifecycle"]["reason"] is None
+        assert "slots" in comps["tasks.worker"]  # the component's own keys stay
+    finally:
+        assert d.stop() == 0

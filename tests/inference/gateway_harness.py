@@ -73,7 +73,8 @@ async def gateway_harness(
                  weights_interval=weights_interval)
     await gw.start()
     app = FastAPI()
-    app.include_router(gw.routes())
+    for router in gw.routes():
+        app.include_router(router)
 
     @app.get("/ping")
     async def ping() -> dict[str, str]:  # a non-gateway route: served by FastAPI behind HotPaths too

@@ -204,7 +204,7 @@ async def test_autostart_state_file_and_node_rpc(tmp_path: Path, bus: Bus, regis
                      registry=registry)
     assert m.specs["shadowed"].tier == "heavy"  # the main config wins over the state file
     node_rpc = NodeRpc(bus, "gpu1")
-    m.register_rpc(node_rpc)
+    node_rpc.handle_all(m.rpc_handlers())
     await node_rpc.start()
     await m.start()
     try:

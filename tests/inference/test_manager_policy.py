@@ -170,7 +170,7 @@ async def test_owner_commands_run_directly_are_recorded_and_cancel_a_pending_res
     m = ModelManager(cfg, node_id=NODE, state_dir=tmp_path, gpu_reader=Gpus(), registry=registry,
                      events=events, gate=gate)
     node_rpc = NodeRpc(bus, NODE)
-    m.register_rpc(node_rpc)
+    node_rpc.handle_all(m.rpc_handlers())
     await node_rpc.start()
     await m.start()
     try:

@@ -69,7 +69,7 @@ async def test_entries_of_a_dead_announcer_expire_and_stop_withdraws(bus: Bus, n
             await dying.announce(e1)
             await _until(lambda: watcher.get(e1.id) is not None)
             # simulate a crash: the refresh loop dies without withdrawing
-            for t in dying._tasks:
+            for t in dying.background.tasks():
                 t.cancel()
             await _until(lambda: watcher.get(e1.id) is None, within=3.0)
 

@@ -45,6 +45,7 @@ async def test_component_reports_an_embedder_that_cannot_embed(
         st = comp.status()
         assert st["state"] == "error" and st["embed_backend"] == "onnx", st
         assert "model.onnx has sha256" in st["error"] and "reinstall hydra-os" in st["error"]
+        assert st["lifecycle"] == {"state": "retrying", "reason": st["error"]}  # what /readyz lists as failing
     finally:
         await comp.stop()
 
@@ -79,10 +80,12 @@ async def test_component_reports_a_failing_backend_and_retries(tmp_path: Path, b
         err = st["stores"]["core"]["error"]
         assert "letta server http://127.0.0.1:9" in err and "cannot connect" in err
         assert st["stores"]["learnings"] == {"state": "ok"}
+        assert st["lifecycle"] == {"state": "running", "reason": "stores down: core"}
     finally:
         await comp.stop()
         await comp.stop()  # idempotent
     assert comp.status()["state"] == "opening"
+    assert comp.status()["lifecycle"] == {"state": "stopped", "reason": None}
 
 
 async def test_component_serves_with_a_letta_core(tmp_path: Path, bus: Bus, letta_server: LettaProc) -> None:

@@ -47,7 +47,7 @@ async def test_members_see_each_other_and_a_silent_one_goes(bus: Bus) -> None:
     assert [n.id for n in await read_nodes(bus, 0.4)] == ["a", "b"]
 
     # b goes silent without saying goodbye (as after kill -9): stop its loops only
-    for t in b._tasks:
+    for t in b.background.tasks():
         t.cancel()
     await _until(lambda: set(a.peers) == {"a"})
     await a.stop()

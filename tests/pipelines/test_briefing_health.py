@@ -19,6 +19,8 @@ from hydra_os.nixos.ledger import FailedRevisions, Rollbacks
 from hydra_os.node.info import NodeInfo
 from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc
+from hydra_os.tasks.registry import TaskRegistry
+from hydra_os.wiring import register
 from pipelines.briefing import collect
 from pipelines.briefing.model import Briefing
 from pipelines.briefing.render import markdown
@@ -41,6 +43,7 @@ async def test_briefing_shows_availability_failed_revisions_and_rollbacks(bus: B
     membership = Membership(bus, events, "n1", info, heartbeat_interval=0.5, gone_after=3)
     ctx = NodeContext(s, bus, events, rpc, membership)
     healing = HealingService(ctx, await make_gate(bus))
+    register(ctx, TaskRegistry(), [healing])  # its heal.* verbs, as the wiring does
     await rpc.start()
     await membership.start()
     try:

@@ -53,8 +53,8 @@ async def test_one_leader_failover_and_split_brain_guard(bus: Bus, bus2: Bus) ->
     assert (await current_leader(bus))["node"] == "a"  # type: ignore[index]
 
     # a "dies": its loop stops without releasing the lock
-    assert a._task is not None
-    a._task.cancel()
+    (loop,) = a._tasks.tasks()
+    loop.cancel()
     await until(lambda: b.is_leader, 5, "b takes over")
     assert (await current_leader(bus))["node"] == "b"  # type: ignore[index]
     # a wakes up believing it still leads: its renewal fails on the revision, it steps down

@@ -8,7 +8,6 @@ OpenAI-compatible ``GET /v1/models`` answers, then announces one endpoint per mo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any, Protocol
 
 import httpx
@@ -16,6 +15,7 @@ from loguru import logger
 
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.manager_config import OllamaSource
+from hydra_os.lifecycle import Background
 
 
 class Announcer(Protocol):
@@ -54,7 +54,7 @@ class OllamaDiscovery:
         self.models: list[str] = []
         self.error: str | None = None
         self._announced: dict[str, str] = {}  # endpoint id -> model name
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Background(f"ollama-{index}")
 
     def endpoint(self, name: str) -> EndpointInfo:
         s = self.source
@@ -96,15 +96,11 @@ class OllamaDiscovery:
             await asyncio.sleep(self.source.interval_s)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name=f"ollama-{self.index}")
+        if not self._tasks:
+            self._tasks.spawn(self._loop(), "discovery")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._tasks.close()
         for eid in list(self._announced):
             self._announced.pop(eid)
             if self.announcer is not None:
