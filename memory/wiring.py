@@ -311,8 +311,6 @@ class MemoryComponent(Lifecycle):
             for name in list(self.local.down):  # swapped into the served stack in place: the service sees it
                 if await self.local.reopen(name) and name is StoreName.ARCHIVAL:
                     await self._start_optimizer()
-            if self.service is not None:
-                self.service.refresh()
             self._report_down()
 
     def _report_down(self) -> None:
