@@ -9,6 +9,7 @@ the backup, copies it into restic when configured, prunes by retention and recor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from hydra_os.backup.status import read_status, record_attempt
 from hydra_os.backup.take import take_backup
 from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
+from hydra_os.lifecycle import Lifecycle
 from hydra_os.policy.model import Action, BlastRadius, Gate, OutcomeStatus
 from hydra_os.tasks.registry import KindSpec, TaskContext, TaskRegistry, specs_of
 from memory.wiring import client_stack
@@ -37,7 +39,7 @@ class BackupNow(BaseModel):
     reason: str = Field(default="asked by the owner", max_length=200, description="Kept in the policy receipt.")
 
 
-class BackupService:
+class BackupService(Lifecycle):
     name = "backup"
 
     def __init__(self, ctx: NodeContext, gate: Gate) -> None:
@@ -45,23 +47,15 @@ class BackupService:
         self.settings = ctx.settings
         self.gate = gate
         self._lock = asyncio.Lock()
-        self._running = False
         gate.register_executor(BACKUP_KIND, self._execute)
 
     @property
     def dest(self) -> Any:
         return self.settings.backup.destination_for(self.settings.node.state_dir)
 
-    async def start(self) -> None:
-        self._running = True
-
-    async def stop(self) -> None:
-        self._running = False
-
-    def status(self) -> dict[str, Any]:
+    def _details(self) -> dict[str, Any]:
         last = read_status(self.settings.node.state_dir)
-        return {"state": "running" if self._running else "stopped", "reason": None,
-                "destination": str(self.dest), "busy": self._lock.locked(),
+        return {"destination": str(self.dest), "busy": self._lock.locked(),
                 "last": last.model_dump() if last else None}
 
     def task_kinds(self) -> list[KindSpec]:
@@ -107,7 +101,7 @@ class BackupService:
                 "parts": len(taken.manifest.parts), "counts": taken.manifest.counts, "restic_snapshot": restic,
                 "pruned": [p.name for p in gone]}
 
-    def routes(self) -> list[APIRouter]:
+    def routes(self) -> Sequence[APIRouter]:
         deps = [Depends(self.ctx.auth)] if self.ctx.auth is not None else []
         router = APIRouter(prefix="/v1/backups", tags=["backups"], dependencies=deps)
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from hydra_os.component import NodeContext
-from hydra_os.config import read_secret_file
+from hydra_os.lifecycle import Lifecycle
 from hydra_os.notify import NotifyAction
+from hydra_os.secrets import read_secret_file
 from hydra_os.ui.config import UiConfig
 from hydra_os.ui.feed import Feed
 from hydra_os.ui.links import ApprovalLinks
@@ -25,8 +26,8 @@ from hydra_os.ui.routes import build_router
 from hydra_os.ui.sessions import Session, SessionStore
 from hydra_os.ui.throttle import SignInThrottle
 from hydra_os.ui.web import COOKIE, MAX_FORM
+from memory.client import MemoryClient
 from memory.protocols import MemoryStack
-from memory.service import MemoryClient
 
 _OPEN_POSTS = ("/ui/login", "/ui/link/")
 
@@ -51,7 +52,7 @@ def _length(scope: Mapping[str, Any]) -> int | None:
     return None
 
 
-class UiComponent:
+class UiComponent(Lifecycle):
     name = "ui"
 
     def __init__(self, ctx: NodeContext) -> None:
@@ -67,23 +68,18 @@ class UiComponent:
         self.flash: dict[str, tuple[str, bool]] = {}  # session id -> (message, is_error), shown once
         self._api: NodeApi | None = None
         self._memory: MemoryStack | None = None
-        self._started = False
 
     # ---- component -------------------------------------------------------------------------
-    async def start(self) -> None:
-        self._started = True
-
-    async def stop(self) -> None:
-        self._started = False
+    async def _stop(self) -> None:
         if self._api is not None:
             await self._api.aclose()
             self._api = None
 
-    def status(self) -> dict[str, Any]:
-        return {"state": "running" if self._started else "stopped", "sessions": len(self.sessions),
+    def _details(self) -> dict[str, Any]:
+        return {"sessions": len(self.sessions),
                 "live_streams": self.feed.open, "phone_links": self.config.public_url is not None}
 
-    def routes(self) -> list[APIRouter]:
+    def routes(self) -> Sequence[APIRouter]:
         return [build_router(self)]
 
     # ---- what the routes use ---------------------------------------------------------------

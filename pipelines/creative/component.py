@@ -3,6 +3,7 @@ the ``creative`` RPC verb, and the creative task kinds on the node's task regist
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +11,16 @@ from fastapi import APIRouter
 
 from hydra_os.chat.client import OpenAIChat
 from hydra_os.component import NodeContext
-from hydra_os.config import read_secret_file
 from hydra_os.intake.component import gateway_url
+from hydra_os.lifecycle import Lifecycle, RpcHandler
+from hydra_os.secrets import read_secret_file
+from hydra_os.tasks.registry import KindSpec, specs_of
 from hydra_os.tasks.setup import TaskSystem
 from memory.protocols import MemoryStack
 from memory.wiring import client_stack
 from pipelines.creative.api import VERB, creative_router, rpc_handler
 from pipelines.creative.config import CreativeConfig
-from pipelines.creative.pipeline import SCENE_KIND, CreativeDeps, register
+from pipelines.creative.pipeline import CreativeDeps, register
 from pipelines.creative.service import CreativeService
 from pipelines.creative.store import ProjectStore
 
@@ -26,7 +29,7 @@ def creative_root(cfg: CreativeConfig, state_dir: Path) -> Path:
     return cfg.root or state_dir / "creative"
 
 
-class CreativeComponent:
+class CreativeComponent(Lifecycle):
     name = "creative"
 
     def __init__(self, ctx: NodeContext, tasks: TaskSystem) -> None:
@@ -41,24 +44,20 @@ class CreativeComponent:
         token = read_secret_file(ctx.settings.api_token_path, "API token")
         self.chat = OpenAIChat(lambda: gateway_url(ctx), model=self.config.model, token=token,
                                timeout_s=ctx.settings.intake.timeout_s)
-        if SCENE_KIND not in tasks.registry:
-            register(tasks.registry, CreativeDeps(self.config, self.service, self.chat, memory))
-        self._running = False
+        self._deps = CreativeDeps(self.config, self.service, self.chat, memory)
 
-    def routes(self) -> list[APIRouter]:
+    def routes(self) -> Sequence[APIRouter]:
         return [creative_router(self.service, self.ctx.auth)]
 
-    def rpc_handlers(self) -> dict[str, Any]:
+    def rpc_handlers(self) -> Mapping[str, RpcHandler]:
         return {VERB: rpc_handler(self.service)}
 
-    async def start(self) -> None:
-        self._running = True
+    def task_kinds(self) -> Sequence[KindSpec]:
+        return specs_of(lambda registry: register(registry, self._deps))
 
-    async def stop(self) -> None:
-        self._running = False
+    async def _stop(self) -> None:
         await self.chat.close()
 
-    def status(self) -> dict[str, Any]:
-        return {"state": "running" if self._running else "stopped", "reason": None,
-                "root": str(self.store.root), "comfyui": self.config.comfyui_urls,
+    def _details(self) -> dict[str, Any]:
+        return {"root": str(self.store.root), "comfyui": self.config.comfyui_urls,
                 "speech": self.config.speech_url or "espeak-ng"}

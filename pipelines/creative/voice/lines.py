@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from hydra_os.config import read_secret_file
+from hydra_os.secrets import read_secret_file
 from memory.core.atomic import atomic_write
 from pipelines.creative.config import CreativeConfig
 from pipelines.creative.errors import VoiceError
