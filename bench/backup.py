@@ -126,7 +126,9 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         root = Path(tmp)
         state, dest = root / "state", root / "backups"
         filled = await fill(state, args.passages, args.relations)
+        # generous bus timeouts: the shared machine is loaded (a 2 s consumer create timed out at load 15)
         env = daemon_env(HYDRA_MEMORY__EMBED__BACKEND="hashing", HYDRA_BACKUP__DESTINATION=str(dest),
+                         HYDRA_BUS__REQUEST_TIMEOUT="15", HYDRA_BUS__CONNECT_TIMEOUT="10",
                          HYDRA_TASKS__SCHEDULER__BUILTIN_JOBS='["overnight"]')
         d = DaemonProc("bench-backup", state, env)
         backups: list[dict[str, Any]] = []

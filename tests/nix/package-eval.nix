@@ -15,7 +15,7 @@ let
     "setuptools" "wheel" "nats-py" "pydantic" "pydantic-settings" "fastapi" "uvicorn" "typer" "rich"
     "loguru" "httpx" "psutil" "nvidia-ml-py" "prometheus-client" "aiohttp" "httptools" "qdrant-client"
     "neo4j" "numpy" "apscheduler" "sqlalchemy" "uvloop" "trafilatura" "feedparser" "lxml-html-clean"
-    "onnxruntime" "tokenizers" "python-dotenv" "nkeys"
+    "onnxruntime" "tokenizers" "python-dotenv" "nkeys" "zstandard"
   ]) // {
     buildPythonApplication = args: args;
     # a wheel package: its arguments, plus the derivation-like name the dependency list reports
