@@ -141,7 +141,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 async with httpx.AsyncClient(timeout=3600) as c:
                     r = await c.post(f"{d.api_url}/v1/backups", json={},
                                      headers={"Authorization": f"Bearer {d.token}"})
-                assert r.status_code == 200, r.text
+                assert r.status_code == 200, f"{r.status_code} {r.text}\n" + "\n".join(d.logs().splitlines()[-40:])
                 b = r.json()["backup"]
                 backups.append({"seconds": b["seconds"], "wall_s": time.perf_counter() - t, "size": b["size"],
                                 "name": b["name"], "counts": b["counts"]})
