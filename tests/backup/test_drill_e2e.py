@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from hydra_os.backup.archive import read_manifest
@@ -90,6 +91,7 @@ def test_backup_delete_restore_compare(drill: dict[str, Any]) -> None:
     d: DaemonProc = drill["daemon"]
     d.start(timeout=60)
     wait_for(lambda: _memory_up(d), 90, what="memory served")
+    assert httpx.post(d.api_url + "/v1/backups", json={}).status_code == 401  # behind the API token
     with d.client() as c:
         for f in FACTS:
             assert c.post("/v1/memory/remember", json={"text": f, "source": "drill"}).status_code == 200
