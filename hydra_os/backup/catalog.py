@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hydra_os.backup.archive import parse_name, read_manifest
 from hydra_os.backup.errors import BackupInvalidError, BackupNotFoundError
@@ -53,7 +52,7 @@ def find(dest: Path, name: str) -> Path:
     raise BackupNotFoundError(f"no backup {name!r} in {dest}; 'hydra backup list' shows them")
 
 
-def prune(dest: Path, node: str, keep_daily: int, keep_weekly: int, tz: ZoneInfo) -> list[Path]:
+def prune(dest: Path, node: str, keep_daily: int, keep_weekly: int, tz: tzinfo) -> list[Path]:
     """Delete this node's backups that retention does not keep; returns what was deleted. Blocking."""
     entries = list_backups(dest, node)
     keep = to_keep([e.created for e in entries], keep_daily, keep_weekly, tz)

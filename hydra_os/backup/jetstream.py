@@ -7,7 +7,8 @@ sequences, and the task queue's pull consumers track delivery; a republished cop
 
 Snapshot: request ``$JS.API.STREAM.SNAPSHOT.<stream>`` with a deliver subject; the server answers
 with the stream's config and state, then sends chunks, each with a reply subject we answer for flow
-control, and ends with an empty message (a ``Status`` header there means it gave up). Restore:
+control, and ends with an empty message (status 204, or none after a single chunk; any other status
+means it gave up). Restore:
 ``$JS.API.STREAM.RESTORE.<stream>`` with that config and state answers with a subject; every chunk is
 sent there as a request (the reply is the flow control), and an empty request ends it and returns
 the created stream. nats-py has no wrapper for either, so this speaks the subjects directly.
@@ -33,6 +34,7 @@ API_TIMEOUT_S = 10.0
 SNAPSHOT_API = "$JS.API.STREAM.SNAPSHOT.{}"
 RESTORE_API = "$JS.API.STREAM.RESTORE.{}"
 STREAM_INFO_API = "$JS.API.STREAM.INFO.{}"
+END_STATUS = "204"  # the status header of the empty message that ends a multi-chunk snapshot
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,10 @@ async def snapshot_stream(nc: Client, stream: str, path: Path, *, timeout: float
 
     async def on_chunk(msg: Msg) -> None:
         if not msg.data:
-            if status := (msg.headers or {}).get("Status"):
+            # the end: no status after a single chunk, "204" after several; anything else (408 No Flow
+            # Response, No Interest) means the server gave up part way
+            status = (msg.headers or {}).get("Status")
+            if status and status != END_STATUS:
                 problem.append(f"{status} {(msg.headers or {}).get('Description', '')}".strip())
             chunks.put_nowait(None)
             return

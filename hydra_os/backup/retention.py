@@ -7,11 +7,10 @@ has its last one.
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 
-def to_keep(created: list[datetime], keep_daily: int, keep_weekly: int, tz: ZoneInfo) -> set[datetime]:
+def to_keep(created: list[datetime], keep_daily: int, keep_weekly: int, tz: tzinfo) -> set[datetime]:
     """The subset of ``created`` (aware datetimes) that retention keeps."""
     keep: set[datetime] = set()
     days: set[object] = set()

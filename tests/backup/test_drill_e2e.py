@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from hydra_os.backup.archive import read_manifest
@@ -68,7 +69,7 @@ def _memory_up(d: DaemonProc) -> bool:
 
 def _task_done(d: DaemonProc, task_id: str) -> bool:
     with d.client() as c:
-        return c.get(f"/v1/tasks/{task_id}").json()["task"]["state"] == "succeeded"
+        return bool(c.get(f"/v1/tasks/{task_id}").json()["task"]["state"] == "succeeded")
 
 
 def snapshot_of(d: DaemonProc) -> dict[str, Any]:
@@ -90,6 +91,7 @@ def test_backup_delete_restore_compare(drill: dict[str, Any]) -> None:
     d: DaemonProc = drill["daemon"]
     d.start(timeout=60)
     wait_for(lambda: _memory_up(d), 90, what="memory served")
+    assert httpx.post(d.api_url + "/v1/backups", json={}).status_code == 401  # behind the API token
     with d.client() as c:
         for f in FACTS:
             assert c.post("/v1/memory/remember", json={"text": f, "source": "drill"}).status_code == 200
@@ -102,8 +104,13 @@ def test_backup_delete_restore_compare(drill: dict[str, Any]) -> None:
     hydra(d, "memory", "core", "edit", "owner", "--append", "prefers dark mode")
     hydra(d, "memory", "core", "edit", "owner", "--replace", "dark mode", "--with", "dark mode everywhere")
     hydra(d, "memory", "learnings", "add", "--context", "drill", "--learning", "restic needs a password file")
+    with d.client() as c:  # the nightly job's path: a backup.run task on the worker, through the gate
+        task_ids.append(c.post("/v1/tasks", json={"kind": "backup.run"}).json()["task"]["id"])
     for t in task_ids:
-        wait_for(lambda t=t: _task_done(d, t), 60, what=f"task {t} done")
+        wait_for(lambda t=t: _task_done(d, t), 120, what=f"task {t} done")
+    with d.client() as c:
+        nightly = c.get(f"/v1/tasks/{task_ids[-1]}").json()["task"]["result"]
+    assert nightly["status"] == "succeeded" and nightly["backup"]["name"].startswith("hydra-backup-drill-")
     before = snapshot_of(d)
     assert FACTS[0] in before["search"]["where is the NAS"] and len(before["tasks"]) >= 3 and before["approvals"]
     assert "dark mode everywhere" in json.dumps(before["core"]) and "restic needs" in before["learnings"]
@@ -117,6 +124,7 @@ def test_backup_delete_restore_compare(drill: dict[str, Any]) -> None:
     assert manifest.node == "drill" and manifest.counts["memory:passage"] >= len(FACTS)
     assert {"HYDRA_EVENTS", "KV_hydra_tasks", "KV_hydra_approvals", "KV_hydra_schedule"} <= set(manifest.order)
     assert manifest.order.index("HYDRA_EVENTS") < manifest.order.index("KV_hydra_tasks")
+    assert body["backup"]["pruned"] == [nightly["backup"]["name"]]  # same day: retention keeps the newest
     listed = json.loads(hydra(d, "backup", "list", "--json").stdout)
     assert [b["name"] for b in listed["backups"]] == [name] and listed["last"]["last_ok_name"] == name
     hydra(d, "audit", "verify")  # the live chain verifies before the backup too

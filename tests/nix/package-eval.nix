@@ -15,7 +15,9 @@ let
     "setuptools" "wheel" "nats-py" "pydantic" "pydantic-settings" "fastapi" "uvicorn" "typer" "rich"
     "loguru" "httpx" "psutil" "nvidia-ml-py" "prometheus-client" "aiohttp" "httptools" "qdrant-client"
     "neo4j" "numpy" "apscheduler" "sqlalchemy" "uvloop" "trafilatura" "feedparser" "lxml-html-clean"
-    "onnxruntime" "tokenizers" "python-dotenv" "nkeys" "jinja2"
+    "onnxruntime" "tokenizers" "python-dotenv" "nkeys" "jinja2" "zstandard"
+    "anyio" "jsonschema" "opentelemetry-api" "pyjwt" "cryptography" "python-multipart" "sse-starlette"
+    "starlette" "typing-extensions" "typing-inspection" "h11" "idna" "truststore"
   ]) // {
     buildPythonApplication = args: args;
     # a wheel package: its arguments, plus the derivation-like name the dependency list reports
@@ -39,6 +41,7 @@ in
   inherit (app) pname version pythonRemoveDeps makeWrapperArgs pythonImportsCheck;
   dependencies = map (d: d.name) app.dependencies;
   embedderWheels = map wheelOf (builtins.attrValues app.passthru.embedderWheels);
+  mcpWheels = map wheelOf (builtins.attrValues app.passthru.mcpWheels);
   mainProgram = app.meta.mainProgram;
   unavailable = builtins.attrNames app.passthru.unavailable;
   wheels = builtins.mapAttrs (_: w: {

