@@ -33,7 +33,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hydra_os.intake.llm import OpenAIChat  # noqa: E402
-from pipelines.creative.config import CreativeConfig  # noqa: E402
 from pipelines.creative.dialogue import write  # noqa: E402
 from pipelines.creative.model import (  # noqa: E402
     ChapterIn,
@@ -53,6 +52,7 @@ from pipelines.creative.store import ProjectStore  # noqa: E402
 from pipelines.creative.voice.engines import espeak  # noqa: E402
 from pipelines.creative.voice.lines import Voicer  # noqa: E402
 from pipelines.creative.voice.wav import normalise  # noqa: E402
+from pipelines.creative_config import CreativeConfig  # noqa: E402
 from tests.standins.comfyui import ComfyStandin  # noqa: E402
 from tests.standins.sources.chat_model import ChatStandin  # noqa: E402
 from tests.standins.speech_server import SpeechStandin  # noqa: E402

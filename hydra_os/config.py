@@ -39,7 +39,7 @@ from hydra_os.notify import NotifyConfig
 from hydra_os.policy.config import PolicyConfig
 from hydra_os.tasks.config import TasksConfig
 from memory.config import MemoryConfig
-from pipelines.creative.config import CreativeConfig
+from pipelines.creative_config import CreativeConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
 ROLES = ("gateway", "gpu", "memory", "scheduler", "worker")

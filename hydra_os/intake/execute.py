@@ -14,6 +14,7 @@ from loguru import logger
 
 from hydra_os.errors import HydraError
 from hydra_os.intake import ops, ops_exec
+from hydra_os.intake.creative import plan_request
 from hydra_os.intake.errors import IntakeError
 from hydra_os.intake.model import Reply, RequestIn
 from hydra_os.intake.rules import Intent
@@ -27,7 +28,6 @@ from memory.errors import MemoryLayerError
 from memory.extract import MemoryWriter
 from memory.protocols import utcnow
 from memory.statements import preferences
-from pipelines.creative.intake import plan_request
 
 if TYPE_CHECKING:
     from hydra_os.intake.service import IntakeService
@@ -200,7 +200,8 @@ async def _pipeline(svc: IntakeService, intent: Intent, base: Reply, req: Reques
             notes.append(f"no live worker handles {kind} yet; the briefing waits until one does")
         return _upd(base, status="started", task_id=res.task.id, notes=notes,
                     reply=f"Started the briefing now as task {res.task.id}; it goes to {channels}.")
-    plan = await plan_request(svc.queue.bus, svc.node_id, intent.subject, await _kinds_served(svc))
+    plan = await plan_request(svc.queue.bus, svc.node_id, intent.subject, await _kinds_served(svc),
+                              overnight=svc.settings.creative.overnight)
     if plan is None:
         return _upd(base, status="unsupported",
                     reply="No live worker runs the creative pipeline (creative.scene / creative.assets), "

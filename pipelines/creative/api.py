@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, ValidationError
 
+from hydra_os.intake.creative import VERB
 from pipelines.creative.errors import CreativeInputError
 from pipelines.creative.model import ChapterIn, CharacterIn, Ident, PlaceIn, Project, SceneIn
 from pipelines.creative.ops import (
@@ -27,7 +28,7 @@ from pipelines.creative.ops import (
 from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.store import Revision
 
-VERB = "creative"
+__all__ = ["VERB", "creative_router", "rpc_handler"]
 
 
 def creative_router(svc: CreativeService, auth: Any) -> APIRouter:

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra_os.errors import HydraError
+from hydra_os.intake.creative import ASSETS_KIND, SCENE_KIND
 from hydra_os.intake.llm import ChatModel
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from memory.protocols import MemoryStack, SearchFilters
-from pipelines.creative.config import CreativeConfig
 from pipelines.creative.dialogue import DialogueRejectedError, write
 from pipelines.creative.errors import CreativeNotFoundError
 from pipelines.creative.images import BatchReport, ImageBatch, needed_keys, plan
@@ -29,10 +29,10 @@ from pipelines.creative.renpy.export import export
 from pipelines.creative.scorer import Scorer
 from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.voice.lines import Voicer
+from pipelines.creative_config import CreativeConfig
 from pipelines.runner import Pipeline, Step
 
-SCENE_KIND = "creative.scene"
-ASSETS_KIND = "creative.assets"
+__all__ = ["ASSETS_KIND", "SCENE_KIND", "CreativeDeps", "build", "build_assets", "make_images", "register"]
 
 
 @dataclass

@@ -1,4 +1,9 @@
-"""``[creative]``: where projects live, the ComfyUI servers, voices, the dialogue model and the scorer."""
+"""``[creative]``: where projects live, the ComfyUI servers, voices, the dialogue model and the scorer.
+
+A module of its own beside ``pipelines/creative/``, not inside it: ``hydra_os.config`` imports it, and
+the creative package imports ``hydra_os`` packages that import ``hydra_os.config``, so inside the package
+it would tie the two into an import cycle.
+"""
 
 from __future__ import annotations
 
