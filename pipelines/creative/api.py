@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, ValidationError
 
+from hydra_os.api.docs import CONFLICT
 from hydra_os.intake.creative import VERB
 from pipelines.creative.errors import CreativeInputError
 from pipelines.creative.model import ChapterIn, CharacterIn, Ident, PlaceIn, Project, SceneIn
@@ -31,9 +32,17 @@ from pipelines.creative.store import Revision
 __all__ = ["VERB", "creative_router", "rpc_handler"]
 
 
+# documented answers besides the ones every route has (hydra_os.api.docs.document_errors)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    **CONFLICT,
+    404: {"description": "No such project, scene, line or image.",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}},
+}
+
+
 def creative_router(svc: CreativeService, auth: Any) -> APIRouter:
     deps = [Depends(auth)] if auth is not None else []
-    r = APIRouter(prefix="/v1/creative", tags=["creative"], dependencies=deps)
+    r = APIRouter(prefix="/v1/creative", tags=["creative"], dependencies=deps, responses=ERRORS)
 
     @r.get("/projects", summary="Every creative project")
     async def projects() -> list[Project]:
