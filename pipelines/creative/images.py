@@ -148,6 +148,7 @@ class BatchReport:
     reused: list[Provenance] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     servers_lost: list[str] = field(default_factory=list)
+    servers_skipped: dict[str, str] = field(default_factory=dict)  # server -> why (too little free VRAM)
 
 
 @dataclass
@@ -160,6 +161,7 @@ class ImageBatch:
     timeout: float = 600.0
     request_timeout: float = 30.0
     on_done: Callable[[Provenance], Awaitable[None]] | None = None
+    vram_gb: float = 0.0  # a server reporting less free VRAM (/system_stats) takes no job of this batch
     _templates: dict[str, Template] = field(default_factory=dict)
 
     @property
@@ -204,8 +206,10 @@ class ImageBatch:
             alive = [url for url in alive if url not in lost]
         if not queue.empty():
             left = queue.qsize()
-            raise ComfyUnavailableError(f"{left} image(s) left and no ComfyUI server answers "
-                                        f"(lost: {', '.join(report.servers_lost)}); finished ones are kept")
+            why = [f"{u}: {w}" for u, w in report.servers_skipped.items()]
+            why += [f"{u}: lost" for u in report.servers_lost if u not in report.servers_skipped]
+            raise ComfyUnavailableError(f"{left} image(s) left and no ComfyUI server can take them "
+                                        f"({'; '.join(why)}); finished ones are kept")
         return report
 
     async def _worker(self, url: str, queue: asyncio.Queue[ImageJob], report: BatchReport) -> bool:
@@ -213,7 +217,11 @@ class ImageBatch:
         async with ComfyClient(url, request_timeout=self.request_timeout) as client:
             try:
                 info = await client.object_info()
+                free = await client.free_vram_gb()
             except ComfyError:
+                return False
+            if free is not None and free < self.vram_gb:
+                report.servers_skipped[url] = f"{free:.1f} GB VRAM free, the batch needs {self.vram_gb:.1f} GB"
                 return False
             while True:
                 try:

@@ -208,7 +208,7 @@ async def make_images(deps: CreativeDeps, p: Project, s: Scene, ctx: TaskContext
             await ctx.heartbeat()
 
     batch = ImageBatch(cfg.comfyui_urls, deps.project_dir(p.id), cfg.templates_dir, cfg.comfyui_timeout_s,
-                       cfg.comfyui_request_timeout_s, on_done=beat)
+                       cfg.comfyui_request_timeout_s, on_done=beat, vram_gb=cfg.vram_gb)
     report = await batch.run(jobs)  # ComfyUnavailableError: the task is retried; finished images stay
     scores = await Scorer(cfg).score_all(p, deps.project_dir(p.id), [*report.reused, *report.done])
     edit = _assets(p, s, report, scores)
@@ -219,6 +219,7 @@ async def make_images(deps: CreativeDeps, p: Project, s: Scene, ctx: TaskContext
     kept = len(needed_keys(p, s)) - len(jobs)
     return {"status": "done" if not report.failed else "partial", "made": len(report.done),
             "reused": len(report.reused) + kept, "failed": report.failed, "servers_lost": report.servers_lost,
+            "servers_skipped": report.servers_skipped,
             "outliers": sorted(k for k, (_, out) in scores.items() if out),
             "unscored": sum(1 for sc, _ in scores.values() if sc is None)}
 
