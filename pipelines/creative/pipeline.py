@@ -167,8 +167,12 @@ def build(deps: CreativeDeps) -> Pipeline:
         if ready:
             _, p = await svc.store.mutate(p.id, "export", f"scene:{s.id}", _mark(s.id, Stage.EXPORT))
         memory = await svc.sync_memory(p)
-        return {"path": report.path, "labels": report.labels, "lines": report.lines, "images": report.images,
-                "voices": report.voices, "missing": report.missing, "scene_done": ready, "memory": memory}
+        s = p.scenes[s.id]
+        waiting = [ln.id for ln in s.lines if ln.review is Review.PENDING]
+        waiting += [i.key for i in s.images if i.review is Review.PENDING]
+        return {"path": report.path, "waiting_review": len(waiting), "labels": report.labels, "lines": report.lines,
+                "images": report.images, "voices": report.voices, "missing": report.missing, "scene_done": ready,
+                "memory": memory}
 
     def finish(r: dict[str, Any]) -> dict[str, Any]:
         return {"project": r["choose"]["project"], "scene": r["choose"]["scene"], "title": r["choose"]["title"],
@@ -194,7 +198,8 @@ def summary(r: dict[str, Any]) -> str:
     else:
         parts.append(f"voices {v['status']}")
     parts.append("exported to Ren'Py" + ("" if e["scene_done"] else f" (incomplete: {', '.join(e['missing'][:4])})"))
-    return "; ".join(parts) + ". Review with 'hydra creative review'."
+    parts.append(f"{e['waiting_review']} lines/images wait for your review ('hydra creative review')")
+    return "; ".join(parts) + "."
 
 
 async def make_images(deps: CreativeDeps, p: Project, s: Scene, ctx: TaskContext | None) -> dict[str, Any]:

@@ -67,6 +67,7 @@ async def test_a_scene_goes_from_outline_to_a_valid_renpy_export(
     assert r["voices"]["lines"] == 4 and r["voices"]["seconds"] > 1
     assert r["export"]["scene_done"] and r["export"]["missing"] == ["dialogue of scene s2"]
     assert "dialogue done (5 lines)" in r["summary"] and "5 unscored" in r["summary"]
+    assert "10 lines/images wait for your review" in r["summary"]
     script = validate(Path(r["export"]["path"]) / "game")
     assert [s.who for s in script.labels["scene_s1"].says] == [None, "aria", "zoe", "aria", "zoe"]
     assert all(s.voice for s in script.labels["scene_s1"].says if s.who)
