@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from hydra_os.api.docs import CONFLICT
@@ -63,6 +63,12 @@ def creative_router(svc: CreativeService, auth: Any) -> APIRouter:
     @r.put("/projects/{project}/characters/{id}", summary="Create or change a character (a new name renames)")
     async def character(project: Ident, id: Ident, body: CharacterIn) -> Changed:
         return await svc.put_character(CharacterPut(project=project, id=id, character=body))
+
+    @r.post("/projects/{project}/characters/{id}/references", summary="Add a reference image (the PNG as body)",
+            openapi_extra={"requestBody": {"required": True, "content": {"image/png": {
+                "schema": {"type": "string", "format": "binary"}}}}})
+    async def reference(project: Ident, id: Ident, request: Request) -> Changed:
+        return await svc.add_reference(project, id, await request.body())
 
     @r.put("/projects/{project}/places/{id}", summary="Create or change a place")
     async def place(project: Ident, id: Ident, body: PlaceIn) -> Changed:

@@ -247,6 +247,9 @@ class ImageBatch:
         if job.reference is not None and template.has(Slot.REFERENCE):
             data = await asyncio.to_thread((self.project_dir / job.reference).read_bytes)
             sha = hashlib.sha256(data).hexdigest()
+            if job.reference_sha256 is not None and sha != job.reference_sha256:
+                raise CreativeError(f"reference image {job.reference} changed since it was added "
+                                    f"(sha256 {sha[:12]}..., expected {job.reference_sha256[:12]}...)")
             name = await client.upload_image(data, f"{sha[:24]}.png")
             values[Slot.REFERENCE] = name
             refs.append({"path": job.reference, "sha256": sha, "uploaded_as": name})

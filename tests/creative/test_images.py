@@ -117,3 +117,14 @@ async def test_a_server_without_enough_free_vram_takes_no_job(service: CreativeS
     with pytest.raises(ComfyUnavailableError, match="VRAM free"):
         await ImageBatch([two[0].base, two[1].base], tmp_path / "other", timeout=30, vram_gb=6).run(
             plan(p, p.scenes["s1"]))
+
+
+async def test_a_reference_changed_on_disk_fails_that_image_not_the_batch(
+        service: CreativeService, tmp_path: Path, two: tuple[ComfyStandin, ComfyStandin]) -> None:
+    await make_project(service)
+    await service.add_reference("ebq", "aria", png_bytes(9))
+    p = await service.get("ebq")
+    proj = service.store.dir("ebq")
+    (proj / p.characters["aria"].references[0].path).write_bytes(png_bytes(10))  # swapped behind our back
+    report = await ImageBatch([two[0].base], proj, timeout=30).run(plan(p, p.scenes["s1"]))
+    assert "changed since it was added" in report.failed["aria_neutral"] and len(report.done) == 2
