@@ -183,8 +183,8 @@ class ImageBatch:
         ok = p.job_hash == job.digest(self.template(job.template).sha256)
         return p if ok and (self.image_dir / f"{job.key}.png").is_file() else None
 
-    async def run(self, jobs: list[ImageJob]) -> BatchReport:
-        report = BatchReport()
+    async def _triage(self, jobs: list[ImageJob], report: BatchReport) -> asyncio.Queue[ImageJob]:
+        """The jobs still to run; finished ones go to ``report.reused``, unreadable ones to ``failed``."""
         queue: asyncio.Queue[ImageJob] = asyncio.Queue()
         for job in jobs:
             try:
@@ -196,19 +196,22 @@ class ImageBatch:
                 report.reused.append(prev)
             else:
                 queue.put_nowait(job)
+        return queue
+
+    async def run(self, jobs: list[ImageJob]) -> BatchReport:
+        report = BatchReport()
+        queue = await self._triage(jobs, report)
         alive = list(self.servers)
         if not alive and not queue.empty():
             raise ComfyUnavailableError("no ComfyUI server is configured ([creative] comfyui_urls)")
         while not queue.empty() and alive:
             results = await asyncio.gather(*(self._worker(url, queue, report) for url in alive))
             lost = [url for url, ok in zip(alive, results, strict=True) if not ok]
-            report.servers_lost.extend(lost)
+            report.servers_lost.extend(u for u in lost if u not in report.servers_skipped)
             alive = [url for url in alive if url not in lost]
         if not queue.empty():
-            left = queue.qsize()
-            why = [f"{u}: {w}" for u, w in report.servers_skipped.items()]
-            why += [f"{u}: lost" for u in report.servers_lost if u not in report.servers_skipped]
-            raise ComfyUnavailableError(f"{left} image(s) left and no ComfyUI server can take them "
+            why = [f"{u}: {w}" for u, w in report.servers_skipped.items()] + [f"{u}: lost" for u in report.servers_lost]
+            raise ComfyUnavailableError(f"{queue.qsize()} image(s) left and no ComfyUI server can take them "
                                         f"({'; '.join(why)}); finished ones are kept")
         return report
 
