@@ -130,7 +130,7 @@ def prompt(project: Project, scene: Scene, memory: list[str]) -> list[dict[str, 
         "characters": cast, "scenes_for_choices": [s.id for s in order],
         "rejected_lines": [ln.text for ln in scene.lines if ln.review is Review.REJECTED],
         "approved_lines_keep_verbatim": [ln.text for ln in scene.lines if ln.review is Review.APPROVED],
-        "previous_scene_ends": before, "memory": memory[:5]}
+        "previous_scene_ends": before, "memory": memory[:12]}
     system = ("You write the dialogue of one visual-novel scene. Reply with JSON only: lines in order, each "
               "with speaker (a character id from the scene, or 'narrator'), text, expression (one lower-case "
               "word) and direction (a short stage direction or ''); choices only when the outline asks the "

@@ -24,7 +24,7 @@ from memory.protocols import MemoryStack, SearchFilters
 from pipelines.creative.dialogue import DialogueRejectedError, write
 from pipelines.creative.errors import CreativeNotFoundError
 from pipelines.creative.images import BatchReport, ImageBatch, needed_keys, plan
-from pipelines.creative.model import ImageAsset, Project, Review, Scene, Stage
+from pipelines.creative.model import ImageAsset, Project, Review, Scene, Stage, utcnow
 from pipelines.creative.renpy.export import export
 from pipelines.creative.scorer import Scorer
 from pipelines.creative.service import CreativeService, pick
@@ -58,15 +58,26 @@ def _mark(scene_id: str, stage: Stage, edit: Callable[[Scene], None] | None = No
     return change
 
 
-async def _memory_passages(deps: CreativeDeps, project: Project, scene: Scene) -> list[str]:
+OWN_FACTS = {"has_name", "character_in", "place_in", "appears_at"}  # what the studio itself wrote
+
+
+async def memory_context(deps: CreativeDeps, project: Project, scene: Scene) -> list[str]:
+    """What memory knows about the project and the scene's characters: archival passages, then current
+    graph facts about each character (not the studio's own bookkeeping facts)."""
     if deps.memory is None:
         return []
+    out: list[str] = []
     try:
         stack = await deps.memory()
         hits = await stack.archival.search(f"{project.title} {scene.outline}", limit=5, filters=SearchFilters())
+        out += [h.passage.text[:600] for h in hits]
+        for cid in scene.characters:
+            name = project.characters[cid].name
+            facts = await stack.graph.facts_about(name, at=utcnow())
+            out += [f"{f.subject} {f.type.replace('_', ' ')} {f.object}" for f in facts if f.type not in OWN_FACTS][:5]
     except HydraError:  # memory is context, not a prerequisite: the dialogue is written without it
-        return []
-    return [h.passage.text[:600] for h in hits]
+        return out
+    return out
 
 
 def _assets(project: Project, scene: Scene, report: BatchReport, scores: dict[str, tuple[float | None, bool]]
@@ -113,7 +124,7 @@ def build(deps: CreativeDeps) -> Pipeline:
         if Stage.DIALOGUE in s.done:
             return {"status": "kept", "lines": len(s.lines)}
         try:
-            out = await write(deps.chat, p, s, cfg.dialogue_retries, await _memory_passages(deps, p, s))
+            out = await write(deps.chat, p, s, cfg.dialogue_retries, await memory_context(deps, p, s))
         except DialogueRejectedError as e:
             raw, why = e.raw, str(e)
 
