@@ -43,7 +43,7 @@ from hydra_os.secrets import read_secret_file as read_secret_file  # re-exported
 from hydra_os.tasks.config import TasksConfig
 from hydra_os.ui.config import UiConfig
 from memory.config import MemoryConfig
-from pipelines.creative.config import CreativeConfig
+from pipelines.creative_config import CreativeConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/hydra-os/config.toml")
 ROLES = ("gateway", "gpu", "memory", "scheduler", "worker")

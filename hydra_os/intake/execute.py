@@ -15,6 +15,7 @@ from loguru import logger
 from hydra_os.chat.errors import ChatError
 from hydra_os.errors import HydraError
 from hydra_os.intake import ops, ops_exec
+from hydra_os.intake.creative import plan_request
 from hydra_os.intake.deps import IntakeDeps
 from hydra_os.intake.model import ASK_VERB, Reply, RequestIn
 from hydra_os.intake.rules import Intent
@@ -32,7 +33,6 @@ from memory.errors import MemoryLayerError
 from memory.extract import MemoryWriter
 from memory.protocols import utcnow
 from memory.statements import preferences
-from pipelines.creative.intake import plan_request
 
 # "my favourite editor is helix": a preference stated as a definition (other phrasings: memory.statements)
 _MY_PREFERRED = re.compile(r"^my (?:favou?rite|preferred) (?P<key>[\w -]{1,40}?) is (?P<value>.+)$", re.IGNORECASE)
@@ -201,7 +201,8 @@ async def _pipeline(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn
             notes.append(f"no live worker handles {kind} yet; the briefing waits until one does")
         return _upd(base, status="started", task_id=res.task.id, notes=notes,
                     reply=f"Started the briefing now as task {res.task.id}; it goes to {channels}.")
-    plan = await plan_request(svc.queue.bus, svc.node_id, intent.subject, await _kinds_served(svc))
+    plan = await plan_request(svc.queue.bus, svc.node_id, intent.subject, await _kinds_served(svc),
+                              overnight=svc.settings.creative.overnight)
     if plan is None:
         return _upd(base, status="unsupported",
                     reply="No live worker runs the creative pipeline (creative.scene / creative.assets), "

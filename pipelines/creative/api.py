@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, ValidationError
 
+from hydra_os.api.docs import CONFLICT
+from hydra_os.intake.creative import VERB
 from pipelines.creative.errors import CreativeInputError
 from pipelines.creative.model import ChapterIn, CharacterIn, Ident, PlaceIn, Project, SceneIn
 from pipelines.creative.ops import (
@@ -27,12 +29,20 @@ from pipelines.creative.ops import (
 from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.store import Revision
 
-VERB = "creative"
+__all__ = ["VERB", "creative_router", "rpc_handler"]
+
+
+# documented answers besides the ones every route has (hydra_os.api.docs.document_errors)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    **CONFLICT,
+    404: {"description": "No such project, scene, line or image.",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}},
+}
 
 
 def creative_router(svc: CreativeService, auth: Any) -> APIRouter:
     deps = [Depends(auth)] if auth is not None else []
-    r = APIRouter(prefix="/v1/creative", tags=["creative"], dependencies=deps)
+    r = APIRouter(prefix="/v1/creative", tags=["creative"], dependencies=deps, responses=ERRORS)
 
     @r.get("/projects", summary="Every creative project")
     async def projects() -> list[Project]:
@@ -53,6 +63,12 @@ def creative_router(svc: CreativeService, auth: Any) -> APIRouter:
     @r.put("/projects/{project}/characters/{id}", summary="Create or change a character (a new name renames)")
     async def character(project: Ident, id: Ident, body: CharacterIn) -> Changed:
         return await svc.put_character(CharacterPut(project=project, id=id, character=body))
+
+    @r.post("/projects/{project}/characters/{id}/references", summary="Add a reference image (the PNG as body)",
+            openapi_extra={"requestBody": {"required": True, "content": {"image/png": {
+                "schema": {"type": "string", "format": "binary"}}}}})
+    async def reference(project: Ident, id: Ident, request: Request) -> Changed:
+        return await svc.add_reference(project, id, await request.body())
 
     @r.put("/projects/{project}/places/{id}", summary="Create or change a place")
     async def place(project: Ident, id: Ident, body: PlaceIn) -> Changed:

@@ -19,10 +19,10 @@ from hydra_os.tasks.setup import TaskSystem
 from memory.protocols import MemoryStack
 from memory.wiring import client_stack
 from pipelines.creative.api import VERB, creative_router, rpc_handler
-from pipelines.creative.config import CreativeConfig
 from pipelines.creative.pipeline import CreativeDeps, register
 from pipelines.creative.service import CreativeService
 from pipelines.creative.store import ProjectStore
+from pipelines.creative_config import CreativeConfig
 
 
 def creative_root(cfg: CreativeConfig, state_dir: Path) -> Path:

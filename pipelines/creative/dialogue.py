@@ -85,20 +85,29 @@ class Written:
     reason: str | None = None
 
 
-def check(reply: str, scene: Scene, project: Project) -> tuple[list[Line], list[ChoiceOption]]:
-    """The reply as lines and choices; ValueError says every problem (for the model to fix)."""
+def _parse(reply: str) -> _Reply:
     try:
-        parsed = _Reply.model_validate(parse_json_object(reply))
+        return _Reply.model_validate(parse_json_object(reply))
     except ModelReplyError as e:
         raise ValueError(str(e)) from None
     except ValidationError as e:
         raise ValueError("; ".join(f"{'.'.join(str(p) for p in er['loc'])}: {er['msg']}"
                                    for er in e.errors()[:8])) from None
-    problems = [f"lines.{i}.speaker: {ln.speaker!r} is not a character of this scene "
-                f"(one of {', '.join([*scene.characters, NARRATOR])})"
-                for i, ln in enumerate(parsed.lines) if ln.speaker != NARRATOR and ln.speaker not in scene.characters]
-    problems += [f"choices.{i}.jump: no scene {c.jump!r}" for i, c in enumerate(parsed.choices)
-                 if c.jump not in project.scenes]
+
+
+def _problems(parsed: _Reply, scene: Scene, project: Project) -> list[str]:
+    cast = ", ".join([*scene.characters, NARRATOR])
+    bad_speakers = [(i, ln.speaker) for i, ln in enumerate(parsed.lines)
+                    if ln.speaker != NARRATOR and ln.speaker not in scene.characters]
+    out = [f"lines.{i}.speaker: {who!r} is not a character of this scene (one of {cast})" for i, who in bad_speakers]
+    return out + [f"choices.{i}.jump: no scene {c.jump!r}" for i, c in enumerate(parsed.choices)
+                  if c.jump not in project.scenes]
+
+
+def check(reply: str, scene: Scene, project: Project) -> tuple[list[Line], list[ChoiceOption]]:
+    """The reply as lines and choices; ValueError says every problem (for the model to fix)."""
+    parsed = _parse(reply)
+    problems = _problems(parsed, scene, project)
     if problems:
         raise ValueError("; ".join(problems))
     approved = {ln.text for ln in scene.lines if ln.review is Review.APPROVED}
@@ -121,7 +130,7 @@ def prompt(project: Project, scene: Scene, memory: list[str]) -> list[dict[str, 
         "characters": cast, "scenes_for_choices": [s.id for s in order],
         "rejected_lines": [ln.text for ln in scene.lines if ln.review is Review.REJECTED],
         "approved_lines_keep_verbatim": [ln.text for ln in scene.lines if ln.review is Review.APPROVED],
-        "previous_scene_ends": before, "memory": memory[:5]}
+        "previous_scene_ends": before, "memory": memory[:12]}
     system = ("You write the dialogue of one visual-novel scene. Reply with JSON only: lines in order, each "
               "with speaker (a character id from the scene, or 'narrator'), text, expression (one lower-case "
               "word) and direction (a short stage direction or ''); choices only when the outline asks the "

@@ -148,6 +148,7 @@ class BatchReport:
     reused: list[Provenance] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     servers_lost: list[str] = field(default_factory=list)
+    servers_skipped: dict[str, str] = field(default_factory=dict)  # server -> why (too little free VRAM)
 
 
 @dataclass
@@ -160,6 +161,7 @@ class ImageBatch:
     timeout: float = 600.0
     request_timeout: float = 30.0
     on_done: Callable[[Provenance], Awaitable[None]] | None = None
+    vram_gb: float = 0.0  # a server reporting less free VRAM (/system_stats) takes no job of this batch
     _templates: dict[str, Template] = field(default_factory=dict)
 
     @property
@@ -181,8 +183,8 @@ class ImageBatch:
         ok = p.job_hash == job.digest(self.template(job.template).sha256)
         return p if ok and (self.image_dir / f"{job.key}.png").is_file() else None
 
-    async def run(self, jobs: list[ImageJob]) -> BatchReport:
-        report = BatchReport()
+    async def _triage(self, jobs: list[ImageJob], report: BatchReport) -> asyncio.Queue[ImageJob]:
+        """The jobs still to run; finished ones go to ``report.reused``, unreadable ones to ``failed``."""
         queue: asyncio.Queue[ImageJob] = asyncio.Queue()
         for job in jobs:
             try:
@@ -194,18 +196,23 @@ class ImageBatch:
                 report.reused.append(prev)
             else:
                 queue.put_nowait(job)
+        return queue
+
+    async def run(self, jobs: list[ImageJob]) -> BatchReport:
+        report = BatchReport()
+        queue = await self._triage(jobs, report)
         alive = list(self.servers)
         if not alive and not queue.empty():
             raise ComfyUnavailableError("no ComfyUI server is configured ([creative] comfyui_urls)")
         while not queue.empty() and alive:
             results = await asyncio.gather(*(self._worker(url, queue, report) for url in alive))
             lost = [url for url, ok in zip(alive, results, strict=True) if not ok]
-            report.servers_lost.extend(lost)
+            report.servers_lost.extend(u for u in lost if u not in report.servers_skipped)
             alive = [url for url in alive if url not in lost]
         if not queue.empty():
-            left = queue.qsize()
-            raise ComfyUnavailableError(f"{left} image(s) left and no ComfyUI server answers "
-                                        f"(lost: {', '.join(report.servers_lost)}); finished ones are kept")
+            why = [f"{u}: {w}" for u, w in report.servers_skipped.items()] + [f"{u}: lost" for u in report.servers_lost]
+            raise ComfyUnavailableError(f"{queue.qsize()} image(s) left and no ComfyUI server can take them "
+                                        f"({'; '.join(why)}); finished ones are kept")
         return report
 
     async def _worker(self, url: str, queue: asyncio.Queue[ImageJob], report: BatchReport) -> bool:
@@ -213,7 +220,11 @@ class ImageBatch:
         async with ComfyClient(url, request_timeout=self.request_timeout) as client:
             try:
                 info = await client.object_info()
+                free = await client.free_vram_gb()
             except ComfyError:
+                return False
+            if free is not None and free < self.vram_gb:
+                report.servers_skipped[url] = f"{free:.1f} GB VRAM free, the batch needs {self.vram_gb:.1f} GB"
                 return False
             while True:
                 try:
@@ -239,6 +250,9 @@ class ImageBatch:
         if job.reference is not None and template.has(Slot.REFERENCE):
             data = await asyncio.to_thread((self.project_dir / job.reference).read_bytes)
             sha = hashlib.sha256(data).hexdigest()
+            if job.reference_sha256 is not None and sha != job.reference_sha256:
+                raise CreativeError(f"reference image {job.reference} changed since it was added "
+                                    f"(sha256 {sha[:12]}..., expected {job.reference_sha256[:12]}...)")
             name = await client.upload_image(data, f"{sha[:24]}.png")
             values[Slot.REFERENCE] = name
             refs.append({"path": job.reference, "sha256": sha, "uploaded_as": name})

@@ -71,8 +71,20 @@ class Voice(_Model):
     pitch: int = Field(default=50, ge=0, le=99, description="espeak-ng pitch 0-99 (other engines ignore it)")
 
 
+def _inside(v: str) -> str:
+    """A path relative to the project folder that cannot leave it (no absolute path, no '..')."""
+    parts = v.split("/")
+    if v.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in v:
+        raise ValueError("expected a relative path inside the project folder, e.g. references/aria.png")
+    return v
+
+
+ProjectPath = Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[A-Za-z0-9_./ -]+$"),
+                        AfterValidator(_inside)]
+
+
 class ReferenceImage(_Model):
-    path: str = Field(min_length=1, description="file in the project's references folder")
+    path: ProjectPath = Field(description="the image file, relative to the project folder")
     sha256: Sha256
 
 
@@ -145,19 +157,19 @@ class Line(_Model):
     expression: Annotated[str, Field(max_length=40, pattern=r"^[a-z0-9_]*$")] = ""
     direction: Annotated[str, Field(max_length=300)] = ""
     review: Review = Review.PENDING
-    voice: str | None = Field(default=None, description="voice file (relative to the project folder)")
+    voice: ProjectPath | None = Field(default=None, description="voice file (relative to the project folder)")
     voice_seconds: float | None = None
 
 
 class ImageAsset(_Model):
     key: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]  # e.g. "bg" or "<character>_<expression>"
-    path: str
+    path: ProjectPath
     sha256: Sha256
     review: Review = Review.PENDING
     score: float | None = Field(default=None, description="similarity to the references; None: unscored")
     outlier: bool = False
     attempt: int = Field(default=0, ge=0, description="how many times it was made again after a rejection")
-    provenance_path: str
+    provenance_path: ProjectPath
 
 
 class Scene(SceneIn):

@@ -17,22 +17,22 @@ from typing import Any
 
 from hydra_os.chat.client import ChatModel
 from hydra_os.errors import HydraError
+from hydra_os.intake.creative import ASSETS_KIND, SCENE_KIND
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from hydra_os.tasks.steps import Pipeline, Step
 from memory.protocols import MemoryStack, SearchFilters
-from pipelines.creative.config import CreativeConfig
 from pipelines.creative.dialogue import DialogueRejectedError, write
 from pipelines.creative.errors import CreativeNotFoundError
 from pipelines.creative.images import BatchReport, ImageBatch, needed_keys, plan
-from pipelines.creative.model import ImageAsset, Project, Review, Scene, Stage
+from pipelines.creative.model import ImageAsset, Project, Review, Scene, Stage, utcnow
 from pipelines.creative.renpy.export import export
 from pipelines.creative.scorer import Scorer
 from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.voice.lines import Voicer
+from pipelines.creative_config import CreativeConfig
 
-SCENE_KIND = "creative.scene"
-ASSETS_KIND = "creative.assets"
+__all__ = ["ASSETS_KIND", "SCENE_KIND", "CreativeDeps", "build", "build_assets", "make_images", "register"]
 
 
 @dataclass
@@ -58,15 +58,26 @@ def _mark(scene_id: str, stage: Stage, edit: Callable[[Scene], None] | None = No
     return change
 
 
-async def _memory_passages(deps: CreativeDeps, project: Project, scene: Scene) -> list[str]:
+OWN_FACTS = {"has_name", "character_in", "place_in", "appears_at"}  # what the studio itself wrote
+
+
+async def memory_context(deps: CreativeDeps, project: Project, scene: Scene) -> list[str]:
+    """What memory knows about the project and the scene's characters: archival passages, then current
+    graph facts about each character (not the studio's own bookkeeping facts)."""
     if deps.memory is None:
         return []
+    out: list[str] = []
     try:
         stack = await deps.memory()
         hits = await stack.archival.search(f"{project.title} {scene.outline}", limit=5, filters=SearchFilters())
+        out += [h.passage.text[:600] for h in hits]
+        for cid in scene.characters:
+            name = project.characters[cid].name
+            facts = await stack.graph.facts_about(name, at=utcnow())
+            out += [f"{f.subject} {f.type.replace('_', ' ')} {f.object}" for f in facts if f.type not in OWN_FACTS][:5]
     except HydraError:  # memory is context, not a prerequisite: the dialogue is written without it
-        return []
-    return [h.passage.text[:600] for h in hits]
+        return out
+    return out
 
 
 def _assets(project: Project, scene: Scene, report: BatchReport, scores: dict[str, tuple[float | None, bool]]
@@ -113,7 +124,7 @@ def build(deps: CreativeDeps) -> Pipeline:
         if Stage.DIALOGUE in s.done:
             return {"status": "kept", "lines": len(s.lines)}
         try:
-            out = await write(deps.chat, p, s, cfg.dialogue_retries, await _memory_passages(deps, p, s))
+            out = await write(deps.chat, p, s, cfg.dialogue_retries, await memory_context(deps, p, s))
         except DialogueRejectedError as e:
             raw, why = e.raw, str(e)
 
@@ -167,8 +178,12 @@ def build(deps: CreativeDeps) -> Pipeline:
         if ready:
             _, p = await svc.store.mutate(p.id, "export", f"scene:{s.id}", _mark(s.id, Stage.EXPORT))
         memory = await svc.sync_memory(p)
-        return {"path": report.path, "labels": report.labels, "lines": report.lines, "images": report.images,
-                "voices": report.voices, "missing": report.missing, "scene_done": ready, "memory": memory}
+        s = p.scenes[s.id]
+        waiting = [ln.id for ln in s.lines if ln.review is Review.PENDING]
+        waiting += [i.key for i in s.images if i.review is Review.PENDING]
+        return {"path": report.path, "waiting_review": len(waiting), "labels": report.labels, "lines": report.lines,
+                "images": report.images, "voices": report.voices, "missing": report.missing, "scene_done": ready,
+                "memory": memory}
 
     def finish(r: dict[str, Any]) -> dict[str, Any]:
         return {"project": r["choose"]["project"], "scene": r["choose"]["scene"], "title": r["choose"]["title"],
@@ -194,7 +209,8 @@ def summary(r: dict[str, Any]) -> str:
     else:
         parts.append(f"voices {v['status']}")
     parts.append("exported to Ren'Py" + ("" if e["scene_done"] else f" (incomplete: {', '.join(e['missing'][:4])})"))
-    return "; ".join(parts) + ". Review with 'hydra creative review'."
+    parts.append(f"{e['waiting_review']} lines/images wait for your review ('hydra creative review')")
+    return "; ".join(parts) + "."
 
 
 async def make_images(deps: CreativeDeps, p: Project, s: Scene, ctx: TaskContext | None) -> dict[str, Any]:
@@ -208,7 +224,7 @@ async def make_images(deps: CreativeDeps, p: Project, s: Scene, ctx: TaskContext
             await ctx.heartbeat()
 
     batch = ImageBatch(cfg.comfyui_urls, deps.project_dir(p.id), cfg.templates_dir, cfg.comfyui_timeout_s,
-                       cfg.comfyui_request_timeout_s, on_done=beat)
+                       cfg.comfyui_request_timeout_s, on_done=beat, vram_gb=cfg.vram_gb)
     report = await batch.run(jobs)  # ComfyUnavailableError: the task is retried; finished images stay
     scores = await Scorer(cfg).score_all(p, deps.project_dir(p.id), [*report.reused, *report.done])
     edit = _assets(p, s, report, scores)
@@ -219,6 +235,7 @@ async def make_images(deps: CreativeDeps, p: Project, s: Scene, ctx: TaskContext
     kept = len(needed_keys(p, s)) - len(jobs)
     return {"status": "done" if not report.failed else "partial", "made": len(report.done),
             "reused": len(report.reused) + kept, "failed": report.failed, "servers_lost": report.servers_lost,
+            "servers_skipped": report.servers_skipped,
             "outliers": sorted(k for k, (_, out) in scores.items() if out),
             "unscored": sum(1 for sc, _ in scores.values() if sc is None)}
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from pipelines.creative.config import CreativeConfig
 from pipelines.creative.images import Provenance
 from pipelines.creative.model import Project
+from pipelines.creative_config import CreativeConfig
 
 Score = tuple[float | None, bool]
 

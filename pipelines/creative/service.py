@@ -8,11 +8,15 @@ sync is a full idempotent upsert of the project.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from hydra_os.errors import HydraError
+from memory.core.atomic import atomic_write
 from memory.protocols import MemoryStack
-from pipelines.creative.errors import CreativeConflictError, CreativeNotFoundError
+from pipelines.creative.errors import CreativeConflictError, CreativeInputError, CreativeNotFoundError
 from pipelines.creative.memory_sync import sync_core, sync_graph
 from pipelines.creative.model import (
     Chapter,
@@ -36,6 +40,7 @@ from pipelines.creative.ops import (
 )
 from pipelines.creative.store import ProjectStore, Revision
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MemoryProvider = Callable[[], Awaitable[MemoryStack]]
 
 
@@ -129,6 +134,29 @@ class CreativeService:
         _, after = await self.store.mutate(req.project, "put", f"scene:{req.id}", change)
         return await self._changed(after, f"scene:{req.id}")
 
+    async def add_reference(self, project: str, character: str, data: bytes) -> Changed:
+        """Keep an image file as a reference of the character (``references/<character>_<sha12>.png``)."""
+        if not data.startswith(PNG_MAGIC):
+            raise CreativeInputError("body: expected the bytes of a PNG image")
+        sha = hashlib.sha256(data).hexdigest()
+        rel = f"references/{character}_{sha[:12]}.png"
+        path = self.store.dir(project) / rel
+        if character not in (await self.store.get(project)).characters:
+            raise CreativeNotFoundError(f"character: no character {character!r} in project {project!r}")
+        await asyncio.to_thread(_write_file, path, data)
+
+        def change(p: Project) -> ReferenceImage:
+            c = p.characters.get(character)
+            if c is None:
+                raise CreativeNotFoundError(f"character: no character {character!r} in project {project!r}")
+            ref = ReferenceImage(path=rel, sha256=sha)
+            if all(r.sha256 != sha for r in c.references):
+                c.references.append(ref)
+            return ref
+
+        _, after = await self.store.mutate(project, "reference", f"character:{character}", change)
+        return await self._changed(after, f"character:{character}")
+
     async def set_review(self, req: ReviewSet) -> Changed:
         if (req.line is None) == (req.image is None):
             raise CreativeConflictError("review: set exactly one of line or image")
@@ -157,6 +185,11 @@ class CreativeService:
 
         _, after = await self.store.mutate(req.project, "review", f"scene:{req.scene}", change)
         return await self._changed(after, f"scene:{req.scene}")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
 
 
 def _add_reference(p: Project, scene: Scene, key: str, path: str, sha: str, review: Review) -> None:

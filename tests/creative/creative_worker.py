@@ -15,10 +15,10 @@ from hydra_os.tasks.config import TasksConfig
 from hydra_os.tasks.registry import TaskRegistry
 from hydra_os.tasks.windows import Windows
 from hydra_os.tasks.worker import TaskWorker
-from pipelines.creative.config import CreativeConfig
 from pipelines.creative.pipeline import CreativeDeps, register
 from pipelines.creative.service import CreativeService
 from pipelines.creative.store import ProjectStore
+from pipelines.creative_config import CreativeConfig
 from tests.tasks.conftest import FAST
 
 

@@ -9,8 +9,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hydra_os.chat.client import OpenAIChat
+from memory.protocols import MemoryStack, PassageIn, RelationIn
+from memory.wiring import LocalMemory
 from pipelines.creative.dialogue import DialogueRejectedError, write
+from pipelines.creative.pipeline import CreativeDeps, memory_context
 from pipelines.creative.service import CreativeService
+from pipelines.creative_config import CreativeConfig
 from tests.creative.conftest import make_project
 from tests.standins.sources.chat_model import ChatStandin
 
@@ -73,3 +77,21 @@ async def test_without_a_model_the_dialogue_is_pending_and_nothing_is_invented(
     out = await write(chat, p, p.scenes["s1"], retries=2)
     assert out.status == "pending-model" and out.lines == [] and chat_server.log == []
     assert (await write(None, p, p.scenes["s1"], retries=2)).status == "pending-model"
+
+
+async def test_the_dialogue_gets_what_memory_knows_about_the_project_and_its_characters(
+        service: CreativeService, local_memory: LocalMemory, chat: OpenAIChat, chat_server: ChatStandin) -> None:
+    await make_project(service)
+    stack = local_memory.stack
+    await stack.archival.add([PassageIn(text="Empire of Broken Queens: the ruined hall was burned by Zoë's guild.",
+                                        source="owner-notes")])
+    await stack.graph.upsert_relation(RelationIn(subject="Aria", type="sworn_enemy_of", object="the Pale King"))
+    p = await service.get("ebq")
+
+    async def memory() -> MemoryStack:
+        return stack
+
+    deps = CreativeDeps(CreativeConfig(), service, chat, memory)
+    got = await memory_context(deps, p, p.scenes["s1"])
+    assert any("burned by Zoë's guild" in g for g in got)
+    assert "Aria sworn enemy of the Pale King" in got and not any(" has name " in g for g in got)

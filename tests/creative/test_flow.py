@@ -20,7 +20,7 @@ from hydra_os.tasks.model import TaskSpec
 from hydra_os.tasks.registry import TaskRegistry
 from pipelines.creative.model import Review, Stage
 from pipelines.creative.ops import ReviewSet
-from pipelines.creative.pipeline import SCENE_KIND, register
+from pipelines.creative.pipeline import ASSETS_KIND, SCENE_KIND, register
 from pipelines.creative.renpy.parse import validate
 from pipelines.creative.service import CreativeService
 from pipelines.creative.store import ProjectStore
@@ -67,6 +67,7 @@ async def test_a_scene_goes_from_outline_to_a_valid_renpy_export(
     assert r["voices"]["lines"] == 4 and r["voices"]["seconds"] > 1
     assert r["export"]["scene_done"] and r["export"]["missing"] == ["dialogue of scene s2"]
     assert "dialogue done (5 lines)" in r["summary"] and "5 unscored" in r["summary"]
+    assert "10 lines/images wait for your review" in r["summary"]
     script = validate(Path(r["export"]["path"]) / "game")
     assert [s.who for s in script.labels["scene_s1"].says] == [None, "aria", "zoe", "aria", "zoe"]
     assert all(s.voice for s in script.labels["scene_s1"].says if s.who)
@@ -166,3 +167,40 @@ async def test_a_rejected_image_is_made_again_with_a_new_seed_and_nothing_else_i
     assert new["aria_neutral"].review is Review.PENDING and new["zoe_neutral"].review is Review.APPROVED
     assert p.characters["zoe"].references[0].path == "images/zoe_neutral.png"
     assert set(p.scenes["s1"].done) == set(Stage)
+
+
+async def test_the_overnight_asset_batch_makes_every_unfinished_scenes_images(
+        bus: Bus, make_worker: MakeWorker, service: CreativeService, tmp_path: Path) -> None:
+    await make_project(service)
+    async with ComfyStandin() as comfy:
+        d = deps([comfy.base], None, tmp_path)  # type: ignore[arg-type]
+        d.service = service
+        registry = TaskRegistry()
+        register(registry, d)
+        await make_worker(registry)
+        q = queue_for(bus)
+        t = await wait_task(q, (await q.enqueue(TaskSpec(kind=ASSETS_KIND, params={"request": "assets"}))).task.id,
+                            done, 90)
+    assert t.state == "succeeded", t.error
+    scenes = t.result["scenes"]
+    assert set(scenes) == {"s1", "s2"} and scenes["s1"]["made"] == 3 and scenes["s2"]["made"] == 0
+    assert scenes["s2"]["reused"] == 3 and comfy.finished == 3  # the sprites and background are shared
+    p = await service.get("ebq")
+    assert all(Stage.IMAGES in s.done for s in p.scenes.values())
+
+
+async def test_dialogue_that_keeps_breaking_the_schema_fails_the_task_and_keeps_the_reply(
+        bus: Bus, make_worker: MakeWorker, chat: OpenAIChat, chat_server: ChatStandin, service: CreativeService,
+        tmp_path: Path) -> None:
+    await make_project(service)
+    chat_server.replies["creative_dialogue"] = ["nope"] * 3
+    d = deps([], chat, tmp_path)
+    d.service = service
+    registry = TaskRegistry()
+    register(registry, d)
+    await make_worker(registry)
+    q = queue_for(bus)
+    t = await wait_task(q, (await q.enqueue(TaskSpec(kind=SCENE_KIND, params={"project": "ebq"}))).task.id, done, 60)
+    assert t.state == "failed" and "broke the schema 3 times" in (t.error or "") and t.failures == 1
+    s1 = (await service.get("ebq")).scenes["s1"]
+    assert s1.dialogue_raw == "nope" and s1.lines == [] and Stage.DIALOGUE not in s1.done

@@ -102,3 +102,29 @@ async def test_references_go_through_the_faceid_template_and_rejection_changes_t
     again = {j.key: j for j in plan(p, s1)}
     assert again["aria_neutral"].attempt == 1 and again["aria_neutral"].seed != prov.seed
     assert "zoe_neutral" in again and "bg_hall" in again
+
+
+async def test_a_server_without_enough_free_vram_takes_no_job(service: CreativeService, tmp_path: Path,
+                                                              two: tuple[ComfyStandin, ComfyStandin]) -> None:
+    await make_project(service)
+    p = await service.get("ebq")
+    two[0].vram_free_gb = 2.0
+    batch = ImageBatch([two[0].base, two[1].base], tmp_path / "proj", timeout=30, vram_gb=6)
+    report = await batch.run(plan(p, p.scenes["s1"]))
+    assert len(report.done) == 3 and two[0].prompts == [] and two[1].finished == 3
+    assert report.servers_skipped == {two[0].base: "2.0 GB VRAM free, the batch needs 6.0 GB"}
+    two[1].vram_free_gb = 1.0
+    with pytest.raises(ComfyUnavailableError, match="VRAM free"):
+        await ImageBatch([two[0].base, two[1].base], tmp_path / "other", timeout=30, vram_gb=6).run(
+            plan(p, p.scenes["s1"]))
+
+
+async def test_a_reference_changed_on_disk_fails_that_image_not_the_batch(
+        service: CreativeService, tmp_path: Path, two: tuple[ComfyStandin, ComfyStandin]) -> None:
+    await make_project(service)
+    await service.add_reference("ebq", "aria", png_bytes(9))
+    p = await service.get("ebq")
+    proj = service.store.dir("ebq")
+    (proj / p.characters["aria"].references[0].path).write_bytes(png_bytes(10))  # swapped behind our back
+    report = await ImageBatch([two[0].base], proj, timeout=30).run(plan(p, p.scenes["s1"]))
+    assert "changed since it was added" in report.failed["aria_neutral"] and len(report.done) == 2

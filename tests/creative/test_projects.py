@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from hydra_os.node import rpc
 from hydra_os.node.rpc import NodeRpc
 from memory.wiring import LocalMemory
 from pipelines.creative.api import VERB, creative_router, rpc_handler
-from pipelines.creative.errors import CreativeConflictError, CreativeNotFoundError
-from pipelines.creative.model import ChapterIn, CharacterIn, Review, SceneIn
+from pipelines.creative.errors import CreativeConflictError, CreativeInputError, CreativeNotFoundError
+from pipelines.creative.model import ChapterIn, CharacterIn, ReferenceImage, Review, SceneIn
 from pipelines.creative.ops import ChapterPut, CharacterPut, ReviewSet, ScenePut
 from pipelines.creative.service import CreativeService
 from pipelines.creative.store import ProjectStore
 from tests.creative.conftest import make_project
+from tests.standins.comfyui import png_bytes
 
 
 async def test_a_project_is_stored_with_every_revision_in_its_history(service: CreativeService,
@@ -125,3 +127,28 @@ async def test_the_bus_verb_takes_the_same_operations(bus: Bus, service: Creativ
         assert json.dumps(shown) and shown["title"] == "E"
     finally:
         await node.stop()
+
+
+def test_file_paths_cannot_leave_the_project_folder() -> None:
+    for bad in ("../../etc/shadow", "/etc/shadow", "references/../../x.png", "a//b.png", "a\\b.png", ""):
+        with pytest.raises(ValidationError):
+            ReferenceImage(path=bad, sha256="0" * 64)
+    assert ReferenceImage(path="references/aria 1.png", sha256="0" * 64).path == "references/aria 1.png"
+
+
+async def test_a_reference_image_is_kept_with_its_hash(service: CreativeService) -> None:
+    await make_project(service)
+    app = FastAPI()
+    app.include_router(creative_router(service, None))
+    png = png_bytes(3)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.post("/v1/creative/projects/ebq/characters/aria/references", content=png,
+                         headers={"Content-Type": "image/png"})
+    assert r.status_code == 200, r.text
+    ref = (await service.get("ebq")).characters["aria"].references[0]
+    assert ref.sha256 == hashlib.sha256(png).hexdigest()
+    assert (service.store.dir("ebq") / ref.path).read_bytes() == png
+    with pytest.raises(CreativeInputError, match="PNG"):
+        await service.add_reference("ebq", "aria", b"GIF89a...")
+    with pytest.raises(CreativeNotFoundError, match="no character 'mira'"):
+        await service.add_reference("ebq", "mira", png)

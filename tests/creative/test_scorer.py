@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from pipelines.creative.config import CreativeConfig
 from pipelines.creative.images import ImageBatch, plan
 from pipelines.creative.model import ReferenceImage
 from pipelines.creative.ops import CharacterPut
 from pipelines.creative.scorer import Scorer
 from pipelines.creative.service import CreativeService
+from pipelines.creative_config import CreativeConfig
 from tests.creative.conftest import make_project
 from tests.standins.comfyui import ComfyStandin, png_bytes
 from tests.standins.image_embeddings import ImageEmbedStandin, mean_rgb

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.creative.config import CreativeConfig
 from pipelines.creative.errors import VoiceError
 from pipelines.creative.model import Line, Voice, VoiceEngine
 from pipelines.creative.ops import CharacterPut
@@ -20,6 +19,7 @@ from pipelines.creative.service import CreativeService
 from pipelines.creative.voice.engines import espeak
 from pipelines.creative.voice.lines import Voicer
 from pipelines.creative.voice.wav import normalise
+from pipelines.creative_config import CreativeConfig
 from tests.creative.conftest import make_project
 from tests.standins.speech_server import SpeechStandin, tone_wav
 

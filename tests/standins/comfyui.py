@@ -19,7 +19,8 @@ without a GPU.
 
 Behaviour set by attributes: ``fail_next`` (that many jobs end in ``execution_error``), ``stall``
 (jobs start and never end), ``die_after`` (after that many finished jobs the next one starts and the
-server goes away: sockets closed, port shut), ``step_delay`` (seconds per sampler step).
+server goes away: sockets closed, port shut), ``step_delay`` (seconds per sampler step),
+``vram_free_gb`` (what ``/system_stats`` reports free).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class ComfyStandin(AioStandin):
     die_after: int | None = None
     step_delay: float = 0.0
     steps: int = 3
+    vram_free_gb: float = 20.0
     prompts: list[dict[str, Any]] = field(default_factory=list)  # every accepted workflow, in order
     finished: int = 0
     uploads: dict[str, bytes] = field(default_factory=dict)
@@ -160,7 +162,8 @@ class ComfyStandin(AioStandin):
             "system": {"os": "posix", "python_version": "3.11", "comfyui_version": "standin", "ram_total": 64 * gib,
                        "ram_free": 48 * gib},
             "devices": [{"name": "cuda:0 Stand-in GPU", "type": "cuda", "index": 0, "vram_total": 24 * gib,
-                         "vram_free": 20 * gib, "torch_vram_total": 2 * gib, "torch_vram_free": gib}]})
+                         "vram_free": int(self.vram_free_gb * gib), "torch_vram_total": 2 * gib,
+                         "torch_vram_free": gib}]})
 
     def validate(self, prompt: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """(error, node_errors) as ``execution.validate_prompt`` shapes them."""

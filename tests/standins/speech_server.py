@@ -12,6 +12,7 @@ import wave
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from aiohttp import web
 
 from tests.standins.aio import AioStandin
@@ -22,9 +23,7 @@ RATE = 24_000
 
 def tone_wav(seconds: float, amplitude: float = 0.1, freq: float = 220.0) -> bytes:
     n = max(1, int(seconds * RATE))
-    frames = b"".join(int(amplitude * 32767 * math.sin(2 * math.pi * freq * i / RATE)).to_bytes(2, "little",
-                                                                                                 signed=True)
-                      for i in range(n))
+    frames = (amplitude * 32767 * np.sin(2 * math.pi * freq * np.arange(n) / RATE)).astype("<i2").tobytes()
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)

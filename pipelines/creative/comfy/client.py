@@ -29,6 +29,7 @@ from pipelines.creative.errors import ComfyError, ComfyUnavailableError
 
 Progress = Callable[[int, int], None]
 DETAIL_CHARS = 240
+MAX_BODY = 256 * 2**20  # no answer (an image, /object_info) is read past this
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,10 @@ class ComfyClient:
     async def _request(self, method: str, path: str, **kw: Any) -> tuple[int, bytes]:
         try:
             async with self._session().request(method, self.base + path, **kw) as r:
-                return r.status, await r.read()
+                body = await r.content.read(MAX_BODY + 1)
+                if len(body) > MAX_BODY:
+                    raise ComfyError(f"ComfyUI at {self.base} answered {path} with more than {MAX_BODY} bytes")
+                return r.status, body
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             raise ComfyUnavailableError(f"ComfyUI at {self.base} unreachable ({type(e).__name__}: {e})") from None
 

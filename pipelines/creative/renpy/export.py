@@ -110,8 +110,20 @@ class _Writer:
         return out
 
 
+def _chapter(w: _Writer, project: Project, chap: str, scenes: list[Scene]) -> str:
+    body = [f"label chapter_{chap}:", f"{INDENT}jump scene_{next(s.id for s in scenes if s.chapter == chap)}", ""]
+    for s in (s for s in scenes if s.chapter == chap):
+        i = scenes.index(s)
+        nxt = s.next or (scenes[i + 1].id if i + 1 < len(scenes) else None)
+        body += [*w.scene(s, f"jump scene_{nxt}" if nxt else "return"), ""]
+    return "\n".join(body)
+
+
 def export(project: Project, project_dir: Path, out: Path) -> ExportReport:
     """Blocking (files): write the Ren'Py folder under ``out`` and validate it."""
+    scenes = project.ordered_scenes()
+    if not scenes:
+        raise ExportError("the project has no scenes to export")
     game = out / "game"
     if game.exists():
         shutil.rmtree(game)  # an export is rebuilt whole; stale labels or files must not survive
@@ -119,26 +131,16 @@ def export(project: Project, project_dir: Path, out: Path) -> ExportReport:
     report = ExportReport(path=str(out))
     w = _Writer(project, project_dir, game, report)
     w.copy_images()
+    chapters = sorted({s.chapter for s in scenes}, key=lambda c: (project.chapters[c].order, c))
     try:
         chars = [f"define {check_ident(c.id, 'character id')} = Character({quote(c.name)}, color=\"{c.colour}\")"
                  for c in sorted(project.characters.values(), key=lambda c: c.id)]
+        files = {f"chapter_{chap}.rpy": _chapter(w, project, chap, scenes) for chap in chapters}
     except ValueError as e:
         raise ExportError(str(e)) from None
     atomic_write(game / "characters.rpy", ("\n".join(chars) + "\n").encode())
-    scenes = project.ordered_scenes()
-    if not scenes:
-        raise ExportError("the project has no scenes to export")
-    chapters = sorted({s.chapter for s in scenes}, key=lambda c: (project.chapters[c].order, c))
-    for chap in chapters:
-        body = [f"label chapter_{chap}:", f"{INDENT}jump scene_{next(s.id for s in scenes if s.chapter == chap)}", ""]
-        for s in (s for s in scenes if s.chapter == chap):
-            i = scenes.index(s)
-            nxt = s.next or (scenes[i + 1].id if i + 1 < len(scenes) else None)
-            try:
-                body += [*w.scene(s, f"jump scene_{nxt}" if nxt else "return"), ""]
-            except ValueError as e:
-                raise ExportError(str(e)) from None
-        atomic_write(game / f"chapter_{chap}.rpy", "\n".join(body).encode())
+    for name, text in files.items():
+        atomic_write(game / name, text.encode())
     atomic_write(game / "script.rpy", f"label start:\n{INDENT}jump chapter_{chapters[0]}\n".encode())
     validate(game)
     return report

@@ -176,22 +176,25 @@ def parse(files: dict[str, str], script: Script | None = None) -> Script:
     return s
 
 
+def _label_problems(label: Label, s: Script, game: Path, images: set[str]) -> list[str]:
+    targets = label.jumps + [t for m in label.menus for _, t in m.choices]
+    out = [f"label {label.name}: jump to missing label {t!r}" for t in targets if t not in s.labels]
+    for say in label.says:
+        if say.who is not None and say.who not in s.characters:
+            out.append(f"label {label.name}: speaker {say.who!r} is not defined")
+        if say.voice is not None and not (game / say.voice).is_file():
+            out.append(f"label {label.name}: voice file {say.voice!r} is missing")
+    return out + [f"label {label.name}: no image file for {img!r}" for _, img in label.shown if img not in images]
+
+
 def validate(game: Path) -> Script:
     """Parse every ``.rpy`` under ``game`` and check what the statements refer to."""
     files = {str(f.relative_to(game)): f.read_text(encoding="utf-8") for f in sorted(game.rglob("*.rpy"))}
     s = parse(files)
-    problems: list[str] = []
-    if "start" not in s.labels:
-        problems.append("no label start")
+    problems = [] if "start" in s.labels else ["no label start"]
     images = {f.stem for f in (game / "images").glob("*.png")} if (game / "images").is_dir() else set()
     for label in s.labels.values():
-        targets = label.jumps + [t for m in label.menus for _, t in m.choices]
-        problems += [f"label {label.name}: jump to missing label {t!r}" for t in targets if t not in s.labels]
-        problems += [f"label {label.name}: speaker {say.who!r} is not defined" for say in label.says
-                     if say.who is not None and say.who not in s.characters]
-        problems += [f"label {label.name}: voice file {say.voice!r} is missing" for say in label.says
-                     if say.voice is not None and not (game / say.voice).is_file()]
-        problems += [f"label {label.name}: no image file for {img!r}" for _, img in label.shown if img not in images]
+        problems += _label_problems(label, s, game, images)
     if problems:
         raise ExportError("the Ren'Py export is not valid: " + "; ".join(problems))
     return s

@@ -16,11 +16,11 @@ import httpx
 
 from hydra_os.secrets import read_secret_file
 from memory.core.atomic import atomic_write
-from pipelines.creative.config import CreativeConfig
 from pipelines.creative.errors import VoiceError
 from pipelines.creative.model import Project, Scene, Voice, VoiceEngine
 from pipelines.creative.voice.engines import espeak, openai_speech
 from pipelines.creative.voice.wav import normalise
+from pipelines.creative_config import CreativeConfig
 
 VOICE_DIR = Path("audio") / "voice"
 

@@ -1,5 +1,9 @@
 """What intake queues for a creative request: which kind, for which project and scene, said in words.
 
+The creative pipeline (``pipelines/creative``) imports its kind and verb names from here, so intake
+needs nothing from that package (an import of it here would tie ``hydra_os.intake`` and
+``pipelines.creative`` into a cycle: the pipeline uses intake's chat client).
+
 "continue the visual novel" -> ``creative.scene`` for the project's next unfinished scene (asked of this
 node's ``creative`` verb, so the reply names it); "generate the next batch of character assets" ->
 ``creative.assets`` in the overnight window, when the GPUs are free.
@@ -14,8 +18,10 @@ from typing import Any
 from hydra_os.bus.client import Bus
 from hydra_os.errors import HydraError
 from hydra_os.node import rpc
-from pipelines.creative.api import VERB
-from pipelines.creative.pipeline import ASSETS_KIND, SCENE_KIND
+
+SCENE_KIND = "creative.scene"
+ASSETS_KIND = "creative.assets"
+VERB = "creative"
 
 BATCH_WORDS = re.compile(r"\b(assets?|batch(es)?|sprites?|portraits?|images?|pictures?)\b", re.I)
 
@@ -28,9 +34,10 @@ class CreativePlan:
     what: str
 
 
-async def plan_request(bus: Bus, node_id: str, text: str, served: set[str], timeout: float = 10.0
-                       ) -> CreativePlan | None:
-    """None when no live worker serves the kind this request needs."""
+async def plan_request(bus: Bus, node_id: str, text: str, served: set[str], *, overnight: bool = True,
+                       timeout: float = 10.0) -> CreativePlan | None:
+    """None when no live worker serves the kind this request needs. ``overnight``: asset batches wait
+    for the overnight window (``[creative] overnight``)."""
     batch = bool(BATCH_WORDS.search(text))
     kind = ASSETS_KIND if batch else SCENE_KIND
     if kind not in served:
@@ -44,7 +51,8 @@ async def plan_request(bus: Bus, node_id: str, text: str, served: set[str], time
         params["project"] = nxt["project"]
     if batch:
         where = f" of '{nxt['project_title']}'" if nxt.get("project_title") else ""
-        return CreativePlan(kind, params, "overnight", f"the next batch of character assets{where}")
+        return CreativePlan(kind, params, "overnight" if overnight else None,
+                            f"the next batch of character assets{where}")
     if nxt.get("scene"):
         params["scene"] = nxt["scene"]
         return CreativePlan(kind, params, None, f"scene '{nxt['title']}' of '{nxt['project_title']}' "

@@ -1,4 +1,9 @@
-"""``[creative]``: where projects live, the ComfyUI servers, voices, the dialogue model and the scorer."""
+"""``[creative]``: where projects live, the ComfyUI servers, voices, the dialogue model and the scorer.
+
+A module of its own beside ``pipelines/creative/``, not inside it: ``hydra_os.config`` imports it, and
+the creative package imports ``hydra_os`` packages that import ``hydra_os.config``, so inside the package
+it would tie the two into an import cycle.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ class CreativeConfig(BaseModel):
     comfyui_urls: list[str] = Field(default_factory=list, description="ComfyUI servers (one per GPU) sharing a batch.")
     comfyui_timeout_s: Seconds = Field(default=600.0, description="Seconds one image may take before it fails.")
     comfyui_request_timeout_s: Seconds = Field(default=30.0, description="Seconds per ComfyUI HTTP request.")
-    vram_gb: float = Field(default=8.0, ge=0, le=1024, description="VRAM an image job needs (task resources).")
+    vram_gb: float = Field(default=8.0, ge=0, le=1024,
+                           description="Free VRAM (GB, from /system_stats) a ComfyUI server needs to take jobs.")
     model: str = Field(default="hydra/auto", description="Chat model that writes dialogue.")
     dialogue_retries: int = Field(default=2, ge=0, le=10, description="Retries of a rejected dialogue reply.")
     espeak_path: str = Field(default="espeak-ng", description="The espeak-ng executable.")
