@@ -221,7 +221,7 @@ def build_router(ui: UiComponent) -> APIRouter:
         s, form = await checked_form(request)
         text = field(form, "text", max_len=4000)
         try:
-            reply, err = await ui.api(request).post("/v1/requests", {"text": text, "source": "ui"}), None
+            reply, err = await ui.api(request).post("/v1/requests", {"text": text}), None
         except UiError as e:
             reply, err = None, str(e)
         return show(request, "ask.html", s, text=text, reply=reply, error=err)

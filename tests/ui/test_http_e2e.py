@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -210,3 +211,18 @@ async def test_live_feed_streams_events_and_bounds_open_streams(daemon: DaemonPr
                     if again.status_code == 200:
                         break
                 await asyncio.sleep(0.2)
+
+
+async def test_ask_goes_through_the_intake(daemon: DaemonProc) -> None:
+    sid = await _sign_in(daemon, daemon.token)
+    async with _browser(daemon, sid) as me:
+        csrf = csrf_of((await me.get("/ui/ask")).text)
+        r = await me.post("/ui/ask", data={"csrf": csrf, "text": "research owls overnight"})
+        assert r.status_code == 200 and "Queued research on &#34;owls&#34; as task" in r.text, r.text
+        task_id = re.search(r"as task ([0-9a-f]+)", r.text).group(1)  # type: ignore[union-attr]
+        async with api(daemon) as c:
+            task = (await c.get(f"/v1/tasks/{task_id}")).json()["task"]
+        assert task["kind"] == "research.topic" and task["window"] == "overnight"
+        assert "research: owls" in (await me.get("/ui/tasks")).text.split('id="h-tonight"')[1].split("</section>")[0]
+        empty = await me.post("/ui/ask", data={"csrf": csrf, "text": "  "})
+        assert empty.status_code == 422 and "text: this field is required" in empty.text
