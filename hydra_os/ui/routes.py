@@ -221,7 +221,7 @@ def build_router(ui: UiComponent) -> APIRouter:
         s, form = await checked_form(request)
         text = field(form, "text", max_len=4000)
         try:
-            reply, err = await ui.api(request).post("/v1/requests", {"text": text, "source": "ui"}), None
+            reply, err = await ui.api(request).post("/v1/requests", {"text": text}), None
         except UiError as e:
             reply, err = None, str(e)
         return show(request, "ask.html", s, text=text, reply=reply, error=err)
@@ -251,13 +251,14 @@ def build_router(ui: UiComponent) -> APIRouter:
     async def run_checks(request: Request) -> Response:
         async def do(form: dict[str, str]) -> str:
             res = await ui.api(request).post("/v1/healing/run")
-            return f"checks ran: {len(res.get('issues', []))} issue(s) found"
+            return f"checks ran: {len(res.get('incidents', []))} incident(s) touched"
         return await act(request, "/ui/healing", do)
 
     @r.get("/briefing")
     async def briefing(request: Request) -> Response:
         s = signed_in(request)
-        return show(request, "briefing.html", s, **await asyncio.to_thread(views.briefings, ui.ctx.settings))
+        name = request.query_params.get("name", "")[:200]
+        return show(request, "briefing.html", s, **await asyncio.to_thread(views.briefings, ui.ctx.settings, name))
 
     # ---- phone links (no session: the link itself is the capability) -----------------------
     @r.get("/link/{token}")

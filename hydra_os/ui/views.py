@@ -142,9 +142,12 @@ def briefing_dir(settings: Settings) -> Path:
     return settings.intake.briefing.dir or settings.node.state_dir / "briefings"
 
 
-def briefings(settings: Settings) -> dict[str, Any]:
-    """The archive (newest first) and the latest briefing's HTML file name (blocking: a thread)."""
+def briefings(settings: Settings, name: str = "") -> dict[str, Any]:
+    """The archive (newest first) and one briefing's text: ``name`` when it is in the archive (only
+    names listed from the folder are opened), else the latest (blocking: run it in a thread)."""
     d = briefing_dir(settings)
     files = sorted(d.glob("*.md"), reverse=True)[:60] if d.is_dir() else []
-    latest = files[0].read_text(encoding="utf-8", errors="replace") if files else None
-    return {"archive": [f.stem for f in files], "latest": latest, "latest_name": files[0].stem if files else None}
+    shown = next((f for f in files if f.stem == name), files[0] if files else None)
+    return {"archive": [f.stem for f in files], "shown": shown.stem if shown else None,
+            "text": shown.read_text(encoding="utf-8", errors="replace") if shown else None,
+            "is_latest": bool(files) and shown == files[0]}

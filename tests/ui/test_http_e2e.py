@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -210,3 +211,53 @@ async def test_live_feed_streams_events_and_bounds_open_streams(daemon: DaemonPr
                     if again.status_code == 200:
                         break
                 await asyncio.sleep(0.2)
+
+
+async def test_ask_goes_through_the_intake(daemon: DaemonProc) -> None:
+    sid = await _sign_in(daemon, daemon.token)
+    async with _browser(daemon, sid) as me:
+        csrf = csrf_of((await me.get("/ui/ask")).text)
+        r = await me.post("/ui/ask", data={"csrf": csrf, "text": "research owls overnight"})
+        assert r.status_code == 200 and "Queued research on &#34;owls&#34; as task" in r.text, r.text
+        task_id = re.search(r"as task ([0-9a-f]+)", r.text).group(1)  # type: ignore[union-attr]
+        async with api(daemon) as c:
+            task = (await c.get(f"/v1/tasks/{task_id}")).json()["task"]
+        assert task["kind"] == "research.topic" and task["window"] == "overnight"
+        assert "research: owls" in (await me.get("/ui/tasks")).text.split('id="h-tonight"')[1].split("</section>")[0]
+        empty = await me.post("/ui/ask", data={"csrf": csrf, "text": "  "})
+        assert empty.status_code == 422 and "text: this field is required" in empty.text
+
+
+async def test_every_other_page_action(daemon: DaemonProc) -> None:
+    """Run the checks, add a recurring job (and a bad one: the scheduler's one-line error), retry a
+    cancelled task, read a briefing from the archive."""
+    sid = await _sign_in(daemon, daemon.token)
+    briefings = daemon.state_dir / "briefings"
+    briefings.mkdir(exist_ok=True)
+    (briefings / "2026-12-06-0700.md").write_text("# Briefing\n\nGood morning. The owls are fine.\n")
+    async with _browser(daemon, sid) as me, api(daemon) as c:
+        csrf = csrf_of((await me.get("/ui/healing")).text)
+
+        async def flash(path: str, data: dict[str, str], back: str) -> str:
+            r = await me.post(path, data={"csrf": csrf, **data})
+            assert r.status_code == 303 and r.headers["location"] == back, r.text
+            m = re.search(r'<p class="flash (ok|error)"[^>]*>([^<]*)</p>', (await me.get(back)).text)
+            assert m, "no result shown"
+            return f"{m.group(1)}: {m.group(2)}"
+
+        assert (await flash("/ui/healing/run", {}, "/ui/healing")).startswith("ok: checks ran: ")
+        job = {"id": "owl-digest", "kind": "research.topic", "cron": "0 3 * * *", "title": "owl digest"}
+        assert (await flash("/ui/schedule", job, "/ui/tasks")).startswith("ok: job owl-digest added; next run 20")
+        assert "owl-digest: owl digest" in (await me.get("/ui/tasks")).text
+        bad = await flash("/ui/schedule", {**job, "id": "bad", "cron": "every tuesday"}, "/ui/tasks")
+        assert bad.startswith("error: ") and "cron" in bad
+        task = (await c.post("/v1/tasks", json={"kind": "ui.test.wait", "title": "retry me"})).json()["task"]
+        assert (await c.post(f"/v1/tasks/{task['id']}/cancel")).status_code == 200
+        retried = await flash(f"/ui/tasks/{task['id']}/retry", {}, "/ui/tasks")
+        assert retried.startswith(f"ok: task {task['id']}: ") and "cancelled" not in retried
+        page = (await me.get("/ui/briefing")).text
+        assert 'href="/ui/briefing?name=2026-12-06-0700"' in page  # in the archive
+        page = (await me.get("/ui/briefing", params={"name": "2026-12-06-0700"})).text
+        assert ": 2026-12-06-0700</h2>" in page and "The owls are fine." in page
+        outside = (await me.get("/ui/briefing", params={"name": "../../api-token"})).text
+        assert daemon.token not in outside  # only names listed from the folder are opened
