@@ -5,10 +5,6 @@ from __future__ import annotations
 from hydra_os.component import Component, NodeContext
 from hydra_os.healing.component import HealingService
 from hydra_os.healing.sweep import register as register_sweep
-from hydra_os.inference.gateway import Gateway
-from hydra_os.inference.manager import ModelManager
-from hydra_os.inference.memory_chat import build_memory_chat
-from hydra_os.inference.openapi import openapi_extra
 from hydra_os.inference.registry import EndpointRegistry
 from hydra_os.intake.component import IntakeComponent
 from hydra_os.mcp import sdk_available
@@ -43,6 +39,10 @@ def build_components(ctx: NodeContext) -> list[Component]:
         )
         components.append(registry)
     if registry is not None and ctx.has_role("gateway"):
+        from hydra_os.inference.gateway import Gateway  # lazy: gateway role only (numpy, the router's model)
+        from hydra_os.inference.memory_chat import build_memory_chat  # lazy: gateway role only
+        from hydra_os.inference.openapi import openapi_extra  # lazy: gateway role only
+
         gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth,
                           max_body=ctx.settings.api.max_body_bytes, state_dir=ctx.state_dir,
                           memory=build_memory_chat(ctx))
@@ -54,6 +54,8 @@ def build_components(ctx: NodeContext) -> list[Component]:
         ctx.rpc.handle("route-feedback", gateway.rpc_feedback)
         components.append(gateway)
     if ctx.has_role("gpu"):
+        from hydra_os.inference.manager import ModelManager  # lazy: gpu role only (engines, prometheus)
+
         manager = ModelManager(
             ctx.settings.models,
             node_id=ctx.node_id,
