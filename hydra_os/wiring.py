@@ -9,10 +9,6 @@ from loguru import logger
 from hydra_os.backup.service import BackupService
 from hydra_os.component import Component, NodeContext, Registrant
 from hydra_os.healing.component import HealingService
-from hydra_os.inference.gateway import Gateway
-from hydra_os.inference.manager import ModelManager
-from hydra_os.inference.memory_chat import build_memory_chat
-from hydra_os.inference.openapi import openapi_extra
 from hydra_os.inference.registry import EndpointRegistry
 from hydra_os.intake.component import IntakeComponent
 from hydra_os.mcp import sdk_available
@@ -72,6 +68,10 @@ def build_components(ctx: NodeContext) -> list[Component]:
         )
         add(registry)
     if registry is not None and ctx.has_role("gateway"):
+        from hydra_os.inference.gateway import Gateway  # lazy: gateway role only (numpy, the router's model)
+        from hydra_os.inference.memory_chat import build_memory_chat  # lazy: gateway role only
+        from hydra_os.inference.openapi import openapi_extra  # lazy: gateway role only
+
         gateway = Gateway(ctx.settings.inference, registry, ctx.node_id, auth=ctx.auth,
                           max_body=ctx.settings.api.max_body_bytes, state_dir=ctx.state_dir,
                           memory=build_memory_chat(ctx))
@@ -85,6 +85,8 @@ def build_components(ctx: NodeContext) -> list[Component]:
             healing.healer.approval_buttons = ui.approval_buttons  # Approve/Deny in ntfy notifications
             add(ui)
     if ctx.has_role("gpu"):
+        from hydra_os.inference.manager import ModelManager  # lazy: gpu role only (engines, prometheus)
+
         manager = ModelManager(
             ctx.settings.models,
             node_id=ctx.node_id,

@@ -15,7 +15,6 @@ from rich.markup import escape
 from hydra_os.bus.auth import local_credentials
 from hydra_os.bus.client import Bus
 from hydra_os.config import Settings, load_settings
-from hydra_os.daemon import read_runtime
 from hydra_os.errors import HydraError
 
 T = TypeVar("T")
@@ -83,6 +82,7 @@ def parse_params(param: list[str] | None, params_json: str | None, error: type[H
 
 def bus_servers(settings: Settings) -> list[str]:
     """``bus.url`` if set, else the embedded server of the daemon running on this state dir."""
+    from hydra_os.daemon import read_runtime  # lazy: the daemon module loads every component
 
     if settings.bus.url:
         return settings.bus.url

@@ -19,7 +19,6 @@ from hydra_os.bus.auth import local_credentials
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state
 from hydra_os.config import Settings
-from hydra_os.daemon import read_runtime
 from hydra_os.errors import HydraError
 from hydra_os.nixos.gate import ClusterGate
 from hydra_os.nixos.generations import list_generations
@@ -97,7 +96,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 def _servers(settings: Settings) -> list[str] | None:
     """``bus.url``, else the embedded server of the daemon on this state dir; None when there is none."""
-    # Deliberately lazy: the daemon module pulls in every component; only the switch needs this.
+    from hydra_os.daemon import read_runtime  # lazy: the daemon module loads every component
 
     if settings.bus.url:
         return list(settings.bus.url)

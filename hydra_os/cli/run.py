@@ -14,7 +14,6 @@ from loguru import logger
 
 from hydra_os.cli.common import fail, state
 from hydra_os.config import Settings
-from hydra_os.daemon import Daemon
 from hydra_os.errors import HydraError
 
 
@@ -63,6 +62,7 @@ def run(
     # binding) prints every thread's Python stack to stderr (the journal) instead of dying silently
     faulthandler.enable()
     setup_logging(settings)
+    from hydra_os.daemon import Daemon  # lazy: the daemon module loads every component; only `run` needs it
 
     try:
         _run_loop(Daemon(settings).run())
