@@ -33,7 +33,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hydra_os.chat.client import OpenAIChat  # noqa: E402
-
 from pipelines.creative.dialogue import write  # noqa: E402
 from pipelines.creative.model import (  # noqa: E402
     ChapterIn,
