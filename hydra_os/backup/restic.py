@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra_os.backup.errors import ResticError
-from hydra_os.healing.command import CommandResult, run_command
+from hydra_os.command import CommandResult, run_command
 from hydra_os.healing.errors import HealingError
 
 TAG = "hydra-backup"
