@@ -38,6 +38,7 @@ async def _service(bus: Bus, tmp_path: Path, **healing: Any) -> tuple[HealingSer
 
     ctx = NodeContext(s, bus, events, rpc, Membership(bus, events, "n1", info))
     healing = HealingService(ctx, await make_gate(bus))
+    rpc.handle_all(healing.rpc_handlers())  # what hydra_os.wiring.register does for every component
     await rpc.start()
     return healing, rpc
 
