@@ -15,7 +15,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hydra_os.inference.endpoint import EndpointInfo
@@ -99,28 +99,16 @@ def conversation_key(body: Mapping[str, Any]) -> str | None:
     return None
 
 
-@dataclass(slots=True)
-class _Screen:
-    """The candidates sorted by why each can or cannot take the request now."""
-
-    eligible: list[EndpointInfo] = field(default_factory=list)
-    roomy: list[EndpointInfo] = field(default_factory=list)  # eligible ones whose context also holds max_tokens
-    busy: int = 0
-    short: int = 0
-    unhealthy: int = 0
-
-    def preferred(self) -> list[EndpointInfo]:
-        return self.roomy if self.roomy and len(self.roomy) < len(self.eligible) else self.eligible
-
-    def no_pick(self, needed_tokens: int) -> NoPick:
-        parts = []
-        if self.busy:
-            parts.append(f"{self.busy} busy")
-        if self.unhealthy:
-            parts.append(f"{self.unhealthy} unhealthy/cooling")
-        if self.short:
-            parts.append(f"{self.short} context < {needed_tokens}")
-        return NoPick(busy=self.busy > 0, reason=", ".join(parts) or "no endpoints")
+def _no_pick(busy: int, unhealthy: int, short: int, needed_tokens: int) -> NoPick:
+    """Why no candidate can take the request now (``busy``: some could once a request finishes)."""
+    parts = []
+    if busy:
+        parts.append(f"{busy} busy")
+    if unhealthy:
+        parts.append(f"{unhealthy} unhealthy/cooling")
+    if short:
+        parts.append(f"{short} context < {needed_tokens}")
+    return NoPick(busy=busy > 0, reason=", ".join(parts) or "no endpoints")
 
 
 class Selector:
@@ -152,10 +140,9 @@ class Selector:
         wanted_tokens: int = 0,
     ) -> Pick | NoPick:
         """Screen the candidates, then the conversation's endpoint if still eligible, else the power of two choices."""
-        screen = self._screen(candidates, needed_tokens, wanted_tokens, exclude)
-        eligible = screen.preferred()
-        if not eligible:
-            return screen.no_pick(needed_tokens)
+        eligible = self._screen(candidates, needed_tokens, wanted_tokens, exclude)
+        if isinstance(eligible, NoPick):
+            return eligible
         if sticky_key is not None and (same := self._same_conversation(eligible, sticky_key, remember)):
             return same
         pick = self._least_loaded(eligible)
@@ -164,23 +151,29 @@ class Selector:
         return pick
 
     def _screen(self, candidates: Sequence[EndpointInfo], needed_tokens: int, wanted_tokens: int,
-                exclude: frozenset[str] | set[str]) -> _Screen:
-        out = _Screen()
+                exclude: frozenset[str] | set[str]) -> list[EndpointInfo] | NoPick:
+        """The endpoints that can take the request now, those whose context also holds max_tokens if only
+        some do; else why none can."""
+        eligible: list[EndpointInfo] = []
+        roomy: list[EndpointInfo] = []
+        busy = short = unhealthy = 0
         for ep in candidates:
             if ep.id in exclude:
                 continue
             st = self.stats_for(ep.id)
             if ep.health in _UNHEALTHY or st.cooling:
-                out.unhealthy += 1
+                unhealthy += 1
             elif ep.context_length < needed_tokens:
-                out.short += 1
+                short += 1
             elif st.in_flight >= self.limit(ep):
-                out.busy += 1
+                busy += 1
             else:
-                out.eligible.append(ep)
+                eligible.append(ep)
                 if ep.context_length >= wanted_tokens:
-                    out.roomy.append(ep)
-        return out
+                    roomy.append(ep)
+        if not eligible:
+            return _no_pick(busy, unhealthy, short, needed_tokens)
+        return roomy if roomy and len(roomy) < len(eligible) else eligible
 
     def _same_conversation(self, eligible: list[EndpointInfo], sticky_key: str, remember: bool) -> Pick | None:
         sid = self._sticky.get(sticky_key)
