@@ -40,6 +40,7 @@ async def healing(bus: Bus, tmp_path: Path) -> AsyncIterator[HealingService]:
 
     ctx = NodeContext(s, bus, events, node_rpc, Membership(bus, events, "n1", info))
     service = HealingService(ctx, await make_gate(bus))
+    node_rpc.handle_all(service.rpc_handlers())  # what hydra_os.wiring.register does for every component
     await node_rpc.start()
     try:
         yield service
