@@ -97,9 +97,13 @@ def _md_incidents(b: Briefing, tz: ZoneInfo) -> list[str]:
 
 
 def _md_approvals(b: Briefing, tz: ZoneInfo) -> list[str]:
-    return ["## Waiting for your approval", *(["Nothing waits."] if not b.approvals else []),
-            *(f"- **{a.summary}** — {a.reason}. `hydra approve {a.id}` or `hydra deny {a.id}` "
-              f"(expires {_t(a.expires_at, tz)})." for a in b.approvals)]
+    out = ["## Waiting for your approval"]
+    if not b.approvals:
+        out.append("Nothing waits.")
+    for a in b.approvals:
+        out.append(f"- **{a.summary}** — {a.reason}. `hydra approve {a.id}` or `hydra deny {a.id}` "
+                   f"(expires {_t(a.expires_at, tz)}).")
+    return out
 
 
 def _md_nodes(b: Briefing, tz: ZoneInfo) -> list[str]:
@@ -129,8 +133,10 @@ def _md_memory(b: Briefing, tz: ZoneInfo) -> list[str]:
 
 
 def _md_tonight(b: Briefing, tz: ZoneInfo) -> list[str]:
-    return [f"## Queued for tonight ({b.tonight_window})", *(["Nothing queued."] if not b.tonight else []),
-            *(f"- {t.title} (`{t.kind}`, task {t.id})" for t in b.tonight)]
+    out = [f"## Queued for tonight ({b.tonight_window})"]
+    if not b.tonight:
+        out.append("Nothing queued.")
+    return out + [f"- {t.title} (`{t.kind}`, task {t.id})" for t in b.tonight]
 
 
 def _md_problems(b: Briefing, tz: ZoneInfo) -> list[str]:
