@@ -137,8 +137,10 @@ def _md_memory(b: Briefing, tz: ZoneInfo) -> list[str]:
 
 
 def _md_tonight(b: Briefing, tz: ZoneInfo) -> list[str]:
-    return [f"## Queued for tonight ({b.tonight_window})", *(["Nothing queued."] if not b.tonight else []),
-            *(f"- {t.title} (`{t.kind}`, task {t.id})" for t in b.tonight)]
+    out = [f"## Queued for tonight ({b.tonight_window})"]
+    if not b.tonight:
+        out.append("Nothing queued.")
+    return out + [f"- {t.title} (`{t.kind}`, task {t.id})" for t in b.tonight]
 
 
 def _md_problems(b: Briefing, tz: ZoneInfo) -> list[str]:
