@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter
 
@@ -23,7 +23,9 @@ from hydra_os.lifecycle import ComponentState, RpcHandler
 from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc
 from hydra_os.readiness import Probe
-from hydra_os.tasks.registry import KindSpec
+
+if TYPE_CHECKING:  # annotations only: no edge from the component seam to the task system at run time
+    from hydra_os.tasks.registry import KindSpec
 
 
 @runtime_checkable
