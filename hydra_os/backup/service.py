@@ -9,6 +9,7 @@ the backup, copies it into restic when configured, prunes by retention and recor
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,7 +50,7 @@ class BackupService:
         gate.register_executor(BACKUP_KIND, self._execute)
 
     @property
-    def dest(self) -> Any:
+    def dest(self) -> Path:
         return self.settings.backup.destination_for(self.settings.node.state_dir)
 
     async def start(self) -> None:
