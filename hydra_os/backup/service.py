@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,7 +51,7 @@ class BackupService(Lifecycle):
         gate.register_executor(BACKUP_KIND, self._execute)
 
     @property
-    def dest(self) -> Any:
+    def dest(self) -> Path:
         return self.settings.backup.destination_for(self.settings.node.state_dir)
 
     def _details(self) -> dict[str, Any]:
