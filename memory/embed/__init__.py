@@ -2,22 +2,22 @@
 
 :func:`make_embedder` builds the one the config names (see :mod:`memory.embed.config`). The
 package stays light (the config imports it): onnxruntime, numpy, torch and sentence-transformers load
-only when an embedder that needs them is built or first used (httpx, for the OpenAI-compatible one, is
-loaded by every Hydra process anyway).
+only when an embedder that needs them is built or first used, and httpx (~60 ms to import) only with the
+OpenAI-compatible one (``OpenAIEmbedder`` resolves lazily, see :func:`__getattr__`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from memory.embed.config import EmbedConfig
 from memory.embed.hashing import HashingEmbedder
 from memory.embed.minilm import MiniLMEmbedder, minilm_available
 from memory.embed.onnx import OnnxEmbedder, onnx_available
-from memory.embed.openai_compat import OpenAIEmbedder
 from memory.errors import MemoryInputError
 
 if TYPE_CHECKING:
+    from memory.embed.openai_compat import OpenAIEmbedder
     from memory.protocols import Embedder
 
 __all__ = [
@@ -32,6 +32,14 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "OpenAIEmbedder":
+        from memory.embed.openai_compat import OpenAIEmbedder  # lazy: httpx, only for this backend
+
+        return OpenAIEmbedder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 async def make_embedder(cfg: EmbedConfig) -> Embedder:
     """The embedder ``cfg`` names. An OpenAI-compatible one is probed once to learn its dimension."""
     if cfg.backend == "hashing":
@@ -42,6 +50,8 @@ async def make_embedder(cfg: EmbedConfig) -> Embedder:
         return MiniLMEmbedder(device=cfg.device, batch_size=cfg.batch_size)
     if not cfg.url or not cfg.model:
         raise MemoryInputError("embed.url and embed.model: both are required when embed.backend is 'openai'")
+    from memory.embed.openai_compat import OpenAIEmbedder  # lazy: httpx, only for this backend
+
     emb = OpenAIEmbedder(
         cfg.url, cfg.model, api_key_file=cfg.api_key_file, timeout_s=cfg.timeout_s, batch_size=cfg.batch_size
     )
