@@ -26,9 +26,10 @@ from hydra_os.backup.restore import restore_backup
 from hydra_os.backup.status import read_status
 from hydra_os.backup.verify import verify_backup
 from hydra_os.cli.common import console, fail, state
-from hydra_os.config import Settings, read_secret_file
+from hydra_os.config import Settings
 from hydra_os.daemon import read_runtime
 from hydra_os.errors import HydraError
+from hydra_os.secrets import read_secret_file
 
 app = typer.Typer(help="Backups of this node and the cluster state, and restoring one.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]

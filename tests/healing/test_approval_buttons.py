@@ -7,7 +7,7 @@ from typing import Any
 
 from hydra_os.bus.client import Bus
 from hydra_os.healing.config import HealingConfig
-from hydra_os.ui.links import ApprovalLinks, Verb
+from hydra_os.policy.approval_links import ApprovalLinks, Verb
 from tests.healing.conftest import SYSTEMCTL, make_gate, set_unit
 
 
