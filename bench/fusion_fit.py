@@ -12,7 +12,7 @@ cross-validated score beats the defaults'; the held-out sets (jonas, ines) are n
 Per question score: the mean of evidence recall @5 and @10, and for knowledge-update questions also
 whether the current turn ranks above the superseded one (the three averaged).
 
-    nice -n 10 .venv/bin/python bench/fusion_fit.py   # writes bench/results/fusion-fit.json
+    nice -n 10 .venv/bin/python bench/fusion_fit.py --fusion rrf|convex   # bench/results/fusion-fit-<fusion>.json
 """
 
 from __future__ import annotations
@@ -37,13 +37,19 @@ from memory.archival import ArchivalConfig, open_archival
 from memory.embed import OnnxEmbedder
 from memory.protocols import PassageIn, Role
 
-GRID: dict[str, list[float]] = {
+GRIDS: dict[str, dict[str, list[float]]] = {"rrf": {
     "bm25_weight": [0.25, 0.5, 1.0],
     "hop_weight": [0.0, 0.25, 0.5, 1.0],
     "time_weight": [1.0, 2.0, 3.0],
     "recency_weight_current": [0.5, 1.0, 2.0],
     "echo_weight": [0.1, 0.3, 0.6],
-}
+}, "convex": {  # scores divided by their best: the weights live on another scale than RRF's
+    "bm25_weight": [0.1, 0.25, 0.5, 1.0],
+    "hop_weight": [0.0, 0.1, 0.25, 0.5],
+    "time_weight": [0.25, 0.5, 1.0],
+    "recency_weight_current": [0.1, 0.25, 0.5],
+    "echo_weight": [0.3],
+}}
 
 
 def question_score(ids: list[str], ev: set[str], superseded: set[str]) -> float:
@@ -55,16 +61,16 @@ def question_score(ids: list[str], ev: set[str], superseded: set[str]) -> float:
     return statistics.fmean(parts)
 
 
-async def score_grid(ds: Dataset, root: Path) -> tuple[list[dict[str, float]], list[list[float]]]:
+async def score_grid(ds: Dataset, root: Path, base: ArchivalConfig, grid: dict[str, list[float]]
+                     ) -> tuple[list[dict[str, float]], list[list[float]]]:
     """Every grid configuration's per-question scores on ``ds`` (one store, search-time weights swapped)."""
     embedder = CachedEmbedder(OnnxEmbedder())
-    base = ArchivalConfig(path=root / "fit")
     store = await open_archival(base, embedder, root)
     await store.add([PassageIn(id=t.id, text=t.text, created_at=t.at, session=t.session, role=Role(t.role))
                      for t in ds.turns])
     qs = [q for q in ds.questions if q.evidence]
     await embedder.embed([q.question for q in qs])
-    configs = [dict(zip(GRID, vals, strict=True)) for vals in itertools.product(*GRID.values())]
+    configs = [dict(zip(grid, vals, strict=True)) for vals in itertools.product(*grid.values())]
     scores: list[list[float]] = []
     for n, cfg in enumerate(configs):
         store._cfg = base.model_copy(update=cfg)  # only search-time weights change: no re-ingest needed
@@ -79,6 +85,12 @@ async def score_grid(ds: Dataset, root: Path) -> tuple[list[dict[str, float]], l
     return configs, scores
 
 
+def changes(cfg: dict[str, float]) -> int:
+    """How many weights differ from the shipped defaults: ties between configurations go to the fewest."""
+    d = ArchivalConfig()
+    return sum(v != getattr(d, k) for k, v in cfg.items())
+
+
 def cross_validate(configs: list[dict[str, float]], scores: list[list[float]], default: int, folds: int,
                    seed: int) -> dict[str, Any]:
     """k-fold CV of 'pick the best configuration on the other folds' against the defaults."""
@@ -88,7 +100,8 @@ def cross_validate(configs: list[dict[str, float]], scores: list[list[float]], d
     fitted, dflt, chosen = [], [], []
     for test in parts:
         train = [i for i in idx if i not in test]
-        best = max(range(len(configs)), key=lambda c: (statistics.fmean(scores[c][i] for i in train), c == default))
+        best = max(range(len(configs)),
+                   key=lambda c: (statistics.fmean(scores[c][i] for i in train), -changes(configs[c])))
         chosen.append(configs[best])
         fitted += [scores[best][i] for i in test]
         dflt += [scores[default][i] for i in test]
@@ -98,16 +111,24 @@ def cross_validate(configs: list[dict[str, float]], scores: list[list[float]], d
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
     ds = load_realtalk(REALTALK["tuning"])
-    with tempfile.TemporaryDirectory() as tmp:
-        configs, scores = await score_grid(ds, Path(tmp))
+    grid = GRIDS[args.fusion]
     d = ArchivalConfig()
-    default = configs.index({k: float(getattr(d, k)) for k in GRID})
+    dflt = {k: float(getattr(d, k)) for k in grid}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = ArchivalConfig(path=Path(tmp) / "fit", fusion=args.fusion)
+        configs, scores = await score_grid(ds, Path(tmp), base, grid)
+        if dflt not in configs:  # convex: the shipped RRF defaults are the yardstick, scored on the same folds
+            rrf_base = ArchivalConfig(path=Path(tmp) / "rrf")
+            _, (row,) = await score_grid(ds, Path(tmp), rrf_base, {k: [v] for k, v in dflt.items()})
+            configs.append(dflt)
+            scores.append(row)
+    default = configs.index(dflt)
     full = [statistics.fmean(r) for r in scores]
-    best = max(range(len(configs)), key=lambda c: (full[c], c == default))
+    best = max(range(len(configs)), key=lambda c: (full[c], -changes(configs[c])))
     top = sorted(range(len(configs)), key=lambda c: -full[c])[:10]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "dataset": ds.name, "grid": GRID, "configurations": len(configs),
+        "dataset": ds.name, "fusion": args.fusion, "grid": grid, "configurations": len(configs),
         "defaults": configs[default], "defaults_score": round(full[default], 4),
         "best_on_all_of_tuning": configs[best], "best_score": round(full[best], 4),
         "top10": [{"config": configs[c], "score": round(full[c], 4)} for c in top],
@@ -118,8 +139,10 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description="fit hybrid fusion weights on the tuning set, with cross-validation")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "fusion-fit.json"))
+    ap.add_argument("--fusion", choices=sorted(GRIDS), default="rrf", help="which fusion's weights to fit")
+    ap.add_argument("--out", default=None, help="default bench/results/fusion-fit-<fusion>.json")
     args = ap.parse_args()
+    args.out = args.out or str(Path(__file__).resolve().parent / "results" / f"fusion-fit-{args.fusion}.json")
     res = asyncio.run(amain(args))
     Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps({k: v for k, v in res.items() if k != "top10"}, indent=1))
