@@ -7,7 +7,9 @@ defaults were set by hand on ``realtalk_mara.json``. This script fits them inste
 weights, every configuration scored per question on the tuning set only, then k-fold
 cross-validation (choose the best configuration on k-1 folds, score it on the fold left out) against
 the hand-set defaults scored on the same folds. A fitted weighting is worth keeping only if its
-cross-validated score beats the defaults'; the held-out sets (jonas, ines) are never read here.
+cross-validated score beats the defaults' (5- and 10-fold) and, the guard, no category of the
+synthetic set falls below the defaults' with it (``adopt``); the held-out sets (jonas, ines) are
+never read here.
 
 Per question score: the mean of evidence recall @5 and @10, and for knowledge-update questions also
 whether the current turn ranks above the superseded one (the three averaged).
@@ -31,8 +33,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.memory import CachedEmbedder
-from bench.realtalk import REALTALK, Dataset, load_realtalk
+from bench.locomo_synth import generate
+from bench.memory import CachedEmbedder, retrieval
+from bench.realtalk import REALTALK, Dataset, from_locomo, load_realtalk
 from memory.archival import ArchivalConfig, open_archival
 from memory.embed import OnnxEmbedder
 from memory.protocols import PassageIn, Role
@@ -44,10 +47,10 @@ GRIDS: dict[str, dict[str, list[float]]] = {"rrf": {
     "recency_weight_current": [0.5, 1.0, 2.0],
     "echo_weight": [0.1, 0.3, 0.6],
 }, "convex": {  # scores divided by their best: the weights live on another scale than RRF's
-    "bm25_weight": [0.1, 0.25, 0.5, 1.0],
-    "hop_weight": [0.0, 0.1, 0.25, 0.5],
-    "time_weight": [0.25, 0.5, 1.0],
-    "recency_weight_current": [0.1, 0.25, 0.5],
+    "bm25_weight": [0.05, 0.1, 0.25, 0.5],
+    "hop_weight": [0.0, 0.25, 0.5],
+    "time_weight": [0.5, 1.0, 2.0],
+    "recency_weight_current": [0.25, 0.5, 1.0, 2.0],
     "echo_weight": [0.3],
 }}
 
@@ -92,21 +95,36 @@ def changes(cfg: dict[str, float]) -> int:
 
 
 def cross_validate(configs: list[dict[str, float]], scores: list[list[float]], default: int, folds: int,
-                   seed: int) -> dict[str, Any]:
-    """k-fold CV of 'pick the best configuration on the other folds' against the defaults."""
+                   seed: int, grid_size: int) -> dict[str, Any]:
+    """k-fold CV of 'pick the best of the grid's configurations on the other folds' against the defaults."""
     idx = list(range(len(scores[0])))
     random.Random(seed).shuffle(idx)
     parts = [idx[f::folds] for f in range(folds)]
     fitted, dflt, chosen = [], [], []
     for test in parts:
         train = [i for i in idx if i not in test]
-        best = max(range(len(configs)),
+        best = max(range(grid_size),
                    key=lambda c: (statistics.fmean(scores[c][i] for i in train), -changes(configs[c])))
         chosen.append(configs[best])
         fitted += [scores[best][i] for i in test]
         dflt += [scores[default][i] for i in test]
     return {"folds": folds, "cv_score_fitted": round(statistics.fmean(fitted), 4),
             "cv_score_defaults": round(statistics.fmean(dflt), 4), "chosen_per_fold": chosen}
+
+
+async def synthetic_guard(fusion: str, defaults: dict[str, float], best: dict[str, float], seed: int
+                          ) -> dict[str, Any]:
+    """Hybrid recall per category of the synthetic set with the defaults and with the best fitted weights."""
+    ds = from_locomo(generate(seed), f"synthetic LoCoMo-shaped, seed {seed}")
+    emb = CachedEmbedder(OnnxEmbedder())
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, cfg in (("defaults", ArchivalConfig(**defaults)), ("fitted", ArchivalConfig(fusion=fusion, **best))):
+            r = await retrieval(ds, emb, Path(tmp), cfg)
+            out[name] = {c: v["hybrid"] for c, v in r["recall"].items()}
+    out["no_category_worse"] = all(
+        out["fitted"][c][k] >= out["defaults"][c][k] for c in out["defaults"] for k in ("@5", "@10"))
+    return out
 
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
@@ -117,22 +135,30 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         base = ArchivalConfig(path=Path(tmp) / "fit", fusion=args.fusion)
         configs, scores = await score_grid(ds, Path(tmp), base, grid)
-        if dflt not in configs:  # convex: the shipped RRF defaults are the yardstick, scored on the same folds
+        grid_size = len(configs)  # the configurations a fit may choose from
+        if args.fusion == "rrf" and dflt in configs:
+            default = configs.index(dflt)
+        else:  # the yardstick is always the shipped defaults (RRF), scored on the same questions
             rrf_base = ArchivalConfig(path=Path(tmp) / "rrf")
             _, (row,) = await score_grid(ds, Path(tmp), rrf_base, {k: [v] for k, v in dflt.items()})
-            configs.append(dflt)
+            configs.append(dict(dflt))
             scores.append(row)
-    default = configs.index(dflt)
+            default = len(configs) - 1
     full = [statistics.fmean(r) for r in scores]
-    best = max(range(len(configs)), key=lambda c: (full[c], -changes(configs[c])))
-    top = sorted(range(len(configs)), key=lambda c: -full[c])[:10]
+    best = max(range(grid_size), key=lambda c: (full[c], -changes(configs[c])))
+    top = sorted(range(grid_size), key=lambda c: -full[c])[:10]
+    cv = [cross_validate(configs, scores, default, k, args.seed, grid_size) for k in (5, 10)]
+    guard = await synthetic_guard(args.fusion, configs[default], configs[best], args.seed)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "dataset": ds.name, "fusion": args.fusion, "grid": grid, "configurations": len(configs),
-        "defaults": configs[default], "defaults_score": round(full[default], 4),
+        "adopt": all(c["cv_score_fitted"] > c["cv_score_defaults"] for c in cv) and guard["no_category_worse"],
+        "synthetic_guard": guard,
+        "dataset": ds.name, "fusion": args.fusion, "grid": grid, "configurations": grid_size,
+        "defaults (shipped, rrf)": configs[default], "defaults_score": round(full[default], 4),
         "best_on_all_of_tuning": configs[best], "best_score": round(full[best], 4),
         "top10": [{"config": configs[c], "score": round(full[c], 4)} for c in top],
-        "cv": [cross_validate(configs, scores, default, k, args.seed) for k in (5, 10)],
+        "all": [{"config": configs[c], "score": round(full[c], 4)} for c in range(grid_size)],
+        "cv": cv,
     }
 
 
@@ -145,7 +171,7 @@ def main() -> None:
     args.out = args.out or str(Path(__file__).resolve().parent / "results" / f"fusion-fit-{args.fusion}.json")
     res = asyncio.run(amain(args))
     Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in res.items() if k != "top10"}, indent=1))
+    print(json.dumps({k: v for k, v in res.items() if k not in ("top10", "all")}, indent=1))
 
 
 if __name__ == "__main__":
