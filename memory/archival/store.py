@@ -416,13 +416,17 @@ class QdrantArchivalStore:
                      rankings=[[f.id for f in dense], [f.id for f in sparse], [f.id for f in timed]],
                      weights=[1.0, self._cfg.bm25_weight, self._cfg.time_weight],
                      scales=[None, coverage, None],
-                     scores=[{f.id: f.score for f in found} for found in (dense, sparse, timed)])
+                     scores=[self._scores(found) for found in (dense, sparse, timed)])
         recency = {"current": self._cfg.recency_weight_current, "past": 0.0, None: self._cfg.recency_weight}[intent]
         if recency > 0:
             by_id = pool.by_id
             pool.add(sorted(by_id, key=lambda i: (by_id[i].payload["created_at"], by_id[i].payload["pid"]))[::-1],
                      recency)
         return pool
+
+    def _scores(self, found: list[Found]) -> dict[str, float] | None:
+        """A ranking's own scores by id, which only convex fusion reads (RRF needs the ranks alone)."""
+        return {f.id: f.score for f in found} if self._cfg.fusion == "convex" else None
 
     def _second_hop_fused(
         self,
@@ -437,7 +441,7 @@ class QdrantArchivalStore:
         seeds = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))[: self._cfg.hop_from]
         hop = self._second_hop(qs, seeds, n, filters)
         by_id.update((f.id, f) for f in hop if f.id not in by_id)
-        pool.add([f.id for f in hop], self._cfg.hop_weight, {f.id: f.score for f in hop})
+        pool.add([f.id for f in hop], self._cfg.hop_weight, self._scores(hop))
         return pool.fuse(self._cfg)
 
     def _ordered_head(
