@@ -330,8 +330,8 @@ def print_tables(res: dict[str, Any]) -> None:
 
 
 def datasets(args: argparse.Namespace) -> list[Dataset]:
-    """The hand-written sets (tuning, then the frozen held-out one) and the synthetic or given set."""
-    out = [load_realtalk(REALTALK["tuning"]), load_realtalk(REALTALK["heldout"])]
+    """The hand-written sets (tuning, then the two frozen held-out ones) and the synthetic or given set."""
+    out = [load_realtalk(path) for path in REALTALK.values()]
     if args.dataset:
         out.append(from_locomo(json.loads(Path(args.dataset).read_text())[0], args.dataset))
     else:
@@ -373,7 +373,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "datasets": [{"name": d.name, **d.meta} for d in sets],
         "synthetic_note": "the synthetic set is template-generated from small pools; its figures compare methods "
         "and catch regressions, they are not LoCoMo scores. The realtalk sets are hand-written "
-        "(bench/data/README.md); realtalk-jonas is the frozen held-out part.",
+        "(bench/data/README.md); realtalk-jonas and realtalk-ines are the frozen held-out parts.",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "retrieval": [],
     }

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parent / "data"
-REALTALK = {"tuning": DATA / "realtalk_mara.json", "heldout": DATA / "realtalk_jonas.json"}
+REALTALK = {"tuning": DATA / "realtalk_mara.json", "heldout": DATA / "realtalk_jonas.json",
+            "heldout2": DATA / "realtalk_ines.json"}
 
 
 @dataclass(frozen=True)

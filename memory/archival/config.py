@@ -32,6 +32,12 @@ class ArchivalConfig(BaseModel):
     collection: str = Field(
         default="hydra_passages", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="qdrant: collection alias to use."
     )
+    fusion: Literal["rrf", "convex"] = Field(
+        default="rrf",
+        description="Hybrid: how the rankings are fused: weighted reciprocal rank (rrf), or a weighted sum of each "
+        "method's score divided by its best (convex; memory.archival.fusion.convex). bench/fusion_fit.py fits "
+        "either's weights on the tuning set with cross-validation.",
+    )
     rrf_k: int = Field(
         default=60, ge=1, le=1000, description="Reciprocal-rank-fusion constant k: score = sum 1/(k + rank)."
     )

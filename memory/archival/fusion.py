@@ -1,4 +1,5 @@
-"""Reciprocal rank fusion, and folding assistant replies into the owner turns they answer.
+"""Rank fusion (reciprocal rank, or a convex sum of normalised scores), and folding assistant
+replies into the owner turns they answer.
 
 Done here rather than with Qdrant's server-side ``Fusion.RRF`` prefetch so that every hit keeps its
 rank in each method (``SearchHit.vector_rank`` / ``bm25_rank``, shown by ``hydra memory explain``)
@@ -32,6 +33,38 @@ def rrf(
             f = scale.get(pid, 1.0) if scale is not None else 1.0
             scores[pid] = scores.get(pid, 0.0) + w * f / (k + rank)
     return scores
+
+
+def convex(
+    rankings: Sequence[Sequence[str]],
+    weights: Sequence[float],
+    scores: Sequence[Mapping[str, float] | None],
+    scales: Sequence[Mapping[str, float] | None],
+) -> dict[str, float]:
+    """Fused score per id as a convex-style sum of each method's normalised score:
+    sum_i w_i * scale_i(d) * s_i(d) / max_i s_i, where s_i is the method's own score (cosine, BM25)
+    floored at 0, and a ranking without scores (the recency prior) counts 1 - (rank - 1) / len.
+
+    Why an alternative to :func:`rrf`: reciprocal rank throws away how far apart two hits are, so a
+    vector hit far ahead of the rest counts as much as one barely ahead. Dividing by the best score
+    (the theoretical minimum 0 for both cosine and BM25, as the "TM2C2" normalisation of Bruch et
+    al. 2022 does) keeps those gaps while putting the methods on one scale. Ids missing from a ranking
+    add nothing for it."""
+    if not len(rankings) == len(weights) == len(scores) == len(scales):
+        raise ValueError("weights, scores, scales: expected one per ranking")
+    fused: dict[str, float] = {}
+    for ranking, w, sc, scale in zip(rankings, weights, scores, scales, strict=True):
+        if w <= 0 or not ranking:
+            continue
+        if sc is None:
+            norm = {pid: 1.0 - r / len(ranking) for r, pid in enumerate(ranking)}
+        else:
+            top = max((max(sc.get(pid, 0.0), 0.0) for pid in ranking), default=0.0)
+            norm = {pid: max(sc.get(pid, 0.0), 0.0) / top if top > 0 else 0.0 for pid in ranking}
+        for pid, v in norm.items():
+            f = scale.get(pid, 1.0) if scale is not None else 1.0
+            fused[pid] = fused.get(pid, 0.0) + w * f * v
+    return fused
 
 
 def lexical_coverage(scores: Mapping[str, float], term_best: Sequence[float]) -> dict[str, float]:

@@ -36,7 +36,7 @@ from memory.archival.bm25 import Bm25Encoder
 from memory.archival.config import ArchivalConfig
 from memory.archival.dedup import content_hash, jaccard, passage_id_for, point_id, words
 from memory.archival.engine import Engine, Found, PointData, StoreMeta
-from memory.archival.fusion import fold_replies, lexical_coverage, rrf
+from memory.archival.fusion import convex, fold_replies, lexical_coverage, rrf
 from memory.archival.intent import temporal_intent
 from memory.archival.termcache import TermBestCache
 from memory.archival.updates import Candidate, order_updates
@@ -101,11 +101,19 @@ class _Pool:
     rankings: list[list[str]]
     weights: list[float]
     scales: list[dict[str, float] | None]
+    scores: list[dict[str, float] | None]  # each ranking's own scores (convex fusion); None: rank only
 
-    def add(self, ranking: list[str], weight: float) -> None:
+    def add(self, ranking: list[str], weight: float, scores: dict[str, float] | None = None) -> None:
         self.rankings.append(ranking)
         self.weights.append(weight)
         self.scales.append(None)
+        self.scores.append(scores)
+
+    def fuse(self, cfg: ArchivalConfig) -> dict[str, float]:
+        """The fused score per candidate, by the configured fusion."""
+        if cfg.fusion == "convex":
+            return convex(self.rankings, self.weights, self.scores, self.scales)
+        return rrf(self.rankings, cfg.rrf_k, self.weights, self.scales)
 
 
 def _link_target(link: tuple[str, str] | None, fresh_pids: list[str]) -> str | None:
@@ -361,7 +369,7 @@ class QdrantArchivalStore:
         if windows and intent != "current":
             intent = "past"  # a question about a stated time: no recency prior, no update ordering
         pool = self._candidates(qvec, qs, n, filters, windows, intent)
-        fused = rrf(pool.rankings, self._cfg.rrf_k, pool.weights, pool.scales)
+        fused = pool.fuse(self._cfg)
         # a question keyed by a date is answered by what was said then, not by the best hit's neighbours
         if self._cfg.hop_weight > 0 and qs[0] and fused and not pool.timed:
             fused = self._second_hop_fused(pool, fused, qs, n, filters)
@@ -407,13 +415,18 @@ class QdrantArchivalStore:
         pool = _Pool(dense, sparse, timed, by_id={f.id: f for f in (*dense, *sparse, *timed)},
                      rankings=[[f.id for f in dense], [f.id for f in sparse], [f.id for f in timed]],
                      weights=[1.0, self._cfg.bm25_weight, self._cfg.time_weight],
-                     scales=[None, coverage, None])
+                     scales=[None, coverage, None],
+                     scores=[self._scores(found) for found in (dense, sparse, timed)])
         recency = {"current": self._cfg.recency_weight_current, "past": 0.0, None: self._cfg.recency_weight}[intent]
         if recency > 0:
             by_id = pool.by_id
             pool.add(sorted(by_id, key=lambda i: (by_id[i].payload["created_at"], by_id[i].payload["pid"]))[::-1],
                      recency)
         return pool
+
+    def _scores(self, found: list[Found]) -> dict[str, float] | None:
+        """A ranking's own scores by id, which only convex fusion reads (RRF needs the ranks alone)."""
+        return {f.id: f.score for f in found} if self._cfg.fusion == "convex" else None
 
     def _second_hop_fused(
         self,
@@ -428,8 +441,8 @@ class QdrantArchivalStore:
         seeds = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))[: self._cfg.hop_from]
         hop = self._second_hop(qs, seeds, n, filters)
         by_id.update((f.id, f) for f in hop if f.id not in by_id)
-        pool.add([f.id for f in hop], self._cfg.hop_weight)
-        return rrf(pool.rankings, self._cfg.rrf_k, pool.weights, pool.scales)
+        pool.add([f.id for f in hop], self._cfg.hop_weight, self._scores(hop))
+        return pool.fuse(self._cfg)
 
     def _ordered_head(
         self, order: list[str], limit: int, intent: str | None, qvec: list[float]

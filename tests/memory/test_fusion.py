@@ -1,11 +1,11 @@
-"""Weighted reciprocal-rank fusion, lexical coverage and reply folding (memory.archival.fusion)."""
+"""Weighted reciprocal-rank and convex fusion, lexical coverage and reply folding (memory.archival.fusion)."""
 
 from __future__ import annotations
 
 import pytest
 
 from memory.archival.dedup import point_id
-from memory.archival.fusion import fold_replies, lexical_coverage, rrf
+from memory.archival.fusion import convex, fold_replies, lexical_coverage, rrf
 
 
 def test_rrf_weights_and_per_item_scales() -> None:
@@ -13,6 +13,20 @@ def test_rrf_weights_and_per_item_scales() -> None:
     assert got == pytest.approx({"a": 1 / 11, "b": 1 / 12, "c": 0.5 / 12})
     with pytest.raises(ValueError, match="one per ranking"):
         rrf([["a"]], k=10, scales=[None, None])
+
+
+def test_convex_keeps_score_gaps_that_reciprocal_rank_drops() -> None:
+    # the vector side has "a" far ahead of "b"; BM25 has "b" barely ahead of "a": reciprocal rank
+    # calls it a tie, the normalised scores do not
+    rankings = [["a", "b"], ["b", "a"]]
+    assert rrf(rankings, k=60)["a"] == pytest.approx(rrf(rankings, k=60)["b"])
+    got = convex(rankings, [1.0, 1.0], [{"a": 0.9, "b": 0.3}, {"b": 5.0, "a": 4.5}], [None, None])
+    assert got == pytest.approx({"a": 1.0 + 0.9, "b": 0.3 / 0.9 + 1.0})
+    # a ranking without scores counts by rank; a per-item scale and a weight multiply; negatives floor at 0
+    got = convex([["x", "y"], ["y", "x"]], [0.5, 2.0], [None, {"y": -1.0, "x": 2.0}], [None, {"x": 0.5}])
+    assert got == pytest.approx({"x": 0.5 * 1.0 + 2.0 * 0.5 * 1.0, "y": 0.5 * 0.5})
+    with pytest.raises(ValueError, match="one per ranking"):
+        convex([["a"]], [1.0], [None, None], [None])
 
 
 def test_lexical_coverage_is_the_share_of_the_query_words_a_hit_carries() -> None:

@@ -1,9 +1,9 @@
 """A fixed regression slice of the hand-written realtalk TUNING set (bench/data/realtalk_mara.json)
 through the real embedded store: the retrieval gains measured by bench/memory.py must hold.
 
-Only the tuning conversation is used here; the held-out one (realtalk_jonas.json) is never run by a
-test, so nothing is fitted to it. With the default ONNX embedder (base install, so every run has it)
-the whole tuning set runs and hybrid must clear the figures below, knowledge-update ordering
+Only the tuning conversation is used here; the held-out ones (realtalk_jonas.json, realtalk_ines.json)
+are never run by a test, so nothing is fitted to them. With the default ONNX embedder (base install,
+so every run has it) the whole tuning set runs and hybrid must clear the figures below, knowledge-update ordering
 included; the torch MiniLM (the ``embed-local`` extra) is held to the same figures where installed;
 with the hashing embedder the date-keyed questions and the replies folded into owner turns still
 must hold.
