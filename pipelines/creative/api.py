@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from hydra_os.api.docs import CONFLICT
 from hydra_os.intake.creative import VERB
+from pipelines.creative import digest
 from pipelines.creative.errors import CreativeInputError
 from pipelines.creative.model import ChapterIn, CharacterIn, Ident, PlaceIn, Project, SceneIn
 from pipelines.creative.ops import (
@@ -28,6 +29,7 @@ from pipelines.creative.ops import (
 )
 from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.store import Revision
+from pipelines.creative_digest import DigestRequest
 
 __all__ = ["VERB", "creative_router", "rpc_handler"]
 
@@ -115,6 +117,7 @@ def _ops(svc: CreativeService) -> dict[str, tuple[type[BaseModel], Callable[[Any
         "review.set": (ReviewSet, svc.set_review),
         "project.list": (_Empty, listing),
         "project.next": (NextScene, nxt),
+        "digest": (DigestRequest, lambda req: digest.collect(svc.store, req)),
     }
 
 
