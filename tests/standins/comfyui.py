@@ -290,7 +290,8 @@ class ComfyStandin(AioStandin):
                     await self._send(sid, "progress", {"value": step, "max": self.steps, "prompt_id": prompt_id,
                                                        "node": node_id})
             if node["class_type"] == "SaveImage":
-                latent = next((n["inputs"] for n in prompt.values() if n["class_type"] == "EmptyLatentImage"), {})
+                latent: dict[str, Any] = next((n["inputs"] for n in prompt.values()
+                                               if n["class_type"] == "EmptyLatentImage"), {})
                 batch = latent.get("batch_size", 1)
                 size = (latent.get("width", 64), latent.get("height", 64)) if self.full_size else (64, 64)
                 images = []
