@@ -24,6 +24,7 @@ from pipelines.creative.ops import (
     PlacePut,
     ProjectCreate,
     ProjectRef,
+    ReferenceAdd,
     ReviewSet,
     ScenePut,
 )
@@ -111,6 +112,7 @@ def _ops(svc: CreativeService) -> dict[str, tuple[type[BaseModel], Callable[[Any
         "project.show": (ProjectRef, get),
         "project.history": (ProjectRef, history),
         "character.put": (CharacterPut, svc.put_character),
+        "character.reference": (ReferenceAdd, lambda req: svc.add_reference(req.project, req.character, req.png)),
         "place.put": (PlacePut, svc.put_place),
         "chapter.put": (ChapterPut, svc.put_chapter),
         "scene.put": (ScenePut, svc.put_scene),
