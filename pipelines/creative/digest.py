@@ -18,6 +18,8 @@ from pipelines.creative_digest import CreativeDigest, DigestRequest, Thumbnail
 JPEG_QUALITY = 70
 # A larger file is not decoded for a thumbnail (a 1216 px PNG from ComfyUI is a few MB).
 MAX_SOURCE_BYTES = 40 * 2**20
+# All thumbnails of one answer together: it travels as one bus message (max_payload is 1 MiB by default).
+MAX_THUMBNAIL_BYTES = 512 * 1024
 
 
 def thumbnail_uri(path: Path, max_px: int) -> str:
@@ -63,12 +65,16 @@ def _digest(store: ProjectStore, projects: list[Project], req: DigestRequest) ->
     d = CreativeDigest()
     made = [m for p in projects for m in _project(d, store.dir(p.id), p, req.since, req.until)]
     d.made = len(made)
+    size = 0
     for t, path in sorted(made, key=lambda m: m[0].rank())[:req.max_count]:  # only the shown ones are decoded
         try:
             t.data_uri = thumbnail_uri(path, req.max_px)
         except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as e:
             d.problems.append(f"{t.project}/{t.scene} {t.key}: {e}")
             continue
+        size += len(t.data_uri)
+        if size > MAX_THUMBNAIL_BYTES:
+            break
         d.thumbnails.append(t)
     d.not_shown = d.made - len(d.thumbnails)
     return d

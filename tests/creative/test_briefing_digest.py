@@ -154,3 +154,20 @@ async def test_outliers_come_first_and_an_unreadable_image_is_named_not_fatal(
     assert page.index("zoe_neutral") < page.index("bg_hall")
     assert "Could not read ebq/s1 aria_neutral" in markdown(b)
 
+
+
+async def test_the_thumbnails_of_one_answer_fit_one_bus_message(
+        service: CreativeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    await make_project(service)
+    async with ComfyStandin(full_size=True) as comfy:
+        d = deps([comfy.base], None, tmp_path)  # type: ignore[arg-type]
+        d.service = service
+        p = await service.get("ebq")
+        await make_images(d, p, p.scenes["s1"], None)
+    req = DigestRequest(since=0, until=time.time() + 1, max_count=8, max_px=512)
+    full = await digest.collect(service.store, req)
+    assert len(full.thumbnails) == 3
+    two = len(full.thumbnails[0].data_uri) + len(full.thumbnails[1].data_uri)
+    monkeypatch.setattr(digest, "MAX_THUMBNAIL_BYTES", two)  # a byte budget for two of the three
+    c = await digest.collect(service.store, req)
+    assert len(c.thumbnails) == 2 and c.made == 3 and c.not_shown == 1
