@@ -80,6 +80,8 @@ class RpcError(BusError):
 class RpcNoResponderError(RpcError):
     """No node serves that verb (the node is down, or the component that serves it is off there)."""
 
+    code = "rpc_no_responder"
+
 
 class NotFoundError(HydraError):
     """The thing asked for does not exist."""
