@@ -77,6 +77,12 @@ class RpcError(BusError):
     code = "rpc_failed"
 
 
+class RpcNoResponderError(RpcError):
+    """No node serves that verb (the node is down, or the component that serves it is off there)."""
+
+    code = "rpc_no_responder"
+
+
 class NotFoundError(HydraError):
     """The thing asked for does not exist."""
 

@@ -286,8 +286,11 @@ in
         wants = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
         after = [ "network-online.target" ] ++ optional cfg.nats.enable "nats.service";
         restartTriggers = [ configFile ];
-        # restic for backup.restic_repository (copies of each backup; the password from a file)
-        path = optional (((cfg.settings.backup or { }).restic_repository or null) != null) pkgs.restic;
+        # restic for backup.restic_repository (copies of each backup; the password from a file);
+        # espeak-ng for the creative studio's default voices: creative.espeak_path is "espeak-ng",
+        # looked up on PATH, and the studio is on unless creative.enabled = false
+        path = optional (((cfg.settings.backup or { }).restic_repository or null) != null) pkgs.restic
+          ++ optional ((cfg.settings.creative or { }).enabled or true) pkgs.espeak-ng;
         environment = {
           HYDRA_CONFIG = "/etc/hydra-os/config.toml";
           # Model engines (vLLM, llama-server, TabbyAPI) are children of the daemon and expect a

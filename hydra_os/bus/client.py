@@ -123,6 +123,7 @@ def bucket_configs(gone_after: float, replicas: int = 1) -> list[KeyValueConfig]
     return [
         KeyValueConfig(bucket=names.NODES_BUCKET, ttl=ttl, storage=StorageType.MEMORY, replicas=replicas),
         KeyValueConfig(bucket=names.MODELS_BUCKET, ttl=ttl, storage=StorageType.MEMORY, replicas=replicas),
+        KeyValueConfig(bucket=names.SERVICES_BUCKET, ttl=ttl, storage=StorageType.MEMORY, replicas=replicas),
         KeyValueConfig(bucket=names.TASKS_BUCKET, history=5, storage=StorageType.FILE, replicas=replicas),
         KeyValueConfig(bucket=names.APPROVALS_BUCKET, history=5, storage=StorageType.FILE, replicas=replicas),
         KeyValueConfig(bucket=names.LEADER_BUCKET, ttl=5.0, storage=StorageType.MEMORY, replicas=replicas),

@@ -7,6 +7,7 @@ import re
 # KV buckets
 NODES_BUCKET = "hydra_nodes"  # node id -> NodeInfo JSON, refreshed by heartbeat, TTL
 MODELS_BUCKET = "hydra_models"  # endpoint id -> endpoint JSON, TTL
+SERVICES_BUCKET = "hydra_services"  # <node>.<kind>.<hash> -> announced service (e.g. ComfyUI) JSON, TTL
 TASKS_BUCKET = "hydra_tasks"  # task id -> state, checkpoints, results
 APPROVALS_BUCKET = "hydra_approvals"  # approval id -> pending ASK_FIRST action
 LEADER_BUCKET = "hydra_leader"  # scheduler leadership lock, TTL

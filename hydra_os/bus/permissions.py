@@ -24,7 +24,8 @@ SHARED_BUCKETS = (
     names.TASKS_BUCKET, names.APPROVALS_BUCKET, names.LEADER_BUCKET, names.POLICY_BUCKET, names.SCHEDULE_BUCKET,
 )
 # streams whose messages belong to one node each: no node may purge or delete in them
-PROTECTED_STREAMS = (f"KV_{names.NODES_BUCKET}", f"KV_{names.MODELS_BUCKET}", names.EVENTS_STREAM)
+PROTECTED_STREAMS = (f"KV_{names.NODES_BUCKET}", f"KV_{names.MODELS_BUCKET}", f"KV_{names.SERVICES_BUCKET}",
+                     names.EVENTS_STREAM)
 
 
 def node_permissions(node_id: str) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def node_permissions(node_id: str) -> dict[str, Any]:
         *(names.kv_subject(b) for b in SHARED_BUCKETS),
         names.kv_subject(names.NODES_BUCKET, node_id),
         names.kv_subject(names.MODELS_BUCKET, f"{node_id}.>"),
+        names.kv_subject(names.SERVICES_BUCKET, f"{node_id}.>"),
     ]
     deny = [f"$JS.API.STREAM.{op}.{s}" for s in PROTECTED_STREAMS for op in ("PURGE", "DELETE", "MSG.DELETE")]
     return {"publish": {"allow": allow, "deny": deny}, "subscribe": {"allow": [">"]}}

@@ -1,6 +1,10 @@
 """``hydra creative project|character|place|chapter|scene|review ...``: the creative studio over the
 node RPC verb ``creative`` (the same operations as ``/v1/creative/*``).
 
+``hydra creative character reference add PROJECT CHARACTER FILE.png`` sends a reference image over the
+same verb (base64, so it must fit the bus server's max_payload, 1 MiB by default; larger ones go to the
+HTTP route).
+
 Fields are given as ``key=value`` (dotted keys reach nested settings: ``voice.speed=1.1``); a ``set``
 merges them into what is stored, so ``hydra creative character set ebq aria name="Queen Aria"`` renames
 and keeps everything else.
@@ -8,7 +12,9 @@ and keeps everything else.
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -84,7 +90,7 @@ def project_show(ctx: typer.Context, id: str, history: bool = False, node: NodeO
     show(call(ctx, node, {"op": "project.history" if history else "project.show", "project": id}))
 
 
-def _setter(kind: str, plural: str) -> None:
+def _setter(kind: str, plural: str) -> typer.Typer:
     def put(ctx: typer.Context, project: str, id: str, items: Fields = None, node: NodeOpt = None) -> None:
         current = call(ctx, node, {"op": "project.show", "project": project})[plural].get(id, {})
         current.pop("id", None)
@@ -97,11 +103,34 @@ def _setter(kind: str, plural: str) -> None:
     sub = typer.Typer(help=f"Create or change {plural}.", no_args_is_help=True)
     sub.command("set")(put)
     app.add_typer(sub, name=kind)
+    return sub
 
 
-for _kind, _plural in (("character", "characters"), ("place", "places"), ("chapter", "chapters"),
-                       ("scene", "scenes")):
-    _setter(_kind, _plural)
+_setters = {kind: _setter(kind, plural) for kind, plural in (
+    ("character", "characters"), ("place", "places"), ("chapter", "chapters"), ("scene", "scenes"))}
+reference_app = typer.Typer(help="A character's reference images (they steer the reference workflow).",
+                            no_args_is_help=True)
+_setters["character"].add_typer(reference_app, name="reference")
+
+
+@reference_app.command("add")
+def reference_add(ctx: typer.Context, project: str, character: str,
+                  png: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the PNG file")],
+                  node: NodeOpt = None) -> None:
+    """Keep a PNG as a reference image of the character (stored with its sha256)."""
+    params = {"op": "character.reference", "project": project, "character": character,
+              "png": base64.b64encode(png.read_bytes()).decode()}
+    settings = state(ctx).settings()
+
+    async def go(bus: Bus) -> dict[str, Any]:
+        size = len(json.dumps(params))
+        if size > bus.nc.max_payload:  # said here, not as the bus's bare "maximum payload exceeded"
+            fail(f"{png.name}: {size} bytes as a bus message, over the server's max_payload "
+                 f"({bus.nc.max_payload}); send it over HTTP: POST /v1/creative/projects/{project}/characters/"
+                 f"{character}/references with the PNG as the body")
+        return await rpc.call(bus, node or settings.node.id, VERB, params, timeout=30)
+
+    show(with_bus(settings, go))
 
 
 @app.command("review")

@@ -21,7 +21,7 @@ from nats.micro.service import Service
 from hydra_os import __version__
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
-from hydra_os.errors import HydraError, RpcError
+from hydra_os.errors import HydraError, RpcError, RpcNoResponderError
 from hydra_os.lifecycle import RpcHandler
 from hydra_os.node.errors import RpcRequestError
 
@@ -100,7 +100,7 @@ async def call(bus: Bus, node_id: str, verb: str, params: dict[str, Any] | None 
                                    timeout=timeout or bus.config.request_timeout)
     except Exception as e:
         if isinstance(e, nats.errors.NoRespondersError):
-            raise RpcError(f"node {node_id!r} does not answer (not running, or no such node)") from None
+            raise RpcNoResponderError(f"node {node_id!r} does not answer (not running, or no such node)") from None
         if isinstance(e, nats.errors.TimeoutError):
             raise RpcError(f"node {node_id!r} did not answer {verb} in time") from None
         raise RpcError(f"request to node {node_id!r} failed: {e}") from None

@@ -7,6 +7,7 @@
   automatic rollbacks) over node RPC (``heal.uptime``, ``heal.nixos``);
 - memory growth (archival/graph counts against the last briefing's, learnings added);
 - the last backup of this node (age, size; `hydra_os.backup.status`);
+- the creative studio's images of the period, with thumbnails (`pipelines.creative.digest`);
 - what is queued for tonight's overnight window.
 """
 
@@ -22,7 +23,8 @@ from zoneinfo import ZoneInfo
 from hydra_os.backup.status import read_status
 from hydra_os.bus.client import Bus
 from hydra_os.config import Settings
-from hydra_os.errors import HydraError
+from hydra_os.errors import HydraError, RpcNoResponderError
+from hydra_os.intake.creative import ASSETS_KIND, SCENE_KIND, VERB
 from hydra_os.node import rpc
 from hydra_os.node.membership import read_nodes
 from hydra_os.policy.approval_links import ApprovalLinks, Verb
@@ -42,6 +44,7 @@ from pipelines.briefing.model import (
     ServiceUptime,
     TaskItem,
 )
+from pipelines.creative_digest import CreativeDigest, DigestRequest, failed_images
 
 
 def summary_of(task: Task) -> str:
@@ -227,3 +230,27 @@ async def guarded(b: Briefing, what: str, coro: Any) -> None:
         b.problems.append(f"{what}: {e}")
     except Exception as e:  # a library error in one part (nats, a store) must not lose the whole briefing
         b.problems.append(f"{what}: {type(e).__name__}: {e}")
+
+
+CREATIVE_RPC_TIMEOUT_S = 30.0  # the node reads every project and decodes the shown images
+
+
+async def collect_creative(b: Briefing, bus: Bus, tasks: TaskStore, gone_after: float, req: DigestRequest) -> None:
+    """What the creative studios made in the period (each live node's ``creative`` verb, op ``digest``), what
+    failed and what waits for review; a node without the studio has no responder and is skipped."""
+    d = CreativeDigest()
+    for n in await read_nodes(bus, gone_after):
+        try:
+            answer = await rpc.call(bus, n.id, VERB, {"op": "digest", **req.model_dump()},
+                                    timeout=CREATIVE_RPC_TIMEOUT_S)
+        except RpcNoResponderError:
+            continue
+        except HydraError as e:  # one node failing must not hide the others
+            b.problems.append(f"creative studio of {n.id}: {e}")
+            continue
+        d.add(CreativeDigest.model_validate(answer), req.max_count)
+    for t in await tasks.all_tasks():
+        if t.kind in (SCENE_KIND, ASSETS_KIND) and t.terminal and b.since <= (t.finished_at or 0) < b.until:
+            d.failed_tasks += t.state == "failed"
+            d.failed_images += failed_images(t.result)
+    b.creative = None if d.empty() else d

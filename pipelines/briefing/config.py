@@ -22,6 +22,8 @@ class BriefingConfig(BaseModel):
     dir: Path | None = Field(default=None, description="Folder for briefing files; default <state_dir>/briefings.")
     opening: bool = Field(default=True, description="Let a model (when one is up) write a short opening paragraph.")
     max_items: int = Field(default=20, ge=1, le=500, description="Items listed per section at most.")
+    thumbnails: int = Field(default=8, ge=0, le=48, description="Thumbnails of new creative images, at most.")
+    thumbnail_px: int = Field(default=160, ge=32, le=512, description="A thumbnail's longer side in pixels.")
     lookback_h: Hours = Field(
         default=24.0, le=24 * 30, description="Without an earlier briefing, cover this many hours back."
     )

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from pipelines.creative_digest import CreativeDigest
+
 
 class TaskItem(BaseModel):
     id: str
@@ -83,6 +85,7 @@ class Briefing(BaseModel):
     )
     memory: MemoryGrowth = Field(default_factory=MemoryGrowth)
     backup: str = Field(default="", description="The last backup of the briefing's node: age and size (or why none).")
+    creative: CreativeDigest | None = Field(default=None, description="The creative studio's images of the period.")
     tonight: list[TaskItem] = Field(default_factory=list)
     tonight_window: str = ""
     opening: str | None = None

@@ -32,6 +32,7 @@ from pipelines.briefing import collect as c
 from pipelines.briefing import deliver, render
 from pipelines.briefing.config import BriefingConfig
 from pipelines.briefing.model import Briefing
+from pipelines.creative_digest import DigestRequest
 from pipelines.research.store import chunks
 
 KIND = "briefing.morning"
@@ -74,6 +75,8 @@ async def collect(deps: BriefingDeps, since: float | None, until: float | None =
     await c.guarded(b, "nodes", c.collect_nodes(b, deps.bus, s.membership.gone_after))
     await c.guarded(b, "health", c.collect_health(b, deps.bus, s.membership.gone_after))
     await c.guarded(b, "backup", c.collect_backup(b, s))
+    digest = DigestRequest(since=b.since, until=b.until, max_count=cfg.thumbnails, max_px=cfg.thumbnail_px)
+    await c.guarded(b, "creative", c.collect_creative(b, deps.bus, store, s.membership.gone_after, digest))
     if deps.memory is not None:
         prev_counts = previous.result.get("memory_counts") if previous else None
 

@@ -9,6 +9,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from pipelines.briefing.model import Briefing, MemoryGrowth
+from pipelines.creative_digest import CreativeDigest, Thumbnail
 
 CSS = """
 :root{color-scheme:light dark;--fg:#1d232a;--muted:#5c6670;--bg:#fbfbfa;--card:#fff;--line:#e3e6e8;
@@ -24,6 +25,8 @@ h2{font-size:1.1rem;margin:.25rem 0 .5rem}ul{margin:0;padding-left:1.1rem}li{mar
 .muted{color:var(--muted)}.ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}
 a{color:var(--accent)}code{font-size:.9em;overflow-wrap:anywhere}
 .pill{display:inline-block;border-radius:999px;padding:0 .5rem;font-size:.85rem;border:1px solid var(--line)}
+.thumbs{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:.5rem}.thumb{margin:0;width:10rem;font-size:.8rem}
+.thumb img{max-width:100%;border-radius:6px;display:block}.thumb.bad img{outline:3px solid var(--bad)}
 """
 
 
@@ -96,6 +99,24 @@ def _md_incidents(b: Briefing, tz: ZoneInfo) -> list[str]:
     return out + [f"- Action: {line}" for line in b.actions]
 
 
+def creative_lines(d: CreativeDigest) -> list[str]:
+    """The creative studio's period in plain lines (shared by the Markdown and the HTML)."""
+    out = [f"{_n(d.made, 'image')} made: {d.unscored} unscored, {_n(d.outliers, 'outlier')}"
+           f"{' (shown first)' if d.outliers else ''}."]
+    if d.failed_images or d.failed_tasks:
+        out.append(f"Failed: {_n(d.failed_images, 'image')}, {_n(d.failed_tasks, 'creative task')}.")
+    if d.review_images or d.review_lines:
+        out.append(f"Waiting for your review: {_n(d.review_images, 'image')}, {_n(d.review_lines, 'line')} "
+                   "('hydra creative review').")
+    return out + [f"Could not read {p}." for p in d.problems]
+
+
+def _md_creative(b: Briefing, tz: ZoneInfo) -> list[str]:
+    if b.creative is None:
+        return []
+    return ["## Creative studio", *[f"- {line}" for line in creative_lines(b.creative)]]
+
+
 def _md_approvals(b: Briefing, tz: ZoneInfo) -> list[str]:
     out = ["## Waiting for your approval", *(["Nothing waits."] if not b.approvals else [])]
     for a in b.approvals:
@@ -149,8 +170,8 @@ def _md_problems(b: Briefing, tz: ZoneInfo) -> list[str]:
 
 # The Markdown sections in order; an empty one (no NixOS events, no problems) is left out.
 _MD_SECTIONS: tuple[Callable[[Briefing, ZoneInfo], list[str]], ...] = (
-    _md_tasks, _md_incidents, _md_approvals, _md_nodes, _md_uptime, _md_nixos, _md_backup, _md_memory, _md_tonight,
-    _md_problems,
+    _md_tasks, _md_creative, _md_incidents, _md_approvals, _md_nodes, _md_uptime, _md_nixos, _md_backup, _md_memory,
+    _md_tonight, _md_problems,
 )
 
 
@@ -213,6 +234,23 @@ def _html_nodes(b: Briefing) -> list[str]:
     return nodes
 
 
+def _thumb_caption(t: Thumbnail) -> str:
+    score = "unscored" if t.score is None else f"{t.score:.2f}"
+    return f"{t.project}/{t.scene} {t.key}: {score}{', OUTLIER' if t.outlier else ''}, {t.review}"
+
+
+def _html_creative(d: CreativeDigest | None) -> str:
+    """The creative section: counts, then the thumbnails inline (data: URIs; the page stays self-contained)."""
+    if d is None:
+        return ""
+    e = escape
+    figs = "".join(f'<figure class="thumb{" bad" if t.outlier else ""}"><img src="{e(t.data_uri)}" alt="{e(t.key)}">'
+                   f"<figcaption>{e(_thumb_caption(t))}</figcaption></figure>" for t in d.thumbnails)
+    more = f'<p class="muted">{d.not_shown} more not shown.</p>' if d.not_shown else ""
+    return (f"<section><h2>Creative studio</h2>{_li([e(x) for x in creative_lines(d)], '')}"
+            f'<div class="thumbs">{figs}</div>{more}</section>\n')
+
+
 def _html_memory(m: MemoryGrowth) -> str:
     return f'<p class="warn">Not readable: {escape(m.error)}</p>' if m.error else f"<p>{_memory_line(m)}</p>"
 
@@ -238,7 +276,7 @@ def html(b: Briefing) -> str:
 <p class="sub">Since {e(_t(b.since, tz, '%a %d %b %H:%M'))} ({e(tz.key)}): {e(headline(b))}.</p>
 {opening}
 <section><h2>Tasks finished</h2>{_li(tasks, "Nothing finished.")}</section>
-<section><h2>Incidents and what was done</h2>{_li(incidents, "None.")}</section>
+{_html_creative(b.creative)}<section><h2>Incidents and what was done</h2>{_li(incidents, "None.")}</section>
 <section><h2>Waiting for your approval</h2>{_li(approvals, "Nothing waits.")}</section>
 <section><h2>Nodes and GPUs</h2>{_li(nodes, "No node reported in.")}</section>
 <section><h2>Availability <span class="muted">(24 h / 30 days)</span></h2>

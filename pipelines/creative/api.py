@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from hydra_os.api.docs import CONFLICT
 from hydra_os.intake.creative import VERB
+from pipelines.creative import digest
 from pipelines.creative.errors import CreativeInputError
 from pipelines.creative.model import ChapterIn, CharacterIn, Ident, PlaceIn, Project, SceneIn
 from pipelines.creative.ops import (
@@ -23,11 +24,13 @@ from pipelines.creative.ops import (
     PlacePut,
     ProjectCreate,
     ProjectRef,
+    ReferenceAdd,
     ReviewSet,
     ScenePut,
 )
 from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.store import Revision
+from pipelines.creative_digest import DigestRequest
 
 __all__ = ["VERB", "creative_router", "rpc_handler"]
 
@@ -109,12 +112,14 @@ def _ops(svc: CreativeService) -> dict[str, tuple[type[BaseModel], Callable[[Any
         "project.show": (ProjectRef, get),
         "project.history": (ProjectRef, history),
         "character.put": (CharacterPut, svc.put_character),
+        "character.reference": (ReferenceAdd, lambda req: svc.add_reference(req.project, req.character, req.png)),
         "place.put": (PlacePut, svc.put_place),
         "chapter.put": (ChapterPut, svc.put_chapter),
         "scene.put": (ScenePut, svc.put_scene),
         "review.set": (ReviewSet, svc.set_review),
         "project.list": (_Empty, listing),
         "project.next": (NextScene, nxt),
+        "digest": (DigestRequest, lambda req: digest.collect(svc.store, req)),
     }
 
 

@@ -3,7 +3,7 @@ the CLI (``hydra creative ...``)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
 
 from pipelines.creative.model import (
     ChapterIn,
@@ -62,6 +62,15 @@ class ReviewSet(_Op):
     image: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$", description="the image's key")
     review: Review
     add_reference: bool = Field(default=False, description="approved image: add it to the character's references")
+
+
+class ReferenceAdd(_Op):
+    """A PNG kept as a reference image of a character (the bus verb's form of
+    ``POST .../characters/{id}/references``; a bus message is bounded by the server's max_payload)."""
+
+    project: Ident
+    character: Ident
+    png: Base64Bytes = Field(description="the PNG file, base64")
 
 
 class Changed(_Op):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from hydra_os.chat.client import ChatModel
 from hydra_os.errors import HydraError
 from hydra_os.intake.creative import ASSETS_KIND, SCENE_KIND
@@ -35,12 +37,26 @@ from pipelines.creative_config import CreativeConfig
 __all__ = ["ASSETS_KIND", "SCENE_KIND", "CreativeDeps", "build", "build_assets", "make_images", "register"]
 
 
+COMFYUI = "comfyui"  # the kind GPU nodes announce their ComfyUI servers under (hydra_os.node.services)
+
+
 @dataclass
 class CreativeDeps:
     config: CreativeConfig
     service: CreativeService
     chat: ChatModel | None = None
     memory: Callable[[], Awaitable[MemoryStack]] | None = None
+    announced: Callable[[], Awaitable[list[str]]] | None = None  # ComfyUI servers other nodes announce
+
+    async def comfyui_urls(self) -> list[str]:
+        """The configured ComfyUI servers, then those announced over the bus, each once."""
+        extra: list[str] = []
+        if self.announced is not None:
+            try:
+                extra = await self.announced()
+            except HydraError as e:  # the bus is down: the configured servers still work
+                logger.warning("announced ComfyUI servers unreadable: {}", e)
+        return list(dict.fromkeys([*self.config.comfyui_urls, *extra]))
 
     def project_dir(self, project_id: str) -> Path:
         return self.service.store.dir(project_id)
@@ -200,7 +216,7 @@ def summary(r: dict[str, Any]) -> str:
     parts = [f"scene '{r['choose']['title']}' ({r['choose']['project']}/{r['choose']['scene']})"]
     parts.append(f"dialogue {d['status']}" + (f" ({d['lines']} lines)" if d.get("lines") else ""))
     if i["status"] == "no-comfyui":
-        parts.append("images: no ComfyUI server configured")
+        parts.append("images: no ComfyUI server configured or announced")
     else:
         parts.append(f"images {i['made']} made, {i['reused']} reused, {len(i['failed'])} failed, "
                      f"{i['unscored']} unscored, {len(i['outliers'])} outliers")
@@ -215,7 +231,8 @@ def summary(r: dict[str, Any]) -> str:
 
 async def make_images(deps: CreativeDeps, p: Project, s: Scene, ctx: TaskContext | None) -> dict[str, Any]:
     cfg = deps.config
-    if not cfg.comfyui_urls:
+    urls = await deps.comfyui_urls()
+    if not urls:
         return {"status": "no-comfyui", "made": 0, "reused": 0, "failed": {}, "outliers": [], "unscored": 0}
     jobs = plan(p, s)
 
@@ -223,7 +240,7 @@ async def make_images(deps: CreativeDeps, p: Project, s: Scene, ctx: TaskContext
         if ctx is not None:
             await ctx.heartbeat()
 
-    batch = ImageBatch(cfg.comfyui_urls, deps.project_dir(p.id), cfg.templates_dir, cfg.comfyui_timeout_s,
+    batch = ImageBatch(urls, deps.project_dir(p.id), cfg.templates_dir, cfg.comfyui_timeout_s,
                        cfg.comfyui_request_timeout_s, on_done=beat, vram_gb=cfg.vram_gb)
     report = await batch.run(jobs)  # ComfyUnavailableError: the task is retried; finished images stay
     scores = await Scorer(cfg).score_all(p, deps.project_dir(p.id), [*report.reused, *report.done])

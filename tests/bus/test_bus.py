@@ -18,8 +18,8 @@ async def test_topology_is_idempotent_and_complete(bus: Bus) -> None:
     await bus.ensure_topology(3.0)  # second time: no error, nothing duplicated
     streams = {s.config.name for s in await bus.js.streams_info()}
     assert {names.EVENTS_STREAM, names.TASKS_STREAM} <= streams
-    for b in (names.NODES_BUCKET, names.MODELS_BUCKET, names.TASKS_BUCKET, names.APPROVALS_BUCKET,
-              names.LEADER_BUCKET):
+    for b in (names.NODES_BUCKET, names.MODELS_BUCKET, names.SERVICES_BUCKET, names.TASKS_BUCKET,
+              names.APPROVALS_BUCKET, names.LEADER_BUCKET):
         assert f"KV_{b}" in streams
     # a changed TTL is applied to the existing bucket on the next start
     await bus.ensure_topology(10.0)

@@ -4,11 +4,14 @@ real nats-server: create, set (merge, rename), list, show, review, and a bad fie
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from hydra_os.bus.client import Bus
@@ -19,6 +22,7 @@ from pipelines.creative.api import VERB, rpc_handler
 from pipelines.creative.service import CreativeService
 from pipelines.creative.store import ProjectStore
 from tests.helpers import NatsProc
+from tests.standins.comfyui import png_bytes
 
 
 @pytest.fixture
@@ -72,3 +76,38 @@ def test_the_cli_creates_and_changes_a_project(creative_node: ProjectStore, nats
     assert "character.voice.pitch" in out and "less than or equal to 99" in out
     out = hydra("review", "ebq", "s1", "rejected", "--line", "l1", code=2)
     assert "no line 'l1'" in out
+
+
+def test_the_cli_adds_a_reference_image_and_refuses_what_it_cannot_send(
+        creative_node: ProjectStore, nats_proc: NatsProc, tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"HYDRA_NODE__ID": "n1", "HYDRA_NODE__STATE_DIR": str(tmp_path / "state"),
+           "HYDRA_BUS__URL": nats_proc.url, "HYDRA_CONFIG": ""}
+
+    def hydra(*args: str, code: int = 0) -> str:
+        r = runner.invoke(app, ["creative", *args], env=env)
+        assert r.exit_code == code, r.output
+        return r.output
+
+    hydra("project", "create", "ebq", "title=Empire of Broken Queens")
+    hydra("character", "set", "ebq", "aria", "name=Aria")
+    ref = tmp_path / "aria face.png"
+    ref.write_bytes(png_bytes(7, 256, 256))
+    out = hydra("character", "reference", "add", "ebq", "aria", str(ref))
+    assert '"target": "character:aria"' in out
+    sha = hashlib.sha256(ref.read_bytes()).hexdigest()
+    refs = asyncio.run(creative_node.get("ebq")).characters["aria"].references
+    assert [(r.path, r.sha256) for r in refs] == [(f"references/aria_{sha[:12]}.png", sha)]
+    assert (creative_node.dir("ebq") / refs[0].path).read_bytes() == ref.read_bytes()
+    # not a PNG: the node says so, nothing is stored
+    bad = tmp_path / "notes.png"
+    bad.write_text("hello")
+    assert "expected the bytes of a PNG image" in hydra("character", "reference", "add", "ebq", "aria", str(bad),
+                                                        code=2)
+    assert "no character 'zoe'" in hydra("character", "reference", "add", "ebq", "zoe", str(ref), code=2)
+    # a PNG too large for one bus message: a clear refusal naming the HTTP route, not a bus error
+    big = tmp_path / "big.png"
+    Image.frombytes("RGB", (700, 700), os.urandom(700 * 700 * 3)).save(big)
+    out = hydra("character", "reference", "add", "ebq", "aria", str(big), code=2)
+    assert "over the server's max_payload" in out and "/v1/creative/projects/ebq/characters/aria/references" in out
+    assert len(asyncio.run(creative_node.get("ebq")).characters["aria"].references) == 1

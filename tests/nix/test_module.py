@@ -113,6 +113,18 @@ def test_rendered_unit_text(worker: dict[str, Any]) -> None:
         "RestrictAddressFamilies=AF_INET6", "RestrictAddressFamilies=AF_NETLINK"]
 
 
+def _unit_path(r: dict[str, Any]) -> list[str]:
+    line = next(ln for ln in service(r)["text"].splitlines() if ln.startswith('Environment="PATH='))
+    return line.removeprefix('Environment="PATH=').removesuffix('"').split(":")
+
+
+def test_espeak_ng_is_on_the_daemons_path_while_the_creative_studio_is_on(default: dict[str, Any]) -> None:
+    """The studio's default voice engine runs `espeak-ng` from PATH (creative.espeak_path)."""
+    assert any(p.endswith("-espeak-ng-1.51.1/bin") for p in _unit_path(default))
+    off = eval_host(ENABLE, "{ services.hydra-os.settings.creative.enabled = false; }")
+    assert not any("espeak-ng" in p for p in _unit_path(off))
+
+
 def test_default_config_validates_and_matches_python_defaults(default: dict[str, Any], tmp_path: Path) -> None:
     data = tomllib.loads(default["configToml"])
     assert data["api"] == {"host": ApiConfig().host, "port": ApiConfig().port}

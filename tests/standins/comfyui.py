@@ -74,6 +74,7 @@ class ComfyStandin(AioStandin):
     step_delay: float = 0.0
     steps: int = 3
     vram_free_gb: float = 20.0
+    full_size: bool = False  # images of the workflow's EmptyLatentImage size, as ComfyUI makes them (else 64x64)
     prompts: list[dict[str, Any]] = field(default_factory=list)  # every accepted workflow, in order
     finished: int = 0
     uploads: dict[str, bytes] = field(default_factory=dict)
@@ -289,12 +290,14 @@ class ComfyStandin(AioStandin):
                     await self._send(sid, "progress", {"value": step, "max": self.steps, "prompt_id": prompt_id,
                                                        "node": node_id})
             if node["class_type"] == "SaveImage":
-                batch = next((n["inputs"]["batch_size"] for n in prompt.values()
-                              if n["class_type"] == "EmptyLatentImage"), 1)
+                latent: dict[str, Any] = next((n["inputs"] for n in prompt.values()
+                                               if n["class_type"] == "EmptyLatentImage"), {})
+                batch = latent.get("batch_size", 1)
+                size = (latent.get("width", 64), latent.get("height", 64)) if self.full_size else (64, 64)
                 images = []
                 for i in range(batch):
                     name = f"{node['inputs']['filename_prefix']}_{number:05d}_{i}_.png"
-                    self.files[(name, "", "output")] = png_bytes(int(seed) + i)
+                    self.files[(name, "", "output")] = png_bytes(int(seed) + i, *size)
                     images.append({"filename": name, "subfolder": "", "type": "output"})
                 outputs[node_id] = {"images": images}
                 await self._send(sid, "executed", {"node": node_id, "display_node": node_id,

@@ -88,6 +88,7 @@ in
       pname = "llama-cpp"; mainProgram = "llama-server";
     };
   };
+  espeak-ng = fakeDrv { name = "espeak-ng-1.51.1"; pname = "espeak-ng"; mainProgram = "espeak-ng"; };
   nix = fakeDrv { name = "nix-2.24.10"; pname = "nix"; mainProgram = "nix"; };
   coreutils = fakeDrv { name = "coreutils-9.5"; pname = "coreutils"; mainProgram = "ls"; };
   systemd = fakeDrv { name = "systemd-256.8"; pname = "systemd"; mainProgram = "systemctl"; };
