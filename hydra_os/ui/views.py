@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,30 +63,39 @@ async def approvals(api: NodeApi) -> dict[str, Any]:
     return {"approvals": open_, "decided": done, "error": err}
 
 
+class BackupResult(StrEnum):
+    OK = "OK"
+    FAILED = "FAILED"
+    NONE = "none yet"
+
+
 @dataclass(frozen=True)
 class BackupRow:
     """The overview's last backup: ``warning`` is the healing check's reason (failed, or older than
     ``backup.max_age``), or that none was ever taken."""
 
     destination: str
-    ok: bool
-    line: str
+    result: BackupResult
     warning: str | None
     name: str | None = None
     age_h: float | None = None
-    size_mb: float | None = None
+    size: str | None = None
+
+
+def human_size(n: int) -> str:
+    return f"{n / 1e3:.0f} kB" if n < 1_000_000 else f"{n / 1e6:.1f} MB" if n < 1_000_000_000 else f"{n / 1e9:.2f} GB"
 
 
 def backup_row(body: dict[str, Any], now: float) -> BackupRow:
     """From ``GET /v1/backups``: its ``last`` is the node's record (:mod:`hydra_os.backup.status`)."""
     dest = str(body.get("destination", "?"))
     if body.get("last") is None:
-        return BackupRow(dest, False, "No backup has been taken on this node yet.",
-                         "no backup yet: run hydra backup now, or wait for the nightly one")
+        return BackupRow(dest, BackupResult.NONE, "no backup yet: run hydra backup now, or wait for the nightly one")
     st = BackupStatus.model_validate(body["last"])
-    size = (st.last_ok_size or 0) / 1e6 if st.last_ok_at is not None else None
+    size = human_size(st.last_ok_size or 0) if st.last_ok_at is not None else None
     age = st.age(now) / 3600 if st.last_ok_at is not None else None
-    return BackupRow(dest, st.last_error is None, st.line(now), st.overdue(now), st.last_ok_name, age, size)
+    result = BackupResult.OK if st.last_error is None else BackupResult.FAILED
+    return BackupRow(dest, result, st.overdue(now), st.last_ok_name, age, size)
 
 
 async def last_backup(api: NodeApi) -> tuple[BackupRow | None, str | None]:
