@@ -20,6 +20,7 @@ from hydra_os.lifecycle import Lifecycle
 from hydra_os.notify import NotifyAction
 from hydra_os.policy.approval_links import ApprovalLinks
 from hydra_os.secrets import read_secret_file
+from hydra_os.ui.auditwatch import AuditWatch
 from hydra_os.ui.feed import Feed
 from hydra_os.ui.nodeapi import NodeApi
 from hydra_os.ui.routes import build_router
@@ -64,7 +65,7 @@ class UiComponent(Lifecycle):
         self.sessions = SessionStore(self.config.session_ttl, self.config.max_sessions)
         self.throttle = SignInThrottle()
         self.links = ApprovalLinks.open(ctx.state_dir)
-        self.feed = Feed(ctx.bus, self.config.max_streams)
+        self.feed = Feed(ctx.bus, self.config.max_streams, AuditWatch(ctx.bus, self.background))
         self._api: NodeApi | None = None
         self._memory: MemoryStack | None = None
 

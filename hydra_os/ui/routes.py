@@ -183,7 +183,8 @@ def build_router(ui: UiParts) -> APIRouter:
     @r.get("/feed")
     async def feed(request: Request) -> Response:
         s = signed_in(request)
-        return show(request, "feed.html", s, type_filter=request.query_params.get("type", "")[:64])
+        return show(request, "feed.html", s, type_filter=request.query_params.get("type", "")[:64],
+                    audit=ui.feed.watch.status)
 
     @r.get("/feed/stream")
     async def feed_stream(request: Request) -> Response:

@@ -8,16 +8,18 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hydra_os.backup.status import BackupStatus
 from hydra_os.bus.client import Bus
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.node import rpc
 from hydra_os.node.membership import read_nodes
-from hydra_os.ui.errors import FormError
+from hydra_os.ui.errors import ActionFailedError, FormError
 from hydra_os.ui.nodeapi import NodeApi
 from memory.protocols import MemoryStack
 
@@ -61,10 +63,53 @@ async def approvals(api: NodeApi) -> dict[str, Any]:
     return {"approvals": open_, "decided": done, "error": err}
 
 
+class BackupResult(StrEnum):
+    OK = "OK"
+    FAILED = "FAILED"
+    NONE = "none yet"
+
+
+@dataclass(frozen=True)
+class BackupRow:
+    """The overview's last backup: ``warning`` is the healing check's reason (failed, or older than
+    ``backup.max_age``), or that none was ever taken."""
+
+    destination: str
+    result: BackupResult
+    warning: str | None
+    name: str | None = None
+    age_h: float | None = None
+    size: str | None = None
+
+
+def human_size(n: int) -> str:
+    return f"{n / 1e3:.0f} kB" if n < 1_000_000 else f"{n / 1e6:.1f} MB" if n < 1_000_000_000 else f"{n / 1e9:.2f} GB"
+
+
+def backup_row(body: dict[str, Any], now: float) -> BackupRow:
+    """From ``GET /v1/backups``: its ``last`` is the node's record (:mod:`hydra_os.backup.status`)."""
+    dest = str(body.get("destination", "?"))
+    if body.get("last") is None:
+        return BackupRow(dest, BackupResult.NONE, "no backup yet: run hydra backup now, or wait for the nightly one")
+    st = BackupStatus.model_validate(body["last"])
+    size = human_size(st.last_ok_size or 0) if st.last_ok_at is not None else None
+    age = st.age(now) / 3600 if st.last_ok_at is not None else None
+    result = BackupResult.OK if st.last_error is None else BackupResult.FAILED
+    return BackupRow(dest, result, st.overdue(now), st.last_ok_name, age, size)
+
+
+async def last_backup(api: NodeApi) -> tuple[BackupRow | None, str | None]:
+    """(row, None); (None, None) where this node takes no backups (no worker role: no route); else the error."""
+    try:
+        return backup_row(await api.get("/v1/backups"), time.time()), None
+    except ActionFailedError as e:
+        return None, None if e.status == 404 else f"backups: {e}"
+
+
 async def overview(api: NodeApi) -> dict[str, Any]:
-    (status, e1), (nodes, e2), (approvals, e3), (incidents, e4), (tasks, e5) = await asyncio.gather(
+    (status, e1), (nodes, e2), (approvals, e3), (incidents, e4), (tasks, e5), (backup, e6) = await asyncio.gather(
         api.optional("/v1/status"), api.optional("/v1/nodes"), api.optional("/v1/approvals"),
-        api.optional("/v1/healing/incidents"), api.optional("/v1/tasks"))
+        api.optional("/v1/healing/incidents"), api.optional("/v1/tasks"), last_backup(api))
     status = status or {}
     gateway = status.get("components", {}).get("gateway", {})
     return {
@@ -74,7 +119,8 @@ async def overview(api: NodeApi) -> dict[str, Any]:
         "approvals": [a for a in approvals or [] if a.get("state") == "pending"],
         "incidents": incidents or [],
         "tonight": _tonight(tasks or []),
-        "errors": [e for e in (e1, e2, e3, e4, e5) if e],
+        "backup": backup,
+        "errors": [e for e in (e1, e2, e3, e4, e5, e6) if e],
     }
 
 

@@ -81,6 +81,7 @@ async def test_owner_signs_in_approves_denies_cancels_searches_signs_out(daemon:
             await asyncio.sleep(1)
         assert r.status_code == 200, r.text
         task = (await c.post("/v1/tasks", json={"kind": "ui.test.wait", "title": "nightly photo sort"})).json()["task"]
+        assert (await c.post("/v1/backups", json={}, timeout=300)).json()["status"] == "succeeded"  # for the overview
 
     ctx = await browser.new_context(viewport=PHONE)
     page = await ctx.new_page()
@@ -88,6 +89,7 @@ async def test_owner_signs_in_approves_denies_cancels_searches_signs_out(daemon:
     cookie = next(k for k in await ctx.cookies() if k["name"] == "hydra_ui")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["value"] != d.token
     await expect(page.locator('[data-node="mc"]')).to_contain_text("up")
+    await expect(page.locator("#backup")).to_contain_text("OK")
     await _axe(page, "overview")
     await _shoot(page, "overview-390")
 
@@ -101,6 +103,7 @@ async def test_owner_signs_in_approves_denies_cancels_searches_signs_out(daemon:
         feed = await ctx.new_page()
         await feed.goto(d.api_url + "/ui/feed")
         await expect(feed.locator("#feed-state")).to_contain_text("Live")
+        await expect(feed.locator("#audit-state")).to_contain_text("Audit chain verified up to seq", timeout=30_000)
 
         await page.get_by_role("link", name="Approvals").click()
         card = page.locator(f'[data-approval="{keep}"]')

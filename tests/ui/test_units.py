@@ -15,9 +15,12 @@ import pytest
 
 from hydra_os.notify import Notification, NotifyAction, NtfyNotifier
 from hydra_os.policy.approval_links import KEY_FILE, ApprovalLinks, LinkRefusedError, Verb, _b64, _unb64
+from hydra_os.policy.audit import ChainReport, Problem
+from hydra_os.ui.auditwatch import chain_status
 from hydra_os.ui.errors import SignInThrottledError
 from hydra_os.ui.sessions import SessionStore, csrf_ok
 from hydra_os.ui.throttle import SignInThrottle
+from hydra_os.ui.views import BackupResult, backup_row
 
 RECEIVER = Path(__file__).resolve().parent.parent / "standins" / "notify_receiver.py"
 
@@ -132,3 +135,31 @@ async def test_ntfy_gets_http_action_buttons(ntfy: tuple[str, Path]) -> None:
         {"action": "http", "label": "Approve", "url": "https://h.example/ui/link/x.y", "method": "POST", "clear": True},
         {"action": "http", "label": "Deny", "url": "https://h.example/ui/link/z.w", "method": "POST", "clear": True},
     ]
+
+
+def test_chain_status_names_the_first_broken_seq() -> None:
+    a = ChainReport("a", events=4, first_seq=1, last_seq=7)
+    b = ChainReport("b", events=3, first_seq=2, last_seq=9)
+    ok = chain_status({"a": a, "b": b}, 5.0)
+    assert ok.ok and ok.verified_to == 9 and ok.line.startswith("Audit chain verified up to seq 9 (7 events, 2 ")
+    b.problems += [Problem("b", None, "head-missing", "newest gone"), Problem("b", 8, "broken", "x"),
+                   Problem("b", 5, "edited", "y")]
+    bad = chain_status({"a": a, "b": b}, 5.0)
+    assert not bad.ok and bad.broken_at == 5
+    assert bad.line == "Audit chain broken at seq 5: node b, edited: y (and 2 more problem(s))"
+    only_head = chain_status({"b": ChainReport("b", problems=[Problem("b", None, "purged", "all gone")])}, 5.0)
+    assert only_head.broken_at is None and only_head.line.startswith("Audit chain broken: node b, purged")
+    assert chain_status({}, 5.0).line == "Audit chain: no events yet"
+
+
+def test_backup_row_warns_on_none_failed_and_overdue() -> None:
+    assert backup_row({"destination": "/nas", "last": None}, 0).result is BackupResult.NONE
+    good = {"first_attempt_at": 0, "last_attempt_at": 100, "last_ok_at": 100, "last_ok_name": "b1",
+            "last_ok_size": 2_500_000, "max_age": 3600}
+    row = backup_row({"destination": "/nas", "last": good}, 100 + 1800)
+    assert (row.result, row.warning, row.size, row.age_h, row.name) == (BackupResult.OK, None, "2.5 MB", 0.5, "b1")
+    late = backup_row({"destination": "/nas", "last": good}, 100 + 7200)
+    assert late.result is BackupResult.OK and late.warning == "no backup for 2.0 h (backup.max_age 1 h)"
+    failed = backup_row({"destination": "/nas", "last": {**good, "last_error": "disk full"}}, 200)
+    assert failed.result is BackupResult.FAILED and failed.warning == "the last backup failed: disk full"
+    assert failed.name == "b1"  # the last good one is still named

@@ -24,6 +24,13 @@
       list.prepend(line(JSON.parse(m.data)));
       while (list.children.length > 500) { list.lastElementChild.remove(); }
     });
+    es.addEventListener("audit", function (m) {
+      var st = JSON.parse(m.data);
+      var box = document.getElementById("audit-state");
+      var link = box.querySelector("a");
+      box.className = st.ok ? "ok" : "broken";
+      box.replaceChildren(st.line + " ", link);
+    });
     es.onerror = function () { state.textContent = "Disconnected; reconnecting…"; };
   }
 
