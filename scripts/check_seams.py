@@ -81,6 +81,7 @@ PENDING: dict[str, str] = {
     "package-cycle:pipelines.briefing": "cycles",
     "package-cycle:pipelines.maintenance": "cycles",
     "package-cycle:pipelines.research": "cycles",
+    "complexity:hydra_os/wiring.py:build_components": "seams",
     "status-map:hydra_os/ui/routes.py:link_use": "webui",
     "status-map:hydra_os/ui/routes.py:login": "webui",
     "status-map:hydra_os/ui/web.py:handler": "webui",

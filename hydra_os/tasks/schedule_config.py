@@ -1,4 +1,8 @@
-"""Scheduler settings (``[tasks.scheduler]``) and the owner's own recurring jobs (``[[tasks.scheduler.jobs]]``)."""
+"""Scheduler settings (``[tasks.scheduler]``) and the owner's own recurring jobs (``[[tasks.scheduler.jobs]]``).
+
+A section of ``[tasks]``, so its schema lives with :mod:`hydra_os.tasks.config`; the scheduler package sits
+above the task queue (it enqueues tasks) and imports it from here, never the other way round.
+"""
 
 from __future__ import annotations
 
