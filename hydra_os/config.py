@@ -29,20 +29,20 @@ from pydantic_settings import (
 )
 
 from hydra_os.api.limits import DEFAULT_MAX_BODY
-from hydra_os.backup.config import BackupConfig
 from hydra_os.bus.config import BusConfig as BusConfig  # re-exported: the bus owns its section
 from hydra_os.bus.names import valid_node_id
 from hydra_os.durations import Seconds
 from hydra_os.errors import ConfigError
-from hydra_os.healing.config import HealingConfig
-from hydra_os.inference.config import InferenceConfig
-from hydra_os.inference.manager_config import ModelsConfig
-from hydra_os.intake.config import IntakeConfig
 from hydra_os.notify import NotifyConfig
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.secrets import read_secret_file as read_secret_file  # re-exported for older importers
-from hydra_os.tasks.config import TasksConfig
-from hydra_os.ui.config import UiConfig
+from hydra_os.sections.backup import BackupConfig
+from hydra_os.sections.healing import HealingConfig
+from hydra_os.sections.inference import InferenceConfig
+from hydra_os.sections.intake import IntakeConfig
+from hydra_os.sections.models import ModelsConfig
+from hydra_os.sections.policy import PolicyConfig
+from hydra_os.sections.tasks import TasksConfig
+from hydra_os.sections.ui import UiConfig
 from memory.config import MemoryConfig
 from pipelines.creative_config import CreativeConfig
 

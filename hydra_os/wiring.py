@@ -125,9 +125,7 @@ def build_components(ctx: NodeContext) -> list[Component]:
     # The creative studio (visual-novel projects, images, voices, Ren'Py export): routes, verb, task kinds.
     if ctx.settings.creative.enabled:
         add(CreativeComponent(ctx, tasks))
-    for component in tasks.components:
+    for component in (*tasks.components, *scheduler.components):
         add(component)
-    if scheduler.service is not None:
-        add(scheduler.service)
     register(ctx, tasks.registry, parts)
     return components

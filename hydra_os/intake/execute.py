@@ -24,8 +24,8 @@ from hydra_os.policy.model import Action, Executor, OutcomeStatus
 from hydra_os.scheduler.errors import JobExistsError
 from hydra_os.scheduler.jobs import next_fire
 from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_job
+from hydra_os.sections.scheduler import JobDef
 from hydra_os.tasks.model import Task, TaskSpec
-from hydra_os.tasks.schedule_config import JobDef
 from memory.archiver import keep_statements
 from memory.context import MemoryContext
 from memory.conversation import assemble, merge_system, provenance_header, quote_answer

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from hydra_os.bus.client import Bus
-from hydra_os.component import NodeContext
+from hydra_os.component import Component, NodeContext
 from hydra_os.errors import RpcError
 from hydra_os.lifecycle import Registers, RpcHandler
 from hydra_os.node import rpc
@@ -43,6 +43,10 @@ class SchedulerPart(Registers):
     service: SchedulerService | None = None
     routers: list[APIRouter] = field(default_factory=list)
     verbs: dict[str, RpcHandler] = field(default_factory=dict)
+
+    @property
+    def components(self) -> list[Component]:
+        return [self.service] if self.service is not None else []
 
     def routes(self) -> Sequence[APIRouter]:
         return self.routers

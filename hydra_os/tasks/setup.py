@@ -17,9 +17,9 @@ from fastapi import APIRouter
 
 from hydra_os.component import Component, NodeContext
 from hydra_os.lifecycle import RpcHandler
+from hydra_os.sections.tasks import TasksConfig
 from hydra_os.tasks import diag
 from hydra_os.tasks.api import ScheduleReader, tasks_router
-from hydra_os.tasks.config import TasksConfig
 from hydra_os.tasks.queue import TaskQueue
 from hydra_os.tasks.registry import KindSpec, TaskRegistry
 from hydra_os.tasks.resources import MembershipResources

@@ -18,7 +18,7 @@ from hydra_os.component import NodeContext
 from hydra_os.lifecycle import Lifecycle
 from hydra_os.notify import NotifyAction
 from hydra_os.secrets import read_secret_file
-from hydra_os.ui.config import UiConfig
+from hydra_os.sections.ui import UiConfig
 from hydra_os.ui.feed import Feed
 from hydra_os.ui.links import ApprovalLinks
 from hydra_os.ui.nodeapi import NodeApi
