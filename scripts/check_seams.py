@@ -65,12 +65,7 @@ HANDLER = ("hydra_os/api/app.py", "hydra_error")  # the one place an error becom
 
 # Known violations still being reshaped, each with the helper whose branch removes it. The lead
 # empties this as the branches land; an entry that no longer occurs fails the check (stale).
-PENDING: dict[str, str] = {
-    "module-cycle:hydra_os.ui.component,hydra_os.ui.routes": "webui",
-    "status-map:hydra_os/ui/routes.py:link_use": "webui",
-    "status-map:hydra_os/ui/routes.py:login": "webui",
-    "status-map:hydra_os/ui/web.py:handler": "webui",
-}
+PENDING: dict[str, str] = {}
 
 
 @dataclass

@@ -17,10 +17,10 @@ from fastapi import APIRouter, Request
 from hydra_os.component import NodeContext
 from hydra_os.lifecycle import Lifecycle
 from hydra_os.notify import NotifyAction
+from hydra_os.policy.approval_links import ApprovalLinks
 from hydra_os.secrets import read_secret_file
 from hydra_os.sections.ui import UiConfig
 from hydra_os.ui.feed import Feed
-from hydra_os.ui.links import ApprovalLinks
 from hydra_os.ui.nodeapi import NodeApi
 from hydra_os.ui.routes import build_router
 from hydra_os.ui.sessions import Session, SessionStore
@@ -65,7 +65,6 @@ class UiComponent(Lifecycle):
         self.throttle = SignInThrottle()
         self.links = ApprovalLinks.open(ctx.state_dir)
         self.feed = Feed(ctx.bus, self.config.max_streams)
-        self.flash: dict[str, tuple[str, bool]] = {}  # session id -> (message, is_error), shown once
         self._api: NodeApi | None = None
         self._memory: MemoryStack | None = None
 

@@ -43,13 +43,6 @@ class CsrfError(UiError):
     code = "csrf_refused"
 
 
-class LinkRefusedError(UiError):
-    """A phone approval link that is forged, expired, already used or for another approval."""
-
-    http_status = 403
-    code = "link_refused"
-
-
 class ActionFailedError(UiError):
     """What the node API answered when an action from the page failed (its one-line message)."""
 

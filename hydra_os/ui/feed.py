@@ -66,6 +66,7 @@ class Feed:
         sub = None
         try:
             sub = await self.bus.nc.subscribe(names.EVENTS_SUBJECTS, cb=on_msg)
+            await self.bus.nc.flush(timeout=5)  # the server has the subscription: "hello" means live from now
             yield sse("hello", {"streams": self.open})
             while True:
                 try:

@@ -11,22 +11,51 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
+from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
 from hydra_os.node import rpc
+from hydra_os.policy.approval_links import ApprovalLinks, LinkRefusedError, Verb
 from hydra_os.policy.audit import verify_all
+from hydra_os.sections.ui import UiConfig
 from hydra_os.ui import views
-from hydra_os.ui.errors import CsrfError, FormError, LinkRefusedError, NotSignedInError, SignInError, UiError
-from hydra_os.ui.links import Verb
-from hydra_os.ui.sessions import Session, csrf_ok
+from hydra_os.ui.errors import (
+    ActionFailedError,
+    CsrfError,
+    FormError,
+    NotSignedInError,
+    SignInError,
+    UiError,
+)
+from hydra_os.ui.feed import Feed
+from hydra_os.ui.nodeapi import NodeApi
+from hydra_os.ui.sessions import Session, SessionStore, csrf_ok
+from hydra_os.ui.throttle import SignInThrottle
 from hydra_os.ui.web import COOKIE, UiRoute, check_origin, field, is_secure, page, read_form
+from memory.protocols import MemoryStack
 
-if TYPE_CHECKING:
-    from hydra_os.ui.component import UiComponent
+
+class UiParts(Protocol):
+    """What the routes use of the web page's component (:class:`hydra_os.ui.component.UiComponent`)."""
+
+    ctx: NodeContext
+    config: UiConfig
+    sessions: SessionStore
+    throttle: SignInThrottle
+    links: ApprovalLinks
+    feed: Feed
+
+    def api(self, request: Request) -> NodeApi: ...
+
+    async def memory(self) -> MemoryStack: ...
+
+    def credentials_ok(self, offered: str) -> bool: ...
+
+    def session_of(self, request: Request) -> Session | None: ...
 
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".svg": "image/svg+xml"}
@@ -46,7 +75,7 @@ def _back(to: str) -> RedirectResponse:
     return RedirectResponse(to, status_code=303)
 
 
-def build_router(ui: UiComponent) -> APIRouter:
+def build_router(ui: UiParts) -> APIRouter:
     r = APIRouter(prefix="/ui", route_class=UiRoute, include_in_schema=False)
     static = _static_files()
 
@@ -67,16 +96,18 @@ def build_router(ui: UiComponent) -> APIRouter:
         return s, form
 
     def show(request: Request, name: str, s: Session, **ctx: Any) -> Response:
-        note = ui.flash.pop(s.id, None)
+        # the approvals list refreshing itself (ui.js, ?refresh=1) must not eat a form's result that the
+        # browser is about to show after its redirect
+        note = None if request.query_params.get("refresh") else ui.sessions.take_flash(s.id)
         return page(name, signed_in=True, csrf=s.csrf, flash=note, path=request.url.path, **ctx)
 
     async def act(request: Request, back: str, do: Callable[[dict[str, str]], Awaitable[str]]) -> Response:
         """Run a form's action; its one-line result (or the node's one-line error) shows on ``back``."""
         s, form = await checked_form(request)
         try:
-            ui.flash[s.id] = (await do(form), False)
+            ui.sessions.flash(s.id, await do(form), error=False)
         except HydraError as e:  # every deliberate error is one line for the owner
-            ui.flash[s.id] = (str(e), True)
+            ui.sessions.flash(s.id, str(e), error=True)
         return _back(back)
 
     # ---- sign-in ---------------------------------------------------------------------------
@@ -98,7 +129,7 @@ def build_router(ui: UiComponent) -> APIRouter:
                 ui.throttle.failed(client)
                 raise SignInError("wrong API token or UI password")
         except UiError as e:
-            resp = page("login.html", getattr(e, "http_status", 400), signed_in=False, error=str(e))
+            resp = page("login.html", e.http_status, signed_in=False, error=str(e))
             if retry := getattr(e, "retry_after", None):
                 resp.headers["retry-after"] = str(max(1, round(retry)))
             return resp
@@ -113,7 +144,6 @@ def build_router(ui: UiComponent) -> APIRouter:
     async def logout(request: Request) -> Response:
         s, _ = await checked_form(request)
         ui.sessions.end(s.id)
-        ui.flash.pop(s.id, None)
         resp = _back("/ui/login")
         resp.delete_cookie(COOKIE, path="/ui")
         return resp
@@ -133,7 +163,9 @@ def build_router(ui: UiComponent) -> APIRouter:
         if s is None:
             return _back("/ui/login")
         request.state.session = s
-        return show(request, "overview.html", s, **await views.overview(ui.api(request)))
+        found, models = await asyncio.gather(
+            views.overview(ui.api(request)), views.models(ui.ctx.bus, ui.ctx.settings.membership.gone_after))
+        return show(request, "overview.html", s, **found, **models)
 
     @r.get("/approvals")
     async def approvals(request: Request) -> Response:
@@ -281,8 +313,8 @@ def build_router(ui: UiComponent) -> APIRouter:
         try:
             res = await ui.api(request).post(f"/v1/approvals/{claim.approval_id}/{claim.verb.value}",
                                              {"note": "phone link"})
-        except UiError as e:
-            return page("link.html", getattr(e, "status", 409), error=str(e), signed_in=False)
+        except ActionFailedError as e:  # the approvals route's answer (409: already decided or expired)
+            return page("link.html", e.status, error=str(e), signed_in=False)
         return page("link.html", done=res["approval"], signed_in=False)
 
     return r

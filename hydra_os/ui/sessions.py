@@ -31,6 +31,7 @@ class SessionStore:
         self.max_sessions = max_sessions
         self.clock = clock
         self._by_id: OrderedDict[str, Session] = OrderedDict()
+        self._flash: dict[str, tuple[str, bool]] = {}  # a form's one-line result, shown once on the next page
 
     def create(self) -> Session:
         now = self.clock()
@@ -38,7 +39,7 @@ class SessionStore:
                     expires_at=now + self.ttl)
         self._by_id[s.id] = s
         while len(self._by_id) > self.max_sessions:
-            self._by_id.popitem(last=False)
+            self._flash.pop(self._by_id.popitem(last=False)[0], None)
         return s
 
     def get(self, session_id: str | None) -> Session | None:
@@ -48,13 +49,21 @@ class SessionStore:
         if s is None:
             return None
         if self.clock() >= s.expires_at:
-            del self._by_id[session_id]
+            self.end(session_id)
             return None
         return s
 
     def end(self, session_id: str | None) -> None:
         if session_id:
             self._by_id.pop(session_id, None)
+            self._flash.pop(session_id, None)
+
+    def flash(self, session_id: str, message: str, *, error: bool) -> None:
+        if session_id in self._by_id:
+            self._flash[session_id] = (message, error)
+
+    def take_flash(self, session_id: str) -> tuple[str, bool] | None:
+        return self._flash.pop(session_id, None)
 
     def __len__(self) -> int:
         return len(self._by_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from loguru import logger
 
 from hydra_os.errors import HydraError
-from hydra_os.ui.errors import ActionFailedError, CsrfError, FormError, UiError
+from hydra_os.ui.errors import CsrfError, FormError, UiError
 
 COOKIE = "hydra_ui"
 MAX_FORM = 64 * 1024  # the largest form any page sends (a core block edit); larger ones are refused
@@ -62,6 +63,13 @@ def page(name: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
     return HTMLResponse(templates.get_template(name).render(**ctx), status_code=http_status)
 
 
+def status_of(e: HydraError) -> int:
+    """The status the error carries: a failed node call keeps the route's own answer (``status``),
+    every other error its class's ``http_status`` (400 for one that declares none)."""
+    status: Any = getattr(e, "status", None) or getattr(e, "http_status", HTTPStatus.BAD_REQUEST)
+    return int(status)
+
+
 def _error_page(request: Request, status: int, message: str, code: str) -> HTMLResponse:
     session = getattr(request.state, "session", None)
     return page("error.html", status, message=message, code=code, signed_in=session is not None,
@@ -79,8 +87,7 @@ class UiRoute(APIRoute):
             try:
                 response = await inner(request)
             except HydraError as e:
-                status = e.status if isinstance(e, ActionFailedError) else getattr(e, "http_status", 400)
-                response = _error_page(request, status, str(e), getattr(e, "code", "error"))
+                response = _error_page(request, status_of(e), str(e), getattr(e, "code", "error"))
             except Exception:  # a bug: logged with its trace; the owner gets a page that says where to look
                 logger.exception("the web page failed on {} {}", request.method, request.url.path)
                 response = _error_page(request, 500, "the page failed; the daemon's log has the details",

@@ -25,12 +25,12 @@ from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.node import rpc
 from hydra_os.node.membership import read_nodes
+from hydra_os.policy.approval_links import ApprovalLinks, Verb
 from hydra_os.policy.approvals import ApprovalStore
 from hydra_os.policy.audit import read_events
 from hydra_os.tasks.model import ACTIVE, Task
 from hydra_os.tasks.store import TaskStore
 from hydra_os.tasks.windows import overnight_window
-from hydra_os.ui.links import ApprovalLinks, Verb
 from memory.errors import MemoryLayerError
 from memory.protocols import MemoryStack
 from pipelines.briefing.model import (

@@ -26,12 +26,12 @@ from hydra_os.config import Settings
 from hydra_os.events import EventLog
 from hydra_os.node.gpu import GpuInfo
 from hydra_os.node.info import NodeInfo
+from hydra_os.policy.approval_links import ApprovalLinks, Verb
 from hydra_os.policy.model import Action
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.model import TaskSpec
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from hydra_os.tasks.windows import Windows
-from hydra_os.ui.links import ApprovalLinks, Verb
 from memory.protocols import MemoryStack, SearchFilters
 from memory.wiring import LocalMemory, client_stack
 from pipelines.briefing.pipeline import KIND, BriefingDeps, register

@@ -14,8 +14,8 @@ import httpx
 from hydra_os.bus.auth import local_credentials
 from hydra_os.bus.client import Bus
 from hydra_os.config import BusConfig
+from hydra_os.policy.approval_links import ApprovalLinks, Verb
 from hydra_os.policy.model import Action, OutcomeStatus
-from hydra_os.ui.links import ApprovalLinks, Verb
 from tests.helpers import DaemonProc, daemon_env, free_port
 from tests.policy.nodes import PolicyNode, Recorder, start_node
 

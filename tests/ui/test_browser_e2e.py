@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from hydra_os.ui.links import Verb
+from hydra_os.policy.approval_links import Verb
 from tests.helpers import REPO, DaemonProc
 from tests.policy.nodes import wait_until
 from tests.ui.rig import api, parker, phone_link, start_daemon

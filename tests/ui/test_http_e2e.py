@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from hydra_os.ui.links import Verb
+from hydra_os.policy.approval_links import Verb
 from tests.helpers import DaemonProc
 from tests.policy.nodes import wait_until
 from tests.ui.rig import PASSWORD, api, csrf_of, parker, phone_link, start_daemon
@@ -199,10 +199,13 @@ async def test_live_feed_streams_events_and_bounds_open_streams(daemon: DaemonPr
                     seen = line
                     break
         assert '"type":"approval.requested"' in seen and "archival:feed" in seen
+        held = []  # the line iterators too: a collected one closes its connection (httpx)
         for _ in range(2):
             extra = await stack.enter_async_context(me.stream("GET", "/ui/feed/stream"))
-            await asyncio.wait_for(_hello(extra.aiter_lines()), 10)
-        busy = await me.get("/ui/feed/stream")
+            held.append(extra.aiter_lines())
+            await asyncio.wait_for(_hello(held[-1]), 10)
+        async with asyncio.timeout(15):
+            busy = await me.get("/ui/feed/stream")
         assert busy.status_code == 503 and busy.headers["retry-after"]
         await first.aclose()
         async with asyncio.timeout(15):
@@ -246,6 +249,10 @@ async def test_every_other_page_action(daemon: DaemonProc) -> None:
             return f"{m.group(1)}: {m.group(2)}"
 
         assert (await flash("/ui/healing/run", {}, "/ui/healing")).startswith("ok: checks ran: ")
+        # the approvals list refreshing itself (?refresh=1) leaves a form's result for the redirect
+        await me.post("/ui/healing/run", data={"csrf": csrf})
+        assert 'class="flash' not in (await me.get("/ui/approvals", params={"refresh": "1"})).text
+        assert 'class="flash ok"' in (await me.get("/ui/healing")).text
         job = {"id": "owl-digest", "kind": "research.topic", "cron": "0 3 * * *", "title": "owl digest"}
         assert (await flash("/ui/schedule", job, "/ui/tasks")).startswith("ok: job owl-digest added; next run 20")
         assert "owl-digest: owl digest" in (await me.get("/ui/tasks")).text

@@ -47,6 +47,7 @@ async def test_start_and_stop_a_model_from_the_page(tmp_path: Path) -> None:
             c.cookies.set("hydra_ui", r.cookies["hydra_ui"])
             home = (await c.get("/ui/")).text
             assert "GPU 0 RTX-3090-standin: 8576 MB used, 16000 MB free" in home
+            assert 'small <span class="state">stopped</span>' in home and "gpu1: " in home
             page = (await c.get("/ui/healing")).text
             assert '<strong>small</strong> <span class="state">stopped</span>' in page, page
             csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]

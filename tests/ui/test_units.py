@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from hydra_os.notify import Notification, NotifyAction, NtfyNotifier
-from hydra_os.ui.errors import LinkRefusedError, SignInThrottledError
-from hydra_os.ui.links import KEY_FILE, ApprovalLinks, Verb, _b64, _unb64
+from hydra_os.policy.approval_links import KEY_FILE, ApprovalLinks, LinkRefusedError, Verb, _b64, _unb64
+from hydra_os.ui.errors import SignInThrottledError
 from hydra_os.ui.sessions import SessionStore, csrf_ok
 from hydra_os.ui.throttle import SignInThrottle
 
@@ -66,8 +66,12 @@ def test_sessions_expire_are_bounded_and_carry_their_own_csrf() -> None:
     a, b = store.create(), store.create()
     assert a.id != b.id and a.csrf != b.csrf and len(a.id) >= 40
     assert csrf_ok(a, a.csrf) and not csrf_ok(a, b.csrf) and not csrf_ok(a, None)
+    store.flash(a.id, "done", error=False)
     c = store.create()
-    assert store.get(a.id) is None and store.get(c.id) == c  # the oldest dropped
+    assert store.get(a.id) is None and store.get(c.id) == c  # the oldest dropped, with its pending result
+    assert store.take_flash(a.id) is None and not store._flash
+    store.flash(b.id, "x", error=True)
+    assert store.take_flash(b.id) == ("x", True) and store.take_flash(b.id) is None
     clock.t += 61
     assert store.get(b.id) is None
     store.end(c.id)

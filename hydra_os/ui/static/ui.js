@@ -30,7 +30,7 @@
   function approvals(box) {
     var es = new EventSource("/ui/feed/stream?type=" + encodeURIComponent(box.dataset.live));
     es.addEventListener("hydra", function () {
-      fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+      fetch(location.pathname + "?refresh=1", { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.getElementById("approvals");
         if (fresh) { box.replaceChildren.apply(box, Array.from(fresh.childNodes)); }

@@ -1,4 +1,5 @@
-"""Single-use capability links for approving or denying one action from the phone.
+"""Single-use capability links for approving or denying one action from the phone (the web page's
+``/ui/link/<token>``; ntfy's buttons and the briefing carry them).
 
 A link is ``<public_url>/ui/link/<token>``; the token is ``<payload>.<mac>`` where the payload
 names one approval id, one verb (approve/deny), an expiry (the approval's) and a random nonce, and
@@ -22,12 +23,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import ClassVar
 
+from hydra_os.errors import HydraError
 from hydra_os.notify import NotifyAction
-from hydra_os.ui.errors import LinkRefusedError
 
 KEY_FILE = "ui-link-key"
 USED_FILE = "ui-links-used.jsonl"
+
+
+class LinkRefusedError(HydraError):
+    """A phone approval link that is forged, expired, already used or for another approval."""
+
+    http_status: ClassVar[int] = 403
+    code: ClassVar[str] = "link_refused"
 
 
 class Verb(StrEnum):
