@@ -41,7 +41,6 @@ from hydra_os.bus.client import Bus  # noqa: E402
 from hydra_os.bus.embedded import EmbeddedNats  # noqa: E402
 from hydra_os.config import BusConfig  # noqa: E402
 from hydra_os.events import EventLog  # noqa: E402
-from hydra_os.healing.config import ChildSpec, HealingConfig  # noqa: E402
 from hydra_os.healing.context import HealingContext  # noqa: E402
 from hydra_os.healing.healer import Healer  # noqa: E402
 from hydra_os.healing.incidents import IncidentStore  # noqa: E402
@@ -51,12 +50,13 @@ from hydra_os.nixos.ledger import FailedRevisions  # noqa: E402
 from hydra_os.nixos.switch import SafeSwitch  # noqa: E402
 from hydra_os.notify import LogFileNotifier  # noqa: E402
 from hydra_os.policy.approvals import ApprovalStore  # noqa: E402
-from hydra_os.policy.config import PolicyConfig  # noqa: E402
 from hydra_os.policy.engine import PolicyEngine  # noqa: E402
 from hydra_os.policy.gate import PolicyGate  # noqa: E402
 from hydra_os.policy.guards.maintenance import MaintenanceSchedule  # noqa: E402
 from hydra_os.policy.loader import default_policy  # noqa: E402
 from hydra_os.policy.receipts import Receipts  # noqa: E402
+from hydra_os.sections.healing import ChildSpec, HealingConfig  # noqa: E402
+from hydra_os.sections.policy import PolicyConfig  # noqa: E402
 
 
 def child_argv(port: int, die_after: float | None = None) -> list[str]:

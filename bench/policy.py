@@ -32,8 +32,8 @@ from hydra_os.events import EventLog
 from hydra_os.policy.approvals import ApprovalStore
 from hydra_os.policy.audit import read_events, verify_chains
 from hydra_os.policy.chainhead import ChainHeadStore
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.model import Action, Outcome
+from hydra_os.sections.policy import PolicyConfig
 from tests.policy.nodes import start_node
 
 

@@ -35,7 +35,7 @@ from hydra_os.bus import names  # noqa: E402
 from hydra_os.bus.client import Bus  # noqa: E402
 from hydra_os.config import BusConfig, OwnerConfig  # noqa: E402
 from hydra_os.scheduler.leader import current_leader  # noqa: E402
-from hydra_os.tasks.config import TasksConfig  # noqa: E402
+from hydra_os.sections.tasks import TasksConfig  # noqa: E402
 from hydra_os.tasks.model import Task, TaskSpec  # noqa: E402
 from hydra_os.tasks.queue import TaskQueue  # noqa: E402
 from hydra_os.tasks.store import TaskStore  # noqa: E402

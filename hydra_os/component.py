@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter
 
@@ -19,13 +19,10 @@ from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.config import Settings
 from hydra_os.events import EventLog
-from hydra_os.lifecycle import ComponentState, RpcHandler
+from hydra_os.lifecycle import ComponentState, RpcHandler, TaskKind
 from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc
 from hydra_os.readiness import Probe
-
-if TYPE_CHECKING:  # annotations only: no edge from the component seam to the task system at run time
-    from hydra_os.tasks.registry import KindSpec
 
 
 @runtime_checkable
@@ -37,7 +34,7 @@ class Registrant(Protocol):
 
     def rpc_handlers(self) -> Mapping[str, RpcHandler]: ...
 
-    def task_kinds(self) -> Sequence[KindSpec]: ...
+    def task_kinds(self) -> Sequence[TaskKind]: ...
 
 
 @runtime_checkable

@@ -29,18 +29,20 @@ from pydantic_settings import (
 )
 
 from hydra_os.api.limits import DEFAULT_MAX_BODY
-from hydra_os.backup.config import BackupConfig
+from hydra_os.bus.config import BusConfig as BusConfig  # re-exported: the bus owns its section
 from hydra_os.bus.names import valid_node_id
 from hydra_os.durations import Seconds
 from hydra_os.errors import ConfigError
-from hydra_os.healing.config import HealingConfig
-from hydra_os.inference.config import InferenceConfig
-from hydra_os.inference.manager_config import ModelsConfig
-from hydra_os.intake.config import IntakeConfig
 from hydra_os.notify import NotifyConfig
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.secrets import read_secret_file as read_secret_file  # re-exported for older importers
-from hydra_os.tasks.config import TasksConfig
+from hydra_os.sections.backup import BackupConfig
+from hydra_os.sections.healing import HealingConfig
+from hydra_os.sections.inference import InferenceConfig
+from hydra_os.sections.intake import IntakeConfig
+from hydra_os.sections.models import ModelsConfig
+from hydra_os.sections.policy import PolicyConfig
+from hydra_os.sections.tasks import TasksConfig
+from hydra_os.sections.ui import UiConfig
 from memory.config import MemoryConfig
 from pipelines.creative_config import CreativeConfig
 
@@ -99,57 +101,6 @@ class NodeConfig(_Section):
         return v
 
 
-class BusConfig(_Section):
-    url: Annotated[list[str] | None, NoDecode] = Field(
-        default=None,
-        description="NATS server URL(s) to join. Unset: start an embedded nats-server.",
-    )
-    host: str = Field(default="127.0.0.1", description="Embedded server: address to bind.")
-    port: int = Field(default=0, ge=0, le=65535, description="Embedded server: port; 0 picks a free one.")
-    server_binary: Path | None = Field(default=None, description="Embedded server: nats-server to run.")
-    token_file: Path | None = Field(default=None, description="File holding a NATS auth token.")
-    creds_file: Path | None = Field(default=None, description="NATS user credentials (.creds) file.")
-    credentials_file: Path | None = Field(
-        default=None,
-        description="Cluster credentials: a NATS .creds file, an nkey user seed or one 'user:password' line.",
-    )
-    tls_ca_file: Path | None = Field(default=None, description="CA bundle that signs the NATS servers' certificates.")
-    tls_cert_file: Path | None = Field(default=None, description="Client certificate for NATS TLS (mutual TLS).")
-    tls_key_file: Path | None = Field(default=None, description="Private key of bus.tls_cert_file.")
-    connect_timeout: Seconds = Field(default=2.0, description="Seconds to wait for the first connection.")
-    reconnect_wait: Seconds = Field(default=0.5, description="Seconds between reconnect attempts.")
-    request_timeout: Seconds = Field(default=2.0, description="Default timeout of bus requests.")
-    probe_interval: Seconds = Field(
-        default=2.0, ge=0.1, le=60, description="Seconds between bus probes (a round trip feeding readiness)."
-    )
-    probe_timeout: Seconds = Field(default=3.0, ge=0.1, le=60, description="Seconds a bus probe may take.")
-    replicas: int = Field(
-        default=1, ge=1, le=5, description="JetStream replicas of Hydra's streams and buckets (3 on a 3-node cluster)."
-    )
-
-    @field_validator("url", mode="before")
-    @classmethod
-    def _split_urls(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = [u.strip() for u in v.split(",") if u.strip()]
-        return v or None
-
-    @field_validator("url")
-    @classmethod
-    def _check_urls(cls, v: list[str] | None) -> list[str] | None:
-        for u in v or []:
-            scheme = urlsplit(u).scheme
-            if scheme not in ("nats", "tls", "ws", "wss"):
-                raise ValueError(f"expected nats://host:port (or tls://, ws://, wss://), got {u!r}")
-        return v
-
-    @model_validator(mode="after")
-    def _check_tls(self) -> BusConfig:
-        if self.tls_key_file is not None and self.tls_cert_file is None:
-            raise ValueError("tls_key_file needs tls_cert_file")
-        return self
-
-
 class MembershipConfig(_Section):
     heartbeat_interval: Seconds = Field(default=1.0, description="Seconds between heartbeats.")
     gone_after: Seconds = Field(default=3.0, description="Seconds without a heartbeat before a node is gone.")
@@ -174,38 +125,6 @@ class ApiConfig(_Section):
         default=DEFAULT_MAX_BODY, ge=1024, le=1 << 30,
         description="Largest request body any route accepts (bytes); larger ones get 413.",
     )
-
-
-class UiConfig(_Section):
-    """``[ui]``: the owner's web page (Mission Control) at ``/ui`` on gateway nodes (docs/ui.md)."""
-
-
-    enabled: bool = Field(default=True, description="Serve the web page at /ui on gateway nodes.")
-    password_file: Path | None = Field(
-        default=None, description="File with a UI password accepted at sign-in besides the API token."
-    )
-    public_url: str | None = Field(
-        default=None,
-        description="Base URL the owner's phone reaches this node at (https://hydra.example.net); "
-        "approval buttons in notifications and the briefing link here. Unset: no buttons.",
-    )
-    session_ttl: Seconds = Field(default=12 * 3600.0, gt=0, le=30 * 86400.0,
-                                 description="How long a sign-in lasts.")
-    secure_cookie: bool | None = Field(
-        default=None,
-        description="Mark the session cookie Secure; default: when public_url or the request is https.",
-    )
-    max_sessions: int = Field(default=64, ge=1, le=10_000, description="Signed-in browsers kept at most.")
-    max_streams: int = Field(default=16, ge=1, le=1000, description="Live-feed connections served at once.")
-
-    @field_validator("public_url")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f"ui.public_url must be an http(s) URL, got {v!r}")
-        return v.rstrip("/")
 
 
 class LogConfig(_Section):

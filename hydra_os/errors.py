@@ -33,13 +33,19 @@ class HydraError(Exception):
     http_status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"  # stable snake_case; clients match on it, never on the message
 
+    def wire_status(self) -> int:
+        """The HTTP status this error answers with: its class's ``http_status``. An error that relays
+        another API's answer (:class:`hydra_os.ui.errors.ActionFailedError`) overrides this to keep it."""
+        return self.http_status
+
     @property
     def service_code(self) -> str:
         """The nats micro error code: HTTP-like, coarse — ``404`` not found, ``400`` any other refusal
         the caller must fix, ``500`` a failure on the serving side. The precise ``code`` travels in the body."""
-        if self.http_status == 404:
+        status = self.wire_status()
+        if status == 404:
             return "404"
-        return "400" if 400 <= self.http_status < 500 else "500"
+        return "400" if 400 <= status < 500 else "500"
 
 
 class ConfigError(HydraError):

@@ -23,14 +23,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from enum import StrEnum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 from loguru import logger
 
-if TYPE_CHECKING:  # typing only: the bus client and the CLI use this module and need neither at run time
+if TYPE_CHECKING:  # typing only: the bus client and the CLI use this module and do not need fastapi at run time
     from fastapi import APIRouter
-
-    from hydra_os.tasks.registry import KindSpec
 
 STOP_BOUND_S = 10.0
 """How long a stop waits for its cancelled tasks. A task that swallows cancellation is logged and left
@@ -38,6 +36,24 @@ behind; the daemon's own ``node.stop_timeout`` then decides (it exits rather tha
 
 RpcHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 """A node RPC verb's handler: the request's params in, a JSON-able result out."""
+
+
+class TaskKind(Protocol):
+    """A task kind a part offers the wiring (:class:`hydra_os.tasks.registry.KindSpec` is the one
+    implementation). A Protocol, so this module stays a leaf: naming ``KindSpec`` here tied the bus
+    client to the task store in one import cycle."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def handler(self) -> Callable[..., Awaitable[Any]]: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def steps(self) -> tuple[str, ...]: ...
 
 
 class ComponentState(StrEnum):
@@ -127,7 +143,7 @@ class Registers:
     def rpc_handlers(self) -> Mapping[str, RpcHandler]:
         return {}
 
-    def task_kinds(self) -> Sequence[KindSpec]:
+    def task_kinds(self) -> Sequence[TaskKind]:
         return ()
 
 

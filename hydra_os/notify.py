@@ -36,7 +36,7 @@ _NTFY_PRIORITY = {"min": 1, "low": 2, "default": 3, "high": 4, "urgent": 5}
 
 class NotifyAction(BaseModel):
     """A button under the notification. ntfy's ``http`` action POSTs to ``url`` from the phone without
-    opening a browser (the approval links of :mod:`hydra_os.ui.links`); ``view`` opens ``url``."""
+    opening a browser (the approval links of :mod:`hydra_os.policy.approval_links`); ``view`` opens ``url``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

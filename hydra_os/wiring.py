@@ -14,6 +14,7 @@ from hydra_os.intake.component import IntakeComponent
 from hydra_os.mcp import sdk_available
 from hydra_os.node.gpu import NvmlProbe
 from hydra_os.policy.service import PolicyService
+from hydra_os.scheduler.setup import build_scheduler, read_schedule
 from hydra_os.tasks.registry import TaskRegistry
 from hydra_os.tasks.setup import build_tasks
 from hydra_os.ui.component import UiComponent
@@ -112,8 +113,9 @@ def build_components(ctx: NodeContext) -> list[Component]:
         add(McpComponent(ctx, ctx.auth))
     # Task queue on every node (API routes); worker and scheduler by role. Components offer their task
     # kinds (task_kinds()); register() puts them on tasks.registry before the worker starts.
-    tasks = build_tasks(ctx)
-    parts.append(tasks)
+    tasks = build_tasks(ctx, schedule=lambda: read_schedule(ctx.bus))
+    scheduler = build_scheduler(ctx, tasks.queue)
+    parts += [tasks, scheduler]
     # Requests in words on every node (POST /v1/requests, `hydra ask`); offers the research, briefing,
     # reminder, later-operation and memory-upkeep task kinds.
     add(IntakeComponent(ctx, tasks, policy.gate))
@@ -123,7 +125,7 @@ def build_components(ctx: NodeContext) -> list[Component]:
     # The creative studio (visual-novel projects, images, voices, Ren'Py export): routes, verb, task kinds.
     if ctx.settings.creative.enabled:
         add(CreativeComponent(ctx, tasks))
-    for component in tasks.components:
+    for component in (*tasks.components, *scheduler.components):
         add(component)
     register(ctx, tasks.registry, parts)
     return components

@@ -61,6 +61,10 @@ def test_hydra_config_env_names_the_file(tmp_path: Path, monkeypatch: pytest.Mon
         ('[bus]\nurl = "http://x:4222"\n', ["bus.url", "nats://host:port"]),
         ('[owner]\ntimezone = "Mars/Olympus"\n', ["owner.timezone", "IANA"]),
         ('[api]\nprot = 1\n', ["api.prot", "unknown setting"]),
+        # the job's kind was checked by raising the task package's InvalidTaskError out of the validator,
+        # which pydantic does not catch: a bad kind escaped load_settings without the field or the file
+        ('[[tasks.scheduler.jobs]]\nid = "j"\nkind = "Not A Kind"\nevery_s = 60\n',
+         ["tasks.scheduler.jobs.0", "'Not A Kind'", "dot-separated lowercase words"]),
     ],
 )
 def test_invalid_values_name_field_value_and_expectation(tmp_path: Path, toml: str, needles: list[str]) -> None:

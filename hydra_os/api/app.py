@@ -86,21 +86,31 @@ def create_app(
     return app
 
 
+
+class ErrorPage(Protocol):
+    """How a route that serves HTML renders an error (:func:`hydra_error` decides the status)."""
+
+    def __call__(self, request: Request, status: int, message: str, code: str) -> Response: ...
+
 async def hydra_error(request: Request, exc: Exception) -> Response:
-    """Any :class:`HydraError` a route lets out, answered with the error's own ``http_status`` as
-    ``{"error": {"code", "message"}, "detail": ...}``.
+    """Any :class:`HydraError` a route lets out, answered with the error's own status
+    (:meth:`HydraError.wire_status`) as ``{"error": {"code", "message"}, "detail": ...}``.
 
     Routes raise and let go; nothing else maps an error class to a status (``scripts/check_seams.py``
     fails CI on a mapper). ``detail`` keeps the shape FastAPI clients already read: the message, or
     for a 422 the documented field list (:func:`field_errors`, the field from ``"field: what"``).
+    A route that serves HTML puts an :class:`ErrorPage` on ``request.state.error_page`` (the web page,
+    :class:`hydra_os.ui.web.UiRoute`): the same status, code and message come back rendered by it.
     """
     assert isinstance(exc, HydraError)
-    message = str(exc)
-    if exc.http_status >= 500:  # a failure on our side: worth a line in the log, the client gets the message
+    message, status = str(exc), exc.wire_status()
+    if status >= 500:  # a failure on our side: worth a line in the log, the client gets the message
         logger.warning("{} {}: {} {}", request.method, request.url.path, type(exc).__name__, message)
-    detail: Any = field_errors(message) if exc.http_status == 422 else message
-    return JSONResponse({"error": {"code": exc.code, "message": message}, "detail": detail},
-                        status_code=exc.http_status)
+    render: ErrorPage | None = getattr(request.state, "error_page", None)
+    if render is not None:
+        return render(request, status, message, exc.code)
+    detail: Any = field_errors(message) if status == 422 else message
+    return JSONResponse({"error": {"code": exc.code, "message": message}, "detail": detail}, status_code=status)
 
 
 def _merge_openapi(app: FastAPI, extra: list[Callable[[], dict[str, Any]]]) -> None:

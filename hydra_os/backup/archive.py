@@ -24,7 +24,7 @@ import zstandard
 from pydantic import ValidationError
 
 from hydra_os.backup.errors import BackupInvalidError
-from hydra_os.backup.manifest import FORMAT, HASH_CHUNK, MANIFEST_NAME, VERSION, Manifest
+from hydra_os.backup.manifest import FORMAT, HASH_CHUNK, MANIFEST_NAME, VERSION, Manifest, Part
 from memory.core.atomic import TMP_SUFFIX, fsync_dir
 
 SUFFIX = ".tar.zst"
@@ -134,12 +134,7 @@ def unpack(path: Path, into: Path | None) -> Manifest:
     there. Raises :class:`BackupInvalidError` naming the first part that does not match. Blocking."""
     raw, tar = _open_tar(path)
     try:
-        first = tar.next()
-        if first is None or first.name != MANIFEST_NAME:
-            raise BackupInvalidError(f"{path.name}: the first member is not {MANIFEST_NAME}")
-        mf = tar.extractfile(first)
-        assert mf is not None
-        manifest = _parse_manifest(path, mf.read())
+        first, manifest = _read_manifest(path, tar)
         expected = {p.name: p for p in manifest.parts}
         seen: set[str] = set()
         for member in tar:
@@ -149,27 +144,7 @@ def unpack(path: Path, into: Path | None) -> Manifest:
             if part is None or member.name in seen or not member.isfile():
                 raise BackupInvalidError(f"{path.name}: member {member.name!r} is not listed in the manifest")
             seen.add(member.name)
-            src = tar.extractfile(member)
-            assert src is not None
-            h, size = hashlib.sha256(), 0
-            out: BinaryIO | None = None
-            if into is not None:
-                target = into / member.name
-                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                out = target.open("wb")
-            try:
-                while chunk := src.read(HASH_CHUNK):
-                    h.update(chunk)
-                    size += len(chunk)
-                    if out is not None:
-                        out.write(chunk)
-            finally:
-                if out is not None:
-                    out.close()
-            if size != part.size or h.hexdigest() != part.sha256:
-                raise BackupInvalidError(f"{path.name}: part {part.name} does not match its checksum "
-                                         f"(sha256 {h.hexdigest()[:12]}, {size} bytes; the manifest says "
-                                         f"{part.sha256[:12]}, {part.size} bytes): the backup is damaged")
+            _check_part(path, tar, member, part, into)
         if missing := sorted(set(expected) - seen):
             raise BackupInvalidError(f"{path.name}: parts missing from the archive: {', '.join(missing)}")
         return manifest
@@ -178,3 +153,38 @@ def unpack(path: Path, into: Path | None) -> Manifest:
     finally:
         tar.close()
         raw.close()
+
+
+def _read_manifest(path: Path, tar: tarfile.TarFile) -> tuple[tarfile.TarInfo, Manifest]:
+    """The archive's first member, which must be the manifest, and the manifest parsed."""
+    first = tar.next()
+    if first is None or first.name != MANIFEST_NAME:
+        raise BackupInvalidError(f"{path.name}: the first member is not {MANIFEST_NAME}")
+    mf = tar.extractfile(first)
+    assert mf is not None
+    return first, _parse_manifest(path, mf.read())
+
+
+def _check_part(path: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, part: Part, into: Path | None) -> None:
+    """Stream one part through sha256 (and into ``into`` when given); raise if it does not match."""
+    src = tar.extractfile(member)
+    assert src is not None
+    h, size = hashlib.sha256(), 0
+    out: BinaryIO | None = None
+    if into is not None:
+        target = into / member.name
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        out = target.open("wb")
+    try:
+        while chunk := src.read(HASH_CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+            if out is not None:
+                out.write(chunk)
+    finally:
+        if out is not None:
+            out.close()
+    if size != part.size or h.hexdigest() != part.sha256:
+        raise BackupInvalidError(f"{path.name}: part {part.name} does not match its checksum "
+                                 f"(sha256 {h.hexdigest()[:12]}, {size} bytes; the manifest says "
+                                 f"{part.sha256[:12]}, {part.size} bytes): the backup is damaged")

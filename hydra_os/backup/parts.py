@@ -24,8 +24,8 @@ from nats.aio.client import Client
 from hydra_os.backup.jetstream import snapshot_stream, stream_exists
 from hydra_os.backup.manifest import Part, PartKind, sha256_of
 from hydra_os.bus import names
-from hydra_os.inference.manager_config import STATE_MODELS_FILE
 from hydra_os.policy.chainhead import AUDIT_BUCKET
+from hydra_os.sections.models import STATE_MODELS_FILE
 
 STREAMS: tuple[str, ...] = (
     f"KV_{AUDIT_BUCKET}",

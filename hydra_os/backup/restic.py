@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra_os.backup.errors import ResticError
-from hydra_os.command import CommandResult, run_command
-from hydra_os.healing.errors import HealingError
+from hydra_os.command import CommandError, CommandResult, run_command
 
 TAG = "hydra-backup"
 
@@ -40,7 +39,7 @@ class ResticRepo:
             raise ResticError("restic is not on PATH; install it or unset backup.restic_repository")
         try:
             res = await run_command([binary, "--no-cache", *args], limit_s=self.timeout, env=self._env(), cwd=cwd)
-        except HealingError as e:
+        except CommandError as e:
             raise ResticError(f"restic {args[0]}: {e}") from None
         if check and not res.ok:
             raise ResticError(f"restic {args[0]} failed: {res.brief()}")

@@ -24,7 +24,6 @@ from pathlib import Path
 from loguru import logger
 
 from hydra_os.backup.archive import unpack
-from hydra_os.backup.config import DEFAULT_SUBDIR
 from hydra_os.backup.errors import BackupInvalidError, RestoreTargetError
 from hydra_os.backup.heads import advance
 from hydra_os.backup.jetstream import stream_exists
@@ -36,6 +35,7 @@ from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.config import Settings
 from hydra_os.lockfile import StateLock
 from hydra_os.policy.chainhead import HEAD_FILE, ChainHead, audit_bucket
+from hydra_os.sections.backup import DEFAULT_SUBDIR
 from memory.backup import import_memory
 from memory.core.atomic import atomic_write
 from memory.wiring import open_local

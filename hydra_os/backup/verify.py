@@ -19,8 +19,8 @@ from hydra_os.backup.jetstream import StreamSnapshot, restore_stream
 from hydra_os.backup.manifest import Manifest, PartKind
 from hydra_os.backup.parts import MEMORY_PART, stream_meta_part, stream_part
 from hydra_os.bus.client import Bus
+from hydra_os.bus.config import BusConfig
 from hydra_os.bus.embedded import EmbeddedNats
-from hydra_os.config import BusConfig
 from hydra_os.errors import HydraError
 from hydra_os.policy.audit import ChainReport, StoredEvent, read_events, stream_facts, verify_chains
 from hydra_os.policy.chainhead import ChainHead, recorded_heads

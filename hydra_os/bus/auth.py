@@ -23,8 +23,8 @@ from typing import Any
 
 from loguru import logger
 
+from hydra_os.bus.config import BusConfig
 from hydra_os.bus.permissions import authorization_block, user_entry
-from hydra_os.config import BusConfig
 from hydra_os.errors import ConfigError
 from hydra_os.secrets import read_secret_file
 

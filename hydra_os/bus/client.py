@@ -38,8 +38,8 @@ from nats.js.kv import KeyValue
 
 from hydra_os.bus import names
 from hydra_os.bus.auth import BusCredentials, client_options
+from hydra_os.bus.config import BusConfig
 from hydra_os.bus.kvscan import kv_scan
-from hydra_os.config import BusConfig
 from hydra_os.errors import BusError
 from hydra_os.lifecycle import Background
 

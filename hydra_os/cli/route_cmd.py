@@ -14,10 +14,10 @@ from rich.markup import escape
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, fail, state, with_bus
 from hydra_os.inference.auto_classifier import state_weights
-from hydra_os.inference.config import TIERS
 from hydra_os.inference.route_log import labelled_from_records, read_records, records_path, stats
 from hydra_os.inference.route_train import cross_validate, shipped_rows, train, write_weights
 from hydra_os.node import rpc
+from hydra_os.sections.inference import TIERS
 
 app = typer.Typer(help="The inference router: explain, feedback, override stats, retrain.", no_args_is_help=True)
 

@@ -18,8 +18,8 @@ from hydra_os.errors import HydraError
 from hydra_os.node import rpc
 from hydra_os.scheduler.errors import InvalidJobError
 from hydra_os.scheduler.leader import current_leader
+from hydra_os.scheduler.setup import SCHEDULE_VERB
 from hydra_os.scheduler.store import ScheduleStore, add_job, parse_job
-from hydra_os.tasks.setup import SCHEDULE_VERB
 
 schedule_app = typer.Typer(help="The scheduler's recurring jobs: list, add, remove.", no_args_is_help=True)
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra_os.bus.client import Bus
-from hydra_os.healing.config import DiskTarget, HealingConfig
 from hydra_os.healing.gpu_health import GpuHealthProbe
 from hydra_os.healing.supervisor import ProcessSupervisor
 from hydra_os.healing.uptime import UptimeLog
 from hydra_os.healing.watch import ModelsView, PeersView
+from hydra_os.sections.healing import DiskTarget, HealingConfig
 
 
 @dataclass

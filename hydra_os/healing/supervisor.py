@@ -25,10 +25,10 @@ from loguru import logger
 from pydantic import BaseModel
 
 from hydra_os.bus.embedded import EmbeddedNats
-from hydra_os.healing.config import ChildSpec
 from hydra_os.healing.errors import SupervisorError
 from hydra_os.lifecycle import Background
 from hydra_os.procutil import die_with_parent, terminate
+from hydra_os.sections.healing import ChildSpec
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from hydra_os.healing.config import DiskTarget, HealingConfig
+from hydra_os.sections.healing import DiskTarget, HealingConfig
 
 
 class RunView(Protocol):

@@ -16,10 +16,10 @@ from typing import Any
 from loguru import logger
 
 from hydra_os.inference.classifier import Classification, Features, classify, read, rule_parts
-from hydra_os.inference.config import TIERS
 from hydra_os.inference.endpoint import Tier
 from hydra_os.inference.route_features import lexical
 from hydra_os.inference.route_model import RouteModel, feature_label
+from hydra_os.sections.inference import TIERS
 
 SHIPPED = "route_weights.json"
 HEAVY_MAX_TOKENS = 4000  # asking for this much output is asking for the heavy model, whatever the words

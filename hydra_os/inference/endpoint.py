@@ -12,9 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Tier = Literal["fast", "standard", "heavy"]
+from hydra_os.sections.inference import EngineKind as EngineKind  # the config names these too
+from hydra_os.sections.inference import Tier as Tier
+
 Health = Literal["healthy", "degraded", "down", "starting"]
-EngineKind = Literal["vllm", "tabbyapi", "llama-server", "ollama", "openai"]
 
 
 def endpoint_key(node: str, name: str) -> str:

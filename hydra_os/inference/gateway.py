@@ -30,7 +30,6 @@ from hydra_os.inference.admission import WaitQueue
 from hydra_os.inference.asgi import Endpoint, Handler, Reply, StreamReply
 from hydra_os.inference.auto_classifier import AutoClassifier, state_weights
 from hydra_os.inference.classifier import read
-from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
 from hydra_os.inference.errors import AuthError, BadRequestError, BusyError, InferenceError, ModelNotFoundError
 from hydra_os.inference.health import Cooldowns
@@ -46,6 +45,7 @@ from hydra_os.inference.selection import NoPick, Pick, Selector
 from hydra_os.lifecycle import Lifecycle, RpcHandler
 from hydra_os.node.rpc_params import typed
 from hydra_os.secrets import read_secret_file
+from hydra_os.sections.inference import InferenceConfig
 
 _TRACE = frozenset({b"x-request-id", b"traceparent", b"tracestate"})  # passed on to the endpoint
 

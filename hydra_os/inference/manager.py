@@ -44,12 +44,12 @@ from hydra_os.inference.engines.errors import (
 from hydra_os.inference.engines.ollama import Announcer, OllamaDiscovery
 from hydra_os.inference.engines.runner import ProcessRunner, Runner, SystemdRunner
 from hydra_os.inference.engines.supervisor import ModelRun
-from hydra_os.inference.manager_config import STATE_MODELS_FILE, ModelsConfig, ModelSpec, load_state_models
 from hydra_os.inference.manager_policy import ModelActions, refusal
 from hydra_os.inference.vram import Placement, Resident, plan, plan_with_eviction
 from hydra_os.lifecycle import Background, Lifecycle, RpcHandler
 from hydra_os.node.gpu import GpuInfo
 from hydra_os.policy.model import Action, Gate, OutcomeStatus
+from hydra_os.sections.models import STATE_MODELS_FILE, ModelsConfig, ModelSpec, load_state_models
 
 GpuReader = Callable[[], list[GpuInfo]]
 

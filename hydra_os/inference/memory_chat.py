@@ -29,8 +29,8 @@ from hydra_os.api.limits import Scope
 from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
 from hydra_os.inference.asgi import Reply, StreamReply
-from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.errors import ModelNotFoundError, NoEndpointError
+from hydra_os.sections.inference import InferenceConfig
 from memory.archiver import Exchange, ExchangeArchiver, StackOpener
 from memory.context import MemoryContext
 from memory.context_config import ContextConfig

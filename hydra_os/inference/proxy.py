@@ -26,7 +26,6 @@ import aiohttp
 from hydra_os.inference.accounting import Accounting
 from hydra_os.inference.admission import Waiter, WaitQueue
 from hydra_os.inference.asgi import Reply, StreamReply
-from hydra_os.inference.config import RouterConfig
 from hydra_os.inference.endpoint import EndpointInfo
 from hydra_os.inference.errors import ContextLengthError, NoEndpointError, RejectedError, UpstreamFailure
 from hydra_os.inference.faults import Blame, judge
@@ -35,6 +34,7 @@ from hydra_os.inference.metrics import EndpointMetrics, GatewayMetrics
 from hydra_os.inference.router import Plan
 from hydra_os.inference.selection import NoPick, Pick, Selector
 from hydra_os.lifecycle import Background
+from hydra_os.sections.inference import RouterConfig
 
 _USAGE_RE = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
 _TOKEN_RE = re.compile(rb'"(?:content|text)"\s*:\s*"(?!")')

@@ -34,9 +34,9 @@ from typing import Any
 
 from loguru import logger
 
-from hydra_os.inference.config import TIERS
 from hydra_os.inference.endpoint import Tier
 from hydra_os.lifecycle import Background
+from hydra_os.sections.inference import TIERS
 
 FILE = "routes.jsonl"
 TEXT_LIMIT = 4000

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hydra_os.inference.config import TIERS
 from hydra_os.inference.route_features import DENSE, Lexical
+from hydra_os.sections.inference import TIERS
 
 FORMAT = 1
 Array = npt.NDArray[np.float64]

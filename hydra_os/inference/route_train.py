@@ -19,10 +19,10 @@ from typing import Any
 
 from hydra_os.inference.auto_classifier import AutoClassifier
 from hydra_os.inference.classifier import read
-from hydra_os.inference.config import TIERS
 from hydra_os.inference.endpoint import Tier
 from hydra_os.inference.route_features import Lexical, lexical
 from hydra_os.inference.route_model import FitConfig, RouteModel, fit
+from hydra_os.sections.inference import TIERS
 
 Row = Mapping[str, Any]
 DEFAULT_FIT = FitConfig()

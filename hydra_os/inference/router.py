@@ -16,10 +16,10 @@ from typing import Any, Literal
 
 from hydra_os.inference.auto_classifier import AutoClassifier
 from hydra_os.inference.classifier import Classification, content_text
-from hydra_os.inference.config import AUTO_MODEL, InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo, Tier
 from hydra_os.inference.errors import BadRequestError, ModelNotFoundError
 from hydra_os.inference.selection import conversation_key
+from hydra_os.sections.inference import AUTO_MODEL, InferenceConfig
 
 Kind = Literal["chat", "completions", "embeddings"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from hydra_os.errors import ConfigError
 from hydra_os.inference.engines.errors import ModelError
-from hydra_os.inference.manager_config import STATE_MODELS_FILE, ModelSpec
+from hydra_os.sections.models import STATE_MODELS_FILE, ModelSpec
 
 STARTER_ID = "gemma3-270m"
 STARTER_CONTEXT = 4096

@@ -15,11 +15,11 @@ from hydra_os.chat.client import OpenAIChat
 from hydra_os.component import NodeContext
 from hydra_os.intake import later, reminder
 from hydra_os.intake.api import ASK_VERB, requests_router, rpc_handler
-from hydra_os.intake.config import IntakeConfig
 from hydra_os.intake.service import IntakeService
 from hydra_os.lifecycle import Lifecycle, RpcHandler
 from hydra_os.policy.model import Gate
 from hydra_os.secrets import read_secret_file
+from hydra_os.sections.intake import IntakeConfig
 from hydra_os.tasks.registry import KindSpec, specs_of
 from hydra_os.tasks.setup import TaskSystem
 from memory.protocols import MemoryStack

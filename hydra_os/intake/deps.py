@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from hydra_os.chat.client import ChatModel
 from hydra_os.config import Settings
-from hydra_os.intake.config import IntakeConfig
 from hydra_os.policy.model import Gate
+from hydra_os.sections.intake import IntakeConfig
 from hydra_os.tasks.queue import TaskQueue
 from memory.extract import ChatExtractor
 from memory.protocols import MemoryStack

@@ -21,10 +21,10 @@ from hydra_os.intake.model import ASK_VERB, Reply, RequestIn
 from hydra_os.intake.rules import Intent
 from hydra_os.node import rpc
 from hydra_os.policy.model import Action, Executor, OutcomeStatus
-from hydra_os.scheduler.config import JobDef
 from hydra_os.scheduler.errors import JobExistsError
 from hydra_os.scheduler.jobs import next_fire
 from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_job
+from hydra_os.sections.scheduler import JobDef
 from hydra_os.tasks.model import Task, TaskSpec
 from memory.archiver import keep_statements
 from memory.context import MemoryContext

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from hydra_os.command import CommandError, run_command
-from hydra_os.nixos.config import NixosConfig
 from hydra_os.nixos.errors import NixosError
+from hydra_os.sections.nixos import NixosConfig
 
 _LINE = re.compile(r"^\s*(\d+)\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s*(\(current\))?\s*$")
 

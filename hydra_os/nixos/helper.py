@@ -40,7 +40,7 @@ from pathlib import Path
 from hydra_os.command import CommandError, run_command
 from hydra_os.config import load_settings
 from hydra_os.errors import ConfigError
-from hydra_os.nixos.config import NixosConfig
+from hydra_os.sections.nixos import NixosConfig
 
 RESULT_DIR_ENV = "HYDRA_NIXOS_RESULT_DIR"
 UNIT_TEMPLATE = "hydra-os-nixos@{instance}.service"

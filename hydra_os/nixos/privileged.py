@@ -15,9 +15,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from hydra_os.command import CommandError, run_command
-from hydra_os.nixos.config import NixosConfig
 from hydra_os.nixos.errors import NixosError
 from hydra_os.nixos.helper import Request, Verb, current_generation, profile_generations
+from hydra_os.sections.nixos import NixosConfig
 
 
 class HelperOutcome(BaseModel):

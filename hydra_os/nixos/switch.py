@@ -34,11 +34,11 @@ from pydantic import BaseModel, Field
 
 from hydra_os.command import CommandError, CommandResult, run_command
 from hydra_os.errors import HydraError
-from hydra_os.nixos.config import NixosConfig
 from hydra_os.nixos.errors import NixosError, RevisionRefused
 from hydra_os.nixos.ledger import FailedRevisions
 from hydra_os.nixos.system import resolve
 from hydra_os.notify import Notification, Notifier, NotifyError
+from hydra_os.sections.nixos import NixosConfig
 
 GateCheck = Callable[[], Awaitable[list[str]]]
 """One of Hydra's own health checks for the gate: returns problems, empty when healthy."""

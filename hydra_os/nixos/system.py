@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from hydra_os.nixos.config import NixosConfig
+from hydra_os.sections.nixos import NixosConfig
 
 
 class SystemState(BaseModel):

@@ -30,7 +30,6 @@ from loguru import logger
 
 from hydra_os.errors import BusError
 from hydra_os.policy.approvals import ApprovalRecord, ApprovalStore
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.engine import PolicyEngine
 from hydra_os.policy.guards.attempts import AttemptTracker
 from hydra_os.policy.guards.budget import ActionBudget
@@ -38,6 +37,7 @@ from hydra_os.policy.guards.flap import FlapDetector
 from hydra_os.policy.guards.maintenance import MaintenanceSchedule
 from hydra_os.policy.model import Action, Decision, Executor, Level, Notifier, Outcome, OutcomeStatus
 from hydra_os.policy.receipts import APPROVAL_REQUESTED, Receipts
+from hydra_os.sections.policy import PolicyConfig
 
 
 def _degrade(base: Decision, guard: str, why: str) -> Decision:

@@ -34,13 +34,13 @@ from hydra_os.lifecycle import Lifecycle, RpcHandler
 from hydra_os.policy.api import build_router
 from hydra_os.policy.approval_runner import ApprovalRunner
 from hydra_os.policy.approvals import ApprovalStore
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.engine import PolicyEngine
 from hydra_os.policy.gate import PolicyGate
 from hydra_os.policy.guards.maintenance import MaintenanceSchedule
 from hydra_os.policy.guards.maintenance_store import MaintenanceStore, mirror, policy_bucket
 from hydra_os.policy.parse import parse_action
 from hydra_os.policy.receipts import RELOAD_FAILED, RELOADED, Receipts
+from hydra_os.sections.policy import PolicyConfig
 
 
 def _file_digest(path: Path) -> str | None:

@@ -17,8 +17,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from hydra_os.config import Settings
-from hydra_os.scheduler.config import JobDef
-from hydra_os.tasks.config import TasksConfig
+from hydra_os.sections.scheduler import JobDef
+from hydra_os.sections.tasks import TasksConfig
 
 ANCHOR = datetime(2020, 1, 6, tzinfo=ZoneInfo("UTC"))  # interval slots are aligned to this instant
 TASK, CALL = "task", "call"

@@ -33,7 +33,7 @@ from hydra_os.scheduler.errors import JobStoreError, job_store_damage
 from hydra_os.scheduler.jobs import CALL, Job, build_jobs, from_def, slot_key, slot_of
 from hydra_os.scheduler.leader import LeaderLock
 from hydra_os.scheduler.store import ScheduleStore, StoredJob
-from hydra_os.tasks.config import TasksConfig
+from hydra_os.sections.tasks import TasksConfig
 from hydra_os.tasks.model import TaskSpec
 from hydra_os.tasks.queue import TaskQueue
 

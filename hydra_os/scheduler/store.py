@@ -24,9 +24,9 @@ from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.bus.kvscan import kv_scan
 from hydra_os.errors import BusError
-from hydra_os.scheduler.config import RESERVED_JOB_IDS, JobDef
 from hydra_os.scheduler.errors import InvalidJobError, JobExistsError, JobNotFoundError
 from hydra_os.scheduler.jobs import next_fire
+from hydra_os.sections.scheduler import RESERVED_JOB_IDS, JobDef
 
 
 class StoredJob(BaseModel):

@@ -28,8 +28,8 @@ from loguru import logger
 from nats.aio.msg import Msg
 
 from hydra_os.errors import HydraError
+from hydra_os.sections.tasks import TasksConfig
 from hydra_os.tasks.checkpoints import CheckpointStore
-from hydra_os.tasks.config import TasksConfig
 from hydra_os.tasks.errors import PermanentTaskError, TaskNotFoundError
 from hydra_os.tasks.model import Task
 from hydra_os.tasks.registry import KindSpec, TaskContext, TaskRegistry

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hydra_os.sections.kinds import kind_problem
 from hydra_os.tasks.errors import InvalidTaskError
 
 TaskState = Literal["pending", "queued", "running", "retrying", "succeeded", "failed", "cancelled"]
@@ -33,15 +34,12 @@ WINDOWS = ("overnight",)
 MAX_PARAMS_BYTES = 64 * 1024
 MAX_HISTORY = 50
 
-_KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}(\.[a-z0-9][a-z0-9_-]{0,40}){0,4}$")
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 def check_kind(kind: str) -> str:
-    if not _KIND.match(kind):
-        raise InvalidTaskError(
-            f"kind: got {kind!r}, expected dot-separated lowercase words such as 'research.topic'"
-        )
+    if problem := kind_problem(kind):
+        raise InvalidTaskError(problem)
     return kind
 
 

@@ -26,7 +26,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.errors import BusError
-from hydra_os.tasks.config import TasksConfig
+from hydra_os.sections.tasks import TasksConfig
 
 _DONE_STATUSES = {"404", "408", "409"}
 

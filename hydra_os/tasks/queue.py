@@ -28,8 +28,8 @@ from pydantic import BaseModel
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.errors import BusError
+from hydra_os.sections.tasks import TasksConfig
 from hydra_os.tasks.checkpoints import CheckpointStore
-from hydra_os.tasks.config import TasksConfig
 from hydra_os.tasks.errors import TaskNotFoundError, TaskStateError
 from hydra_os.tasks.model import ACTIVE, Task, TaskSpec
 from hydra_os.tasks.store import Conflict, Skip, TaskStore

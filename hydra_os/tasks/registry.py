@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra_os.errors import ConfigError
+from hydra_os.lifecycle import TaskKind
 from hydra_os.tasks.checkpoints import CheckpointStore
 from hydra_os.tasks.errors import UnknownKindError
 from hydra_os.tasks.model import Task, check_kind
@@ -62,7 +63,7 @@ class TaskRegistry:
             steps = tuple(getattr(handler, "step_names", ()) or ())
         self._kinds[kind] = KindSpec(kind, handler, description, steps)
 
-    def add(self, spec: KindSpec) -> None:
+    def add(self, spec: TaskKind) -> None:
         """Register a spec a component offers (:meth:`hydra_os.lifecycle.Lifecycle.task_kinds`)."""
         self.register(spec.kind, spec.handler, spec.description, spec.steps)
 

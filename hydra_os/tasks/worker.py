@@ -22,7 +22,7 @@ from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.errors import HydraError
 from hydra_os.lifecycle import Background, Lifecycle
-from hydra_os.tasks.config import TasksConfig
+from hydra_os.sections.tasks import TasksConfig
 from hydra_os.tasks.execution import Execution, Running
 from hydra_os.tasks.puller import Puller, ensure_consumers
 from hydra_os.tasks.queue import TaskQueue

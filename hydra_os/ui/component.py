@@ -15,11 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from hydra_os.component import NodeContext
-from hydra_os.config import UiConfig
 from hydra_os.lifecycle import Lifecycle
 from hydra_os.notify import NotifyAction
 from hydra_os.policy.approval_links import ApprovalLinks
 from hydra_os.secrets import read_secret_file
+from hydra_os.sections.ui import UiConfig
 from hydra_os.ui.auditwatch import AuditWatch
 from hydra_os.ui.feed import Feed
 from hydra_os.ui.nodeapi import NodeApi

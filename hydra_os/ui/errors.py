@@ -52,6 +52,9 @@ class ActionFailedError(UiError):
         super().__init__(message)
         self.status = status
 
+    def wire_status(self) -> int:
+        return self.status  # the node API's own answer (404, 409, 422...), relayed to the page
+
 
 class FormError(UiError):
     """A form field is missing or malformed (names the field)."""

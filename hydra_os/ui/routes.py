@@ -17,11 +17,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from hydra_os.component import NodeContext
-from hydra_os.config import UiConfig
 from hydra_os.errors import HydraError
 from hydra_os.node import rpc
 from hydra_os.policy.approval_links import ApprovalLinks, LinkRefusedError, Verb
 from hydra_os.policy.audit import verify_all
+from hydra_os.sections.ui import UiConfig
 from hydra_os.ui import views
 from hydra_os.ui.errors import (
     ActionFailedError,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,37 +62,40 @@ def page(name: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
     return HTMLResponse(templates.get_template(name).render(**ctx), status_code=http_status)
 
 
-def status_of(e: HydraError) -> int:
-    """The status the error carries: a failed node call keeps the route's own answer (``status``),
-    every other error its class's ``http_status`` (400 for one that declares none)."""
-    status: Any = getattr(e, "status", None) or getattr(e, "http_status", HTTPStatus.BAD_REQUEST)
-    return int(status)
-
-
-def _error_page(request: Request, status: int, message: str, code: str) -> HTMLResponse:
+def error_page(request: Request, status: int, message: str, code: str) -> Response:
+    """The error page (it has the nav, so the page stays usable), with the security headers. The one
+    exception handler (:func:`hydra_os.api.app.hydra_error`) calls it with the error's status."""
     session = getattr(request.state, "session", None)
-    return page("error.html", status, message=message, code=code, signed_in=session is not None,
-                csrf=getattr(session, "csrf", ""))
+    response = page("error.html", status, message=message, code=code, signed_in=session is not None,
+                    csrf=getattr(session, "csrf", ""))
+    _secure(response)
+    return response
+
+
+def _secure(response: Response) -> None:
+    for k, v in SECURITY_HEADERS.items():
+        response.headers.setdefault(k, v)
 
 
 class UiRoute(APIRoute):
-    """Every /ui response gets the security headers; a HydraError from a page handler becomes the
-    error page with its own status and one-line message (the page stays usable: it has the nav)."""
+    """Every /ui response gets the security headers. A HydraError from a page handler goes to the one
+    exception handler, which renders it with :func:`error_page` (set on ``request.state``) at the
+    error's own status; an unexpected exception is logged and answered with the same page, 500."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            request.state.error_page = error_page
             try:
                 response = await inner(request)
-            except HydraError as e:
-                response = _error_page(request, status_of(e), str(e), getattr(e, "code", "error"))
+            except HydraError:
+                raise  # hydra_os.api.app.hydra_error answers it, rendered by error_page
             except Exception:  # a bug: logged with its trace; the owner gets a page that says where to look
                 logger.exception("the web page failed on {} {}", request.method, request.url.path)
-                response = _error_page(request, 500, "the page failed; the daemon's log has the details",
-                                       "internal_error")
-            for k, v in SECURITY_HEADERS.items():
-                response.headers.setdefault(k, v)
+                return error_page(request, 500, "the page failed; the daemon's log has the details",
+                                  "internal_error")
+            _secure(response)
             return response
 
         return handler

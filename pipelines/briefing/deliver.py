@@ -14,7 +14,7 @@ from typing import Any
 
 from hydra_os.notify import Notification, NotifyError, NtfyNotifier, WebhookNotifier
 from hydra_os.secrets import read_optional_secret
-from pipelines.briefing.config import BriefingConfig
+from hydra_os.sections.briefing import BriefingConfig
 from pipelines.briefing.errors import DeliveryError
 from pipelines.research.store import write_atomic
 

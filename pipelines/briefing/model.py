@@ -35,7 +35,7 @@ class ApprovalItem(BaseModel):
     reason: str
     expires_at: float
     node: str
-    approve_url: str | None = None  # single-use phone links (hydra_os.ui.links) when ui.public_url is set
+    approve_url: str | None = None  # single-use phone links (hydra_os.policy.approval_links) when ui.public_url is set
     deny_url: str | None = None
 
 

@@ -23,6 +23,7 @@ from hydra_os.bus.client import Bus
 from hydra_os.chat.client import ChatModel
 from hydra_os.chat.errors import ChatError
 from hydra_os.config import Settings
+from hydra_os.sections.briefing import BriefingConfig
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from hydra_os.tasks.steps import Pipeline, Step
 from hydra_os.tasks.store import TaskStore
@@ -30,7 +31,6 @@ from memory.extract import MemoryWriter
 from memory.protocols import MemoryStack
 from pipelines.briefing import collect as c
 from pipelines.briefing import deliver, render
-from pipelines.briefing.config import BriefingConfig
 from pipelines.briefing.model import Briefing
 from pipelines.creative_digest import DigestRequest
 from pipelines.research.store import chunks

@@ -21,11 +21,11 @@ from pydantic import BaseModel
 
 from hydra_os.chat.client import ChatModel
 from hydra_os.secrets import read_optional_secret
+from hydra_os.sections.research import ResearchConfig
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from hydra_os.tasks.steps import Pipeline, Step, StepFn
 from memory.protocols import MemoryStack
-from pipelines.research.config import ResearchConfig
 from pipelines.research.errors import SourceError
 from pipelines.research.extract import fetch_text
 from pipelines.research.model import Document, Hit

@@ -37,3 +37,13 @@ async def test_round_trip_through_restic(bus: Bus, tmp_path: Path) -> None:
     with pytest.raises(ResticError) as err:
         await ResticRepo(str(tmp_path / "repo"), wrong, timeout=60).snapshots()
     assert "not it" not in str(err.value) and SECRET not in str(err.value)
+
+
+async def test_a_restic_that_outlives_its_timeout_is_a_restic_error(tmp_path: Path) -> None:
+    # run_command raises CommandError on a timeout; restic.py caught HealingError (a sibling class that
+    # run_command never raises), so a hung restic surfaced as an untranslated CommandError.
+    pw = tmp_path / "restic-password"
+    pw.write_text(SECRET + "\n")
+    with pytest.raises(ResticError) as err:
+        await ResticRepo(str(tmp_path / "repo"), pw, timeout=0.001).snapshots()
+    assert "did not finish" in str(err.value) and SECRET not in str(err.value)

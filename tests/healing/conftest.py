@@ -10,7 +10,6 @@ import pytest
 
 from hydra_os.bus.client import Bus
 from hydra_os.events import EventLog
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.healer import Healer
 from hydra_os.healing.incidents import IncidentStore
@@ -18,12 +17,13 @@ from hydra_os.healing.registry import discover_checks, discover_fixups
 from hydra_os.healing.supervisor import ProcessSupervisor
 from hydra_os.notify import LogFileNotifier
 from hydra_os.policy.approvals import ApprovalStore
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.engine import PolicyEngine
 from hydra_os.policy.gate import PolicyGate
 from hydra_os.policy.guards.maintenance import MaintenanceSchedule
 from hydra_os.policy.loader import default_policy
 from hydra_os.policy.receipts import Receipts
+from hydra_os.sections.healing import HealingConfig
+from hydra_os.sections.policy import PolicyConfig
 
 STANDINS = Path(__file__).resolve().parent.parent / "standins"
 SYSTEMCTL = str(STANDINS / "systemctl")

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from hydra_os.bus.client import Bus
-from hydra_os.healing.config import HealingConfig
 from hydra_os.policy.approval_links import ApprovalLinks, Verb
+from hydra_os.sections.healing import HealingConfig
 from tests.healing.conftest import SYSTEMCTL, make_gate, set_unit
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hydra_os.backup.status import STATUS_FILE, record_attempt
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.healer import Healer
 from hydra_os.policy.gate import PolicyGate
+from hydra_os.sections.healing import HealingConfig
 
 
 async def test_failed_then_missed_then_fresh(gate: PolicyGate, make_healer: Callable[..., Healer],

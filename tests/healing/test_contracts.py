@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from hydra_os.healing.config import ChildSpec, HealingConfig
 from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import (
@@ -31,6 +30,7 @@ from hydra_os.healing.registry import discover_checks, discover_fixups
 from hydra_os.healing.supervisor import ChildProcess, ChildState, ProcessSupervisor
 from hydra_os.healing.systemctl import UnitState
 from hydra_os.healing.target import Target
+from hydra_os.sections.healing import ChildSpec, HealingConfig
 
 CHECKS = discover_checks()
 FIXUPS = discover_fixups()

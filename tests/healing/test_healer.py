@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra_os.bus.client import Bus
-from hydra_os.healing.config import HealingConfig
 from hydra_os.policy.guards.maintenance import AdhocWindow
 from hydra_os.policy.model import OutcomeStatus
+from hydra_os.sections.healing import HealingConfig
 from tests.healing.conftest import SYSTEMCTL, make_gate, set_unit, unit_state
 
 

@@ -13,9 +13,9 @@ import pytest
 from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.config import BusConfig
-from hydra_os.healing.config import ChildSpec, HealingConfig
 from hydra_os.healing.errors import SupervisorError
 from hydra_os.healing.supervisor import ChildProcess, EmbeddedBusChild, ProcessSupervisor
+from hydra_os.sections.healing import ChildSpec, HealingConfig
 from tests.helpers import free_port
 
 

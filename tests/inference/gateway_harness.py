@@ -18,9 +18,9 @@ from hydra_os.api.auth import require_token
 from hydra_os.api.limits import DEFAULT_MAX_BODY
 from hydra_os.bus.client import Bus
 from hydra_os.inference.asgi import HotPaths
-from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.gateway import Gateway
 from hydra_os.inference.registry import EndpointRegistry
+from hydra_os.sections.inference import InferenceConfig
 from tests.standins.openai_server import StandinServer
 
 TOKEN = "test-token-123"

@@ -7,12 +7,12 @@ from typing import Any
 from hydra_os.bus.client import Bus
 from hydra_os.events import EventLog
 from hydra_os.policy.approvals import ApprovalStore
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.engine import PolicyEngine
 from hydra_os.policy.gate import PolicyGate
 from hydra_os.policy.guards.maintenance import MaintenanceSchedule
 from hydra_os.policy.loader import default_policy, policy_from_text
 from hydra_os.policy.receipts import Receipts
+from hydra_os.sections.policy import PolicyConfig
 
 
 async def make_gate(bus: Bus, node: str, events: EventLog | None = None, policy_text: str | None = None,

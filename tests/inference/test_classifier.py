@@ -10,8 +10,8 @@ import pytest
 
 from hydra_os.inference.auto_classifier import AutoClassifier
 from hydra_os.inference.classifier import classify_body, extract
-from hydra_os.inference.config import TIERS
 from hydra_os.inference.route_train import data_file, evaluate, parse_rows
+from hydra_os.sections.inference import TIERS
 
 HELDOUT = Path(__file__).resolve().parents[1] / "data" / "route_heldout.jsonl"
 AUTO = AutoClassifier.load()  # the shipped weights

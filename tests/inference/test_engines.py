@@ -22,8 +22,8 @@ from hydra_os.inference.engines.ollama import OllamaDiscovery
 from hydra_os.inference.engines.runner import ProcessRunner, SystemdRunner
 from hydra_os.inference.engines.supervisor import ModelRun
 from hydra_os.inference.engines.tabbyapi import tabby_config
-from hydra_os.inference.manager_config import ModelSpec, OllamaSource
 from hydra_os.inference.vram import Placement
+from hydra_os.sections.models import ModelSpec, OllamaSource
 from tests.helpers import free_port
 from tests.standins.engines.fixtures import HERE, cmd
 

@@ -19,12 +19,12 @@ from hydra_os.errors import ConfigError, RpcError
 from hydra_os.inference.endpoint import endpoint_key
 from hydra_os.inference.engines.errors import ModelBusyError, PlacementError, UnknownModelError
 from hydra_os.inference.manager import ModelManager
-from hydra_os.inference.manager_config import ModelsConfig
 from hydra_os.inference.registry import EndpointRegistry
 from hydra_os.inference.vram import Resident, plan, plan_with_eviction
 from hydra_os.node import rpc
 from hydra_os.node.gpu import GpuInfo
 from hydra_os.node.rpc import NodeRpc
+from hydra_os.sections.models import ModelsConfig
 from tests.inference.policy_gate import make_gate
 from tests.standins.engines.fixtures import cmd, gpu
 

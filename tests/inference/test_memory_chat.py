@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.memory_chat import MemoryChat, StackCache, stream_text
+from hydra_os.sections.inference import InferenceConfig
 from memory.archiver import ExchangeArchiver
 from memory.context_config import ContextConfig
 from memory.errors import MemoryUnavailableError

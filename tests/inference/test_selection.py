@@ -9,13 +9,13 @@ import time
 import pytest
 
 from hydra_os.inference.admission import WaitQueue
-from hydra_os.inference.config import InferenceConfig
 from hydra_os.inference.endpoint import EndpointInfo
 from hydra_os.inference.errors import BusyError, ModelNotFoundError
 from hydra_os.inference.health import Cooldowns
 from hydra_os.inference.metrics import GatewayMetrics
 from hydra_os.inference.router import Router
 from hydra_os.inference.selection import NoPick, Pick, Selector, conversation_key
+from hydra_os.sections.inference import InferenceConfig
 
 
 def ep(name: str, **kw: object) -> EndpointInfo:

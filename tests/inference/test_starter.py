@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hydra_os.inference.manager_config import load_state_models
 from hydra_os.inference.starter import STARTER_ID, starter_spec, write_state_models
+from hydra_os.sections.models import load_state_models
 from tests.helpers import REPO, DaemonProc, daemon_env, wait_for
 
 

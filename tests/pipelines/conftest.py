@@ -10,11 +10,11 @@ import pytest
 
 from hydra_os.bus.client import Bus
 from hydra_os.chat.client import OpenAIChat
+from hydra_os.sections.research import ResearchConfig
 from memory.config import MemoryConfig
 from memory.protocols import MemoryStack
 from memory.service import MemoryService
 from memory.wiring import LocalMemory, client_stack, open_local
-from pipelines.research.config import ResearchConfig
 from pipelines.research.pipeline import ResearchDeps
 from tests.standins.sources.chat_model import ChatStandin
 from tests.standins.sources.server import SourceServer

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hydra_os.bus.client import Bus
 from hydra_os.config import BusConfig, OwnerConfig
-from hydra_os.tasks.config import TasksConfig
+from hydra_os.sections.tasks import TasksConfig
 from hydra_os.tasks.registry import TaskRegistry
 from hydra_os.tasks.windows import Windows
 from hydra_os.tasks.worker import TaskWorker

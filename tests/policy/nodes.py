@@ -15,7 +15,6 @@ from hydra_os.bus.client import Bus
 from hydra_os.events import EventLog
 from hydra_os.policy.approval_runner import ApprovalRunner
 from hydra_os.policy.approvals import ApprovalStore
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.engine import PolicyEngine
 from hydra_os.policy.gate import PolicyGate
 from hydra_os.policy.guards.maintenance import MaintenanceSchedule
@@ -23,6 +22,7 @@ from hydra_os.policy.loader import default_policy, policy_from_text
 from hydra_os.policy.model import Action, Outcome
 from hydra_os.policy.receipts import Receipts
 from hydra_os.policy.rules import Policy
+from hydra_os.sections.policy import PolicyConfig
 
 
 class Clock:

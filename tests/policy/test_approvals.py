@@ -11,9 +11,9 @@ from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.config import BusConfig
 from hydra_os.policy.approvals import ApprovalStore
 from hydra_os.policy.audit import read_events
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.errors import ActionHashMismatchError, ApprovalNotFoundError, ApprovalStateError
 from hydra_os.policy.model import Action, OutcomeStatus
+from hydra_os.sections.policy import PolicyConfig
 from tests.policy.nodes import Clock, Recorder, start_node, wait_until
 
 DELETE = Action(kind="data.delete", target="archival:2023", params={"older_than_days": 365},

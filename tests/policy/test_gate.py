@@ -8,9 +8,9 @@ import pytest
 
 from hydra_os.bus.client import Bus
 from hydra_os.policy.audit import read_events
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.guards.maintenance import AdhocWindow
 from hydra_os.policy.model import Action, Gate, Level, OutcomeStatus
+from hydra_os.sections.policy import PolicyConfig
 from tests.policy.nodes import Clock, PolicyNode, Recorder, start_node
 
 RESTART = Action(kind="service.restart", target="unit:ollama.service")

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hydra_os.policy.config import MaintenanceWindowConfig, PolicyConfig
 from hydra_os.policy.durations import parse_duration
 from hydra_os.policy.guards.attempts import AttemptTracker
 from hydra_os.policy.guards.budget import ActionBudget
 from hydra_os.policy.guards.dependencies import DependencyGraph, FailureGroup
 from hydra_os.policy.guards.flap import FlapDetector
 from hydra_os.policy.guards.maintenance import AdhocWindow, MaintenanceSchedule
+from hydra_os.sections.policy import MaintenanceWindowConfig, PolicyConfig
 from tests.policy.nodes import Clock
 
 

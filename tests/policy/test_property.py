@@ -40,10 +40,10 @@ from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.config import BusConfig
 from hydra_os.errors import HydraError
 from hydra_os.policy.approvals import ApprovalStore
-from hydra_os.policy.config import PolicyConfig
 from hydra_os.policy.loader import default_policy
 from hydra_os.policy.model import Action, BlastRadius, Level
 from hydra_os.policy.rules import Policy, Rule
+from hydra_os.sections.policy import PolicyConfig
 from tests.policy.nodes import Clock, start_node
 
 T = TypeVar("T")

@@ -11,7 +11,6 @@ from typing import Any
 
 from hydra_os.bus.client import Bus
 from hydra_os.healing.checks.scheduler_store import SchedulerStoreCheck
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.healer import Healer
 from hydra_os.healing.incidents import IncidentStore
@@ -19,6 +18,7 @@ from hydra_os.healing.registry import discover_checks, discover_fixups
 from hydra_os.notify import LogFileNotifier
 from hydra_os.policy.approval_runner import ApprovalRunner
 from hydra_os.scheduler.service import SchedulerService
+from hydra_os.sections.healing import HealingConfig
 from hydra_os.tasks.queue import TaskQueue
 from hydra_os.tasks.windows import Windows
 from tests.healing.conftest import make_gate

@@ -17,7 +17,7 @@ from hydra_os.config import BusConfig, Settings
 from hydra_os.scheduler.jobs import build_jobs, slot_key, slot_of
 from hydra_os.scheduler.leader import LeaderLock, current_leader
 from hydra_os.scheduler.service import SchedulerService
-from hydra_os.tasks.config import TasksConfig
+from hydra_os.sections.tasks import TasksConfig
 from hydra_os.tasks.queue import TaskQueue
 from hydra_os.tasks.store import TaskStore
 from hydra_os.tasks.windows import Windows

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hydra_os.nixos.config import NixosConfig
+from hydra_os.sections.nixos import NixosConfig
 
 STANDINS = Path(__file__).resolve().parent
 

@@ -11,7 +11,7 @@ import pytest
 
 from hydra_os.bus.client import Bus
 from hydra_os.config import OwnerConfig
-from hydra_os.tasks.config import TasksConfig
+from hydra_os.sections.tasks import TasksConfig
 from hydra_os.tasks.model import Task
 from hydra_os.tasks.queue import TaskQueue
 from hydra_os.tasks.registry import TaskRegistry

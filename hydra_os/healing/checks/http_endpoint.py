@@ -6,12 +6,12 @@ import asyncio
 
 import httpx
 
-from hydra_os.healing.config import HttpTarget
 from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import HttpDetails
 from hydra_os.healing.model import CheckReport, Issue
 from hydra_os.healing.target import Target
+from hydra_os.sections.healing import HttpTarget
 
 
 async def probe(client: httpx.AsyncClient, t: HttpTarget) -> str | None:

@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 
-from hydra_os.healing.config import ModelTarget
 from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import ModelDetails
 from hydra_os.healing.model import CheckReport, Issue
 from hydra_os.healing.target import Target
+from hydra_os.sections.healing import ModelTarget
 
 
 async def one_token(client: httpx.AsyncClient, m: ModelTarget) -> str | None:

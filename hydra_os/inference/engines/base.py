@@ -15,7 +15,7 @@ from typing import Protocol
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from hydra_os.inference.manager_config import ModelSpec
+from hydra_os.sections.models import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import httpx
 from loguru import logger
 
 from hydra_os.inference.endpoint import EndpointInfo, endpoint_key
-from hydra_os.inference.manager_config import OllamaSource
 from hydra_os.lifecycle import Background
+from hydra_os.sections.models import OllamaSource
 
 
 class Announcer(Protocol):

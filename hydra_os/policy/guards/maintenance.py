@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from hydra_os.policy.config import DAYS, MaintenanceWindowConfig
+from hydra_os.sections.policy import DAYS, MaintenanceWindowConfig
 
 
 class AdhocWindow(BaseModel):

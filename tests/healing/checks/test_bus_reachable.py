@@ -6,9 +6,9 @@ from pathlib import Path
 from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.healing.checks.bus_reachable import BusReachableCheck
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
+from hydra_os.sections.healing import HealingConfig
 
 
 async def test_bus_up_then_down(tmp_path: Path, nats_server: EmbeddedNats, bus: Bus) -> None:

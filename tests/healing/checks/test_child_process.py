@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra_os.healing.checks.child_process import ChildProcessCheck
-from hydra_os.healing.config import ChildSpec, HealingConfig
 from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.supervisor import ChildProcess, ChildState, ProcessSupervisor
+from hydra_os.sections.healing import ChildSpec, HealingConfig
 from tests.helpers import free_port
 
 

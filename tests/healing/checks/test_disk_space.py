@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from hydra_os.healing.checks.disk_space import DiskSpaceCheck
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import DiskDetails
 from hydra_os.healing.errors import CheckFailedToRun
+from hydra_os.sections.healing import HealingConfig
 
 
 async def test_floor(tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from hydra_os.healing.checks.gpu_health import GpuHealthCheck, evaluate
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.gpu_health import GpuHealth, GpuHealthProbe
 from hydra_os.healing.model import Severity
+from hydra_os.sections.healing import HealingConfig
 
 
 def test_evaluate_readings() -> None:

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra_os.healing.checks.http_endpoint import HttpEndpointCheck
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import HttpDetails
+from hydra_os.sections.healing import HealingConfig
 from tests.healing.httpstub import StubServer
 from tests.helpers import free_port
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra_os.healing.checks.systemd_unit import SystemdUnitCheck
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.const import IssueType
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.model import Severity
 from hydra_os.healing.systemctl import UnitState, parse_show
+from hydra_os.sections.healing import HealingConfig
 from tests.healing.conftest import SYSTEMCTL, set_unit
 
 

@@ -4,13 +4,13 @@ import os
 import shutil
 from pathlib import Path
 
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import DiskDetails
 from hydra_os.healing.fixups.free_disk import FreeDisk, free_until
 from hydra_os.healing.model import Issue
 from hydra_os.healing.target import Target
+from hydra_os.sections.healing import HealingConfig
 
 
 def test_deletes_oldest_cache_files_only(tmp_path: Path) -> None:

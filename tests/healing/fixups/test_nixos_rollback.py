@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import DiskDetails, HttpDetails, NodeDetails
@@ -20,6 +19,7 @@ from hydra_os.healing.target import Target
 from hydra_os.healing.uptime import UptimeLog
 from hydra_os.nixos.ledger import FailedRevisions, Rollbacks
 from hydra_os.nixos.switch import SafeSwitch
+from hydra_os.sections.healing import HealingConfig
 from tests.healing.conftest import SYSTEMCTL
 from tests.standins.nixsim import NixSim
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from hydra_os.healing.config import ChildSpec, HealingConfig
 from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.details import ModelDetails
@@ -16,6 +15,7 @@ from hydra_os.healing.fixups.restart_process import RestartProcess
 from hydra_os.healing.model import Issue
 from hydra_os.healing.supervisor import ChildProcess, ProcessSupervisor
 from hydra_os.healing.target import Target
+from hydra_os.sections.healing import ChildSpec, HealingConfig
 from tests.helpers import free_port
 
 

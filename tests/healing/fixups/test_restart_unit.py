@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from hydra_os.healing.config import HealingConfig
 from hydra_os.healing.const import IssueType, TargetKind
 from hydra_os.healing.context import HealingContext
 from hydra_os.healing.errors import FixupError
@@ -12,6 +11,7 @@ from hydra_os.healing.fixups.restart_unit import RestartUnit
 from hydra_os.healing.model import Issue
 from hydra_os.healing.systemctl import UnitState
 from hydra_os.healing.target import Target
+from hydra_os.sections.healing import HealingConfig
 from tests.healing.conftest import SYSTEMCTL, set_unit, unit_state
 
 

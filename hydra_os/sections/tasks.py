@@ -7,7 +7,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hydra_os.durations import Seconds, SecondsOrZero
-from hydra_os.scheduler.config import SchedulerConfig
+from hydra_os.sections.scheduler import SchedulerConfig
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 

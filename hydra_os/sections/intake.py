@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hydra_os.durations import Seconds
-from pipelines.briefing.config import BriefingConfig
-from pipelines.research.config import ResearchConfig
+from hydra_os.sections.briefing import BriefingConfig
+from hydra_os.sections.research import ResearchConfig
 
 
 class IntakeConfig(BaseModel):

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hydra_os.durations import Seconds, SecondsOrZero
 from hydra_os.errors import ConfigError
-from hydra_os.inference.endpoint import Tier
+from hydra_os.sections.inference import Tier
 
 ManagedEngine = Literal["vllm", "tabbyapi", "llama-server"]
 STATE_MODELS_FILE = "models.toml"

@@ -17,12 +17,15 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hydra_os.durations import Seconds
-from hydra_os.inference.endpoint import EngineKind, Tier
+
+Tier = Literal["fast", "standard", "heavy"]
+EngineKind = Literal["vllm", "tabbyapi", "llama-server", "ollama", "openai"]
 
 AUTO_MODEL = "hydra/auto"
 TIERS: tuple[Tier, ...] = ("fast", "standard", "heavy")

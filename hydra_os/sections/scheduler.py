@@ -1,4 +1,8 @@
-"""Scheduler settings (``[tasks.scheduler]``) and the owner's own recurring jobs (``[[tasks.scheduler.jobs]]``)."""
+"""Scheduler settings (``[tasks.scheduler]``) and the owner's own recurring jobs (``[[tasks.scheduler.jobs]]``).
+
+A section of ``[tasks]``, so its schema lives with :mod:`hydra_os.sections.tasks`; the scheduler package sits
+above the task queue (it enqueues tasks) and imports it from here, never the other way round.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hydra_os.durations import Seconds
-from hydra_os.tasks.model import check_kind
+from hydra_os.sections.kinds import kind_problem
 
 _JOB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -64,7 +68,8 @@ class JobDef(_Model):
     def _one_trigger(self) -> JobDef:
         if (self.cron is None) == (self.every_s is None):
             raise ValueError(f"job {self.id!r}: set exactly one of 'cron' or 'every_s'")
-        check_kind(self.kind)
+        if problem := kind_problem(self.kind):
+            raise ValueError(problem)
         return self
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hydra_os.durations import Seconds
-from hydra_os.nixos.config import NixosConfig
+from hydra_os.sections.nixos import NixosConfig
 
 
 class _Section(BaseModel):
