@@ -18,10 +18,7 @@ from typing import Any
 from hydra_os.bus.client import Bus
 from hydra_os.errors import HydraError
 from hydra_os.node import rpc
-
-SCENE_KIND = "creative.scene"
-ASSETS_KIND = "creative.assets"
-VERB = "creative"
+from pipelines.creative_kinds import ASSETS_KIND, SCENE_KIND, VERB
 
 BATCH_WORDS = re.compile(r"\b(assets?|batch(es)?|sprites?|portraits?|images?|pictures?)\b", re.I)
 

@@ -24,7 +24,6 @@ from hydra_os.backup.status import read_status
 from hydra_os.bus.client import Bus
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError, RpcNoResponderError
-from hydra_os.intake.creative import ASSETS_KIND, SCENE_KIND, VERB
 from hydra_os.node import rpc
 from hydra_os.node.membership import read_nodes
 from hydra_os.policy.approval_links import ApprovalLinks, Verb
@@ -45,6 +44,7 @@ from pipelines.briefing.model import (
     TaskItem,
 )
 from pipelines.creative_digest import CreativeDigest, DigestRequest, failed_images
+from pipelines.creative_kinds import ASSETS_KIND, SCENE_KIND, VERB
 
 
 def summary_of(task: Task) -> str:

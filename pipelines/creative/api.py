@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from hydra_os.api.docs import CONFLICT
-from hydra_os.intake.creative import VERB
 from pipelines.creative import digest
 from pipelines.creative.errors import CreativeInputError
 from pipelines.creative.model import ChapterIn, CharacterIn, Ident, PlaceIn, Project, SceneIn
@@ -31,6 +30,7 @@ from pipelines.creative.ops import (
 from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.store import Revision
 from pipelines.creative_digest import DigestRequest
+from pipelines.creative_kinds import VERB
 
 __all__ = ["VERB", "creative_router", "rpc_handler"]
 

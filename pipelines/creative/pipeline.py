@@ -19,7 +19,6 @@ from loguru import logger
 
 from hydra_os.chat.client import ChatModel
 from hydra_os.errors import HydraError
-from hydra_os.intake.creative import ASSETS_KIND, SCENE_KIND
 from hydra_os.tasks.errors import PermanentTaskError
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from hydra_os.tasks.steps import Pipeline, Step
@@ -33,6 +32,7 @@ from pipelines.creative.scorer import Scorer
 from pipelines.creative.service import CreativeService, pick
 from pipelines.creative.voice.lines import Voicer
 from pipelines.creative_config import CreativeConfig
+from pipelines.creative_kinds import ASSETS_KIND, SCENE_KIND
 
 __all__ = ["ASSETS_KIND", "SCENE_KIND", "CreativeDeps", "build", "build_assets", "make_images", "register"]
 

@@ -17,7 +17,6 @@ from hydra_os.bus.client import Bus
 from hydra_os.component import NodeContext
 from hydra_os.config import Settings
 from hydra_os.events import EventLog
-from hydra_os.intake.creative import VERB
 from hydra_os.node.info import NodeInfo
 from hydra_os.node.membership import Membership
 from hydra_os.node.rpc import NodeRpc
@@ -34,6 +33,7 @@ from pipelines.creative.model import Project, Review
 from pipelines.creative.pipeline import ASSETS_KIND, make_images, register
 from pipelines.creative.service import CreativeService
 from pipelines.creative_digest import DigestRequest
+from pipelines.creative_kinds import VERB
 from tests.creative.conftest import make_project
 from tests.creative.creative_worker import deps
 from tests.standins.comfyui import ComfyStandin
