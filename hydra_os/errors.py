@@ -16,7 +16,8 @@ declare their own ``http_status`` and ``code`` the same way; their docstrings dr
 Errors from libraries (nats, httpx, OS) are translated into these at the boundary where they happen,
 so callers handle one family and messages stay readable. Every error says how it goes on the wire
 itself: the one exception handler in :mod:`hydra_os.api.app` answers any ``HydraError`` that escapes a
-route with ``http_status`` and ``{"error": {"code", "message"}}``; a bus service answers with
+route with :meth:`HydraError.wire_status` (its ``http_status``) and ``{"error": {"code", "message"}}``
+(or a web page's HTML rendering of the same); a bus service answers with
 :attr:`HydraError.service_code` (nats micro's ``Nats-Service-Error-Code``). Nothing else maps an
 error class to a status (``scripts/check_seams.py`` fails CI on one).
 """

@@ -56,6 +56,8 @@ async def test_sign_in_cookie_csrf_and_sign_out(daemon: DaemonProc) -> None:
         bad = await anon.post("/ui/login", data={"secret": "guess"})
         assert bad.status_code == 401 and "wrong API token or UI password" in bad.text
         assert "set-cookie" not in bad.headers
+        # the one exception handler (hydra_os.api.app.hydra_error) renders a page's error as the page, headers too
+        assert bad.headers["content-type"].startswith("text/html") and bad.headers["x-frame-options"] == "DENY"
 
         r = await anon.post("/ui/login", data={"secret": d.token})
         assert r.status_code == 303
