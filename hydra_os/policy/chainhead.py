@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 from hydra_os.bus.client import Bus
 from hydra_os.bus.kvscan import kv_scan
 from hydra_os.errors import BusError
+from memory.core.atomic import atomic_write
 
 AUDIT_BUCKET = "hydra_audit"
 HEAD_FILE = Path("audit") / "chain-head.json"
@@ -83,19 +84,7 @@ async def recorded_heads(bus: Bus) -> dict[str, ChainHead]:
 def _write_durably(path: Path, data: bytes) -> None:
     """Write, fsync, rename, fsync the directory: after a crash the file is the old or the new head."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    atomic_write(path, data)
 
 
 def _read(path: Path) -> ChainHead | None:

@@ -7,11 +7,10 @@ merge into what is there.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from memory.core.atomic import atomic_write
 from memory.extract import MemoryWriter
 from memory.protocols import Entity, MemoryStack, RelationIn
 from pipelines.research.model import Document
@@ -27,16 +26,7 @@ def slug(text: str) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Blocking: write ``text`` to ``path`` through a temp file and rename (a crash leaves the old file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text.encode("utf-8"))
 
 
 def chunks(markdown: str, size: int = CHUNK) -> list[str]:
