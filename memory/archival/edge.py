@@ -37,7 +37,16 @@ from typing import Any, Literal
 import qdrant_edge as qe
 from loguru import logger
 
-from memory.archival.engine import DENSE, INDEXED_KEYWORDS, SPARSE, Found, PointData, StoreMeta
+from memory.archival.engine import (
+    DENSE,
+    INDEXED_DATETIMES,
+    INDEXED_KEYWORDS,
+    SPARSE,
+    Found,
+    PointData,
+    StoreMeta,
+    TimeField,
+)
 from memory.core.atomic import atomic_write
 from memory.diskspace import require_free
 from memory.errors import MemoryBackendError
@@ -52,7 +61,9 @@ def _atomic_write(path: Path, text: str) -> None:
     atomic_write(path, text.encode())
 
 
-def edge_filter(filters: SearchFilters | None, canonical_only: bool) -> qe.Filter | None:
+def edge_filter(
+    filters: SearchFilters | None, canonical_only: bool, time_field: TimeField = "created_at"
+) -> qe.Filter | None:
     must: list[Any] = []
     if canonical_only:
         must.append(qe.FieldCondition("dup", match=qe.MatchValue("canonical")))
@@ -67,7 +78,7 @@ def edge_filter(filters: SearchFilters | None, canonical_only: bool) -> qe.Filte
         if filters.since is not None or filters.until is not None:
             must.append(
                 qe.FieldCondition(
-                    "created_at",
+                    time_field,
                     range=qe.RangeDateTime(
                         gte=filters.since.isoformat() if filters.since else None,
                         lt=filters.until.isoformat() if filters.until else None,
@@ -192,7 +203,8 @@ class EdgeEngine:
             shard = qe.EdgeShard.create(str(gen / "shard"), cfg)
             for key in INDEXED_KEYWORDS:
                 shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
-            shard.update(qe.UpdateOperation.create_field_index("created_at", qe.PayloadSchemaType.Datetime))
+            for key in INDEXED_DATETIMES:
+                shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Datetime))
         except Exception as err:  # the binding raises plain Exception subclasses
             raise MemoryBackendError(f"archival store {gen}: cannot create the shard: {err}") from err
         _atomic_write(
@@ -267,8 +279,9 @@ class EdgeEngine:
         filters: SearchFilters | None,
         canonical_only: bool,
         fields: Sequence[str] | None = None,
+        time_field: TimeField = "created_at",
     ) -> list[list[Found]]:
-        flt = edge_filter(filters, canonical_only)
+        flt = edge_filter(filters, canonical_only, time_field)
         reqs = []
         for v in vectors:
             vec = qe.SparseVector(v[0], v[1]) if using == SPARSE else v

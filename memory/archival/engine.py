@@ -9,7 +9,8 @@ embedded ``qdrant-edge-py`` (:mod:`memory.archival.edge`) and ``qdrant-client``
 Payload keys: ``pid`` (passage id), ``text``, ``source``, ``tags``, ``session``, ``created_at``
 (RFC 3339, UTC), ``text_hash``, ``dup`` (``canonical``, or ``linked`` for a near-duplicate hidden from search; a
 keyword rather than a bool because qdrant-edge-py 0.9 matches nothing for a bool ``MatchValue``),
-``near_duplicate_of``, ``embedding_model``; and for chat turns ``role`` (user/assistant/system), ``reply_to``
+``near_duplicate_of``, ``embedding_model``, ``named_days`` (RFC 3339 UTC midnights of the days the text names,
+:mod:`memory.archival.named`); and for chat turns ``role`` (user/assistant/system), ``reply_to``
 (the owner turn an assistant turn answers) and ``echo`` (it mostly restates it). Passages written before these
 existed lack them and read as None / False.
 """
@@ -23,6 +24,9 @@ from typing import Any, Literal, Protocol
 from memory.protocols import SearchFilters
 
 INDEXED_KEYWORDS = ("pid", "source", "tags", "session", "text_hash", "dup", "role")
+INDEXED_DATETIMES = ("created_at", "named_days")
+TimeField = Literal["created_at", "named_days"]
+"""Which time ``SearchFilters.since``/``until`` bound: when a passage was said, or a day it names."""
 DENSE = "dense"
 SPARSE = "bm25"
 
@@ -70,8 +74,10 @@ class Engine(Protocol):
         filters: SearchFilters | None,
         canonical_only: bool,
         fields: Sequence[str] | None = None,
+        time_field: TimeField = "created_at",
     ) -> list[list[Found]]:
-        """One best-first list per query vector (a batch); payloads hold only ``fields`` when given."""
+        """One best-first list per query vector (a batch); payloads hold only ``fields`` when given;
+        ``filters.since``/``until`` bound ``time_field``."""
         ...
 
     def retrieve(self, ids: list[str], with_vectors: bool) -> list[Found]:

@@ -16,14 +16,25 @@ from typing import Any, Literal
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from memory.archival.engine import DENSE, INDEXED_KEYWORDS, SPARSE, Found, PointData, StoreMeta
+from memory.archival.engine import (
+    DENSE,
+    INDEXED_DATETIMES,
+    INDEXED_KEYWORDS,
+    SPARSE,
+    Found,
+    PointData,
+    StoreMeta,
+    TimeField,
+)
 from memory.errors import MemoryBackendError
 from memory.protocols import SearchFilters
 
 _ERRORS = (UnexpectedResponse, ResponseHandlingException, ValueError, OSError)
 
 
-def client_filter(filters: SearchFilters | None, canonical_only: bool) -> models.Filter | None:
+def client_filter(
+    filters: SearchFilters | None, canonical_only: bool, time_field: TimeField = "created_at"
+) -> models.Filter | None:
     must: list[models.Condition] = []
     if canonical_only:
         must.append(models.FieldCondition(key="dup", match=models.MatchValue(value="canonical")))
@@ -37,7 +48,7 @@ def client_filter(filters: SearchFilters | None, canonical_only: bool) -> models
             must.append(models.FieldCondition(key="role", match=models.MatchValue(value=str(filters.role))))
         if filters.since is not None or filters.until is not None:
             must.append(
-                models.FieldCondition(key="created_at", range=models.DatetimeRange(gte=filters.since, lt=filters.until))
+                models.FieldCondition(key=time_field, range=models.DatetimeRange(gte=filters.since, lt=filters.until))
             )
     return models.Filter(must=must) if must else None
 
@@ -97,7 +108,8 @@ class ServerEngine:
             warnings.simplefilter("ignore", UserWarning)
             for key in INDEXED_KEYWORDS:
                 self._client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
-            self._client.create_payload_index(name, "created_at", models.PayloadSchemaType.DATETIME)
+            for key in INDEXED_DATETIMES:
+                self._client.create_payload_index(name, key, models.PayloadSchemaType.DATETIME)
 
     def _point_alias(self, meta: StoreMeta) -> None:
         ops: list[Any] = []
@@ -161,8 +173,9 @@ class ServerEngine:
         filters: SearchFilters | None,
         canonical_only: bool,
         fields: Sequence[str] | None = None,
+        time_field: TimeField = "created_at",
     ) -> list[list[Found]]:
-        flt = client_filter(filters, canonical_only)
+        flt = client_filter(filters, canonical_only, time_field)
         reqs = [
             models.QueryRequest(
                 query=models.SparseVector(indices=v[0], values=v[1]) if using == SPARSE else v,

@@ -35,9 +35,10 @@ import numpy as np
 from memory.archival.bm25 import Bm25Encoder
 from memory.archival.config import ArchivalConfig
 from memory.archival.dedup import content_hash, jaccard, passage_id_for, point_id, words
-from memory.archival.engine import Engine, Found, PointData, StoreMeta
+from memory.archival.engine import Engine, Found, PointData, StoreMeta, TimeField
 from memory.archival.fusion import convex, fold_replies, lexical_coverage, rrf
 from memory.archival.intent import temporal_intent
+from memory.archival.named import named_days
 from memory.archival.termcache import TermBestCache
 from memory.archival.updates import Candidate, order_updates
 from memory.archival.when import TimeWindow, time_windows
@@ -66,6 +67,11 @@ def _stable(found: list[Found]) -> list[Found]:
 
 _FUSION_FIELDS = ("pid", "created_at", "source", "reply_to", "echo")
 _MAX_WINDOWS = 3  # time phrases of one query that get their own filtered query
+
+
+def _named(text: str, said_at: datetime) -> list[str]:
+    """The payload's ``named_days``: the days the text names, read against when it was said."""
+    return [_iso(d) for d in named_days(text, said_at)]
 
 
 def _created(f: Found) -> datetime:
@@ -114,6 +120,18 @@ class _Pool:
         if cfg.fusion == "convex":
             return convex(self.rankings, self.weights, self.scores, self.scales)
         return rrf(self.rankings, cfg.rrf_k, self.weights, self.scales)
+
+
+def _window_filters(base: SearchFilters, w: TimeWindow) -> list[tuple[TimeField, SearchFilters]]:
+    """The filters of one time window's queries: passages said inside it, and passages naming a day
+    inside it. A caller's own time bounds are about when a passage was said, so with them only the
+    first query runs, bounded by both (none when they exclude the window)."""
+    if base.since is None and base.until is None:
+        flt = base.model_copy(update={"since": w.start, "until": w.end})
+        return [("created_at", flt), ("named_days", flt)]
+    since = max(t for t in (base.since, w.start) if t is not None)
+    until = min(t for t in (base.until, w.end) if t is not None)
+    return [("created_at", base.model_copy(update={"since": since, "until": until}))] if since < until else []
 
 
 def _link_target(link: tuple[str, str] | None, fresh_pids: list[str]) -> str | None:
@@ -234,6 +252,7 @@ class QdrantArchivalStore:
                 "tags": list(p.tags),
                 "session": p.session,
                 "created_at": _iso(p.created_at),
+                "named_days": _named(p.text, p.created_at),
                 "text_hash": text_hash,
                 "dup": "linked" if linked_to is not None else "canonical",
                 "near_duplicate_of": linked_to,
@@ -496,18 +515,15 @@ class QdrantArchivalStore:
     def _in_windows(
         self, qvec: list[float], n: int, filters: SearchFilters | None, windows: list[TimeWindow]
     ) -> list[Found]:
-        """The passages said inside the query's time windows, most similar to the query first (sync)."""
+        """The passages said inside the query's time windows or naming a day inside them ("on sunday",
+        said two days later), most similar to the query first (sync)."""
         best: dict[str, Found] = {}
         base = filters or SearchFilters()
         for w in windows[:_MAX_WINDOWS]:
-            since = max(t for t in (base.since, w.start) if t is not None)
-            until = min(t for t in (base.until, w.end) if t is not None)
-            if since >= until:  # the caller's own time filter excludes this window
-                continue
-            flt = base.model_copy(update={"since": since, "until": until})
-            for f in self._engine.query("dense", [qvec], n, flt, True, _FUSION_FIELDS)[0]:
-                if f.id not in best or f.score > best[f.id].score:
-                    best[f.id] = f
+            for field, flt in _window_filters(base, w):
+                for f in self._engine.query("dense", [qvec], n, flt, True, _FUSION_FIELDS, field)[0]:
+                    if f.id not in best or f.score > best[f.id].score:
+                        best[f.id] = f
         return _stable(list(best.values()))
 
     async def get(self, passage_id: str) -> Passage:
@@ -559,6 +575,7 @@ class QdrantArchivalStore:
                 "tags": list(p.tags),
                 "session": p.session,
                 "created_at": _iso(p.created_at),
+                "named_days": _named(p.text, p.created_at),
                 "text_hash": content_hash(p.text),
                 "dup": "linked" if p.near_duplicate_of is not None else "canonical",
                 "near_duplicate_of": p.near_duplicate_of,
@@ -604,7 +621,8 @@ class QdrantArchivalStore:
 
     @staticmethod
     def _payload_for(f: Found, embedder: Embedder) -> dict[str, Any]:
-        return {**f.payload, "embedding_model": embedder.model}
+        # named_days recomputed: passages stored before the field existed gain it on a reindex
+        return {**f.payload, "embedding_model": embedder.model, "named_days": _named(f.payload["text"], _created(f))}
 
     async def optimize(self) -> None:
         if self._engine.meta is not None:

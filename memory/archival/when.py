@@ -77,11 +77,14 @@ def _day(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
-def _latest(month: int, day: int, year: str | None, today: date) -> date | None:
-    """The given month/day in ``year``, or its latest occurrence that has begun by ``today``."""
+def _latest(month: int, day: int, year: str | None, today: date, nearest: bool = False) -> date | None:
+    """The given month/day in ``year``, or its latest occurrence that has begun by ``today`` (with
+    ``nearest``: the occurrence closest to ``today``, past or future)."""
     try:
         if year:
             return date(int(year), month, day)
+        if nearest:
+            return min((date(today.year + k, month, day) for k in (-1, 0, 1)), key=lambda d: abs(d - today))
         d = date(today.year, month, day)
         return d if d <= today else date(today.year - 1, month, day)
     except ValueError:  # February 30th and the like: not a date
@@ -98,7 +101,8 @@ def _count(word: str) -> int:
     return int(word) if word.isdigit() else _COUNT_WORDS.get(re.sub(r"\s+", " ", word.lower()), 1)
 
 
-def _days(text: str, today: date) -> list[_Hit]:
+def _days(text: str, today: date, nearest: bool = False) -> list[_Hit]:
+    """Days named by month and day, ISO dates and holidays; without a year, see :func:`_latest`."""
     out: list[_Hit] = []
     pats = [
         rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}){_ORD}\b{_YEAR}",
@@ -106,7 +110,7 @@ def _days(text: str, today: date) -> list[_Hit]:
     ]
     for pat in pats:
         for m in re.finditer(pat, text, re.IGNORECASE):
-            d = _latest(_MONTHS[m["month"].lower()], int(m["day"]), m["year"], today)
+            d = _latest(_MONTHS[m["month"].lower()], int(m["day"]), m["year"], today, nearest)
             if d is not None:
                 out.append(_Hit(d, d + timedelta(days=1), m.span()))
     for m in re.finditer(r"\b(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})\b", text):
@@ -117,7 +121,7 @@ def _days(text: str, today: date) -> list[_Hit]:
         out.append(_Hit(d, d + timedelta(days=1), m.span()))
     for pat, (month, day, n) in _HOLIDAYS.items():
         for m in re.finditer(rf"\b(?:{pat})(?=\W|$)", text, re.IGNORECASE):
-            d = _latest(month, day, None, today)
+            d = _latest(month, day, None, today, nearest)
             if d is not None:
                 out.append(_Hit(d, d + timedelta(days=n), m.span()))
     return out
