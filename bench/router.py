@@ -20,12 +20,18 @@ Measures:
   archival store holds N passages (built before the daemon starts, with ``--memory-embedder``): the same
   request as a plain model name and as ``hydra/assistant`` (context assembly, injection, archiving),
   interleaved; sequential latency and one-client time to first token, p50 and the added p50.
-  ``--only-memory`` runs just that row.
+  ``--only-memory`` runs just that row. ``--memory-store DIR`` starts from a state dir filled before
+  (copied for each daemon; ``--memory-fill-only DIR`` fills one and exits: 100k passages take minutes).
+  ``--memory-before TREE`` adds a second memory daemon run from another checkout of the code (e.g.
+  ``git archive <commit> | tar -x -C TREE``), over its own copy of the same store and the same backend,
+  its requests interleaved with the others: the before and after of a change, side by side in one run.
 
 Prints a table and writes bench/results/router.json (``--only-memory``: bench/results/router_memory.json).
 
     .venv/bin/python bench/router.py [--seq 400] [--streams 64] [--duration 8] [--litellm /work/bench-venv]
     .venv/bin/python bench/router.py --only-memory --memory-passages 100000 [--seq 200]
+    .venv/bin/python bench/router.py --memory-fill-only /tmp/store-100k --memory-passages 100000
+    .venv/bin/python bench/router.py --only-memory --memory-store /tmp/store-100k --memory-before /tmp/before
 """
 
 from __future__ import annotations
@@ -141,17 +147,20 @@ async def _ttft(url: str, headers: dict[str, str], body: dict[str, Any], s: aioh
     return (first - t0) * 1000
 
 
-async def _memory_runs(url: str, headers: dict[str, str], n: int) -> dict[str, dict[str, list[float]]]:
-    bodies = {"hydra": BODY, "hydra+memory": {**BODY, "model": "hydra/assistant"}}
-    out: dict[str, dict[str, list[float]]] = {k: {"seq": [], "ttft": []} for k in bodies}
+Target = tuple[str, str, dict[str, str], dict[str, Any]]  # name, API url, headers, request body
+
+
+async def _memory_runs(targets: list[Target], n: int) -> dict[str, dict[str, list[float]]]:
+    out: dict[str, dict[str, list[float]]] = {t[0]: {"seq": [], "ttft": []} for t in targets}
     async with aiohttp.ClientSession() as s:
         for i in range(n + 10):  # the first 10 warm up
-            for name, body in bodies.items():
+            for name, url, headers, body in targets:
                 q = {**body, "messages": [{"role": "user", "content": f"What about the {_TOPICS[i % 20]}?"}]}
                 t0 = time.perf_counter()
                 async with s.post(url + "/chat/completions", json=q, headers=headers) as r:
                     await r.read()
                     assert r.status == 200, await r.text()
+                    assert name == "hydra" or r.headers.get("x-hydra-memory", "").startswith("ids="), r.headers
                 seq = (time.perf_counter() - t0) * 1000
                 ttft = await _ttft(url, headers, q, s)
                 if i >= 10:
@@ -160,38 +169,93 @@ async def _memory_runs(url: str, headers: dict[str, str], n: int) -> dict[str, d
     return out
 
 
-def memory_row(tmp: Path, backend_url: str, passages: int, embedder: str, n: int) -> dict[str, Any]:
-    """hydra vs hydra+memory on one daemon with ``passages`` in its archival store."""
-    name = "hydra-mem"
-    fill_s = asyncio.run(_fill(tmp / name, passages, embedder))
+class TreeDaemon(DaemonProc):
+    """A daemon run from another checkout of the code (``tree``): the "before" of a side-by-side run."""
+
+    def __init__(self, node_id: str, state_dir: Path, env: dict[str, str], tree: Path) -> None:
+        super().__init__(node_id, state_dir, env)
+        self.tree = tree
+
+    def start(self, wait_ready: bool = True, timeout: float = 20.0) -> DaemonProc:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "runtime.json").unlink(missing_ok=True)
+        self.log_path = self.state_dir / "daemon.log"
+        with self.log_path.open("ab") as log:  # `-m hydra_os` imports the package from the working dir
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hydra_os", "run", "--state-dir", str(self.state_dir), "--node-id",
+                 self.node_id, "--api-port", "0"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=str(self.tree))
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+
+def _memory_daemon(tmp: Path, name: str, backend_url: str, embedder: str, tree: Path | None) -> DaemonProc:
     cfg = tmp / f"{name}.toml"
     cfg.write_text(
         '[node]\nroles = ["gateway", "memory"]\n[log]\nlevel = "WARNING"\n[inference.router]\nmax_in_flight = 1024\n'
         f'[memory.embed]\nbackend = "{embedder}"\n'
         f'[[inference.endpoints]]\nurl = "{backend_url}"\nmodel = "{MODEL}"\ntier = "fast"\n'
     )
-    d = DaemonProc(name, tmp / name, daemon_env(HYDRA_CONFIG=str(cfg), HYDRA_LOG__LEVEL="WARNING"))
+    env = daemon_env(HYDRA_CONFIG=str(cfg), HYDRA_LOG__LEVEL="WARNING")
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    d = DaemonProc(name, tmp / name, env) if tree is None else TreeDaemon(name, tmp / name, env, tree)
     d.start(timeout=120)
+    body = {**BODY, "model": "hydra/assistant"}
+    with d.client() as c:
+        wait_for(lambda: c.post("/v1/chat/completions", json=body).headers.get("x-hydra-memory", "")
+                 .startswith("ids="), 120, what=f"{name}: hydra+memory injects memory")
+        assert c.post("/v1/memory/context", json={"query": "disk"}).status_code == 200
+    return d
+
+
+def memory_row(tmp: Path, backend_url: str, passages: int, embedder: str, n: int, store: Path | None = None,
+               before: Path | None = None) -> dict[str, Any]:
+    """hydra vs hydra+memory on one daemon with ``passages`` in its archival store (and, with ``before``,
+    hydra+memory on a daemon run from that checkout, over a copy of the same store)."""
+    names = {"hydra-mem": None} | ({"hydra-mem-before": before} if before is not None else {})
+    fill_s: float | None = None
+    if store is None:
+        fill_s = asyncio.run(_fill(tmp / "hydra-mem", passages, embedder))
+        store = tmp / "hydra-mem"
+    for name in names:
+        if tmp / name != store:
+            shutil.copytree(store, tmp / name)
+    daemons: dict[str, DaemonProc] = {}
     try:
-        h = {"Authorization": f"Bearer {d.token}"}
-        body = {**BODY, "model": "hydra/assistant"}
-        with d.client() as c:
-            wait_for(lambda: c.post("/v1/chat/completions", json=body).headers.get("x-hydra-memory", "")
-                     .startswith("ids="), 120, what="hydra+memory injects memory")
-            count = c.post("/v1/memory/context", json={"query": "disk"}).status_code
-            assert count == 200
-        runs = asyncio.run(_memory_runs(d.api_url + "/v1", h, n))
-        parts = _memory_parts(d, max(n // 2, 20))
+        for name, tree in names.items():
+            daemons[name] = _memory_daemon(tmp, name, backend_url, embedder, tree)
+        d = daemons["hydra-mem"]
+        targets: list[Target] = [("hydra", d.api_url + "/v1", {"Authorization": f"Bearer {d.token}"}, BODY)]
+        for name, dm in daemons.items():
+            label = "hydra+memory" + (" (before)" if name.endswith("before") else "")
+            targets.append((label, dm.api_url + "/v1", {"Authorization": f"Bearer {dm.token}"},
+                            {**BODY, "model": "hydra/assistant"}))
+        load_before = os.getloadavg()
+        runs = asyncio.run(_memory_runs(targets, n))
+        load_after = os.getloadavg()
+        parts = {name: _memory_parts(dm, max(n // 2, 20)) for name, dm in daemons.items()}
     finally:
-        d.stop()
-    row: dict[str, Any] = {"passages": passages, "embedder": embedder, "fill_seconds": round(fill_s, 1), "n": n}
+        for dm in daemons.values():
+            dm.stop()
+    row: dict[str, Any] = {"passages": passages, "embedder": embedder, "n": n,
+                           "fill_seconds": round(fill_s, 1) if fill_s is not None else None,
+                           "store": "filled in this run" if fill_s is not None else "copied from a filled state dir",
+                           "before_tree": str(before) if before is not None else None,
+                           "load_average": {"before": load_before, "after": load_after}}
     for name_, r in runs.items():
         row[name_] = {"seq_p50_ms": round(statistics.median(r["seq"]), 3),
                       "ttft_p50_ms": round(statistics.median(r["ttft"]), 3),
                       "ttft_p99_ms": round(pct(r["ttft"], 99), 3)}
-    row["parts_p50_ms"] = parts
-    row["added_ttft_p50_ms"] = round(row["hydra+memory"]["ttft_p50_ms"] - row["hydra"]["ttft_p50_ms"], 3)
-    row["added_seq_p50_ms"] = round(row["hydra+memory"]["seq_p50_ms"] - row["hydra"]["seq_p50_ms"], 3)
+    row["parts_p50_ms"] = parts["hydra-mem"]
+    for label in [t[0] for t in targets[1:]]:
+        suffix = label.removeprefix("hydra+memory").replace(" ", "_")
+        for kind in ("ttft", "seq"):
+            added = row[label][f"{kind}_p50_ms"] - row["hydra"][f"{kind}_p50_ms"]
+            row[f"added_{kind}_p50_ms{suffix}"] = round(added, 3)
+    if before is not None:
+        row["parts_p50_ms_before"] = parts["hydra-mem-before"]
     return row
 
 
@@ -213,15 +277,20 @@ def _memory_parts(d: DaemonProc, n: int) -> dict[str, float]:
 
 def print_memory_row(m: dict[str, Any]) -> None:
     print(f"\nhydra vs hydra+memory ({m['passages']} passages, {m['embedder']} embedder, n={m['n']} each, "
-          "one client, interleaved)")
-    for k in ("hydra", "hydra+memory"):
-        print(f"  {k:<13} seq p50 {m[k]['seq_p50_ms']:>8.3f} ms   ttft p50 {m[k]['ttft_p50_ms']:>8.3f} ms   "
+          f"one client, interleaved; load average {m.get('load_average')})")
+    rows = [k for k in ("hydra", "hydra+memory", "hydra+memory (before)") if k in m]
+    for k in rows:
+        print(f"  {k:<22} seq p50 {m[k]['seq_p50_ms']:>8.3f} ms   ttft p50 {m[k]['ttft_p50_ms']:>8.3f} ms   "
               f"ttft p99 {m[k]['ttft_p99_ms']:>8.3f} ms")
     print(f"  memory adds: ttft p50 {m['added_ttft_p50_ms']:.3f} ms, seq p50 {m['added_seq_p50_ms']:.3f} ms")
-    p = m.get("parts_p50_ms", {})
-    if p:
-        print(f"  through the node API, p50: archival search {p['search']:.3f} ms, "
-              f"whole assembly {p['context']:.3f} ms")
+    if "added_ttft_p50_ms_(before)" in m:
+        print(f"  memory added before: ttft p50 {m['added_ttft_p50_ms_(before)']:.3f} ms, "
+              f"seq p50 {m['added_seq_p50_ms_(before)']:.3f} ms")
+    for key, label in (("parts_p50_ms", ""), ("parts_p50_ms_before", " (before)")):
+        p = m.get(key, {})
+        if p:
+            print(f"  through the node API{label}, p50: archival search {p['search']:.3f} ms, "
+                  f"whole assembly {p['context']:.3f} ms")
 
 
 def answers(url: str, headers: dict[str, str] | None = None) -> bool:
@@ -438,6 +507,12 @@ def main() -> None:
     ap.add_argument("--memory-passages", type=int, default=0, help="add the hydra vs hydra+memory row")
     ap.add_argument("--memory-embedder", default="hashing", help="embedder of the memory row's store")
     ap.add_argument("--only-memory", action="store_true", help="run only the hydra vs hydra+memory row")
+    ap.add_argument("--memory-store", type=Path, default=None,
+                    help="a state dir filled before (--memory-fill-only): copied, not filled again")
+    ap.add_argument("--memory-fill-only", type=Path, default=None,
+                    help="fill --memory-passages into this state dir and exit")
+    ap.add_argument("--memory-before", type=Path, default=None,
+                    help="a checkout of older code: its hydra+memory daemon runs side by side (same store)")
     ap.add_argument("--classifier-only", action="store_true",
                     help="only the classifier section (accuracy, cross-validation, timing), written to "
                          "bench/results/router_classifier.json")
@@ -449,13 +524,18 @@ def main() -> None:
         out.write_text(json.dumps(c, indent=2) + "\n")
         print(f"\nwrote {out}")
         return
+    if a.memory_fill_only is not None:
+        took = asyncio.run(_fill(a.memory_fill_only, a.memory_passages or 100_000, a.memory_embedder))
+        print(f"filled {a.memory_fill_only} in {took:.1f} s")
+        return
     if a.only_memory:
         a.memory_passages = a.memory_passages or 100_000
         out = a.out or REPO / "bench" / "results" / "router_memory.json"
         tmp = Path(tempfile.mkdtemp(prefix="hydra-bench-"))
         backend = Backend(a.tokens, a.token_interval)
         try:
-            m = memory_row(tmp, backend.url, a.memory_passages, a.memory_embedder, a.seq)
+            m = memory_row(tmp, backend.url, a.memory_passages, a.memory_embedder, a.seq, a.memory_store,
+                           a.memory_before)
         finally:
             backend.stop()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -513,7 +593,8 @@ def main() -> None:
         if "litellm" in rows:
             result["hydra_vs_litellm_rps"] = round(rows["hydra"]["stream_rps"] / rows["litellm"]["stream_rps"], 2)
         if a.memory_passages:
-            result["memory"] = memory_row(tmp, backend.url, a.memory_passages, a.memory_embedder, a.seq)
+            result["memory"] = memory_row(tmp, backend.url, a.memory_passages, a.memory_embedder, a.seq,
+                                          a.memory_store, a.memory_before)
     finally:
         if litellm is not None:
             stop_group(litellm)

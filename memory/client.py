@@ -5,10 +5,16 @@ of a :class:`~memory.verbs.VerbSpec` from the one verb table.
 
 ``open()`` is a handshake, not a report: it asks ``hello`` for the node and its embedding model (an
 attribute read on the memory node), and only a memory node from before ``hello`` is asked ``info``.
+
+A component that calls memory on every request (the gateway's memory-aware chat, ``/v1/memory/*``)
+keeps one :class:`MemoryLink`: one client, handshaken once, and again only when the memory node stopped
+answering (:class:`~memory.errors.MemoryUnavailableError`) or restarted (a reply names another service
+instance in ``Hydra-Memory-Instance``), so a request pays no ``hello`` round trip of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +54,7 @@ from memory.protocols import (
 )
 from memory.verbs import WRITE_VERBS, MemoryVerb, VerbSpec
 
+INSTANCE_HEADER = "Hydra-Memory-Instance"  # on every reply: which start of the memory service answered
 P = TypeVar("P", bound=vm.Params)
 R = TypeVar("R")
 T = TypeVar("T")
@@ -81,6 +88,8 @@ class MemoryClient:
         self.bus = bus
         self.timeout = timeout
         self.embedding_model = ""
+        self.instance: str | None = None  # the memory service start the handshake reached
+        self.handshaken = False  # False until open(), and again once the node went away or restarted
 
     async def request(self, spec: VerbSpec[P, R], params: P, timeout: float | None = None) -> R:
         """One verb with typed params and result. A parameter left at None is not sent: the memory node
@@ -111,12 +120,19 @@ class MemoryClient:
         if write:
             request_id = request_id or uuid.uuid4().hex
             headers = {REQUEST_ID_HEADER: request_id}
-        msg = await self._exchange(verb, payload, wait, headers, request_id if write else None)
+        try:
+            msg = await self._exchange(verb, payload, wait, headers, request_id if write else None)
+        except merr.MemoryUnavailableError:
+            self.handshaken = False  # the node may be gone: the next handshake finds out what answers now
+            raise
         if msg is None:
+            self.handshaken = False
             raise merr.MemoryUnavailableError(
                 f"no memory service answers on {names.memory_rpc(verb)}: "
                 "is a node with the 'memory' role running on this bus?"
             )
+        if (msg.headers or {}).get(INSTANCE_HEADER, self.instance) != self.instance:
+            self.handshaken = False  # the memory node restarted (maybe with another embedder): ask again
         return _result(msg)
 
     async def _exchange(
@@ -161,7 +177,9 @@ class MemoryClient:
             hello = vm.Hello.model_validate(await self.call(MemoryVerb.INFO))
         else:
             hello = v.HELLO.result.validate_python(_result(msg))
+            self.instance = (msg.headers or {}).get(INSTANCE_HEADER)
         self.embedding_model = hello.embedding_model
+        self.handshaken = True
         return self
 
     def stack(self) -> MemoryStack:
@@ -169,6 +187,30 @@ class MemoryClient:
             core=RemoteCore(self), archival=RemoteArchival(self), graph=RemoteGraph(self),
             learnings=RemoteLearnings(self),
         )
+
+
+class MemoryLink:
+    """One long-lived :class:`MemoryClient` for a component that calls memory on every request.
+
+    ``get()`` gives the stack over the bus, handshaking first only when the client has not yet, or the
+    memory node stopped answering or restarted since; concurrent requests share one handshake."""
+
+    def __init__(self, bus: Bus, timeout: float = 10.0) -> None:
+        self.client = MemoryClient(bus, timeout=timeout)
+        self._stack = self.client.stack()
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> MemoryStack:
+        """The stack (raises MemoryUnavailableError when no memory node answers the handshake)."""
+        if not self.client.handshaken:
+            async with self._lock:
+                if not self.client.handshaken:
+                    await self.client.open()
+        return self._stack
+
+    def reset(self) -> None:
+        """Handshake again before the next request (the caller saw the memory node fail to answer in time)."""
+        self.client.handshaken = False
 
 
 class _Remote:

@@ -38,6 +38,7 @@ ItemKind = Literal["core", "fact", "learning", "passage"]
 SECTIONS: tuple[ItemKind, ...] = ("fact", "learning", "passage")
 __all__ = ["ContextBuilder", "ContextConfig", "ContextItem", "MemoryContext", "candidate_names"]
 
+RESOLVE_AT_ONCE = 16  # entity look-ups of one query in flight at once: a pasted page must not flood the node
 _WORD = re.compile(r"[\w][\w.+#'-]*", re.UNICODE)
 _STOP = frozenset(
     "a an and are as at be but by did do does for from had has have how i in is it its me my of on or "
@@ -119,17 +120,28 @@ class ContextBuilder:
         return math.ceil(len(text) / self.config.chars_per_token)
 
     async def mentioned_entities(self, query: str) -> list[Entity]:
-        """Entities the query names (by name or alias), longest mention first, each once."""
+        """Entities the query names (by name or alias), longest mention first, each once.
+
+        Every candidate is looked up at once (over the bus each look-up is a round trip, so one after
+        another they add up with the query's length), then the longest mentions are taken first."""
+        grams = candidate_names(query)
+        gate = asyncio.Semaphore(RESOLVE_AT_ONCE)
+
+        async def resolve(text: str) -> Entity | None:
+            async with gate:
+                return await self.stack.graph.resolve(text)
+
+        texts = list(dict.fromkeys(text for _, _, text in grams))
+        resolved = dict(zip(texts, await asyncio.gather(*(resolve(t) for t in texts)), strict=True))
         taken: set[int] = set()
         found: dict[str, Entity] = {}
-        for start, end, text in candidate_names(query):
+        for start, end, text in grams:
             span = set(range(start, end))
-            if span & taken:
+            entity = resolved[text]
+            if entity is None or span & taken:
                 continue
-            entity = await self.stack.graph.resolve(text)
-            if entity is not None:
-                taken |= span
-                found.setdefault(entity.name.lower(), entity)
+            taken |= span
+            found.setdefault(entity.name.lower(), entity)
         return list(found.values())
 
     async def build(self, query: str, *, budget: int | None = None, now: datetime | None = None) -> MemoryContext:
@@ -210,8 +222,8 @@ class ContextBuilder:
     async def _facts(self, entities: list[Entity], now: datetime) -> list[ContextItem]:
         seen: set[str] = set()
         rows: list[tuple[Relation, str]] = []
-        for e in entities:
-            facts = await self.stack.graph.facts_about(e.name)
+        about = await asyncio.gather(*(self.stack.graph.facts_about(e.name) for e in entities))  # one hop for all
+        for e, facts in zip(entities, about, strict=True):
             current = sorted((f for f in facts if f.valid_at(now)), key=lambda f: (-f.valid_from.timestamp(), f.id))
             past = sorted(
                 (f for f in facts if not f.valid_at(now)),

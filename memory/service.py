@@ -6,6 +6,8 @@ Wire format: the request is a JSON object of parameters (the verb's params model
 ``{"result": ...}``. An error is a micro error reply (code 400 bad input, 404 not found, 500 backend)
 whose body is ``{"type": <memory error class>, "message": ...}``, so the client raises the same error
 class. A write (``VerbSpec.write``) that carries a ``Hydra-Request-Id`` header is applied once per id.
+Every reply carries ``Hydra-Memory-Instance``, an id of this start of the service, so a long-lived client
+(:class:`memory.client.MemoryLink`) notices a restart and handshakes again.
 
 Verbs: ``hello`` (the client's handshake), ``info`` (the full report: counts every store);
 ``core.{list,get,create,append,replace,rewrite,history,import}``;
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from memory import errors as merr
 from memory.archival.maintenance import BackgroundOptimizer
-from memory.client import MemoryClient
+from memory.client import INSTANCE_HEADER, MemoryClient
 from memory.idempotency import REQUEST_ID_HEADER, Outcome, RecentRequests, request_digest
 from memory.protocols import Embedder, MemoryStack
 from memory.store_down import StoreName
@@ -82,9 +85,11 @@ class MemoryService:
         self.optimizer = optimizer
         self.down = down if down is not None else {}  # the stores that are StoreDown stand-ins, and why
         self._service: Service | None = None
+        self._reply_headers: dict[str, str] = {}
         self.recent = RecentRequests(path=requests_path)  # outcomes of recent writes by request id, for retries
 
     async def start(self) -> None:
+        self._reply_headers = {INSTANCE_HEADER: uuid.uuid4().hex}  # a new id per start: clients see a restart
         loaded = await asyncio.to_thread(self.recent.load, asyncio.get_running_loop())
         if loaded:
             logger.info("memory service: {} recent write request ids remembered from before", loaded)
@@ -107,9 +112,9 @@ class MemoryService:
             else:
                 out = await self._idempotent(spec, rid, req.data)
             if out.code is None:
-                await req.respond(out.body)
+                await req.respond(out.body, headers=self._reply_headers)
             else:
-                await req.respond_error(out.code, out.message, data=out.body)
+                await req.respond_error(out.code, out.message, data=out.body, headers=self._reply_headers)
 
         return endpoint
 

@@ -27,7 +27,7 @@ from hydra_os.errors import HydraError
 from hydra_os.lifecycle import ComponentState, Lifecycle, Registers
 from hydra_os.secrets import read_optional_secret
 from memory.archival import BackgroundOptimizer, open_archival
-from memory.client import MemoryClient
+from memory.client import MemoryClient, MemoryLink
 from memory.config import CoreConfig, ExtractConfig, MemoryConfig
 from memory.context import ContextBuilder
 from memory.core.blocks import DEFAULT_BLOCKS, BlockBackendBase
@@ -403,14 +403,17 @@ class RememberRequest(BaseModel):
     at: AwareDatetime | None = Field(default=None, description="when it was said (RFC 3339 with offset); default now")
 
 
-def memory_router(cfg: MemoryConfig, bus: Bus, auth: BearerToken | None, owner: str) -> APIRouter:
+def memory_link(bus: Bus, cfg: MemoryConfig) -> MemoryLink:
+    """The long-lived bus client of a component that calls memory per request (one handshake, not one each)."""
+    return MemoryLink(bus, timeout=cfg.service.request_timeout_s)
+
+
+def memory_router(cfg: MemoryConfig, link: MemoryLink, auth: BearerToken | None, owner: str) -> APIRouter:
     """``/v1/memory/*`` on every node, served through the bus client (so it works on any node)."""
     deps = [Depends(auth)] if auth is not None else []
     router = APIRouter(prefix="/v1/memory", tags=["memory"], dependencies=deps)
     extractor = make_extractor(cfg.extract)
-
-    async def stack() -> MemoryStack:
-        return await client_stack(bus, cfg)
+    stack = link.get
 
     @router.post("/context")
     async def context(req: ContextRequest) -> dict[str, Any]:
@@ -449,14 +452,14 @@ class FeedbackRequest(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
 
 
-def feedback_router(cfg: MemoryConfig, bus: Bus, auth: BearerToken | None) -> APIRouter:
+def feedback_router(link: MemoryLink, auth: BearerToken | None) -> APIRouter:
     """``POST /v1/feedback``: thumbs up/down on an answer, kept as a learning tied to its conversation."""
     deps = [Depends(auth)] if auth is not None else []
     router = APIRouter(prefix="/v1", tags=["memory"], dependencies=deps)
 
     @router.post("/feedback")
     async def feedback(req: FeedbackRequest) -> dict[str, Any]:
-        stack = await client_stack(bus, cfg)
+        stack = await link.get()
         learning = await record_feedback(stack.learnings, conversation=req.conversation, rating=req.rating,
                                          response_id=req.response_id, comment=req.comment)
         return learning.model_dump(mode="json")
@@ -469,7 +472,8 @@ class MemoryApi(Registers):
 
     def __init__(self, cfg: MemoryConfig, bus: Bus, auth: BearerToken | None, owner: str) -> None:
         self.cfg, self.bus, self.auth, self.owner = cfg, bus, auth, owner
+        self.link = memory_link(bus, cfg)  # one client for every request of these routes
 
     def routes(self) -> Sequence[APIRouter]:
-        return [memory_router(self.cfg, self.bus, self.auth, self.owner),
-                feedback_router(self.cfg, self.bus, self.auth)]  # thumbs up/down as a learning
+        return [memory_router(self.cfg, self.link, self.auth, self.owner),
+                feedback_router(self.link, self.auth)]  # thumbs up/down as a learning

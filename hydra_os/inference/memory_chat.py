@@ -20,7 +20,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
 from prometheus_client import CollectorRegistry, Counter
@@ -47,7 +47,7 @@ from memory.conversation import (
 )
 from memory.errors import MemoryLayerError, MemoryUnavailableError
 from memory.protocols import MemoryStack, utcnow
-from memory.wiring import client_stack, make_extractor
+from memory.wiring import make_extractor, memory_link
 
 Forward = Callable[[dict[str, Any], bool], Awaitable[Reply | StreamReply]]
 CONVERSATION_HEADER = b"x-hydra-conversation"
@@ -67,8 +67,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+class StackSource(Protocol):
+    """Where the gateway gets its memory stack: :class:`memory.client.MemoryLink` (the bus client,
+    handshaken once), or a :class:`StackCache` over any opener."""
+
+    async def get(self) -> MemoryStack: ...
+
+    def reset(self) -> None: ...
+
+
 class StackCache:
-    """The bus memory client, opened once (``info`` is a round trip) and reopened after a failure."""
+    """A stack from ``opener``, opened once and reopened after a failure."""
 
     def __init__(self, opener: StackOpener) -> None:
         self._open = opener
@@ -85,7 +94,7 @@ class StackCache:
 
 class MemoryChat:
     def __init__(self, config: InferenceConfig, context: ContextConfig, archiver: ExchangeArchiver,
-                 stack: StackCache) -> None:
+                 stack: StackSource) -> None:
         self.cfg = config.memory
         self.context_cfg = context if self.cfg.budget_tokens is None else context.model_copy(
             update={"budget_tokens": self.cfg.budget_tokens})
@@ -269,7 +278,7 @@ def build_memory_chat(ctx: NodeContext) -> MemoryChat | None:
     if not inf.memory.enabled:
         return None
     mem = ctx.settings.memory
-    cache = StackCache(lambda: client_stack(ctx.bus, mem))
+    cache = memory_link(ctx.bus, mem)  # one client for every request: no handshake round trip per chat
     extractor = make_extractor(mem.extract)
     if extractor is not None and (mem.extract.model in inf.memory.models or mem.extract.model in inf.memory.aliases):
         # each extraction call would itself be archived and extracted: a loop without end

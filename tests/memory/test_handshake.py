@@ -1,7 +1,10 @@
 """The memory client's handshake: ``hello`` asks for the node and its embedding model only, so a
 ``/v1/memory`` request does not make the memory node count every store (``info``); a memory node
 from before ``hello`` still answers the handshake with ``info``. Counted through the memory
-service's own micro stats endpoint on a real nats-server, with a real daemon behind it."""
+service's own micro stats endpoint on a real nats-server, with a real daemon behind it.
+
+``/v1/memory/*`` and the gateway keep one long-lived client (:class:`memory.client.MemoryLink`):
+one handshake, not one per request, and a new one after the memory node restarts or went away."""
 
 from __future__ import annotations
 
@@ -14,8 +17,12 @@ from nats.aio.msg import Msg
 
 from hydra_os.bus.client import Bus
 from hydra_os.bus.names import MEMORY_SERVICE_NAME, memory_rpc
-from memory.client import MemoryClient
+from memory.client import MemoryClient, MemoryLink
+from memory.errors import MemoryUnavailableError
+from memory.service import MemoryService
+from memory.wiring import LocalMemory, open_local
 from tests.helpers import DaemonProc, NatsProc, daemon_env, wait_for
+from tests.memory.conftest import hashing_config
 
 SEARCHES = 5
 
@@ -53,7 +60,8 @@ async def test_memory_requests_do_not_make_the_memory_node_count_its_stores(
     searched = after[memory_rpc("archival.search")] - before[memory_rpc("archival.search")]
     assert searched == SEARCHES
     assert after[memory_rpc("info")] == before[memory_rpc("info")], "a /v1/memory request ran the full info scan"
-    assert after[memory_rpc("hello")] - before[memory_rpc("hello")] >= SEARCHES  # the handshake it made instead
+    # one long-lived client: the handshake was made by the first request, before `before`; none since
+    assert after[memory_rpc("hello")] == before[memory_rpc("hello")], "a /v1/memory request made its own handshake"
 
 
 async def test_a_memory_node_from_before_hello_answers_the_handshake_with_info(bus: Bus) -> None:
@@ -75,3 +83,49 @@ async def test_a_memory_node_from_before_hello_answers_the_handshake_with_info(b
         await sub.unsubscribe()
     assert asked == [memory_rpc("info")]
     assert client.stack().archival.embedding_model == "hashing-bow-v1-384"
+
+
+async def _local(tmp: Path, dim: int) -> LocalMemory:
+    cfg = hashing_config()
+    cfg.embed.dim = dim  # another embedding model: the restarted node must be asked again
+    return await open_local(cfg, tmp)
+
+
+async def test_a_long_lived_link_handshakes_once_and_again_after_the_memory_node_restarts(
+    bus: Bus, tmp_path: Path
+) -> None:
+    hellos: list[str] = []
+
+    async def seen(msg: Msg) -> None:  # a plain subscriber gets every request too (the service is a queue group)
+        hellos.append(msg.subject)
+
+    watch = await bus.nc.subscribe(memory_rpc("hello"), cb=seen)
+    first, second = await _local(tmp_path / "a", 384), await _local(tmp_path / "b", 256)
+    link = MemoryLink(bus, timeout=10)
+    try:
+        async with MemoryService(bus, first.stack, "node-a"):
+            for i in range(SEARCHES):
+                await (await link.get()).archival.search(f"where is the NAS {i}")
+            await bus.nc.flush()
+            assert len(hellos) == 1, "one handshake for every request"
+            assert link.client.embedding_model == "hashing-bow-v1-384"
+        async with MemoryService(bus, second.stack, "node-b"):  # restarted, with nothing asked in between
+            await (await link.get()).archival.search("served by the new start, which names itself")
+            for i in range(SEARCHES):
+                await (await link.get()).archival.search(f"where is the NAS {i}")
+            await bus.nc.flush()
+            assert len(hellos) == 2, "a restarted memory node is handshaken again, once"
+            assert link.client.embedding_model == "hashing-bow-v1-256"
+        with pytest.raises(MemoryUnavailableError):  # gone: the request says so
+            await (await link.get()).core.list_blocks()
+        with pytest.raises(MemoryUnavailableError):  # and the next one asks for a handshake first
+            await link.get()
+        async with MemoryService(bus, second.stack, "node-b"):
+            await (await link.get()).core.list_blocks()
+            await (await link.get()).core.list_blocks()
+            await bus.nc.flush()
+            assert len(hellos) == 4  # the failed handshake above, and one after the node came back
+    finally:
+        await watch.unsubscribe()
+        await first.close()
+        await second.close()
