@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,14 @@ import httpx
 from hydra_os.bus.embedded import find_nats_server
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The built-in jobs a test daemon runs unless its test names others. The clock-driven ones (briefing,
+# overnight, memory-maintenance, backup) fire at a daemon's start whenever it starts inside their grace
+# window (the briefing 06:45 + 6 h, the nightly backup 01:30 + 6 h by default), so with them a test that
+# counts tasks, events or notifications would pass or fail by the time of day. The health loop is an
+# interval job: it fires at every start, whatever the clock says.
+CLOCK_FREE_BUILTIN_JOBS: tuple[str, ...] = ("health",)
+BUILTIN_JOBS_ENV = "HYDRA_TASKS__SCHEDULER__BUILTIN_JOBS"
 
 
 def free_port() -> int:
@@ -47,6 +56,22 @@ class DaemonProc:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    # run these built-in jobs when neither the test's TOML nor its env names tasks.scheduler.builtin_jobs
+    builtin_jobs: tuple[str, ...] = CLOCK_FREE_BUILTIN_JOBS
+
+    def config_path(self) -> Path | None:
+        """The TOML this daemon reads: ``--config`` in its arguments, else ``$HYDRA_CONFIG``."""
+        args = self.extra_args
+        if "--config" in args[:-1]:
+            return Path(args[args.index("--config") + 1])
+        return Path(self.env["HYDRA_CONFIG"]) if self.env.get("HYDRA_CONFIG") else None
+
+    def launch_env(self) -> dict[str, str]:
+        """``env`` plus :attr:`builtin_jobs` as an env default. Env overrides TOML in the settings sources,
+        so the default is only added when the test's own TOML and env say nothing: what a test writes wins."""
+        if BUILTIN_JOBS_ENV in self.env or _toml_names_builtin_jobs(self.config_path()):
+            return self.env
+        return {**self.env, BUILTIN_JOBS_ENV: json.dumps(list(self.builtin_jobs))}
 
     def start(self, wait_ready: bool = True, timeout: float = 20.0) -> DaemonProc:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -56,7 +81,7 @@ class DaemonProc:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hydra_os", "run", "--state-dir", str(self.state_dir),
              "--node-id", self.node_id, "--api-port", "0", *self.extra_args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO),
+            env=self.launch_env(), stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO),
         )
         log.close()
         if wait_ready:
@@ -112,6 +137,18 @@ class DaemonProc:
                 self.proc.kill()
                 self.proc.wait(5)
         return self.proc.returncode
+
+
+def _toml_names_builtin_jobs(path: Path | None) -> bool:
+    if path is None or not path.is_file():
+        return False
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False  # the daemon reports a bad file itself; a test of that needs no default here
+    tasks = data.get("tasks")
+    scheduler = tasks.get("scheduler") if isinstance(tasks, dict) else None
+    return isinstance(scheduler, dict) and "builtin_jobs" in scheduler
 
 
 def daemon_env(**extra: str) -> dict[str, str]:
