@@ -29,6 +29,9 @@ _CONTINUE = re.compile(
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _DATE = re.compile(r"^\((?P<date>\d{4}-\d{2}-\d{2}), (?P<source>[^)]*)\) (?P<text>.*)$", re.DOTALL)
+_PREFERENCES = "core:preferences"
+_BLOCK_VALUE = re.compile(r"<value>\n(.*)\n</value>", re.DOTALL)  # the block as render_block lays it out
+_PREF_LINE = re.compile(r"^\s*[a-z0-9_]+:\s*\S")  # a "key: value" line (MemoryWriter.record_preference)
 _QUESTION_STOP = frozenset(
     "a an and are as at be did do does for from had has have how i in is it me my of on or the to was were "
     "what when where which who why with you your use used using now currently current".split()
@@ -132,10 +135,25 @@ def best_memory(ctx: MemoryContext) -> ContextItem | None:
     facts = [i for i in ctx.items if i.kind == "fact" and "until" not in i.text and q & _stem(_words(i.text))]
     if facts:
         return facts[0]
+    # facts come only for entities the question names, and "what editor do I use?" names none: the
+    # preferences block holds the owner's current preferences, so a line of it beats an older passage
+    if pref := _preference_line(ctx, q):
+        return pref
     passages = [i for i in ctx.items if i.kind == "passage"]
     overlapping = [i for i in passages if q & _stem(_words(i.text))]
     pool = overlapping or passages
     return pool[0] if pool else None
+
+
+def _preference_line(ctx: MemoryContext, q: set[str]) -> ContextItem | None:
+    """The first ``key: value`` line of the ``preferences`` block sharing a word with the question."""
+    block = next((i for i in ctx.items if i.id == _PREFERENCES), None)
+    if block is None or not (m := _BLOCK_VALUE.search(block.text)):
+        return None
+    for line in m.group(1).splitlines():
+        if _PREF_LINE.match(line) and q & _stem(_words(line)):
+            return block.model_copy(update={"text": line.strip()})
+    return None
 
 
 def quote_answer(ctx: MemoryContext) -> str:

@@ -36,7 +36,7 @@ from hydra_os.ui.nodeapi import NodeApi
 from hydra_os.ui.sessions import Session, SessionStore, csrf_ok
 from hydra_os.ui.throttle import SignInThrottle
 from hydra_os.ui.web import COOKIE, UiRoute, check_origin, field, is_secure, page, read_form
-from memory.protocols import MemoryStack
+from memory.protocols import MemoryStack, SearchHit
 
 
 class UiParts(Protocol):
@@ -235,7 +235,8 @@ def build_router(ui: UiParts) -> APIRouter:
         hits, err = (await ui.api(request).optional("/v1/memory/search", q=q, limit=20)) if q else ([], None)
         more = await views.memory(ui.memory, qp.get("entity", "").strip()[:200], qp.get("at", "").strip()[:40],
                                   ui.ctx.settings.owner.timezone)
-        return show(request, "memory.html", s, q=q, hits=hits or [], error=err, **more)
+        found = [SearchHit.model_validate(h) for h in hits or []]  # GET /v1/memory/search: SearchHit dumps
+        return show(request, "memory.html", s, q=q, hits=found, error=err, **more)
 
     @r.post("/memory/core/{label}")
     async def core_edit(request: Request, label: str) -> Response:

@@ -152,3 +152,18 @@ async def test_archiver_drops_when_full_and_never_waits(local_mem: LocalMemory) 
     await arch.drained(30)
     await arch.stop()
     assert arch.status() == {"archived": 1, "dropped": 1, "failed": 0, "waiting": 0}
+
+
+async def test_no_model_quotes_the_current_preference_not_an_older_passage(local_mem: LocalMemory) -> None:
+    """A changed preference lives in the ``preferences`` block (and a fact about the owner, which a question
+    in the first person does not name): the quotation is that line, not the passage the owner has since
+    contradicted."""
+    stack = local_mem.stack
+    writer = MemoryWriter(stack, owner="Sam")
+    await writer.remember("My favourite editor is Helix", source="owner", extract=False, at=T0)
+    await writer.record_preference("editor", "Neovim")
+    ctx = await assemble(stack, CFG, "what editor do I use?", deadline_s=30)
+    text = quote_answer(ctx)
+    assert '[core:preferences]: "editor: Neovim"' in text and "Helix" not in text, text
+    # a question the preferences do not touch still quotes the passage
+    assert "Helix" in quote_answer(await assemble(stack, CFG, "what did I say about Helix?", deadline_s=30))
