@@ -33,6 +33,8 @@ class Exchange:
     answer: str
     at: datetime
     model: str
+    statements: bool = True
+    """Keep what the owner stated in the turn (False: the caller kept it already, as the intake does)."""
 
 
 async def keep_statements(writer: MemoryWriter, text: str, at: datetime) -> int:
@@ -63,7 +65,8 @@ async def archive(writer: MemoryWriter, ex: Exchange) -> None:
         # a millisecond later, so the answer sorts after the turn it answers
         await writer.remember(ex.answer, source=CHAT_SOURCE, tags=tags, session=ex.conversation,
                               role=Role.ASSISTANT, at=ex.at + timedelta(milliseconds=1), extract=False)
-    await keep_statements(writer, ex.user, ex.at)
+    if ex.statements:
+        await keep_statements(writer, ex.user, ex.at)
 
 
 class ExchangeArchiver:

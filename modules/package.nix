@@ -18,6 +18,7 @@ let
     rich = "rich";
     loguru = "loguru";
     httpx = "httpx";
+    httpx-sse = "httpx-sse";  # streamed chat answers (hydra_os/chat/client.py)
     psutil = "psutil";
     nvidia-ml-py = "nvidia-ml-py";
     prometheus-client = "prometheus-client";

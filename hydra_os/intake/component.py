@@ -22,6 +22,7 @@ from hydra_os.secrets import read_secret_file
 from hydra_os.sections.intake import IntakeConfig
 from hydra_os.tasks.registry import KindSpec, specs_of
 from hydra_os.tasks.setup import TaskSystem
+from memory.archiver import ExchangeArchiver
 from memory.protocols import MemoryStack
 from memory.wiring import client_stack, make_extractor
 from pipelines.briefing.pipeline import BriefingDeps
@@ -51,19 +52,25 @@ class IntakeComponent(Lifecycle):
         self.config = cfg
         if cfg.llm_url:
             token = read_secret_file(cfg.llm_api_key_file, "intake.llm_api_key_file") if cfg.llm_api_key_file else None
-            self.chat = OpenAIChat(cfg.llm_url, model=cfg.model, token=token, timeout_s=cfg.timeout_s)
+            self.chat = OpenAIChat(cfg.llm_url, model=cfg.model, token=token, timeout_s=cfg.timeout_s,
+                                   idle_timeout_s=cfg.stream_idle_s)
         else:
             token = read_secret_file(ctx.settings.api_token_path, "API token")
-            self.chat = OpenAIChat(lambda: gateway_url(ctx), model=cfg.model, token=token, timeout_s=cfg.timeout_s)
+            self.chat = OpenAIChat(lambda: gateway_url(ctx), model=cfg.model, token=token, timeout_s=cfg.timeout_s,
+                                   idle_timeout_s=cfg.stream_idle_s)
 
         async def memory() -> MemoryStack:
             return await client_stack(ctx.bus, ctx.settings.memory)
 
         self.memory = memory
         self.extractor = make_extractor(ctx.settings.memory.extract)
+        # a model's answered question goes to memory as a hydra/assistant chat does: both turns, off the request path
+        self.archiver = ExchangeArchiver(memory, owner=ctx.settings.owner.name, extractor=self.extractor,
+                                         queue_size=ctx.settings.inference.memory.queue_size)
         self.service = IntakeService(ctx.settings, cfg, tasks.queue, ctx.node_id, gate=gate, chat=self.chat,
                                      memory=memory, extractor=self.extractor,
-                                     nodes=lambda: {n.id: list(n.roles) for n in ctx.membership.nodes()})
+                                     nodes=lambda: {n.id: list(n.roles) for n in ctx.membership.nodes()},
+                                     archiver=self.archiver)
 
     def routes(self) -> Sequence[APIRouter]:
         return [requests_router(self.service, self.ctx.auth)]
@@ -87,14 +94,19 @@ class IntakeComponent(Lifecycle):
             partial(register_briefing, deps=briefing, kind=s.tasks.scheduler.briefing_kind),
         )
 
+    async def _start(self) -> None:
+        self.archiver.start()
+
     async def _stop(self) -> None:
+        await self.archiver.stop()
         await self.chat.close()
         if self.extractor is not None:
             await self.extractor.close()
             self.extractor = None
 
     def _details(self) -> dict[str, Any]:
-        return {**self.service.status(), "llm": self.config.llm_url or "gateway (discovered)"}
+        return {**self.service.status(), "llm": self.config.llm_url or "gateway (discovered)",
+                "archive": self.archiver.status()}
 
 
 def _own_api(ctx: NodeContext) -> str | None:

@@ -16,6 +16,7 @@ from hydra_os.config import Settings
 from hydra_os.policy.model import Gate
 from hydra_os.sections.intake import IntakeConfig
 from hydra_os.tasks.queue import TaskQueue
+from memory.archiver import ExchangeArchiver
 from memory.extract import ChatExtractor
 from memory.protocols import MemoryStack
 
@@ -34,3 +35,5 @@ class IntakeDeps:
     extractor: ChatExtractor | None = None
     nodes: Callable[[], dict[str, list[str]]] | None = None
     """Live nodes and their roles (for 'on the storage node' and finding models)."""
+    archiver: ExchangeArchiver | None = None
+    """Where a model's whole answer goes, with the question, off the request path (as hydra/assistant's)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,9 +27,9 @@ from hydra_os.scheduler.jobs import next_fire
 from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_job
 from hydra_os.sections.scheduler import JobDef
 from hydra_os.tasks.model import Task, TaskSpec
-from memory.archiver import keep_statements
+from memory.archiver import Exchange, keep_statements
 from memory.context import MemoryContext
-from memory.conversation import assemble, merge_system, provenance_header, quote_answer
+from memory.conversation import assemble, conversation_id, merge_system, provenance_header, quote_answer
 from memory.errors import MemoryLayerError
 from memory.extract import MemoryWriter
 from memory.protocols import utcnow
@@ -53,9 +54,18 @@ async def _clarify(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn)
     return _upd(base, status="clarify", question=q, reply=q)
 
 
-async def _answer(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
-    """A model's answer with memory in its system message (the same assembly as the gateway's
-    hydra/assistant); with no model up, a quotation of the best matching memory, never a made-up one."""
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What a model is asked an answer with: the messages (memory in the system message), and the notes."""
+
+    messages: list[dict[str, Any]]
+    notes: list[str]
+
+
+async def prepare_answer(svc: IntakeDeps, base: Reply, req: RequestIn) -> Reply | Prompt:
+    """Everything of an answer but the model's call, shared by the whole and the streamed answer: memory
+    for the question (the same assembly as the gateway's hydra/assistant), what the owner stated kept, and
+    with no model up a final reply (a quotation of the best matching memory, never a made-up one)."""
     notes = list(base.notes)
     ctx: MemoryContext | None = None
     if svc.config.memory_context and svc.memory is not None:
@@ -85,11 +95,29 @@ async def _answer(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) 
     ]
     if ctx is not None and ctx.items:
         messages = merge_system(messages, ctx.render())
+    return Prompt(messages, notes)
+
+
+def answered(svc: IntakeDeps, base: Reply, req: RequestIn, prompt: Prompt, answer: str) -> Reply:
+    """The reply to a model's whole answer; the exchange goes to memory (both turns, the owner's with its
+    extracted facts) off the request path, as the gateway's hydra/assistant archives a finished chat. A
+    stream that broke off never gets here: nothing is archived for it, as for the gateway's."""
+    if svc.archiver is not None:
+        conv = conversation_id(req.session, None, [{"role": "user", "content": req.text}])
+        svc.archiver.submit(Exchange(conv, req.text, answer, utcnow(), svc.config.model, statements=False))
+    return _upd(base, status="answered", answer=answer, reply=answer, notes=prompt.notes)
+
+
+async def _answer(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
+    prompt = await prepare_answer(svc, base, req)
+    if isinstance(prompt, Reply):
+        return prompt
+    assert svc.chat is not None
     try:
-        answer = await svc.chat.chat(messages, max_tokens=svc.config.answer_max_tokens)
+        answer = await svc.chat.chat(prompt.messages, max_tokens=svc.config.answer_max_tokens)
     except ChatError as e:
-        return _upd(base, status="failed", reply=f"I could not get an answer: {e}.", notes=notes)
-    return _upd(base, status="answered", answer=answer, reply=answer, notes=notes)
+        return _upd(base, status="failed", reply=f"I could not get an answer: {e}.", notes=prompt.notes)
+    return answered(svc, base, req, prompt, answer)
 
 
 async def _kinds_served(svc: IntakeDeps) -> set[str]:

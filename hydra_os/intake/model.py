@@ -22,6 +22,12 @@ class RequestIn(BaseModel):
         default=None, pattern=r"^[\x21-\x7e]{1,120}$",
         description="Client's id for this request: sending it again returns the task queued the first time.",
     )
+    stream: bool = Field(
+        default=False,
+        description="Over HTTP: answer as server-sent events (text/event-stream): a question's answer in `delta` "
+                    "events as the model writes it, then one `reply` event (every other outcome is that one event); "
+                    "a failure after the start is one `error` event. The `ask` RPC verb answers whole.",
+    )
 
 
 class WhenOut(BaseModel):
@@ -52,3 +58,9 @@ class Reply(BaseModel):
     answer: str | None = Field(default=None, description="The model's answer, for questions.")
     question: str | None = Field(default=None, description="The clarifying question, when one is asked.")
     notes: list[str] = Field(default_factory=list, description="What was degraded and why (no model, no memory).")
+
+
+class Delta(BaseModel):
+    """One piece of a streamed answer (the ``delta`` event), in the order the model wrote it."""
+
+    text: str

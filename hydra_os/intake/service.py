@@ -10,6 +10,7 @@ up) classifies with a JSON schema (:mod:`hydra_os.intake.classify`). Execution i
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from hydra_os.intake.errors import RequestInputError
 from hydra_os.intake.execute import execute
 from hydra_os.intake.model import Reply, RequestIn, WhenOut
 from hydra_os.intake.rules import Intent, classify
+from hydra_os.intake.stream import StreamItem, answer_stream, one
 from hydra_os.intake.timeparse import TimeParser, When
 
 
@@ -48,7 +50,8 @@ class IntakeService(IntakeDeps):
                 notes.append("no model is available; the rules decided")
         return intent, by, notes
 
-    async def handle(self, req: RequestIn, now: datetime | None = None) -> Reply:
+    async def _begin(self, req: RequestIn, now: datetime | None) -> tuple[Intent, Reply]:
+        """The request checked and understood (a 422 names the field); nothing done yet."""
         text = " ".join(req.text.split())
         if not text:
             raise RequestInputError("text: expected a request in words, got only whitespace")
@@ -60,12 +63,34 @@ class IntakeService(IntakeDeps):
         base = Reply(reply="", status="clarify", intent=intent.intent, kind=intent.kind, subject=intent.subject,
                      when=when_out(intent.when), classified_by=by, confidence=intent.confidence,  # type: ignore[arg-type]
                      reason=intent.reason, notes=notes)
+        return intent, base
+
+    async def _act(self, intent: Intent, base: Reply, req: RequestIn) -> Reply:
         if req.dry_run:
             return base.model_copy(update={"status": "done", "reply": f"Would treat this as {describe(intent)}; "
                                                                       "nothing was done (dry run)."})
-        reply = await execute(self, intent, base, req)
+        return self._count(await execute(self, intent, base, req))
+
+    def _count(self, reply: Reply) -> Reply:
         self.counts[reply.status] = self.counts.get(reply.status, 0) + 1
         return reply
+
+    async def handle(self, req: RequestIn, now: datetime | None = None) -> Reply:
+        intent, base = await self._begin(req, now)
+        return await self._act(intent, base, req)
+
+    async def open_stream(self, req: RequestIn, now: datetime | None = None) -> AsyncIterator[StreamItem]:
+        """The request as a stream (:mod:`hydra_os.intake.stream`). Everything up to the model's answer
+        happens here, before the stream starts, so a bad request is still a plain 4xx; a question is
+        answered as the model writes it; any other outcome is done now and is the stream's one item."""
+        intent, base = await self._begin(req, now)
+        if req.dry_run or intent.intent != "answer":
+            return one(await self._act(intent, base, req))
+        return self._counted(answer_stream(self, base, req))
+
+    async def _counted(self, items: AsyncIterator[StreamItem]) -> AsyncIterator[StreamItem]:
+        async for item in items:
+            yield self._count(item) if isinstance(item, Reply) else item
 
     def status(self) -> dict[str, Any]:
         return {"replies": dict(self.counts), "model_classification": self.config.model_classification}

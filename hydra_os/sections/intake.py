@@ -25,6 +25,8 @@ class IntakeConfig(BaseModel):
         default="hydra/auto", min_length=1, description="Model to ask; hydra/auto lets the router choose."
     )
     timeout_s: Seconds = Field(default=120.0, description="Seconds one chat call may take.")
+    stream_idle_s: Seconds = Field(
+        default=60.0, description="A streamed answer (Ask, `stream: true`) fails after this long without a chunk.")
     model_classification: bool = Field(
         default=True, description="Ask the model to classify requests the rules are unsure about (when one is up)."
     )

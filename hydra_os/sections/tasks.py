@@ -34,6 +34,9 @@ class TasksConfig(BaseModel):
     enqueue_grace_s: Seconds = Field(
         default=10.0, description="An enqueue not finished within this long is completed by a worker."
     )
+    enqueue_patience_s: SecondsOrZero = Field(
+        default=20.0, description="How long an enqueue retries its (idempotent) writes while the bus does not answer."
+    )
     poll_s: Seconds = Field(default=1.0, description="Idle workers poll the queue at least this often.")
     max_ack_pending: int = Field(default=20000, ge=100, description="Tasks delivered but not yet acked, cluster-wide.")
     kind_modules: list[str] = Field(

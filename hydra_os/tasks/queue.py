@@ -16,6 +16,7 @@ messages of tasks that are already running or finished after it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import datetime
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import nats.errors
 import nats.js.errors
+from loguru import logger
 from pydantic import BaseModel
 
 from hydra_os.bus import names
@@ -80,24 +82,45 @@ class TaskQueue:
 
     # ---- enqueue -----------------------------------------------------------------------------
     async def enqueue(self, spec: TaskSpec) -> EnqueueResult:
+        """Store (and publish, when due) a new task.
+
+        A busy machine can starve nats-server past ``bus.request_timeout`` (2 s): the writes are then
+        retried together for up to ``tasks.enqueue_patience_s``, so an owner's request is slower, not
+        failed. Every step is idempotent for this task's id and key, so a write that landed although its
+        answer came too late is found again on the retry, never repeated (one task, not two)."""
         task = Task.from_spec(spec)
+        now = time.time()
+        deferred = self._defer(task, self.windows.eligible_at(task, now), now)
+        task.note("queued", self.actor, f"by {task.source}" + (f"; pending: {task.wait_reason}" if deferred else ""))
+        give_up = time.monotonic() + self.config.enqueue_patience_s
+        while True:
+            try:
+                return await self._store_new(task, deferred, now)
+            except BusError as e:
+                if time.monotonic() >= give_up:
+                    raise
+                logger.warning("task {}: enqueue retried: {}", task.id, e)
+                await asyncio.sleep(0.5)
+
+    async def _store_new(self, task: Task, deferred: bool, now: float) -> EnqueueResult:
         holder = await self.store.claim_idempotency(task.idempotency_key, task.id)
-        if holder is not None:
+        ours = holder is None or holder == task.id  # holder == our id: an earlier try of this enqueue claimed it
+        if not ours:
+            assert holder is not None
             try:
                 existing, _ = await self.store.get(holder)
                 return EnqueueResult(task=existing, created=False)
             except TaskNotFoundError:
                 task.id = holder  # an earlier enqueue with this key died before storing its task: finish it
-        now = time.time()
-        deferred = self._defer(task, self.windows.eligible_at(task, now), now)
-        task.note("queued", self.actor, f"by {task.source}" + (f"; pending: {task.wait_reason}" if deferred else ""))
         await self.store.set_pending(task.id, (task.eligible_at or now) if deferred
                                      else now + self.config.enqueue_grace_s)
         try:
             await self.store.create(task)
         except Conflict:
-            existing, _ = await self.store.get(task.id)
-            return EnqueueResult(task=existing, created=False)
+            if not ours:
+                existing, _ = await self.store.get(task.id)
+                return EnqueueResult(task=existing, created=False)
+            # our earlier try stored it: go on (publishing again is dropped by the message id)
         if not deferred:
             await self.publish(task)
             await self.store.clear_pending(task.id)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 
+from hydra_os.api.sse import sse
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.events import Event
@@ -32,10 +32,6 @@ def summarize(ev: Event) -> str:
     parts = [str(d[k]) for k in ("summary", "kind", "target", "approval_id", "task_id", "incident", "state", "status",
                                  "reason", "error") if d.get(k) not in (None, "")]
     return " · ".join(parts)[:300]
-
-
-def sse(event: str, data: dict[str, object]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
 def _item(item: Event | ChainStatus) -> bytes:

@@ -9,10 +9,13 @@ transport with the node's bearer token: no socket, no second code path. A failed
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
+from hydra_os.ui.asgistream import AsgiStream
 from hydra_os.ui.errors import ActionFailedError
 
 CALL_TIMEOUT = 30.0
@@ -37,8 +40,10 @@ def one_line(body: Any, status: int) -> str:
 
 class NodeApi:
     def __init__(self, app: Any, token: str) -> None:
+        self._app = app
+        self._auth = {"authorization": f"Bearer {token}"}
         self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://node",
-                                         headers={"Authorization": f"Bearer {token}"})
+                                         headers=self._auth)
 
     async def call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         try:
@@ -60,6 +65,15 @@ class NodeApi:
     async def post(self, path: str, json: Any = None, **params: Any) -> Any:
         return await self.call("POST", path, json=json, params=params or None)
 
+    async def stream(self, path: str, body: Any) -> AsyncIterator[bytes]:
+        """POST to a streaming route; its body as the route writes it (:mod:`hydra_os.ui.asgistream`). An
+        error answer (4xx/5xx, before the stream starts) raises :class:`ActionFailedError`, one line."""
+        call = AsgiStream(self._app, path, body, self._auth)
+        status, answer = await call.open(CALL_TIMEOUT)
+        if status >= 400:
+            raise ActionFailedError(_error_line(await call.whole(answer), status), status)
+        return answer
+
     async def optional(self, path: str, **params: Any) -> tuple[Any, str | None]:
         """(body, None), or (None, the one-line error): a page part whose source is down says so."""
         try:
@@ -69,3 +83,10 @@ class NodeApi:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _error_line(raw: bytes, status: int) -> str:
+    try:
+        return one_line(json.loads(raw), status)
+    except ValueError:
+        return one_line(None, status)

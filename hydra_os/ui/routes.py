@@ -3,7 +3,7 @@
 Reads and side effects go through the node's own ``/v1`` routes (:class:`~hydra_os.ui.nodeapi.NodeApi`):
 the page never reaches into a store or a service the CLI would not. Forms post, act, and redirect
 back (303) with a one-line result; the page's script only enhances (the live feed, the approvals
-list refreshing itself), everything works without it.
+list refreshing itself, Ask's answer growing as the model writes it), everything works without it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
+from hydra_os.api.sse import STREAM_HEADERS
 from hydra_os.component import NodeContext
 from hydra_os.errors import HydraError
 from hydra_os.node import rpc
@@ -259,6 +260,16 @@ def build_router(ui: UiParts) -> APIRouter:
         except UiError as e:
             reply, err = None, str(e)
         return show(request, "ask.html", s, text=text, reply=reply, error=err)
+
+    @r.post("/ask/stream")
+    async def ask_stream(request: Request) -> Response:
+        """The Ask page's script sends the same form here and reads the answer as it is written: the
+        server-sent events of ``POST /v1/requests`` with ``stream: true``, relayed as they come. An error
+        before the stream starts is the error page (its one line in ``role="alert"``), as for the form."""
+        _, form = await checked_form(request)
+        text = field(form, "text", max_len=4000)
+        body = await ui.api(request).stream("/v1/requests", {"text": text, "stream": True})
+        return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)
 
     @r.get("/healing")
     async def healing(request: Request) -> Response:

@@ -4,6 +4,9 @@ approvals, receipts, memory)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hydra_os.bus.client import Bus
+from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.chat.client import OpenAIChat
 from hydra_os.config import Settings
 from hydra_os.intake.errors import RequestInputError
@@ -213,3 +217,23 @@ async def test_statements_in_a_question_are_kept(make_svc: MakeSvc, memory_node:
     r = await ask(make_svc(None), "Shorter answers please. What is RAID 5")
     assert "kept what you said about your preferences or projects in memory" in r.notes, r
     assert "answer_length: short" in (await memory_node.stack.core.get_block("preferences")).value
+
+
+async def test_a_request_rides_out_a_bus_busy_past_its_request_timeout(make_svc: MakeSvc,
+                                                                       nats_server: EmbeddedNats) -> None:
+    """A busy machine (here the bus server paused for 3 s, past bus.request_timeout's 2 s, as a loaded
+    CI box starves it) delays a request; it does not fail it, and it queues one task, not two."""
+    svc = make_svc()
+    pid = nats_server.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    resume = asyncio.get_running_loop().call_later(3.0, os.kill, pid, signal.SIGCONT)
+    try:
+        r = await asyncio.wait_for(ask(svc, "research owls overnight"), 60)
+    finally:
+        resume.cancel()
+        os.kill(pid, signal.SIGCONT)
+    assert r.status == "queued" and r.task_id, r
+    owls = [t for t in await svc.queue.list_tasks() if t.title == "research: owls"]
+    assert [t.id for t in owls] == [r.task_id]
+    assert not any("sent before" in n for n in r.notes), r.notes

@@ -13,7 +13,7 @@ let
   pkgs = import ./standin/pkgs.nix { inherit lib; };
   python3Packages = builtins.listToAttrs (map (n: { name = n; value = pkgs.fakeDrv { name = n; }; }) [
     "setuptools" "wheel" "nats-py" "pydantic" "pydantic-settings" "fastapi" "uvicorn" "typer" "rich"
-    "loguru" "httpx" "psutil" "nvidia-ml-py" "prometheus-client" "aiohttp" "httptools" "qdrant-client"
+    "loguru" "httpx" "httpx-sse" "psutil" "nvidia-ml-py" "prometheus-client" "aiohttp" "httptools" "qdrant-client"
     "neo4j" "numpy" "apscheduler" "sqlalchemy" "uvloop" "trafilatura" "feedparser" "lxml-html-clean"
     "onnxruntime" "tokenizers" "python-dotenv" "nkeys" "jinja2" "zstandard" "pillow"
     "anyio" "jsonschema" "opentelemetry-api" "pyjwt" "cryptography" "python-multipart" "sse-starlette"

@@ -20,13 +20,23 @@ from tests.helpers import DaemonProc, daemon_env, free_port
 from tests.policy.nodes import PolicyNode, Recorder, start_node
 
 PASSWORD = "correct horse battery staple"
+ENGINE_MODEL = "qwen3-8b"
 
 
-def start_daemon(tmp: Path, *, secure_cookie: bool | None = None, max_streams: int | None = None) -> DaemonProc:
+def start_daemon(tmp: Path, *, secure_cookie: bool | None = None, max_streams: int | None = None,
+                 engine_url: str | None = None) -> DaemonProc:
+    """``engine_url``: an OpenAI stand-in engine behind this node's gateway (``hydra/auto``, so the
+    intake answers questions through it)."""
     port = free_port()
     (tmp / "ui-password").write_text(PASSWORD + "\n")
     env = {"HYDRA_NODE__ROLES": "gateway,memory,scheduler,worker", "HYDRA_LOG__LEVEL": "INFO",
            "HYDRA_UI__PUBLIC_URL": f"http://127.0.0.1:{port}", "HYDRA_UI__PASSWORD_FILE": str(tmp / "ui-password")}
+    if engine_url is not None:
+        (tmp / "engine.toml").write_text(f'[[inference.endpoints]]\nurl = "{engine_url}"\nmodel = "{ENGINE_MODEL}"\n'
+                                         'tier = "standard"\ncontext_length = 8192\n'
+                                         # one engine: a broken stream must not keep it cooling for long
+                                         '[inference.router]\ncooldown_base = 0.5\n')
+        env["HYDRA_CONFIG"] = str(tmp / "engine.toml")
     if max_streams is not None:
         env["HYDRA_UI__MAX_STREAMS"] = str(max_streams)
     if secure_cookie is not None:
@@ -76,3 +86,19 @@ def csrf_of(html: str) -> str:
 
 def api(d: DaemonProc) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=d.api_url, headers={"Authorization": f"Bearer {d.token}"}, timeout=30)
+
+
+def browser_client(d: DaemonProc, cookie: str | None = None) -> httpx.AsyncClient:
+    """A client that, like a browser, sends the session cookie back (set by hand: the cookie may be
+    Secure and this is plain http on loopback) and an Origin on POSTs."""
+    headers = {"origin": d.api_url}
+    if cookie:
+        headers["cookie"] = f"hydra_ui={cookie}"
+    return httpx.AsyncClient(base_url=d.api_url, headers=headers, timeout=30)
+
+
+async def sign_in(d: DaemonProc, secret: str) -> str:
+    async with browser_client(d) as c:
+        r = await c.post("/ui/login", data={"secret": secret})
+    assert r.status_code == 303, r.text
+    return str(r.cookies["hydra_ui"])

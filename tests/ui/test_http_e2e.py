@@ -15,7 +15,7 @@ import pytest
 from hydra_os.policy.approval_links import Verb
 from tests.helpers import DaemonProc
 from tests.policy.nodes import wait_until
-from tests.ui.rig import PASSWORD, api, csrf_of, parker, phone_link, start_daemon
+from tests.ui.rig import PASSWORD, api, browser_client, csrf_of, parker, phone_link, sign_in, start_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -27,25 +27,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProc]:
     d.stop()
 
 
-def _browser(d: DaemonProc, cookie: str | None = None) -> httpx.AsyncClient:
-    """A client that, like a browser, sends the session cookie back (set by hand: the cookie is Secure
-    and this is plain http on loopback) and an Origin on POSTs."""
-    headers = {"origin": d.api_url}
-    if cookie:
-        headers["cookie"] = f"hydra_ui={cookie}"
-    return httpx.AsyncClient(base_url=d.api_url, headers=headers, timeout=30)
-
-
-async def _sign_in(d: DaemonProc, secret: str) -> str:
-    async with _browser(d) as c:
-        r = await c.post("/ui/login", data={"secret": secret})
-    assert r.status_code == 303, r.text
-    return str(r.cookies["hydra_ui"])
-
-
 async def test_sign_in_cookie_csrf_and_sign_out(daemon: DaemonProc) -> None:
     d = daemon
-    async with _browser(d) as anon:
+    async with browser_client(d) as anon:
         r = await anon.get("/ui/")
         assert r.status_code == 303 and r.headers["location"] == "/ui/login"
         page = await anon.get("/ui/login")
@@ -67,7 +51,7 @@ async def test_sign_in_cookie_csrf_and_sign_out(daemon: DaemonProc) -> None:
         sid = r.cookies["hydra_ui"]
         assert d.token not in r.headers["set-cookie"]
 
-    async with _browser(d, sid) as me:
+    async with browser_client(d, sid) as me:
         home = await me.get("/ui/")
         assert home.status_code == 200 and 'data-node="mc"' in home.text
         csrf = csrf_of(home.text)
@@ -104,11 +88,11 @@ async def test_sign_in_cookie_csrf_and_sign_out(daemon: DaemonProc) -> None:
         assert gone.status_code == 401 and "sign in first" in gone.text.lower()
 
     # without a session a body is refused unread, as everywhere on the node
-    async with _browser(d) as anon:
+    async with browser_client(d) as anon:
         r = await anon.post(path, data={"csrf": csrf})
         assert r.status_code == 401 and "bearer" in r.text
     # the UI password from ui.password_file signs in too
-    assert await _sign_in(d, PASSWORD)
+    assert await sign_in(d, PASSWORD)
 
 
 async def test_wrong_sign_ins_are_throttled_per_client(daemon: DaemonProc) -> None:
@@ -121,7 +105,7 @@ async def test_wrong_sign_ins_are_throttled_per_client(daemon: DaemonProc) -> No
         r = await c.post("/ui/login", data={"secret": daemon.token})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1  # checked before the secret
         assert "too many wrong sign-ins" in r.text
-    assert await _sign_in(daemon, daemon.token)
+    assert await sign_in(daemon, daemon.token)
 
 
 async def test_phone_link_get_confirms_post_acts_once(daemon: DaemonProc) -> None:
@@ -153,8 +137,8 @@ async def test_phone_link_get_confirms_post_acts_once(daemon: DaemonProc) -> Non
 
 
 async def test_memory_page_core_blocks_facts_and_learnings(daemon: DaemonProc) -> None:
-    sid = await _sign_in(daemon, daemon.token)
-    async with _browser(daemon, sid) as me:
+    sid = await sign_in(daemon, daemon.token)
+    async with browser_client(daemon, sid) as me:
         page = ""
         for _ in range(60):  # the memory node opens its stores in the background
             page = (await me.get("/ui/memory")).text
@@ -186,9 +170,9 @@ async def _hello(lines: AsyncIterator[str]) -> None:
 async def test_live_feed_streams_events_and_bounds_open_streams(daemon: DaemonProc) -> None:
     """Events arrive as SSE; at most ui.max_streams (3 here) pages stream at once, so one client
     opening streams cannot exhaust the node; a closed page frees its slot."""
-    sid = await _sign_in(daemon, daemon.token)
+    sid = await sign_in(daemon, daemon.token)
     async with contextlib.AsyncExitStack() as stack, parker(daemon) as p:
-        me = await stack.enter_async_context(_browser(daemon, sid))
+        me = await stack.enter_async_context(browser_client(daemon, sid))
         first = await stack.enter_async_context(me.stream("GET", "/ui/feed/stream", params={"type": "approval."}))
         assert first.headers["content-type"].startswith("text/event-stream")
         lines = first.aiter_lines()
@@ -219,8 +203,8 @@ async def test_live_feed_streams_events_and_bounds_open_streams(daemon: DaemonPr
 
 
 async def test_ask_goes_through_the_intake(daemon: DaemonProc) -> None:
-    sid = await _sign_in(daemon, daemon.token)
-    async with _browser(daemon, sid) as me:
+    sid = await sign_in(daemon, daemon.token)
+    async with browser_client(daemon, sid) as me:
         csrf = csrf_of((await me.get("/ui/ask")).text)
         r = await me.post("/ui/ask", data={"csrf": csrf, "text": "research owls overnight"})
         assert r.status_code == 200 and "Queued research on &#34;owls&#34; as task" in r.text, r.text
@@ -236,11 +220,11 @@ async def test_ask_goes_through_the_intake(daemon: DaemonProc) -> None:
 async def test_every_other_page_action(daemon: DaemonProc) -> None:
     """Run the checks, add a recurring job (and a bad one: the scheduler's one-line error), retry a
     cancelled task, read a briefing from the archive."""
-    sid = await _sign_in(daemon, daemon.token)
+    sid = await sign_in(daemon, daemon.token)
     briefings = daemon.state_dir / "briefings"
     briefings.mkdir(exist_ok=True)
     (briefings / "2026-12-06-0700.md").write_text("# Briefing\n\nGood morning. The owls are fine.\n")
-    async with _browser(daemon, sid) as me, api(daemon) as c:
+    async with browser_client(daemon, sid) as me, api(daemon) as c:
         csrf = csrf_of((await me.get("/ui/healing")).text)
 
         async def flash(path: str, data: dict[str, str], back: str) -> str:

@@ -1,5 +1,6 @@
-// Mission Control: progressive enhancement only. The live feed (EventSource), and the approvals
-// list reloading itself when an approval changes. Every page works without this file.
+// Mission Control: progressive enhancement only. The live feed (EventSource), the approvals list
+// reloading itself when an approval changes, and Ask's answer growing as the model writes it (fetch +
+// a ReadableStream reader; the form posts and shows the whole answer without this file).
 "use strict";
 (function () {
   function line(ev) {
@@ -45,10 +46,84 @@
     });
   }
 
+  // ---- Ask: POST the form to its stream route, read the server-sent events as they arrive ----------
+  function ask(form) {
+    var box = document.getElementById("ask-reply");
+    var answer = document.getElementById("ask-answer");
+    var meta = document.getElementById("ask-meta");
+    var error = document.getElementById("ask-error");
+    var button = form.querySelector("button[type=submit]");
+
+    function fail(message) {
+      error.textContent = message;
+      error.hidden = false;
+    }
+
+    function done() {
+      box.setAttribute("aria-busy", "false");
+      button.disabled = false;
+    }
+
+    function onEvent(block) {  // one "event: NAME\ndata: JSON" block
+      var name = "message", data = "";
+      block.split("\n").forEach(function (line) {
+        if (line.indexOf("event:") === 0) { name = line.slice(6).trim(); }
+        if (line.indexOf("data:") === 0) { data += line.slice(5).trim(); }
+      });
+      if (!data) { return; }
+      var d = JSON.parse(data);
+      if (name === "delta") {
+        answer.textContent += d.text;
+      } else if (name === "reply") {
+        answer.textContent = d.reply;
+        meta.textContent = d.status + " · " + d.intent + (d.task_id ? " · task " + d.task_id : "");
+      } else if (name === "error") {
+        fail(d.error.message);
+      }
+    }
+
+    function read(reader, decoder, rest) {
+      return reader.read().then(function (chunk) {
+        if (chunk.done) { return; }
+        var text = rest + decoder.decode(chunk.value, { stream: true });
+        var blocks = text.split("\n\n");
+        rest = blocks.pop();
+        blocks.forEach(onEvent);
+        return read(reader, decoder, rest);
+      });
+    }
+
+    form.addEventListener("submit", function (e) {
+      if (!window.fetch || !window.ReadableStream || !window.TextDecoder) { return; }  // the plain form post
+      e.preventDefault();
+      error.hidden = true;
+      answer.textContent = "";
+      meta.textContent = "";
+      box.hidden = false;
+      box.setAttribute("aria-busy", "true");
+      button.disabled = true;
+      fetch(form.dataset.stream, { method: "POST", credentials: "same-origin",
+                                   body: new URLSearchParams(new FormData(form)) })
+        .then(function (r) {
+          if (!r.ok) {  // refused before it started: the error page's one line
+            return r.text().then(function (html) {
+              var alert = new DOMParser().parseFromString(html, "text/html").querySelector("[role=alert]");
+              fail(alert ? alert.textContent : "the node answered HTTP " + r.status);
+            });
+          }
+          return read(r.body.getReader(), new TextDecoder(), "");
+        })
+        .catch(function () { fail("the connection to the node was lost before the answer was complete"); })
+        .then(done);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var list = document.getElementById("feed");
     if (list) { feed(list); }
     var box = document.getElementById("approvals");
     if (box) { approvals(box); }
+    var askForm = document.getElementById("ask-form");
+    if (askForm) { ask(askForm); }
   });
 })();
