@@ -500,15 +500,24 @@ class QdrantArchivalStore:
     def _second_hop(
         self, qs: tuple[list[int], list[float]], seeds: list[str], n: int, filters: SearchFilters | None
     ) -> list[Found]:
-        """BM25 over the query's words plus the seed hits' own words at half weight (sync).
+        """BM25 over the seed hits' own words that are not the query's, at half weight (sync); none
+        when the seeds add no word.
 
         Pseudo-relevance feedback, one step: the best hits name what the question only points at
         (the company, the tool, the person), and the passages that complete the answer share those
-        words. The collection's IDF keeps the seeds' rare words (names) ahead of their common ones."""
-        terms = dict(zip(qs[0], qs[1], strict=True))
+        words. The collection's IDF keeps the seeds' rare words (names) ahead of their common ones.
+        The query's own words are left out: the BM25 ranking has voted for them already, scaled by
+        lexical coverage, and counting them again here gave every passage sharing a common word of the
+        question ("first", "day", "new") an unscaled vote, which pushed the vector side's best hit down
+        (hybrid below plain vector search on single-hop questions worded unlike the evidence)."""
+        query = set(qs[0])
+        terms: dict[int, float] = {}
         for f in self._engine.retrieve(seeds, False):
             for t in self._bm25.document(f.payload["text"])[0]:
-                terms.setdefault(t, 0.5)
+                if t not in query:
+                    terms.setdefault(t, 0.5)
+        if not terms:
+            return []
         vec = (list(terms), list(terms.values()))
         return _stable(self._engine.query("bm25", [vec], n, filters, True, _FUSION_FIELDS)[0])
 
