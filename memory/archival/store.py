@@ -134,6 +134,22 @@ def _window_filters(base: SearchFilters, w: TimeWindow) -> list[tuple[TimeField,
     return [("created_at", base.model_copy(update={"since": since, "until": until}))] if since < until else []
 
 
+def _seeds(fused: dict[str, float], by_id: dict[str, Found], k: int) -> list[str]:
+    """The best ``k`` fused hits, one per exchange: an owner turn and the assistant's reply to it
+    (often an echo, restating it) say one thing, and seeding the second hop with both would spend it
+    on words already seeded."""
+    seeds: list[str] = []
+    exchanges: set[str] = set()
+    for i in sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"])):
+        exchange = by_id[i].payload.get("reply_to") or by_id[i].payload["pid"]
+        if exchange not in exchanges:
+            exchanges.add(exchange)
+            seeds.append(i)
+            if len(seeds) == k:
+                break
+    return seeds
+
+
 def _link_target(link: tuple[str, str] | None, fresh_pids: list[str]) -> str | None:
     """The passage a near duplicate links to: one stored (``("store", pid)``) or one earlier in the
     same batch (``("batch", its index among the fresh passages)``)."""
@@ -457,8 +473,7 @@ class QdrantArchivalStore:
     ) -> dict[str, float]:
         """The fusion again with the second hop's ranking (seeded by the best fused hits) added to the pool."""
         by_id = pool.by_id
-        seeds = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))[: self._cfg.hop_from]
-        hop = self._second_hop(qs, seeds, n, filters)
+        hop = self._second_hop(qs, _seeds(fused, by_id, self._cfg.hop_from), n, filters)
         by_id.update((f.id, f) for f in hop if f.id not in by_id)
         pool.add([f.id for f in hop], self._cfg.hop_weight, self._scores(hop))
         return pool.fuse(self._cfg)
