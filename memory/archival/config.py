@@ -98,8 +98,8 @@ class ArchivalConfig(BaseModel):
         default=0.5,
         ge=0.0,
         le=4.0,
-        description="Hybrid: weight of a second BM25 ranking whose query adds the words of the best "
-        "``hop_from`` fused hits to the query's own (a second hop: \"the company Lena works for\" finds "
+        description="Hybrid: weight of a second BM25 ranking whose query is the words of the best "
+        "``hop_from`` fused hits that the query does not have (a second hop: \"the company Lena works for\" finds "
         "\"Lena joined Cobalt Games\", the second hop \"Cobalt Games has its headquarters in Oslo\"); 0 = off.",
     )
     hop_from: int = Field(default=2, ge=1, le=10, description="Hybrid: how many top hits seed the second hop.")

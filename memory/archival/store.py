@@ -134,6 +134,22 @@ def _window_filters(base: SearchFilters, w: TimeWindow) -> list[tuple[TimeField,
     return [("created_at", base.model_copy(update={"since": since, "until": until}))] if since < until else []
 
 
+def _seeds(fused: dict[str, float], by_id: dict[str, Found], k: int) -> list[str]:
+    """The best ``k`` fused hits, one per exchange: an owner turn and the assistant's reply to it
+    (often an echo, restating it) say one thing, and seeding the second hop with both would spend it
+    on words already seeded."""
+    seeds: list[str] = []
+    exchanges: set[str] = set()
+    for i in sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"])):
+        exchange = by_id[i].payload.get("reply_to") or by_id[i].payload["pid"]
+        if exchange not in exchanges:
+            exchanges.add(exchange)
+            seeds.append(i)
+            if len(seeds) == k:
+                break
+    return seeds
+
+
 def _link_target(link: tuple[str, str] | None, fresh_pids: list[str]) -> str | None:
     """The passage a near duplicate links to: one stored (``("store", pid)``) or one earlier in the
     same batch (``("batch", its index among the fresh passages)``)."""
@@ -457,8 +473,7 @@ class QdrantArchivalStore:
     ) -> dict[str, float]:
         """The fusion again with the second hop's ranking (seeded by the best fused hits) added to the pool."""
         by_id = pool.by_id
-        seeds = sorted(fused, key=lambda i: (-fused[i], by_id[i].payload["pid"]))[: self._cfg.hop_from]
-        hop = self._second_hop(qs, seeds, n, filters)
+        hop = self._second_hop(qs, _seeds(fused, by_id, self._cfg.hop_from), n, filters)
         by_id.update((f.id, f) for f in hop if f.id not in by_id)
         pool.add([f.id for f in hop], self._cfg.hop_weight, self._scores(hop))
         return pool.fuse(self._cfg)
@@ -500,15 +515,24 @@ class QdrantArchivalStore:
     def _second_hop(
         self, qs: tuple[list[int], list[float]], seeds: list[str], n: int, filters: SearchFilters | None
     ) -> list[Found]:
-        """BM25 over the query's words plus the seed hits' own words at half weight (sync).
+        """BM25 over the seed hits' own words that are not the query's, at half weight (sync); none
+        when the seeds add no word.
 
         Pseudo-relevance feedback, one step: the best hits name what the question only points at
         (the company, the tool, the person), and the passages that complete the answer share those
-        words. The collection's IDF keeps the seeds' rare words (names) ahead of their common ones."""
-        terms = dict(zip(qs[0], qs[1], strict=True))
+        words. The collection's IDF keeps the seeds' rare words (names) ahead of their common ones.
+        The query's own words are left out: the BM25 ranking has voted for them already, scaled by
+        lexical coverage, and counting them again here gave every passage sharing a common word of the
+        question ("first", "day", "new") an unscaled vote, which pushed the vector side's best hit down
+        (hybrid below plain vector search on single-hop questions worded unlike the evidence)."""
+        query = set(qs[0])
+        terms: dict[int, float] = {}
         for f in self._engine.retrieve(seeds, False):
             for t in self._bm25.document(f.payload["text"])[0]:
-                terms.setdefault(t, 0.5)
+                if t not in query:
+                    terms.setdefault(t, 0.5)
+        if not terms:
+            return []
         vec = (list(terms), list(terms.values()))
         return _stable(self._engine.query("bm25", [vec], n, filters, True, _FUSION_FIELDS)[0])
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from memory.archival import ArchivalConfig, open_archival
+from memory.archival import ArchivalConfig, QdrantArchivalStore, open_archival
+from memory.archival.dedup import content_hash, point_id
+from memory.archival.engine import PointData
 from memory.archival.named import named_days
 from memory.embed import HashingEmbedder
 from memory.protocols import PassageIn, SearchFilters
@@ -84,5 +86,33 @@ async def test_a_date_question_finds_the_turn_said_later_about_that_day(backend:
         bounded = SearchFilters(since=SAID - timedelta(days=5), until=SAID - timedelta(hours=1))
         hits = await store.search("What happened on October 12th?", limit=5, asked_at=asked, filters=bounded)
         assert added[-1].id not in [h.passage.id for h in hits]
+    finally:
+        await store.close()
+
+
+async def _naming(store: QdrantArchivalStore, day: date) -> list[str]:
+    """The passages whose ``named_days`` hold ``day`` (the engine's own filtered query)."""
+    (qv,) = await store.embedder.embed(["anything"])
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    flt = SearchFilters(since=start, until=start + timedelta(days=1))
+    return [f.payload["pid"] for f in store._engine.query("dense", [qv], 10, flt, True, ("pid",), "named_days")[0]]
+
+
+async def test_a_passage_stored_before_named_days_gains_them_on_reindex(tmp_path: Path) -> None:
+    store = await open_archival(ArchivalConfig(path=tmp_path / "a"), HashingEmbedder(256), tmp_path)
+    try:
+        text = "the scrub on sunday found checksum errors on one disk"
+        await store.add([PassageIn(id="filler", text="the kiln needs a new element", created_at=SAID)])
+        (vec,) = await store.embedder.embed([text])
+        payload: dict[str, object] = {  # written by a version without named_days
+            "pid": "old", "text": text, "source": "conversation", "tags": [], "session": None,
+            "created_at": "2025-10-14T18:00:00Z", "text_hash": content_hash(text), "dup": "canonical",
+            "near_duplicate_of": None, "embedding_model": store.embedding_model,
+        }
+        store._engine.upsert([PointData(point_id("old"), vec, store._bm25.document(text), payload)])
+        assert (await store.get("old")).text == text
+        assert await _naming(store, date(2025, 10, 12)) == []
+        await store.reindex(HashingEmbedder(128))
+        assert await _naming(store, date(2025, 10, 12)) == ["old"]
     finally:
         await store.close()
