@@ -10,7 +10,11 @@ stores, and the bus :class:`~memory.client.MemoryClient` the gateway uses. For e
   call itself; ``embed`` is the query embedding inside ``archival.search``;
 - ``render``: ``MemoryContext.render`` + ``merge_system`` + ``provenance_header`` (the prompt and header);
 - ``handshake``: a fresh client's ``open()`` (``hello``): what a request pays when it opens its own client;
-- ``api_search``: what ``GET /v1/memory/search`` does past HTTP (handshake, search, ``model_dump``, JSON).
+- ``api_search``: what ``GET /v1/memory/search`` does past HTTP (handshake, search, ``model_dump``, JSON);
+- ``in_process_search``: the same search on the stores directly, hybrid, vector-only and BM25-only.
+
+Two passes: the store as written (its index not built yet: what a memory node serves until its optimiser
+runs) and after ``optimize()`` (the HNSW index built: what it serves after).
 
 Medians over the queries (each query ``--rounds`` times, after a warm-up), as milliseconds; per verb the
 number of calls per assembly too. ``--store DIR`` uses a state dir filled before (e.g. by
@@ -197,10 +201,39 @@ def summarise(per_query: list[Spans]) -> dict[str, dict[str, float]]:
     return out
 
 
+async def measure(stack: MemoryStack, local: MemoryStack, bus: Bus, cfg: MemoryConfig, rounds: int
+                  ) -> dict[str, Any]:
+    """One pass: every query ``rounds`` times (after two warm-up rounds), all spans."""
+    per_query: dict[str, list[Spans]] = defaultdict(list)
+    flat: Spans = defaultdict(list)
+    for r in range(rounds + 2):
+        for q in QUERIES:
+            spans = await one_assembly(stack, cfg, q)
+            hs, so = await api_search(bus, q)
+            took: dict[str, float] = {"handshake": hs, "api_search_past_handshake": so}
+            for mode in ("hybrid", "vector", "bm25"):
+                t0 = time.perf_counter()
+                await local.archival.search(q, limit=cfg.context.passages, mode=mode)
+                took[f"in_process_search_{mode}"] = time.perf_counter() - t0
+            TIMER.take()
+            if r >= 2:
+                per_query[q].append(spans)
+                for k, v in took.items():
+                    flat[k].append(v)
+    everything = [s for v in per_query.values() for s in v]
+    return {
+        "assembly": summarise(everything),
+        "assembly_by_query_p50_ms": {q: ms([s["assemble"][0] for s in v]) for q, v in per_query.items()},
+        **{f"{k}_p50_ms": ms(v) for k, v in flat.items()},
+        "load_average": os.getloadavg(),
+    }
+
+
 async def run(args: argparse.Namespace, state: Path, tmp: Path) -> dict[str, Any]:
     cfg = MemoryConfig()
     cfg.embed.backend = args.embedder
     mem = await open_local(cfg, state)
+    phases: dict[str, Any] = {}
     try:
         if args.passages and await mem.stack.archival.count() == 0:
             await fill(mem.stack, args.passages)
@@ -212,40 +245,23 @@ async def run(args: argparse.Namespace, state: Path, tmp: Path) -> dict[str, Any
             assert srv.url
             async with Bus([srv.url], BusConfig(), name="bench") as bus:
                 async with TimedService(bus, mem.stack, "bench", mem.embedder):
-                    client = await TimedClient(bus, timeout=30).open()
-                    stack = client.stack()
-                    per_query: dict[str, list[Spans]] = defaultdict(list)
-                    handshake: list[float] = []
-                    search_only: list[float] = []
-                    local_search: list[float] = []
-                    for r in range(args.rounds + 2):  # two warm-up rounds
-                        for q in QUERIES:
-                            spans = await one_assembly(stack, cfg, q)
-                            hs, so = await api_search(bus, q)
-                            t0 = time.perf_counter()
-                            await mem.stack.archival.search(q, limit=cfg.context.passages)
-                            ls = time.perf_counter() - t0
-                            TIMER.take()
-                            if r >= 2:
-                                per_query[q].append(spans)
-                                handshake.append(hs)
-                                search_only.append(so)
-                                local_search.append(ls)
+                    stack = (await TimedClient(bus, timeout=30).open()).stack()
+                    if not args.skip_unindexed:
+                        phases["as written (index not built)"] = await measure(stack, mem.stack, bus, cfg, args.rounds)
+                    t0 = time.perf_counter()
+                    await mem.stack.archival.optimize()  # what the memory node's optimiser does
+                    optimize_s = time.perf_counter() - t0
+                    phases["indexed (after optimize)"] = await measure(stack, mem.stack, bus, cfg, args.rounds)
     finally:
         await mem.close()
-    everything = [s for v in per_query.values() for s in v]
     return {
         "bench": "memory_context_profile",
         "passages": count,
         "embedder": args.embedder,
         "rounds": args.rounds,
         "queries": QUERIES,
-        "assembly": summarise(everything),
-        "assembly_by_query_p50_ms": {q: ms([s["assemble"][0] for s in v]) for q, v in per_query.items()},
-        "handshake_p50_ms": ms(handshake),
-        "api_search_past_handshake_p50_ms": ms(search_only),
-        "in_process_search_p50_ms": ms(local_search),
-        "load_average": os.getloadavg(),
+        "optimize_seconds": round(optimize_s, 1),
+        "phases": phases,
         "cpus": os.cpu_count(),
         "shared_with": args.shared_with,
     }
@@ -253,16 +269,19 @@ async def run(args: argparse.Namespace, state: Path, tmp: Path) -> dict[str, Any
 
 def show(out: dict[str, Any]) -> None:
     print(f"context assembly profile: {out['passages']} passages, {out['embedder']} embedder, "
-          f"{out['rounds']} rounds x {len(out['queries'])} queries, load {out['load_average']}")
-    print(f"  {'span':<32}{'p50 ms/assembly':>16}{'calls':>8}")
-    for name, v in out["assembly"].items():
-        print(f"  {name:<32}{v['p50_ms']:>16.3f}{v['calls']:>8g}")
-    print("  per query, assemble p50 ms:")
-    for q, v in out["assembly_by_query_p50_ms"].items():
-        print(f"    {v:>8.3f}  {q}")
-    print(f"  fresh client handshake (hello) p50 {out['handshake_p50_ms']:.3f} ms; /v1/memory/search past HTTP "
-          f"and handshake p50 {out['api_search_past_handshake_p50_ms']:.3f} ms; the same search in-process p50 "
-          f"{out['in_process_search_p50_ms']:.3f} ms")
+          f"{out['rounds']} rounds x {len(out['queries'])} queries; optimize took {out['optimize_seconds']} s")
+    for phase, p in out["phases"].items():
+        print(f"\n{phase} (load average {tuple(round(x, 1) for x in p['load_average'])})")
+        print(f"  {'span':<32}{'p50 ms/assembly':>16}{'calls':>8}")
+        for name, v in p["assembly"].items():
+            print(f"  {name:<32}{v['p50_ms']:>16.3f}{v['calls']:>8g}")
+        print("  per query, assemble p50 ms:")
+        for q, v in p["assembly_by_query_p50_ms"].items():
+            print(f"    {v:>8.3f}  {q}")
+        print(f"  fresh client handshake (hello) p50 {p['handshake_p50_ms']:.3f} ms; /v1/memory/search past HTTP "
+              f"and handshake p50 {p['api_search_past_handshake_p50_ms']:.3f} ms")
+        print(f"  in-process search p50: hybrid {p['in_process_search_hybrid_p50_ms']:.3f} ms, vector "
+              f"{p['in_process_search_vector_p50_ms']:.3f} ms, bm25 {p['in_process_search_bm25_p50_ms']:.3f} ms")
 
 
 def main() -> None:
@@ -271,6 +290,7 @@ def main() -> None:
     ap.add_argument("--passages", type=int, default=10_000, help="without --store: passages to fill")
     ap.add_argument("--embedder", default="hashing", choices=["hashing", "onnx", "minilm"])
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--skip-unindexed", action="store_true", help="only the indexed pass (optimize first)")
     ap.add_argument("--shared-with", default="other agents' work on this 2-core VM")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "memory_context_profile.json")
     args = ap.parse_args()

@@ -22,9 +22,13 @@ Measures:
   interleaved; sequential latency and one-client time to first token, p50 and the added p50.
   ``--only-memory`` runs just that row. ``--memory-store DIR`` starts from a state dir filled before
   (copied for each daemon; ``--memory-fill-only DIR`` fills one and exits: 100k passages take minutes).
+  A fill ends with ``optimize()`` (the HNSW index), as a memory node's optimiser leaves a store it wrote.
   ``--memory-before TREE`` adds a second memory daemon run from another checkout of the code (e.g.
   ``git archive <commit> | tar -x -C TREE``), over its own copy of the same store and the same backend,
   its requests interleaved with the others: the before and after of a change, side by side in one run.
+  ``--memory-wait-indexed`` measures once the daemon has run its first index optimisation (for a store
+  never optimised, e.g. ``--memory-store`` of a fill from before fills optimised; the row records each
+  daemon's optimisation count before and after measuring).
 
 Prints a table and writes bench/results/router.json (``--only-memory``: bench/results/router_memory.json).
 
@@ -130,6 +134,9 @@ async def _fill(state_dir: Path, n: int, embedder: str) -> float:
                                     f"on day {i % 365}, item {i}.", session=f"s{i // 50}")
                      for i in range(start, min(n, start + 1000))]
             await mem.stack.archival.add(batch)
+        # the index a memory node builds as passages arrive (its optimiser runs every 1000 added): without
+        # it, the measured daemon would search brute force, or spend the run optimising
+        await mem.stack.archival.optimize()
     finally:
         await mem.close()
     return time.perf_counter() - t0
@@ -210,10 +217,17 @@ def _memory_daemon(tmp: Path, name: str, backend_url: str, embedder: str, tree: 
     return d
 
 
+def _optimizer_runs(d: DaemonProc) -> int:
+    """How many archival index optimisations the daemon's memory node has run (``/v1/status``)."""
+    with d.client() as c:
+        return int(c.get("/v1/status").json()["components"]["memory"].get("optimizer_runs", 0))
+
+
 def memory_row(tmp: Path, backend_url: str, passages: int, embedder: str, n: int, store: Path | None = None,
-               before: Path | None = None) -> dict[str, Any]:
+               before: Path | None = None, wait_indexed: bool = False) -> dict[str, Any]:
     """hydra vs hydra+memory on one daemon with ``passages`` in its archival store (and, with ``before``,
-    hydra+memory on a daemon run from that checkout, over a copy of the same store)."""
+    hydra+memory on a daemon run from that checkout, over a copy of the same store). ``wait_indexed``:
+    measure once the current daemon's memory node has run its first index optimisation."""
     names = {"hydra-mem": None} | ({"hydra-mem-before": before} if before is not None else {})
     fill_s: float | None = None
     if store is None:
@@ -232,10 +246,15 @@ def memory_row(tmp: Path, backend_url: str, passages: int, embedder: str, n: int
             label = "hydra+memory" + (" (before)" if name.endswith("before") else "")
             targets.append((label, dm.api_url + "/v1", {"Authorization": f"Bearer {dm.token}"},
                             {**BODY, "model": "hydra/assistant"}))
+        if wait_indexed:  # the current daemon's optimisation at start; a "before" daemon is not waited for
+            wait_for(lambda: _optimizer_runs(d) >= 1, 900, what="hydra-mem: the index optimised at start")
+        optimized = {name: [_optimizer_runs(dm)] for name, dm in daemons.items()}
         load_before = os.getloadavg()
         runs = asyncio.run(_memory_runs(targets, n))
         load_after = os.getloadavg()
         parts = {name: _memory_parts(dm, max(n // 2, 20)) for name, dm in daemons.items()}
+        for name, dm in daemons.items():
+            optimized[name].append(_optimizer_runs(dm))
     finally:
         for dm in daemons.values():
             dm.stop()
@@ -243,7 +262,8 @@ def memory_row(tmp: Path, backend_url: str, passages: int, embedder: str, n: int
                            "fill_seconds": round(fill_s, 1) if fill_s is not None else None,
                            "store": "filled in this run" if fill_s is not None else "copied from a filled state dir",
                            "before_tree": str(before) if before is not None else None,
-                           "load_average": {"before": load_before, "after": load_after}}
+                           "load_average": {"before": load_before, "after": load_after},
+                           "optimizer_runs_before_and_after_measuring": optimized}
     for name_, r in runs.items():
         row[name_] = {"seq_p50_ms": round(statistics.median(r["seq"]), 3),
                       "ttft_p50_ms": round(statistics.median(r["ttft"]), 3),
@@ -513,6 +533,8 @@ def main() -> None:
                     help="fill --memory-passages into this state dir and exit")
     ap.add_argument("--memory-before", type=Path, default=None,
                     help="a checkout of older code: its hydra+memory daemon runs side by side (same store)")
+    ap.add_argument("--memory-wait-indexed", action="store_true",
+                    help="measure once the daemon's memory node has optimised the index (a store not yet indexed)")
     ap.add_argument("--classifier-only", action="store_true",
                     help="only the classifier section (accuracy, cross-validation, timing), written to "
                          "bench/results/router_classifier.json")
@@ -535,7 +557,7 @@ def main() -> None:
         backend = Backend(a.tokens, a.token_interval)
         try:
             m = memory_row(tmp, backend.url, a.memory_passages, a.memory_embedder, a.seq, a.memory_store,
-                           a.memory_before)
+                           a.memory_before, a.memory_wait_indexed)
         finally:
             backend.stop()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -594,7 +616,7 @@ def main() -> None:
             result["hydra_vs_litellm_rps"] = round(rows["hydra"]["stream_rps"] / rows["litellm"]["stream_rps"], 2)
         if a.memory_passages:
             result["memory"] = memory_row(tmp, backend.url, a.memory_passages, a.memory_embedder, a.seq,
-                                          a.memory_store, a.memory_before)
+                                          a.memory_store, a.memory_before, a.memory_wait_indexed)
     finally:
         if litellm is not None:
             stop_group(litellm)

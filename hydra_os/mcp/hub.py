@@ -32,7 +32,7 @@ class Hub:
         # One client for the server's life, never ``open()``ed: ``open()`` asks the memory node for
         # ``info`` (it counts every store) only to learn the stored embedding model, which no tool
         # needs, so each tool call is one bus request; with no memory node a call fails with the same
-        # MemoryUnavailableError. (``/v1/memory/*`` still opens a client per request.)
+        # MemoryUnavailableError. (``/v1/memory/*`` keeps one handshaken client: ``MemoryLink``.)
         self.memory: MemoryStack = MemoryClient(bus, timeout=settings.memory.service.request_timeout_s).stack()
 
     @property
