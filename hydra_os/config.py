@@ -83,7 +83,7 @@ class NodeConfig(_Section):
     stop_timeout: float = Field(
         default=20.0, ge=1, le=600,
         description="Seconds the whole shutdown may take; then the daemon logs what still runs and exits 1 "
-        "(keep it below systemd's TimeoutStopSec, 30 s in the NixOS module).",
+        "(the NixOS module sets systemd's TimeoutStopSec to this plus 10 s).",
     )
 
     @field_validator("id")

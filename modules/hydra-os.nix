@@ -22,6 +22,9 @@ let
   credentialsDir = "/run/credentials/hydra-os.service";
   cacheDir = "/var/cache/hydra-os";
   managedUnits = lib.unique cfg.manageUnits;
+  # The daemon bounds its own shutdown by node.stop_timeout (20 s by default) and then exits; systemd's
+  # SIGKILL comes 10 s after that bound, so raising the setting raises the unit's timeout with it.
+  stopTimeoutSec = builtins.ceil ((cfg.settings.node.stop_timeout or 20) * 1.0) + 10;
   # The privileged helper's verbs (hydra_os/nixos/helper.py); the polkit rule allows exactly these.
   helperVerbs = [ "test" "boot" "switch" "rollback" ];
 
@@ -313,7 +316,7 @@ in
             # SIGTERM goes to the daemon only; it drains and stops its own children (the
             # embedded nats-server, engines) last. Leftovers get SIGKILL after the timeout.
             KillMode = "mixed";
-            TimeoutStopSec = "30s";
+            TimeoutStopSec = "${toString stopTimeoutSec}s";
 
             DynamicUser = true;
             User = "hydra-os";

@@ -206,6 +206,25 @@ class NatsProc:
                 self.proc.wait(5)
 
 
+def freeze(pid: int, timeout: float = 10.0) -> None:
+    """SIGSTOP ``pid`` and return once every thread of it has stopped. ``kill()`` only queues the signal:
+    under load a multi-threaded nats-server went on answering for a moment after it returned (a PONG
+    0.1 ms after the kill, its threads still running, in 3 of 6 parallel runs of tests/bus/test_probe.py)."""
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: _all_threads_stopped(pid), timeout, interval=0.002, what=f"process {pid} stopped")
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]  # after "pid (comm)"
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        if state not in ("T", "t"):
+            return False
+    return True
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)

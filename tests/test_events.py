@@ -15,7 +15,7 @@ from hydra_os.config import BusConfig
 from hydra_os.events import Event, EventLog
 from hydra_os.policy.audit import StoredEvent, StreamFacts, read_events, stream_facts, verify_chains
 from hydra_os.policy.receipts import Receipts
-from tests.helpers import NatsProc, free_port
+from tests.helpers import NatsProc, free_port, freeze
 
 
 async def _all_events(bus: Bus, node: str) -> list[Event]:
@@ -94,7 +94,7 @@ async def test_receipts_during_a_freeze_and_a_restart_keep_one_chain(tmp_path: P
             for _ in range(3):
                 await receipts.policy("t.before", n=sent)
                 sent += 1
-            os.kill(srv.proc.pid, signal.SIGSTOP)  # frozen: nats-py buffers, acks time out
+            freeze(srv.proc.pid)  # frozen: nats-py buffers, acks time out
             try:
                 for _ in range(4):
                     await receipts.policy("t.frozen", n=sent)

@@ -20,17 +20,24 @@ line naming the file and nothing is touched. A store without any generation is n
 
 Index optimisation (building HNSW, merging segments) is ``EdgeShard.optimize()``; it blocks, so the
 store exposes it as ``optimize()`` for the daemon to run in the background (see
-:class:`memory.archival.maintenance.BackgroundOptimizer`), never on the query path.
+:class:`memory.archival.maintenance.BackgroundOptimizer`), never on the query path. The binding
+keeps the GIL for the whole run, so it runs in a child process (:mod:`memory.archival.optimize_child`)
+on the flushed and closed shard; meanwhile reads and writes wait for the shard to reopen, and an
+export (``scroll``) or ``close`` ends the child at once instead of waiting tens of seconds for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -131,6 +138,12 @@ class EdgeEngine:
         self._min_free = min_free_bytes
         self._root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)  # notified when an optimising child is done
+        self._child: subprocess.Popen[bytes] | None = None  # the optimising child, while the shard is closed
+        self._optimising = False  # from draining the users until the shard is open again
+        self._stop = False  # stop_optimising() was called during this optimisation
+        self._users = 0  # calls using the shard right now; the shard is closed for a child only at 0
+        self._live: Path | None = None  # the live generation's directory
         self._shard: qe.EdgeShard | None = None
         self._next: tuple[Path, qe.EdgeShard, StoreMeta] | None = None
         self.meta: StoreMeta | None = None
@@ -153,6 +166,7 @@ class EdgeEngine:
         gen = self._root / live
         self._check_space("open")
         self.meta, self._shard = _load_generation(gen)
+        self._live = gen
         if recovered:
             logger.warning("archival store: {} named {!r}; recovered the newest complete generation {}",
                            current, named, live)
@@ -218,7 +232,7 @@ class EdgeEngine:
             gen, shard = self._new_shard(meta)
             self._mark_complete(gen, shard)
             _atomic_write(self._root / "CURRENT", gen.name)
-            self._shard, self.meta = shard, meta
+            self._shard, self.meta, self._live = shard, meta, gen
 
     def begin_generation(self, meta: StoreMeta) -> None:
         with self._lock:
@@ -234,10 +248,11 @@ class EdgeEngine:
     def commit_generation(self) -> None:
         with self._lock:
             assert self._next is not None
+            self._wait_idle()
             gen, shard, meta = self._next
             self._mark_complete(gen, shard)
             _atomic_write(self._root / "CURRENT", gen.name)
-            old, self._shard, self.meta, self._next = self._shard, shard, meta, None
+            old, self._shard, self.meta, self._next, self._live = self._shard, shard, meta, None, gen
             if old is not None:
                 old.close()
             for d in self._root.glob("gen-*"):
@@ -254,11 +269,26 @@ class EdgeEngine:
 
     # ------------------------------------------------------------------ data
 
-    @property
-    def shard(self) -> qe.EdgeShard:
-        if self._shard is None:
-            raise MemoryBackendError("archival store: not created yet")
-        return self._shard
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[qe.EdgeShard]:
+        """The live shard, kept open for the block (an optimisation closes it only when no call uses it)."""
+        with self._lock:
+            self._wait_idle()
+            if self._shard is None:
+                raise MemoryBackendError("archival store: not created yet")
+            shard = self._shard
+            self._users += 1
+        try:
+            yield shard
+        finally:
+            with self._lock:
+                self._users -= 1
+                self._idle.notify_all()
+
+    def _wait_idle(self) -> None:
+        """With the lock held: wait until no optimisation has the shard (bounded by its run)."""
+        while self._optimising:
+            self._idle.wait()
 
     @staticmethod
     def _point(p: PointData) -> qe.Point:
@@ -267,7 +297,8 @@ class EdgeEngine:
     def upsert(self, points: list[PointData]) -> None:
         self._check_space("write")
         try:
-            self.shard.update(qe.UpdateOperation.upsert_points([self._point(p) for p in points]))
+            with self._using() as shard:
+                shard.update(qe.UpdateOperation.upsert_points([self._point(p) for p in points]))
         except Exception as err:
             raise MemoryBackendError(f"archival store: write failed: {err}") from err
 
@@ -294,41 +325,104 @@ class EdgeEngine:
                 )
             )
         try:
-            res = self.shard.query_batch(qe.QueryBatchRequest(reqs))
+            with self._using() as shard:
+                res = shard.query_batch(qe.QueryBatchRequest(reqs))
         except Exception as err:
             raise MemoryBackendError(f"archival store: query failed: {err}") from err
         return [[_found(p, False) for p in r] for r in res]
 
     def retrieve(self, ids: list[str], with_vectors: bool) -> list[Found]:
         vec: list[str] | bool = [DENSE] if with_vectors else False
-        recs = self.shard.retrieve([uuid.UUID(i) for i in ids], with_payload=True, with_vector=vec)
+        with self._using() as shard:
+            recs = shard.retrieve([uuid.UUID(i) for i in ids], with_payload=True, with_vector=vec)
         return [_found(r, with_vectors) for r in recs]
 
     def find_hashes(self, hashes: list[str]) -> dict[str, str]:
         if not hashes:
             return {}
         flt = qe.Filter(must=[qe.FieldCondition("text_hash", match=qe.MatchAny(hashes))])
-        recs, _ = self.shard.scroll(
-            qe.ScrollRequest(limit=len(hashes) * 2, filter=flt, with_payload=["text_hash", "pid"], with_vector=False)
-        )
+        req = qe.ScrollRequest(limit=len(hashes) * 2, filter=flt, with_payload=["text_hash", "pid"], with_vector=False)
+        with self._using() as shard:
+            recs, _ = shard.scroll(req)
         return {r.payload["text_hash"]: r.payload["pid"] for r in recs if r.payload is not None}
 
     def count(self) -> int:
-        return int(self.shard.count(qe.CountRequest(exact=True)))
+        with self._using() as shard:
+            return int(shard.count(qe.CountRequest(exact=True)))
 
     def scroll(self, offset: str | None, limit: int, with_vectors: bool) -> tuple[list[Found], str | None]:
         req = qe.ScrollRequest(
             offset=uuid.UUID(offset) if offset else None, limit=limit, with_payload=True, with_vector=with_vectors
         )
-        recs, nxt = self.shard.scroll(req)
+        self.stop_optimising()  # an export must not wait for a whole optimisation; it reruns later
+        with self._using() as shard:
+            recs, nxt = shard.scroll(req)
         return [_found(r, with_vectors) for r in recs], (str(nxt) if nxt is not None else None)
 
     def optimize(self) -> None:
+        """Optimise the live shard in a child process (see :mod:`memory.archival.optimize_child`)."""
         self._check_space("optimisation")
-        self.shard.optimize()
+        with self._lock:
+            self._wait_idle()
+            if self._shard is None or self._live is None:
+                return
+            shard_dir = self._live / "shard"
+            self._optimising, self._stop = True, False  # new calls wait from here
+            try:
+                child = self._hand_over(self._shard, shard_dir)
+            except BaseException:
+                self._reopen(shard_dir, None)
+                raise
+            if child is None:
+                return
+        _, err = child.communicate()  # outside the lock: stop_optimising() may end it meanwhile
+        with self._lock:
+            self._reopen(shard_dir, child)
+        if child.returncode > 0:
+            raise MemoryBackendError(f"archival store: optimisation failed: {err.decode(errors='replace')[-500:]}")
+
+    def _hand_over(self, shard: qe.EdgeShard, shard_dir: Path) -> subprocess.Popen[bytes] | None:
+        """With the lock held: wait out the calls under way, close the shard, start the child."""
+        while self._users and not self._stop:
+            self._idle.wait()
+        if self._stop:  # a stop came while the calls under way finished: optimise another time
+            self._optimising = False
+            self._idle.notify_all()
+            return None
+        shard.flush()
+        shard.close()  # every acknowledged write is on disk before the child opens the files
+        self._shard = None
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "memory.archival.optimize_child", str(shard_dir), str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        return self._child
+
+    def _reopen(self, shard_dir: Path, child: subprocess.Popen[bytes] | None) -> None:
+        """With the lock held: open the shard again after the child (or a failed hand-over)."""
+        try:
+            if child is not None and child.returncode != 0:  # interrupted or failed: drop its half-built work
+                shutil.rmtree(shard_dir / "temp_segments", ignore_errors=True)
+            if self._shard is None:
+                self.meta, self._shard = _load_generation(shard_dir.parent)
+        finally:
+            self._child, self._optimising = None, False
+            self._idle.notify_all()
+
+    def stop_optimising(self) -> None:
+        """End a running optimisation (SIGTERM to the child) and wait until the shard is open again."""
+        with self._lock:
+            if self._optimising:
+                self._stop = True
+                self._idle.notify_all()
+            if self._child is not None and self._child.poll() is None:
+                logger.info("archival store: ending the index optimisation early (it runs again later)")
+                self._child.terminate()
+            self._wait_idle()
 
     def close(self) -> None:
         with self._lock:
+            self.stop_optimising()
             self.abort_generation()
             if self._shard is not None:
                 self._shard.flush()

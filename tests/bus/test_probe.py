@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 
 from hydra_os.bus.client import Bus
 from hydra_os.config import BusConfig
-from tests.helpers import NatsProc, free_port
+from tests.helpers import NatsProc, free_port, freeze
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ async def test_a_client_whose_read_loop_died_is_rebuilt_with_its_subscriptions(t
             await bus.nc.subscribe("t.live", cb=on_msg)
             bus.start_probe()
             await bus.nc.flush(timeout=2)  # settles the PONG nats-py's connect leaves outstanding
-            os.kill(srv.proc.pid, signal.SIGSTOP)
+            freeze(srv.proc.pid)  # every server thread stopped: nothing answers the flush below
             try:
                 # a flush that times out while the server is frozen leaves a cancelled PONG future in
                 # nats-py; the PONG that arrives after the resume then kills nats-py's read loop

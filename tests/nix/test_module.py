@@ -362,3 +362,13 @@ def test_memory_server_backends_use_nixpkgs_services(tmp_path: Path) -> None:
     r = eval_host(ENABLE, """{ services.hydra-os.memory.archival = "qdrant";
         services.hydra-os.settings.memory.archival.url = "http://10.0.0.5:6333"; }""")
     assert validated(r, tmp_path).memory.archival.url == "http://10.0.0.5:6333"
+
+
+def test_systemd_stop_timeout_follows_the_daemons_own_shutdown_bound(default: dict[str, Any]) -> None:
+    """The daemon exits once node.stop_timeout is spent; systemd's SIGKILL must come after that, not
+    before (a raised stop_timeout under a fixed 30 s TimeoutStopSec was killed mid-shutdown)."""
+    assert service(default)["serviceConfig"]["TimeoutStopSec"] == "30s"  # the 20 s default + 10 s
+    r = eval_host(ENABLE, "{ services.hydra-os.settings.node.stop_timeout = 45; }")
+    assert service(r)["serviceConfig"]["TimeoutStopSec"] == "55s"
+    r = eval_host(ENABLE, "{ services.hydra-os.settings.node.stop_timeout = 20.5; }")
+    assert service(r)["serviceConfig"]["TimeoutStopSec"] == "31s"
