@@ -29,6 +29,7 @@ from hydra_os.cli import (
     tasks_cmd,
 )
 from hydra_os.cli.common import state
+from hydra_os.cli.logs import CLI_LEVEL, setup_logging
 
 app = typer.Typer(
     name="hydra",
@@ -59,6 +60,7 @@ def root(
     ] = False,
 ) -> None:
     state(ctx).config_path = config
+    setup_logging(CLI_LEVEL)  # `hydra run` sets the daemon's own level and format when it starts
 
 
 app.command("run")(run.run)

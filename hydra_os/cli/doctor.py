@@ -19,6 +19,7 @@ from rich.table import Table
 from hydra_os.bus.embedded import find_nats_server
 from hydra_os.cli.common import console, state
 from hydra_os.config import Settings
+from hydra_os.mcp import sdk_available
 from hydra_os.node.gpu import NvmlProbe
 from memory.embed import EmbedConfig, make_embedder
 
@@ -139,14 +140,24 @@ def check_embedder(settings: Settings) -> Check:
     return Check(name, "ok", f"{model}: {dim} dims, loaded and embedded one sentence in {secs:.1f}s")
 
 
+def check_mcp() -> Check:
+    """The MCP SDK is an extra that `./scripts/run` (the base install) leaves out: without it a coding agent
+    gets a 404 at /mcp and `hydra mcp` exits, so say it here, before the owner wires up an agent."""
+    if sdk_available():
+        return Check("mcp (coding agents)", "ok", "the MCP SDK is installed: /mcp on the API, `hydra mcp` on stdio")
+    return Check("mcp (coding agents)", "warn", "the MCP SDK is not installed: no /mcp on the API, no `hydra mcp`",
+                 "pip install -e '.[mcp]' in the checkout's .venv (or pip install 'hydra-os[mcp]'); "
+                 "the NixOS package includes it")
+
+
 def run_checks(settings: Settings) -> list[Check]:
     return [check_python(), check_nats(settings), check_state_dir(settings), check_nvml(),
-            check_systemd(), check_nix(), check_embedder(settings)]
+            check_systemd(), check_nix(), check_embedder(settings), check_mcp()]
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Check Python, the NATS binary, the state dir, NVML, systemd, the Nix tools and the memory embedder;
-    say how to fix gaps."""
+    """Check Python, the NATS binary, the state dir, NVML, systemd, the Nix tools, the memory embedder and
+    the MCP extra; say how to fix gaps."""
     settings = state(ctx).settings()
     checks = run_checks(settings)
     table = Table("check", "", "detail", "how to fix")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
-import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from loguru import logger
 
 from hydra_os.cli.common import fail, state
-from hydra_os.config import Settings
+from hydra_os.cli.logs import setup_logging
 from hydra_os.errors import HydraError
 
 
@@ -25,14 +23,6 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
         asyncio.run(main)
         return
     uvloop.run(main)
-
-
-def setup_logging(settings: Settings) -> None:
-    logger.remove()
-    if settings.log.json_lines:
-        logger.add(sys.stderr, level=settings.log.level, serialize=True)
-    else:
-        logger.add(sys.stderr, level=settings.log.level, format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}")
 
 
 def run(
@@ -61,7 +51,7 @@ def run(
     # a crash in native code (a SIGBUS from a memory-mapped store on a full disk, a segfault in a
     # binding) prints every thread's Python stack to stderr (the journal) instead of dying silently
     faulthandler.enable()
-    setup_logging(settings)
+    setup_logging(settings.log.level, settings.log.json_lines)
     from hydra_os.daemon import Daemon  # lazy: the daemon module loads every component; only `run` needs it
 
     try:

@@ -1,8 +1,11 @@
 """Validation of OpenAI request bodies at the gateway boundary (pydantic; unknown fields pass through).
 
 Only what the router relies on is checked: ``model``, ``messages`` / ``prompt`` / ``input``, ``stream``,
-``max_tokens``. A failure is a :class:`BadRequestError` whose ``param`` names the field, e.g.
-``messages.1.role``. The parsed dict, not the model, travels on (so nothing is re-serialised needlessly).
+``max_tokens``, and the types of the common sampling fields (``temperature``, ``top_p``, ``n``), so a wrong
+one is the client's 400 naming the field whichever engine would have got it (and also when no engine does:
+``hydra/assistant`` with no model up answers from memory). A failure is a :class:`BadRequestError` whose
+``param`` names the field, e.g. ``messages.1.role``. The parsed dict, not the model, travels on (so nothing
+is re-serialised needlessly).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from hydra_os.inference.errors import BadRequestError
 from hydra_os.inference.router import Kind
@@ -31,6 +34,9 @@ class _Common(_Loose):
     stream: StrictBool | None = None
     max_tokens: StrictInt | None = Field(default=None, ge=1)
     max_completion_tokens: StrictInt | None = Field(default=None, ge=1)
+    temperature: StrictFloat | None = Field(default=None, ge=0)
+    top_p: StrictFloat | None = Field(default=None, ge=0, le=1)
+    n: StrictInt | None = Field(default=None, ge=1)
 
 
 class ChatRequest(_Common):
@@ -60,6 +66,9 @@ _EXPECTED = {
     "stream": "true or false",
     "max_tokens": "an integer >= 1",
     "max_completion_tokens": "an integer >= 1",
+    "temperature": "a number >= 0",
+    "top_p": "a number from 0 to 1",
+    "n": "an integer >= 1",
 }
 
 

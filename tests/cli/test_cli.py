@@ -107,3 +107,19 @@ def test_doctor_fails_on_an_embedder_that_cannot_embed(tmp_path: Path) -> None:
     # a node without the memory role only warns: it never embeds
     r = _hydra(["doctor"], daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"), HYDRA_NODE__ROLES="gateway", **dead))
     assert r.returncode == 0 and "embedder (openai)" in r.stdout and "FAIL" not in r.stdout, r.stdout
+
+
+def test_doctor_says_when_the_mcp_extra_is_missing(tmp_path: Path) -> None:
+    """`./scripts/run` installs the base package: without the `mcp` extra the node serves no /mcp (404) and
+    `hydra mcp` exits; the doctor says so and how to add it. The SDK is hidden from this one interpreter
+    (``sys.modules['mcp'] = None`` makes it unimportable), as on an install without the extra."""
+    env = daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"), HYDRA_MEMORY__EMBED__BACKEND="hashing",
+                     COLUMNS="250")
+    hidden = "import sys; sys.modules['mcp'] = None; from hydra_os.cli import main; sys.argv[0] = 'hydra'; main()"
+    r = subprocess.run([sys.executable, "-c", hidden, "doctor"], env=env, cwd=REPO, capture_output=True, text=True,
+                       timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = next((ln for ln in r.stdout.splitlines() if "mcp" in ln and "warn" in ln), None)
+    assert line is not None and "/mcp" in line and "pip install" in line and "[mcp]" in line, r.stdout
+    r = _hydra(["doctor"], env)  # this venv has the extra (the test extra includes it)
+    assert any("mcp" in ln and " ok " in ln for ln in r.stdout.splitlines()), r.stdout

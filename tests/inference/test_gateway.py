@@ -107,6 +107,14 @@ async def test_hydra_auto_routes_by_complexity(bus: Bus) -> None:
                                   "stream": "yes"}, 400, "stream"),
         ("/v1/chat/completions", {"model": "qwen-8b", "messages": [{"role": "user", "content": "x"}],
                                   "max_tokens": 0}, 400, "max_tokens"),
+        # sampling parameters a client sends with the wrong type are the client's error, not the engine's
+        ("/v1/chat/completions", {"model": "qwen-8b", "messages": [{"role": "user", "content": "x"}],
+                                  "temperature": "hot"}, 400, "temperature"),
+        ("/v1/chat/completions", {"model": "qwen-8b", "messages": [{"role": "user", "content": "x"}],
+                                  "top_p": 1.5}, 400, "top_p"),
+        ("/v1/chat/completions", {"model": "qwen-8b", "messages": [{"role": "user", "content": "x"}],
+                                  "n": "2"}, 400, "n"),
+        ("/v1/completions", {"model": "qwen-8b", "prompt": "x", "temperature": -1}, 400, "temperature"),
         ("/v1/completions", {"model": "qwen-8b", "prompt": 5}, 400, "prompt"),
         ("/v1/embeddings", {"model": "qwen-8b"}, 400, "input"),
         ("/v1/embeddings", {"model": "qwen-8b", "input": "x"}, 404, "model"),  # not an embedding model
