@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
+import nats.errors
 from loguru import logger
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -160,10 +161,15 @@ class Membership(Lifecycle):
 
 
 async def read_nodes(bus: Bus, gone_after: float) -> list[NodeInfo]:
-    """Every node whose last heartbeat is younger than ``gone_after`` (for the CLI)."""
+    """Every node whose last heartbeat is younger than ``gone_after`` (for the CLI and the web page).
+    A bus that does not answer in time is a :class:`BusError` (the listing's nats errors, translated)."""
     kv = await bus.kv(names.NODES_BUCKET)
+    try:
+        values = await kv_values(kv)
+    except (nats.errors.Error, TimeoutError) as e:
+        raise BusError(f"reading the node list: the bus did not answer ({type(e).__name__})") from None
     out = []
-    for _, value in await kv_values(kv):
+    for _, value in values:
         info = NodeInfo.model_validate_json(value)
         if info.age <= gone_after:
             out.append(info)

@@ -169,8 +169,11 @@ async def memory(stack: Callable[[], Awaitable[MemoryStack]], entity: str, at: s
 
 async def models(bus: Bus, gone_after: float) -> dict[str, Any]:
     """``models.list`` of every live GPU node (the verb ``hydra models list`` asks); one that does not
-    answer is named with its one-line error."""
-    gpu_nodes = [n.id for n in await read_nodes(bus, gone_after) if "gpu" in n.roles]
+    answer is named with its one-line error (and so is a node list the bus did not give)."""
+    try:
+        gpu_nodes = [n.id for n in await read_nodes(bus, gone_after) if "gpu" in n.roles]
+    except HydraError as e:
+        return {"model_lists": [], "model_errors": [f"the node list: {e}"]}
     answers = await asyncio.gather(*(rpc.call(bus, n, "models.list", timeout=5) for n in gpu_nodes),
                                    return_exceptions=True)
     lists, errors = [], []

@@ -18,18 +18,21 @@ import pytest
 from hydra_os.bus.client import Bus
 from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.chat.client import OpenAIChat
+from hydra_os.chat.errors import ModelUnavailableError
 from hydra_os.config import Settings
 from hydra_os.intake.errors import RequestInputError
-from hydra_os.intake.model import RequestIn
+from hydra_os.intake.model import Delta, Reply, RequestIn
 from hydra_os.intake.service import IntakeService
 from hydra_os.policy.audit import read_events
 from hydra_os.policy.model import Action
 from hydra_os.scheduler.store import ScheduleStore
 from hydra_os.tasks.windows import Windows
+from memory.archiver import ExchangeArchiver
 from memory.protocols import MemoryStack
 from memory.wiring import LocalMemory, client_stack
 from tests.pipelines.conftest import memory_config
 from tests.policy.nodes import PolicyNode, start_node
+from tests.standins.openai_server import StandinServer
 from tests.standins.sources.chat_model import ChatStandin
 from tests.tasks.conftest import queue_for
 
@@ -65,7 +68,7 @@ MakeSvc = Callable[..., IntakeService]
 
 @pytest.fixture
 def make_svc(bus: Bus, tmp_path: Path, gate_node: PolicyNode, memory_node: LocalMemory) -> MakeSvc:
-    def make(chat: OpenAIChat | None = None, **over: Any) -> IntakeService:
+    def make(chat: OpenAIChat | None = None, archiver: ExchangeArchiver | None = None, **over: Any) -> IntakeService:
         s = settings(tmp_path)
         for k, v in over.items():
             setattr(s.intake, k, v)
@@ -75,7 +78,7 @@ def make_svc(bus: Bus, tmp_path: Path, gate_node: PolicyNode, memory_node: Local
 
         q = queue_for(bus)
         q.windows = Windows(s.owner)
-        return IntakeService(s, s.intake, q, "n1", gate=gate_node.gate, chat=chat, memory=memory)
+        return IntakeService(s, s.intake, q, "n1", gate=gate_node.gate, chat=chat, memory=memory, archiver=archiver)
 
     return make
 
@@ -237,3 +240,56 @@ async def test_a_request_rides_out_a_bus_busy_past_its_request_timeout(make_svc:
     owls = [t for t in await svc.queue.list_tasks() if t.title == "research: owls"]
     assert [t.id for t in owls] == [r.task_id]
     assert not any("sent before" in n for n in r.notes), r.notes
+
+
+async def _archived(memory_node: LocalMemory, text: str) -> list[tuple[str | None, str]]:
+    hits = await memory_node.stack.archival.search(text, limit=20)
+    return [(h.passage.role, h.passage.text) for h in hits]
+
+
+async def test_a_streamed_answer_is_the_whole_answer_in_pieces(make_svc: MakeSvc, bus: Bus,
+                                                             memory_node: LocalMemory) -> None:
+    """The streamed and the whole answer share memory in and out: the same context in the prompt, and the
+    exchange archived once the answer is complete (never when it breaks off)."""
+    async def memory() -> MemoryStack:
+        return await client_stack(bus, memory_config())
+
+    archiver = ExchangeArchiver(memory, owner="owner")
+    archiver.start()
+    async with StandinServer(["m"], name="eng") as engine:
+        engine.defaults.update({"tokens": 4, "token_interval": 0.05})
+        chat = OpenAIChat(engine.base_url, model="m")
+        try:
+            svc = make_svc(chat, archiver)
+            await ask(svc, "remember that the NAS is at 10.0.0.5")
+            items = [i async for i in await svc.open_stream(RequestIn(text="where is the NAS?", stream=True), now=NOW)]
+            assert [i.text for i in items if isinstance(i, Delta)] == ["eng-t0 ", "eng-t1 ", "eng-t2 ", "eng-t3 "]
+            reply = items[-1]
+            assert isinstance(reply, Reply) and reply.status == "answered"
+            assert reply.answer == "eng-t0 eng-t1 eng-t2 eng-t3"
+            sent = engine.log[-1]["body"]
+            assert sent["stream"] is True and "the NAS is at 10.0.0.5" in sent["messages"][0]["content"]
+            await archiver.drained(30)
+            kept = await _archived(memory_node, "where is the NAS?")
+            assert ("user", "where is the NAS?") in kept and ("assistant", reply.answer) in kept
+
+            engine.script.append({"die_after": 1})
+            got: list[Any] = []
+            with pytest.raises(ModelUnavailableError, match="broke off the answer"):
+                async for item in await svc.open_stream(RequestIn(text="which disk is in the NAS?", stream=True),
+                                                        now=NOW):
+                    got.append(item)
+            assert [type(i) for i in got] == [Delta]
+            whole = await ask(svc, "which switch is in the rack?")  # the whole answer is archived the same way
+            assert whole.status == "answered"
+            await archiver.drained(30)
+            switch, disk = "which switch is in the rack?", "which disk is in the NAS?"
+            assert ("user", switch) in await _archived(memory_node, switch)
+            assert ("user", disk) not in await _archived(memory_node, disk)
+
+            one = [i async for i in await svc.open_stream(RequestIn(text="research owls overnight", stream=True),
+                                                          now=NOW)]
+            assert len(one) == 1 and isinstance(one[0], Reply) and one[0].status == "queued"
+        finally:
+            await chat.close()
+            await archiver.stop()

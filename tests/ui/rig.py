@@ -3,11 +3,13 @@ ASK_FIRST actions (``data.delete`` asks first by default) with an executor that 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -17,6 +19,7 @@ from hydra_os.config import BusConfig
 from hydra_os.policy.approval_links import ApprovalLinks, Verb
 from hydra_os.policy.model import Action, OutcomeStatus
 from tests.helpers import DaemonProc, daemon_env, free_port
+from tests.inference.test_gateway_e2e import Standin
 from tests.policy.nodes import PolicyNode, Recorder, start_node
 
 PASSWORD = "correct horse battery staple"
@@ -35,7 +38,8 @@ def start_daemon(tmp: Path, *, secure_cookie: bool | None = None, max_streams: i
         (tmp / "engine.toml").write_text(f'[[inference.endpoints]]\nurl = "{engine_url}"\nmodel = "{ENGINE_MODEL}"\n'
                                          'tier = "standard"\ncontext_length = 8192\n'
                                          # one engine: a broken stream must not keep it cooling for long
-                                         '[inference.router]\ncooldown_base = 0.5\n')
+                                         # and a stalled one is cut after 4 s (not 300)
+                                         '[inference.router]\ncooldown_base = 0.5\nread_timeout = 4\n')
         env["HYDRA_CONFIG"] = str(tmp / "engine.toml")
     if max_streams is not None:
         env["HYDRA_UI__MAX_STREAMS"] = str(max_streams)
@@ -102,3 +106,22 @@ async def sign_in(d: DaemonProc, secret: str) -> str:
         r = await c.post("/ui/login", data={"secret": secret})
     assert r.status_code == 303, r.text
     return str(r.cookies["hydra_ui"])
+
+
+async def control(engine: Standin, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Script the stand-in engine (``/_control``, see tests/standins/openai_server.py); its request log."""
+    base = engine.url.removesuffix("/v1")
+    async with httpx.AsyncClient(timeout=10) as c:
+        if body:
+            (await c.post(base + "/_control", json=body)).raise_for_status()
+        out: list[dict[str, Any]] = (await c.get(base + "/_log")).json()
+        return out
+
+
+async def model_up(d: DaemonProc) -> None:
+    """Until the daemon's gateway lists the engine's model (the intake then answers with it)."""
+    async with api(d) as c, asyncio.timeout(60):
+        while True:
+            if ENGINE_MODEL in {m["id"] for m in (await c.get("/v1/models")).json()["data"]}:
+                return
+            await asyncio.sleep(0.3)

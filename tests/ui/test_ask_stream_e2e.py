@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers import DaemonProc
 from tests.inference.test_gateway_e2e import Standin
-from tests.ui.rig import ENGINE_MODEL, api, browser_client, csrf_of, sign_in, start_daemon
+from tests.ui.rig import ENGINE_MODEL, api, browser_client, control, csrf_of, model_up, sign_in, start_daemon
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 Event = tuple[str, dict[str, Any]]
@@ -34,16 +34,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, engine: Standin) -> Iterato
     d = start_daemon(tmp_path_factory.mktemp("ui-ask"), engine_url=engine.url)
     yield d
     d.stop()
-
-
-async def control(engine: Standin, body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Script the engine (``/_control``); returns its request log."""
-    base = engine.url.removesuffix("/v1")
-    async with httpx.AsyncClient(timeout=10) as c:
-        if body:
-            (await c.post(base + "/_control", json=body)).raise_for_status()
-        out: list[dict[str, Any]] = (await c.get(base + "/_log")).json()
-        return out
 
 
 async def events(lines: AsyncIterator[str]) -> AsyncIterator[Event]:
@@ -81,14 +71,6 @@ async def until_archived(d: DaemonProc, question: str, answer: str) -> None:
             if ("user", question) in found and ("assistant", answer) in found:
                 return
             await asyncio.sleep(0.5)
-
-
-async def model_up(d: DaemonProc) -> None:
-    async with api(d) as c, asyncio.timeout(60):
-        while True:
-            if ENGINE_MODEL in {m["id"] for m in (await c.get("/v1/models")).json()["data"]}:
-                return
-            await asyncio.sleep(0.3)
 
 
 async def test_the_ask_page_streams_the_answer_and_memory_keeps_it(daemon: DaemonProc, engine: Standin) -> None:

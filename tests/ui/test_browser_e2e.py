@@ -1,8 +1,10 @@
 """Mission Control in a real browser: Debian's headless Chromium driven by Playwright against a real
 daemon. Sign in, see the node, approve a parked action and watch it run in the live feed, deny
 another, use a phone link once (the second use is refused), cancel a task, search memory, sign out;
-cookie flags and CSRF from the browser; axe-core finds no serious or critical violation; screenshots
-at 390 px and 1280 px are written to ``test-artifacts/ui/`` (git-ignored)."""
+Ask's answer growing on the page while the engine behind the gateway still writes, and an answer that
+breaks off ending in the daemon's one-line error; cookie flags and CSRF from the browser; axe-core
+finds no serious or critical violation; screenshots at 390 px and 1280 px are written to
+``test-artifacts/ui/`` (git-ignored)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ import pytest
 
 from hydra_os.policy.approval_links import Verb
 from tests.helpers import REPO, DaemonProc
+from tests.inference.test_gateway_e2e import Standin
 from tests.policy.nodes import wait_until
-from tests.ui.rig import api, parker, phone_link, start_daemon
+from tests.ui.rig import ENGINE_MODEL, api, control, model_up, parker, phone_link, start_daemon
 
 CHROMIUM = "/usr/bin/chromium"
 try:
@@ -36,8 +39,15 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProc]:
-    d = start_daemon(tmp_path_factory.mktemp("ui-browser"))
+def engine() -> Iterator[Standin]:
+    s = Standin(ENGINE_MODEL, "sa")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory, engine: Standin) -> Iterator[DaemonProc]:
+    d = start_daemon(tmp_path_factory.mktemp("ui-browser"), engine_url=engine.url)
     yield d
     d.stop()
 
@@ -159,4 +169,41 @@ async def test_owner_signs_in_approves_denies_cancels_searches_signs_out(daemon:
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await page.goto(d.api_url + "/ui/approvals")
     await expect(page.locator(".flash.error")).to_contain_text("sign in first")
+    await ctx.close()
+
+
+async def test_ask_shows_the_answer_as_it_grows(daemon: DaemonProc, engine: Standin, browser: Browser) -> None:
+    d = daemon
+    await model_up(d)
+    ctx = await browser.new_context(viewport=PHONE)
+    page = await ctx.new_page()
+    await _sign_in(page, d)
+    await page.get_by_role("link", name="Ask", exact=True).click()
+    box = page.get_by_label("Your request, in words")
+    answer, meta, error = page.locator("#ask-answer"), page.locator("#ask-meta"), page.locator("#ask-error")
+
+    # the engine writes three pieces, then stalls: they are on the page while the answer is still open
+    await control(engine, {"defaults": {"tokens": 6, "token_interval": 0.1}, "script": [{"stall_after": 3}]})
+    await box.fill("How warm is the greenhouse tonight?")
+    await page.get_by_role("button", name="Send").click()
+    await expect(answer).to_have_text("sa-t0 sa-t1 sa-t2", timeout=30_000)
+    assert await meta.text_content() == "" and await error.is_hidden()  # no reply yet: still streaming
+    await _shoot(page, "ask-growing-390")
+    # the gateway cuts the stalled engine (router.read_timeout): the daemon's one line ends the answer
+    await expect(error).to_contain_text("sent nothing for 4s", timeout=30_000)
+    await expect(answer).to_have_text("sa-t0 sa-t1 sa-t2")
+
+    await control(engine, {"defaults": {"tokens": 4, "token_interval": 0.2}})
+    async with asyncio.timeout(30):  # the gateway cools the engine it cut for a moment
+        while True:
+            await box.fill("How cold is the cellar?")
+            await page.get_by_role("button", name="Send").click()
+            await expect(page.locator("#ask-reply")).to_have_attribute("aria-busy", "false", timeout=30_000)
+            if "answered" in (await meta.text_content() or ""):
+                break
+            await asyncio.sleep(1)
+    await expect(answer).to_have_text("sa-t0 sa-t1 sa-t2 sa-t3")
+    await expect(error).to_be_hidden()
+    await _axe(page, "ask")
+    await _shoot(page, "ask-390")
     await ctx.close()

@@ -3,8 +3,10 @@ controlled clock)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from hydra_os.bus.client import Bus
+from hydra_os.bus.embedded import EmbeddedNats
 from hydra_os.notify import Notification, NotifyAction, NtfyNotifier
 from hydra_os.policy.approval_links import KEY_FILE, ApprovalLinks, LinkRefusedError, Verb, _b64, _unb64
 from hydra_os.policy.audit import ChainReport, Problem
@@ -20,7 +24,7 @@ from hydra_os.ui.auditwatch import chain_status
 from hydra_os.ui.errors import SignInThrottledError
 from hydra_os.ui.sessions import SessionStore, csrf_ok
 from hydra_os.ui.throttle import SignInThrottle
-from hydra_os.ui.views import BackupResult, backup_row
+from hydra_os.ui.views import BackupResult, backup_row, models
 
 RECEIVER = Path(__file__).resolve().parent.parent / "standins" / "notify_receiver.py"
 
@@ -163,3 +167,18 @@ def test_backup_row_warns_on_none_failed_and_overdue() -> None:
     failed = backup_row({"destination": "/nas", "last": {**good, "last_error": "disk full"}}, 200)
     assert failed.result is BackupResult.FAILED and failed.warning == "the last backup failed: disk full"
     assert failed.name == "b1"  # the last good one is still named
+
+
+async def test_the_models_part_says_so_when_the_bus_is_too_busy_to_list_nodes(bus: Bus,
+                                                                            nats_server: EmbeddedNats) -> None:
+    """A busy machine (the bus paused past its 2 s request timeout) made the overview a 500 page: the node
+    list's raw nats timeout escaped. Now that part of the page names the error; the rest renders."""
+    assert nats_server.pid is not None
+    os.kill(nats_server.pid, signal.SIGSTOP)
+    try:
+        out = await asyncio.wait_for(models(bus, 5.0), 30)
+    finally:
+        os.kill(nats_server.pid, signal.SIGCONT)
+    assert out["model_lists"] == []
+    assert len(out["model_errors"]) == 1 and "the node list" in out["model_errors"][0], out
+    assert "did not answer" in out["model_errors"][0]
