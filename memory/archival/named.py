@@ -34,17 +34,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from memory.archival.when import _MONTH, _count, _day, _days, _Hit, _shifted
+from memory.archival.when import _MONTH, _count, _day, _days, _Hit, _shifted, _weekdays, _weekends
 
 MAX_SPAN_DAYS = 2
 
-_WEEKDAYS = {d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
-                                         "sunday"))}
-_WEEKDAY = re.compile(
-    r"\b(?:(?P<mod>last|next|this\s+coming|coming)\s+)?(?P<wd>" + "|".join(_WEEKDAYS) + r")\b",
-    re.IGNORECASE,
-)
-_WEEKEND = re.compile(r"\b(?P<mod>this|last|over\s+the|at\s+the|on\s+the)\s+weekend\b", re.IGNORECASE)
 _DAY_OF_MONTH = re.compile(
     rf"\b(?:on|since|till|until|by|from)\s+the\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH})",
     re.IGNORECASE,
@@ -55,28 +48,6 @@ _NEAR = re.compile(  # longest first, so "the day before yesterday" is not also 
     r"|(?P<n>\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|(?:a\s+)?couple\s+of)\s+days?\s+ago)\b",
     re.IGNORECASE,
 )
-
-
-def _weekdays(text: str, today: date) -> list[_Hit]:
-    out: list[_Hit] = []
-    for m in _WEEKDAY.finditer(text):
-        wd = _WEEKDAYS[m["wd"].lower()]
-        back = (today.weekday() - wd) % 7 or 7  # the one before today
-        ahead = (wd - today.weekday()) % 7 or 7  # the one after today
-        mod = re.sub(r"\s+", " ", (m["mod"] or "").lower())
-        days = [-back] if mod == "last" else [ahead] if mod else [-back, ahead]
-        out.extend(_Hit(today + timedelta(days=n), today + timedelta(days=n + 1), m.span()) for n in days)
-    return out
-
-
-def _weekends(text: str, today: date) -> list[_Hit]:
-    out: list[_Hit] = []
-    for m in _WEEKEND.finditer(text):
-        saturday = today + timedelta(days=(5 - today.weekday()) % 7)  # the coming one
-        if not m["mod"].lower().startswith("this"):
-            saturday = today - timedelta(days=(today.weekday() - 5) % 7 or 7)  # the one before
-        out.append(_Hit(saturday, saturday + timedelta(days=2), m.span()))
-    return out
 
 
 def _days_of_month(text: str, today: date) -> list[_Hit]:
@@ -113,7 +84,8 @@ def named_days(text: str, said_at: datetime) -> list[datetime]:
     today = said_at.astimezone(UTC).date()
     hits = [
         *(_shifted(text, h) for h in _days(text, today, nearest=True)),
-        *_weekdays(text, today), *_weekends(text, today), *_days_of_month(text, today), *_near(text, today),
+        *_weekdays(text, today, both_ways=True), *_weekends(text, today), *_days_of_month(text, today),
+        *_near(text, today),
     ]
     out: set[date] = set()
     for h in hits:

@@ -14,7 +14,8 @@ Understood (case-insensitive, anywhere in the query):
 - part of a month: "in March", "early/mid/late November", "the beginning/end of January",
   "the first/second/third/last week of October";
 - relative to ``now``: "today", "yesterday", "the day before yesterday", "this/last week",
-  "this/last month", "N days/weeks/months ago" ("a few", "a couple of", "two" ... count as words);
+  "this/last month", "N days/weeks/months ago" ("a few", "a couple of", "two" ... count as words),
+  a weekday ("on Saturday", "last Friday": the latest one), "last weekend", "over the weekend";
 - shifts of any of those: "the week before Christmas", "the day after Boxing Day";
   "around"/"about" before a day widens it by three days each side.
 
@@ -186,6 +187,50 @@ def _relative(text: str, today: date) -> list[_Hit]:
     return out
 
 
+_WEEKDAYS = {d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                                         "sunday"))}
+_WEEKDAY = re.compile(
+    r"\b(?:(?P<mod>last|next|this\s+coming|coming|this)\s+)?(?P<wd>" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE
+)
+_WEEKEND = re.compile(r"\b(?P<mod>this|last|next|over\s+the|at\s+the|on\s+the|the)\s+weekend\b", re.IGNORECASE)
+
+
+def _weekdays(text: str, today: date, both_ways: bool = False) -> list[_Hit]:
+    """"last sunday": the one before today; "next monday", "this coming monday": the one after; a bare
+    weekday ("on sunday"): the latest one begun by today, or with ``both_ways`` (a turn, whose tense
+    is not read) the one before and the one after."""
+    out: list[_Hit] = []
+    for m in _WEEKDAY.finditer(text):
+        back = (today.weekday() - _WEEKDAYS[m["wd"].lower()]) % 7
+        after = -back % 7 or 7
+        mod = re.sub(r"\s+", " ", (m["mod"] or "").lower())
+        if mod == "last":
+            days = [-(back or 7)]
+        elif mod in ("next", "coming", "this coming"):
+            days = [after]
+        else:
+            days = [-(back or 7), after] if both_ways else [-back]
+        out.extend(_Hit(today + timedelta(days=n), today + timedelta(days=n + 1), m.span()) for n in days)
+    return out
+
+
+def _weekends(text: str, today: date) -> list[_Hit]:
+    """"this weekend": the current or coming Saturday and Sunday; "next weekend": the coming one; "last
+    weekend", "over the weekend", "the weekend": the latest begun by today ("last" on a weekend: the one before)."""
+    out: list[_Hit] = []
+    begun = today - timedelta(days=(today.weekday() - 5) % 7)  # the latest Saturday up to today
+    for m in _WEEKEND.finditer(text):
+        mod = m["mod"].lower()
+        if mod == "this":
+            sat = today + timedelta(days=(5 - today.weekday()) % 7) if today.weekday() < 5 else begun
+        elif mod == "next":
+            sat = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+        else:
+            sat = begun - timedelta(days=7) if mod == "last" and today.weekday() >= 5 else begun
+        out.append(_Hit(sat, sat + timedelta(days=2), m.span()))
+    return out
+
+
 _SHIFT = re.compile(
     r"\b(?:the\s+|a\s+)?(?P<unit>day|week|weekend|month|few\s+days)\s+(?P<dir>before|after|following)\s+$",
     re.IGNORECASE,
@@ -211,7 +256,9 @@ def time_windows(query: str, now: datetime | None = None) -> list[TimeWindow]:
     """The windows ``query`` names, in order of appearance; a phrase inside a longer one is dropped
     ("December 26th" in "the week before December 26th")."""
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    hits = [_shifted(query, h) for h in (*_days(query, today), *_months(query, today), *_relative(query, today))]
+    named = (*_days(query, today), *_months(query, today), *_relative(query, today), *_weekdays(query, today),
+             *_weekends(query, today))
+    hits = [_shifted(query, h) for h in named]
     hits.sort(key=lambda h: (h.span[0], -(h.span[1] - h.span[0])))
     out: list[TimeWindow] = []
     taken: list[tuple[int, int]] = []

@@ -41,6 +41,13 @@ def spans(query: str) -> list[tuple[date, date]]:
         ("yesterday", [(date(2026, 3, 3), date(2026, 3, 4))]),
         ("last month", [(date(2026, 2, 1), date(2026, 3, 1))]),
         ("three weeks ago", [(date(2026, 2, 8), date(2026, 2, 15))]),
+        # weekdays and weekends: the latest one (asked on a Wednesday)
+        ("What did I do on Saturday?", [(date(2026, 2, 28), date(2026, 3, 1))]),
+        ("last friday", [(date(2026, 2, 27), date(2026, 2, 28))]),
+        ("on Wednesday", [(date(2026, 3, 4), date(2026, 3, 5))]),
+        ("last Wednesday", [(date(2026, 2, 25), date(2026, 2, 26))]),
+        ("what did I get up to over the weekend?", [(date(2026, 2, 28), date(2026, 3, 2))]),
+        ("last weekend", [(date(2026, 2, 28), date(2026, 3, 2))]),
         # shifts and widening
         ("the week before Christmas", [(date(2025, 12, 17), date(2025, 12, 24))]),
         ("the day after Boxing Day", [(date(2025, 12, 27), date(2025, 12, 28))]),
@@ -59,6 +66,7 @@ def test_windows(query: str, expected: list[tuple[date, date]]) -> None:
         "the 30th of February",  # no such day, and not "February" either
         "When is my first day at the new job?",
         "what did I march for",
+        "which gym do I go to on sundays?",  # a habit, no day
     ],
 )
 def test_no_window(query: str) -> None:
