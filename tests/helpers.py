@@ -90,7 +90,8 @@ class DaemonProc:
 
     @property
     def runtime(self) -> dict[str, Any]:
-        return json.loads((self.state_dir / "runtime.json").read_text())
+        data: dict[str, Any] = json.loads((self.state_dir / "runtime.json").read_text())
+        return data
 
     @property
     def api_url(self) -> str:

@@ -392,9 +392,12 @@ class EdgeEngine:
         shard.flush()
         shard.close()  # every acknowledged write is on disk before the child opens the files
         self._shard = None
+        # the child imports what this process imports: a Nix-wrapped program finds its packages through
+        # sys.path entries its launcher script added, not through the environment
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._child = subprocess.Popen(
             [sys.executable, "-m", "memory.archival.optimize_child", str(shard_dir), str(os.getpid())],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
         )
         return self._child
 
