@@ -24,7 +24,7 @@ from hydra_os.cli.common import cli_bus, console, fail, state
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.lockfile import StateLock
-from memory.backup import export_memory, import_memory, validate_export
+from memory.backup import describe_counts, export_memory, import_memory, validate_export
 from memory.client import MemoryClient
 from memory.conversation import assemble
 from memory.extract import MemoryWriter
@@ -406,7 +406,7 @@ def export(
             return await export_memory(m.stack, path, lambda k, n: bar.update(task, description=f"{k}: {n}"))
 
         counts = _run(ctx, offline, go)
-    console.print(f"exported to {path}: " + ", ".join(f"{n} {k}s" for k, n in counts.items()), highlight=False)
+    console.print(f"exported to {path}: " + describe_counts(counts), highlight=False)
 
 
 @app.command("import")
@@ -429,7 +429,7 @@ def import_(
 
         counts = _run(ctx, offline, go, defaults=False)
     console.print(f"imported {path} (exported {header['exported_at']}): "
-                  + ", ".join(f"{n} {k}s" for k, n in counts.items()), highlight=False)
+                  + describe_counts(counts), highlight=False)
 
 
 @app.command("reindex")
