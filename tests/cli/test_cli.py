@@ -143,3 +143,13 @@ def test_doctor_says_when_the_mcp_extra_is_missing(tmp_path: Path) -> None:
     assert line is not None and "/mcp" in line and "pip install" in line and "[mcp]" in line, r.stdout
     r = _hydra(["doctor"], env)  # this venv has the extra (the test extra includes it)
     assert any("mcp" in ln and " ok " in ln for ln in r.stdout.splitlines()), r.stdout
+
+
+def test_feedback_validates_like_the_api_before_it_needs_a_node(tmp_path: Path) -> None:
+    """`hydra feedback` takes the same request model as POST /v1/feedback: an empty conversation id is a one-line
+    error naming the field (it was kept as a learning tied to conversation '')."""
+    env = daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"))
+    r = _hydra(["feedback", "", "up"], env)
+    assert r.returncode == 2 and "conversation: String should have at least 1 character" in r.stderr, r.stderr
+    r = _hydra(["feedback", "c-1", "down", "--comment", "x" * 2001], env)
+    assert r.returncode == 2 and "comment: String should have at most 2000 characters" in r.stderr, r.stderr
