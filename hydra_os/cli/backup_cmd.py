@@ -30,6 +30,7 @@ from hydra_os.config import Settings
 from hydra_os.daemon import read_runtime
 from hydra_os.errors import HydraError
 from hydra_os.secrets import read_secret_file
+from memory.backup import describe_counts
 
 app = typer.Typer(help="Backups of this node and the cluster state, and restoring one.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -129,7 +130,7 @@ def verify(ctx: typer.Context, name: Name = "latest", as_json: AsJson = False) -
         m = checked.manifest
         chains = ", ".join(f"{n}: {r.events} events" for n, r in checked.chains.items()) or "no events"
         console.print(f"{path.name}: {len(m.parts)} parts checksummed; audit chains {chains}; memory "
-                      + (", ".join(f"{n} {k}s" for k, n in checked.memory_counts.items()) or "not included"),
+                      + (describe_counts(checked.memory_counts) or "not included"),
                       highlight=False)
         for p in checked.problems:
             console.print(f"[red]problem:[/] {p}", highlight=False)
@@ -176,7 +177,7 @@ def restore(
         return
     console.print(f"restored {path.name} into {s.node.state_dir} in {done.seconds:.1f}s: streams "
                   f"{', '.join(done.streams) or '-'}; memory "
-                  + (", ".join(f"{n} {k}s" for k, n in done.memory.items()) or "-")
+                  + (describe_counts(done.memory) or "-")
                   + f"; files {', '.join(done.files) or '-'}", highlight=False)
     if done.moved_aside:
         console.print(f"the target's previous contents are in {done.moved_aside}", highlight=False)

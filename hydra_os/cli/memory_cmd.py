@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
+from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
@@ -24,7 +25,8 @@ from hydra_os.cli.common import cli_bus, console, fail, state
 from hydra_os.config import Settings
 from hydra_os.errors import HydraError
 from hydra_os.lockfile import StateLock
-from memory.backup import export_memory, import_memory, validate_export
+from hydra_os.node.rpc_params import first_problem
+from memory.backup import describe_counts, export_memory, import_memory, validate_export
 from memory.client import MemoryClient
 from memory.conversation import assemble
 from memory.extract import MemoryWriter
@@ -79,6 +81,8 @@ def _run(ctx: typer.Context, offline: bool, fn: Callable[[Mem], Awaitable[T]], *
         return asyncio.run(local() if offline else online())
     except HydraError as e:
         fail(e)
+    except ValidationError as e:  # what a memory model refuses (an empty text, ...): the owner's mistake
+        fail("{}: {}".format(*first_problem(e)))
 
 
 def _aware(ctx: typer.Context, value: str | None, name: str) -> datetime | None:
@@ -309,8 +313,8 @@ def learnings_add(
 
     try:
         entry = LearningIn(context=context, learning=learning, apply=apply, tags=list(tag or []))
-    except ValueError as e:
-        fail(f"learning: {e}")
+    except ValidationError as e:
+        fail("{}: {}".format(*first_problem(e)))
 
     async def go(m: Mem) -> Any:
         return await m.stack.learnings.add(entry)
@@ -406,7 +410,7 @@ def export(
             return await export_memory(m.stack, path, lambda k, n: bar.update(task, description=f"{k}: {n}"))
 
         counts = _run(ctx, offline, go)
-    console.print(f"exported to {path}: " + ", ".join(f"{n} {k}s" for k, n in counts.items()), highlight=False)
+    console.print(f"exported to {path}: " + describe_counts(counts), highlight=False)
 
 
 @app.command("import")
@@ -429,7 +433,7 @@ def import_(
 
         counts = _run(ctx, offline, go, defaults=False)
     console.print(f"imported {path} (exported {header['exported_at']}): "
-                  + ", ".join(f"{n} {k}s" for k, n in counts.items()), highlight=False)
+                  + describe_counts(counts), highlight=False)
 
 
 @app.command("reindex")

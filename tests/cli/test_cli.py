@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,25 @@ def test_config_show_redacts_and_shows_sources(tmp_path: Path) -> None:
     assert headers[:3] == ["[node]", "[bus]", "[membership]"], r.stdout  # TOML section headers survive Rich
     r = _hydra(["--config", str(cfg), "config", "show", "--json"], daemon_env())
     assert json.loads(r.stdout)["bus"]["token_file"] == "/run/secrets/nats"
+
+
+def test_config_show_is_toml_that_loads_back(tmp_path: Path) -> None:
+    """An owner starts a config file from `hydra config show > config.toml`: it is TOML (no `null`, no JSON
+    objects, no lines wrapped at the terminal's width) and loads back to the same effective config."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[node]\nid = "gpu-1"\nroles = ["gateway", "gpu"]\n\n[api]\nport = 8701\n\n'
+                   '[memory.embed]\nbackend = "hashing"\n')
+    env = daemon_env(COLUMNS="40")
+    shown = _hydra(["--config", str(cfg), "config", "show"], env)
+    assert shown.returncode == 0, shown.stderr
+    tomllib.loads(shown.stdout)  # raises on anything that is not TOML
+    again = tmp_path / "again.toml"
+    again.write_text(shown.stdout)
+    first = json.loads(_hydra(["--config", str(cfg), "config", "show", "--json"], env).stdout)
+    second = _hydra(["--config", str(again), "config", "show", "--json"], env)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout) == first
+    assert first["node"]["id"] == "gpu-1" and first["memory"]["embed"]["backend"] == "hashing"
 
 
 def test_config_show_invalid_exits_2(tmp_path: Path) -> None:
@@ -123,3 +143,13 @@ def test_doctor_says_when_the_mcp_extra_is_missing(tmp_path: Path) -> None:
     assert line is not None and "/mcp" in line and "pip install" in line and "[mcp]" in line, r.stdout
     r = _hydra(["doctor"], env)  # this venv has the extra (the test extra includes it)
     assert any("mcp" in ln and " ok " in ln for ln in r.stdout.splitlines()), r.stdout
+
+
+def test_feedback_validates_like_the_api_before_it_needs_a_node(tmp_path: Path) -> None:
+    """`hydra feedback` takes the same request model as POST /v1/feedback: an empty conversation id is a one-line
+    error naming the field (it was kept as a learning tied to conversation '')."""
+    env = daemon_env(HYDRA_NODE__STATE_DIR=str(tmp_path / "s"))
+    r = _hydra(["feedback", "", "up"], env)
+    assert r.returncode == 2 and "conversation: String should have at least 1 character" in r.stderr, r.stderr
+    r = _hydra(["feedback", "c-1", "down", "--comment", "x" * 2001], env)
+    assert r.returncode == 2 and "comment: String should have at most 2000 characters" in r.stderr, r.stderr

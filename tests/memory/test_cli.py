@@ -50,7 +50,8 @@ def test_cli_commands_offline(run, tmp_path: Path) -> None:  # type: ignore[no-u
     explained = run("explain", "where does Sam live?", "--text")
     assert "entities mentioned: Sam" in explained and "## Known facts" in explained
     dump = tmp_path / "m.jsonl"
-    assert "1 learnings" in run("export", str(dump))
+    exported = run("export", str(dump))
+    assert "2 entities" in exported and exported.rstrip().endswith("1 learning"), exported  # not "entitys"
     assert "reindexed 3 passages with hashing-bow-v1-384" in run("reindex")
     fresh = tmp_path / "fresh"
     assert "3 passages" in run("import", str(dump), state=fresh)
@@ -67,6 +68,10 @@ def test_cli_owner_mistakes_exit_2_with_one_line(run, tmp_path: Path) -> None:  
     assert "trim 2 characters" in run("core", "edit", "preferences", "--append", "editor: vim", code=2)
     assert "--since: expected an ISO date" in run("search", "x", "--since", "yesterday", code=2)
     assert "--mode: expected hybrid" in run("search", "x", "--mode", "fuzzy", code=2)
+    # input the stores' own models refuse is an owner mistake too: one line naming the field, exit 2
+    assert "text: String should have at least 1 character" in run("remember", "", code=2)
+    assert "learning: String should have at least 1 character" in run(
+        "learnings", "add", "--context", "c", "--learning", "", "--apply", "a", code=2)
     assert "no learnings" in run("learnings", "list")
     dump = tmp_path / "m.jsonl"
     run("export", str(dump))

@@ -15,7 +15,7 @@ let
     "setuptools" "wheel" "nats-py" "pydantic" "pydantic-settings" "fastapi" "uvicorn" "typer" "rich"
     "loguru" "httpx" "httpx-sse" "psutil" "nvidia-ml-py" "prometheus-client" "aiohttp" "httptools" "qdrant-client"
     "neo4j" "numpy" "apscheduler" "sqlalchemy" "uvloop" "trafilatura" "feedparser" "lxml-html-clean"
-    "onnxruntime" "tokenizers" "python-dotenv" "nkeys" "jinja2" "zstandard" "pillow"
+    "onnxruntime" "tokenizers" "python-dotenv" "nkeys" "jinja2" "zstandard" "pillow" "tomli-w"
     "anyio" "jsonschema" "opentelemetry-api" "pyjwt" "cryptography" "python-multipart" "sse-starlette"
     "starlette" "typing-extensions" "typing-inspection" "h11" "idna" "truststore"
   ]) // {
