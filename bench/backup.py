@@ -72,9 +72,10 @@ async def fill(state_dir: Path, n: int, relations: int) -> dict[str, float]:
                 for j, (t, v) in enumerate(zip(chunk, vecs, strict=True))])
         out["passages_s"] = time.perf_counter() - t0
         out["hashing_embed_s"] = embed_s
-        # optimised, as a node's store is after its nightly maintenance: the daemon otherwise starts an
-        # optimisation at open, and the export waits for it (seen: a 40k-passage stall of minutes). Timed
-        # apart and left out of the re-ingest figure: a restored store is optimised after it too.
+        # optimised, as a node's store is after its nightly maintenance: the daemon otherwise optimises at
+        # its optimiser's first turn, and each export page ends that run (it once waited minutes for it, when
+        # the optimisation ran in-process). Timed apart and left out of the re-ingest figure: a restored
+        # store is optimised after it too.
         t0 = time.perf_counter()
         await mem.stack.archival.optimize()
         out["optimize_s"] = time.perf_counter() - t0

@@ -378,8 +378,10 @@ class EdgeEngine:
         _, err = child.communicate()  # outside the lock: stop_optimising() may end it meanwhile
         with self._lock:
             self._reopen(shard_dir, child)
-        if child.returncode > 0:
-            raise MemoryBackendError(f"archival store: optimisation failed: {err.decode(errors='replace')[-500:]}")
+            ended_by_us = self._stop
+        if child.returncode != 0 and not ended_by_us:  # it failed or died (e.g. SIGBUS on a full disk)
+            raise MemoryBackendError(f"archival store: optimisation exited {child.returncode}: "
+                                     f"{err.decode(errors='replace')[-500:]}")
 
     def _hand_over(self, shard: qe.EdgeShard, shard_dir: Path) -> subprocess.Popen[bytes] | None:
         """With the lock held: wait out the calls under way, close the shard, start the child."""

@@ -19,7 +19,7 @@ from hydra_os.bus.client import Bus
 from hydra_os.config import BusConfig
 from memory.errors import MemoryInputError, MemoryOutcomeUnknownError
 from memory.service import MemoryClient
-from tests.helpers import DaemonProc, NatsProc, daemon_env
+from tests.helpers import DaemonProc, NatsProc, daemon_env, freeze
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -47,7 +47,10 @@ async def memory_daemon(tmp_path: Path, nats_proc: NatsProc) -> AsyncIterator[tu
 
 def _pause(d: DaemonProc, on: bool) -> None:
     assert d.proc is not None
-    os.kill(d.proc.pid, signal.SIGSTOP if on else signal.SIGCONT)
+    if on:
+        freeze(d.proc.pid)  # every thread stopped: a request sent now cannot be answered before the resume
+    else:
+        os.kill(d.proc.pid, signal.SIGCONT)
 
 
 async def _owner(client: MemoryClient) -> str:

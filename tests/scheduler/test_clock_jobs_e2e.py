@@ -28,6 +28,10 @@ def _config(tmp: Path, scheduler: str = "") -> Path:
     return cfg
 
 
+def _env(cfg: Path) -> dict[str, str]:
+    return daemon_env(HYDRA_CONFIG=str(cfg), HYDRA_NODE__ROLES="scheduler,worker,gateway")  # no memory: quicker
+
+
 def _jobs(d: DaemonProc) -> dict[str, Any]:
     with d.client() as c:
         r = c.get("/v1/schedule")
@@ -40,7 +44,7 @@ def _fired(d: DaemonProc, job: str) -> bool:
 
 
 def test_a_daemon_started_inside_the_briefing_and_backup_windows_fires_neither_unless_asked(tmp_path: Path) -> None:
-    d = DaemonProc("clk", tmp_path / "clk", daemon_env(HYDRA_CONFIG=str(_config(tmp_path)))).start()
+    d = DaemonProc("clk", tmp_path / "clk", _env(_config(tmp_path))).start()
     try:
         wait_for(lambda: _fired(d, "health"), 30, what="the health loop's first slot")  # the leader has run
         assert set(_jobs(d)) == {"health"}
@@ -54,7 +58,7 @@ def test_a_daemon_started_inside_the_briefing_and_backup_windows_fires_neither_u
 def test_a_test_that_names_builtin_jobs_in_its_toml_gets_them_and_they_fire_in_their_window(
         tmp_path: Path) -> None:
     cfg = _config(tmp_path, 'builtin_jobs = ["briefing", "backup"]\n')
-    d = DaemonProc("clk2", tmp_path / "clk2", daemon_env(HYDRA_CONFIG=str(cfg))).start()
+    d = DaemonProc("clk2", tmp_path / "clk2", _env(cfg)).start()
     try:
         wait_for(lambda: _fired(d, "briefing") and _fired(d, "backup"), 30, what="both jobs fire at start")
         assert set(_jobs(d)) == {"briefing", "backup"}
@@ -63,7 +67,7 @@ def test_a_test_that_names_builtin_jobs_in_its_toml_gets_them_and_they_fire_in_t
 
 
 def test_a_test_can_ask_the_helper_for_builtin_jobs(tmp_path: Path) -> None:
-    d = DaemonProc("clk3", tmp_path / "clk3", daemon_env(HYDRA_CONFIG=str(_config(tmp_path))),
+    d = DaemonProc("clk3", tmp_path / "clk3", _env(_config(tmp_path)),
                    builtin_jobs=("health", "briefing")).start()
     try:
         wait_for(lambda: _fired(d, "briefing"), 30, what="the briefing fires at start")
