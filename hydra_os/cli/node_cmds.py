@@ -45,8 +45,21 @@ def status(
     console.print(f"  nodes:   {', '.join(st['nodes_seen'])}", highlight=False)
     gpus = st.get("gpus") or []
     console.print(f"  gpus:    {len(gpus)} ({st['nvml']})", highlight=False)
-    for name, comp in (st.get("components") or {}).items():
-        console.print(f"  {name}: {json.dumps(comp)}", highlight=False, markup=False)
+    components = st.get("components") or {}
+    if components:
+        console.print("  components (--json for each one's details):", highlight=False)
+    for name, comp in components.items():
+        console.print(f"    {name:<14} {_component_state(comp)}", highlight=False, markup=False)
+
+
+def _component_state(comp: dict[str, Any]) -> str:
+    """``running``, ``running (degraded): stores down: ...``, ``retrying: <why>``: lifecycle, own state, reason."""
+    life = comp.get("lifecycle") or {}
+    shown = str(life.get("state", "?"))
+    own = comp.get("state")
+    if isinstance(own, str) and own not in (shown, "serving"):
+        shown += f" ({own})"
+    return shown + (f": {life['reason']}" if life.get("reason") else "")
 
 
 def nodes(
