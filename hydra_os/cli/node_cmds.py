@@ -53,13 +53,16 @@ def status(
 
 
 def _component_state(comp: dict[str, Any]) -> str:
-    """``running``, ``running (degraded): stores down: ...``, ``retrying: <why>``: lifecycle, own state, reason."""
+    """``running``, ``running (degraded): stores down: ...``, ``retrying: <why>``: lifecycle, own state, reason,
+    and any error the component reports beside it (the scheduler's ``start_error``, an endpoint's ``last_error``)."""
     life = comp.get("lifecycle") or {}
     shown = str(life.get("state", "?"))
     own = comp.get("state")
     if isinstance(own, str) and own not in (shown, "serving"):
         shown += f" ({own})"
-    return shown + (f": {life['reason']}" if life.get("reason") else "")
+    shown += f": {life['reason']}" if life.get("reason") else ""
+    errors = [f"{k}: {v}" for k, v in comp.items() if k.endswith("error") and v]
+    return "; ".join([shown, *errors])
 
 
 def nodes(
