@@ -208,12 +208,16 @@ def _memory_daemon(tmp: Path, name: str, backend_url: str, embedder: str, tree: 
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     d = DaemonProc(name, tmp / name, env) if tree is None else TreeDaemon(name, tmp / name, env, tree)
-    d.start(timeout=120)
-    body = {**BODY, "model": "hydra/assistant"}
-    with d.client() as c:
-        wait_for(lambda: c.post("/v1/chat/completions", json=body).headers.get("x-hydra-memory", "")
-                 .startswith("ids="), 120, what=f"{name}: hydra+memory injects memory")
-        assert c.post("/v1/memory/context", json={"query": "disk"}).status_code == 200
+    try:
+        d.start(timeout=120)
+        body = {**BODY, "model": "hydra/assistant"}
+        with d.client() as c:
+            wait_for(lambda: c.post("/v1/chat/completions", json=body).headers.get("x-hydra-memory", "")
+                     .startswith("ids="), 120, what=f"{name}: hydra+memory injects memory")
+            assert c.post("/v1/memory/context", json={"query": "disk"}).status_code == 200
+    except BaseException:
+        d.stop()  # a daemon that never got ready is not left running
+        raise
     return d
 
 
