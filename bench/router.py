@@ -26,8 +26,8 @@ Measures:
   ``--memory-before TREE`` adds a second memory daemon run from another checkout of the code (e.g.
   ``git archive <commit> | tar -x -C TREE``), over its own copy of the same store and the same backend,
   its requests interleaved with the others: the before and after of a change, side by side in one run.
-  ``--memory-wait-indexed`` measures once the daemon has run its first index optimisation (for a store
-  never optimised, e.g. ``--memory-store`` of a fill from before fills optimised; the row records each
+  ``--memory-wait-indexed`` measures once the daemon has run an index optimisation (for a store never
+  optimised: the periodic one, ``memory.service.optimize_interval_s`` after start; the row records each
   daemon's optimisation count before and after measuring).
 
 Prints a table and writes bench/results/router.json (``--only-memory``: bench/results/router_memory.json).
@@ -208,12 +208,16 @@ def _memory_daemon(tmp: Path, name: str, backend_url: str, embedder: str, tree: 
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     d = DaemonProc(name, tmp / name, env) if tree is None else TreeDaemon(name, tmp / name, env, tree)
-    d.start(timeout=120)
-    body = {**BODY, "model": "hydra/assistant"}
-    with d.client() as c:
-        wait_for(lambda: c.post("/v1/chat/completions", json=body).headers.get("x-hydra-memory", "")
-                 .startswith("ids="), 120, what=f"{name}: hydra+memory injects memory")
-        assert c.post("/v1/memory/context", json={"query": "disk"}).status_code == 200
+    try:
+        d.start(timeout=120)
+        body = {**BODY, "model": "hydra/assistant"}
+        with d.client() as c:
+            wait_for(lambda: c.post("/v1/chat/completions", json=body).headers.get("x-hydra-memory", "")
+                     .startswith("ids="), 120, what=f"{name}: hydra+memory injects memory")
+            assert c.post("/v1/memory/context", json={"query": "disk"}).status_code == 200
+    except BaseException:
+        d.stop()  # a daemon that never got ready is not left running
+        raise
     return d
 
 

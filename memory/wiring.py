@@ -331,11 +331,6 @@ class MemoryComponent(Lifecycle):
             self.local.stack.archival, self.cfg.service.optimize_interval_s, self.cfg.service.optimize_after_writes
         )
         await self.optimizer.start()
-        # once at start too, not `optimize_interval_s` later: passages written while no daemon served
-        # (a restore, an offline `hydra memory` write) sit in unindexed segments until then, and a dense
-        # search over 100k of them is brute force (41 ms against 1.7 ms indexed, bench/results/
-        # memory_context_profile.json); on a store already indexed the run takes well under a millisecond
-        self.optimizer.kick()
         if self.service is not None:
             self.service.optimizer = self.optimizer
 
