@@ -326,7 +326,8 @@ class MemoryComponent(Lifecycle):
         if StoreName.ARCHIVAL in self.local.down:
             return
         self.optimizer = BackgroundOptimizer(
-            self.local.stack.archival, self.cfg.service.optimize_interval_s, self.cfg.service.optimize_after_writes
+            self.local.stack.archival, self.cfg.service.optimize_interval_s, self.cfg.service.optimize_after_writes,
+            quiet_s=self.cfg.service.optimize_quiet_s, max_quiet_s=max(1800.0, self.cfg.service.optimize_quiet_s),
         )
         await self.optimizer.start()
         # once at start too, not `optimize_interval_s` later: passages written while no daemon served
@@ -388,6 +389,8 @@ class MemoryComponent(Lifecycle):
                 out["warning"] = (f"the archival store holds vectors from {stored!r}, the embedder is {configured!r}: "
                                   "run `hydra memory reindex`")
             out["optimizer_runs"] = self.optimizer.runs if self.optimizer else 0
+            if self.optimizer is not None:
+                out["optimisation"] = self.optimizer.summary()
         return out
 
 

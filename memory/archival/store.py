@@ -46,6 +46,7 @@ from memory.errors import EmbeddingModelMismatchError, MemoryInputError, MemoryN
 from memory.protocols import (
     AddResult,
     Embedder,
+    OptimiseOutcome,
     Page,
     Passage,
     PassageIn,
@@ -648,9 +649,10 @@ class QdrantArchivalStore:
         # named_days recomputed: passages stored before the field existed gain it on a reindex
         return {**f.payload, "embedding_model": embedder.model, "named_days": _named(f.payload["text"], _created(f))}
 
-    async def optimize(self) -> None:
-        if self._engine.meta is not None:
-            await asyncio.to_thread(self._engine.optimize)
+    async def optimize(self, quiet_s: float = 0.0) -> OptimiseOutcome:
+        if self._engine.meta is None:
+            return OptimiseOutcome.COMPLETED
+        return await asyncio.to_thread(self._engine.optimize, quiet_s)
 
     async def close(self) -> None:
         if self._closed:
