@@ -15,14 +15,15 @@ import asyncio
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from memory.archival import ArchivalConfig, BackgroundOptimizer
+from memory.archival import ArchivalConfig, BackgroundOptimizer, open_archival
 from memory.archival.edge import EdgeEngine
 from memory.archival.engine import PointData
 from memory.archival.store import QdrantArchivalStore
 from memory.embed.hashing import HashingEmbedder
-from memory.protocols import OptimiseOutcome
+from memory.protocols import OptimiseOutcome, PassageIn
 from tests.helpers import wait_for
 from tests.memory.test_edge_optimise_bounded import DIM, N, _filled
 from tests.memory.test_service import wait_for_async
@@ -128,6 +129,34 @@ def test_the_optimiser_gives_way_under_traffic_without_looping_and_completes_whe
                 assert opt.summary().startswith("idle, last completed at 20")
             assert await asyncio.to_thread(_indexed, engine)
         finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_store_calls_run_on_the_stores_own_threads_not_behind_the_daemons_default_executor(tmp_path: Path) -> None:
+    """The daemon's other blocking work (file I/O, policy, backups) shares asyncio's default executor,
+    6 threads on a two-core node; the store's calls have threads of their own, so neither side can
+    starve the other. Here the default executor is one thread, stuck: the store still answers."""
+
+    texts = ["the GPU node has two RTX 3090 cards", "ComfyUI renders the game sprites overnight",
+             "backups go to the NAS at 3 am", "the router pins the llama models", "Sam prefers tea to coffee"]
+
+    async def scenario() -> None:
+        store = await open_archival(ArchivalConfig(path=tmp_path / "archival"), HashingEmbedder(64), tmp_path)
+        stuck = threading.Event()
+        try:
+            await store.add([PassageIn(text=t) for t in texts])
+            asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+            blocker = asyncio.ensure_future(asyncio.to_thread(stuck.wait, 60))  # hung, e.g. on a dead NFS mount
+            await asyncio.sleep(0.1)
+            assert await asyncio.wait_for(store.count(), 10) == 5
+            hits = await asyncio.wait_for(store.search("ComfyUI sprites", limit=1), 10)
+            assert hits and hits[0].passage.text == texts[1]
+            stuck.set()
+            await blocker
+        finally:
+            stuck.set()
             await store.close()
 
     asyncio.run(scenario())
