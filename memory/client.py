@@ -43,6 +43,7 @@ from memory.protocols import (
     LearningIn,
     MemoryStack,
     Neighbour,
+    OptimiseOutcome,
     Page,
     Passage,
     PassageIn,
@@ -302,8 +303,9 @@ class RemoteArchival(_Remote):
         self._client.embedding_model = got.model
         return got.reindexed
 
-    async def optimize(self) -> None:
-        await self._request(v.ARCHIVAL_OPTIMIZE, vm.NoParams())
+    async def optimize(self, quiet_s: float = 0.0) -> OptimiseOutcome:
+        got = await self._request(v.ARCHIVAL_OPTIMIZE, vm.NoParams())
+        return OptimiseOutcome.SCHEDULED if got.scheduled else OptimiseOutcome.COMPLETED
 
     async def export_page(self, cursor: str | None, limit: int) -> Page[Passage]:
         return await self._request(v.ARCHIVAL_EXPORT, vm.ExportPage(cursor=cursor, limit=limit))

@@ -69,6 +69,10 @@ class ServiceConfig(_Section):
     optimize_after_writes: int = Field(
         default=1000, ge=1, description="Memory node: passages added over the bus that kick an optimisation early."
     )
+    optimize_quiet_s: Seconds = Field(
+        default=30.0, description="Memory node: an optimisation ended by reads or writes reruns only after this many "
+        "seconds without any (doubled per interruption in a row, up to 30 minutes)."
+    )
 
 
 class MemoryConfig(_Section):

@@ -64,6 +64,7 @@ async def info(s: Serving, p: vm.NoParams) -> vm.Info:
         embedding_model=stack.archival.embedding_model,
         configured_embedder=s.embedder.model if s.embedder else None,
         stores=store_states(down),
+        optimisation=s.optimizer.summary() if s.optimizer is not None else None,  # before count() ends a run
         passages=await part(StoreName.ARCHIVAL, stack.archival.count),
         graph=await part(StoreName.GRAPH, stack.graph.counts),
         learnings=await part(StoreName.LEARNINGS, count_learnings),

@@ -244,6 +244,15 @@ class SearchHit(_Model):
     )
 
 
+class OptimiseOutcome(StrEnum):
+    """How one ``ArchivalStore.optimize()`` call ended."""
+
+    COMPLETED = "completed"  # ran to the end (or the engine has nothing to drive)
+    YIELDED = "yielded"  # ended early because the owner read or wrote meanwhile; it runs again later
+    DEFERRED = "deferred"  # not started: the store was used within ``quiet_s``
+    SCHEDULED = "scheduled"  # a remote store: the memory node runs it in its own time
+
+
 @runtime_checkable
 class ArchivalStore(Protocol):
     """Passages with hybrid search.
@@ -288,8 +297,10 @@ class ArchivalStore(Protocol):
         ``progress(done, total)`` is called as batches complete."""
         ...
 
-    async def optimize(self) -> None:
-        """Index housekeeping; the daemon calls it in the background, never the query path."""
+    async def optimize(self, quiet_s: float = 0.0) -> OptimiseOutcome:
+        """Index housekeeping; the daemon calls it in the background, never the query path. It gives way
+        to the owner: with ``quiet_s`` it starts only if no read or write came for that long, and a read
+        or write that arrives while it runs ends it (:class:`OptimiseOutcome`)."""
         ...
 
     async def export_page(self, cursor: str | None, limit: int) -> Page[Passage]:

@@ -179,6 +179,7 @@ class Info(Hello):
 
     configured_embedder: str | None
     stores: dict[str, Any]
+    optimisation: str | None = None  # the archival index optimiser's state (BackgroundOptimizer.summary)
     passages: int | None
     graph: dict[str, int] | None
     learnings: int | None

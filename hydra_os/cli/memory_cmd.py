@@ -469,3 +469,5 @@ def status(ctx: typer.Context, as_json: AsJson = False) -> None:
     for name, st in info["stores"].items():
         line = f"  {name}: {st['state']}" + (f" — {st['error']}" if st.get("error") else "")
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if info.get("optimisation"):
+        console.print(f"  archival index optimisation: {info['optimisation']}", highlight=False, markup=False)

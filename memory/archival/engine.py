@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from memory.protocols import SearchFilters
+from memory.protocols import OptimiseOutcome, SearchFilters
 
 INDEXED_KEYWORDS = ("pid", "source", "tags", "session", "text_hash", "dup", "role")
 INDEXED_DATETIMES = ("created_at", "named_days")
@@ -92,7 +92,9 @@ class Engine(Protocol):
 
     def scroll(self, offset: str | None, limit: int, with_vectors: bool) -> tuple[list[Found], str | None]: ...
 
-    def optimize(self) -> None: ...
+    def optimize(self, quiet_s: float = 0.0) -> OptimiseOutcome:
+        """Index housekeeping, giving way to reads and writes (:meth:`ArchivalStore.optimize`)."""
+        ...
 
     def begin_generation(self, meta: StoreMeta) -> None:
         """Start an empty next generation (new vector size allowed); ``upsert_next`` fills it."""

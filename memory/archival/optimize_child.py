@@ -6,8 +6,9 @@ passages of 384 dimensions on a loaded two-core machine. In the daemon's process
 thread with it: the event loop, the bus heartbeat, the API, a memory export and the SIGTERM handler,
 so a stop could outlast systemd's stop timeout. The binding offers no way to cancel or bound a run
 (its stop flag is internal), so :class:`memory.archival.edge.EdgeEngine` flushes and closes its shard,
-runs this child on it, and opens the shard again when the child exits; a stop or an export ends the
-child with SIGTERM, which holds no acknowledged write (the shard was flushed and closed first, and an
+runs this child on it, and opens the shard again when the child exits; any read or write of the
+owner's, an export or a stop ends the child with SIGTERM (the daemon retries once the store is quiet),
+which holds no acknowledged write (the shard was flushed and closed first, and an
 interrupted optimisation leaves only its own ``temp_segments/``, which the engine clears).
 """
 

@@ -27,7 +27,7 @@ from memory.archival.engine import (
     TimeField,
 )
 from memory.errors import MemoryBackendError
-from memory.protocols import SearchFilters
+from memory.protocols import OptimiseOutcome, SearchFilters
 
 _ERRORS = (UnexpectedResponse, ResponseHandlingException, ValueError, OSError)
 
@@ -215,9 +215,9 @@ class ServerEngine:
         )
         return [_found(r, with_vectors) for r in recs], (str(nxt) if nxt is not None else None)
 
-    def optimize(self) -> None:
+    def optimize(self, quiet_s: float = 0.0) -> OptimiseOutcome:
         # A Qdrant server optimises its segments on its own; nothing to drive from here.
-        return None
+        return OptimiseOutcome.COMPLETED
 
     def close(self) -> None:
         self._client.close()

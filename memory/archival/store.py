@@ -40,12 +40,14 @@ from memory.archival.fusion import convex, fold_replies, lexical_coverage, rrf
 from memory.archival.intent import temporal_intent
 from memory.archival.named import named_days
 from memory.archival.termcache import TermBestCache
+from memory.archival.threads import StoreThreads
 from memory.archival.updates import Candidate, order_updates
 from memory.archival.when import TimeWindow, time_windows
 from memory.errors import EmbeddingModelMismatchError, MemoryInputError, MemoryNotFoundError
 from memory.protocols import (
     AddResult,
     Embedder,
+    OptimiseOutcome,
     Page,
     Passage,
     PassageIn,
@@ -169,6 +171,7 @@ class QdrantArchivalStore:
         self._term_best = TermBestCache()
         self._write = asyncio.Lock()
         self._closed = False
+        self._threads = StoreThreads("archival-store")  # not asyncio's default executor (see threads.py)
 
     # ---------------------------------------------------------------- model bookkeeping
 
@@ -193,7 +196,7 @@ class QdrantArchivalStore:
     async def _ensure_created(self) -> None:
         if self._engine.meta is None:
             meta = StoreMeta(self._embedder.model, self._embedder.dim)
-            await asyncio.to_thread(self._engine.create, meta)
+            await self._threads.run(self._engine.create, meta)
 
     # ---------------------------------------------------------------- writes
 
@@ -216,7 +219,7 @@ class QdrantArchivalStore:
         items = [batch[i] for i in fresh]
         vecs = await self._embedder.embed([p.text for p in items])
         links = await self._near_duplicates([p.text for p in items], vecs)
-        replies = await asyncio.to_thread(self._replies, items, pids, vecs, links)
+        replies = await self._threads.run(self._replies, items, pids, vecs, links)
         points: list[PointData] = []
         for j, i in enumerate(fresh):
             linked_to = _link_target(links[j], pids)
@@ -226,7 +229,7 @@ class QdrantArchivalStore:
                 if linked_to
                 else AddResult(id=pids[j], status="added")
             )
-        await asyncio.to_thread(self._engine.upsert, points)
+        await self._threads.run(self._engine.upsert, points)
         self._term_best.clear()  # new passages change the IDF and the terms' best scores
         return [r for r in results if r is not None]
 
@@ -235,10 +238,10 @@ class QdrantArchivalStore:
     ) -> tuple[list[AddResult | None], list[int], list[str]]:
         """Each passage's result when it duplicates one stored or earlier in the batch (else None), the
         indexes of the fresh ones and their passage ids."""
-        known = await asyncio.to_thread(self._engine.find_hashes, sorted(set(hashes)))
+        known = await self._threads.run(self._engine.find_hashes, sorted(set(hashes)))
         given = [p.id for p in batch if p.id]
         if given:  # an id asked for that already exists is a duplicate of itself
-            for f in await asyncio.to_thread(self._engine.retrieve, [point_id(x) for x in given], False):
+            for f in await self._threads.run(self._engine.retrieve, [point_id(x) for x in given], False):
                 known.setdefault(f.payload["text_hash"], f.payload["pid"])
         results: list[AddResult | None] = [None] * len(batch)
         fresh: list[int] = []
@@ -322,7 +325,7 @@ class QdrantArchivalStore:
         """Per text: ("store", canonical pid), ("batch", index of an earlier text here), or None."""
         cos, jac = self._cfg.near_duplicate_cosine, self._cfg.near_duplicate_jaccard
         wsets = [words(t) for t in texts]
-        hits = await asyncio.to_thread(self._engine.query, "dense", list(vecs), 3, None, True)
+        hits = await self._threads.run(self._engine.query, "dense", list(vecs), 3, None, True)
         out: list[tuple[str, str] | None] = [None] * len(texts)
         for j, found in enumerate(hits):
             for f in found:
@@ -366,19 +369,19 @@ class QdrantArchivalStore:
         n = limit if mode != "hybrid" else max(limit, self._cfg.candidates)
         if mode == "vector":
             qvec = (await self._embedder.embed([query]))[0]
-            dense = _stable((await asyncio.to_thread(self._engine.query, "dense", [qvec], n, filters, True))[0])
+            dense = _stable((await self._threads.run(self._engine.query, "dense", [qvec], n, filters, True))[0])
             return [self._hit(f, f.score, dense, []) for f in dense[:limit]]
         qs = self._bm25.query(query)
         if mode == "bm25":
             if not qs[0]:
                 return []
-            sparse = _stable((await asyncio.to_thread(self._engine.query, "bm25", [qs], n, filters, True))[0])
+            sparse = _stable((await self._threads.run(self._engine.query, "bm25", [qs], n, filters, True))[0])
             return [self._hit(f, f.score, [], sparse) for f in sparse[:limit]]
         qvec = (await self._embedder.embed([query]))[0]
         # both queries, the fusion and the update ordering in one worker-thread hop: nothing here
         # needs the event loop, and each hop costs a loop round trip
         windows = time_windows(query, asked_at) if self._cfg.time_weight > 0 else []
-        return await asyncio.to_thread(self._hybrid, query, qvec, qs, n, filters, limit, windows)
+        return await self._threads.run(self._hybrid, query, qvec, qs, n, filters, limit, windows)
 
     @staticmethod
     def _hit(
@@ -552,7 +555,7 @@ class QdrantArchivalStore:
 
     async def get(self, passage_id: str) -> Passage:
         if self._engine.meta is not None:
-            found = await asyncio.to_thread(self._engine.retrieve, [point_id(passage_id)], False)
+            found = await self._threads.run(self._engine.retrieve, [point_id(passage_id)], False)
             if found:
                 return _passage(found[0])
         raise MemoryNotFoundError(f"passage {passage_id!r}: no such passage in the archival store")
@@ -560,12 +563,12 @@ class QdrantArchivalStore:
     async def count(self) -> int:
         if self._engine.meta is None:
             return 0
-        return await asyncio.to_thread(self._engine.count)
+        return await self._threads.run(self._engine.count)
 
     async def export_page(self, cursor: str | None, limit: int) -> Page[Passage]:
         if self._engine.meta is None:
             return Page[Passage](items=[], next_cursor=None)
-        found, nxt = await asyncio.to_thread(self._engine.scroll, cursor, limit, True)
+        found, nxt = await self._threads.run(self._engine.scroll, cursor, limit, True)
         return Page[Passage](items=[_passage(f, with_vector=True) for f in found], next_cursor=nxt)
 
     # ---------------------------------------------------------------- maintenance
@@ -581,7 +584,7 @@ class QdrantArchivalStore:
                 fresh = await self._embedder.embed([batch[j].text for j in redo]) if redo else []
                 vec_of = dict(zip(redo, fresh, strict=True))
                 points = [self._point_from(p, vec_of.get(j, p.vector), model) for j, p in enumerate(batch)]
-                await asyncio.to_thread(self._engine.upsert, points)
+                await self._threads.run(self._engine.upsert, points)
                 self._term_best.clear()
 
     def _point_from(self, p: Passage, vec: list[float] | None, model: str) -> PointData:
@@ -617,28 +620,28 @@ class QdrantArchivalStore:
             old_meta = self._engine.meta
             generation = old_meta.generation + 1 if old_meta is not None else 1
             meta = StoreMeta(embedder.model, embedder.dim, generation)
-            await asyncio.to_thread(self._engine.begin_generation, meta)
+            await self._threads.run(self._engine.begin_generation, meta)
             done = 0
             try:
                 cursor: str | None = None
                 while old_meta is not None:
-                    found, cursor = await asyncio.to_thread(self._engine.scroll, cursor, self._cfg.batch_size, False)
+                    found, cursor = await self._threads.run(self._engine.scroll, cursor, self._cfg.batch_size, False)
                     if found:
                         vecs = await embedder.embed([f.payload["text"] for f in found])
                         pts = [
                             PointData(f.id, v, self._bm25.document(f.payload["text"]), self._payload_for(f, embedder))
                             for f, v in zip(found, vecs, strict=True)
                         ]
-                        await asyncio.to_thread(self._engine.upsert_next, pts)
+                        await self._threads.run(self._engine.upsert_next, pts)
                         done += len(found)
                         if progress is not None:
                             progress(done, total)
                     if cursor is None:
                         break
-                await asyncio.to_thread(self._engine.commit_generation)
+                await self._threads.run(self._engine.commit_generation)
                 self._term_best.clear()
             except BaseException:
-                await asyncio.to_thread(self._engine.abort_generation)
+                await self._threads.run(self._engine.abort_generation)
                 raise
             self._embedder = embedder
             return done
@@ -648,16 +651,18 @@ class QdrantArchivalStore:
         # named_days recomputed: passages stored before the field existed gain it on a reindex
         return {**f.payload, "embedding_model": embedder.model, "named_days": _named(f.payload["text"], _created(f))}
 
-    async def optimize(self) -> None:
-        if self._engine.meta is not None:
-            await asyncio.to_thread(self._engine.optimize)
+    async def optimize(self, quiet_s: float = 0.0) -> OptimiseOutcome:
+        if self._engine.meta is None:
+            return OptimiseOutcome.COMPLETED
+        return await self._threads.run(self._engine.optimize, quiet_s)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         async with self._write:
-            await asyncio.to_thread(self._engine.close)
+            await asyncio.to_thread(self._engine.close)  # not behind a stuck call on the store threads
+        self._threads.shutdown()
 
     async def __aenter__(self) -> QdrantArchivalStore:
         return self

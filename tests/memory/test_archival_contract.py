@@ -253,10 +253,11 @@ async def test_optimize_runs_beside_searches(store: QdrantArchivalStore) -> None
             await asyncio.sleep(0)
         return n
 
-    async with BackgroundOptimizer(store, interval_s=3600) as opt:
+    # the searches may end the run (the owner's reads win); it reruns once the store is quiet for 0.5 s
+    async with BackgroundOptimizer(store, interval_s=3600, quiet_s=0.5) as opt:
         opt.kick()
         n = await searches()
-        for _ in range(200):
+        for _ in range(600):
             if opt.runs:
                 break
             await asyncio.sleep(0.05)

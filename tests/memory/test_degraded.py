@@ -121,6 +121,7 @@ async def test_a_damaged_file_degrades_only_its_store(
             )
             assert r.returncode == 0, r.stderr
             assert "graph: down" in r.stdout and "core: ok" in r.stdout and "graph.lbug" in r.stdout
+            assert "archival index optimisation: " in r.stdout and ", last completed at " in r.stdout
     finally:
         await comp.stop()
     assert damaged.read_bytes() == before  # never touched

@@ -105,3 +105,26 @@ async def test_component_serves_with_a_letta_core(tmp_path: Path, bus: Bus, lett
         assert "PATCH /v1/blocks/" in {c[: len("PATCH /v1/blocks/")] for c in letta_server.calls()}
     finally:
         await comp.stop()
+
+
+async def test_the_memory_node_indexes_a_store_written_while_it_was_down_at_start(tmp_path: Path, bus: Bus) -> None:
+    """Passages written with no daemon serving (a restore, an offline CLI write) are indexed when the
+    memory node starts, not a whole ``optimize_interval_s`` (300 s by default) later."""
+    cfg = hashing_config()
+    offline = await open_local(cfg, tmp_path)
+    try:
+        await offline.stack.archival.add([PassageIn(text=f"restored note {i} about the NAS") for i in range(50)])
+    finally:
+        await offline.close()
+    assert cfg.service.optimize_interval_s >= 300
+    comp = MemoryComponent(cfg, tmp_path, bus, "n1")
+    await comp.start()
+    try:
+        await comp.wait_serving(60)
+        for _ in range(1200):  # generous: the machine is shared
+            if comp.optimizer is not None and comp.optimizer.runs >= 1:
+                break
+            await asyncio.sleep(0.05)
+        assert comp.optimizer is not None and comp.optimizer.runs >= 1, "no optimisation at start"
+    finally:
+        await comp.stop()
