@@ -36,6 +36,7 @@ class AsgiStream:
         self._out: asyncio.Queue[Message] = asyncio.Queue()
         self._gone = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._complete = False
 
     async def _receive(self) -> Message:
         if self._request:
@@ -79,6 +80,7 @@ class AsgiStream:
                 if msg.get("body"):
                     yield bytes(msg["body"])
                 if not msg.get("more_body", False):
+                    self._complete = True
                     return
         finally:
             await self.close()
@@ -88,7 +90,8 @@ class AsgiStream:
         self._gone.set()
         if self._task is None:
             return
-        await asyncio.wait({self._task}, timeout=1.0)  # a finished answer lets the app return by itself
+        if self._complete:  # the whole answer was read: the app returns by itself
+            await asyncio.wait({self._task}, timeout=1.0)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._task  # a route's own failure was answered (or logged) by the app already

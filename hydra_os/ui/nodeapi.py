@@ -69,7 +69,10 @@ class NodeApi:
         """POST to a streaming route; its body as the route writes it (:mod:`hydra_os.ui.asgistream`). An
         error answer (4xx/5xx, before the stream starts) raises :class:`ActionFailedError`, one line."""
         call = AsgiStream(self._app, path, body, self._auth)
-        status, answer = await call.open(CALL_TIMEOUT)
+        try:
+            status, answer = await call.open(CALL_TIMEOUT)
+        except TimeoutError:
+            raise ActionFailedError(f"POST {path} did not start answering within {CALL_TIMEOUT:.0f}s", 504) from None
         if status >= 400:
             raise ActionFailedError(_error_line(await call.whole(answer), status), status)
         return answer

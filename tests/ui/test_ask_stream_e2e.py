@@ -132,3 +132,26 @@ async def test_other_outcomes_are_one_event_with_the_whole_reply(daemon: DaemonP
         empty = await c.post("/v1/requests", json={"text": " ", "stream": True})
         assert empty.status_code == 422 and empty.headers["content-type"].startswith("application/json")
         assert "whitespace" in empty.json()["error"]["message"]
+
+
+async def test_a_closed_page_stops_the_answer_at_the_engine(daemon: DaemonProc, engine: Standin) -> None:
+    """The browser leaves mid-answer: the page's route, the intake, the chat client and the gateway all let
+    go, so the engine's request is cancelled (not written to the end for nobody), and nothing is archived."""
+    d = daemon
+    await model_up(d)
+    await control(engine, {"defaults": {"tokens": 40, "token_interval": 0.3}})
+    left = "Summarise the whole garden plan, season by season."
+    async with browser_client(d, await sign_in(d, d.token)) as me:
+        csrf = csrf_of((await me.get("/ui/ask")).text)
+        async with me.stream("POST", "/ui/ask/stream", data={"csrf": csrf, "text": left}) as r:
+            async for name, _ in events(r.aiter_lines()):
+                if name == "delta":
+                    break  # and close the connection, as a closed tab does
+    async with asyncio.timeout(30):
+        while True:
+            entry = [e for e in await control(engine, {}) if e["stream"]][-1]
+            if entry["cancelled"]:
+                break
+            await asyncio.sleep(0.3)
+    assert not entry["finished"]
+    assert ("user", left) not in await passages(d, left)
