@@ -29,6 +29,8 @@ _CONTINUE = re.compile(
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _DATE = re.compile(r"^\((?P<date>\d{4}-\d{2}-\d{2}), (?P<source>[^)]*)\) (?P<text>.*)$", re.DOTALL)
+QUERY_MAX_CHARS = 2000
+"""The most of a turn memory is searched for (an embedder reads ~256 tokens; BM25 wants the words asked)."""
 _PREFERENCES = "core:preferences"
 _BLOCK_VALUE = re.compile(r"<value>\n(.*)\n</value>", re.DOTALL)  # the block as render_block lays it out
 _PREF_LINE = re.compile(r"^\s*[a-z0-9_]+:\s*\S")  # a "key: value" line (MemoryWriter.record_preference)
@@ -73,6 +75,16 @@ def continuity_subject(text: str) -> str | None:
     return m.group("subject").strip() if m else None
 
 
+def memory_query(text: str, max_chars: int = QUERY_MAX_CHARS) -> str:
+    """What memory is searched for: the turn itself, or for a turn of a pasted document or log, its start and
+    its end (where the question usually is). The whole of a megabyte turn would go to the memory node as one
+    bus message over its max payload, and its n-grams and terms would hold the event loop for seconds."""
+    if len(text) <= max_chars:
+        return text
+    half = max_chars // 2
+    return f"{text[:half]}\n…\n{text[-half:]}"
+
+
 async def assemble(stack: MemoryStack, config: ContextConfig, query: str, *, deadline_s: float,
                    budget: int | None = None) -> MemoryContext:
     """The context for ``query``, within ``deadline_s`` (TimeoutError past it; the caller degrades).
@@ -81,7 +93,7 @@ async def assemble(stack: MemoryStack, config: ContextConfig, query: str, *, dea
     so the last conversations about the project come with its ``projects`` block line."""
     subject = continuity_subject(query)
     async with asyncio.timeout(deadline_s):
-        built = await ContextBuilder(stack, config).build(subject or query, budget=budget)
+        built = await ContextBuilder(stack, config).build(subject or memory_query(query), budget=budget)
     if subject is None:
         return built
     passages = sorted((i for i in built.items if i.kind == "passage"), key=lambda i: i.text, reverse=True)

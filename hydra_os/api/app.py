@@ -163,6 +163,8 @@ def make_server(app: Any) -> ApiServer:
     """An in-process uvicorn server for an ASGI app (the FastAPI app, possibly behind hot routes)."""
     # proxy_headers off: nothing here reads the client address, so X-Forwarded-* parsing on every
     # request (uvicorn trusts 127.0.0.1 by default) would be work for nothing
+    # log_config None: uvicorn's records go to the root logger, so the daemon's one sink writes them
+    # (hydra_os/cli/logs.py; JSON with log.json_lines) instead of uvicorn's own handlers and format
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5,
-                            proxy_headers=False)
+                            proxy_headers=False, log_config=None)
     return ApiServer(config)

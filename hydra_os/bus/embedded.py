@@ -103,6 +103,7 @@ class EmbeddedNats:
             stdout=self._log,
             stderr=asyncio.subprocess.STDOUT,
             preexec_fn=die_with_parent,
+            start_new_session=True,  # a terminal's Ctrl-C (SIGINT to its group) is for the daemon, which stops us
         )
         ports_file = ports_dir / f"{binary.name}_{self._proc.pid}.ports"
         loop = asyncio.get_running_loop()

@@ -45,8 +45,24 @@ def status(
     console.print(f"  nodes:   {', '.join(st['nodes_seen'])}", highlight=False)
     gpus = st.get("gpus") or []
     console.print(f"  gpus:    {len(gpus)} ({st['nvml']})", highlight=False)
-    for name, comp in (st.get("components") or {}).items():
-        console.print(f"  {name}: {json.dumps(comp)}", highlight=False, markup=False)
+    components = st.get("components") or {}
+    if components:
+        console.print("  components (--json for each one's details):", highlight=False)
+    for name, comp in components.items():
+        console.print(f"    {name:<14} {_component_state(comp)}", highlight=False, markup=False)
+
+
+def _component_state(comp: dict[str, Any]) -> str:
+    """``running``, ``running (degraded): stores down: ...``, ``retrying: <why>``: lifecycle, own state, reason,
+    and any error the component reports beside it (the scheduler's ``start_error``, an endpoint's ``last_error``)."""
+    life = comp.get("lifecycle") or {}
+    shown = str(life.get("state", "?"))
+    own = comp.get("state")
+    if isinstance(own, str) and own not in (shown, "serving"):
+        shown += f" ({own})"
+    shown += f": {life['reason']}" if life.get("reason") else ""
+    errors = [f"{k}: {v}" for k, v in comp.items() if k.endswith("error") and v]
+    return "; ".join([shown, *errors])
 
 
 def nodes(

@@ -83,6 +83,7 @@ class ChildProcess:
                     env={**_environ(), **self.spec.env},
                     cwd=str(self.spec.cwd) if self.spec.cwd else None,
                     preexec_fn=die_with_parent,
+                    start_new_session=True,  # a terminal's Ctrl-C (SIGINT to its group) is the daemon's to handle
                 )
             except OSError as e:
                 raise SupervisorError(f"cannot start {self.name} ({self.spec.argv[0]}): {e.strerror}") from None

@@ -103,6 +103,13 @@ def test_status_finds_the_embedded_bus_through_the_state_dir(tmp_path: Path) -> 
         r = _hydra(["status", "--json"], daemon_env(HYDRA_NODE__STATE_DIR=str(d.state_dir), HYDRA_NODE__ID="solo"))
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["bus"]["embedded"] is True
+        # the owner's view: one line per component with its state, not each component's JSON
+        r = _hydra(["status"], daemon_env(HYDRA_NODE__STATE_DIR=str(d.state_dir), HYDRA_NODE__ID="solo"))
+        assert r.returncode == 0, r.stderr
+        assert '{"' not in r.stdout, r.stdout
+        lines = {ln.split()[0]: ln for ln in r.stdout.splitlines()[1:] if ln.startswith("    ")}
+        assert {"memory", "scheduler", "tasks.worker", "gateway"} <= set(lines), r.stdout
+        assert all(ln.split()[1] in {"running", "starting", "retrying"} for ln in lines.values()), r.stdout
     finally:
         d.stop()
 

@@ -6,6 +6,7 @@ second format). CLI commands print warnings and errors, not debug lines."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,11 @@ def test_daemon_json_lines_hold_every_library_log_line(tmp_path: Path) -> None:
                        headers={"accept": "application/json, text/event-stream"})
             assert r.status_code == 200, r.text
         wait_for(lambda: "ready in" in d.logs(), 30, what="the ready line")
+        host, port = d.api_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:  # uvicorn logs a bad request line
+            s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            s.recv(1024)
+        wait_for(lambda: "Invalid HTTP request" in d.logs(), 30, what="uvicorn's warning")
     finally:
         assert d.stop() == 0
     lines = [ln for ln in d.logs().splitlines() if ln.strip()]
@@ -43,6 +49,7 @@ def test_daemon_json_lines_hold_every_library_log_line(tmp_path: Path) -> None:
     records = [json.loads(ln)["record"] for ln in lines]
     # the scheduler's and the SDK's INFO chatter stays out at the default level; the daemon's own lines are in
     assert any("ready in" in r["message"] for r in records)
+    assert any("Invalid HTTP request" in r["message"] for r in records)  # uvicorn's own lines too
     assert not any("StreamableHTTP session manager" in r["message"] for r in records)
 
 
