@@ -35,6 +35,7 @@ from memory.core.native import NativeCoreMemory
 from memory.embed import MiniLMEmbedder, make_embedder, minilm_available
 from memory.embed.config import EmbedConfig
 from memory.embed.minilm import DIM, MODEL_NAME
+from memory.embed.recent import RecentEmbeddings
 from memory.errors import MemoryBackendError
 from memory.extract import ChatExtractor, MemoryWriter
 from memory.feedback import Rating, record_feedback
@@ -188,7 +189,8 @@ class LocalMemory:
                     raise
             return core
         if name is StoreName.ARCHIVAL:
-            return await open_archival(cfg.archival, self.embedder, state_dir)
+            # a chat turn is embedded as its context's query, then again when archived: the second is reused
+            return await open_archival(cfg.archival, RecentEmbeddings(self.embedder), state_dir)
         if name is StoreName.GRAPH:
             return await open_graph(cfg.graph, state_dir)
         return await LearningsLog(cfg.learnings_path or state_dir / "memory" / "learnings.jsonl").open()

@@ -90,7 +90,7 @@ def test_owner_and_client_daemons_cli_export_import(tmp_path: Path, nats_proc: N
 
         fresh = tmp_path / "restored"
         offline = {**cli, "HYDRA_NODE__STATE_DIR": str(fresh)}
-        assert "1 learnings" in ok(offline, "memory", "import", str(dump), "--offline")
+        assert "1 learning" in ok(offline, "memory", "import", str(dump), "--offline")
 
         restored = DaemonProc("owner2", fresh,
                               daemon_env(HYDRA_BUS__URL=nats_proc.url, HYDRA_NODE__ROLES="memory", **MEM_ENV))

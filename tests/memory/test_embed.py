@@ -13,9 +13,13 @@ import pytest
 
 from memory.embed import EmbedConfig, HashingEmbedder, MiniLMEmbedder, OpenAIEmbedder, make_embedder
 from memory.embed.minilm import minilm_available
+from memory.embed.recent import RecentEmbeddings
 from memory.errors import MemoryBackendError, MemoryInputError
-from memory.protocols import Embedder
+from memory.extract import MemoryWriter
+from memory.protocols import Embedder, PassageIn, Role
+from memory.wiring import open_local
 from tests.helpers import REPO, free_port, wait_for
+from tests.memory.conftest import hashing_config
 
 
 def _cos(a: list[float], b: list[float]) -> float:
@@ -161,3 +165,38 @@ async def test_minilm_real_model_offline(monkeypatch: pytest.MonkeyPatch) -> Non
         assert _cos(q, near) > _cos(q, far) + 0.2  # semantic, not lexical: few shared words
     finally:
         await emb.close()
+
+
+async def test_a_turn_searched_then_archived_is_embedded_once(standin: StandinServer, tmp_path: Path) -> None:
+    """The memory node embeds a chat turn as its context's query, then the archiver stores the same turn:
+    the model is asked once (seen at the embeddings server), and the stored vector is the query's."""
+    key = tmp_path / "key"
+    key.write_text("s3cret\n")
+    cfg = hashing_config()
+    cfg.embed = EmbedConfig(backend="openai", url=standin.url, model="nomic-embed-text", api_key_file=key)
+    mem = await open_local(cfg, tmp_path / "state")
+    turn = "I prefer metric units for everything in the garden plans"
+    try:
+        await mem.stack.archival.add([PassageIn(text="the NAS lives at 10.0.0.5")])
+        assert await mem.stack.archival.search(turn, limit=3) is not None  # the context's query
+        await MemoryWriter(mem.stack, owner="Sam").remember(turn, source="chat", role=Role.USER)  # the archiver
+        hits = await mem.stack.archival.search(turn, limit=1, mode="vector")
+    finally:
+        await mem.close()
+    inputs = [t for r in standin.requests() for t in json.loads(str(r["body"]))["input"]]
+    assert inputs.count(turn) == 1, inputs
+    assert hits[0].passage.text == turn and hits[0].score == pytest.approx(1.0)
+
+
+async def test_recent_embeddings_keep_the_last_texts_and_answer_like_the_model() -> None:
+    inner = HashingEmbedder(64)
+    recent = RecentEmbeddings(inner, size=4)
+    texts = [f"note {i} about the NAS" for i in range(6)]
+    assert await recent.embed(texts) == [inner.embed_one(t) for t in texts]
+    assert recent.reused == 0 and recent.model == inner.model and recent.dim == 64
+    again = await recent.embed([texts[5], texts[0], texts[5]])  # 0 was pushed out by the later four
+    assert again == [inner.embed_one(texts[5]), inner.embed_one(texts[0]), inner.embed_one(texts[5])]
+    assert recent.reused == 2
+    again[0][0] = 99.0  # a caller changing its copy changes nothing kept
+    assert (await recent.embed([texts[5]]))[0] == inner.embed_one(texts[5])
+    assert await recent.embed([]) == []
