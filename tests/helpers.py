@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 # interval job: it fires at every start, whatever the clock says.
 CLOCK_FREE_BUILTIN_JOBS: tuple[str, ...] = ("health",)
 BUILTIN_JOBS_ENV = "HYDRA_TASKS__SCHEDULER__BUILTIN_JOBS"
+READYZ_TIMEOUT_S = 15.0  # one /readyz poll; the overall wait still ends at wait_ready's timeout
 
 
 def free_port() -> int:
@@ -85,7 +86,13 @@ class DaemonProc:
         )
         log.close()
         if wait_ready:
-            self.wait_ready(timeout)
+            try:
+                self.wait_ready(timeout)
+            except BaseException:
+                # the fixture that called start() never gets the daemon back to stop: a daemon (and its
+                # embedded nats-server) left running would hold ports and CPU for every later test
+                self.stop()
+                raise
         return self
 
     @property
@@ -105,11 +112,16 @@ class DaemonProc:
         return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
 
     def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"daemon {self.node_id} exited {self.proc.returncode}:\n{self.logs()}")
+            # a loaded machine answers /readyz in seconds, not ms: a 1 s cap reported daemons that had
+            # logged "ready" as not ready until the overall bound. Each poll may use what is left of it.
+            left = max(deadline - time.monotonic(), 0.1)
             try:
-                return httpx.get(self.api_url + "/readyz", timeout=1).status_code == 200
+                return httpx.get(self.api_url + "/readyz", timeout=min(left, READYZ_TIMEOUT_S)).status_code == 200
             except (OSError, ValueError, KeyError, httpx.HTTPError):
                 return False
 
