@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from hydra_os.bus.patience import patiently
 from hydra_os.chat.errors import ChatError
 from hydra_os.errors import HydraError
 from hydra_os.intake import ops, ops_exec
@@ -24,7 +25,7 @@ from hydra_os.node import rpc
 from hydra_os.policy.model import Action, Executor, OutcomeStatus
 from hydra_os.scheduler.errors import JobExistsError
 from hydra_os.scheduler.jobs import next_fire
-from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_job
+from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_stored
 from hydra_os.sections.scheduler import JobDef
 from hydra_os.tasks.model import Task, TaskSpec
 from memory.archiver import Exchange, keep_statements
@@ -209,7 +210,10 @@ async def _recurring(svc: IntakeDeps, intent: Intent, base: Reply, kind: str, pa
     store = ScheduleStore(svc.queue.bus)
     notes = list(base.notes)
     try:
-        out = await add_job(store, job, tz.key, source="intake", title=what[:300])
+        # safe to repeat: the add finds an earlier try's record by its bytes (the same created_at)
+        stored_job = StoredJob(job=job, source="intake", title=what[:300])
+        out = await patiently(lambda: add_stored(store, stored_job, tz.key), svc.settings.tasks.enqueue_patience_s,
+                              f"scheduling job {job.id}")
         nxt = datetime.fromisoformat(out["next_run"]) if out["next_run"] else None
         done = "Scheduled"
     except JobExistsError:
