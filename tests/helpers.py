@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,15 +11,17 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from hydra_os.bus.embedded import find_nats_server
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 # The built-in jobs a test daemon runs unless its test names others. The clock-driven ones (briefing,
 # overnight, memory-maintenance, backup) fire at a daemon's start whenever it starts inside their grace
@@ -217,6 +220,18 @@ class NatsProc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+async def while_paused(pid: int, request: Awaitable[T], pause_s: float = 3.0, timeout: float = 60.0) -> T:
+    """``request`` awaited while process ``pid`` (a nats-server) is paused for ``pause_s`` (3 s: past
+    bus.request_timeout's 2 s, as a loaded CI box starves it)."""
+    os.kill(pid, signal.SIGSTOP)
+    resume = asyncio.get_running_loop().call_later(pause_s, os.kill, pid, signal.SIGCONT)
+    try:
+        return await asyncio.wait_for(request, timeout)
+    finally:
+        resume.cancel()
+        os.kill(pid, signal.SIGCONT)
 
 
 def freeze(pid: int, timeout: float = 10.0) -> None:

@@ -30,6 +30,7 @@ from hydra_os.tasks.windows import Windows
 from memory.archiver import ExchangeArchiver
 from memory.protocols import MemoryStack
 from memory.wiring import LocalMemory, client_stack
+from tests.helpers import while_paused
 from tests.pipelines.conftest import memory_config
 from tests.policy.nodes import PolicyNode, start_node
 from tests.standins.openai_server import StandinServer
@@ -303,23 +304,11 @@ async def test_a_request_rides_out_a_bus_busy_past_its_request_timeout(make_svc:
     assert not any("sent before" in n for n in r.notes), r.notes
 
 
-async def _while_the_bus_is_paused(nats_server: EmbeddedNats, request: Any) -> Any:
-    """``request`` made while the bus server is paused for 3 s (past bus.request_timeout's 2 s)."""
-    pid = nats_server.pid
-    assert pid is not None
-    os.kill(pid, signal.SIGSTOP)
-    resume = asyncio.get_running_loop().call_later(3.0, os.kill, pid, signal.SIGCONT)
-    try:
-        return await asyncio.wait_for(request, 60)
-    finally:
-        resume.cancel()
-        os.kill(pid, signal.SIGCONT)
-
-
 async def test_a_recurring_request_rides_out_a_busy_bus(make_svc: MakeSvc, nats_server: EmbeddedNats) -> None:
     svc = make_svc()
     await svc.queue.store.worker_kinds()  # the buckets exist: the pause falls on the job's own write
-    r = await _while_the_bus_is_paused(nats_server, ask(svc, "every Monday at 9 research owl migration"))
+    assert nats_server.pid is not None
+    r = await while_paused(nats_server.pid, ask(svc, "every Monday at 9 research owl migration"))
     assert r.status == "scheduled" and r.reply.startswith("Scheduled "), r
     assert r.job_id in await ScheduleStore(svc.queue.bus).all()
 
