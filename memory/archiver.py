@@ -20,7 +20,15 @@ from hydra_os.lifecycle import Background
 from memory.errors import MemoryLayerError
 from memory.extract import ChatExtractor, MemoryWriter
 from memory.protocols import MemoryStack, Role
-from memory.statements import preferences, project_line_update, project_states
+from memory.statements import (
+    Preference,
+    ProjectState,
+    changes,
+    kept_preferences,
+    preferences,
+    project_line_update,
+    project_states,
+)
 
 StackOpener = Callable[[], Awaitable[MemoryStack]]
 CHAT_SOURCE = "chat"
@@ -37,13 +45,30 @@ class Exchange:
     """Keep what the owner stated in the turn (False: the caller kept it already, as the intake does)."""
 
 
-async def keep_statements(writer: MemoryWriter, text: str, at: datetime) -> int:
-    """What the owner states in ``text`` that the rules know: preferences and project progress. Returns
-    how many were kept. A changed preference closes the old fact (``record_preference``)."""
-    kept = 0
-    for p in preferences(text):
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """What :func:`keep_statements` kept of a turn."""
+
+    preferences: tuple[Preference, ...] = ()
+    projects: tuple[ProjectState, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.preferences or self.projects)
+
+    def describe(self) -> str:
+        """``name: Sam; visual novel: finished chapter 3``: what was kept, for an acknowledgement."""
+        said = [f"{p.key.replace('_', ' ')}: {p.value}" for p in self.preferences]
+        return "; ".join([*said, *(f"{s.project}: {s.state}" for s in self.projects)])
+
+
+async def keep_statements(writer: MemoryWriter, text: str, at: datetime) -> Kept:
+    """What the owner states in ``text`` that the rules know: preferences and project progress. A changed
+    preference closes the old fact (``record_preference``). A keyless change ("I switched to Neovim") is
+    read against the kept preferences, so the block is read only when the turn says one."""
+    known = kept_preferences((await writer.stack.core.get_block("preferences")).value) if changes(text) else None
+    prefs = preferences(text, known)
+    for p in prefs:
         await writer.record_preference(p.key, p.value, valid_from=at)
-        kept += 1
     states = project_states(text)
     if states:
         block = await writer.stack.core.get_block("projects")
@@ -52,8 +77,7 @@ async def keep_statements(writer: MemoryWriter, text: str, at: datetime) -> int:
             value = project_line_update(value, s, f"{at:%Y-%m-%d}", block.limit)
         if value != block.value:
             await writer.stack.core.rewrite("projects", value)
-        kept += len(states)
-    return kept
+    return Kept(tuple(prefs), tuple(states))
 
 
 async def archive(writer: MemoryWriter, ex: Exchange) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from memory.context import ContextBuilder, ContextItem, MemoryContext
 from memory.context_config import ContextConfig
 from memory.protocols import MemoryStack
+from memory.statements import asks
 
 MEMORY_INTRO = "What you remember about the owner (from Hydra memory; ids in brackets, use it when it helps):"
 _CONTINUE = re.compile(
@@ -36,7 +37,9 @@ _BLOCK_VALUE = re.compile(r"<value>\n(.*)\n</value>", re.DOTALL)  # the block as
 _PREF_LINE = re.compile(r"^\s*[a-z0-9_]+:\s*\S")  # a "key: value" line (MemoryWriter.record_preference)
 _QUESTION_STOP = frozenset(
     "a an and are as at be did do does for from had has have how i in is it me my of on or the to was were "
-    "what when where which who why with you your use used using now currently current".split()
+    "what when where which who why with you your use used using now currently current"
+    # words of asking, not of what is asked about ("what did I say about Helix?" is about Helix)
+    " about know tell say said remember think hi hello hey thanks please favourite favorite".split()
 )
 
 
@@ -142,7 +145,8 @@ def _stem(words: set[str]) -> set[str]:
 
 def best_memory(ctx: MemoryContext) -> ContextItem | None:
     """The item that best answers a question about the owner's own memory, without a model: a current
-    fact or a ``preferences`` line sharing a word with the question, else the top passage."""
+    fact, a ``preferences`` line or a passage sharing a content word with the question; None when
+    nothing does (memory holds nothing about it)."""
     q = _stem(_words(ctx.query))
     facts = [i for i in ctx.items if i.kind == "fact" and "until" not in i.text and q & _stem(_words(i.text))]
     if facts:
@@ -151,10 +155,17 @@ def best_memory(ctx: MemoryContext) -> ContextItem | None:
     # preferences block holds the owner's current preferences, so a line of it beats an older passage
     if pref := _preference_line(ctx, q):
         return pref
-    passages = [i for i in ctx.items if i.kind == "passage"]
-    overlapping = [i for i in passages if q & _stem(_words(i.text))]
-    pool = overlapping or passages
-    return pool[0] if pool else None
+    # only a passage that shares a content word with the question is about it: the top passage of a
+    # question memory knows nothing about ("what's my name?", "hi") is merely the nearest, and quoting it
+    # answers something not asked. An archived question of the owner's states nothing: never the answer.
+    return next((i for i in ctx.items if i.kind == "passage" and q & _stem(_words(i.text))
+                 and not asks(_said(i.text))), None)
+
+
+def _said(text: str) -> str:
+    """A passage's text without its ``(date, source)`` prefix."""
+    m = _DATE.match(text)
+    return m.group("text") if m else text
 
 
 def _preference_line(ctx: MemoryContext, q: set[str]) -> ContextItem | None:

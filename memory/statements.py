@@ -7,12 +7,18 @@ metric units", "call me Sam", "shorter answers please", "I don't eat pork anymor
 
 A :class:`Preference` has a ``key`` (one line of the ``preferences`` block and the single-valued graph
 relation ``prefers_<key>``) so a changed preference replaces the old one instead of adding a second.
+
+A change said without naming what changed ("I switched to Neovim", "these days I use Neovim") is a
+:class:`Change`; it becomes a preference only against what is already kept (:func:`preferences` with
+``known``, the current ``key: value`` lines): its key is the one whose value it replaces ("from Helix"), or
+whose value is the same kind of thing (Helix and Neovim are both editors). Anything else stays a plain
+passage: a guessed key would put a wrong line into every later context.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -40,6 +46,12 @@ def _question(sentence: str) -> bool:
     return s.endswith("?") or bool(_ASKING.match(s))
 
 
+def asks(text: str) -> bool:
+    """Whether any sentence of ``text`` is a question ("call me Sam" asks nothing; "I use Neovim now, how
+    do I set up LSP?" does)."""
+    return any(_question(s) for s in _SENTENCE.split(text) if s.strip())
+
+
 def _clean(value: str) -> str:
     return value.strip().strip(" .!,;:\"'").strip()
 
@@ -62,6 +74,89 @@ _PREFER_X = re.compile(r"\bi (?:now )?prefer (?P<v>[^,.;!?]{1,60}?) (?:for|as) (
                        re.I)
 _SWITCHED = re.compile(r"\bi (?:switched|moved|changed) (?:my (?P<k>[a-z][\w -]{0,30}?) )?to (?P<v>[^,.;!?]{1,60})",
                        re.I)
+
+
+# "I switched to Neovim", "I've moved from Helix to Neovim", "I changed over to fish last week"
+_CHANGED = re.compile(r"^(?:so |well |actually,? |oh,? )?i(?:'ve| have)?\s+(?:just |now |recently |finally )?"
+                      r"(?:switched|moved|changed|migrated|went|gone)(?: over| back)?"
+                      r"(?: from (?P<old>[^,;:]{1,60}?))? to (?P<v>[^,;:]{1,60}?)"
+                      r"(?:\s+(?:now|these days|nowadays|instead|recently|today|yesterday|last \w+|this \w+))?"
+                      r"\s*(?:,.*)?$", re.I)
+# "I use Neovim now", "these days I use Neovim", "I'm using Neovim now", "I now use Neovim" (a marker of
+# change is required: "I use Neovim" alone may be one tool of several)
+_USES_NOW = re.compile(r"^(?:(?P<pre>these days|nowadays|lately|now),?\s+)?i(?:'m| am)?\s+(?P<now>now\s+)?"
+                       r"(?:use|using)\s+(?P<v>[^,;:]{1,60}?)"
+                       r"(?:\s+(?P<post>now|these days|nowadays|instead(?: of (?P<old>[^,;:]{1,60}?))?))?"
+                       r"\s*(?:,.*)?$", re.I)
+# Kinds of tools an owner switches between. A keyless change is read only when its value is one of a kind
+# and a kept preference's value is of the same kind: two editors, two shells.
+_KINDS: tuple[frozenset[str], ...] = (
+    frozenset({"vim", "neovim", "nvim", "helix", "hx", "emacs", "doom emacs", "spacemacs", "vs code", "vscode",
+               "visual studio code", "vscodium", "sublime", "sublime text", "zed", "nano", "kakoune", "micro",
+               "intellij", "pycharm", "cursor"}),
+    frozenset({"bash", "zsh", "fish", "nushell", "nu", "xonsh", "elvish", "oil", "ksh", "tcsh"}),
+    frozenset({"firefox", "chrome", "chromium", "brave", "safari", "librewolf", "vivaldi", "edge", "qutebrowser",
+               "zen", "zen browser", "ungoogled chromium"}),
+    frozenset({"alacritty", "kitty", "wezterm", "foot", "ghostty", "iterm2", "iterm", "gnome terminal",
+               "konsole", "st", "xterm", "tmux", "zellij", "screen"}),
+    frozenset({"sway", "hyprland", "i3", "gnome", "kde", "kde plasma", "plasma", "xfce", "awesome", "bspwm",
+               "niri", "river", "cosmic"}),
+    frozenset({"ollama", "llama.cpp", "vllm", "lm studio", "koboldcpp", "text-generation-webui", "sglang"}),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change said without naming what changed: the new value and, when said, the old one."""
+
+    value: str
+    old: str | None = None
+
+
+def changes(text: str) -> list[Change]:
+    """The keyless changes the owner states in ``text`` ("I switched to Neovim"); questions state none."""
+    out: list[Change] = []
+    for sentence in _SENTENCE.split(text):
+        s = sentence.strip().rstrip(" .!")
+        named = _SWITCHED.search(s)
+        if not s or _question(s) or (named is not None and named.group("k")):  # "my editor": _favourite's
+            continue
+        m = _CHANGED.match(s)
+        if m is None and (u := _USES_NOW.match(s)) and (u.group("pre") or u.group("now") or u.group("post")):
+            m = u
+        if m is not None and (value := _clean(m.group("v"))):
+            out.append(Change(value, _clean(m.group("old")) if m.group("old") else None))
+    return out
+
+
+def _same(a: str, b: str) -> bool:
+    return a.strip().lower() == b.strip().lower()
+
+
+def _kind(value: str) -> frozenset[str] | None:
+    return next((k for k in _KINDS if value.strip().lower() in k), None)
+
+
+def change_key(change: Change, known: Mapping[str, str]) -> str | None:
+    """The kept preference a keyless change replaces: the one whose value it names as the old one, else the
+    one whose value is the same kind of tool; None when neither is known (never a guess)."""
+    if change.old is not None and (key := next((k for k, v in known.items() if _same(v, change.old)), None)):
+        return key
+    if (kind := _kind(change.value)) is None:
+        return None
+    return next((k for k, v in known.items() if _same(v, change.value) or v.strip().lower() in kind), None)
+
+
+def _changed(s: str, known: Mapping[str, str]) -> Said:
+    return [(key, c.value) for c in changes(s) if (key := change_key(c, known)) is not None]
+
+
+_KEPT_LINE = re.compile(r"^(?P<k>[a-z0-9_]+):\s*(?P<v>\S.*)$")
+
+
+def kept_preferences(block: str) -> dict[str, str]:
+    """The ``key: value`` lines of the ``preferences`` block (as ``MemoryWriter.record_preference`` writes)."""
+    return {m.group("k"): m.group("v").strip() for ln in block.splitlines() if (m := _KEPT_LINE.match(ln.strip()))}
 
 
 def _key(text: str) -> str:
@@ -112,8 +207,9 @@ def _favourite(s: str) -> Said:
 _SAYINGS: tuple[Callable[[str], Said], ...] = (_units, _name, _answer_length, _diet, _favourite)
 
 
-def preferences(text: str) -> list[Preference]:
-    """Preferences the owner states in ``text`` (one per key, the last said wins)."""
+def preferences(text: str, known: Mapping[str, str] | None = None) -> list[Preference]:
+    """Preferences the owner states in ``text`` (one per key, the last said wins). With ``known`` (the kept
+    ``key: value`` lines), keyless changes whose key is safe to tell are read too (:func:`change_key`)."""
     found: dict[str, str] = {}
     for sentence in _SENTENCE.split(text):
         s = sentence.strip()
@@ -121,6 +217,7 @@ def preferences(text: str) -> list[Preference]:
             continue
         for said in _SAYINGS:
             found.update(said(s))
+        found.update(_changed(s, known) if known is not None else [])
     return [Preference(k, v) for k, v in found.items() if k and v]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,15 +11,17 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from hydra_os.bus.embedded import find_nats_server
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 # The built-in jobs a test daemon runs unless its test names others. The clock-driven ones (briefing,
 # overnight, memory-maintenance, backup) fire at a daemon's start whenever it starts inside their grace
@@ -27,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 # interval job: it fires at every start, whatever the clock says.
 CLOCK_FREE_BUILTIN_JOBS: tuple[str, ...] = ("health",)
 BUILTIN_JOBS_ENV = "HYDRA_TASKS__SCHEDULER__BUILTIN_JOBS"
+READYZ_TIMEOUT_S = 15.0  # one /readyz poll; the overall wait still ends at wait_ready's timeout
 
 
 def free_port() -> int:
@@ -85,7 +89,13 @@ class DaemonProc:
         )
         log.close()
         if wait_ready:
-            self.wait_ready(timeout)
+            try:
+                self.wait_ready(timeout)
+            except BaseException:
+                # the fixture that called start() never gets the daemon back to stop: a daemon (and its
+                # embedded nats-server) left running would hold ports and CPU for every later test
+                self.stop()
+                raise
         return self
 
     @property
@@ -105,11 +115,16 @@ class DaemonProc:
         return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
 
     def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"daemon {self.node_id} exited {self.proc.returncode}:\n{self.logs()}")
+            # a loaded machine answers /readyz in seconds, not ms: a 1 s cap reported daemons that had
+            # logged "ready" as not ready until the overall bound. Each poll may use what is left of it.
+            left = max(deadline - time.monotonic(), 0.1)
             try:
-                return httpx.get(self.api_url + "/readyz", timeout=1).status_code == 200
+                return httpx.get(self.api_url + "/readyz", timeout=min(left, READYZ_TIMEOUT_S)).status_code == 200
             except (OSError, ValueError, KeyError, httpx.HTTPError):
                 return False
 
@@ -205,6 +220,18 @@ class NatsProc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+async def while_paused(pid: int, request: Awaitable[T], pause_s: float = 3.0, timeout: float = 60.0) -> T:
+    """``request`` awaited while process ``pid`` (a nats-server) is paused for ``pause_s`` (3 s: past
+    bus.request_timeout's 2 s, as a loaded CI box starves it)."""
+    os.kill(pid, signal.SIGSTOP)
+    resume = asyncio.get_running_loop().call_later(pause_s, os.kill, pid, signal.SIGCONT)
+    try:
+        return await asyncio.wait_for(request, timeout)
+    finally:
+        resume.cancel()
+        os.kill(pid, signal.SIGCONT)
 
 
 def freeze(pid: int, timeout: float = 10.0) -> None:

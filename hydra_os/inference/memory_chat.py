@@ -166,6 +166,7 @@ class MemoryChat:
         except (NoEndpointError, ModelNotFoundError):
             if ctx is None:
                 raise  # neither a model nor memory: the router's own error
+            self._archive(conv, query, "", requested)  # the owner's turn and what it states; no answer to keep
             return self._quoted(requested, ctx, stream, extra)
         if reply.status != 200:
             return _with_headers(reply, extra)
@@ -177,7 +178,8 @@ class MemoryChat:
         return _with_headers(reply, extra)
 
     def _quoted(self, model: str, ctx: MemoryContext, stream: bool, extra: dict[str, str]) -> Reply | StreamReply:
-        """No chat model up: quote memory in an OpenAI-shaped completion (not archived: nothing new said)."""
+        """No chat model up: quote memory in an OpenAI-shaped completion (the quotation is not archived:
+        it says nothing new; the owner's turn is, by the caller, as ``hydra ask`` keeps it)."""
         self._count("quoted")
         now = utcnow()
         rid = f"chatcmpl-mem-{uuid.uuid4().hex[:16]}"

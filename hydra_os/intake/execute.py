@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from hydra_os.bus.patience import patiently
 from hydra_os.chat.errors import ChatError
 from hydra_os.errors import HydraError
 from hydra_os.intake import ops, ops_exec
@@ -24,7 +25,7 @@ from hydra_os.node import rpc
 from hydra_os.policy.model import Action, Executor, OutcomeStatus
 from hydra_os.scheduler.errors import JobExistsError
 from hydra_os.scheduler.jobs import next_fire
-from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_job
+from hydra_os.scheduler.store import ScheduleStore, StoredJob, add_stored
 from hydra_os.sections.scheduler import JobDef
 from hydra_os.tasks.model import Task, TaskSpec
 from memory.archiver import Exchange, keep_statements
@@ -33,10 +34,7 @@ from memory.conversation import assemble, conversation_id, merge_system, provena
 from memory.errors import MemoryLayerError
 from memory.extract import MemoryWriter
 from memory.protocols import utcnow
-from memory.statements import preferences
-
-# "my favourite editor is helix": a preference stated as a definition (other phrasings: memory.statements)
-_MY_PREFERRED = re.compile(r"^my (?:favou?rite|preferred) (?P<key>[\w -]{1,40}?) is (?P<value>.+)$", re.IGNORECASE)
+from memory.statements import asks
 
 
 async def execute(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
@@ -77,12 +75,17 @@ async def prepare_answer(svc: IntakeDeps, base: Reply, req: RequestIn) -> Reply 
             notes.append(f"answered without memory: {e or 'memory timed out'}")
         try:  # what the owner states while asking is kept, as in a hydra/assistant chat
             writer = MemoryWriter(await svc.memory(), None, owner=svc.settings.owner.name)
-            if await keep_statements(writer, req.text, utcnow()):
+            if kept := await keep_statements(writer, req.text, utcnow()):
                 notes.append("kept what you said about your preferences or projects in memory")
+                if not asks(req.text):  # "call me Sam" asks nothing: say what was kept, quote nothing
+                    _keep_turn(svc, req, "")
+                    return _upd(base, status="remembered", notes=notes,
+                                reply=f"Noted, and kept in memory: {kept.describe()}.")
         except (MemoryLayerError, HydraError) as e:
             notes.append(f"not kept in memory: {e}")
     if svc.chat is None or not await svc.chat.available():
         if ctx is not None:
+            _keep_turn(svc, req, "")  # the owner's turn, not the quotation (it says nothing new)
             quoted = quote_answer(ctx)
             return _upd(base, status="answered", answer=quoted, reply=quoted,
                         notes=[*notes, "no model is available: quoted from memory",
@@ -102,10 +105,16 @@ def answered(svc: IntakeDeps, base: Reply, req: RequestIn, prompt: Prompt, answe
     """The reply to a model's whole answer; the exchange goes to memory (both turns, the owner's with its
     extracted facts) off the request path, as the gateway's hydra/assistant archives a finished chat. A
     stream that broke off never gets here: nothing is archived for it, as for the gateway's."""
+    _keep_turn(svc, req, answer)
+    return _upd(base, status="answered", answer=answer, reply=answer, notes=prompt.notes)
+
+
+def _keep_turn(svc: IntakeDeps, req: RequestIn, answer: str) -> None:
+    """The exchange into memory off the request path, through the archiver the gateway's hydra/assistant
+    uses (an empty ``answer`` keeps the owner's turn only). Its statements were kept already."""
     if svc.archiver is not None:
         conv = conversation_id(req.session, None, [{"role": "user", "content": req.text}])
         svc.archiver.submit(Exchange(conv, req.text, answer, utcnow(), svc.config.model, statements=False))
-    return _upd(base, status="answered", answer=answer, reply=answer, notes=prompt.notes)
 
 
 async def _answer(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn) -> Reply:
@@ -201,7 +210,10 @@ async def _recurring(svc: IntakeDeps, intent: Intent, base: Reply, kind: str, pa
     store = ScheduleStore(svc.queue.bus)
     notes = list(base.notes)
     try:
-        out = await add_job(store, job, tz.key, source="intake", title=what[:300])
+        # safe to repeat: the add finds an earlier try's record by its bytes (the same created_at)
+        stored_job = StoredJob(job=job, source="intake", title=what[:300])
+        out = await patiently(lambda: add_stored(store, stored_job, tz.key), svc.settings.tasks.enqueue_patience_s,
+                              f"scheduling job {job.id}")
         nxt = datetime.fromisoformat(out["next_run"]) if out["next_run"] else None
         done = "Scheduled"
     except JobExistsError:
@@ -353,18 +365,11 @@ async def _remember(svc: IntakeDeps, intent: Intent, base: Reply, req: RequestIn
     try:
         stack = await svc.memory()
         writer = MemoryWriter(stack, svc.extractor, owner=svc.settings.owner.name)
-        m = _MY_PREFERRED.match(intent.subject.strip(" .!"))
-        stated = preferences(intent.subject)
-        if stated and m is None:  # "remember that I prefer metric units", "remember: call me Sam"
-            for p in stated:
-                await writer.record_preference(p.key, p.value)
-            said = "; ".join(f"{p.key.replace('_', ' ')}: {p.value}" for p in stated)
+        # the one set of statement rules (memory.statements), as the gateway's hydra/assistant reads a chat
+        kept = await keep_statements(writer, intent.subject, utcnow())
+        if kept.preferences:  # "remember that I prefer metric units", "my favourite editor is now Neovim"
+            said = "; ".join(f"{p.key.replace('_', ' ')}: {p.value}" for p in kept.preferences)
             return _upd(base, status="remembered", reply=f"Remembered your preference ({said}).")
-        if m:
-            key = m.group("key").strip().replace(" ", "_")
-            await writer.record_preference(key, m.group("value").strip())
-            return _upd(base, status="remembered",
-                        reply=f"Remembered that your preferred {m.group('key').strip()} is {m.group('value').strip()}.")
         done = await writer.remember(intent.subject, source="owner", tags=["remembered"], session=req.session)
     except (MemoryLayerError, HydraError) as e:
         logger.warning("intake: remembering failed: {}", e)

@@ -26,7 +26,8 @@ _VAGUE = re.compile(
 _REMEMBER = re.compile(
     r"^(?:please\s+)?(?:remember|note|keep in mind|don't forget|for the record)\b(?:\s+that)?\s+(?P<what>.+)$"
     r"|^(?P<pref>(?:my (?:favou?rite|preferred) .+ is .+)|(?:i (?:prefer|like|use|always use|never use) .+)"
-    r"|(?:from now on,? .+))$"
+    r"|(?:from now on,? .+))$",
+    re.IGNORECASE,
 )
 _UNITY = r"(?:service|unit|server|daemon|container)"
 _OPS = [
@@ -97,7 +98,7 @@ def _vague(r: _Said) -> Intent | None:
 
 
 def _remember(r: _Said) -> Intent | None:
-    m = _REMEMBER.match(r.lower.strip(" ,.!?"))
+    m = _REMEMBER.match(r.raw.strip(" ,.!?"))  # as written: "call me Sam" keeps the capital of the name
     if not m:
         return None
     what = (m.group("what") or m.group("pref") or r.body).strip()

@@ -16,6 +16,7 @@ crashes mid-execution leaves the entry ``executing``: it is never run again auto
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from pydantic import BaseModel, Field
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
 from hydra_os.bus.kvscan import kv_scan
+from hydra_os.bus.patience import patiently
 from hydra_os.errors import BusError
 from hydra_os.policy.errors import (
     ActionHashMismatchError,
@@ -70,13 +72,15 @@ class ApprovalRecord(BaseModel):
 
 
 class ApprovalStore:
-    def __init__(self, kv: KeyValue, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, kv: KeyValue, clock: Callable[[], float] = time.time, *, patience_s: float = 0.0) -> None:
         self.kv = kv
         self.clock = clock
+        self.patience_s = patience_s  # how long create() retries while the bus does not answer (0: not at all)
 
     @classmethod
-    async def open(cls, bus: Bus, clock: Callable[[], float] = time.time) -> ApprovalStore:
-        return cls(await bus.kv(names.APPROVALS_BUCKET), clock)
+    async def open(cls, bus: Bus, clock: Callable[[], float] = time.time, *,
+                   patience_s: float = 0.0) -> ApprovalStore:
+        return cls(await bus.kv(names.APPROVALS_BUCKET), clock, patience_s=patience_s)
 
     async def create(self, action: Action, decision: Decision, node: str, expiry: float) -> ApprovalRecord:
         now = self.clock()
@@ -84,11 +88,21 @@ class ApprovalStore:
             id=uuid.uuid4().hex[:12], action=action, action_hash=action.content_hash(), decision=decision,
             node=node, created_at=now, expires_at=now + expiry,
         )
+        data = rec.model_dump_json().encode()
+        await patiently(lambda: self._create(rec.id, data), self.patience_s, f"approval {rec.id}: create")
+        return rec
+
+    async def _create(self, approval_id: str, data: bytes) -> None:
+        """Safe to repeat: a record of these bytes already there is an earlier try that landed late."""
         try:
-            await self.kv.create(rec.id, rec.model_dump_json().encode())
+            await self.kv.create(approval_id, data)
+        except nats.js.errors.KeyWrongLastSequenceError as e:
+            with contextlib.suppress(nats.errors.Error):
+                if (await self.kv.get(approval_id)).value == data:
+                    return
+            raise BusError(f"cannot record approval in {names.APPROVALS_BUCKET}: {e}") from None
         except nats.errors.Error as e:
             raise BusError(f"cannot record approval in {names.APPROVALS_BUCKET}: {e}") from None
-        return rec
 
     async def read(self, approval_id: str) -> tuple[ApprovalRecord, int]:
         try:

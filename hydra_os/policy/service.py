@@ -86,7 +86,7 @@ class PolicyService(Lifecycle):
                 "policy_reload": self._rpc_reload, "policy_audit_head": self._rpc_head}
 
     async def _start(self) -> None:
-        store = await ApprovalStore.open(self.ctx.bus)
+        store = await ApprovalStore.open(self.ctx.bus, patience_s=self.ctx.settings.tasks.enqueue_patience_s)
         self.gate.approvals = store
         self.runner = ApprovalRunner(self.gate, store)
         kv = await policy_bucket(self.ctx.bus)

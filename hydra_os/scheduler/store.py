@@ -75,9 +75,17 @@ class ScheduleStore:
         try:
             await kv.create(jid, data)
         except nats.js.errors.KeyWrongLastSequenceError:
+            if await self._stored_bytes(jid) == data:  # an earlier try of this add landed; its answer was late
+                return stored
             raise JobExistsError(f"id: a job {jid!r} is already scheduled; remove it first or choose another id")\
                 from None
         return stored
+
+    async def _stored_bytes(self, job_id: str) -> bytes | None:
+        try:
+            return (await (await self.kv()).get(job_id)).value
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return None
 
     async def get(self, job_id: str) -> StoredJob:
         kv = await self.kv()
@@ -118,8 +126,13 @@ def dump(stored: StoredJob) -> dict[str, Any]:
 
 async def add_job(store: ScheduleStore, job: JobDef, tz: str, *, source: str, title: str = "",
                   replace: bool = False) -> dict[str, Any]:
-    """Store ``job`` and say when it fires next (in the owner's zone); what the API, CLI and intake call."""
-    stored = await store.add(StoredJob(job=job, source=source, title=title), replace=replace)
+    """Store ``job`` and say when it fires next (in the owner's zone); what the API and CLI call."""
+    return await add_stored(store, StoredJob(job=job, source=source, title=title), tz, replace=replace)
+
+
+async def add_stored(store: ScheduleStore, stored: StoredJob, tz: str, *, replace: bool = False) -> dict[str, Any]:
+    """:func:`add_job` of a record made once, so that a retried add finds its own earlier try (same bytes)."""
+    stored = await store.add(stored, replace=replace)
     zone = ZoneInfo(tz)
-    nxt = next_fire(job, zone, datetime.now(zone))
+    nxt = next_fire(stored.job, zone, datetime.now(zone))
     return {**dump(stored), "next_run": nxt.isoformat() if nxt else None}

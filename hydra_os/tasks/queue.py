@@ -16,7 +16,6 @@ messages of tasks that are already running or finished after it).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import datetime
@@ -24,11 +23,11 @@ from zoneinfo import ZoneInfo
 
 import nats.errors
 import nats.js.errors
-from loguru import logger
 from pydantic import BaseModel
 
 from hydra_os.bus import names
 from hydra_os.bus.client import Bus
+from hydra_os.bus.patience import patiently
 from hydra_os.errors import BusError
 from hydra_os.sections.tasks import TasksConfig
 from hydra_os.tasks.checkpoints import CheckpointStore
@@ -92,15 +91,8 @@ class TaskQueue:
         now = time.time()
         deferred = self._defer(task, self.windows.eligible_at(task, now), now)
         task.note("queued", self.actor, f"by {task.source}" + (f"; pending: {task.wait_reason}" if deferred else ""))
-        give_up = time.monotonic() + self.config.enqueue_patience_s
-        while True:
-            try:
-                return await self._store_new(task, deferred, now)
-            except BusError as e:
-                if time.monotonic() >= give_up:
-                    raise
-                logger.warning("task {}: enqueue retried: {}", task.id, e)
-                await asyncio.sleep(0.5)
+        return await patiently(lambda: self._store_new(task, deferred, now), self.config.enqueue_patience_s,
+                               f"task {task.id}: enqueue")
 
     async def _store_new(self, task: Task, deferred: bool, now: float) -> EnqueueResult:
         holder = await self.store.claim_idempotency(task.idempotency_key, task.id)

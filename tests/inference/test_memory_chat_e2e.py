@@ -195,5 +195,14 @@ def test_no_model_answers_from_memory_by_quoting(tmp_path: Path) -> None:
                              env=cli_env, capture_output=True, text=True, timeout=60, cwd=str(REPO))
         assert out.returncode == 0, out.stderr
         assert "quoting memory" in out.stdout and "WD Red" in out.stdout and today in out.stdout
+        # a turn that states something is kept with no model too, as `hydra ask` keeps it (owner trial #8)
+        client.chat.completions.create(model="hydra/assistant",
+                                       messages=[{"role": "user", "content": "I prefer metric units"}])
+        wait_for(lambda: "units: metric" in _preferences(d), 30, what="units: metric in the preferences")
+        client.chat.completions.create(model="hydra/assistant",
+                                       messages=[{"role": "user", "content": "I prefer imperial units now"}])
+        wait_for(lambda: "units: imperial" in _preferences(d), 30, what="units: imperial in the preferences")
+        assert "units: metric" not in _preferences(d)
+        assert ("user", "I prefer imperial units now") in [(r, t) for _, r, t in _sessions(d, "imperial units")]
     finally:
         assert d.stop() == 0, d.logs()

@@ -30,6 +30,7 @@ from hydra_os.tasks.windows import Windows
 from memory.archiver import ExchangeArchiver
 from memory.protocols import MemoryStack
 from memory.wiring import LocalMemory, client_stack
+from tests.helpers import while_paused
 from tests.pipelines.conftest import memory_config
 from tests.policy.nodes import PolicyNode, start_node
 from tests.standins.openai_server import StandinServer
@@ -182,8 +183,69 @@ async def test_answers_use_the_model_with_memory_context(make_svc: MakeSvc, chat
 
 async def test_preferences_land_in_core_memory(make_svc: MakeSvc, memory_node: LocalMemory) -> None:
     r = await ask(make_svc(), "my favourite editor is Helix")
-    assert r.status == "remembered" and r.reply == "Remembered that your preferred editor is Helix."
+    assert r.status == "remembered" and r.reply == "Remembered your preference (editor: Helix)."
     assert "editor: Helix" in (await memory_node.stack.core.get_block("preferences")).value
+    r = await ask(make_svc(), "remember that my name is Sam")  # the name keeps its capital
+    assert r.status == "remembered" and r.reply == "Remembered your preference (name: Sam).", r
+
+
+async def _prefs(memory_node: LocalMemory) -> str:
+    return (await memory_node.stack.core.get_block("preferences")).value
+
+
+async def test_a_changed_favourite_keeps_the_value_not_the_word_now(make_svc: MakeSvc,
+                                                                     memory_node: LocalMemory) -> None:
+    """The intake reads statements with memory.statements' rules (the gateway's): "is now Neovim" -> Neovim."""
+    await ask(make_svc(), "my favourite editor is Helix")
+    r = await ask(make_svc(), "my favourite editor is now Neovim")
+    assert r.reply == "Remembered your preference (editor: Neovim).", r
+    prefs = await _prefs(memory_node)
+    assert "editor: Neovim" in prefs and "now Neovim" not in prefs and "Helix" not in prefs
+    facts = {f.object: f for f in await memory_node.stack.graph.facts_about("owner") if f.type == "prefers_editor"}
+    assert facts["Neovim"].valid_to is None and facts["Helix"].valid_to is not None  # closed, not lost
+
+
+async def test_a_change_said_naturally_replaces_the_kept_preference(make_svc: MakeSvc,
+                                                                     memory_node: LocalMemory) -> None:
+    svc = make_svc(None)
+    r = await ask(svc, "I switched to Neovim")  # nothing kept says what Neovim replaces: no guessed key
+    assert "editor" not in await _prefs(memory_node) and r.status != "remembered", r
+    for said in ("I switched to Neovim", "I use Neovim now", "I've moved to Neovim.", "these days I use Neovim",
+                 "I moved from Helix to Neovim last week", "Nowadays I'm using Neovim, it starts faster"):
+        await ask(svc, "my favourite editor is Helix")
+        r = await ask(svc, said)
+        assert r.status == "remembered" and "editor: Neovim" in r.reply, (said, r)
+        assert "editor: Neovim" in await _prefs(memory_node), said
+    await ask(svc, "my favourite editor is Helix")
+    for not_a_change in ("did I switch to Neovim?", "Did I move to Neovim", "I moved to Berlin",
+                         "I use Neovim and Helix", "I switched to the night shift"):
+        r = await ask(svc, not_a_change)
+        prefs = await _prefs(memory_node)
+        assert "editor: Helix" in prefs and "Berlin" not in prefs and "night" not in prefs, (not_a_change, prefs)
+    r = await ask(svc, "did I switch to Neovim?")
+    assert r.intent == "answer" and r.status == "answered", r  # a question stays a question
+
+
+async def test_a_statement_is_acknowledged_not_answered_with_a_quotation(make_svc: MakeSvc,
+                                                                          memory_node: LocalMemory) -> None:
+    await ask(make_svc(), "remember that the NAS is called tank")
+    r = await ask(make_svc(None), "call me Sam")
+    assert r.status == "remembered" and "name: Sam" in r.reply and "tank" not in r.reply, r
+    assert "name: Sam" in await _prefs(memory_node)
+
+
+async def test_no_model_quotes_nothing_unrelated(make_svc: MakeSvc, memory_node: LocalMemory) -> None:
+    """With no model, a question memory holds nothing about is told so; it is not quoted the top passage."""
+    svc = make_svc(None)
+    await ask(svc, "remember that my favourite editor is Helix")
+    await ask(svc, "remember that I replaced the failing disk in the NAS on Monday")
+    for unrelated in ("what's my name?", "hi", "how tall is the Eiffel tower?"):
+        r = await ask(svc, unrelated)
+        assert "nothing in memory matches" in r.reply and "Helix" not in r.reply and "disk" not in r.reply, r
+    r = await ask(svc, "what editor do I use?")
+    assert "quoting memory" in r.reply and "Helix" in r.reply, r
+    r = await ask(svc, "when did I replace the disk?")
+    assert "quoting memory" in r.reply and "failing disk" in r.reply, r
 
 
 async def test_unsure_rules_ask_the_model_with_a_schema(make_svc: MakeSvc, chat: OpenAIChat,
@@ -240,6 +302,15 @@ async def test_a_request_rides_out_a_bus_busy_past_its_request_timeout(make_svc:
     owls = [t for t in await svc.queue.list_tasks() if t.title == "research: owls"]
     assert [t.id for t in owls] == [r.task_id]
     assert not any("sent before" in n for n in r.notes), r.notes
+
+
+async def test_a_recurring_request_rides_out_a_busy_bus(make_svc: MakeSvc, nats_server: EmbeddedNats) -> None:
+    svc = make_svc()
+    await svc.queue.store.worker_kinds()  # the buckets exist: the pause falls on the job's own write
+    assert nats_server.pid is not None
+    r = await while_paused(nats_server.pid, ask(svc, "every Monday at 9 research owl migration"))
+    assert r.status == "scheduled" and r.reply.startswith("Scheduled "), r
+    assert r.job_id in await ScheduleStore(svc.queue.bus).all()
 
 
 async def _archived(memory_node: LocalMemory, text: str) -> list[tuple[str | None, str]]:

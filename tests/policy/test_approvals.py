@@ -14,6 +14,7 @@ from hydra_os.policy.audit import read_events
 from hydra_os.policy.errors import ActionHashMismatchError, ApprovalNotFoundError, ApprovalStateError
 from hydra_os.policy.model import Action, OutcomeStatus
 from hydra_os.sections.policy import PolicyConfig
+from tests.helpers import while_paused
 from tests.policy.nodes import Clock, Recorder, start_node, wait_until
 
 DELETE = Action(kind="data.delete", target="archival:2023", params={"older_than_days": 365},
@@ -223,4 +224,18 @@ async def test_an_executing_record_the_watcher_did_not_close_is_closed_by_the_sw
         assert rec.ran == []
     finally:
         sweeper.cancel()
+        await node.stop()
+
+
+async def test_an_approval_is_recorded_through_a_busy_bus(bus: Bus, nats_server: EmbeddedNats) -> None:
+    """The bus paused past its request timeout delays recording an approval; it does not fail it, and a
+    write that landed although its answer came late is not a second approval."""
+    node = await start_node(bus, "n1")
+    try:
+        store = await ApprovalStore.open(bus, patience_s=20)
+        assert nats_server.pid is not None
+        rec = await while_paused(nats_server.pid, store.create(DELETE, node.gate.decide(DELETE), "n1", 600))
+        assert (await store.get(rec.id)).state == "pending"
+        assert [r.id for r in await store.list(None) if r.action_hash == DELETE.content_hash()] == [rec.id]
+    finally:
         await node.stop()
