@@ -80,8 +80,9 @@ def continuity_subject(text: str) -> str | None:
 
 def memory_query(text: str, max_chars: int = QUERY_MAX_CHARS) -> str:
     """What memory is searched for: the turn itself, or for a turn of a pasted document or log, its start and
-    its end (where the question usually is). The whole of a megabyte turn would go to the memory node as one
-    bus message over its max payload, and its n-grams and terms would hold the event loop for seconds."""
+    its end (where the question usually is). The whole of a megabyte turn went to the memory node as one bus
+    message over its max payload (a 500), and assembling for it took seconds, while another client's chat
+    lost its memory to the 300 ms deadline."""
     if len(text) <= max_chars:
         return text
     half = max_chars // 2

@@ -21,7 +21,7 @@ CLI_LEVEL = "WARNING"
 
 
 class _ToLoguru(logging.Handler):
-    """A standard ``logging`` record, written by loguru with the caller the record names."""
+    """A standard ``logging`` record, written by loguru with the library's logger name in front."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

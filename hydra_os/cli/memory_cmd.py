@@ -31,7 +31,7 @@ from memory.client import MemoryClient
 from memory.conversation import assemble
 from memory.extract import MemoryWriter
 from memory.protocols import LearningIn, SearchFilters
-from memory.wiring import make_extractor, open_local
+from memory.wiring import ContextRequest, make_extractor, open_local
 
 T = TypeVar("T")
 app = typer.Typer(help="Memory: core blocks, archival search, knowledge graph, learnings.", no_args_is_help=True)
@@ -361,9 +361,13 @@ def explain(
     offline: Offline = False,
 ) -> None:
     """Show what memory would go into the prompt for QUERY, and why (the ids of an x-hydra-memory header)."""
+    try:  # the request model of POST /v1/memory/context: the same checks, before anything is opened
+        req = ContextRequest(query=query, budget=budget)
+    except ValidationError as e:
+        fail("{}: {}".format(*first_problem(e)))
 
     async def go(m: Mem) -> Any:
-        return await assemble(m.stack, m.settings.memory.context, query, budget=budget,
+        return await assemble(m.stack, m.settings.memory.context, req.query, budget=req.budget,
                               deadline_s=m.settings.memory.service.request_timeout_s * 3)
 
     built = _run(ctx, offline, go)

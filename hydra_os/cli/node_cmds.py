@@ -7,7 +7,8 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich import box
+from rich.table import Column, Table
 
 from hydra_os.bus.client import Bus
 from hydra_os.cli.common import console, state, with_bus
@@ -79,13 +80,16 @@ def nodes(
     if as_json:
         console.print_json(json.dumps([n.model_dump(mode="json") for n in found]))
         return
-    table = Table("node", "roles", "version", "api", "cpu", "ram free", "gpus", "vram free", "uptime", "seen")
+    # no vertical rules, the roles column never narrower than its longest role, and the API URLs under the
+    # table: on an 80-column terminal nothing is cut to "gate…" or "http…"
+    longest = max((len(r) + 1 for n in found for r in n.roles), default=5)
+    table = Table("node", Column("roles", min_width=longest), "ver", "cpu", "ram free", "gpus", "vram free",
+                  "uptime", "seen", box=box.SIMPLE_HEAD)
     for n in found:
         table.add_row(
             n.id,
-            ",".join(n.roles),
+            ", ".join(n.roles),
             n.version,
-            n.api_url or "-",
             f"{n.cpu_percent:.0f}% of {n.cpu_count}",
             f"{n.mem_available_mb / 1024:.1f} GiB",
             str(len(n.gpus)),
@@ -94,3 +98,5 @@ def nodes(
             f"{time.time() - n.heartbeat_at:.1f}s ago",
         )
     console.print(table)
+    for n in found:
+        console.print(f"  {n.id} API: {n.api_url or '-'}", highlight=False, soft_wrap=True)

@@ -27,6 +27,7 @@ from hydra_os.sections.briefing import BriefingConfig
 from hydra_os.tasks.registry import TaskContext, TaskRegistry
 from hydra_os.tasks.steps import Pipeline, Step
 from hydra_os.tasks.store import TaskStore
+from memory.errors import MemoryUnavailableError
 from memory.extract import MemoryWriter
 from memory.protocols import MemoryStack
 from pipelines.briefing import collect as c
@@ -36,6 +37,9 @@ from pipelines.creative_digest import DigestRequest
 from pipelines.research.store import chunks
 
 KIND = "briefing.morning"
+MEMORY_WAIT_S = 30.0
+"""How long the briefing waits for a memory node that does not answer (at a node's first start the catch-up
+briefing runs about a second before its memory node serves); after that the section says memory is down."""
 OPENING_SYSTEM = ("Write the opening paragraph of the owner's morning briefing: two or three plain sentences, "
                   "warm and factual, only from the facts given; no lists, no headings.")
 
@@ -80,11 +84,7 @@ async def collect(deps: BriefingDeps, since: float | None, until: float | None =
     if deps.memory is not None:
         prev_counts = previous.result.get("memory_counts") if previous else None
 
-        async def mem() -> None:
-            assert deps.memory is not None
-            await c.collect_memory(b, await deps.memory(), prev_counts)
-
-        await c.guarded(b, "memory", mem())
+        await c.guarded(b, "memory", _collect_memory(deps.memory, b, prev_counts))
         if any(p.startswith("memory:") for p in b.problems):
             b.memory.error = next(p for p in b.problems if p.startswith("memory:")).removeprefix("memory: ")
     else:
@@ -92,6 +92,21 @@ async def collect(deps: BriefingDeps, since: float | None, until: float | None =
     m = b.memory
     counts = {"passages": m.passages, "entities": m.entities, "relations": m.relations} if not m.error else {}
     return b, counts
+
+
+async def _collect_memory(memory: Callable[[], Awaitable[MemoryStack]], b: Briefing,
+                          prev_counts: dict[str, Any] | None, wait_s: float = MEMORY_WAIT_S) -> None:
+    """The memory section; a memory node that does not answer yet is asked again, once a second, for up to
+    ``wait_s`` (a fresh node's catch-up briefing runs while its memory node still opens its stores)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            await c.collect_memory(b, await memory(), prev_counts)
+            return
+        except MemoryUnavailableError:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(1.0)
 
 
 async def opening(deps: BriefingDeps, b: Briefing) -> str | None:

@@ -110,6 +110,10 @@ def test_status_finds_the_embedded_bus_through_the_state_dir(tmp_path: Path) -> 
         lines = {ln.split()[0]: ln for ln in r.stdout.splitlines()[1:] if ln.startswith("    ")}
         assert {"memory", "scheduler", "tasks.worker", "gateway"} <= set(lines), r.stdout
         assert all(ln.split()[1] in {"running", "starting", "retrying"} for ln in lines.values()), r.stdout
+        # an 80-column terminal: the roles and the API URL are whole, not "gate…" / "http…"
+        r = _hydra(["nodes"], daemon_env(HYDRA_NODE__STATE_DIR=str(d.state_dir), HYDRA_NODE__ID="solo", COLUMNS="80"))
+        assert r.returncode == 0, r.stderr
+        assert "…" not in r.stdout and "scheduler," in r.stdout and d.api_url in r.stdout, r.stdout
     finally:
         d.stop()
 

@@ -17,8 +17,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def test_a_huge_user_turn_is_answered_and_does_not_starve_others(tmp_path: Path) -> None:
+    # a memory deadline far above the default 300 ms: on a loaded test machine an assembly may take longer,
+    # and then the chat is relayed without memory (no model here: 503), which is not what this test is about
     env = daemon_env(HYDRA_NODE__ROLES="gateway,memory", HYDRA_MEMORY__EMBED__BACKEND="hashing",
-                     HYDRA_LOG__LEVEL="INFO")
+                     HYDRA_LOG__LEVEL="INFO", HYDRA_INFERENCE__MEMORY__DEADLINE_MS="10000")
     d = DaemonProc("big", tmp_path / "big", env).start(timeout=60)
     try:
         def memory_up() -> bool:
@@ -32,8 +34,12 @@ def test_a_huge_user_turn_is_answered_and_does_not_starve_others(tmp_path: Path)
         big: dict[str, object] = {}
 
         def ask_big() -> None:
-            raw = client.chat.completions.with_raw_response.create(
-                model="hydra/assistant", messages=[{"role": "user", "content": pasted}])
+            try:
+                raw = client.chat.completions.with_raw_response.create(
+                    model="hydra/assistant", messages=[{"role": "user", "content": pasted}])
+            except openai.APIError as e:
+                big["error"] = repr(e)
+                return
             big["memory"] = raw.headers.get("x-hydra-memory", "")
             big["text"] = raw.parse().choices[0].message.content or ""
 

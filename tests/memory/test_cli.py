@@ -70,6 +70,7 @@ def test_cli_owner_mistakes_exit_2_with_one_line(run, tmp_path: Path) -> None:  
     assert "--mode: expected hybrid" in run("search", "x", "--mode", "fuzzy", code=2)
     # input the stores' own models refuse is an owner mistake too: one line naming the field, exit 2
     assert "text: String should have at least 1 character" in run("remember", "", code=2)
+    assert "query: String should have at least 1 character" in run("explain", "", code=2)  # was a warning, exit 0
     assert "learning: String should have at least 1 character" in run(
         "learnings", "add", "--context", "c", "--learning", "", "--apply", "a", code=2)
     assert "no learnings" in run("learnings", "list")
