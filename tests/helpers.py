@@ -225,7 +225,7 @@ class NatsProc:
 async def while_paused(pid: int, request: Awaitable[T], pause_s: float = 3.0, timeout: float = 60.0) -> T:
     """``request`` awaited while process ``pid`` (a nats-server) is paused for ``pause_s`` (3 s: past
     bus.request_timeout's 2 s, as a loaded CI box starves it)."""
-    os.kill(pid, signal.SIGSTOP)
+    freeze(pid)
     resume = asyncio.get_running_loop().call_later(pause_s, os.kill, pid, signal.SIGCONT)
     try:
         return await asyncio.wait_for(request, timeout)

@@ -4,9 +4,6 @@ approvals, receipts, memory)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -291,13 +288,7 @@ async def test_a_request_rides_out_a_bus_busy_past_its_request_timeout(make_svc:
     svc = make_svc()
     pid = nats_server.pid
     assert pid is not None
-    os.kill(pid, signal.SIGSTOP)
-    resume = asyncio.get_running_loop().call_later(3.0, os.kill, pid, signal.SIGCONT)
-    try:
-        r = await asyncio.wait_for(ask(svc, "research owls overnight"), 60)
-    finally:
-        resume.cancel()
-        os.kill(pid, signal.SIGCONT)
+    r = await while_paused(pid, ask(svc, "research owls overnight"))
     assert r.status == "queued" and r.task_id, r
     owls = [t for t in await svc.queue.list_tasks() if t.title == "research: owls"]
     assert [t.id for t in owls] == [r.task_id]

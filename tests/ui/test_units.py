@@ -25,6 +25,7 @@ from hydra_os.ui.errors import SignInThrottledError
 from hydra_os.ui.sessions import SessionStore, csrf_ok
 from hydra_os.ui.throttle import SignInThrottle
 from hydra_os.ui.views import BackupResult, backup_row, models
+from tests.helpers import freeze
 
 RECEIVER = Path(__file__).resolve().parent.parent / "standins" / "notify_receiver.py"
 
@@ -174,7 +175,7 @@ async def test_the_models_part_says_so_when_the_bus_is_too_busy_to_list_nodes(bu
     """A busy machine (the bus paused past its 2 s request timeout) made the overview a 500 page: the node
     list's raw nats timeout escaped. Now that part of the page names the error; the rest renders."""
     assert nats_server.pid is not None
-    os.kill(nats_server.pid, signal.SIGSTOP)
+    freeze(nats_server.pid)  # every thread stopped: a queued SIGSTOP let it answer under load
     try:
         out = await asyncio.wait_for(models(bus, 5.0), 30)
     finally:
