@@ -34,12 +34,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from memory.archival.when import _MONTH, _count, _day, _days, _Hit, _shifted, _weekdays, _weekends
+from memory.archival.when import MONTH, Hit, count_of, day_hits, midnight, shifted, weekday_hits, weekend_hits
 
 MAX_SPAN_DAYS = 2
 
 _DAY_OF_MONTH = re.compile(
-    rf"\b(?:on|since|till|until|by|from)\s+the\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH})",
+    rf"\b(?:on|since|till|until|by|from)\s+the\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{MONTH})",
     re.IGNORECASE,
 )
 _NEAR = re.compile(  # longest first, so "the day before yesterday" is not also "yesterday"
@@ -50,8 +50,8 @@ _NEAR = re.compile(  # longest first, so "the day before yesterday" is not also 
 )
 
 
-def _days_of_month(text: str, today: date) -> list[_Hit]:
-    out: list[_Hit] = []
+def _days_of_month(text: str, today: date) -> list[Hit]:
+    out: list[Hit] = []
     for m in _DAY_OF_MONTH.finditer(text):
         n = int(m["day"])
         prev_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
@@ -60,21 +60,21 @@ def _days_of_month(text: str, today: date) -> list[_Hit]:
                 d = first.replace(day=n)
             except ValueError:  # the 31st of a 30-day month
                 continue
-            out.append(_Hit(d, d + timedelta(days=1), m.span()))
+            out.append(Hit(d, d + timedelta(days=1), m.span()))
             if d <= today:
                 break  # this month's has happened: it is the one meant
     return out
 
 
-def _near(text: str, today: date) -> list[_Hit]:
+def _near(text: str, today: date) -> list[Hit]:
     """Days counted from the day it was said: "yesterday", "tomorrow", "three days ago" (exactly:
     a turn says what it means; a question's "three days ago" is widened in :mod:`when` instead)."""
-    out: list[_Hit] = []
+    out: list[Hit] = []
     for m in _NEAR.finditer(text):
         shift = {"before": -2, "after": 2, "yesterday": -1, "tomorrow": 1}
         n = next((v for k, v in shift.items() if m[k]), None)
-        d = today + timedelta(days=n if n is not None else -_count(m["n"]))
-        out.append(_Hit(d, d + timedelta(days=1), m.span()))
+        d = today + timedelta(days=n if n is not None else -count_of(m["n"]))
+        out.append(Hit(d, d + timedelta(days=1), m.span()))
     return out
 
 
@@ -83,8 +83,8 @@ def named_days(text: str, said_at: datetime) -> list[datetime]:
     itself is left out (the passage's own time already keys it)."""
     today = said_at.astimezone(UTC).date()
     hits = [
-        *(_shifted(text, h) for h in _days(text, today, nearest=True)),
-        *_weekdays(text, today, both_ways=True), *_weekends(text, today), *_days_of_month(text, today),
+        *(shifted(text, h) for h in day_hits(text, today, nearest=True)),
+        *weekday_hits(text, today, both_ways=True), *weekend_hits(text, today), *_days_of_month(text, today),
         *_near(text, today),
     ]
     out: set[date] = set()
@@ -92,4 +92,4 @@ def named_days(text: str, said_at: datetime) -> list[datetime]:
         if h.end - h.start > timedelta(days=MAX_SPAN_DAYS) or h.start <= today < h.end:
             continue  # too vague to key a date on, or a span that holds the day it was said
         out.update(h.start + timedelta(days=k) for k in range((h.end - h.start).days))
-    return [_day(d) for d in sorted(out)]
+    return [midnight(d) for d in sorted(out)]

@@ -39,7 +39,7 @@ from datetime import UTC, date, datetime, timedelta
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 _MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
 _MONTHS["sept"] = 9
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _ORD = r"(?:st|nd|rd|th)?"
 _YEAR = r"(?:,?\s+(?P<year>(?:19|20)\d{2}))?"
 _COUNT_WORDS = {
@@ -68,13 +68,13 @@ class TimeWindow:
 
 
 @dataclass(frozen=True)
-class _Hit:
+class Hit:
     start: date
     end: date  # exclusive
     span: tuple[int, int]
 
 
-def _day(d: date) -> datetime:
+def midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
@@ -98,47 +98,47 @@ def _month_span(month: int, year: str | None, today: date) -> tuple[date, date]:
     return date(y, month, 1), date(y, month, last) + timedelta(days=1)
 
 
-def _count(word: str) -> int:
+def count_of(word: str) -> int:
     return int(word) if word.isdigit() else _COUNT_WORDS.get(re.sub(r"\s+", " ", word.lower()), 1)
 
 
-def _days(text: str, today: date, nearest: bool = False) -> list[_Hit]:
+def day_hits(text: str, today: date, nearest: bool = False) -> list[Hit]:
     """Days named by month and day, ISO dates and holidays; without a year, see :func:`_latest`."""
-    out: list[_Hit] = []
+    out: list[Hit] = []
     pats = [
-        rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}){_ORD}\b{_YEAR}",
-        rf"\b(?:the\s+)?(?P<day>\d{{1,2}}){_ORD}\s+(?:of\s+)?{_MONTH}\b{_YEAR}",
+        rf"\b{MONTH}\s+(?P<day>\d{{1,2}}){_ORD}\b{_YEAR}",
+        rf"\b(?:the\s+)?(?P<day>\d{{1,2}}){_ORD}\s+(?:of\s+)?{MONTH}\b{_YEAR}",
     ]
     for pat in pats:
         for m in re.finditer(pat, text, re.IGNORECASE):
             d = _latest(_MONTHS[m["month"].lower()], int(m["day"]), m["year"], today, nearest)
             if d is not None:
-                out.append(_Hit(d, d + timedelta(days=1), m.span()))
+                out.append(Hit(d, d + timedelta(days=1), m.span()))
     for m in re.finditer(r"\b(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})\b", text):
         try:
             d = date(int(m["y"]), int(m["m"]), int(m["d"]))
         except ValueError:
             continue
-        out.append(_Hit(d, d + timedelta(days=1), m.span()))
+        out.append(Hit(d, d + timedelta(days=1), m.span()))
     for pat, (month, day, n) in _HOLIDAYS.items():
         for m in re.finditer(rf"\b(?:{pat})(?=\W|$)", text, re.IGNORECASE):
             d = _latest(month, day, None, today, nearest)
             if d is not None:
-                out.append(_Hit(d, d + timedelta(days=n), m.span()))
+                out.append(Hit(d, d + timedelta(days=n), m.span()))
     return out
 
 
 _DAY_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?\s+$", re.IGNORECASE)
 
 
-def _months(text: str, today: date) -> list[_Hit]:
-    out: list[_Hit] = []
+def _months(text: str, today: date) -> list[Hit]:
+    out: list[Hit] = []
     part = (
         r"(?P<part>early|mid|middle\s+of|late|the\s+(?:beginning|start|end|middle)\s+of|(?:the\s+)?"
         r"(?P<week>first|1st|second|2nd|third|3rd|fourth|4th|last)\s+week\s+of)"
     )
     pat = rf"\b(?:(?:in|during|over|throughout|since|of|from|by)\s+(?:the\s+)?(?:month\s+of\s+)?|{part}[\s-]+)" \
-        rf"{_MONTH}(?!\s*\d{{1,2}}\b)\b{_YEAR}"
+        rf"{MONTH}(?!\s*\d{{1,2}}\b)\b{_YEAR}"
     for m in re.finditer(pat, text, re.IGNORECASE):
         if _DAY_BEFORE.search(text[: m.start()]):  # "the 30th of February": a day that is no date
             continue
@@ -154,12 +154,12 @@ def _months(text: str, today: date) -> list[_Hit]:
             start, end = start + timedelta(days=9), start + timedelta(days=20)
         elif p in ("late", "the end of"):
             start = start + timedelta(days=20)
-        out.append(_Hit(start, end, m.span()))
+        out.append(Hit(start, end, m.span()))
     return out
 
 
-def _relative(text: str, today: date) -> list[_Hit]:
-    out: list[_Hit] = []
+def _relative(text: str, today: date) -> list[Hit]:
+    out: list[Hit] = []
     monday = today - timedelta(days=today.weekday())
     first = today.replace(day=1)
     prev_first = (first - timedelta(days=1)).replace(day=1)
@@ -174,16 +174,16 @@ def _relative(text: str, today: date) -> list[_Hit]:
     }
     for pat, (a, b) in fixed.items():
         for m in re.finditer(rf"\b(?:{pat})\b", text, re.IGNORECASE):
-            out.append(_Hit(a, b, m.span()))
+            out.append(Hit(a, b, m.span()))
     ago = r"\b(?P<n>\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|(?:a\s+)?couple\s+of|(?:a\s+)?few)" \
         r"\s+(?P<unit>day|week|month)s?\s+ago\b"
     for m in re.finditer(ago, text, re.IGNORECASE):
-        n, unit = _count(m["n"]), m["unit"].lower()
+        n, unit = count_of(m["n"]), m["unit"].lower()
         days, slack = {"day": (n, 1), "week": (7 * n, 3), "month": (30 * n, 10)}[unit]
         if m["n"].lower().endswith("few"):  # "a few days ago": anywhere from two to a week
             slack = max(slack, days // 2 + 1)
         centre = today - timedelta(days=days)
-        out.append(_Hit(centre - timedelta(days=slack), centre + timedelta(days=slack + 1), m.span()))
+        out.append(Hit(centre - timedelta(days=slack), centre + timedelta(days=slack + 1), m.span()))
     return out
 
 
@@ -195,11 +195,11 @@ _WEEKDAY = re.compile(
 _WEEKEND = re.compile(r"\b(?P<mod>this|last|next|over\s+the|at\s+the|on\s+the|the)\s+weekend\b", re.IGNORECASE)
 
 
-def _weekdays(text: str, today: date, both_ways: bool = False) -> list[_Hit]:
+def weekday_hits(text: str, today: date, both_ways: bool = False) -> list[Hit]:
     """"last sunday": the one before today; "next monday", "this coming monday": the one after; a bare
     weekday ("on sunday"): the latest one begun by today, or with ``both_ways`` (a turn, whose tense
     is not read) the one before and the one after."""
-    out: list[_Hit] = []
+    out: list[Hit] = []
     for m in _WEEKDAY.finditer(text):
         back = (today.weekday() - _WEEKDAYS[m["wd"].lower()]) % 7
         after = -back % 7 or 7
@@ -210,14 +210,14 @@ def _weekdays(text: str, today: date, both_ways: bool = False) -> list[_Hit]:
             days = [after]
         else:
             days = [-(back or 7), after] if both_ways else [-back]
-        out.extend(_Hit(today + timedelta(days=n), today + timedelta(days=n + 1), m.span()) for n in days)
+        out.extend(Hit(today + timedelta(days=n), today + timedelta(days=n + 1), m.span()) for n in days)
     return out
 
 
-def _weekends(text: str, today: date) -> list[_Hit]:
+def weekend_hits(text: str, today: date) -> list[Hit]:
     """"this weekend": the current or coming Saturday and Sunday; "next weekend": the coming one; "last
     weekend", "over the weekend", "the weekend": the latest begun by today ("last" on a weekend: the one before)."""
-    out: list[_Hit] = []
+    out: list[Hit] = []
     begun = today - timedelta(days=(today.weekday() - 5) % 7)  # the latest Saturday up to today
     for m in _WEEKEND.finditer(text):
         mod = m["mod"].lower()
@@ -227,7 +227,7 @@ def _weekends(text: str, today: date) -> list[_Hit]:
             sat = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
         else:
             sat = begun - timedelta(days=7) if mod == "last" and today.weekday() >= 5 else begun
-        out.append(_Hit(sat, sat + timedelta(days=2), m.span()))
+        out.append(Hit(sat, sat + timedelta(days=2), m.span()))
     return out
 
 
@@ -238,17 +238,17 @@ _SHIFT = re.compile(
 _AROUND = re.compile(r"\b(?:around|about|roughly|circa)\s+(?:the\s+)?$", re.IGNORECASE)
 
 
-def _shifted(text: str, hit: _Hit) -> _Hit:
+def shifted(text: str, hit: Hit) -> Hit:
     """Apply "the week before ..." / "around ..." written just before a date phrase."""
     before = text[: hit.span[0]]
     m = _SHIFT.search(before)
     if m is not None:
         n = {"day": 1, "week": 7, "weekend": 3, "month": 30, "few days": 4}[re.sub(r"\s+", " ", m["unit"].lower())]
         if m["dir"].lower() == "before":
-            return _Hit(hit.start - timedelta(days=n), hit.start, (m.start(), hit.span[1]))
-        return _Hit(hit.end, hit.end + timedelta(days=n), (m.start(), hit.span[1]))
+            return Hit(hit.start - timedelta(days=n), hit.start, (m.start(), hit.span[1]))
+        return Hit(hit.end, hit.end + timedelta(days=n), (m.start(), hit.span[1]))
     if _AROUND.search(before) and hit.end - hit.start <= timedelta(days=3):
-        return _Hit(hit.start - timedelta(days=3), hit.end + timedelta(days=3), hit.span)
+        return Hit(hit.start - timedelta(days=3), hit.end + timedelta(days=3), hit.span)
     return hit
 
 
@@ -256,9 +256,9 @@ def time_windows(query: str, now: datetime | None = None) -> list[TimeWindow]:
     """The windows ``query`` names, in order of appearance; a phrase inside a longer one is dropped
     ("December 26th" in "the week before December 26th")."""
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    named = (*_days(query, today), *_months(query, today), *_relative(query, today), *_weekdays(query, today),
-             *_weekends(query, today))
-    hits = [_shifted(query, h) for h in named]
+    named = (*day_hits(query, today), *_months(query, today), *_relative(query, today), *weekday_hits(query, today),
+             *weekend_hits(query, today))
+    hits = [shifted(query, h) for h in named]
     hits.sort(key=lambda h: (h.span[0], -(h.span[1] - h.span[0])))
     out: list[TimeWindow] = []
     taken: list[tuple[int, int]] = []
@@ -266,5 +266,5 @@ def time_windows(query: str, now: datetime | None = None) -> list[TimeWindow]:
         if any(a <= h.span[0] and h.span[1] <= b for a, b in taken):
             continue
         taken.append(h.span)
-        out.append(TimeWindow(_day(h.start), _day(h.end), query[h.span[0] : h.span[1]].strip()))
+        out.append(TimeWindow(midnight(h.start), midnight(h.end), query[h.span[0] : h.span[1]].strip()))
     return out
