@@ -503,7 +503,8 @@ class QdrantArchivalStore:
             f.id: Candidate(f.id, f.payload["source"], _created(f), mat[k], float(rel[k]), exchange.get(f.id))
             for k, f in enumerate(found)
         }
-        head, moved = order_updates(head, cands, self._cfg.update_cosine, self._cfg.update_margin)
+        threshold = self._cfg.update_cosine_current if intent == "current" else self._cfg.update_cosine
+        head, moved = order_updates(head, cands, threshold, self._cfg.update_margin)
         return head, full, moved
 
     def _terms_best(self, terms: list[int], filters: SearchFilters | None) -> list[float]:

@@ -51,7 +51,8 @@ def test_only_mutual_best_pairs_move() -> None:
 
 
 async def test_store_ranks_the_update_first_and_a_time_filter_still_finds_the_old_fact(tmp_path: Path) -> None:
-    cfg = ArchivalConfig(path=tmp_path / "a", update_cosine=0.3, update_margin=0.5, recency_weight=0.0)
+    cfg = ArchivalConfig(path=tmp_path / "a", update_cosine=0.3, update_cosine_current=0.3, update_margin=0.5,
+                         recency_weight=0.0)
     store = await open_archival(cfg, HashingEmbedder(256), tmp_path)
     try:
         added = await store.add([
@@ -157,5 +158,21 @@ async def test_a_reply_is_never_taken_for_an_update_of_the_turn_it_answers(tmp_p
         ])
         hits = await store.search("which editor is it", limit=3)
         assert hits[0].passage.id == "turn" and not any(h.update_of == "turn" for h in hits), hits
+    finally:
+        await store.close()
+
+
+async def test_a_question_about_the_present_pairs_exchanges_at_update_cosine_current(tmp_path: Path) -> None:
+    # the two exchanges' mean directions have cosine 0.41: below update_cosine, above update_cosine_current
+    # (no recency prior, which would lift the newer turn on its own)
+    cfg = ArchivalConfig(path=tmp_path / "a", update_cosine=0.6, update_cosine_current=0.35, update_margin=0.2,
+                         echo_cosine=0.15, recency_weight_current=0.0)
+    store = await _exchanges_store(tmp_path, cfg)
+    try:
+        plain = [h.passage.id for h in await store.search("how many afternoons does noor pack orders", limit=4)]
+        assert plain.index("o1") < plain.index("o2"), plain
+        now = await store.search("how many afternoons does noor pack orders these days", limit=4)
+        ids = [h.passage.id for h in now]
+        assert ids.index("o2") < ids.index("o1") and now[ids.index("o2")].update_of == "o1", now
     finally:
         await store.close()
