@@ -5,10 +5,23 @@ question about the editor matches both, and usually the older one better (it rep
 words). Rank fusion alone cannot know one replaces the other. This module reorders the head of a
 fused ranking with one rule:
 
-    if two retrieved passages from the same source are about the same thing (cosine of their
+    if two retrieved exchanges from the same source are about the same thing (cosine of their mean
     embeddings >= ``update_cosine``, each the other's most similar partner among the hits), the
-    newer one answers the query about as well (its cosine to the query at most ``margin`` lower),
-    and it ranks below the older one, the newer one moves to just above the older one.
+    newer one answers the query about as well (its best passage's cosine to the query at most
+    ``margin`` lower), and it ranks below the older one, the newer one moves to just above the older
+    one.
+
+An exchange is an owner turn and the assistant's replies to it (``Passage.reply_to``); a passage
+that is neither is an exchange of its own. Comparing exchanges rather than passages does two things.
+A reply is never taken for an update of the turn it answers (it is newer by seconds and, as an
+echo, the most similar passage there is: it took the owner turn's real update's place as its best
+partner, and was lifted from the bottom of the results to the top). And the assistant's
+restatement names the topic in the same clean words each time ("Noor now packs three afternoons a
+week"), where the owner's turns are chatty and unlike each other ("noor is doing three afternoons
+now, she folds bubble wrap like origami"), so two statements on one topic look alike as exchanges
+when they do not as turns. The store passes the head's replies that rank below the head as well:
+they lend their vectors and are not moved. Queries about the present use ``update_cosine_current``
+(:mod:`memory.archival.intent`; they ask for the newest statement on their topic).
 
 Nothing is hidden or dropped: the older passage stays in the results, right below its update, so
 "what was true in March" still finds it — and a query filtered to a time range that excludes the
