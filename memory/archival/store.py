@@ -422,7 +422,9 @@ class QdrantArchivalStore:
         )
         # ties broken by passage id, so a store and its restored copy answer identically
         order = sorted(fused, key=lambda i: (-fused[i], pids[i]))
-        head, full, moved = self._ordered_head(order, limit, intent, qvec)
+        # the exchange of each candidate: its owner turn's passage id (owner turns credited above included)
+        exchange = {i: (by_id[i].payload.get("reply_to") if i in by_id else None) or pid for i, pid in pids.items()}
+        head, full, moved = self._ordered_head(order, limit, intent, qvec, exchange)
         return [
             self._hit(full[i], fused[i], pool.dense, pool.sparse, pids.get(moved[i]) if i in moved else None)
             for i in head[:limit]
@@ -482,23 +484,30 @@ class QdrantArchivalStore:
         return pool.fuse(self._cfg)
 
     def _ordered_head(
-        self, order: list[str], limit: int, intent: str | None, qvec: list[float]
+        self, order: list[str], limit: int, intent: str | None, qvec: list[float], exchange: dict[str, str]
     ) -> tuple[list[str], dict[str, Found], dict[str, str]]:
         """The head of the fused order with full payloads and, unless the question is about the past,
-        newer same-topic passages placed above the ones they update (``moved``: id -> id it updates)."""
+        newer same-topic exchanges placed above the ones they update (``moved``: id -> id it updates).
+        ``exchange``: point id -> the exchange it belongs to (its owner turn's passage id), for every
+        candidate; the head's exchange partners below the head lend their vectors to the comparison."""
         head = order[: max(self._cfg.update_window, 2 * limit)]
         ordering = len(head) > 1 and intent != "past"  # "what did I use before?" wants the older passage as ranked
-        full = {f.id: f for f in self._engine.retrieve(head if ordering else head[:limit], ordering)}
-        found = [f for f in full.values() if f.dense is not None] if ordering else []
+        if not ordering:
+            return head, {f.id: f for f in self._engine.retrieve(head[:limit], False)}, {}
+        in_head = {exchange[i] for i in head if i in exchange}
+        partners = [i for i in order[len(head):] if exchange.get(i) in in_head]
+        full = {f.id: f for f in self._engine.retrieve(head + partners, True)}
+        found = [f for f in full.values() if f.dense is not None]
         if not found:
             return head, full, {}
         mat = np.asarray([f.dense for f in found], dtype=np.float32)
         rel = mat @ np.asarray(qvec, dtype=np.float32)  # cosine: both sides are unit vectors
         cands = {
-            f.id: Candidate(f.id, f.payload["source"], _created(f), mat[k], float(rel[k]))
+            f.id: Candidate(f.id, f.payload["source"], _created(f), mat[k], float(rel[k]), exchange.get(f.id))
             for k, f in enumerate(found)
         }
-        head, moved = order_updates(head, cands, self._cfg.update_cosine, self._cfg.update_margin)
+        threshold = self._cfg.update_cosine_current if intent == "current" else self._cfg.update_cosine
+        head, moved = order_updates(head, cands, threshold, self._cfg.update_margin)
         return head, full, moved
 
     def _terms_best(self, terms: list[int], filters: SearchFilters | None) -> list[float]:

@@ -36,7 +36,8 @@ def test_temporal_intent(query: str, intent: str | None) -> None:
 
 async def test_intent_picks_the_recency_prior_and_update_ordering(tmp_path: Path) -> None:
     cfg = ArchivalConfig(
-        path=tmp_path / "a", recency_weight=0.0, recency_weight_current=1.0, update_cosine=0.3, update_margin=0.5
+        path=tmp_path / "a", recency_weight=0.0, recency_weight_current=1.0, update_cosine=0.3,
+        update_cosine_current=0.3, update_margin=0.5,
     )
     store = await open_archival(cfg, HashingEmbedder(256), tmp_path)
     try:
