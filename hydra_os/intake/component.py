@@ -24,7 +24,7 @@ from hydra_os.tasks.registry import KindSpec, specs_of
 from hydra_os.tasks.setup import TaskSystem
 from memory.archiver import ExchangeArchiver
 from memory.protocols import MemoryStack
-from memory.wiring import client_stack, make_extractor
+from memory.wiring import make_extractor, memory_link
 from pipelines.briefing.pipeline import BriefingDeps
 from pipelines.briefing.pipeline import register as register_briefing
 from pipelines.maintenance import register as register_maintenance
@@ -59,8 +59,10 @@ class IntakeComponent(Lifecycle):
             self.chat = OpenAIChat(lambda: gateway_url(ctx), model=cfg.model, token=token, timeout_s=cfg.timeout_s,
                                    idle_timeout_s=cfg.stream_idle_s)
 
+        link = memory_link(ctx.bus, ctx.settings.memory)  # one handshake, not one per request
+
         async def memory() -> MemoryStack:
-            return await client_stack(ctx.bus, ctx.settings.memory)
+            return await link.get()
 
         self.memory = memory
         self.extractor = make_extractor(ctx.settings.memory.extract)

@@ -27,8 +27,8 @@ from hydra_os.ui.routes import build_router
 from hydra_os.ui.sessions import Session, SessionStore
 from hydra_os.ui.throttle import SignInThrottle
 from hydra_os.ui.web import COOKIE, MAX_FORM
-from memory.client import MemoryClient
 from memory.protocols import MemoryStack
+from memory.wiring import memory_link
 
 _OPEN_POSTS = ("/ui/login", "/ui/link/")
 
@@ -67,7 +67,7 @@ class UiComponent(Lifecycle):
         self.links = ApprovalLinks.open(ctx.state_dir)
         self.feed = Feed(ctx.bus, self.config.max_streams, AuditWatch(ctx.bus, self.background))
         self._api: NodeApi | None = None
-        self._memory: MemoryStack | None = None
+        self._memory = memory_link(ctx.bus, ctx.settings.memory)
 
     # ---- component -------------------------------------------------------------------------
     async def _stop(self) -> None:
@@ -91,10 +91,7 @@ class UiComponent(Lifecycle):
 
     async def memory(self) -> MemoryStack:
         """Core blocks, facts and learnings over the bus: the client and stack ``hydra memory`` uses."""
-        if self._memory is None:
-            client = MemoryClient(self.ctx.bus, timeout=self.ctx.settings.memory.service.request_timeout_s)
-            self._memory = (await client.open()).stack()
-        return self._memory
+        return await self._memory.get()  # one long-lived client, handshaken again after a memory node restart
 
     def credentials_ok(self, offered: str) -> bool:
         ok = hmac.compare_digest(offered.encode(), self._token.encode())

@@ -3,8 +3,9 @@
 from before ``hello`` still answers the handshake with ``info``. Counted through the memory
 service's own micro stats endpoint on a real nats-server, with a real daemon behind it.
 
-``/v1/memory/*`` and the gateway keep one long-lived client (:class:`memory.client.MemoryLink`):
-one handshake, not one per request, and a new one after the memory node restarts or went away."""
+``/v1/memory/*``, the intake, the web page and the gateway keep one long-lived client
+(:class:`memory.client.MemoryLink`): one handshake, not one per request, and a new one after the memory
+node restarts or went away."""
 
 from __future__ import annotations
 
@@ -50,10 +51,14 @@ async def test_memory_requests_do_not_make_the_memory_node_count_its_stores(
         with node.client() as c:
             wait_for(lambda: c.get("/v1/memory/search", params={"q": "ping"}).status_code == 200, 180,
                      what="memory served")
+            remember = {"text": "remember that the spare NAS disk 0 is in the attic"}
+            assert c.post("/v1/requests", json=remember).json()["status"] == "remembered"  # the intake's handshake
             before = await _requests_by_verb(nats_proc.url)
             for i in range(SEARCHES):
                 r = c.get("/v1/memory/search", params={"q": f"where is the NAS {i}"})
                 assert r.status_code == 200, r.text
+                r = c.post("/v1/requests", json={"text": f"remember that the spare NAS disk {i + 1} is in the attic"})
+                assert r.status_code == 200 and r.json()["status"] == "remembered", r.text
         after = await _requests_by_verb(nats_proc.url)
     finally:
         node.stop()
@@ -61,7 +66,7 @@ async def test_memory_requests_do_not_make_the_memory_node_count_its_stores(
     assert searched == SEARCHES
     assert after[memory_rpc("info")] == before[memory_rpc("info")], "a /v1/memory request ran the full info scan"
     # one long-lived client: the handshake was made by the first request, before `before`; none since
-    assert after[memory_rpc("hello")] == before[memory_rpc("hello")], "a /v1/memory request made its own handshake"
+    assert after[memory_rpc("hello")] == before[memory_rpc("hello")], "a request made its own handshake"
 
 
 async def test_a_memory_node_from_before_hello_answers_the_handshake_with_info(bus: Bus) -> None:
