@@ -36,7 +36,7 @@ from packaging.requirements import Requirement
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.locomo_synth import generate, turns_of
-from bench.memory import CachedEmbedder, retrieval
+from bench.memory import cached, retrieval
 from memory.archival import ArchivalConfig
 from memory.embed import HashingEmbedder, MiniLMEmbedder, OnnxEmbedder, minilm_available
 from memory.protocols import Embedder
@@ -90,7 +90,7 @@ async def measure(name: str, threads: int, seed: int) -> dict[str, Any]:
     vectors = await emb.embed(texts[:100])
     with tempfile.TemporaryDirectory() as tmp:
         d = ArchivalConfig()
-        rec = await retrieval(sample, CachedEmbedder(emb), Path(tmp), d.recency_weight, d.update_cosine,
+        rec = await retrieval(sample, cached(emb), Path(tmp), d.recency_weight, d.update_cosine,
                               d.recency_weight_current)
     await emb.close()
     return {

@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.locomo_synth import generate
-from bench.memory import CachedEmbedder, retrieval
+from bench.memory import cached, retrieval
 from bench.realtalk import REALTALK, Dataset, from_locomo, load_realtalk
 from memory.archival import ArchivalConfig, open_archival
 from memory.embed import OnnxEmbedder
@@ -67,7 +67,7 @@ def question_score(ids: list[str], ev: set[str], superseded: set[str]) -> float:
 async def score_grid(ds: Dataset, root: Path, base: ArchivalConfig, grid: dict[str, list[float]]
                      ) -> tuple[list[dict[str, float]], list[list[float]]]:
     """Every grid configuration's per-question scores on ``ds`` (one store, search-time weights swapped)."""
-    embedder = CachedEmbedder(OnnxEmbedder())
+    embedder = cached(OnnxEmbedder())
     store = await open_archival(base, embedder, root)
     await store.add([PassageIn(id=t.id, text=t.text, created_at=t.at, session=t.session, role=Role(t.role))
                      for t in ds.turns])
@@ -116,7 +116,7 @@ async def synthetic_guard(fusion: str, defaults: dict[str, float], best: dict[st
                           ) -> dict[str, Any]:
     """Hybrid recall per category of the synthetic set with the defaults and with the best fitted weights."""
     ds = from_locomo(generate(seed), f"synthetic LoCoMo-shaped, seed {seed}")
-    emb = CachedEmbedder(OnnxEmbedder())
+    emb = cached(OnnxEmbedder())
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, cfg in (("defaults", ArchivalConfig(**defaults)), ("fitted", ArchivalConfig(fusion=fusion, **best))):

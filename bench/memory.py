@@ -39,6 +39,7 @@ from bench.locomo_synth import CITIES, COMPANIES, NAMES, UPDATES, generate
 from bench.realtalk import REALTALK, Dataset, from_locomo, load_realtalk
 from memory.archival import ArchivalConfig, open_archival
 from memory.embed import HashingEmbedder, MiniLMEmbedder, OnnxEmbedder, minilm_available, onnx_available
+from memory.embed.recent import RecentEmbeddings
 from memory.graph import GraphConfig, open_graph
 from memory.protocols import Embedder, Passage, PassageIn, RelationIn, Role, SearchMode
 
@@ -52,26 +53,10 @@ def p50(xs: list[float]) -> float:
 # ------------------------------------------------------------------------------- 1. retrieval
 
 
-class CachedEmbedder:
-    """Wraps an embedder so each configuration of the retrieval run does not re-embed the same turns."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.cache: dict[str, list[float]] = {}
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    async def embed(self, texts: list[str]) -> list[list[float]]:
-        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
-        if todo:
-            self.cache.update(zip(todo, await self.inner.embed(todo), strict=True))
-        return [self.cache[t] for t in texts]
+def cached(inner: Embedder) -> RecentEmbeddings:
+    """``inner`` behind the daemon's own embedding cache, sized to hold every turn of a run, so each
+    configuration of the retrieval run does not re-embed the same turns."""
+    return RecentEmbeddings(inner, size=1_000_000)
 
     async def close(self) -> None:
         pass
@@ -380,10 +365,10 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for emb in embedders if not args.skip_retrieval else []:
-            cached = CachedEmbedder(emb)
+            reusing = cached(emb)
             for ds in sets:
                 for cfg in configs(args):
-                    out["retrieval"].append(await retrieval(ds, cached, root, cfg))
+                    out["retrieval"].append(await retrieval(ds, reusing, root, cfg))
                     print(f"retrieval done: {ds.name} {emb.model} {cfg.model_dump(exclude_defaults=True)}",
                           flush=True)
         if args.skip_scale:
