@@ -117,6 +117,12 @@ class MemoryClient:
     async def _send(
         self, verb: str, payload: bytes, wait: float, write: bool, request_id: str | None = None
     ) -> Any:
+        budget = payload_budget(self.bus)
+        if len(payload) > budget:  # refused here, named, instead of the bus's max-payload error (a 500)
+            raise merr.MemoryInputError(
+                f"{verb}: the request is {len(payload)} bytes as JSON, over what a bus message carries ({budget}); "
+                "shorten or split it"
+            )
         headers = None
         if write:
             request_id = request_id or uuid.uuid4().hex

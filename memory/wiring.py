@@ -398,9 +398,13 @@ class MemoryComponent(Lifecycle):
         return out
 
 
+QUERY_LIMIT = 20_000
+"""Characters of a memory search or context query over the API: far above a question, far below a bus message."""
+
+
 class ContextRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(min_length=1, description="the request the memory is for")
+    query: str = Field(min_length=1, max_length=QUERY_LIMIT, description="the request the memory is for")
     budget: int | None = Field(default=None, ge=50, le=1_000_000, description="token budget (default: config)")
 
 
@@ -445,7 +449,7 @@ def memory_router(cfg: MemoryConfig, link: MemoryLink, auth: BearerToken | None,
 
     @router.get("/search")
     async def search(
-        q: str = Query(min_length=1),
+        q: str = Query(min_length=1, max_length=QUERY_LIMIT),
         limit: int = Query(default=10, ge=1, le=100),
         asked_at: AwareDatetime | None = None,  # what relative dates in q ("last week") are read against
     ) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from memory.errors import MemoryInputError
 from tests.helpers import REPO, DaemonProc, NatsProc, daemon_env, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -58,6 +59,11 @@ def test_owner_and_client_daemons_cli_export_import(tmp_path: Path, nats_proc: N
                                                     "tags": ["starfall"]})
             assert r.status_code == 200 and r.json()["passage"]["status"] == "added", r.text
             assert c.post("/v1/memory/remember", json={"text": ""}).status_code == 422
+            # over-size input is a named 4xx at once, not a 500 from the bus's max payload (seen: 3.2 s, 500)
+            r = c.post("/v1/memory/context", json={"query": "where is the NAS? " * 200_000})
+            assert r.status_code == 422 and "query" in r.text, r.text[:300]
+            r = c.post("/v1/memory/remember", json={"text": "the NAS is in the attic. " * 200_000})
+            assert r.status_code == MemoryInputError.http_status and "bytes as JSON" in r.text, r.text[:300]
             hits = c.get("/v1/memory/search", params={"q": "where does chapter 3 end"}).json()
             assert hits[0]["passage"]["text"] == "Starfall chapter 3 ends at the station."
             # a chat turn with its speaker, conversation and time; a date in the question finds it
