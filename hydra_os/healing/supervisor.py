@@ -253,19 +253,21 @@ class ProcessSupervisor:
     async def stop(self) -> None:
         self._started = False
         await self._tasks.close()
-        for w in self._children.values():
-            if w.owned:
-                await w.child.stop()
+        for name, w in self._children.items():
+            async with self._locks[name]:  # after a restart under way, never in the middle of it
+                if w.owned:
+                    await w.child.stop()
 
     async def restart(self, name: str) -> dict[str, Any]:
         """Stop (if needed) and start one child, waiting until it is healthy."""
         w = self._get(name)
-        if not self._started:
-            # before start() a restart would spawn a child the supervisor is about to spawn too (two
-            # processes, or one killed while start() waits for it); after stop() it would leave one behind
-            raise SupervisorError(f"cannot restart {name}: the supervisor is not running its children "
-                                  "(the node is starting or stopping); nothing was restarted")
         async with self._locks[name]:
+            if not self._started:  # checked holding the child: a restart that waited out another may
+                # find the node stopping by now. Before start() a restart would spawn a child the supervisor
+                # is about to spawn too (two processes, or one killed while start() waits for it); after
+                # stop() it would leave one behind
+                raise SupervisorError(f"cannot restart {name}: the supervisor is not running its children "
+                                      "(the node is starting or stopping); nothing was restarted")
             w.restarting = True
             try:
                 if w.child.running:

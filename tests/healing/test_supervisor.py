@@ -104,3 +104,23 @@ async def test_restart_is_refused_before_start_and_after_stop_so_only_the_superv
     with pytest.raises(SupervisorError, match="not running its children"):
         await sup.restart("engine-x")
     assert not sup.state("engine-x").running
+
+
+async def test_a_restart_waiting_while_the_node_stops_does_not_start_the_child_again(
+        tmp_path: Path, child_script: Any) -> None:
+    """A restart that passed the running check and then waited for the child (another restart held it)
+    used to start the child after stop() had stopped it: a process left behind by a stopped node."""
+    port = free_port()
+    spec = ChildSpec(name="engine-y", kind="engine", argv=child_script(port),
+                     health_url=f"http://127.0.0.1:{port}/health", start_timeout_s=10)
+    sup = ProcessSupervisor(watch_interval=0.05)
+    sup.add(ChildProcess(spec, tmp_path / "logs"))
+    await sup.start()
+    first = asyncio.create_task(sup.restart("engine-y"))  # holds the child while it stops and starts it
+    await asyncio.sleep(0)
+    second = asyncio.create_task(sup.restart("engine-y"))  # passes the check, then waits for the child
+    await asyncio.sleep(0)
+    await sup.stop()
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    assert isinstance(results[1], SupervisorError), results
+    assert not sup.state("engine-y").running, "a child was started after the supervisor stopped"
